@@ -1,0 +1,165 @@
+"""Reference phases: positions/intensities against the checked Cu Kα table of ../shared/phases/SOURCES.md."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from xsuite.diffraction.phases import (
+    CU_KA_WAVELENGTH_ANGSTROM as CU,
+    Reflection,
+    calibrant_reflections,
+    get_phase,
+    list_phases,
+    phase_from_cif,
+)
+from xsuite.errors import ConfigError, DataFormatError
+
+PHASES_DIR = Path(__file__).resolve().parents[3] / "shared" / "phases"
+Q_90DEG_CU = 4 * math.pi * math.sin(math.radians(45.0)) / CU
+
+# SOURCES.md, "Cu Kα, 8 strongest reflections" (2θ deg, relative intensity); hexagonal 4-index -> 3-index
+CU_TABLE = {
+    "Li3YCl6": [(15.81, 54), (17.28, 26), (31.35, 100), (33.68, 16), (40.85, 58), (48.74, 36),
+                (53.56, 15), (65.42, 12)],
+    "LiCl": [(30.18, 100), (34.98, 85), (50.31, 53), (59.80, 31), (62.75, 17), (73.91, 8),
+             (81.86, 13), (84.46, 22)],
+    "LiCl.H2O": [(23.20, 15), (32.88, 100), (33.04, 49), (40.62, 12), (47.42, 19), (58.60, 14),
+                 (58.90, 27), (68.94, 10)],
+    "YCl3.6H2O": [(13.92, 50), (14.38, 100), (15.32, 77), (20.07, 68), (20.75, 84), (23.05, 81),
+                  (25.71, 72), (26.80, 51)],
+    "YCl3": [(14.73, 100), (15.60, 44), (17.78, 29), (26.30, 29), (32.62, 45), (32.68, 88),
+             (45.45, 32), (48.22, 25)],
+    "Y": [(28.25, 24), (31.22, 24), (32.36, 100), (42.60, 15), (50.01, 19), (56.28, 20), (60.14, 21),
+          (60.84, 16)],
+    "Y2O3": [(20.53, 12), (29.20, 100), (33.84, 26), (43.55, 8), (48.61, 43), (57.71, 29), (59.13, 6),
+             (78.73, 8)],
+}
+
+
+def test_library_names_and_aliases():
+    assert list_phases() == ["Li3YCl6", "LiCl", "LiCl.H2O", "YCl3.6H2O", "YCl3", "Y", "Y2O3"]
+    assert get_phase("LYC") is get_phase("Li3YCl6")
+    assert get_phase("LiCl·H2O").name == "LiCl.H2O"
+    assert get_phase("ycl3_6h2o").name == "YCl3.6H2O"
+    with pytest.raises(ConfigError, match="unknown phase 'NaCl'"):
+        get_phase("NaCl")
+
+
+@pytest.mark.parametrize("name", list(CU_TABLE))
+def test_cu_ka_table(name):
+    refl = get_phase(name).reflections(CU, q_max_inv_angstrom=Q_90DEG_CU)
+    assert max(r.intensity for r in refl) == pytest.approx(100.0)
+    for tth, inten in CU_TABLE[name]:
+        near = min(refl, key=lambda r: abs(r.two_theta_deg - tth) + 1e-3 * abs(r.intensity - inten))
+        assert abs(near.two_theta_deg - tth) <= 0.02, (name, tth, near)
+        # relative intensities within a few % (rounded table values; absolute % of strongest)
+        assert abs(near.intensity - inten) <= 2.0, (name, tth, near)
+
+
+def test_licl_lattice_and_q_consistency():
+    refl = get_phase("LiCl").reflections(0.974, q_max_inv_angstrom=4.0)
+    r111 = refl[0]
+    assert r111.hkl == (1, 1, 1) and r111.multiplicity == 8
+    assert r111.d_angstrom * math.sqrt(3) == pytest.approx(5.1295, abs=1e-4)
+    for r in refl:
+        assert r.q_inv_angstrom == pytest.approx(2 * math.pi / r.d_angstrom)
+        assert math.sin(math.radians(r.two_theta_deg / 2)) == pytest.approx(
+            r.q_inv_angstrom * 0.974 / (4 * math.pi))
+    assert all(a.q_inv_angstrom < b.q_inv_angstrom for a, b in zip(refl, refl[1:]))
+    assert refl[-1].q_inv_angstrom <= 4.0
+
+
+def test_positions_in_q_do_not_depend_on_wavelength():
+    a = get_phase("LiCl.H2O").reflections(0.974, q_max_inv_angstrom=3.0)
+    b = get_phase("LiCl.H2O").reflections(CU, q_max_inv_angstrom=3.0)
+    assert [r.hkl for r in a] == [r.hkl for r in b]
+    assert [r.q_inv_angstrom for r in a] == pytest.approx([r.q_inv_angstrom for r in b])
+    # SOURCES.md overlap table: LiCl.H2O 101 at q = 2.3064, YCl3.6H2O 10-1 at 1.0201
+    r101 = next(r for r in a if r.hkl == (1, 0, 1))
+    assert r101.q_inv_angstrom == pytest.approx(2.3064, abs=2e-4)
+    y = get_phase("YCl3.6H2O").reflections(0.974, q_max_inv_angstrom=2.0)
+    assert next(r for r in y if r.hkl == (1, 0, -1)).q_inv_angstrom == pytest.approx(1.0201, abs=2e-4)
+
+
+def test_densities_and_formulae():
+    assert get_phase("LYC").density_g_cm3 == pytest.approx(2.441, abs=0.005)
+    assert get_phase("Y2O3").density_g_cm3 == pytest.approx(5.043, abs=0.005)
+    assert get_phase("LiCl.H2O").composition == "LiClH2O"
+    assert get_phase("YCl3.6H2O").composition == "YCl3H12O6"
+
+
+def test_bad_wavelength():
+    with pytest.raises(ConfigError, match="wavelength_angstrom"):
+        get_phase("LiCl").reflections(0.974e-10)
+
+
+LICL_CIF = """data_test
+_symmetry_space_group_name_H-M 'F m -3 m'
+_cell_length_a 5.12952
+_cell_length_b 5.12952
+_cell_length_c 5.12952
+_cell_angle_alpha 90
+_cell_angle_beta 90
+_cell_angle_gamma 90
+loop_
+_symmetry_equiv_pos_as_xyz
+x,y,z
+loop_
+_atom_site_label
+_atom_site_type_symbol
+_atom_site_fract_x
+_atom_site_fract_y
+_atom_site_fract_z
+_atom_site_occupancy
+Li1 Li 0 0 0 1
+Li2 Li 0.5 0.5 0 1
+Li3 Li 0.5 0 0.5 1
+Li4 Li 0 0.5 0.5 1
+Cl1 Cl 0.5 0.5 0.5 1
+Cl2 Cl 0 0 0.5 1
+Cl3 Cl 0 0.5 0 1
+Cl4 Cl 0.5 0 0 1
+"""
+
+
+def test_user_cif_matches_builtin():
+    user = phase_from_cif(LICL_CIF, "LiCl_user", source="licl.cif")
+    a = user.reflections(CU, q_max_inv_angstrom=5.0)
+    b = get_phase("LiCl").reflections(CU, q_max_inv_angstrom=5.0)
+    assert [r.two_theta_deg for r in a] == pytest.approx([r.two_theta_deg for r in b], abs=1e-6)
+    assert [r.intensity for r in a] == pytest.approx([r.intensity for r in b], abs=0.01)
+    assert user.space_group == "Fm-3m"
+
+
+@pytest.mark.skipif(not (PHASES_DIR / "YCl3_6H2O.cif").is_file(), reason="../shared/phases absent")
+@pytest.mark.parametrize("fname,name", [("YCl3_6H2O.cif", "YCl3.6H2O"), ("Li3YCl6.cif", "Li3YCl6")])
+def test_builtin_table_equals_source_cif(fname, name):
+    """The project's own table reproduces the source CIF's pattern (positions and intensities)."""
+    user = phase_from_cif((PHASES_DIR / fname).read_text(), name + "_cif", source=fname)
+    a = user.reflections(0.974, q_max_inv_angstrom=4.0, min_intensity=1.0)
+    b = get_phase(name).reflections(0.974, q_max_inv_angstrom=4.0, min_intensity=1.0)
+    assert len(a) == len(b)
+    assert [r.q_inv_angstrom for r in a] == pytest.approx([r.q_inv_angstrom for r in b], abs=1e-4)
+    assert [r.intensity for r in a] == pytest.approx([r.intensity for r in b], abs=0.2)
+
+
+def test_bad_cif():
+    with pytest.raises(DataFormatError, match="bad.cif"):
+        phase_from_cif("hello", "X", source="bad.cif")
+    with pytest.raises(DataFormatError, match="bad2.cif"):
+        phase_from_cif("data_x\n_cell_length_a 5\n", "X", source="bad2.cif")
+
+
+def test_calibrants_from_pyfai():
+    refl = calibrant_reflections("CeO2", 0.974, q_max_inv_angstrom=4.0)
+    a = 5.411651
+    assert refl[0].hkl == (1, 1, 1) and refl[0].intensity == pytest.approx(100.0)
+    assert refl[0].d_angstrom == pytest.approx(a / math.sqrt(3), abs=1e-6)
+    assert refl[1].d_angstrom == pytest.approx(a / 2, abs=1e-6)
+    assert all(isinstance(r, Reflection) for r in refl)
+    assert calibrant_reflections("lab6", 0.974)[0].d_angstrom == pytest.approx(4.157, abs=0.002)
+    with pytest.raises(ConfigError, match="calibrant"):
+        calibrant_reflections("unobtainium", 1.0)

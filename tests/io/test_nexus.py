@@ -1,0 +1,191 @@
+"""The results store: round trip, NeXus validity (checked with silx), crash safety, idempotence."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from xsuite.errors import ResultsFileError
+from xsuite.io.nexus import Column, Field, ResultsStore, read_results, safe_name
+
+
+def _write_demo(path: Path, inputs=()) -> None:
+    q = np.linspace(0.5, 3.0, 50)
+    store = ResultsStore(path)
+    with store.transaction() as tx:
+        e = tx.entry("LYC 2deg", kind="gixrd", title="LYC at 2 deg", config_yaml="name: x\n",
+                     parameters={"incidence_angle_deg": 2.0, "poni": Path("/x.poni")}, inputs=inputs, default=True)
+        e.write_nxdata("pattern", signal=("intensity", Field(np.sin(q) ** 2, "counts", "intensity", errors=0.1 + q * 0)),
+                       axes=[("q", Field(q, "1/angstrom", "scattering vector q"))], default=True)
+        e.write_nxdata("maps/ratio", signal=("ratio", Field(np.ones((4, 5)), "", "Cl/Y")),
+                       axes=[("y", Field(np.arange(4.0), "um", "y")), None])
+        e.write_collection("statistics", {"mean_um": Field(3.5, "um", "mean thickness", errors=0.2),
+                                          "detected": True, "upper_bound_um": None, "method": "mad",
+                                          "per_peak": {"area": Field([1.0, 2.0], "counts")}})
+        e.create_series("patterns", signal=Column("intensity", (50,), "counts", "intensity", errors=True),
+                        frame_axis=Column("time_s", units="s", long_name="air-exposure time"),
+                        axes=[("q", Field(q, "1/angstrom", "q"))], extra=[Column("monitor", units="counts")])
+
+
+def test_round_trip_values_units_errors_and_provenance(tmp_path):
+    src = tmp_path / "frame.tif"
+    src.write_bytes(b"abc")
+    out = tmp_path / "out.h5"
+    _write_demo(out, inputs=[src])
+    res = read_results(out)
+    assert res.default == "LYC_2deg"
+    e = res.entries["LYC_2deg"]
+    assert e.kind == "gixrd" and e.title == "LYC at 2 deg" and e.default == "pattern"
+    pat = e.nxdata["pattern"]
+    q = np.linspace(0.5, 3.0, 50)
+    np.testing.assert_allclose(pat.axis(0), q)
+    np.testing.assert_allclose(pat.signal, np.sin(q) ** 2)
+    np.testing.assert_allclose(pat.errors, 0.1)
+    assert pat.units["q"] == "1/angstrom" and pat.long_names["intensity"] == "intensity"
+    ratio = e.nxdata["maps/ratio"]
+    assert ratio.axis_names == ["y", "."] and ratio.axis(1) is None
+    st = e.collections["statistics"]
+    assert st["mean_um"].value == 3.5 and st["mean_um"].error == 0.2 and st["mean_um"].units == "um"
+    assert st["detected"].value is True and st["upper_bound_um"].value is None and st["method"].value == "mad"
+    np.testing.assert_allclose(st["per_peak"]["area"].value, [1.0, 2.0])
+    prov = e.provenance
+    assert prov.program == "xsuite" and prov.config_yaml == "name: x\n"
+    assert prov.parameters == {"incidence_angle_deg": 2.0, "poni": "/x.poni"}
+    import hashlib
+
+    assert prov.inputs[0].sha256 == hashlib.sha256(b"abc").hexdigest() and prov.inputs[0].size_bytes == 3
+
+
+def test_every_field_has_units_and_long_name(tmp_path):
+    out = tmp_path / "out.h5"
+    _write_demo(out)
+    missing = []
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset) and obj.parent.attrs.get("NX_class") == "NXdata":
+            if "units" not in obj.attrs or "long_name" not in obj.attrs:
+                missing.append(name)
+
+    with h5py.File(out, "r") as h5:
+        h5.visititems(visit)
+    assert missing == []
+
+
+def test_silx_finds_default_plottable_nxdata(tmp_path):
+    silx_nxdata = pytest.importorskip("silx.io.nxdata")
+    out = tmp_path / "out.h5"
+    _write_demo(out)
+    with h5py.File(out, "r") as h5:
+        default = silx_nxdata.get_default(h5)
+        assert default is not None and default.is_valid
+        assert default.signal_name == "intensity"
+        assert default.axes_dataset_names == ["q"]
+        np.testing.assert_allclose(default.axes[0], np.linspace(0.5, 3.0, 50))
+        assert default.errors is not None
+        for path in ("LYC_2deg/maps/ratio", "LYC_2deg/patterns"):
+            assert silx_nxdata.is_valid_nxdata(h5[path]), path
+
+
+def test_append_skips_known_keys_so_reruns_do_not_duplicate(tmp_path):
+    out = tmp_path / "out.h5"
+    for _ in range(2):  # the same run twice
+        _write_demo(out)
+        with ResultsStore(out).appender() as ap:
+            s = ap.series("LYC_2deg", "patterns")
+            for i in range(3):
+                s.append(f"frame{i}", {"intensity": np.full(50, i), "time_s": 6.0 * i})
+    pat = read_results(out).entries["LYC_2deg"].nxdata["patterns"]
+    assert pat.signal.shape == (3, 50)
+    assert list(pat.fields["frame_key"]) == ["frame0", "frame1", "frame2"]
+    np.testing.assert_allclose(pat.axis(0), [0.0, 6.0, 12.0])
+    assert np.isnan(pat.fields["monitor"]).all()  # missing columns are NaN, not zeros
+
+
+def test_failed_transaction_leaves_file_untouched(tmp_path):
+    out = tmp_path / "out.h5"
+    _write_demo(out)
+    before = out.read_bytes()
+    with pytest.raises(RuntimeError):
+        with ResultsStore(out).transaction() as tx:
+            tx.delete_entry("LYC_2deg")
+            raise RuntimeError("bad input discovered half-way")
+    assert out.read_bytes() == before
+    assert not list(tmp_path.glob(".out.h5.tmp-*"))
+
+
+def test_changed_frame_shape_is_a_clear_error(tmp_path):
+    out = tmp_path / "out.h5"
+    _write_demo(out)
+    with pytest.raises(ResultsFileError, match="shape"):
+        with ResultsStore(out).transaction() as tx:
+            tx.entry("LYC 2deg", kind="gixrd").create_series(
+                "patterns", signal=Column("intensity", (60,)), frame_axis=Column("time_s"))
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, numpy as np
+    from xsuite.io.nexus import ResultsStore, Field, Column
+    store = ResultsStore(sys.argv[1])
+    with store.transaction() as tx:
+        e = tx.entry("series", kind="gixrd")
+        e.create_series("patterns", signal=Column("intensity", (2000,), "counts", errors=True),
+                        frame_axis=Column("time_s", units="s"), axes=[("q", Field(np.arange(2000.0), "1/angstrom"))])
+    with store.appender() as ap:
+        s = ap.series("series", "patterns")
+        for i in range(10**7):
+            s.append(f"f{i}", {"intensity": np.full(2000, float(i)), "intensity_errors": np.ones(2000), "time_s": 6.0 * i})
+            print(i, flush=True)
+    """
+)
+
+
+@pytest.mark.slow
+def test_writer_killed_mid_append_leaves_readable_file_with_all_earlier_frames(tmp_path):
+    out = tmp_path / "killed.h5"
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    proc = subprocess.Popen([sys.executable, str(script), str(out)], stdout=subprocess.PIPE, text=True)
+    done = -1
+    t0 = time.time()
+    while done < 150 and time.time() - t0 < 60:
+        line = proc.stdout.readline()
+        if line.strip().isdigit():
+            done = int(line)
+        # a reader can open the file while the writer appends
+        if done in (20, 21):
+            live = read_results(out).entries["series"].nxdata["patterns"]
+            assert live.signal.shape[0] >= 20
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert done >= 150, "writer too slow to test"
+    res = read_results(out)  # readable right after the kill (SWMR-consistent)
+    pat = res.entries["series"].nxdata["patterns"]
+    n = pat.signal.shape[0]
+    assert n >= done + 1  # every frame reported written is there
+    np.testing.assert_allclose(pat.signal[: done + 1, 0], np.arange(done + 1))
+    np.testing.assert_allclose(pat.axis(0)[: done + 1], 6.0 * np.arange(done + 1))
+    # the next writer recovers the file and resumes without duplicates
+    store = ResultsStore(out)
+    with store.appender() as ap:
+        s = ap.series("series", "patterns")
+        keys = s.keys()
+        assert len(keys) == n
+        assert s.append(f"f{n - 1}", {"time_s": 0.0}) is False
+        assert s.append(f"f{n}", {"intensity": np.full(2000, float(n)), "time_s": 6.0 * n}) is True
+    with h5py.File(out, "r") as h5:  # plain (non-SWMR) readers such as silx view work again
+        assert h5["series/patterns/intensity"].shape == (n + 1, 2000)
+
+
+def test_safe_name():
+    assert safe_name("LYC_PMMA 2.0°") == "LYC_PMMA_2_0"
+    assert safe_name("2deg") == "n2deg"

@@ -1,0 +1,129 @@
+"""The ``xsuite`` command line.
+
+Subcommands are loaded lazily (heavy libraries such as pyFAI and larch are imported only by the
+command that needs them), so ``xsuite --help`` starts fast. Any :class:`~xsuite.errors.XsuiteError`
+becomes one line on stderr and exit status 2; an unexpected error also prints one line (exit 1) unless
+``--debug`` asks for the traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from typing import Any
+
+import click
+
+from xsuite import __version__
+from xsuite.errors import XsuiteError
+
+# name -> (module, one-line help); each module defines `command`
+COMMANDS: dict[str, tuple[str, str]] = {
+    "xrd": ("xsuite.commands.xrd", "Integrate transmission XRD images; peaks, phases, Scherrer sizes."),
+    "gixrd": ("xsuite.commands.gixrd", "Integrate GIXRD series; track hydrate peak growth and kinetics."),
+    "xanes": ("xsuite.commands.xanes", "Normalise XANES scans and fit linear combinations of standards."),
+    "xrf": ("xsuite.commands.xrf", "Segment µXRF Cl/Y maps and measure the Cl-rich interphase."),
+    "watch": ("xsuite.commands.watch", "Reduce frames on the fly as they are written (beamtime mode)."),
+    "figures": ("xsuite.commands.figures", "Make publication figures from a results file."),
+    "info": ("xsuite.commands.info", "Summarise what a results file holds."),
+    "simulate": ("xsuite.commands.simulate", "Write simulated data sets with known ground truth."),
+    "demo": ("xsuite.commands.demo", "Run every pipeline on the bundled sample data, with figures."),
+    "config": ("xsuite.commands.configcmd", "Check a beamline config file and print its resolved values."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name, (mod, _) in COMMANDS.items() if importlib.util.find_spec(mod) is not None]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, short = COMMANDS[cmd_name]
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                return None
+            raise
+        cmd = module.command
+        cmd.short_help = cmd.short_help or short
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="xsuite")
+@click.option("--debug", is_flag=True, help="Show full tracebacks and debug logging.")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-v info, -vv debug).")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
+    """xsuite — synchrotron diffraction, XANES and µXRF processing for battery materials.
+
+    Every pipeline command writes one NeXus/HDF5 results file (plottable in silx view / h5web) and
+    accepts --json for machine-readable headline results on stdout.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    level = logging.DEBUG if (debug or verbose > 1) else logging.INFO if verbose else logging.WARNING
+    _configure_logging(level)
+
+
+def _configure_logging(level: int) -> None:
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if getattr(h, "_xsuite", False):
+            root.removeHandler(h)
+    handler = logging.StreamHandler(sys.stderr)
+    handler._xsuite = True  # type: ignore[attr-defined]
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    logging.getLogger("xsuite").setLevel(level)
+    for noisy in ("pyFAI", "fabio", "silx", "larch", "matplotlib", "distributed", "h5py"):
+        logging.getLogger(noisy).setLevel(logging.ERROR if level > logging.DEBUG else logging.INFO)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point of the ``xsuite`` console script."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        return cli.main(args=args, prog_name="xsuite", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("xsuite: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"xsuite: error: {' '.join(exc.format_message().split())}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except XsuiteError as exc:
+        if debug:
+            raise
+        click.echo(f"xsuite: error: {_one_line(exc)}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("xsuite: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - last resort: one line unless --debug
+        if debug:
+            raise
+        click.echo(f"xsuite: unexpected error: {type(exc).__name__}: {_one_line(exc)} (run with --debug for the traceback)", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Subcommands of the `xsuite` CLI: each module defines `command`."""

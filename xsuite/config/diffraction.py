@@ -1,0 +1,144 @@
+"""Config section ``diffraction:`` of the xrd and gixrd pipelines.
+
+Example (``beamline_configs/ssrl_11-3_gixrd.yaml``)::
+
+    diffraction:
+      poni: ssrl_11-3_gixrd.poni
+      wavelength_angstrom: 0.97625        # 12.7 keV; overrides the PONI
+      polarization_factor: 0.99
+      n_points: 2000
+      gixrd:
+        incidence_angles_deg: [2, 4, 6]
+        composition: Li3YCl6
+        density_g_cm3: 2.4
+        track: [LiCl.H2O, YCl3.6H2O]
+        interval_s: 360
+
+Every key is optional except where noted; defaults are given on each field. Command-line flags override
+the values through :func:`xsuite.config.base.with_overrides`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field, field_validator, model_validator
+
+from xsuite.config.base import ConfigPath, XsuiteModel, register_model
+
+__all__ = ["DiffractionConfig", "GixrdConfig", "XrdConfig", "ReflectionChoice"]
+
+
+class ReflectionChoice(XsuiteModel):
+    """One reflection the user wants tracked (instead of the automatic choice)."""
+
+    phase: str = Field(..., description="Phase identifier, e.g. 'LiCl.H2O'.")
+    hkl: Optional[str] = Field(None, description="Miller indices as text, e.g. '001' or '1 0 -1'.")
+    q_inv_angstrom: Optional[float] = Field(None, gt=0, description="Position (1/Å) if no hkl is given.")
+    window_inv_angstrom: Optional[float] = Field(None, gt=0, description="Half-width of the fit window (1/Å).")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "ReflectionChoice":
+        if self.hkl is None and self.q_inv_angstrom is None:
+            raise ValueError("give `hkl` or `q_inv_angstrom` for each reflection")
+        return self
+
+
+class GixrdConfig(XsuiteModel):
+    """Grazing-incidence series: geometry, sample, tracking and detection rule."""
+
+    incidence_angles_deg: list[float] = Field(
+        default_factory=lambda: [2.0, 4.0, 6.0],
+        description="Incidence angles (deg) measured; one integrator and one results entry per angle.")
+    tilt_angle_deg: float = Field(0.0, ge=-90, le=90, description="Sample roll about the beam (deg).")
+    sample_orientation: int = Field(1, ge=1, le=8, description="pyFAI/EXIF orientation (1-8) of the surface normal.")
+    horizon_margin_deg: float = Field(0.0, ge=0, le=5, description="Extra exit angle above the horizon masked (deg).")
+    composition: Optional[str] = Field(None, description="Sample formula for depth and critical angle, e.g. 'Li3YCl6'.")
+    density_g_cm3: Optional[float] = Field(None, gt=0, le=30, description="(Packing) density in g/cm3.")
+    refraction_correction: bool = Field(
+        False, description="Correct |q| and q_oop for refraction (needs composition and density); off by default.")
+    track: list[str] = Field(default_factory=lambda: ["LiCl.H2O", "YCl3.6H2O"],
+                             description="Phases whose growth is tracked.")
+    matrix_phases: list[str] = Field(default_factory=lambda: ["Li3YCl6"],
+                                     description="Phases present from the start (their peaks are avoided).")
+    reflections: Optional[list[ReflectionChoice]] = Field(
+        None, description="User choice of reflections to track; None = automatic (well separated ones).")
+    significance_threshold: float = Field(3.0, gt=0, description="area/σ(area) needed to count as present.")
+    n_consecutive: int = Field(3, ge=1, le=100, description="Consecutive significant frames needed for an onset.")
+    interval_s: Optional[float] = Field(None, gt=0, description="Frame interval (s) when headers carry no time.")
+    start_time_s: float = Field(0.0, ge=0, description="Time of the first frame (s) with `interval_s`.")
+    map_2d: bool = Field(True, description="Store the q_ip/q_oop map of the last frame.")
+
+    @field_validator("incidence_angles_deg")
+    @classmethod
+    def _angles(cls, v: list[float]) -> list[float]:
+        if not v:
+            raise ValueError("give at least one incidence angle, e.g. [2, 4, 6]")
+        for a in v:
+            if not 0 < a < 90:
+                raise ValueError(f"each incidence angle must be between 0 and 90 deg; got {a}. Try 2, 4 or 6")
+        return v
+
+    @model_validator(mode="after")
+    def _refraction_needs_material(self) -> "GixrdConfig":
+        if self.refraction_correction and (self.composition is None or self.density_g_cm3 is None):
+            raise ValueError("`refraction_correction` needs `composition` and `density_g_cm3`")
+        return self
+
+
+class XrdConfig(XsuiteModel):
+    """Transmission XRD: phases to assign, calibrant and instrument resolution."""
+
+    phases: list[str] = Field(default_factory=lambda: ["Li3YCl6"],
+                              description="Phases (or pyFAI calibrants, e.g. CeO2, LaB6) used to label peaks.")
+    calibrant: Optional[str] = Field(None, description="pyFAI calibrant name of a calibration frame, e.g. 'CeO2'.")
+    calibrant_file: Optional[ConfigPath] = Field(None, description="Image of the calibrant (instrument width).")
+    instrument_fwhm_inv_angstrom: Optional[float] = Field(
+        None, gt=0, description="Instrumental FWHM in q (1/Å) if no calibrant image is given.")
+    scherrer_k: float = Field(0.9, gt=0, le=2, description="Scherrer shape factor.")
+    min_significance: float = Field(5.0, gt=0, description="Minimum area/σ for a peak to be reported.")
+    match_tolerance_inv_angstrom: float = Field(0.01, gt=0, description="Max |q − q_ref| to assign a phase.")
+    cake: bool = Field(True, description="Also store the 2D cake.")
+
+
+@register_model
+class DiffractionConfig(XsuiteModel):
+    """Settings shared by the xrd and gixrd pipelines (the ``diffraction:`` section)."""
+
+    poni: Optional[ConfigPath] = Field(None, description="pyFAI PONI calibration file (required to run).")
+    mask: Optional[ConfigPath] = Field(None, description="Mask image (non-zero = excluded pixel).")
+    dark: Optional[ConfigPath] = Field(None, description="Dark-current image, subtracted.")
+    flat: Optional[ConfigPath] = Field(None, description="Flat-field image, divided.")
+    orientation: Optional[int] = Field(
+        None, ge=1, le=4,
+        description="pyFAI detector orientation (1-4) the PONI was made for; None = as in the PONI (pyFAI default 3).")
+    flip_ud: bool = Field(False, description="Flip frames (and mask/dark/flat) up-down before integration.")
+    flip_lr: bool = Field(False, description="Flip frames left-right before integration.")
+    wavelength_angstrom: Optional[float] = Field(None, gt=0, lt=10, description="Overrides the PONI wavelength (Å).")
+    n_points: int = Field(2000, ge=10, le=100000, description="Radial bins of 1D patterns.")
+    unit: Literal["q_A^-1", "2th_deg", "d_A"] = Field(
+        "q_A^-1", description="Primary axis of 1D patterns; all others are stored alongside.")
+    radial_range_inv_angstrom: Optional[tuple[float, float]] = Field(None, description="q range (1/Å) of 1D patterns.")
+    polarization_factor: Optional[float] = Field(0.99, ge=-1, le=1, description="pyFAI polarisation factor; None = off.")
+    correct_solid_angle: bool = Field(True, description="Solid-angle correction.")
+    splitting: Literal["full", "bbox", "no"] = Field("full", description="Pixel splitting of the CSR engine.")
+    error_model: Literal["poisson", "azimuthal", "none"] = Field("poisson", description="pyFAI error model.")
+    monitor_key: Optional[str] = Field(None, description="Header key of the per-frame I0 monitor; None = auto/no.")
+    gixrd: Optional[GixrdConfig] = Field(None, description="Grazing-incidence settings.")
+    xrd: Optional[XrdConfig] = Field(None, description="Transmission settings.")
+
+    @field_validator("radial_range_inv_angstrom")
+    @classmethod
+    def _range(cls, v: Optional[tuple[float, float]]) -> Optional[tuple[float, float]]:
+        if v is not None and not 0 <= v[0] < v[1]:
+            raise ValueError(f"must be (low, high) with 0 <= low < high; got {v}")
+        return v
+
+    def integration_settings(self):  # -> IntegrationSettings (lazy import keeps config light)
+        """The :class:`~xsuite.diffraction.integrate.IntegrationSettings` these values describe."""
+        from xsuite.diffraction.integrate import IntegrationSettings
+
+        return IntegrationSettings(
+            n_points=self.n_points, radial_range_inv_angstrom=self.radial_range_inv_angstrom,
+            polarization_factor=self.polarization_factor, correct_solid_angle=self.correct_solid_angle,
+            splitting=self.splitting, error_model=self.error_model)

@@ -1,0 +1,357 @@
+"""One house style for every xsuite figure.
+
+Publication sizes (single column 3.5 in, double column 7.2 in), one font family and size set, the
+Okabe-Ito colour-blind-safe palette, inward ticks, and helpers that every figure module uses so that
+axes always carry a label *with units* (``"q (1/Å)"``, ``"time (min)"``).
+
+Figures are built with :class:`matplotlib.figure.Figure` directly (no pyplot state, no GUI backend), so
+they are safe in scripts, the CLI, tests and Jupyter; users can change them freely afterwards.
+
+Examples
+--------
+>>> from xsuite.figures.style import new_figure, axis_label
+>>> fig, ax = new_figure(width="single")
+>>> _ = ax.set_xlabel(axis_label("q", "1/angstrom"))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+#: Single-column width in inches (most journals: 3.3–3.5 in).
+SINGLE_COLUMN_IN = 3.5
+#: Double-column (full page) width in inches.
+DOUBLE_COLUMN_IN = 7.2
+#: Golden-ish default aspect (height / width) for one panel.
+PANEL_ASPECT = 0.75
+
+#: Okabe & Ito (2008) colour-blind-safe palette, in their recommended order (black last for data).
+OKABE_ITO: dict[str, str] = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "bluish_green": "#009E73",
+    "vermillion": "#D55E00",
+    "sky_blue": "#56B4E9",
+    "reddish_purple": "#CC79A7",
+    "yellow": "#F0E442",
+    "black": "#000000",
+}
+#: Cycle used for lines (yellow last: weak on white paper).
+PALETTE: tuple[str, ...] = (
+    OKABE_ITO["blue"],
+    OKABE_ITO["vermillion"],
+    OKABE_ITO["bluish_green"],
+    OKABE_ITO["orange"],
+    OKABE_ITO["reddish_purple"],
+    OKABE_ITO["sky_blue"],
+    OKABE_ITO["black"],
+    OKABE_ITO["yellow"],
+)
+#: Perceptually uniform, colour-blind-safe colour map for intensity images / heatmaps.
+SEQUENTIAL_CMAP = "cividis"
+#: Colour map for single-element fluorescence maps.
+MAP_CMAP = "viridis"
+
+#: Fixed colours per reference phase (ASCII formula identifiers, see DESIGN.md §5).
+PHASE_COLORS: dict[str, str] = {
+    "Li3YCl6": OKABE_ITO["black"],
+    "LiCl": OKABE_ITO["sky_blue"],
+    "LiCl.H2O": OKABE_ITO["blue"],
+    "YCl3.6H2O": OKABE_ITO["vermillion"],
+    "YCl3": OKABE_ITO["orange"],
+    "Y": OKABE_ITO["reddish_purple"],
+    "Y2O3": OKABE_ITO["bluish_green"],
+}
+
+#: rcParams of the house style (applied inside :func:`style_context`).
+RC_PARAMS: dict[str, Any] = {
+    "font.family": "sans-serif",
+    "font.sans-serif": ["Arial", "Helvetica", "DejaVu Sans", "Liberation Sans"],
+    "font.size": 8.0,
+    "axes.titlesize": 8.0,
+    "axes.labelsize": 8.0,
+    "xtick.labelsize": 7.0,
+    "ytick.labelsize": 7.0,
+    "legend.fontsize": 6.5,
+    "legend.frameon": False,
+    "legend.handlelength": 1.5,
+    "axes.linewidth": 0.6,
+    "lines.linewidth": 1.0,
+    "lines.markersize": 3.0,
+    "errorbar.capsize": 1.5,
+    "xtick.direction": "in",
+    "ytick.direction": "in",
+    "xtick.top": True,
+    "ytick.right": True,
+    "xtick.major.width": 0.6,
+    "ytick.major.width": 0.6,
+    "xtick.minor.visible": True,
+    "ytick.minor.visible": True,
+    "axes.prop_cycle": None,  # filled in below (needs matplotlib's cycler)
+    "image.cmap": SEQUENTIAL_CMAP,
+    "figure.dpi": 100.0,
+    "savefig.dpi": 300.0,
+    "savefig.bbox": "tight",
+    "savefig.pad_inches": 0.02,
+    "pdf.fonttype": 42,  # embed TrueType: editable text in Illustrator/Inkscape
+    "ps.fonttype": 42,
+    "svg.fonttype": "none",
+    "mathtext.default": "regular",
+}
+
+# Pretty unit strings for the units stored in NeXus files (UDUNITS-like spellings used by the store).
+_UNIT_TEXT: dict[str, str] = {
+    "1/angstrom": "Å$^{-1}$",
+    "1/A": "Å$^{-1}$",
+    "angstrom^-1": "Å$^{-1}$",
+    "angstrom": "Å",
+    "A": "Å",
+    "nm^-1": "nm$^{-1}$",
+    "1/nm": "nm$^{-1}$",
+    "deg": "°",
+    "degree": "°",
+    "degrees": "°",
+    "um": "µm",
+    "micrometer": "µm",
+    "micron": "µm",
+    "s": "s",
+    "min": "min",
+    "h": "h",
+    "eV": "eV",
+    "keV": "keV",
+    "counts": "counts",
+    "counts/s": "counts/s",
+    "1/s": "s$^{-1}$",
+    "1/min": "min$^{-1}$",
+    "mm": "mm",
+}
+
+Width = Literal["single", "double"] | float
+
+
+def _rc() -> dict[str, Any]:
+    from cycler import cycler
+
+    rc = dict(RC_PARAMS)
+    rc["axes.prop_cycle"] = cycler(color=list(PALETTE))
+    return rc
+
+
+@contextlib.contextmanager
+def style_context() -> Iterator[None]:
+    """Apply the xsuite style for the duration of a ``with`` block.
+
+    Everything created inside (figures, axes, text) takes the house fonts, sizes and palette; matplotlib's
+    global settings are restored on exit.
+    """
+    import matplotlib as mpl
+
+    with mpl.rc_context(_rc()):
+        yield
+
+
+def apply_style() -> None:
+    """Make the xsuite style the global matplotlib default (for notebooks and user scripts)."""
+    import matplotlib as mpl
+
+    mpl.rcParams.update(_rc())
+
+
+def figure_width_in(width: Width) -> float:
+    """Figure width in inches for ``"single"`` / ``"double"`` column or an explicit number of inches.
+
+    Raises
+    ------
+    ValueError
+        If ``width`` is neither a known name nor a positive number.
+    """
+    if isinstance(width, str):
+        if width == "single":
+            return SINGLE_COLUMN_IN
+        if width == "double":
+            return DOUBLE_COLUMN_IN
+        raise ValueError(f"`width` must be 'single', 'double' or inches; got {width!r}")
+    w = float(width)
+    if not np.isfinite(w) or w <= 0:
+        raise ValueError(f"`width` must be a positive number of inches; got {width!r}")
+    return w
+
+
+def new_figure(
+    nrows: int = 1,
+    ncols: int = 1,
+    *,
+    width: Width = "single",
+    height_in: float | None = None,
+    sharex: bool | str = False,
+    sharey: bool | str = False,
+    squeeze: bool = True,
+    **subplot_kw: Any,
+) -> tuple[Any, Any]:
+    """Create a house-style figure with a grid of axes.
+
+    Must be called inside :func:`style_context` for the fonts to apply to axes (figure functions do this).
+
+    Parameters
+    ----------
+    nrows, ncols : int
+        Panel grid.
+    width : {"single", "double"} or float
+        Column width (3.5 in / 7.2 in) or inches.
+    height_in : float, optional
+        Figure height in inches; default keeps each panel at :data:`PANEL_ASPECT`.
+    sharex, sharey : bool or str
+        Passed to :meth:`matplotlib.figure.Figure.subplots`.
+    squeeze : bool
+        As in :meth:`~matplotlib.figure.Figure.subplots`.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    axes : Axes or ndarray of Axes
+    """
+    from matplotlib.figure import Figure
+
+    w = figure_width_in(width)
+    if height_in is None:
+        height_in = min(w / ncols * PANEL_ASPECT * nrows, 9.0)
+    fig = Figure(figsize=(w, height_in), layout="constrained")
+    axes = fig.subplots(nrows, ncols, sharex=sharex, sharey=sharey, squeeze=squeeze, **subplot_kw)
+    return fig, axes
+
+
+def unit_text(units: str | None) -> str:
+    """Typeset a stored unit string (``"1/angstrom"`` -> ``"Å$^{-1}$"``); unknown units are kept as is."""
+    if units is None:
+        return ""
+    u = str(units).strip()
+    return _UNIT_TEXT.get(u, u)
+
+
+def axis_label(quantity: str, units: str | None) -> str:
+    """``"quantity (units)"``; dimensionless quantities get ``"(a.u.)"`` only if ``units`` is ``"a.u."``.
+
+    Parameters
+    ----------
+    quantity : str
+        What is plotted ("q", "time", "Y$^0$ fraction").
+    units : str or None
+        Units as stored (``"1/angstrom"``, ``"s"``, ``"um"``); ``""``/``None`` gives a unitless label with
+        ``"(–)"`` so that every axis still states its units explicitly.
+    """
+    u = unit_text(units)
+    if not u:
+        u = "–"
+    return f"{quantity} ({u})"
+
+
+def label_panels(axes: Sequence[Any], *, start: str = "a") -> None:
+    """Write bold panel letters (a, b, c…) in the top-left corner of each axes."""
+    for i, ax in enumerate(axes):
+        ax.text(
+            -0.02,
+            1.02,
+            chr(ord(start) + i),
+            transform=ax.transAxes,
+            fontweight="bold",
+            fontsize=9,
+            ha="right",
+            va="bottom",
+        )
+
+
+def color_cycle(n: int) -> list[str]:
+    """``n`` colours from the Okabe-Ito palette (repeats after 8)."""
+    return [PALETTE[i % len(PALETTE)] for i in range(n)]
+
+
+def phase_color(phase: str, index: int = 0) -> str:
+    """Fixed colour for a known phase, else a palette colour by index."""
+    return PHASE_COLORS.get(phase, PALETTE[index % len(PALETTE)])
+
+
+def add_scale_bar(
+    ax: Any,
+    length_um: float,
+    *,
+    pixel_size_um: float = 1.0,
+    label: str | None = None,
+    color: str = "white",
+    loc: str = "lower right",
+) -> Any:
+    """Draw a scale bar on an image axes whose data units are pixels (or µm if ``pixel_size_um=1``).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Image axes.
+    length_um : float
+        Bar length in µm.
+    pixel_size_um : float
+        Size of one data unit in µm (1.0 when the image extent is already in µm).
+    label : str, optional
+        Text under the bar; default ``"<length> µm"``.
+
+    Returns
+    -------
+    matplotlib.offsetbox.AnchoredOffsetbox
+        The artist (its ``size_data_units`` attribute is set for tests).
+    """
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    size = float(length_um) / float(pixel_size_um)
+    text = label if label is not None else f"{length_um:g} µm"
+    bar = AnchoredSizeBar(
+        ax.transData,
+        size,
+        text,
+        loc,
+        pad=0.3,
+        sep=2,
+        color=color,
+        frameon=False,
+        size_vertical=size / 12.0,
+        fill_bar=True,
+    )
+    bar.size_data_units = size  # type: ignore[attr-defined]
+    bar.length_um = float(length_um)  # type: ignore[attr-defined]
+    ax.add_artist(bar)
+    return bar
+
+
+def nice_scale_length(extent_um: float) -> float:
+    """A round scale-bar length (1, 2, 5 × 10^k µm) close to a fifth of ``extent_um``."""
+    if not np.isfinite(extent_um) or extent_um <= 0:
+        return 1.0
+    target = extent_um / 5.0
+    k = np.floor(np.log10(target))
+    for m in (5.0, 2.0, 1.0):
+        if m * 10**k <= target:
+            return float(m * 10**k)
+    return float(10**k)
+
+
+def save_figure(fig: Any, stem: str, out_dir: Any, formats: Sequence[str], dpi: int) -> list[str]:
+    """Save ``fig`` as ``out_dir/stem.<fmt>`` for each format; returns the written paths.
+
+    This is the only function of :mod:`xsuite.figures` that writes files (used by
+    :func:`xsuite.figures.make_figures`).
+    """
+    from pathlib import Path
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in formats:
+        path = out / f"{stem}.{fmt}"
+        fig.savefig(path, format=fmt, dpi=dpi)
+        written.append(str(path))
+        logger.debug("wrote %s", path)
+    return written

@@ -1,0 +1,1014 @@
+"""The shared results store: one NeXus/HDF5 file per experiment, written only through this module.
+
+Layout
+------
+::
+
+    /                       NXroot  @default -> entry
+    /<entry>                NXentry @default -> nxdata, @xsuite_kind ("gixrd", "xanes", ...)
+        title, start_time, end_time
+        process             NXprocess: program, version, date, configuration (YAML text),
+                            parameters (JSON text), input_files/{path,size_bytes,sha256}
+        <nxdata>            NXdata  @signal @axes ("." = no axis) @<axis>_indices,
+                            every field with @units and @long_name, errors as <field>_errors
+        <collection>        NXcollection of scalars/strings/arrays (statistics, fit parameters)
+
+Writing
+-------
+Structure (entries, NXdata, collections, appendable series) is written in a
+:meth:`ResultsStore.transaction`: the file is copied, modified and atomically renamed over the original,
+so a crash at any moment leaves either the old or the new file. Frame-by-frame appends go through
+:meth:`ResultsStore.appender`, which opens the file in HDF5 SWMR mode (single writer, multiple readers):
+readers can open the file while it grows, and a writer killed mid-append leaves a readable file with every
+earlier frame intact (the next writer recovers the file's consistency flags automatically). Appends are
+keyed: a key already present is skipped, so re-running on the same inputs never duplicates results.
+
+Reading
+-------
+:func:`read_results` returns every entry as dataclasses of numpy arrays (no path walking needed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xsuite.errors import ResultsFileError
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Field",
+    "Column",
+    "ResultsStore",
+    "Transaction",
+    "EntryWriter",
+    "Appender",
+    "SeriesAppender",
+    "read_results",
+    "Results",
+    "EntryResult",
+    "NXdataResult",
+    "Value",
+    "Provenance",
+    "InputFile",
+    "safe_name",
+    "file_sha256",
+    "open_for_reading",
+]
+
+LIBVER = ("v110", "latest")
+KEY_DTYPE = "S255"
+PATH_DTYPE = "S1024"
+
+
+# ----------------------------------------------------------------------------------------------
+# value types
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Field:
+    """An array (or scalar) with its units, a human label and optional standard errors."""
+
+    data: Any
+    units: str = ""
+    long_name: str = ""
+    errors: Any = None
+
+
+@dataclass(frozen=True)
+class Column:
+    """One appendable column of a series: the per-frame shape, dtype and labels."""
+
+    name: str
+    shape: tuple[int, ...] = ()
+    units: str = ""
+    long_name: str = ""
+    dtype: str = "f8"
+    errors: bool = False
+
+
+def safe_name(text: str) -> str:
+    """Make a NeXus-safe group/field name (ASCII letters, digits and ``_``; not starting with a digit).
+
+    >>> safe_name("LYC_PMMA 2.0°")
+    'LYC_PMMA_2_0'
+    """
+    out = "".join(c if (c.isascii() and (c.isalnum() or c == "_")) else "_" for c in str(text))
+    out = "_".join(p for p in out.split("_") if p) or "entry"
+    return out if not out[0].isdigit() else f"n{out}"
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 hex digest of a file, streamed."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def _to_bytes(text: str, dtype: str) -> bytes:
+    size = int(dtype[1:])
+    raw = str(text).encode("utf-8")
+    if len(raw) > size:
+        digest = hashlib.sha1(raw).hexdigest()[:16]
+        raw = raw[: size - 18] + b"~" + digest.encode() + b"~"
+    return raw
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.ndarray) and value.dtype.kind in "SO":
+        return np.array([_decode(v) for v in value.ravel()], dtype=object).reshape(value.shape)
+    return value
+
+
+# ----------------------------------------------------------------------------------------------
+# low-level writing helpers
+# ----------------------------------------------------------------------------------------------
+def _write_field(group: Any, name: str, fld: Field | Any) -> None:
+    import h5py
+
+    if not isinstance(fld, Field):
+        fld = Field(fld)
+    if name in group:
+        del group[name]
+    data = fld.data
+    if isinstance(data, str):
+        ds = group.create_dataset(name, data=data, dtype=h5py.string_dtype())
+    elif isinstance(data, (list, tuple)) and data and all(isinstance(v, str) for v in data):
+        ds = group.create_dataset(name, data=list(data), dtype=h5py.string_dtype())
+    else:
+        arr = np.asarray(data)
+        if arr.dtype == bool:
+            arr = arr.astype(np.int8)
+        if arr.dtype.kind == "U":
+            ds = group.create_dataset(name, data=arr.astype(object), dtype=h5py.string_dtype())
+        elif arr.ndim >= 2 and arr.size > 4096:
+            ds = group.create_dataset(name, data=arr, compression="gzip", compression_opts=4, shuffle=True)
+        else:
+            ds = group.create_dataset(name, data=arr)
+    ds.attrs["units"] = fld.units or ""
+    ds.attrs["long_name"] = fld.long_name or name
+    if fld.errors is not None:
+        err = Field(np.asarray(fld.errors, dtype=float), fld.units, f"{fld.long_name or name} (standard error)")
+        _write_field(group, f"{name}_errors", err)
+
+
+def _ensure_group(parent: Any, name: str, nx_class: str) -> Any:
+    grp = parent.require_group(name)
+    grp.attrs.setdefault("NX_class", nx_class)
+    return grp
+
+
+def _write_scalar_tree(group: Any, values: Mapping[str, Any]) -> None:
+    for key, value in values.items():
+        key = safe_name(key)
+        if isinstance(value, Mapping):
+            sub = _ensure_group(group, key, "NXcollection")
+            _write_scalar_tree(sub, value)
+        elif value is None:
+            _write_field(group, key, Field(np.nan))
+            group[key].attrs["is_null"] = 1
+        elif isinstance(value, bool):
+            _write_field(group, key, Field(np.int8(value)))
+            group[key].attrs["is_bool"] = 1
+        else:
+            _write_field(group, key, value)
+
+
+# ----------------------------------------------------------------------------------------------
+# writers
+# ----------------------------------------------------------------------------------------------
+class EntryWriter:
+    """Writes the groups of one NXentry (inside a :class:`Transaction`)."""
+
+    def __init__(self, tx: "Transaction", group: Any) -> None:
+        self._tx = tx
+        self.group = group
+        self.name = group.name.strip("/")
+
+    def _parent_for(self, name: str) -> tuple[Any, str]:
+        parts = [p for p in name.split("/") if p]
+        grp = self.group
+        for part in parts[:-1]:
+            grp = _ensure_group(grp, safe_name(part), "NXcollection")
+        return grp, safe_name(parts[-1])
+
+    def _set_default(self, grp: Any) -> None:
+        child = grp
+        while child.parent.name != self.group.name and child.name != self.group.name:
+            child.parent.attrs["default"] = child.name.rsplit("/", 1)[-1]
+            child = child.parent
+        self.group.attrs["default"] = child.name.rsplit("/", 1)[-1]
+        self._tx.set_default_entry(self.name)
+
+    def write_nxdata(
+        self,
+        name: str,
+        signal: tuple[str, Field],
+        axes: Sequence[tuple[str, Field] | None],
+        aux: Mapping[str, Field] | None = None,
+        title: str = "",
+        default: bool = False,
+    ) -> str:
+        """Write (or replace) one plottable NXdata group.
+
+        Parameters
+        ----------
+        name : str
+            Group name relative to the entry; ``"a/b"`` nests ``b`` inside an NXcollection ``a``.
+        signal : (str, Field)
+            The signal field name and values; its ``errors`` become ``<name>_errors``.
+        axes : list of (str, Field) or None
+            One item per signal dimension; ``None`` writes ``"."`` (no axis for that dimension).
+        aux : dict of Field, optional
+            Further fields. Those with the signal's shape are listed as ``@auxiliary_signals``.
+        title : str
+            Plot title.
+        default : bool
+            Make this the entry's (and the file's) default plot.
+
+        Returns
+        -------
+        str
+            The HDF5 path of the group.
+        """
+        sig_name, sig = signal
+        sig_data = np.asarray(sig.data)
+        if len(axes) != max(sig_data.ndim, 1):
+            raise ValueError(f"NXdata {name!r}: {len(axes)} axes given for a {sig_data.ndim}-D signal")
+        parent, leaf = self._parent_for(name)
+        if leaf in parent:
+            del parent[leaf]
+        grp = parent.create_group(leaf)
+        grp.attrs["NX_class"] = "NXdata"
+        grp.attrs["signal"] = sig_name
+        _write_field(grp, sig_name, sig)
+        axis_names = []
+        for dim, item in enumerate(axes):
+            if item is None:
+                axis_names.append(".")
+                continue
+            ax_name, ax = item
+            _write_field(grp, ax_name, ax)
+            grp.attrs[f"{ax_name}_indices"] = np.int32(dim)
+            axis_names.append(ax_name)
+        grp.attrs["axes"] = axis_names if len(axis_names) > 1 else axis_names[0]
+        aux_signals = []
+        for aux_name, aux_field in (aux or {}).items():
+            _write_field(grp, aux_name, aux_field)
+            if np.shape(aux_field.data) == sig_data.shape:
+                aux_signals.append(aux_name)
+        if aux_signals:
+            grp.attrs["auxiliary_signals"] = aux_signals
+        if title:
+            grp.attrs["title"] = title
+            _write_field(grp, "title", Field(title))
+        if default:
+            self._set_default(grp)
+        return grp.name
+
+    def write_collection(self, name: str, values: Mapping[str, Any], nx_class: str = "NXcollection") -> str:
+        """Write (or replace) a group of named values (scalars, strings, arrays, Fields, nested dicts).
+
+        ``None`` is stored as NaN flagged ``@is_null`` and read back as ``None``; booleans as int8
+        flagged ``@is_bool``.
+        """
+        parent, leaf = self._parent_for(name)
+        if leaf in parent:
+            del parent[leaf]
+        grp = parent.create_group(leaf)
+        grp.attrs["NX_class"] = nx_class
+        _write_scalar_tree(grp, values)
+        return grp.name
+
+    def create_series(
+        self,
+        name: str,
+        signal: Column,
+        frame_axis: Column,
+        axes: Sequence[tuple[str, Field] | None] = (),
+        extra: Sequence[Column] = (),
+        default: bool = False,
+        title: str = "",
+    ) -> str:
+        """Create an appendable NXdata whose first dimension is the frame (time) axis.
+
+        Existing series with the same columns are kept as they are (so a re-run appends to them);
+        a series whose per-frame shape changed is an error.
+        """
+        parent, leaf = self._parent_for(name)
+        if leaf in parent:
+            grp = parent[leaf]
+            old = grp[signal.name].shape[1:]
+            if tuple(old) != tuple(signal.shape):
+                raise ResultsFileError(
+                    f"{self._tx.path}: series {self.name}/{name} holds frames of shape {old}, "
+                    f"new frames have shape {signal.shape}; write to a new file or entry"
+                )
+            if default:
+                self._set_default(grp)
+            return grp.name
+        grp = parent.create_group(leaf)
+        grp.attrs["NX_class"] = "NXdata"
+        grp.attrs["signal"] = signal.name
+        grp.attrs["xsuite_series"] = 1
+        columns = [signal, frame_axis, *extra]
+        if signal.errors:
+            columns.append(Column(f"{signal.name}_errors", signal.shape, signal.units,
+                                  f"{signal.long_name or signal.name} (standard error)"))
+        columns.append(Column("frame_key", (), "", "frame identifier", KEY_DTYPE))
+        for col in columns:
+            _create_appendable(grp, col)
+        axis_names = [frame_axis.name]
+        grp.attrs[f"{frame_axis.name}_indices"] = np.int32(0)
+        for dim, item in enumerate(axes, start=1):
+            if item is None:
+                axis_names.append(".")
+                continue
+            ax_name, ax = item
+            _write_field(grp, ax_name, ax)
+            grp.attrs[f"{ax_name}_indices"] = np.int32(dim)
+            axis_names.append(ax_name)
+        axis_names += ["."] * (1 + len(signal.shape) - len(axis_names))
+        grp.attrs["axes"] = axis_names if len(axis_names) > 1 else axis_names[0]
+        if title:
+            grp.attrs["title"] = title
+        if default:
+            self._set_default(grp)
+        return grp.name
+
+    def write_array(self, name: str, fld: Field) -> str:
+        """Write one non-plottable dataset (e.g. a per-peak table column) under the entry."""
+        parent, leaf = self._parent_for(name)
+        _write_field(parent, leaf, fld)
+        return parent[leaf].name
+
+
+def _create_appendable(grp: Any, col: Column) -> None:
+    shape = tuple(int(s) for s in col.shape)
+    row_bytes = max(1, int(np.prod(shape, dtype=np.int64)) * np.dtype(col.dtype).itemsize)
+    rows = int(max(1, min(64, (1 << 18) // row_bytes)))
+    fill = np.nan if np.dtype(col.dtype).kind == "f" else None
+    ds = grp.create_dataset(col.name, shape=(0, *shape), maxshape=(None, *shape), chunks=(rows, *shape),
+                            dtype=col.dtype, fillvalue=fill)
+    ds.attrs["units"] = col.units
+    ds.attrs["long_name"] = col.long_name or col.name
+
+
+class Transaction:
+    """Atomic structural edit of a results file (see :meth:`ResultsStore.transaction`)."""
+
+    def __init__(self, path: Path, h5: Any) -> None:
+        self.path = path
+        self.h5 = h5
+        self._touched: list[str] = []
+
+    def set_default_entry(self, name: str) -> None:
+        self.h5.attrs["default"] = name
+
+    def entry(
+        self,
+        name: str,
+        *,
+        kind: str,
+        title: str = "",
+        config_yaml: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        inputs: Sequence[str | Path] = (),
+        default: bool = False,
+        definition: str | None = None,
+    ) -> EntryWriter:
+        """Create or open the NXentry ``name`` and record its provenance.
+
+        Parameters
+        ----------
+        name : str
+            Entry name (made NeXus-safe with :func:`safe_name`).
+        kind : str
+            Pipeline that wrote it: ``"gixrd"``, ``"xrd"``, ``"xanes"``, ``"xrf"``...
+        title : str
+            Human title.
+        config_yaml : str, optional
+            The config as YAML text (stored verbatim).
+        parameters : dict, optional
+            The parameters actually used (stored as JSON, replacing earlier ones).
+        inputs : list of paths
+            Input files; size and SHA-256 recorded, each file once.
+        default : bool
+            Make it the file's default entry.
+        definition : str, optional
+            A NeXus application definition name (e.g. ``"NXazint1d"``) when the layout follows one.
+        """
+        from xsuite import __version__
+
+        ename = safe_name(name)
+        is_new = ename not in self.h5
+        grp = _ensure_group(self.h5, ename, "NXentry")
+        grp.attrs["xsuite_kind"] = kind
+        if title or is_new:
+            _write_field(grp, "title", Field(title or ename))
+        if definition:
+            _write_field(grp, "definition", Field(definition))
+        proc = _ensure_group(grp, "process", "NXprocess")
+        if is_new:
+            _write_field(grp, "start_time", Field(np.bytes_(_to_bytes(_now(), "S32")), "", "start time"))
+            _write_field(grp, "end_time", Field(np.bytes_(_to_bytes(_now(), "S32")), "", "end time"))
+            _write_field(proc, "program", Field("xsuite"))
+            _write_field(proc, "date", Field(_now()))
+            files = _ensure_group(proc, "input_files", "NXcollection")
+            _create_appendable(files, Column("path", (), "", "input file", PATH_DTYPE))
+            _create_appendable(files, Column("size_bytes", (), "B", "file size", "i8"))
+            _create_appendable(files, Column("sha256", (), "", "SHA-256 of the file", "S64"))
+        _write_field(proc, "version", Field(__version__))
+        if config_yaml is not None:
+            note = _ensure_group(proc, "configuration", "NXnote")
+            _write_field(note, "type", Field("text/yaml"))
+            _write_field(note, "data", Field(config_yaml))
+        if parameters is not None:
+            note = _ensure_group(proc, "parameters", "NXnote")
+            _write_field(note, "type", Field("application/json"))
+            _write_field(note, "data", Field(json.dumps(_jsonable(parameters), sort_keys=True)))
+        _add_inputs(proc["input_files"], inputs)
+        if default or "default" not in self.h5.attrs:
+            self.set_default_entry(ename)
+        self._touched.append(ename)
+        return EntryWriter(self, grp)
+
+    def delete_entry(self, name: str) -> None:
+        """Remove an entry (e.g. before recomputing it from scratch)."""
+        name = safe_name(name)
+        if name in self.h5:
+            del self.h5[name]
+        if self.h5.attrs.get("default") == name:
+            rest = [k for k in self.h5 if self.h5[k].attrs.get("NX_class") == "NXentry"]
+            if rest:
+                self.h5.attrs["default"] = rest[0]
+            else:
+                del self.h5.attrs["default"]
+
+    def _finish(self) -> None:
+        for name in self._touched:
+            if name in self.h5:
+                self.h5[name]["end_time"][()] = np.bytes_(_to_bytes(_now(), "S32"))
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if hasattr(obj, "model_dump"):
+        return _jsonable(obj.model_dump(mode="json"))
+    return obj
+
+
+def _add_inputs(files_grp: Any, inputs: Sequence[str | Path]) -> None:
+    if not inputs:
+        return
+    known = {_decode(p) for p in files_grp["path"][()]}
+    for item in inputs:
+        path = Path(str(item).split("::", 1)[0]).resolve()
+        if str(path) in known or not path.is_file():
+            continue
+        known.add(str(path))
+        n = files_grp["path"].shape[0]
+        for col in ("path", "size_bytes", "sha256"):
+            files_grp[col].resize(n + 1, axis=0)
+        files_grp["path"][n] = _to_bytes(str(path), PATH_DTYPE)
+        files_grp["size_bytes"][n] = path.stat().st_size
+        files_grp["sha256"][n] = file_sha256(path).encode()
+
+
+class SeriesAppender:
+    """Appends keyed frames to one series (see :meth:`EntryWriter.create_series`)."""
+
+    def __init__(self, appender: "Appender", group: Any) -> None:
+        self._appender = appender
+        self.group = group
+        self.signal = group.attrs["signal"]
+        self._columns = [k for k in group if isinstance(group[k], _h5dataset()) and group[k].maxshape
+                         and group[k].maxshape[0] is None]
+        self._keys = {_decode(k) for k in group["frame_key"][()]}
+
+    def keys(self) -> set[str]:
+        """Keys of the frames already stored (for resuming without duplicates)."""
+        return set(self._keys)
+
+    def __len__(self) -> int:
+        return int(self.group["frame_key"].shape[0])
+
+    def append(self, key: str, values: Mapping[str, Any]) -> bool:
+        """Append one frame; returns ``False`` (and writes nothing) when ``key`` is already stored.
+
+        Columns missing from ``values`` are filled with NaN.
+        """
+        key_b = _to_bytes(key, KEY_DTYPE)
+        if _decode(key_b) in self._keys:
+            return False
+        unknown = set(values) - set(self._columns)
+        if unknown:
+            raise ResultsFileError(
+                f"series {self.group.name}: unknown column(s) {sorted(unknown)}; known: {sorted(self._columns)}"
+            )
+        n = len(self)
+        for col in self._columns:
+            ds = self.group[col]
+            ds.resize(n + 1, axis=0)
+            if col == "frame_key":
+                ds[n] = key_b
+            elif col in values:
+                val = values[col]
+                if ds.dtype.kind == "S":
+                    val = _to_bytes(str(val), ds.dtype.str.lstrip("|<>"))
+                ds[n] = val
+        self._keys.add(_decode(key_b))
+        self._appender.flush()
+        return True
+
+
+def _h5dataset() -> type:
+    import h5py
+
+    return h5py.Dataset
+
+
+class Appender:
+    """SWMR-mode writer for frame-by-frame appends (see :meth:`ResultsStore.appender`)."""
+
+    def __init__(self, path: Path, h5: Any) -> None:
+        self.path = path
+        self.h5 = h5
+        self._series: dict[tuple[str, str], SeriesAppender] = {}
+
+    def series(self, entry: str, name: str) -> SeriesAppender:
+        """The appendable series ``<entry>/<name>`` (created earlier in a transaction)."""
+        key = (safe_name(entry), name)
+        if key not in self._series:
+            path = f"{key[0]}/{name}"
+            if path not in self.h5:
+                raise ResultsFileError(f"{self.path}: no series {path}; create it in a transaction first")
+            self._series[key] = SeriesAppender(self, self.h5[path])
+        return self._series[key]
+
+    def overwrite(self, path: str, data: Any) -> None:
+        """Overwrite an existing dataset in place (same shape), e.g. a re-fitted summary."""
+        if path not in self.h5:
+            raise ResultsFileError(f"{self.path}: no dataset {path} to overwrite")
+        ds = self.h5[path]
+        arr = np.asarray(data)
+        if ds.shape != arr.shape:
+            raise ResultsFileError(f"{self.path}: {path} has shape {ds.shape}, new data {arr.shape}")
+        ds[...] = arr
+        self.flush()
+
+    def add_inputs(self, entry: str, inputs: Sequence[str | Path]) -> None:
+        """Record more input files (size + SHA-256) in the entry's provenance."""
+        _add_inputs(self.h5[f"{safe_name(entry)}/process/input_files"], inputs)
+        self.flush()
+
+    def flush(self) -> None:
+        self.h5.flush()
+
+
+# ----------------------------------------------------------------------------------------------
+# the store
+# ----------------------------------------------------------------------------------------------
+class ResultsStore:
+    """A results file: atomic structural transactions, SWMR appends, single-writer lock.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.h5`` results file (created on first write).
+
+    Examples
+    --------
+    >>> store = ResultsStore(tmp_path / "out.h5")  # doctest: +SKIP
+    >>> with store.transaction() as tx:  # doctest: +SKIP
+    ...     e = tx.entry("demo", kind="xrf")
+    ...     e.write_nxdata("line", signal=("y", Field([1, 2, 3], "counts")), axes=[("x", Field([0, 1, 2], "um"))])
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    # -- locking -----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.path.with_name(f".{self.path.name}.lock")
+        with open(lock_path, "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                log.info("waiting for another xsuite writer of %s", self.path)
+                fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _cleanup_temporaries(self) -> None:
+        for tmp in self.path.parent.glob(f".{self.path.name}.tmp-*"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+    def recover(self) -> bool:
+        """Make a file left by a killed SWMR writer openable again; returns True if work was done.
+
+        The file's data is intact (SWMR guarantees it) but its consistency flags still say "open for
+        writing". The content is copied into a fresh file that replaces the old one atomically.
+        """
+        import h5py
+
+        if not self.path.exists():
+            return False
+        try:
+            with h5py.File(self.path, "r"):
+                return False
+        except OSError as exc:
+            if "already open for write" not in str(exc) and "consistency flags" not in str(exc):
+                raise ResultsFileError(f"{self.path}: cannot open results file ({exc})") from None
+        log.warning("%s was left open by a writer that stopped; recovering its consistent content", self.path)
+        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        with h5py.File(self.path, "r", swmr=True) as src, h5py.File(tmp, "w", libver=LIBVER) as dst:
+            for k, v in src.attrs.items():
+                dst.attrs[k] = v
+            for name in src:
+                src.copy(src[name], dst, name=name)
+        _replace(tmp, self.path)
+        return True
+
+    # -- writing -------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Open an atomic structural edit: changes appear all at once when the block exits cleanly.
+
+        If the block raises, the results file is left exactly as it was.
+        """
+        import h5py
+
+        with self._lock():
+            self._cleanup_temporaries()
+            self.recover()
+            tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+            try:
+                if self.path.exists():
+                    shutil.copyfile(self.path, tmp)
+                    h5 = h5py.File(tmp, "a", libver=LIBVER)
+                else:
+                    h5 = h5py.File(tmp, "w", libver=LIBVER)
+                    _init_root(h5, self.path)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                raise ResultsFileError(f"{self.path}: cannot write results file ({_os_reason(exc)})") from None
+            tx = Transaction(self.path, h5)
+            try:
+                yield tx
+                tx._finish()
+                h5.attrs["file_update_time"] = _now()
+                h5.close()
+                _replace(tmp, self.path)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    h5.close()
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                raise
+
+    @contextlib.contextmanager
+    def appender(self) -> Iterator[Appender]:
+        """Open the file in SWMR mode for appends and in-place overwrites only.
+
+        Readers may open the file meanwhile (``read_results`` does so in SWMR mode when needed).
+        """
+        import h5py
+
+        if not self.path.exists():
+            raise ResultsFileError(f"{self.path}: no results file yet; create its series in a transaction")
+        with self._lock():
+            self.recover()
+            try:
+                h5 = h5py.File(self.path, "a", libver=LIBVER)
+                h5.swmr_mode = True
+            except OSError as exc:
+                raise ResultsFileError(f"{self.path}: cannot append to results file ({_os_reason(exc)})") from None
+            try:
+                yield Appender(self.path, h5)
+            finally:
+                try:
+                    h5.close()
+                except Exception as exc:  # pragma: no cover - close errors are rare (disk full)
+                    raise ResultsFileError(f"{self.path}: closing after append failed ({exc})") from None
+
+
+def _os_reason(exc: OSError) -> str:
+    if getattr(exc, "errno", None) == errno.ENOSPC or "No space" in str(exc):
+        return "disk full"
+    return str(exc)
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    with contextlib.suppress(OSError):
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+def _init_root(h5: Any, path: Path) -> None:
+    import h5py
+
+    from xsuite import __version__
+
+    h5.attrs["NX_class"] = "NXroot"
+    h5.attrs["file_name"] = str(path.name)
+    h5.attrs["file_time"] = _now()
+    h5.attrs["creator"] = f"xsuite {__version__}"
+    h5.attrs["HDF5_Version"] = h5py.version.hdf5_version
+    h5.attrs["h5py_version"] = h5py.version.version
+
+
+# ----------------------------------------------------------------------------------------------
+# reading
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Value:
+    """A stored scalar/array with its units, label and standard error (``None`` if none)."""
+
+    value: Any
+    units: str = ""
+    long_name: str = ""
+    error: Any = None
+
+
+@dataclass(frozen=True)
+class NXdataResult:
+    """One NXdata group read back: the signal, its errors, axes and other fields."""
+
+    name: str
+    path: str
+    signal_name: str
+    signal: np.ndarray
+    errors: np.ndarray | None
+    axis_names: list[str]
+    axes: dict[str, np.ndarray]
+    fields: dict[str, np.ndarray]
+    units: dict[str, str]
+    long_names: dict[str, str]
+    attrs: dict[str, Any]
+
+    def axis(self, dim: int) -> np.ndarray | None:
+        """Values of the axis of dimension ``dim`` (``None`` when that dimension has no axis)."""
+        name = self.axis_names[dim]
+        return None if name == "." else self.axes[name]
+
+    def field(self, name: str) -> np.ndarray:
+        """Any field of the group by name (signal, axes, errors, extra columns)."""
+        return self.fields[name]
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: str
+    size_bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Provenance:
+    program: str
+    version: str
+    date: str
+    config_yaml: str | None
+    parameters: dict[str, Any]
+    inputs: list[InputFile]
+    start_time: str
+    end_time: str
+
+
+@dataclass(frozen=True)
+class EntryResult:
+    name: str
+    kind: str
+    title: str
+    default: str | None
+    nxdata: dict[str, NXdataResult]
+    collections: dict[str, dict[str, Any]]
+    provenance: Provenance | None
+    arrays: dict[str, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Results:
+    path: str
+    default: str | None
+    entries: dict[str, EntryResult]
+
+    def of_kind(self, kind: str) -> list[EntryResult]:
+        """Entries written by one pipeline (e.g. ``"gixrd"``), in file order."""
+        return [e for e in self.entries.values() if e.kind == kind]
+
+
+@contextlib.contextmanager
+def open_for_reading(path: str | Path) -> Iterator[Any]:
+    """Open a results file read-only, in SWMR mode if a writer currently has it open."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise ResultsFileError(f"{path}: results file not found")
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError as exc:
+        try:
+            h5 = h5py.File(path, "r", swmr=True)
+        except OSError:
+            raise ResultsFileError(f"{path}: not a readable HDF5 results file ({exc})") from None
+    try:
+        yield h5
+    finally:
+        h5.close()
+
+
+def _attr_str(obj: Any, name: str, default: str = "") -> str:
+    val = obj.attrs.get(name, default)
+    return _decode(val) if isinstance(val, bytes) else str(val)
+
+
+def _read_dataset(ds: Any) -> Any:
+    val = ds[()]
+    if ds.attrs.get("is_null", 0):
+        return None
+    if ds.attrs.get("is_bool", 0):
+        return bool(val)
+    val = _decode(val)
+    if isinstance(val, np.ndarray) and val.dtype == object and val.ndim == 0:
+        return val.item()
+    return val
+
+
+def _read_nxdata(grp: Any, rel: str) -> NXdataResult:
+    import h5py
+
+    sig_name = _attr_str(grp, "signal")
+    axes_attr = grp.attrs.get("axes", [])
+    axis_names = [_decode(a) for a in (np.atleast_1d(axes_attr).tolist())]
+    fields, units, long_names = {}, {}, {}
+    for key, ds in grp.items():
+        if isinstance(ds, h5py.Dataset):
+            fields[key] = _read_dataset(ds)
+            units[key] = _attr_str(ds, "units")
+            long_names[key] = _attr_str(ds, "long_name", key)
+    attrs = {k: _decode(v) for k, v in grp.attrs.items()}
+    return NXdataResult(
+        name=rel,
+        path=grp.name,
+        signal_name=sig_name,
+        signal=np.asarray(fields.get(sig_name)),
+        errors=None if f"{sig_name}_errors" not in fields else np.asarray(fields[f"{sig_name}_errors"]),
+        axis_names=axis_names,
+        axes={a: np.asarray(fields[a]) for a in axis_names if a != "." and a in fields},
+        fields=fields,
+        units=units,
+        long_names=long_names,
+        attrs=attrs,
+    )
+
+
+def _read_collection(grp: Any) -> dict[str, Any]:
+    import h5py
+
+    out: dict[str, Any] = {}
+    for key, obj in grp.items():
+        if key.endswith("_errors"):
+            continue
+        if isinstance(obj, h5py.Group):
+            out[key] = _read_collection(obj)
+        else:
+            err = grp[f"{key}_errors"][()] if f"{key}_errors" in grp else None
+            out[key] = Value(_read_dataset(obj), _attr_str(obj, "units"), _attr_str(obj, "long_name", key), err)
+    return out
+
+
+def _read_provenance(grp: Any) -> Provenance | None:
+    if "process" not in grp:
+        return None
+    proc = grp["process"]
+
+    def text(path: str) -> str | None:
+        return _read_dataset(proc[path]) if path in proc else None
+
+    files = proc.get("input_files")
+    inputs = []
+    if files is not None and "path" in files:
+        for p, s, h in zip(files["path"][()], files["size_bytes"][()], files["sha256"][()]):
+            inputs.append(InputFile(_decode(p), int(s), _decode(h)))
+    params = text("parameters/data")
+    return Provenance(
+        program=text("program") or "",
+        version=text("version") or "",
+        date=text("date") or "",
+        config_yaml=text("configuration/data"),
+        parameters=json.loads(params) if params else {},
+        inputs=inputs,
+        start_time=str(_read_dataset(grp["start_time"])) if "start_time" in grp else "",
+        end_time=str(_read_dataset(grp["end_time"])) if "end_time" in grp else "",
+    )
+
+
+def _walk_entry(grp: Any, prefix: str, nxdata: dict, collections: dict, arrays: dict) -> None:
+    import h5py
+
+    for key, obj in grp.items():
+        rel = f"{prefix}{key}"
+        if isinstance(obj, h5py.Group):
+            nx = _attr_str(obj, "NX_class")
+            if nx == "NXdata":
+                nxdata[rel] = _read_nxdata(obj, rel)
+            elif nx == "NXprocess" and not prefix:
+                continue
+            else:
+                subs = [k for k, v in obj.items() if isinstance(v, h5py.Group)
+                        and _attr_str(v, "NX_class") == "NXdata"]
+                if subs:
+                    _walk_entry(obj, f"{rel}/", nxdata, collections, arrays)
+                    rest = {k: v for k, v in _read_collection(obj).items() if k not in subs}
+                    rest = {k: v for k, v in rest.items() if not isinstance(v, dict)}
+                    if rest:
+                        collections[rel] = rest
+                else:
+                    collections[rel] = _read_collection(obj)
+        elif key not in ("title", "start_time", "end_time", "definition"):
+            arrays[rel] = Value(_read_dataset(obj), _attr_str(obj, "units"), _attr_str(obj, "long_name", key))
+
+
+def read_results(path: str | Path) -> Results:
+    """Read every entry of a results file into dataclasses of numpy arrays.
+
+    Parameters
+    ----------
+    path : str or Path
+        A file written by xsuite (readable while a writer appends to it).
+
+    Returns
+    -------
+    Results
+        ``results.entries[name].nxdata[group]`` holds signals, errors and axes;
+        ``.collections[group]`` the statistics and fit parameters as :class:`Value`;
+        ``.provenance`` the program, config, parameters and input files.
+    """
+    import h5py
+
+    with open_for_reading(path) as h5:
+        entries = {}
+        for name, grp in h5.items():
+            if not isinstance(grp, h5py.Group) or _attr_str(grp, "NX_class") != "NXentry":
+                continue
+            nxdata: dict[str, NXdataResult] = {}
+            collections: dict[str, dict[str, Any]] = {}
+            arrays: dict[str, Value] = {}
+            _walk_entry(grp, "", nxdata, collections, arrays)
+            title = _read_dataset(grp["title"]) if "title" in grp else name
+            entries[name] = EntryResult(
+                name=name,
+                kind=_attr_str(grp, "xsuite_kind"),
+                title=str(title),
+                default=_attr_str(grp, "default") or None,
+                nxdata=nxdata,
+                collections=collections,
+                provenance=_read_provenance(grp),
+                arrays=arrays,
+            )
+        return Results(path=str(path), default=_attr_str(h5, "default") or None, entries=entries)

@@ -1,0 +1,386 @@
+"""Run one function over many items: serially, on a local process pool, or on a Dask cluster.
+
+:func:`map_ordered` is the one executor every pipeline uses for per-frame work (the batch commands with
+``--workers N`` / ``--scheduler ADDRESS`` and the watcher). Whatever the engine, it
+
+* yields ``(item, result)`` pairs **in input order**, so a single writer can append them as they come;
+* returns an exception **as the result** of the item that raised it (never raises it), so one bad frame
+  never stops a run of thousands;
+* survives a worker process that dies (segfault, OOM killer, ``kill -9``): the pool is rebuilt, the items
+  that were in flight are re-run one at a time to find the culprit, which is reported as a
+  :class:`WorkerCrashedError` for that item, and the rest go on;
+* keeps only a bounded number of items in flight (results of a 10 000-frame run are not all held in
+  memory), and calls an optional ``progress`` callback with frames/s and ETA.
+
+The per-item function is sent to each worker **once** (process-pool initializer, Dask ``scatter``), so an
+object that builds expensive state lazily (a pyFAI integrator with its CSR engine) builds it once per
+worker process, as pyFAI intends, not once per frame.
+
+Processes are started with the ``spawn`` method (safe with threads, e.g. under the watcher or a Dask
+client, and the only method on macOS/Windows); the function and items must therefore be picklable and
+defined at module level.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass
+from typing import Any, TypeVar
+
+from xsuite.errors import ConfigError, XsuiteError
+
+__all__ = ["map_ordered", "Progress", "WorkerCrashedError", "resolve_workers"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class WorkerCrashedError(XsuiteError, RuntimeError):
+    """The worker process running an item died (killed, segfault, out of memory)."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Snapshot of a running :func:`map_ordered`, passed to the ``progress`` callback.
+
+    Attributes
+    ----------
+    done : int
+        Items yielded so far (successes and failures).
+    failed : int
+        Items whose result is an exception.
+    total : int or None
+        Number of items, when ``items`` has a length.
+    elapsed_s : float
+        Seconds since the first item was submitted.
+    items_per_s : float
+        Mean throughput so far (``done / elapsed_s``; 0 before the first item).
+    eta_s : float or None
+        Estimated seconds to finish (``None`` when ``total`` is unknown or nothing is done yet).
+    """
+
+    done: int
+    failed: int
+    total: int | None
+    elapsed_s: float
+    items_per_s: float
+    eta_s: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the snapshot as a JSON-ready dict."""
+        return asdict(self)
+
+
+def resolve_workers(workers: int | None) -> int:
+    """Turn a ``--workers`` value into a process count.
+
+    Parameters
+    ----------
+    workers : int or None
+        ``None`` or 1: serial; ``0`` or a negative number: one per available CPU (``os.cpu_count()``,
+        respecting CPU affinity); otherwise that many processes.
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    if workers is None:
+        return 1
+    if not isinstance(workers, int) or isinstance(workers, bool):
+        raise ConfigError(f"`workers` must be an integer; got {workers!r}. Try 1, 2 or 0 (= all CPUs).")
+    if workers <= 0:
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # pragma: no cover - not Linux
+            return max(1, os.cpu_count() or 1)
+    return workers
+
+
+# --------------------------------------------------------------------------------------------------
+# worker-side helpers (module level: picklable under spawn)
+
+_WORKER_FUNC: Callable[[Any], Any] | None = None
+
+
+def _install_func(func: Callable[[Any], Any]) -> None:
+    """Process-pool initializer: keep the per-item function in this worker for its whole life."""
+    global _WORKER_FUNC
+    _WORKER_FUNC = func
+
+
+def _call_installed(item: Any) -> Any:
+    assert _WORKER_FUNC is not None, "worker initializer did not run"
+    return _WORKER_FUNC(item)
+
+
+def _call_with(func: Callable[[Any], Any], item: Any) -> Any:
+    """Dask task: ``func`` arrives as a scattered (per-worker cached) object."""
+    return func(item)
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+class _ProgressTracker:
+    def __init__(self, total: int | None, callback: Callable[[Progress], None] | None) -> None:
+        self.total = total
+        self.callback = callback
+        self.t0 = time.perf_counter()
+        self.done = 0
+        self.failed = 0
+
+    def tick(self, failed: bool) -> None:
+        self.done += 1
+        self.failed += int(failed)
+        if self.callback is None:
+            return
+        elapsed = time.perf_counter() - self.t0
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        eta = None
+        if self.total is not None and rate > 0:
+            eta = max(0.0, (self.total - self.done) / rate)
+        snap = Progress(self.done, self.failed, self.total, elapsed, rate, eta)
+        try:
+            self.callback(snap)
+        except Exception:  # a broken progress bar must never stop a run
+            log.exception("progress callback failed; continuing")
+
+
+def map_ordered(
+    func: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    workers: int = 1,
+    scheduler: Any = None,
+    progress: Callable[[Progress], None] | None = None,
+    max_in_flight: int | None = None,
+) -> Iterator[tuple[T, R | Exception]]:
+    """Apply ``func`` to every item and yield ``(item, result_or_exception)`` in input order.
+
+    Parameters
+    ----------
+    func : callable
+        Per-item function. For ``workers > 1`` or a scheduler it must be picklable (a module-level
+        function or an instance of a module-level class). It is shipped to each worker once.
+    items : iterable
+        Items to process (consumed lazily; a generator is fine).
+    workers : int, default 1
+        1: run in this process, one item at a time. ``N > 1``: a local pool of N ``spawn``-ed processes.
+        0 or negative: one process per available CPU.
+    scheduler : str or distributed.Client, optional
+        Address of a Dask distributed scheduler (``"tcp://host:8786"``), or an existing
+        ``distributed.Client``. When given, ``workers`` is ignored and the cluster does the work.
+    progress : callable, optional
+        Called with a :class:`Progress` after every yielded item.
+    max_in_flight : int, optional
+        Items submitted ahead of the one being yielded (default ``4 * workers``, at least 8; for Dask
+        ``4 *`` the cluster's thread count).
+
+    Yields
+    ------
+    item, result
+        ``result`` is the return value of ``func(item)`` or the exception it raised. A worker process
+        that died while running the item gives a :class:`WorkerCrashedError`.
+
+    Examples
+    --------
+    >>> for x, y in map_ordered(abs, [-1, 2, -3]):
+    ...     print(x, y)
+    -1 1
+    2 2
+    -3 3
+    """
+    total = len(items) if hasattr(items, "__len__") else None  # type: ignore[arg-type]
+    tracker = _ProgressTracker(total, progress)
+    if scheduler is not None:
+        gen = _map_dask(func, items, scheduler, max_in_flight)
+    else:
+        n = resolve_workers(workers)
+        if n == 1:
+            gen = _map_serial(func, items)
+        else:
+            gen = _map_pool(func, items, n, max_in_flight or max(8, 4 * n))
+    for item, result in gen:
+        tracker.tick(isinstance(result, BaseException))
+        yield item, result
+
+
+def _map_serial(func: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R | Exception]]:
+    for item in items:
+        try:
+            result: R | Exception = func(item)
+        except Exception as exc:  # noqa: BLE001 - per-item failures are results, by contract
+            log.debug("item %r failed: %s", item, exc)
+            result = exc
+        yield item, result
+
+
+def _new_pool(func: Callable[[Any], Any], n: int) -> ProcessPoolExecutor:
+    ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_install_func, initargs=(func,))
+
+
+def _map_pool(
+    func: Callable[[T], R], items: Iterable[T], n: int, window: int
+) -> Iterator[tuple[T, R | Exception]]:
+    """Process pool with ordered yield, bounded window and crash isolation."""
+    source = iter(enumerate(items))
+    pending: deque[tuple[int, T]] = deque()  # taken from source but not yet submitted (after a crash)
+    suspects: deque[tuple[int, T]] = deque()  # were in flight when a worker died: re-run one at a time
+    inflight: dict[Future, tuple[int, T]] = {}
+    done: dict[int, tuple[T, Any]] = {}
+    next_index = 0
+    exhausted = False
+    pool = _new_pool(func, n)
+    try:
+        while True:
+            isolating = bool(suspects)
+            # fill the window
+            if isolating:
+                if not inflight:
+                    idx, item = suspects.popleft()
+                    inflight[pool.submit(_call_installed, item)] = (idx, item)
+            else:
+                while len(inflight) < window:
+                    if pending:
+                        idx, item = pending.popleft()
+                    elif not exhausted:
+                        try:
+                            idx, item = next(source)
+                        except StopIteration:
+                            exhausted = True
+                            break
+                    else:
+                        break
+                    try:
+                        fut = pool.submit(_call_installed, item)
+                    except BrokenProcessPool:
+                        pending.appendleft((idx, item))
+                        if not inflight:  # nothing left to report the breakage: rebuild now
+                            pool.shutdown(wait=True, cancel_futures=True)
+                            pool = _new_pool(func, n)
+                        break
+                    inflight[fut] = (idx, item)
+            if not inflight and not suspects:
+                if exhausted and not pending:
+                    break
+            if inflight:
+                finished, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+                broken = False
+                for fut in finished:
+                    idx, item = inflight.pop(fut)
+                    exc = fut.exception()
+                    if isinstance(exc, BrokenProcessPool):
+                        broken = True
+                        if isolating:
+                            log.error("worker process died while processing %r; skipped", item)
+                            done[idx] = (item, WorkerCrashedError(
+                                f"worker process died while processing {item!r} ({exc}); item skipped"))
+                        else:
+                            suspects.append((idx, item))
+                    elif exc is not None:
+                        done[idx] = (item, exc)
+                    else:
+                        done[idx] = (item, fut.result())
+                if broken:
+                    # every other in-flight future fails the same way: collect them as suspects
+                    for fut, (idx, item) in list(inflight.items()):
+                        try:
+                            res = fut.result()
+                        except BrokenProcessPool:
+                            suspects.append((idx, item))
+                        except Exception as exc:  # noqa: BLE001
+                            done[idx] = (item, exc)
+                        else:
+                            done[idx] = (item, res)
+                    inflight.clear()
+                    suspects = deque(sorted(suspects, key=lambda p: p[0]))
+                    log.warning("a worker process died; restarting the pool and re-running %d item(s) one at "
+                                "a time to find the one that killed it", len(suspects))
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    pool = _new_pool(func, n)
+            # yield whatever is ready, in order
+            while next_index in done:
+                item, res = done.pop(next_index)
+                next_index += 1
+                yield item, res
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _map_dask(
+    func: Callable[[T], R], items: Iterable[T], scheduler: Any, max_in_flight: int | None
+) -> Iterator[tuple[T, R | Exception]]:
+    try:
+        from distributed import Client, wait as dask_wait
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ConfigError(
+            "`--scheduler` needs Dask distributed; install it with `pip install 'xsuite-synchrotron[dask]'`"
+        ) from exc
+
+    own_client = False
+    if isinstance(scheduler, Client):
+        client = scheduler
+    elif isinstance(scheduler, str):
+        try:
+            client = Client(scheduler, timeout="10s", set_as_default=False)
+        except OSError as exc:
+            raise ConfigError(f"cannot reach the Dask scheduler at `--scheduler {scheduler}`: {exc}") from exc
+        own_client = True
+    else:
+        raise ConfigError(f"`scheduler` must be an address like tcp://host:8786 or a distributed.Client; "
+                          f"got {type(scheduler).__name__}")
+    try:
+        nthreads = sum(client.nthreads().values()) or 1
+        window = max_in_flight or max(8, 4 * nthreads)
+        # ship the function once per worker; tasks then refer to the cached copy
+        func_ref = client.scatter(func, broadcast=True, hash=False)
+        source = iter(enumerate(items))
+        inflight: dict[Any, tuple[int, T]] = {}
+        done: dict[int, tuple[T, Any]] = {}
+        next_index = 0
+        exhausted = False
+        while True:
+            while not exhausted and len(inflight) < window:
+                try:
+                    idx, item = next(source)
+                except StopIteration:
+                    exhausted = True
+                    break
+                fut = client.submit(_call_with, func_ref, item, pure=False)
+                inflight[fut] = (idx, item)
+            if not inflight:
+                break
+            finished, _ = dask_wait(list(inflight), return_when="FIRST_COMPLETED")
+            for fut in finished:
+                idx, item = inflight.pop(fut)
+                if fut.status == "finished":
+                    done[idx] = (item, fut.result())
+                else:
+                    try:
+                        exc = fut.exception()
+                    except Exception as e:  # noqa: BLE001 - e.g. cancelled
+                        exc = e
+                    if type(exc).__name__ == "KilledWorker":
+                        exc = WorkerCrashedError(f"Dask workers died while processing {item!r} ({exc}); "
+                                                 "item skipped")
+                    done[idx] = (item, exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+                fut.release()
+            while next_index in done:
+                item, res = done.pop(next_index)
+                next_index += 1
+                yield item, res
+    finally:
+        if own_client:
+            client.close()
+

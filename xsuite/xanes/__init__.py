@@ -1,0 +1,1 @@
+"""xanes package."""

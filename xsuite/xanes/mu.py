@@ -1,0 +1,110 @@
+"""µ(E) from detector channels: transmission, fluorescence (dead-time corrected) and reference.
+
+Pure arithmetic on arrays; the readers in :mod:`xsuite.io.spectra` supply the channels (dark-current
+offsets from the file header are subtracted there when known).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = ["mu_transmission", "mu_reference", "mu_fluorescence", "deadtime_factor"]
+
+
+def _ratio_log(num: NDArray, den: NDArray, what: str) -> NDArray[np.float64]:
+    num = np.asarray(num, float)
+    den = np.asarray(den, float)
+    if np.any(num <= 0) or np.any(den <= 0):
+        bad = int(np.count_nonzero((num <= 0) | (den <= 0)))
+        raise ValueError(f"{what}: {bad} point(s) with non-positive intensity; cannot take the logarithm")
+    return np.log(num / den)
+
+
+def mu_transmission(i0: ArrayLike, i1: ArrayLike) -> NDArray[np.float64]:
+    """Transmission µ(E)·t = ln(I0 / I1)."""
+    return _ratio_log(np.asarray(i0), np.asarray(i1), "transmission ln(I0/I1)")
+
+
+def mu_reference(i1: ArrayLike, i2: ArrayLike) -> NDArray[np.float64]:
+    """Reference-foil µ(E)·t = ln(I1 / I2) (foil between the second and third ion chambers)."""
+    return _ratio_log(np.asarray(i1), np.asarray(i2), "reference ln(I1/I2)")
+
+
+def deadtime_factor(icr: ArrayLike | None = None, ocr: ArrayLike | None = None, *,
+                    tau_s: float | None = None, livetime_s: float | ArrayLike = 1.0) -> NDArray[np.float64]:
+    """Multiplicative dead-time correction of ROI counts.
+
+    Parameters
+    ----------
+    icr, ocr : array_like, optional
+        Input (fast, true-event) and output (slow, processed) count rates or counts. With both, the
+        factor is ICR/OCR (exact for any dead-time model when ICR is the true rate).
+    tau_s : float, optional
+        With only ``ocr`` known: paralyzable model m = n·exp(−nτ) solved for n (Lambert W), factor n/m.
+    livetime_s : float or array_like
+        Counting time used to turn counts into rates for the τ model.
+
+    Returns
+    -------
+    ndarray
+        Factor ≥ 1 per point.
+    """
+    if icr is not None and ocr is not None:
+        icr_a = np.asarray(icr, float)
+        ocr_a = np.asarray(ocr, float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = np.where(ocr_a > 0, icr_a / ocr_a, np.nan)
+        return f
+    if ocr is not None and tau_s is not None:
+        from scipy.special import lambertw
+
+        m = np.asarray(ocr, float) / np.asarray(livetime_s, float)
+        x = np.clip(-m * tau_s, -1 / np.e, 0)
+        n = -np.real(lambertw(x, 0)) / tau_s
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(m > 0, n / m, 1.0)
+    raise ValueError("dead-time correction needs ICR and OCR, or OCR and tau_s")
+
+
+def mu_fluorescence(rois: Sequence[ArrayLike], i0: ArrayLike, *,
+                    icr: Sequence[ArrayLike] | None = None,
+                    ocr: Sequence[ArrayLike] | None = None,
+                    max_factor: float = 3.0) -> NDArray[np.float64]:
+    """Fluorescence µ(E) ∝ Σ_k ROI_k · DT_k / I0 with DT_k = ICR_k/OCR_k.
+
+    Parameters
+    ----------
+    rois : sequence of array_like
+        ROI counts per detector element.
+    i0 : array_like
+        Incident-flux monitor.
+    icr, ocr : sequences of array_like, optional
+        Per-element input and output counts/rates; omitted → no dead-time correction.
+    max_factor : float
+        Elements whose correction ever exceeds this are dropped (a misbehaving channel must not
+        dominate the sum); at least one element is always kept.
+
+    Returns
+    -------
+    ndarray
+    """
+    rois_a = [np.asarray(r, float) for r in rois]
+    if not rois_a:
+        raise ValueError("fluorescence µ(E) needs at least one ROI channel")
+    factors = [np.ones_like(rois_a[0])] * len(rois_a)
+    if icr is not None and ocr is not None:
+        if len(icr) != len(rois_a) or len(ocr) != len(rois_a):
+            raise ValueError(f"need one ICR and one OCR per ROI; got {len(rois_a)} ROI, {len(icr)} ICR, "
+                             f"{len(ocr)} OCR")
+        factors = [deadtime_factor(a, b) for a, b in zip(icr, ocr)]
+    keep = [k for k, f in enumerate(factors) if np.all(np.isfinite(f)) and np.nanmax(f) <= max_factor]
+    if not keep:
+        keep = [int(np.argmin([np.nanmax(f) if np.all(np.isfinite(f)) else np.inf for f in factors]))]
+    total = np.sum([rois_a[k] * factors[k] for k in keep], axis=0)
+    i0a = np.asarray(i0, float)
+    if np.any(i0a <= 0):
+        raise ValueError(f"I0 has {int(np.count_nonzero(i0a <= 0))} non-positive point(s)")
+    return total / i0a

@@ -1,0 +1,404 @@
+"""Normalisation, pellet mask, interface side and segmentation of the Cl-rich layer in µXRF maps.
+
+Pure functions on numpy arrays (no files, no printing). Conventions:
+
+* maps are ``(ny, nx)`` arrays; ``left`` = column 0, ``right`` = last column, ``top`` = row 0,
+  ``bottom`` = last row;
+* the analysis works in a *canonical* frame where the Li side is on the left (:func:`to_canonical`);
+  the transforms are exact flips/transposes, so rotating or flipping a map cannot change the result.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from xsuite.errors import DataFormatError
+
+__all__ = [
+    "SIDES",
+    "to_canonical",
+    "from_canonical",
+    "normalise_counts",
+    "PelletLevels",
+    "pellet_levels",
+    "pellet_mask",
+    "detect_interface_side",
+    "ratio_map",
+    "segment_layer",
+    "Segmentation",
+]
+
+log = logging.getLogger(__name__)
+
+SIDES = ("left", "right", "top", "bottom")
+
+
+def to_canonical(a: np.ndarray, side: str) -> np.ndarray:
+    """Return a view of ``a`` with the ``side`` edge moved to the left (column 0).
+
+    Parameters
+    ----------
+    a : ndarray
+        Map ``(ny, nx)`` (extra trailing dimensions are carried along).
+    side : {"left", "right", "top", "bottom"}
+        Where the interface (Li side) is in ``a``.
+    """
+    if side == "left":
+        return a
+    if side == "right":
+        return a[:, ::-1]
+    if side == "top":
+        return np.swapaxes(a, 0, 1)
+    if side == "bottom":
+        return np.swapaxes(a[::-1], 0, 1)
+    raise ValueError(f"side must be one of {SIDES}; got {side!r}")
+
+
+def from_canonical(a: np.ndarray, side: str) -> np.ndarray:
+    """Inverse of :func:`to_canonical`."""
+    if side == "left":
+        return a
+    if side == "right":
+        return a[:, ::-1]
+    if side == "top":
+        return np.swapaxes(a, 0, 1)
+    if side == "bottom":
+        return np.swapaxes(a, 0, 1)[::-1]
+    raise ValueError(f"side must be one of {SIDES}; got {side!r}")
+
+
+def canonical_points_to_map(rows: np.ndarray, cols: np.ndarray, side: str,
+                            shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Map (row, col) coordinates from the canonical frame back to the original map.
+
+    ``shape`` is the original map shape ``(ny, nx)``. Returns ``(row, col)`` float arrays.
+    """
+    ny, nx = shape
+    if side == "left":
+        return rows, cols
+    if side == "right":
+        return rows, (nx - 1) - cols
+    if side == "top":
+        return cols, rows
+    if side == "bottom":
+        return (ny - 1) - cols, rows
+    raise ValueError(f"side must be one of {SIDES}; got {side!r}")
+
+
+def canonical_vectors_to_map(vr: np.ndarray, vc: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
+    """Map direction vectors (d_row, d_col) from the canonical frame back to the original map."""
+    if side == "left":
+        return vr, vc
+    if side == "right":
+        return vr, -vc
+    if side == "top":
+        return vc, vr
+    if side == "bottom":
+        return -vc, vr
+    raise ValueError(f"side must be one of {SIDES}; got {side!r}")
+
+
+def normalise_counts(
+    counts: np.ndarray,
+    *,
+    i0: np.ndarray | float | None = None,
+    dwell_s: np.ndarray | float | None = None,
+    icr: np.ndarray | None = None,
+    ocr: np.ndarray | None = None,
+    name: str = "map",
+) -> np.ndarray:
+    """Dead-time correct and normalise a fluorescence map by I0 and dwell time.
+
+    ``counts * (icr / ocr) / (i0 / median(i0)) / dwell_s``: dead-time correction with the input/output
+    count rates when given, then division by the relative I0 (so the values stay in counts at the
+    median beam intensity) and by the dwell time (counts/s).
+
+    Parameters
+    ----------
+    counts : ndarray
+        Raw (or fitted) counts, ``(ny, nx)``.
+    i0 : ndarray or float, optional
+        Incident-beam monitor, same shape as ``counts`` or scalar.
+    dwell_s : ndarray or float, optional
+        Dwell (live) time per pixel in seconds.
+    icr, ocr : ndarray, optional
+        Input and output count rates of the detector, same shape (dead-time factor icr/ocr).
+    name : str
+        Name of the map, used in error messages.
+
+    Returns
+    -------
+    ndarray
+        float64 map; invalid pixels (zero I0/OCR) are set to 0.
+
+    Raises
+    ------
+    DataFormatError
+        Shapes differ, NaNs present, or the monitor is not positive anywhere.
+    """
+    c = np.asarray(counts, dtype=np.float64)
+    if c.ndim != 2:
+        raise DataFormatError(f"map {name!r} must be 2-D (ny, nx); got shape {c.shape}")
+    if not np.all(np.isfinite(c)):
+        n = int(np.count_nonzero(~np.isfinite(c)))
+        raise DataFormatError(f"map {name!r} holds {n} NaN/inf pixel(s); expected finite counts")
+    out = c.copy()
+    valid = np.ones(c.shape, dtype=bool)
+    if icr is not None or ocr is not None:
+        if icr is None or ocr is None:
+            raise DataFormatError(f"dead-time correction of {name!r} needs both icr and ocr")
+        icr_a = np.asarray(icr, dtype=np.float64)
+        ocr_a = np.asarray(ocr, dtype=np.float64)
+        for lab, arr in (("icr", icr_a), ("ocr", ocr_a)):
+            if arr.shape != c.shape:
+                raise DataFormatError(f"{lab} of {name!r} has shape {arr.shape}; expected {c.shape}")
+        good = (ocr_a > 0) & np.isfinite(icr_a) & np.isfinite(ocr_a)
+        factor = np.where(good, icr_a / np.where(good, ocr_a, 1.0), 0.0)
+        valid &= good
+        out *= factor
+    if i0 is not None:
+        i0_a = np.broadcast_to(np.asarray(i0, dtype=np.float64), c.shape)
+        if np.ndim(i0) not in (0, 2) or (np.ndim(i0) == 2 and np.shape(i0) != c.shape):
+            raise DataFormatError(f"I0 for {name!r} has shape {np.shape(i0)}; expected {c.shape}")
+        good = np.isfinite(i0_a) & (i0_a > 0)
+        if not good.any():
+            raise DataFormatError(f"I0 for {name!r} is not positive anywhere; expected monitor counts")
+        ref = float(np.median(i0_a[good]))
+        out = np.where(good, out / np.where(good, i0_a / ref, 1.0), 0.0)
+        valid &= good
+    if dwell_s is not None:
+        d = np.broadcast_to(np.asarray(dwell_s, dtype=np.float64), c.shape)
+        good = np.isfinite(d) & (d > 0)
+        if not good.any():
+            raise DataFormatError(f"dwell time for {name!r} is not positive; expected seconds > 0")
+        out = np.where(good, out / np.where(good, d, 1.0), 0.0)
+        valid &= good
+    out[~valid] = 0.0
+    return out
+
+
+@dataclass(frozen=True)
+class PelletLevels:
+    """Background and bulk levels of one element map (robust medians)."""
+
+    background: float
+    bulk: float
+
+    def normalise(self, a: np.ndarray) -> np.ndarray:
+        """Return ``(a - background) / (bulk - background)``: 0 outside, 1 in the bulk."""
+        return (a - self.background) / (self.bulk - self.background)
+
+
+def _otsu(values: np.ndarray) -> float:
+    from skimage.filters import threshold_otsu
+
+    return float(threshold_otsu(values))
+
+
+def _sample(a: np.ndarray, max_n: int = 250_000) -> np.ndarray:
+    """A regular subsample of a flattened array (robust statistics of big maps at low cost)."""
+    flat = a.ravel()
+    step = max(1, flat.size // max_n)
+    return flat[::step]
+
+
+def pellet_levels(smoothed: np.ndarray, name: str = "map") -> PelletLevels:
+    """Background and bulk level of an element map from an Otsu split of its smoothed values.
+
+    Raises
+    ------
+    DataFormatError
+        When the map is empty (no contrast) so no pellet can be told from the background.
+    """
+    vals = _sample(smoothed)
+    if not np.any(vals > 0) or float(np.ptp(vals)) <= 0:
+        raise DataFormatError(f"map {name!r} is empty (all pixels equal); expected fluorescence counts")
+    thr = _otsu(vals)
+    hi = vals[vals > thr]
+    lo = vals[vals <= thr]
+    bulk = float(np.median(hi)) if hi.size else float(vals.max())
+    bg = float(np.median(lo)) if lo.size else 0.0
+    if not bulk > bg:
+        raise DataFormatError(f"map {name!r} has no contrast between pellet and background")
+    return PelletLevels(background=bg, bulk=bulk)
+
+
+def pellet_mask(cl_norm_s: np.ndarray, y_norm_s: np.ndarray) -> np.ndarray:
+    """The pellet: where smoothed Cl (or Y) reaches half its bulk level; largest component, holes filled.
+
+    Parameters
+    ----------
+    cl_norm_s, y_norm_s : ndarray
+        Smoothed maps normalised to 0 (background) .. 1 (bulk).
+
+    Returns
+    -------
+    ndarray of bool
+    """
+    m = (cl_norm_s >= 0.5) | (y_norm_s >= 0.5)
+    lab, n = ndimage.label(m)
+    if n == 0:
+        return m
+    if n > 1:
+        sizes = np.bincount(lab.ravel())
+        sizes[0] = 0
+        m = lab == int(np.argmax(sizes))
+    return ndimage.binary_fill_holes(m)
+
+
+def detect_interface_side(pellet: np.ndarray, ratio_n: np.ndarray | None = None,
+                          band_px: int = 6) -> tuple[str, dict[str, float]]:
+    """Find the map side facing the Li electrode.
+
+    A side qualifies when, on most scan lines crossing it, there is empty background between the map
+    border and the pellet. Among qualifying sides the one with the largest Cl/Y ratio excess in a band
+    just inside the pellet wins (the Cl-rich layer marks the Li side), then the one with the most empty
+    lines.
+
+    Parameters
+    ----------
+    pellet : ndarray of bool
+        Pellet mask.
+    ratio_n : ndarray, optional
+        Normalised Cl/Y ratio map (bulk = 1), NaN outside the pellet.
+    band_px : int
+        Depth of the band inside the pellet used for the ratio excess.
+
+    Returns
+    -------
+    side : str
+    scores : dict
+        ``{side: fraction of lines with background before the pellet}``.
+
+    Raises
+    ------
+    DataFormatError
+        When the pellet touches every side of the map (no interface visible).
+    """
+    scores: dict[str, float] = {}
+    excess: dict[str, float] = {}
+    for side in SIDES:
+        m = to_canonical(pellet, side)
+        has = m.any(axis=1)
+        if not has.any():
+            scores[side] = 0.0
+            continue
+        first = np.argmax(m, axis=1)
+        scores[side] = float(np.mean((first[has] > 0)))
+        if ratio_n is not None:
+            r = to_canonical(ratio_n, side)
+            rows = np.nonzero(has & (first > 0))[0]
+            if rows.size:
+                cols = first[rows][:, None] + np.arange(band_px)[None, :]
+                cols = np.clip(cols, 0, m.shape[1] - 1)
+                vals = r[rows[:, None], cols]
+                excess[side] = float(np.nanmedian(vals)) if np.isfinite(vals).any() else 0.0
+    cands = [s for s in SIDES if scores[s] >= 0.6]
+    if not cands:
+        raise DataFormatError(
+            "no interface found: the pellet fills the map on every side; pass the side explicitly "
+            "(--interface left|right|top|bottom)")
+    best = max(cands, key=lambda s: (round(excess.get(s, 0.0), 3), scores[s]))
+    log.debug("interface side scores %s, ratio excess %s -> %s", scores, excess, best)
+    return best, scores
+
+
+def ratio_map(cl_s: np.ndarray, y_s: np.ndarray, pellet: np.ndarray,
+              y_floor: float = 0.05) -> tuple[np.ndarray, float]:
+    """Cl/Y ratio of the smoothed, background-subtracted maps normalised to its bulk median.
+
+    Parameters
+    ----------
+    cl_s, y_s : ndarray
+        Smoothed maps normalised to 0..1 (background..bulk).
+    pellet : ndarray of bool
+        Pellet mask; the ratio is NaN outside it.
+    y_floor : float
+        Floor of the Y denominator (fraction of bulk), so a Y-free layer gives a large finite ratio.
+
+    Returns
+    -------
+    ratio_n : ndarray
+        Normalised ratio (bulk median = 1), NaN outside the pellet.
+    bulk_median : float
+        Median of the un-normalised ratio over the pellet.
+    """
+    r = cl_s / np.maximum(y_s, y_floor)
+    vals = _sample(r[pellet]) if pellet.any() else np.array([1.0])
+    med = float(np.median(vals))
+    if not np.isfinite(med) or med <= 0:
+        med = 1.0
+    out = np.where(pellet, r / med, np.nan)
+    return out, med
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """Result of :func:`segment_layer`."""
+
+    layer: np.ndarray
+    threshold: float
+    mad: float
+    n_objects: int
+
+
+def segment_layer(
+    ratio_n: np.ndarray,
+    pellet: np.ndarray,
+    interface: np.ndarray,
+    *,
+    k_mad: float = 5.0,
+    min_excess: float = 0.3,
+    min_size_px: int = 4,
+    touch_px: float = 2.0,
+) -> Segmentation:
+    """Segment the Cl-rich layer: robust threshold on the normalised ratio + morphology + connectivity.
+
+    Threshold ``t = 1 + max(k_mad * 1.4826 * MAD, min_excess)`` where the MAD is taken over the pellet
+    (the bulk dominates). Pixels above ``t`` inside the pellet are opened (3×3 cross), small objects
+    removed, holes filled, and only objects within ``touch_px`` of the interface are kept.
+
+    Parameters
+    ----------
+    ratio_n : ndarray
+        Normalised ratio map (bulk = 1), NaN outside the pellet.
+    pellet : ndarray of bool
+        Pellet mask.
+    interface : ndarray of bool
+        Interface pixels (the pellet edge facing Li).
+    k_mad : float
+        Number of robust standard deviations above the bulk.
+    min_excess : float
+        Minimum relative excess of the threshold over the bulk (guards very clean maps).
+    min_size_px : int
+        Smallest object kept, pixels.
+    touch_px : float
+        Maximum distance of an object from the interface to be kept, pixels.
+
+    Returns
+    -------
+    Segmentation
+    """
+    from skimage.morphology import remove_small_objects
+
+    vals = _sample(ratio_n[pellet]) if pellet.any() else np.array([1.0])
+    vals = vals[np.isfinite(vals)]
+    mad = float(np.median(np.abs(vals - np.median(vals)))) if vals.size else 0.0
+    thr = 1.0 + max(k_mad * 1.4826 * mad, min_excess)
+    cand = pellet & np.nan_to_num(ratio_n > thr, nan=False)
+    cand = ndimage.binary_opening(cand, structure=ndimage.generate_binary_structure(2, 1))
+    if min_size_px > 1 and cand.any():
+        cand = remove_small_objects(cand, max_size=min_size_px - 1)
+    cand = ndimage.binary_fill_holes(cand) & pellet
+    lab, n = ndimage.label(cand)
+    if n == 0 or not interface.any():
+        return Segmentation(np.zeros_like(pellet, dtype=bool), thr, mad, 0)
+    near = ndimage.binary_dilation(interface, iterations=int(np.ceil(touch_px)))
+    keep_ids = np.unique(lab[near & cand])
+    keep_ids = keep_ids[keep_ids > 0]
+    layer = np.isin(lab, keep_ids)
+    return Segmentation(layer, thr, mad, int(keep_ids.size))
