@@ -116,6 +116,7 @@ def run_in_thread(w: Watcher, **kw):
     out = {}
     th = threading.Thread(target=lambda: out.setdefault("report", w.run(**kw)), daemon=True)
     th.start()
+    assert w.started.wait(10)  # observing: files written from now on arrive as events
     return th, out
 
 
@@ -136,6 +137,7 @@ def test_frames_appear_and_are_reduced_once_in_order(tmp_path, poll):
     out = tmp_path / "out.h5"
     for i in range(3):  # already there when the watcher starts
         drop(folder, i)
+    time.sleep(0.15)  # older than settle_s: taken at once, in order
     sink = StoreSink(out)
     w = Watcher(folder, NpySource(), Reduce(), sink, poll=poll, interval_s=0.05, settle_s=0.1,
                 refit_interval_s=0.0, update_interval_s=0.0, on_update=lambda rs: None)
@@ -153,7 +155,7 @@ def test_frames_appear_and_are_reduced_once_in_order(tmp_path, poll):
     # the final refit saw every frame
     summ = read_results(out).entries["toy"].collections["summary"]
     areas = [float(frame_data(i)[10:20].sum()) for i in range(8)]
-    assert float(np.asarray(summ["mean_area"]).ravel()[0]) == pytest.approx(np.mean(areas), rel=1e-12)
+    assert float(summ["mean_area"].value) == pytest.approx(np.mean(areas), rel=1e-12)
     # latency from frame closed to readable: small (inotify: no settle wait for moved-in files)
     assert len(rep.latencies_s) == 8
     if not poll:

@@ -30,13 +30,17 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
+import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+import numpy as np
 
 from xsuite.errors import DataFormatError, XsuiteError
 
@@ -48,6 +52,12 @@ __all__ = [
     "WatchReport",
     "Watcher",
     "write_png_atomic",
+    "angle_from_name",
+    "GixrdFolderSource",
+    "GixrdReducer",
+    "GixrdSink",
+    "render_live_figure",
+    "watch_gixrd",
 ]
 
 log = logging.getLogger(__name__)
@@ -92,6 +102,10 @@ class FrameSource(Protocol):
     def is_complete(self, candidate: Candidate) -> bool:
         """True when the frame can be read in full now (format-level check, no reduction)."""
 
+    # optional: ``prepare(ready, done_keys) -> (candidates, failures)`` turns ready candidates into what
+    # the reducer takes (e.g. FrameRefs with frame times computed exactly as the batch pipeline does);
+    # ``failures`` maps a key to a reason (the frame is retried like a failed read).
+
 
 class SeriesSink(Protocol):
     """The one writer of the results file (e.g. :class:`xsuite.pipelines.gixrd.SeriesWriter`)."""
@@ -104,6 +118,9 @@ class SeriesSink(Protocol):
 
     def refit(self) -> Any:
         """Re-run series-level analysis (peak tracking, kinetics) on what is stored."""
+
+    # optional: ``reject(candidate, reason)`` records a frame given up on (stored as "rejected");
+    # ``finish()`` replaces the last refit when the session ends (e.g. to add a costly 2D map).
 
 
 @dataclass(frozen=True)
@@ -198,6 +215,15 @@ class WatchReport:
         }
 
 
+def _is_disk_full(exc: BaseException) -> bool:
+    while exc is not None:
+        if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "disk full" in str(exc) \
+                or "No space left" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
+
+
 # --------------------------------------------------------------------------------------------------
 # live figure helper
 
@@ -252,6 +278,7 @@ class _FrameState:
     next_try: float = 0.0
     last_error: str = ""
     first_seen: float = field(default_factory=time.monotonic)
+    stat_at_defer: tuple[int, int] | None = None  # (size, mtime_ns) when last deferred
 
 
 class _WakeHandler:
@@ -372,6 +399,8 @@ class Watcher:
         self._results: list[Any] = []
         self._unwritten: list[tuple[Candidate, Any, float]] = []  # reduced, write failed: retry
         self.observer_name = "poll"
+        #: set once :meth:`run` has started observing (files written after this are seen as events)
+        self.started = threading.Event()
 
     # ---------------------------------------------------------------- control
     def stop(self) -> None:
@@ -438,6 +467,7 @@ class Watcher:
             log.info("resuming: %d frame(s) already in the results file", resumed)
         observer = self._start_observer()
         log.info("watching %s (%s)", self.folder, self.observer_name)
+        self.started.set()
         processed = 0
         refits = 0
         figures = 0
@@ -450,11 +480,16 @@ class Watcher:
             while not self._stop.is_set():
                 self._wake.clear()
                 ready, waiting = self._collect_ready()
+                if max_frames is not None:
+                    ready = ready[: max(0, max_frames - processed)]
                 n_new = self._reduce_and_append(ready)
                 n_new += self._retry_unwritten()
+                if self._poll_sink():
+                    dirty_update = self.on_update is not None
                 if n_new:
                     processed += n_new
-                    dirty_refit = dirty_update = True
+                    dirty_refit = True
+                    dirty_update = self.on_update is not None
                     last_activity = time.monotonic()
                 if max_frames is not None and processed >= max_frames:
                     break
@@ -484,13 +519,22 @@ class Watcher:
                     timeout = min(timeout, max(0.01, last_refit + self.refit_interval_s - now))
                 if dirty_update and self.on_update is not None:
                     timeout = min(timeout, max(0.01, last_update + self.update_interval_s - now))
+                if getattr(self.sink, "busy", False):
+                    timeout = min(timeout, 0.1)  # a background refit to collect
                 self._wake.wait(timeout)
         finally:
             if observer is not None:
                 observer.stop()
                 observer.join(timeout=5)
             # leave the series analysed up to its last frame
-            if dirty_refit:
+            finish = getattr(self.sink, "finish", None)
+            if finish is not None:
+                try:
+                    finish()
+                    refits += 1
+                except Exception as exc:  # noqa: BLE001
+                    self._report("refit_error", None, f"final re-fit failed: {type(exc).__name__}: {exc}")
+            elif dirty_refit:
                 refits += self._refit()
             if dirty_update and self.on_update is not None:
                 figures += self._update()
@@ -529,6 +573,8 @@ class Watcher:
             return True, None  # closed (or moved in) after its last modification
         if now - state.changed_at >= self.settle_s:
             return True, None
+        if 0.0 <= time.time() - st.st_mtime_ns * 1e-9 - self.settle_s < 86400.0 * 365:
+            return True, None  # already untouched for settle_s when first seen (e.g. a backlog at start)
         return False, state.changed_at + self.settle_s
 
     def _collect_ready(self) -> tuple[list[Candidate], list[float]]:
@@ -547,7 +593,7 @@ class Watcher:
             if any(c.key == cand.key for c, _, _ in self._unwritten):
                 continue
             fst = self._frames.setdefault(cand.key, _FrameState())
-            if now < fst.next_try:
+            if now < fst.next_try and not self._changed_since_defer(cand, fst):
                 waiting.append(fst.next_try)
                 continue
             try:
@@ -572,6 +618,20 @@ class Watcher:
         ready.sort(key=lambda c: (c.order, c.key))
         return ready, waiting
 
+    @staticmethod
+    def _stat(path: Path) -> tuple[int, int] | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return st.st_size, st.st_mtime_ns
+
+    def _changed_since_defer(self, cand: Candidate, fst: _FrameState) -> bool:
+        """A deferred standalone file that was written to again is re-checked at once (no back-off)."""
+        if cand.in_container or fst.stat_at_defer is None:
+            return False
+        return self._stat(cand.path) != fst.stat_at_defer
+
     def _last_change(self, cand: Candidate) -> float:
         state = self._files.get(str(cand.path.absolute()))
         return state.changed_at if state is not None else self._frames[cand.key].first_seen
@@ -590,16 +650,39 @@ class Watcher:
                                            f"({fst.attempts} check(s)): {reason}")
             return
         fst.next_try = now + min(2.0, 0.05 * 2 ** min(fst.attempts, 6))
+        fst.stat_at_defer = self._stat(cand.path)
 
     def _give_up(self, cand: Candidate, kind: str, reason: str) -> None:
         self._given_up.add(cand.key)
         self._frames.pop(cand.key, None)
         self._report(kind, cand, reason)
+        reject = getattr(self.sink, "reject", None)
+        if reject is not None:
+            try:
+                reject(cand, f"{kind}: {reason}")
+            except Exception as exc:  # noqa: BLE001 - bookkeeping only
+                log.warning("could not record the rejection of %s: %s", cand.key, exc)
 
     def _reduce_and_append(self, ready: list[Candidate]) -> int:
         if not ready:
             return 0
         from xsuite.parallel import map_ordered
+
+        prepare = getattr(self.source, "prepare", None)
+        if prepare is not None:
+            try:
+                ready, failures = prepare(ready, self._done)
+            except (OSError, XsuiteError) as exc:
+                log.warning("cannot prepare %d ready frame(s) yet (%s); retrying", len(ready), exc)
+                now = time.monotonic()
+                for cand in ready:
+                    fst = self._frames.setdefault(cand.key, _FrameState())
+                    fst.next_try = now + max(0.1, self.interval_s)
+                return 0
+            for key, (cand, reason) in failures.items():
+                self._reduction_failed(cand, DataFormatError(reason))
+            if not ready:
+                return 0
 
         by_ref = {id(c.ref): c for c in ready}
         n = 0
@@ -631,6 +714,7 @@ class Watcher:
             else:
                 fst.last_error = str(exc)
                 fst.next_try = now + min(2.0, 0.05 * 2 ** min(fst.attempts, 6))
+                fst.stat_at_defer = self._stat(cand.path)
                 log.info("%s: frame %s not readable yet (%s); retrying", cand.path, cand.key, exc)
             return
         # a genuine processing error on a readable file: report once, do not retry
@@ -640,14 +724,20 @@ class Watcher:
         try:
             self.sink.append(result)
         except OSError as exc:
-            why = "disk full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "write error"
+            why = "disk full" if _is_disk_full(exc) else "write error"
             self._report("write_error", cand, f"{why}: {exc}; frame kept in memory, write retried")
             self._unwritten.append((cand, result, time.monotonic() + self.interval_s))
+            return 0
+        except XsuiteError as exc:  # the result does not fit the series (shape...): never retried
+            self._give_up(cand, "failed", f"cannot be stored: {exc}")
             return 0
         self._mark_appended(cand, result)
         return 1
 
     def _mark_appended(self, cand: Candidate, result: Any) -> None:
+        note = getattr(self.sink, "note_ref", None)
+        if note is not None and isinstance(cand.ref, tuple) and len(cand.ref) == 2:
+            note(*cand.ref)
         self._done.add(cand.key)
         self._frames.pop(cand.key, None)
         self._results.append(result)
@@ -670,12 +760,22 @@ class Watcher:
                 self.sink.append(result)
             except OSError as exc:
                 log.warning("%s: frame %s still cannot be written (%s)", cand.path, cand.key, exc)
-                backoff = now + max(1.0, self.interval_s)
+                backoff = now + max(0.5, self.interval_s)
                 self._unwritten = [(c, r, backoff) for c, r, _ in pending[i:]] + self._unwritten
                 break
             self._mark_appended(cand, result)
             n += 1
         return n
+
+    def _poll_sink(self) -> bool:
+        poll = getattr(self.sink, "poll", None)
+        if poll is None:
+            return False
+        try:
+            return bool(poll())
+        except Exception as exc:  # noqa: BLE001
+            self._report("refit_error", None, f"writing the re-fit failed: {type(exc).__name__}: {exc}")
+            return False
 
     def _refit(self) -> int:
         try:
@@ -693,3 +793,459 @@ class Watcher:
             log.warning("live figure update failed: %s: %s", type(exc).__name__, exc)
             return 0
         return 1
+
+
+# ==================================================================================================
+# GIXRD: the pipeline objects of xsuite.pipelines.gixrd behind the watcher's interfaces
+# ==================================================================================================
+
+_ANGLE_PATTERNS = (
+    re.compile(r"(?<![0-9.])(\d+(?:[.p]\d+)?)\s*deg", re.IGNORECASE),  # LYC_2deg_001.tif, 0p5deg
+    re.compile(r"(?:^|[_\-.])(?:th|ai|alpha|inc|incidence)[_=\-]?(\d+(?:[.p]\d+)?)", re.IGNORECASE),  # _th0.100_
+)
+
+
+def angle_from_name(name: str, angles: Sequence[float]) -> float | None:
+    """The configured incidence angle a file name states (``_2deg_``, ``_th2.000_``, ``ai4``), else None.
+
+    Parameters
+    ----------
+    name : str
+        File name.
+    angles : sequence of float
+        Configured angles (deg); a number in the name counts only if it equals one of them.
+    """
+    for pat in _ANGLE_PATTERNS:
+        for m in pat.finditer(name):
+            try:
+                val = float(m.group(1).replace("p", "."))
+            except ValueError:
+                continue
+            for a in angles:
+                if abs(val - float(a)) < 1e-6:
+                    return float(a)
+    return None
+
+
+class GixrdReducer:
+    """Picklable dispatcher: ``(angle, FrameRef) -> (angle, FrameResult)`` with one FrameReducer per angle.
+
+    A frame the pipeline rejects (``FrameResult.error``) raises :class:`DataFormatError` instead, so the
+    watcher retries it (it may still be being written) and reports it when it gives up.
+    """
+
+    def __init__(self, settings_by_angle: Mapping[float, Any]) -> None:
+        from xsuite.pipelines.gixrd import FrameReducer
+
+        self.reducers = {a: FrameReducer(s) for a, s in settings_by_angle.items()}
+
+    def __call__(self, item: tuple[float, Any]) -> tuple[float, Any]:
+        angle, ref = item
+        res = self.reducers[angle](ref)
+        if not res.ok:
+            raise DataFormatError(str(res.error))
+        return angle, res
+
+
+class GixrdFolderSource:
+    """Frames of GIXRD series in a watched folder, with frame times computed as ``xsuite gixrd`` does.
+
+    Standalone image files give one candidate each (``<name>#0``); HDF5 files (Eiger master/data files,
+    NeXus stacks that may still be growing) give one candidate per frame present, re-listed whenever the
+    file changes. :meth:`prepare` builds the :class:`xsuite.io.images.FrameRef` of ready frames by running
+    :func:`xsuite.io.images.discover_frames` on all the series' files taken so far, exactly as the batch
+    pipeline does on its inputs, so frame times (and therefore every number) are the same.
+
+    Parameters
+    ----------
+    angles : sequence of float
+        Incidence angles (deg) of the series. With one angle every frame belongs to it; with several, a
+        file's angle is read from its name (:func:`angle_from_name`) and files without one are ignored.
+    interval_s, start_time_s : float, optional
+        As ``diffraction.gixrd.interval_s`` / ``start_time_s`` (frame times when headers carry none).
+    exclude : iterable of path, optional
+        Files never taken (the results file, the live figure).
+    """
+
+    def __init__(self, angles: Sequence[float], *, interval_s: float | None = None, start_time_s: float = 0.0,
+                 exclude: Iterable[str | os.PathLike[str]] = ()) -> None:
+        self.angles = [float(a) for a in angles]
+        self.interval_s = interval_s
+        self.start_time_s = start_time_s
+        self.exclude = {os.path.abspath(p) for p in exclude}
+        self._containers: dict[str, tuple[tuple[int, int], int]] = {}  # path -> ((size, mtime), n_frames)
+        self._series_files: dict[float, set[str]] = {a: set() for a in self.angles}
+        self._warned: set[str] = set()
+
+    def _angle(self, name: str) -> float | None:
+        if len(self.angles) == 1:
+            return self.angles[0]
+        a = angle_from_name(name, self.angles)
+        if a is None and name not in self._warned:
+            self._warned.add(name)
+            log.warning("%s: no incidence angle (one of %s) in the file name; ignored", name,
+                        ", ".join(f"{x:g}" for x in self.angles))
+        return a
+
+    def scan(self, folder: Path) -> Iterator[Candidate]:
+        """Yield a candidate per frame file (per frame for HDF5 stacks) in ``folder``."""
+        from xsuite.io import images
+
+        entries = sorted((e for e in os.scandir(folder) if e.is_file()), key=lambda e: images._natural_key(e.name))
+        names = {e.name for e in entries}
+        for e in entries:
+            name = e.name
+            low = name.lower()
+            if name.startswith(".") or not low.endswith(images.IMAGE_EXTENSIONS) or low.endswith(images._NOT_FRAMES):
+                continue
+            if os.path.abspath(e.path) in self.exclude:
+                continue
+            m = images._EIGER_DATAFILE_RE.match(name)
+            if m and any(f"{m.group('prefix')}_master{ext}" in names for ext in (".h5", ".hdf5")):
+                continue  # read through its master
+            angle = self._angle(name)
+            if angle is None:
+                continue
+            path = Path(e.path)
+            if low.endswith(images.HDF5_EXTENSIONS):
+                st = e.stat()
+                sig = (st.st_size, st.st_mtime_ns)
+                cached = self._containers.get(e.path)
+                if cached is None or cached[0] != sig:
+                    try:
+                        n = images.frame_count(path)
+                    except (OSError, XsuiteError) as exc:  # still being created, locked, ...
+                        log.debug("%s: cannot list frames yet (%s)", path, exc)
+                        n = cached[1] if cached else 0
+                    self._containers[e.path] = (sig, n)
+                    cached = self._containers[e.path]
+                for i in range(cached[1]):
+                    yield Candidate(ref=None, key=f"{name}#{i}", path=path, in_container=True,
+                                    order=(angle, images._natural_key(name), i))
+            else:
+                yield Candidate(ref=None, key=f"{name}#0", path=path, order=(angle, images._natural_key(name), 0))
+
+    def is_complete(self, cand: Candidate) -> bool:
+        """Standalone file: readable in full (size stability is checked by the watcher); stack frame: readable."""
+        from xsuite.io import images
+
+        if cand.in_container:
+            index = int(cand.key.rsplit("#", 1)[1])
+            try:
+                images.read_frame(cand.path, index)
+            except (OSError, ValueError) as exc:
+                log.debug("%s: frame %d not readable yet (%s)", cand.path, index, exc)
+                return False
+            return True
+        return images.is_frame_complete(cand.path, settle_s=0.0)
+
+    def _discover(self, files: Sequence[str]) -> dict[str, Any]:
+        from xsuite.io.images import discover_frames
+
+        kw: dict[str, Any] = {"interval_s": self.interval_s}
+        if self.interval_s:
+            kw["start_time"] = self.start_time_s
+        return {r.key: r for r in discover_frames(list(files), **kw)}
+
+    def prepare(self, ready: list[Candidate], done: set[str]) -> tuple[list[Candidate], dict[str, tuple]]:
+        """FrameRefs for ready frames, with times from the whole series as the batch pipeline computes them."""
+        out: list[Candidate] = []
+        failures: dict[str, tuple[Candidate, str]] = {}
+        by_angle: dict[float, list[Candidate]] = {}
+        for c in ready:
+            by_angle.setdefault(c.order[0], []).append(c)
+        for angle, cands in by_angle.items():
+            taken = self._series_files[angle]
+            files = set(taken) | {str(c.path) for c in cands}
+            try:
+                refs = self._discover(sorted(files))
+            except (OSError, XsuiteError):
+                # isolate the file(s) that cannot be listed; the others go on
+                good = set(taken)
+                for c in cands:
+                    try:
+                        self._discover([str(c.path)])
+                        good.add(str(c.path))
+                    except (OSError, XsuiteError) as exc:
+                        failures[c.key] = (c, f"cannot read frame metadata: {exc}")
+                refs = self._discover(sorted(good)) if good else {}
+            for c in cands:
+                if c.key in failures:
+                    continue
+                ref = refs.get(c.key)
+                if ref is None:
+                    failures[c.key] = (c, "frame not found in its file")
+                    continue
+                taken.add(str(c.path))
+                out.append(Candidate(ref=(angle, ref), key=c.key, path=c.path, in_container=c.in_container,
+                                     order=c.order))
+        return out, failures
+
+
+class GixrdSink:
+    """One :class:`xsuite.pipelines.gixrd.SeriesWriter` per incidence angle, behind the watcher's sink API.
+
+    Parameters
+    ----------
+    output : path-like
+        Results file.
+    settings_by_angle : mapping
+        ``angle -> FrameSettings`` (the same settings ``run_gixrd`` would get).
+    reducer : GixrdReducer, optional
+        Used at the end of the session for the q_ip/q_oop map of the last frame (``map_2d``).
+    """
+
+    def __init__(self, output: str | os.PathLike[str], settings_by_angle: Mapping[float, Any],
+                 reducer: GixrdReducer | None = None) -> None:
+        from xsuite.pipelines.gixrd import SeriesWriter
+
+        self.output = Path(output)
+        self.settings = dict(settings_by_angle)
+        self.writers = {a: SeriesWriter(self.output, s) for a, s in self.settings.items()}
+        self.reducer = reducer
+        self.summaries: dict[float, Any] = {}
+        self._dirty: set[float] = set()
+        self._last_ref: dict[float, Any] = {}
+        self.latest: tuple[float, Any] | None = None
+        self._job: list[tuple[float, Any]] | None = None
+        self._again = False
+        self._pool: Any = None
+
+    @property
+    def busy(self) -> bool:
+        """True while a background refit runs."""
+        return self._job is not None
+
+    def keys(self) -> set[str]:
+        """Keys stored in any of the series."""
+        out: set[str] = set()
+        for w in self.writers.values():
+            out |= set(w.keys())
+        return out
+
+    def append(self, item: tuple[float, Any]) -> None:
+        """Append one ``(angle, FrameResult)``."""
+        angle, res = item
+        self.writers[angle].append(res)
+        self._dirty.add(angle)
+        self.latest = (angle, res)
+
+    def note_ref(self, angle: float, ref: Any) -> None:
+        self._last_ref[angle] = ref
+
+    def reject(self, cand: Candidate, reason: str) -> None:
+        """Record a frame the watcher gave up on in its series' ``rejected`` list."""
+        from xsuite.pipelines.gixrd import FrameResult
+
+        angle = cand.order[0] if cand.order else next(iter(self.writers))
+        self.writers[angle].append(FrameResult(key=cand.key, time_s=math.nan, source=str(cand.path), error=reason))
+        self._dirty.add(angle)
+
+    # -- asynchronous refit ---------------------------------------------------------------------------
+    # Tracking + kinetics of a whole series takes seconds (lmfit per peak and frame); run synchronously it
+    # would hold up the next frame by that much. The arrays are read here, the analysis (the pipeline's
+    # pure `analyse_series`) runs in a helper process, and its result is written back between frames.
+
+    def refit(self) -> None:
+        """Start re-fitting tracking/kinetics of the series that got frames (returns at once)."""
+        if self._job is not None:  # one at a time; the next one starts when it is collected
+            self._again = True
+            return
+        dirty = sorted(self._dirty)
+        if not dirty:
+            return
+        self._dirty.clear()
+        jobs = []
+        for angle in dirty:
+            args = self._analysis_inputs(angle)
+            if args is not None:
+                jobs.append((angle, args))
+        if not jobs:
+            return
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        self._job = [(angle, self._pool.submit(_analyse, *args)) for angle, args in jobs]
+
+    def poll(self) -> bool:
+        """Write the result of a finished asynchronous refit; True when something was written."""
+        if self._job is None or not all(f.done() for _, f in self._job):
+            return False
+        jobs, self._job = self._job, None
+        wrote = False
+        for angle, fut in jobs:
+            try:
+                analysis = fut.result()
+            except Exception as exc:  # noqa: BLE001 - reported, the next refit tries again
+                log.warning("re-fit of the %g deg series failed: %s: %s", angle, type(exc).__name__, exc)
+                self._dirty.add(angle)
+                continue
+            self._write(angle, analysis)
+            wrote = True
+        if self._again:
+            self._again = False
+            self.refit()
+        return wrote
+
+    def _analysis_inputs(self, angle: float) -> tuple | None:
+        from xsuite.io.nexus import read_results
+        from xsuite.pipelines.gixrd import _strs
+
+        w = self.writers[angle]
+        w.close()  # the appender re-opens at the next frame
+        res = read_results(self.output)
+        entry = res.entries.get(w.entry)
+        if entry is None or "patterns" not in entry.nxdata:
+            return None
+        nx = entry.nxdata["patterns"]
+        old = entry.collections.get("rejected", {})
+        rejected = dict(zip(_strs(old.get("key")), _strs(old.get("reason"))))
+        stored = {k.decode() if isinstance(k, bytes) else str(k) for k in nx.fields["frame_key"]}
+        rejected = {k: v for k, v in rejected.items() if k not in stored}
+        rejected.update(w.rejected)
+        t = np.asarray(nx.fields["time_s"], dtype=float)
+        order = np.argsort(t, kind="stable")
+        inten = np.asarray(nx.signal, dtype=float)[order]
+        sig = np.asarray(nx.errors, dtype=float)[order] if nx.errors is not None else np.sqrt(np.abs(inten))
+        q = np.asarray(nx.axes["q"], dtype=float)
+        return (q, inten, sig, t[order], self.settings[angle], w.entry, rejected)
+
+    def _write(self, angle: float, analysis: Any) -> None:
+        from xsuite.pipelines.gixrd import write_depth_table
+
+        w = self.writers[angle]
+        w.close()
+        w._write_summary(analysis, None)
+        write_depth_table(self.output, self.settings[angle].sample)
+        self.summaries[angle] = analysis.summary
+
+    def finish(self) -> None:
+        """Final refit, synchronous and exactly as the batch pipeline does it (with the q_ip/q_oop map of
+        the last frame when ``map_2d``), then close the file and the helper process."""
+        from xsuite.config.diffraction import GixrdConfig
+
+        try:
+            if self._job is not None:
+                for angle, fut in self._job:
+                    fut.cancel()
+                    self._dirty.add(angle)
+                self._job = None
+            for angle, w in self.writers.items():
+                if angle not in self._dirty:
+                    continue
+                fmap = None
+                gi = self.settings[angle].config.gixrd or GixrdConfig()
+                ref = self._last_ref.get(angle)
+                if gi.map_2d and ref is not None and self.reducer is not None:
+                    try:
+                        fmap = self.reducer.reducers[angle].fiber_map(ref)
+                    except XsuiteError as exc:
+                        log.warning("no q_ip/q_oop map: %s", exc)
+                s = w.refit(fiber_map=fmap)
+                if s is not None:
+                    self.summaries[angle] = s
+            self._dirty.clear()
+        finally:
+            for w in self.writers.values():
+                w.close()
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+
+
+def _analyse(q: np.ndarray, inten: np.ndarray, sig: np.ndarray, t: np.ndarray, settings: Any, name: str,
+             rejected: Mapping[str, str]) -> Any:
+    """Helper-process side of :meth:`GixrdSink.refit`: the pipeline's pure series analysis."""
+    from xsuite.pipelines.gixrd import analyse_series
+
+    return analyse_series(q, inten, sig, t, settings, name=name, rejected=rejected)
+
+
+def render_live_figure(sink: GixrdSink) -> Any:
+    """Figure of the latest pattern and the tracked peak areas vs time (from the last refit).
+
+    Returns a :class:`matplotlib.figure.Figure` (Agg, no pyplot state).
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2)
+    if sink.latest is not None:
+        angle, res = sink.latest
+        ax1.plot(res.q_inv_angstrom, res.intensity, lw=0.8, color="k")
+        ax1.set_title(f"latest: {res.key} ({angle:g} deg, t = {res.time_s / 60:.1f} min)", fontsize=9)
+    ax1.set_xlabel("q (1/Å)")
+    ax1.set_ylabel("intensity (counts)")
+    for angle, summ in sorted(sink.summaries.items()):
+        for p in summ.peaks:
+            t = np.asarray(p.time_s, float) / 60.0
+            ax2.errorbar(t, p.area, yerr=p.area_err, marker="o", ms=3, lw=0.8, capsize=0,
+                         label=f"{p.phase} {p.hkl} ({angle:g}°)" + (" *" if p.detected else ""))
+    ax2.set_xlabel("time (min)")
+    ax2.set_ylabel("peak area")
+    if ax2.get_legend_handles_labels()[0]:
+        ax2.legend(fontsize=7, title="* detected", title_fontsize=7)
+    ax2.set_title("tracked peaks (updated as frames arrive)", fontsize=9)
+    return fig
+
+
+def watch_gixrd(
+    folder: str | os.PathLike[str],
+    config: Any,
+    output: str | os.PathLike[str],
+    *,
+    sample: str | None = None,
+    incidence_angles_deg: Sequence[float] | None = None,
+    config_yaml: str | None = None,
+    live_figure: str | os.PathLike[str] | None = None,
+    **watcher_options: Any,
+) -> Watcher:
+    """Build a :class:`Watcher` that runs the GIXRD pipeline on frames appearing in ``folder``.
+
+    Parameters
+    ----------
+    folder : path-like
+        Folder the detector writes into.
+    config : DiffractionConfig
+        The ``diffraction`` section (PONI, mask, ``gixrd`` settings) - the same as for ``xsuite gixrd``.
+    output : path-like
+        Results file (frames already there are not reduced again).
+    sample : str, optional
+        Sample name of the entries (default: the folder name).
+    incidence_angles_deg : sequence of float, optional
+        Angles of the series (default: ``config.gixrd.incidence_angles_deg``).
+    config_yaml : str, optional
+        Config text stored as provenance.
+    live_figure : path-like, optional
+        PNG kept up to date (atomically replaced) with the latest pattern and peak areas vs time.
+    **watcher_options
+        Passed to :class:`Watcher` (``poll``, ``interval_s``, ``settle_s``, ``workers``...).
+
+    Returns
+    -------
+    Watcher
+        Call :meth:`Watcher.run`; the sink (``watcher.sink``) closes the results file when it returns.
+    """
+    from xsuite.config.diffraction import GixrdConfig
+    from xsuite.pipelines.gixrd import settings_from_config
+
+    folder = Path(folder)
+    gi = config.gixrd or GixrdConfig()
+    angles = [float(a) for a in (incidence_angles_deg or gi.incidence_angles_deg)]
+    sample = sample or folder.resolve().name
+    settings = {a: settings_from_config(config, sample=sample, incidence_angle_deg=a, config_yaml=config_yaml)
+                for a in angles}
+    reducer = GixrdReducer(settings)
+    sink = GixrdSink(output, settings, reducer)
+    exclude = [output] + ([live_figure] if live_figure else [])
+    source = GixrdFolderSource(angles, interval_s=gi.interval_s, start_time_s=gi.start_time_s, exclude=exclude)
+    on_update = None
+    if live_figure is not None:
+        target = Path(live_figure)
+
+        def on_update(_results: list[Any]) -> None:
+            write_png_atomic(render_live_figure(sink), target)
+
+    return Watcher(folder, source, reducer, sink, on_update=on_update, **watcher_options)

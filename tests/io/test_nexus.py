@@ -25,7 +25,8 @@ def _write_demo(path: Path, inputs=()) -> None:
         e = tx.entry("LYC 2deg", kind="gixrd", title="LYC at 2 deg", config_yaml="name: x\n",
                      parameters={"incidence_angle_deg": 2.0, "poni": Path("/x.poni")}, inputs=inputs, default=True)
         e.write_nxdata("pattern", signal=("intensity", Field(np.sin(q) ** 2, "counts", "intensity", errors=0.1 + q * 0)),
-                       axes=[("q", Field(q, "1/angstrom", "scattering vector q"))], default=True)
+                       axes=[("q", Field(q, "1/angstrom", "scattering vector q"))], default=True,
+                       attrs={"phase": "LiCl.H2O", "q_ref": 2.3064})
         e.write_nxdata("maps/ratio", signal=("ratio", Field(np.ones((4, 5)), "", "Cl/Y")),
                        axes=[("y", Field(np.arange(4.0), "um", "y")), None])
         e.write_collection("statistics", {"mean_um": Field(3.5, "um", "mean thickness", errors=0.2),
@@ -51,6 +52,7 @@ def test_round_trip_values_units_errors_and_provenance(tmp_path):
     np.testing.assert_allclose(pat.signal, np.sin(q) ** 2)
     np.testing.assert_allclose(pat.errors, 0.1)
     assert pat.units["q"] == "1/angstrom" and pat.long_names["intensity"] == "intensity"
+    assert pat.attrs["phase"] == "LiCl.H2O" and pat.attrs["q_ref"] == 2.3064
     ratio = e.nxdata["maps/ratio"]
     assert ratio.axis_names == ["y", "."] and ratio.axis(1) is None
     st = e.collections["statistics"]

@@ -110,12 +110,18 @@ class DiffractionConfig(XsuiteModel):
     dark: Optional[ConfigPath] = Field(None, description="Dark-current image, subtracted.")
     flat: Optional[ConfigPath] = Field(None, description="Flat-field image, divided.")
     orientation: Optional[int] = Field(
-        None, ge=1, le=4,
-        description="pyFAI detector orientation (1-4) the PONI was made for; None = as in the PONI (pyFAI default 3).")
-    flip_ud: bool = Field(False, description="Flip frames (and mask/dark/flat) up-down before integration.")
-    flip_lr: bool = Field(False, description="Flip frames left-right before integration.")
+        None, ge=1, le=8,
+        description="Orientation in which the files store the image (pyFAI convention 1-4, EXIF 5-8); frames, "
+                    "masks, darks and flats are re-ordered to the PONI's detector orientation. None = as stored.")
+    flip_ud: bool = Field(False, description="Frames need an up-down flip to match the PONI (ignored with `orientation`).")
+    flip_lr: bool = Field(False, description="Frames need a left-right flip to match the PONI (ignored with `orientation`).")
     wavelength_angstrom: Optional[float] = Field(None, gt=0, lt=10, description="Overrides the PONI wavelength (Å).")
-    n_points: int = Field(2000, ge=10, le=100000, description="Radial bins of 1D patterns.")
+    n_points: Optional[int] = Field(
+        None, ge=10, le=100000,
+        description="Radial bins of 1D patterns; None = three bins per pixel step in q.")
+    error_oversampling_correction: bool = Field(
+        True, description="Scale sigma by sqrt(bins per pixel step) so fits of oversampled, pixel-split "
+                          "patterns get right errors (see xsuite.diffraction.integrate).")
     unit: Literal["q_A^-1", "2th_deg", "d_A"] = Field(
         "q_A^-1", description="Primary axis of 1D patterns; all others are stored alongside.")
     radial_range_inv_angstrom: Optional[tuple[float, float]] = Field(None, description="q range (1/Å) of 1D patterns.")
@@ -139,6 +145,7 @@ class DiffractionConfig(XsuiteModel):
         from xsuite.diffraction.integrate import IntegrationSettings
 
         return IntegrationSettings(
-            n_points=self.n_points, radial_range_inv_angstrom=self.radial_range_inv_angstrom,
+            n_points=self.n_points, error_oversampling_correction=self.error_oversampling_correction,
+            radial_range_inv_angstrom=self.radial_range_inv_angstrom,
             polarization_factor=self.polarization_factor, correct_solid_angle=self.correct_solid_angle,
             splitting=self.splitting, error_model=self.error_model)

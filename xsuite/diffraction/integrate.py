@@ -9,7 +9,7 @@ reused for every frame. Building costs 0.4–0.6 s for a Pilatus 1M; each furthe
 
 * :class:`PowderIntegrator` — transmission geometry: 1D patterns in q (1/Å) with Poisson standard errors,
   2D cakes (q, χ).
-* :class:`GrazingIntegrator` — one per incidence angle: the 1D \|q\| profile of the pixels above the sample
+* :class:`GrazingIntegrator` — one per incidence angle: the 1D |q| profile of the pixels above the sample
   horizon (the region shadowed by the sample is masked), and the q_ip/q_oop map from pyFAI's
   :class:`~pyFAI.integrator.fiber.FiberIntegrator`. pyFAI rebuilds everything when the incidence angle
   changes, so series at several angles must each have their own integrator.
@@ -18,7 +18,7 @@ Optional refraction correction (off by default; no existing tool applies it). In
 angle α_c the beam travels at α' = sqrt(α² − α_c²) and a ray leaving at exit angle β was scattered at
 β' = sqrt(β² − α_c²) (Snell's law at small angles; no DWBA). The out-of-plane component inside the sample is
 therefore q_z' = q_z + k (sin α' − sin α + sin β' − sin β), q_ip unchanged, and the corrected
-\|q\|' = sqrt(q_ip² + q_z'²). At the paper's 2–6° incidence with α_c ≈ 0.15° the shift of \|q\| is below
+|q|' = sqrt(q_ip² + q_z'²). At the paper's 2–6° incidence with α_c ≈ 0.15° the shift of |q| is below
 1e-3 1/Å; it matters within a few α_c of the critical angle.
 
 Examples
@@ -60,6 +60,8 @@ __all__ = [
     "critical_angle_deg",
     "refraction_corrected_q",
     "geometry_config",
+    "auto_n_points",
+    "exit_angle_deg",
 ]
 
 _SPLITTING = {"full", "bbox", "no"}
@@ -72,8 +74,16 @@ class IntegrationSettings:
 
     Parameters
     ----------
-    n_points : int
-        Number of radial bins of 1D patterns (default 2000).
+    n_points : int or None
+        Number of radial bins of 1D patterns. None (default) = three bins per pixel step in q
+        (see :func:`auto_n_points`), enough to sample peaks a few pixels wide.
+    error_oversampling_correction : bool
+        With pixel splitting, bins narrower than a pixel step share pixels, so the Poisson errors of
+        neighbouring bins are correlated; a fit that treats bins as independent then underestimates
+        its errors by ~sqrt(oversampling) and sees "significant" peaks in pure noise. When True
+        (default) ``sigma`` is multiplied by sqrt(n_points / n_pixel_steps) (only when > 1), the
+        effective-number-of-independent-points correction, so that fitted area errors and
+        significances are right. Checked on noise-only simulated series (tests).
     radial_range_inv_angstrom : (float, float) or None
         q range (1/Å) of the 1D pattern; None lets pyFAI take the full detector range.
     polarization_factor : float or None
@@ -91,7 +101,8 @@ class IntegrationSettings:
         Bins of the grazing-incidence q_ip/q_oop map.
     """
 
-    n_points: int = 2000
+    n_points: Optional[int] = None
+    error_oversampling_correction: bool = True
     radial_range_inv_angstrom: Optional[tuple[float, float]] = None
     polarization_factor: Optional[float] = 0.99
     correct_solid_angle: bool = True
@@ -102,7 +113,7 @@ class IntegrationSettings:
     n_q_oop: int = 400
 
     def __post_init__(self) -> None:
-        if int(self.n_points) < 10:
+        if self.n_points is not None and int(self.n_points) < 10:
             raise ConfigError(f"`n_points` must be >= 10; got {self.n_points}")
         if self.splitting not in _SPLITTING:
             raise ConfigError(f"`splitting` must be one of {sorted(_SPLITTING)}; got {self.splitting!r}")
@@ -140,7 +151,7 @@ class GrazingGeometry:
         Extra exit angle above the horizon that is also masked (default 0).
     critical_angle_deg : float or None
         Critical angle α_c of the sample; when given, :class:`GrazingIntegrator` applies the refraction
-        correction to \|q\| and q_oop. None (default) = no correction.
+        correction to |q| and q_oop. None (default) = no correction.
     """
 
     incidence_angle_deg: float
@@ -257,6 +268,67 @@ def geometry_config(geometry: Any) -> dict[str, Any]:
     raise TypeError(f"geometry must be a pyFAI Geometry or its get_config() dict; got {type(geometry).__name__}")
 
 
+_NORMAL_OF_ORIENTATION = {1: (1.0, 0.0), 2: (1.0, 0.0), 3: (-1.0, 0.0), 4: (-1.0, 0.0),
+                          5: (0.0, 1.0), 6: (0.0, 1.0), 7: (0.0, -1.0), 8: (0.0, -1.0)}
+
+
+def exit_angle_deg(positions_zyx: np.ndarray, grazing: GrazingGeometry) -> np.ndarray:
+    """Exit angle β (degrees) of every pixel above the sample surface (negative = shadowed).
+
+    The sample surface is tilted by the incidence angle α about the horizontal axis so that the beam
+    meets it from above (the direct beam leaves at β = −α, the horizon lies α above the direct beam),
+    then rolled by ``tilt_angle_deg`` about the beam. ``sample_orientation`` 1-2 put the surface normal
+    up (+y, pyFAI's lab frame), 3-4 down, 5-6 along +x, 7-8 along −x.
+
+    We compute β ourselves because pyFAI 2026.9's ``exit_angle_vert`` unit puts the horizon α *below*
+    the direct beam (β = elevation + α), which would mask the wrong band for a reflection-geometry
+    sample.
+
+    Parameters
+    ----------
+    positions_zyx : ndarray, shape (..., 3)
+        Pixel positions (z along the beam, y up, x horizontal) as returned by pyFAI's
+        ``Geometry.position_array``.
+    grazing : GrazingGeometry
+    """
+    pos = np.asarray(positions_zyx, dtype=float)
+    norm = np.linalg.norm(pos, axis=-1)
+    sz, sy, sx = pos[..., 0] / norm, pos[..., 1] / norm, pos[..., 2] / norm
+    a = math.radians(grazing.incidence_angle_deg)
+    t = math.radians(grazing.tilt_angle_deg)
+    uy, ux = _NORMAL_OF_ORIENTATION[int(grazing.sample_orientation)]
+    # in-plane (x, y) direction of the normal, rolled by the tilt about the beam
+    ry, rx = uy * math.cos(t) - ux * math.sin(t), uy * math.sin(t) + ux * math.cos(t)
+    n_z, n_y, n_x = -math.sin(a), math.cos(a) * ry, math.cos(a) * rx
+    return np.rad2deg(np.arcsin(np.clip(sz * n_z + sy * n_y + sx * n_x, -1.0, 1.0)))
+
+
+def auto_n_points(q_map_inv_angstrom: np.ndarray, mask: Optional[np.ndarray] = None,
+                  radial_range_inv_angstrom: Optional[tuple[float, float]] = None,
+                  bins_per_pixel: float = 1.0) -> int:
+    """Number of q bins with ``bins_per_pixel`` bins per (median) pixel step in q (unmasked pixels).
+
+    Parameters
+    ----------
+    q_map_inv_angstrom : ndarray
+        q (1/Å) of every pixel centre.
+    mask : ndarray of bool, optional
+        True = excluded pixel.
+    radial_range_inv_angstrom : (float, float), optional
+        Range to cover (default: the unmasked pixels' range).
+    """
+    q = np.asarray(q_map_inv_angstrom, dtype=float)
+    step = np.hypot(*np.gradient(q))
+    ok = np.isfinite(q) & np.isfinite(step)
+    if mask is not None:
+        ok &= ~mask
+    if not ok.any():
+        return 1000
+    lo, hi = radial_range_inv_angstrom or (float(q[ok].min()), float(q[ok].max()))
+    dq = float(np.median(step[ok]))
+    return int(max(10, min(20000, math.ceil(bins_per_pixel * (hi - lo) / max(dq, 1e-9)))))
+
+
 def critical_angle_deg(composition: str, density_g_cm3: float, energy_ev: float) -> float:
     """Critical angle α_c = sqrt(2δ) (degrees) of a material, δ from xraydb.
 
@@ -294,12 +366,12 @@ def critical_angle_deg(composition: str, density_g_cm3: float, energy_ev: float)
 def refraction_corrected_q(q_inv_angstrom: np.ndarray, q_oop_inv_angstrom: np.ndarray,
                            exit_angle_deg: np.ndarray, incidence_angle_deg: float,
                            critical_angle_deg_: float, wavelength_angstrom: float) -> tuple[np.ndarray, np.ndarray]:
-    """Refraction-corrected \|q\| and q_oop (Snell's law at the surface, no DWBA).
+    """Refraction-corrected |q| and q_oop (Snell's law at the surface, no DWBA).
 
     Parameters
     ----------
     q_inv_angstrom, q_oop_inv_angstrom : ndarray
-        Measured \|q\| and out-of-plane component (1/Å), same shape.
+        Measured |q| and out-of-plane component (1/Å), same shape.
     exit_angle_deg : ndarray
         Exit angle β above the sample horizon (degrees), same shape.
     incidence_angle_deg, critical_angle_deg_ : float
@@ -357,6 +429,8 @@ class PowderIntegrator:
         self._shape: Optional[tuple[int, int]] = None
         self._lock = threading.Lock()
         self.n_builds = 0
+        self.n_points: Optional[int] = settings.n_points
+        self.sigma_scale = 1.0
 
     # pickling: drop the pyFAI objects
     def __getstate__(self) -> dict[str, Any]:
@@ -426,8 +500,16 @@ class PowderIntegrator:
             ai.detector.mask = mask.astype(np.int8)
         self._ai = ai
         self._shape = tuple(shape)
+        self._resolve_n_points(ai, shape, mask)
         self.n_builds += 1
         logger.debug("built pyFAI integrator for shape %s", shape)
+
+    def _resolve_n_points(self, ai: Any, shape: tuple[int, int], mask: Optional[np.ndarray]) -> None:
+        qmap = ai.array_from_unit(shape=shape, typ="center", unit="q_A^-1", scale=True)
+        n_pix = auto_n_points(qmap, mask, self.settings.radial_range_inv_angstrom)
+        self.n_points = int(self.settings.n_points) if self.settings.n_points is not None else 3 * n_pix
+        over = self.n_points / n_pix if self.settings.splitting != "no" else 1.0
+        self.sigma_scale = math.sqrt(over) if (self.settings.error_oversampling_correction and over > 1) else 1.0
 
     def _ensure(self, frame: np.ndarray, source: str) -> None:
         self._check_shape(frame, source)
@@ -469,11 +551,11 @@ class PowderIntegrator:
             self._ensure(frame, source)
             s = self.settings
             res = self._ai.integrate1d_ng(
-                frame, s.n_points, unit="q_A^-1", radial_range=s.radial_range_inv_angstrom,
+                frame, self.n_points, unit="q_A^-1", radial_range=s.radial_range_inv_angstrom,
                 correctSolidAngle=s.correct_solid_angle, polarization_factor=s.polarization_factor,
                 method=s.method, error_model=s.pyfai_error_model, dark=self.dark, flat=self.flat,
                 normalization_factor=float(monitor), dummy=np.nan)
-        return _pattern_from(res, self.wavelength_angstrom, monitor)
+        return _pattern_from(res, self.wavelength_angstrom, monitor, self.sigma_scale)
 
     def cake(self, frame: np.ndarray, monitor: float = 1.0, source: str = "") -> Cake:
         """Regroup one frame into a 2D cake ``intensity[chi, q]`` (χ in degrees, q in 1/Å)."""
@@ -483,7 +565,7 @@ class PowderIntegrator:
             self._ensure(frame, source)
             s = self.settings
             res = self._ai.integrate2d_ng(
-                frame, s.n_points // 2, s.n_chi, unit="q_A^-1", radial_range=s.radial_range_inv_angstrom,
+                frame, self.n_points, s.n_chi, unit="q_A^-1", radial_range=s.radial_range_inv_angstrom,
                 correctSolidAngle=s.correct_solid_angle, polarization_factor=s.polarization_factor,
                 method=(s.splitting, "csr", "cython"), error_model=s.pyfai_error_model,
                 dark=self.dark, flat=self.flat, normalization_factor=float(monitor), dummy=np.nan)
@@ -495,8 +577,8 @@ class PowderIntegrator:
 class GrazingIntegrator(PowderIntegrator):
     """Grazing-incidence integration at ONE incidence angle (build one per angle).
 
-    The 1D product is the \|q\| profile of the pixels above the sample horizon (exit angle >
-    ``horizon_margin_deg``): the region shadowed by the sample is added to the mask. \|q\| depends only on
+    The 1D product is the |q| profile of the pixels above the sample horizon (exit angle >
+    ``horizon_margin_deg``): the region shadowed by the sample is added to the mask. |q| depends only on
     the scattering angle, so this is a powder integration with pyFAI's cached CSR engine and a
     horizon-aware mask; it runs as fast as a transmission integration. The q_ip/q_oop map uses pyFAI's
     :class:`~pyFAI.integrator.fiber.FiberIntegrator` (a second object, so the two engines never evict
@@ -542,8 +624,7 @@ class GrazingIntegrator(PowderIntegrator):
         fi = self._new_pyfai(FiberIntegrator)
         self._detector_shape_ok(fi.detector, shape, source)
         user_mask = self._combined_mask(shape, source)
-        exit_deg = fi.array_from_unit(shape=shape, typ="center", unit=self._fiber_units("exit_angle_vert_deg"),
-                                      scale=True)
+        exit_deg = exit_angle_deg(fi.position_array(shape, corners=False), self.grazing)
         horizon = ~(exit_deg > self.grazing.horizon_margin_deg)  # NaN -> masked
         mask = horizon if user_mask is None else (horizon | user_mask)
         if mask.all():
@@ -556,6 +637,7 @@ class GrazingIntegrator(PowderIntegrator):
         ai.detector.mask = mask.astype(np.int8)
         fi.detector.mask = mask.astype(np.int8)
         self._horizon = horizon
+        self._resolve_n_points(ai, shape, mask)
         if self.grazing.critical_angle_deg:
             self._refr = self._build_refraction(ai, fi, shape, mask, exit_deg)
         self._ai, self._fi = ai, fi
@@ -580,11 +662,12 @@ class GrazingIntegrator(PowderIntegrator):
         valid = (~mask) & np.isfinite(qc)
         s = self.settings
         lo, hi = s.radial_range_inv_angstrom or (float(qc[valid].min()), float(qc[valid].max()))
-        edges = np.linspace(lo, hi, s.n_points + 1)
+        n = int(self.n_points)
+        edges = np.linspace(lo, hi, n + 1)
         idx = np.searchsorted(edges, qc.ravel(), side="right") - 1
-        keep = valid.ravel() & (idx >= 0) & (idx < s.n_points)
+        keep = valid.ravel() & (idx >= 0) & (idx < n)
         cols = np.nonzero(keep)[0]
-        mat = sparse.csr_matrix((np.ones(cols.size), (idx[cols], cols)), shape=(s.n_points, q.size))
+        mat = sparse.csr_matrix((np.ones(cols.size), (idx[cols], cols)), shape=(n, q.size))
         norm = np.ones(q.size)
         if s.correct_solid_angle:
             norm = norm * ai.solidAngleArray(shape).ravel()
@@ -596,7 +679,7 @@ class GrazingIntegrator(PowderIntegrator):
                 "centres": 0.5 * (edges[1:] + edges[:-1])}
 
     def integrate(self, frame: np.ndarray, monitor: float = 1.0, source: str = "") -> Pattern1D:
-        """Integrate one frame to the 1D \|q\| profile above the sample horizon (see class doc)."""
+        """Integrate one frame to the 1D |q| profile above the sample horizon (see class doc)."""
         if not self.grazing.critical_angle_deg:
             return super().integrate(frame, monitor=monitor, source=source)
         frame = np.asarray(frame)
@@ -650,10 +733,12 @@ def _check_monitor(monitor: float, source: str) -> None:
         raise DataFormatError(f"{where}monitor (I0) must be a positive number; got {monitor!r}")
 
 
-def _pattern_from(res: Any, wavelength_angstrom: float, monitor: float) -> Pattern1D:
+def _pattern_from(res: Any, wavelength_angstrom: float, monitor: float, sigma_scale: float = 1.0) -> Pattern1D:
     q = np.asarray(res.radial, dtype=float)
     inten = np.asarray(res.intensity, dtype=float)
     sigma = np.asarray(res.sigma, dtype=float) if res.sigma is not None else np.full_like(inten, np.nan)
+    if sigma_scale != 1.0:
+        sigma = sigma * sigma_scale
     count = np.asarray(res.count, dtype=float) if getattr(res, "count", None) is not None else np.ones_like(inten)
     empty = ~(count > 0)
     if empty.any():

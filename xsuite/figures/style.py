@@ -98,8 +98,8 @@ RC_PARAMS: dict[str, Any] = {
     "image.cmap": SEQUENTIAL_CMAP,
     "figure.dpi": 100.0,
     "savefig.dpi": 300.0,
-    "savefig.bbox": "tight",
-    "savefig.pad_inches": 0.02,
+    # no "savefig.bbox: tight": it would change the figure width away from the column width;
+    # constrained layout already keeps labels, legends and colour bars inside the figure.
     "pdf.fonttype": 42,  # embed TrueType: editable text in Illustrator/Inkscape
     "ps.fonttype": 42,
     "svg.fonttype": "none",
@@ -131,6 +131,10 @@ _UNIT_TEXT: dict[str, str] = {
     "1/s": "s$^{-1}$",
     "1/min": "min$^{-1}$",
     "mm": "mm",
+    "counts*1/angstrom": "counts·Å$^{-1}$",
+    "counts/angstrom": "counts·Å$^{-1}$",
+    "um2": "µm$^2$",
+    "1": "–",
 }
 
 Width = Literal["single", "double"] | float
@@ -277,6 +281,14 @@ def phase_color(phase: str, index: int = 0) -> str:
     return PHASE_COLORS.get(phase, PALETTE[index % len(PALETTE)])
 
 
+def phase_label(phase: str) -> str:
+    """Typeset an ASCII phase identifier: ``LiCl.H2O`` -> ``LiCl·H$_{2}$O``, ``Li3YCl6`` -> ``Li$_{3}$YCl$_{6}$``."""
+    import re
+
+    out = phase.replace(".", "·")
+    return re.sub(r"([A-Za-z\)])(\d+)", r"\1$_{\2}$", out)
+
+
 def add_scale_bar(
     ax: Any,
     length_um: float,
@@ -338,6 +350,15 @@ def nice_scale_length(extent_um: float) -> float:
     return float(10**k)
 
 
+def _metadata(fmt: str) -> dict[str, Any] | None:
+    from xsuite import __version__
+
+    if fmt in ("png", "pdf", "svg"):
+        key = "Creator" if fmt in ("pdf", "svg") else "Software"
+        return {key: f"xsuite {__version__}"}
+    return None
+
+
 def save_figure(fig: Any, stem: str, out_dir: Any, formats: Sequence[str], dpi: int) -> list[str]:
     """Save ``fig`` as ``out_dir/stem.<fmt>`` for each format; returns the written paths.
 
@@ -351,7 +372,8 @@ def save_figure(fig: Any, stem: str, out_dir: Any, formats: Sequence[str], dpi: 
     written = []
     for fmt in formats:
         path = out / f"{stem}.{fmt}"
-        fig.savefig(path, format=fmt, dpi=dpi)
+        with style_context():  # font embedding (pdf/ps/svg.fonttype) is read at save time
+            fig.savefig(path, format=fmt, dpi=dpi, metadata=_metadata(fmt))
         written.append(str(path))
         logger.debug("wrote %s", path)
     return written

@@ -229,6 +229,7 @@ class EntryWriter:
         aux: Mapping[str, Field] | None = None,
         title: str = "",
         default: bool = False,
+        attrs: Mapping[str, Any] | None = None,
     ) -> str:
         """Write (or replace) one plottable NXdata group.
 
@@ -246,6 +247,8 @@ class EntryWriter:
             Plot title.
         default : bool
             Make this the entry's (and the file's) default plot.
+        attrs : dict, optional
+            Extra group attributes (strings or numbers), e.g. ``{"phase": "LiCl.H2O"}``.
 
         Returns
         -------
@@ -280,6 +283,7 @@ class EntryWriter:
                 aux_signals.append(aux_name)
         if aux_signals:
             grp.attrs["auxiliary_signals"] = aux_signals
+        _set_attrs(grp, attrs)
         if title:
             grp.attrs["title"] = title
             _write_field(grp, "title", Field(title))
@@ -310,6 +314,7 @@ class EntryWriter:
         extra: Sequence[Column] = (),
         default: bool = False,
         title: str = "",
+        attrs: Mapping[str, Any] | None = None,
     ) -> str:
         """Create an appendable NXdata whose first dimension is the frame (time) axis.
 
@@ -351,6 +356,7 @@ class EntryWriter:
             axis_names.append(ax_name)
         axis_names += ["."] * (1 + len(signal.shape) - len(axis_names))
         grp.attrs["axes"] = axis_names if len(axis_names) > 1 else axis_names[0]
+        _set_attrs(grp, attrs)
         if title:
             grp.attrs["title"] = title
         if default:
@@ -362,6 +368,14 @@ class EntryWriter:
         parent, leaf = self._parent_for(name)
         _write_field(parent, leaf, fld)
         return parent[leaf].name
+
+
+def _set_attrs(grp: Any, attrs: Mapping[str, Any] | None) -> None:
+    reserved = {"NX_class", "signal", "axes", "auxiliary_signals", "default"}
+    for key, value in (attrs or {}).items():
+        if key in reserved or key.endswith("_indices"):
+            raise ValueError(f"attribute {key!r} is managed by the store")
+        grp.attrs[key] = value if not isinstance(value, Path) else str(value)
 
 
 def _create_appendable(grp: Any, col: Column) -> None:

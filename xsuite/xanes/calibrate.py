@@ -122,7 +122,11 @@ def _deriv_max(e: NDArray, mu: NDArray, smooth_ev: float, step_ev: float,
     grid = np.arange(lo, hi, step_ev)
     if grid.size < 7:
         return float("nan")
-    yi = np.interp(grid, e, mu)
+    # shape-preserving cubic: on a coarse or irregular grid a linear interpolant would put the
+    # derivative maximum in the middle of the widest rising segment
+    from scipy.interpolate import PchipInterpolator
+
+    yi = PchipInterpolator(e, mu)(grid)
     if smooth_ev > 0:
         yi = gaussian_filter1d(yi, smooth_ev / step_ev, mode="nearest")
     d = np.gradient(yi, step_ev)
@@ -130,10 +134,19 @@ def _deriv_max(e: NDArray, mu: NDArray, smooth_ev: float, step_ev: float,
     d[:edge] = -np.inf
     d[-edge:] = -np.inf
     i = int(np.argmax(d))
-    if 0 < i < d.size - 1 and np.isfinite(d[i - 1]) and np.isfinite(d[i + 1]):
-        den = d[i - 1] - 2 * d[i] + d[i + 1]
-        off = 0.5 * (d[i - 1] - d[i + 1]) / den if den != 0 else 0.0
-        return float(grid[i] + np.clip(off, -1, 1) * step_ev)
+    # refine: least-squares parabola through the derivative within ±half the smoothing width of the
+    # maximum (averages the residual noise instead of trusting three points)
+    half = max(2, int(round(0.5 * max(smooth_ev, 4 * step_ev) / step_ev)))
+    lo_i, hi_i = max(i - half, 0), min(i + half + 1, d.size)
+    seg = d[lo_i:hi_i]
+    ok = np.isfinite(seg)
+    if ok.sum() >= 5:
+        x = grid[lo_i:hi_i][ok] - grid[i]
+        c2, c1, _ = np.polyfit(x, seg[ok], 2)
+        if c2 < 0:
+            off = -c1 / (2 * c2)
+            if abs(off) <= half * step_ev:
+                return float(grid[i] + off)
     return float(grid[i])
 
 
@@ -141,7 +154,7 @@ def find_edge_energy(
     energy_ev: ArrayLike,
     mu: ArrayLike,
     *,
-    smooth_ev: float = 1.0,
+    smooth_ev: float = 1.5,
     window_ev: tuple[float, float] | None = None,
 ) -> tuple[float, float]:
     """Edge energy as the maximum of the first derivative of the smoothed spectrum.
@@ -178,7 +191,7 @@ def calibrate(
     element: str = "Y",
     edge: str = "K",
     tabulated_e0_ev: float | None = None,
-    smooth_ev: float = 1.0,
+    smooth_ev: float = 1.5,
     search_ev: float = 40.0,
 ) -> CalibrationResult:
     """Align the reference-foil edge of one scan to the tabulated edge energy.

@@ -236,7 +236,7 @@ def normalize(
     ie0 = int(_index_nearest(e, e0))
     sel_pre = slice(int(_index_of(e, d.pre1 + e0)), int(_index_nearest(e, d.pre2 + e0)))
     sel_post = slice(int(_index_of(e, d.norm1 + e0)), int(_index_nearest(e, d.norm2 + e0)))
-    _, err_pre = _fit_prediction_error(e[sel_pre], m[sel_pre], max(int(d.npre), 0), e[ie0])
+    _, err_pre = _fit_prediction_error(e[sel_pre], m[sel_pre], max(int(getattr(d, 'npre', None) or npre), 0), e[ie0])
     post_y = (m - grp.pre_edge)[sel_post]
     _, err_post = _fit_prediction_error(e[sel_post], post_y, int(d.nnorm), e[ie0])
     step_err = float(np.sqrt(np.nansum([err_pre**2, err_post**2])))

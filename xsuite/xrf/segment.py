@@ -30,6 +30,7 @@ __all__ = [
     "ratio_map",
     "segment_layer",
     "Segmentation",
+    "fill_holes",
 ]
 
 log = logging.getLogger(__name__)
@@ -161,9 +162,9 @@ def normalise_counts(
         valid &= good
         out *= factor
     if i0 is not None:
-        i0_a = np.broadcast_to(np.asarray(i0, dtype=np.float64), c.shape)
         if np.ndim(i0) not in (0, 2) or (np.ndim(i0) == 2 and np.shape(i0) != c.shape):
             raise DataFormatError(f"I0 for {name!r} has shape {np.shape(i0)}; expected {c.shape}")
+        i0_a = np.broadcast_to(np.asarray(i0, dtype=np.float64), c.shape)
         good = np.isfinite(i0_a) & (i0_a > 0)
         if not good.any():
             raise DataFormatError(f"I0 for {name!r} is not positive anywhere; expected monitor counts")
@@ -171,6 +172,8 @@ def normalise_counts(
         out = np.where(good, out / np.where(good, i0_a / ref, 1.0), 0.0)
         valid &= good
     if dwell_s is not None:
+        if np.ndim(dwell_s) not in (0, 2) or (np.ndim(dwell_s) == 2 and np.shape(dwell_s) != c.shape):
+            raise DataFormatError(f"dwell time for {name!r} has shape {np.shape(dwell_s)}; expected {c.shape}")
         d = np.broadcast_to(np.asarray(dwell_s, dtype=np.float64), c.shape)
         good = np.isfinite(d) & (d > 0)
         if not good.any():
@@ -246,8 +249,26 @@ def pellet_mask(cl_norm_s: np.ndarray, y_norm_s: np.ndarray) -> np.ndarray:
     if n > 1:
         sizes = np.bincount(lab.ravel())
         sizes[0] = 0
-        m = lab == int(np.argmax(sizes))
-    return ndimage.binary_fill_holes(m)
+        keep = np.zeros(n + 1, dtype=bool)
+        keep[int(np.argmax(sizes))] = True
+        m = np.take(keep, lab)
+    return fill_holes(m)
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Fill holes of a binary mask: background components not touching the map border.
+
+    Same result as :func:`scipy.ndimage.binary_fill_holes` (4-connected background) but by one
+    labelling pass, several times faster on large maps.
+    """
+    lab, n = ndimage.label(~mask)
+    if n == 0:
+        return mask.copy()
+    border = np.zeros(n + 1, dtype=bool)
+    for edge in (lab[0, :], lab[-1, :], lab[:, 0], lab[:, -1]):
+        border[edge] = True
+    border[0] = True
+    return ~np.take(border, lab) | mask
 
 
 def detect_interface_side(pellet: np.ndarray, ratio_n: np.ndarray | None = None,
@@ -307,33 +328,36 @@ def detect_interface_side(pellet: np.ndarray, ratio_n: np.ndarray | None = None,
     return best, scores
 
 
-def ratio_map(cl_s: np.ndarray, y_s: np.ndarray, pellet: np.ndarray,
-              y_floor: float = 0.05) -> tuple[np.ndarray, float]:
-    """Cl/Y ratio of the smoothed, background-subtracted maps normalised to its bulk median.
+def ratio_map(cl: np.ndarray, y: np.ndarray, pellet: np.ndarray,
+              y_floor: float) -> tuple[np.ndarray, float]:
+    """Cl/Y ratio of smoothed, background-subtracted maps, normalised to its bulk median.
 
     Parameters
     ----------
-    cl_s, y_s : ndarray
-        Smoothed maps normalised to 0..1 (background..bulk).
+    cl, y : ndarray
+        Smoothed, background-subtracted maps (any common scale per element).
     pellet : ndarray of bool
         Pellet mask; the ratio is NaN outside it.
     y_floor : float
-        Floor of the Y denominator (fraction of bulk), so a Y-free layer gives a large finite ratio.
+        Floor of the Y denominator (e.g. 5 % of the bulk Y level), so a Y-free layer gives a large,
+        finite ratio.
 
     Returns
     -------
     ratio_n : ndarray
         Normalised ratio (bulk median = 1), NaN outside the pellet.
     bulk_median : float
-        Median of the un-normalised ratio over the pellet.
+        Bulk (stoichiometric) median of the un-normalised Cl/Y ratio over the pellet.
     """
-    r = cl_s / np.maximum(y_s, y_floor)
+    r = np.maximum(y, np.asarray(y_floor, dtype=y.dtype))
+    np.divide(cl, r, out=r)
     vals = _sample(r[pellet]) if pellet.any() else np.array([1.0])
     med = float(np.median(vals))
     if not np.isfinite(med) or med <= 0:
         med = 1.0
-    out = np.where(pellet, r / med, np.nan)
-    return out, med
+    r *= np.asarray(1.0 / med, dtype=r.dtype)
+    r[~pellet] = np.nan
+    return r, med
 
 
 @dataclass(frozen=True)
@@ -355,12 +379,14 @@ def segment_layer(
     min_excess: float = 0.3,
     min_size_px: int = 4,
     touch_px: float = 2.0,
+    bulk_values: np.ndarray | None = None,
 ) -> Segmentation:
     """Segment the Cl-rich layer: robust threshold on the normalised ratio + morphology + connectivity.
 
     Threshold ``t = 1 + max(k_mad * 1.4826 * MAD, min_excess)`` where the MAD is taken over the pellet
-    (the bulk dominates). Pixels above ``t`` inside the pellet are opened (3×3 cross), small objects
-    removed, holes filled, and only objects within ``touch_px`` of the interface are kept.
+    (the bulk dominates). Pixels above ``t`` inside the pellet are closed (3×3 cross), holes filled,
+    objects smaller than ``min_size_px`` removed, and only objects within ``touch_px`` of the
+    interface are kept.
 
     Parameters
     ----------
@@ -378,27 +404,42 @@ def segment_layer(
         Smallest object kept, pixels.
     touch_px : float
         Maximum distance of an object from the interface to be kept, pixels.
+    bulk_values : ndarray, optional
+        Ratio values to take the bulk median/MAD from (default: ``ratio_n`` over the pellet); lets a
+        caller segment a crop around the interface with the statistics of the whole pellet.
 
     Returns
     -------
     Segmentation
     """
-    from skimage.morphology import remove_small_objects
-
-    vals = _sample(ratio_n[pellet]) if pellet.any() else np.array([1.0])
+    if bulk_values is None:
+        vals = _sample(ratio_n[pellet]) if pellet.any() else np.array([1.0])
+    else:
+        vals = np.asarray(bulk_values, dtype=float)
     vals = vals[np.isfinite(vals)]
     mad = float(np.median(np.abs(vals - np.median(vals)))) if vals.size else 0.0
     thr = 1.0 + max(k_mad * 1.4826 * mad, min_excess)
-    cand = pellet & np.nan_to_num(ratio_n > thr, nan=False)
-    cand = ndimage.binary_opening(cand, structure=ndimage.generate_binary_structure(2, 1))
-    if min_size_px > 1 and cand.any():
-        cand = remove_small_objects(cand, max_size=min_size_px - 1)
-    cand = ndimage.binary_fill_holes(cand) & pellet
+    with np.errstate(invalid="ignore"):
+        cand = pellet & (ratio_n > thr)
+    # closing (not opening: a 1-px-thick layer must survive) bridges one-pixel gaps along the layer;
+    # isolated noise pixels are removed below by size and by connectivity to the interface
+    cand = cand | (ndimage.binary_closing(cand, structure=ndimage.generate_binary_structure(2, 1))
+                   & pellet)
+    cand = fill_holes(cand) & pellet
     lab, n = ndimage.label(cand)
     if n == 0 or not interface.any():
         return Segmentation(np.zeros_like(pellet, dtype=bool), thr, mad, 0)
-    near = ndimage.binary_dilation(interface, iterations=int(np.ceil(touch_px)))
-    keep_ids = np.unique(lab[near & cand])
-    keep_ids = keep_ids[keep_ids > 0]
-    layer = np.isin(lab, keep_ids)
+    sizes = np.bincount(lab.ravel(), minlength=n + 1)
+    # objects within touch_px of an interface pixel (looked up in a small window around each)
+    ir, ic = np.nonzero(interface)
+    rad = int(np.ceil(touch_px))
+    off = np.arange(-rad, rad + 1)
+    rr = np.clip(ir[:, None, None] + off[None, :, None], 0, lab.shape[0] - 1)
+    cc = np.clip(ic[:, None, None] + off[None, None, :], 0, lab.shape[1] - 1)
+    touching = np.zeros(n + 1, dtype=bool)
+    touching[lab[rr, cc].ravel()] = True
+    touching[0] = False
+    keep = touching & (sizes >= min_size_px)
+    keep_ids = np.nonzero(keep)[0]
+    layer = keep[lab]
     return Segmentation(layer, thr, mad, int(keep_ids.size))

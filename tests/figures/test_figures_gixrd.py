@@ -1,0 +1,165 @@
+"""GIXRD figures: panels, labelled axes, and drawn data == stored data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from figtools import assert_labelled, assert_same, by_gid, one
+
+from xsuite.figures._common import FigureDataMissing
+from xsuite.figures.gixrd import (
+    gixrd_compare,
+    gixrd_depth,
+    gixrd_heatmap,
+    gixrd_kinetics,
+    gixrd_waterfall,
+    kinetics_curve,
+)
+from xsuite.figures.style import DOUBLE_COLUMN_IN, SINGLE_COLUMN_IN
+
+ENTRY = "LYC_gixrd_4deg"
+
+
+def _patterns(results, entry=ENTRY):
+    nx = results.entries[entry].nxdata["patterns"]
+    return nx.fields["time_s"], nx.axes["q"], nx.signal, nx.fields["ok"]
+
+
+def test_waterfall_draws_every_good_frame_unchanged(results):
+    fig = gixrd_waterfall(results, ENTRY)
+    t, q, inten, ok = _patterns(results)
+    assert fig.get_size_inches()[0] == pytest.approx(SINGLE_COLUMN_IN)
+    assert len(fig.axes) == 2  # patterns + colour bar
+    assert_labelled(fig)
+    good = np.flatnonzero(ok > 0)
+    assert good.size == len(t) - 1  # the fixture's rejected frame is not drawn
+    for k, i in enumerate(good):
+        line = one(fig, f"frame:{i}")
+        assert_same(line.get_xdata(), q)
+        assert_same(line.get_ydata(), inten[i])
+        # drawn shifted by k * offset through the transform: check the data->display offset
+        disp = line.get_transform().transform([[q[0], inten[i][0]]])
+        ref = fig.axes[0].transData.transform([[q[0], inten[i][0] + k * fig.xsuite_offset]])
+        np.testing.assert_allclose(disp, ref, rtol=1e-9, atol=1e-6)
+    assert not by_gid(fig, "frame:7")
+    # hydrate reflections marked at the tracked q_ref
+    trk = results.entries[ENTRY].collections["tracking"]
+    for ph, hkl, qref in zip(trk["phase"].value, trk["hkl"].value, trk["q_ref"].value):
+        mark = one(fig, f"ref:{ph}:{hkl}")
+        assert mark.get_xdata()[0] == pytest.approx(qref)
+
+
+def test_waterfall_subsamples_long_series(results):
+    fig = gixrd_waterfall(results, ENTRY, max_curves=5)
+    frames = [a for a in fig.findobj() if str(a.get_gid()).startswith("frame:")]
+    assert len(frames) == 5
+    idx = [int(a.get_gid().split(":")[1]) for a in frames]
+    assert idx[0] == 0 and idx[-1] == 25  # first and last frame kept
+
+
+def test_heatmap_array_is_the_stored_intensity(results):
+    fig = gixrd_heatmap(results, ENTRY)
+    t, q, inten, ok = _patterns(results)
+    mesh = one(fig, "heatmap")
+    arr = mesh.get_array()
+    assert arr.shape == inten.shape
+    good = ok > 0
+    assert_same(arr[good], inten[good])
+    assert np.ma.getmaskarray(arr)[~good].all()  # rejected frame masked
+    # cell centres: q bins and exposure time in minutes
+    coords = mesh.get_coordinates()  # (F+1, Q+1, 2) edges
+    np.testing.assert_allclose(0.5 * (coords[0, 1:, 0] + coords[0, :-1, 0]), q, rtol=1e-12)
+    np.testing.assert_allclose(0.5 * (coords[1:, 0, 1] + coords[:-1, 0, 1]), t / 60.0, rtol=1e-12)
+    assert_labelled(fig)
+
+
+def test_kinetics_points_errors_and_fit(results):
+    fig = gixrd_kinetics(results, ENTRY)
+    e = results.entries[ENTRY]
+    groups = [g for g in e.nxdata if g.startswith("peak_")]
+    assert len(groups) == 2
+    kin = e.collections["kinetics"]
+    for g in groups:
+        nx = e.nxdata[g]
+        pts = one(fig, f"area:{g}")
+        assert_same(pts.get_xdata(), nx.fields["time_s"] / 60.0)
+        assert_same(pts.get_ydata(), nx.signal)
+        # error bars: the LineCollection next to this line holds ±σ segments
+        cont = [c for c in fig.axes[0].containers if c.lines[0] is pts][0]
+        segs = cont.lines[2][0].get_segments()
+        fin = np.isfinite(nx.signal)
+        half = np.array([abs(s[1, 1] - s[0, 1]) / 2 for s in segs if len(s)])
+        np.testing.assert_allclose(half, nx.errors[fin], rtol=1e-9)
+        fit = one(fig, f"fit:{g}")
+        i = list(kin["phase"].value).index(nx.attrs["phase"])
+        expect = kinetics_curve("jmak", fit.get_xdata() * 60.0, kin["a_inf"].value[i], kin["rate_per_s"].value[i],
+                                kin["n_avrami"].value[i], kin["t0_s"].value[i])
+        np.testing.assert_allclose(fit.get_ydata(), expect)
+        # the fitted curve follows the (simulated) data: residual rms ~ the 0.25 noise
+        model_at_data = kinetics_curve("jmak", nx.fields["time_s"], kin["a_inf"].value[i],
+                                       kin["rate_per_s"].value[i], kin["n_avrami"].value[i], kin["t0_s"].value[i])
+        assert np.sqrt(np.nanmean((nx.signal - model_at_data) ** 2)) < 0.5
+    assert_labelled(fig)
+
+
+def test_kinetics_curve_models():
+    t = np.array([0.0, 100.0, 200.0, 1e6])
+    np.testing.assert_allclose(kinetics_curve("jmak", t, 2.0, 0.01, 1.0, 100.0), [0, 0, 2 * (1 - np.exp(-1)), 2.0])
+    np.testing.assert_allclose(kinetics_curve("parabolic", t, 3.0, 0.01, np.nan, 100.0)[:3], [0, 0, 3.0])
+    assert np.isnan(kinetics_curve("none", t, 1, 1, 1, 0)).all()
+
+
+def test_kinetics_without_fit_draws_points_only(results):
+    fig = gixrd_kinetics(results, "LYC_PMMA_gixrd_2deg")
+    assert by_gid(fig, "area:peak_LiCl_H2O_101")
+    assert not [a for a in fig.findobj() if str(a.get_gid()).startswith("fit:")]
+
+
+def test_depth_onset_and_rate(results):
+    fig = gixrd_depth(results)
+    assert fig.get_size_inches()[0] == pytest.approx(DOUBLE_COLUMN_IN)
+    assert len(fig.axes) == 2
+    tab = results.entries["LYC_gixrd_depth"].collections["depth_table"]
+    phase = np.array(tab["phase"].value, dtype=object)
+    sel = phase == "LiCl.H2O"
+    on = one(fig, "onset:LYC:LiCl.H2O")
+    order = np.argsort(tab["depth_um"].value[sel])
+    assert_same(on.get_xdata(), tab["depth_um"].value[sel][order])
+    assert_same(on.get_ydata(), tab["onset_s"].value[sel][order] / 60.0)
+    rate = one(fig, "rate:LYC:LiCl.H2O")
+    assert_same(rate.get_ydata(), tab["rate_per_s"].value[sel][order] * 60.0)
+    # onset grows with depth, rate falls: LYC degrades from the surface inward
+    assert np.all(np.diff(on.get_ydata()) > 0) and np.all(np.diff(rate.get_ydata()) < 0)
+    nd = one(fig, "nd:LYC_PMMA:LiCl.H2O")  # LYC_PMMA: never detected
+    assert len(nd.get_xdata()) == 3
+    assert_labelled(fig)
+
+
+def test_compare_panels_share_scale(results):
+    fig = gixrd_compare(results)
+    meshes = [a for a in fig.findobj() if str(a.get_gid()).startswith("heatmap:")]
+    assert len(meshes) == 6  # 3 angles x 2 samples
+    names = sorted(m.get_gid().split(":")[1] for m in meshes)
+    assert names == sorted(e for e in results.entries if "_gixrd_" in e and not e.endswith("depth"))
+    for m in meshes:
+        t, q, inten, ok = _patterns(results, m.get_gid().split(":")[1])
+        assert_same(m.get_array()[ok > 0], inten[ok > 0])
+    by_angle = {}
+    for m in meshes:
+        by_angle.setdefault(m.get_gid().split("_gixrd_")[1], set()).add((m.norm.vmin, m.norm.vmax))
+    assert all(len(v) == 1 for v in by_angle.values())  # one colour scale per row
+    assert_labelled(fig)
+
+
+def test_compare_needs_two_samples(results):
+    with pytest.raises(FigureDataMissing, match="two samples"):
+        gixrd_compare(results, samples=["LYC"])
+    with pytest.raises(FigureDataMissing, match="NOPE"):
+        gixrd_compare(results, samples=["LYC", "NOPE"])
+
+
+def test_missing_entry_is_a_clear_error(results):
+    with pytest.raises(FigureDataMissing, match="no entry 'LYC_gixrd_9deg'"):
+        gixrd_waterfall(results, "LYC_gixrd_9deg")
+    with pytest.raises(FigureDataMissing, match="no NXdata 'patterns'"):
+        gixrd_heatmap(results, "LYC_gixrd_depth")

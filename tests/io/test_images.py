@@ -1,0 +1,439 @@
+"""Frame I/O: formats, orientation, series discovery, corrections, bad input, real detector files."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xsuite.errors import DataFormatError, InputNotFoundError
+from xsuite.io import images as im
+
+RNG = np.random.default_rng(7)
+
+
+def _img(shape=(40, 56), dtype=np.int32, hi=5000):
+    return RNG.integers(-1, hi, size=shape).astype(dtype)
+
+
+# ---------------------------------------------------------------------------------------------------
+# formats
+# ---------------------------------------------------------------------------------------------------
+def test_fabio_formats_round_trip(tmp_path):
+    import fabio
+    from fabio.cbfimage import CbfImage
+    from fabio.edfimage import EdfImage
+    from fabio.tifimage import TifImage
+
+    a = _img()
+    EdfImage(a).write(str(tmp_path / "a.edf"))
+    CbfImage(a).write(str(tmp_path / "a.cbf"))
+    TifImage(a).write(str(tmp_path / "a.tif"))
+    np.save(tmp_path / "a.npy", a)
+    for name in ("a.edf", "a.cbf", "a.tif", "a.npy"):
+        got = im.read_frame(tmp_path / name)
+        assert got.shape == a.shape and np.array_equal(got, a), name
+        assert im.frame_count(tmp_path / name) == 1
+    # multi-frame EDF (fabio) and compressed multi-page TIFF (tifffile)
+    stack = np.stack([_img(), _img(), _img()])
+    e = EdfImage(stack[0])
+    for fr in stack[1:]:
+        e.append_frame(EdfImage(fr))
+    e.write(str(tmp_path / "s.edf"))
+    assert fabio.open(str(tmp_path / "s.edf")).nframes == 3
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "s.tif", stack, compression="zlib", photometric="minisblack")
+    for name in ("s.edf", "s.tif"):
+        assert im.frame_count(tmp_path / name) == 3
+        assert np.array_equal(im.read_frame(tmp_path / name, 2), stack[2])
+        assert [i for i, _ in im.iter_frames(tmp_path / name)] == [0, 1, 2]
+        assert np.array_equal(np.stack([f for _, f in im.iter_frames(tmp_path / name)]), stack)
+
+
+def test_hdf5_stacks_explicit_default_and_eiger_bitshuffle(tmp_path):
+    import h5py
+    import hdf5plugin
+
+    stack = np.stack([_img(dtype=np.uint32, hi=60000) for _ in range(5)])
+    # plain stack at an explicit path, gzip
+    with h5py.File(tmp_path / "plain.h5", "w") as h:
+        h.create_dataset("scan/images", data=stack, compression="gzip", chunks=(1, 40, 56))
+        h.create_dataset("scan/other", data=np.zeros((3, 3)))
+    assert im.frame_count(f"{tmp_path / 'plain.h5'}::/scan/images") == 5
+    assert np.array_equal(im.read_frame(f"{tmp_path / 'plain.h5'}::/scan/images", 4), stack[4])
+    assert np.array_equal(im.read_frame(tmp_path / "plain.h5", 1), stack[1])  # largest dataset found
+    # NeXus default chain
+    with h5py.File(tmp_path / "nx.nxs", "w") as h:
+        h.attrs["default"] = "entry"
+        e = h.create_group("entry")
+        e.attrs["default"] = "frames"
+        d = e.create_group("frames")
+        d.attrs["signal"] = "counts"
+        d["counts"] = stack[:2]
+        e["big_decoy"] = np.zeros((9, 50, 60))
+    assert np.array_equal(im.read_frame(tmp_path / "nx.nxs", 1), stack[1])
+    # Eiger master + 2 data files, bitshuffle/LZ4
+    for k, sl in ((1, slice(0, 3)), (2, slice(3, 5))):
+        with h5py.File(tmp_path / f"x_data_{k:06d}.h5", "w") as h:
+            h.create_dataset("entry/data/data", data=stack[sl], chunks=(1, 40, 56),
+                             **hdf5plugin.Bitshuffle(cname="lz4"))
+    with h5py.File(tmp_path / "x_master.h5", "w") as h:
+        for k in (1, 2):
+            h[f"entry/data/data_{k:06d}"] = h5py.ExternalLink(f"x_data_{k:06d}.h5", "/entry/data/data")
+    with h5py.File(tmp_path / "x_data_000001.h5", "r") as h:
+        assert h["entry/data/data"].compression != "gzip"  # a filter plugin, not gzip
+        assert "32008" in h["entry/data/data"]._filters  # bitshuffle filter id
+    master = tmp_path / "x_master.h5"
+    assert im.frame_count(master) == 5
+    got = np.stack([f for _, f in im.iter_frames(master)])
+    assert got.dtype == np.uint32 and np.array_equal(got, stack)
+    assert np.array_equal(im.read_frame(master, 3), stack[3])  # second data file
+    # discovering the folder lists the master's frames only (data files are skipped)
+    refs = im.discover_frames([master, tmp_path / "x_data_000001.h5"], interval_s=1.0)
+    assert [r.key for r in refs] == [f"x_master.h5#{i}" for i in range(5)]
+
+
+# ---------------------------------------------------------------------------------------------------
+# orientation
+# ---------------------------------------------------------------------------------------------------
+def test_orientation_maps_follow_pyfai_convention():
+    a = np.arange(12).reshape(3, 4)
+    assert np.array_equal(im.apply_orientation(a, 2, 3), a[::-1, :])
+    assert np.array_equal(im.apply_orientation(a, 4, 3), a[:, ::-1])
+    assert np.array_equal(im.apply_orientation(a, 1, 3), a[::-1, ::-1])
+    assert np.array_equal(im.apply_orientation(a, 3, 3), a)
+    assert np.array_equal(im.apply_orientation(a, 5, 1), a.T)
+    assert im.apply_orientation(a, 6, 1).shape == (4, 3)
+    for f in range(1, 9):
+        for t in range(1, 9):
+            there = im.apply_orientation(a, f, t)
+            assert np.array_equal(im.apply_orientation(there, t, f), a), (f, t)
+            for c in range(1, 9):  # group law: f -> t -> c equals f -> c
+                assert np.array_equal(im.apply_orientation(there, t, c), im.apply_orientation(a, f, c))
+    assert im.orientation_for_flips(flip_ud=True) == 2
+    assert im.orientation_for_flips(flip_lr=True) == 4
+    assert im.orientation_for_flips(flip_ud=True, flip_lr=True) == 1
+    assert im.orientation_for_flips(flip_ud=True, geometry_orientation=4) == 1
+    assert im.orientation_for_flips() == 3
+    with pytest.raises(DataFormatError, match="orientation 1-8"):
+        im.apply_orientation(a, 9, 3)
+
+
+def test_orientation_equivalent_to_pyfai_detector_orientation():
+    """Flipping a frame from 3 to o and integrating with a detector declared in orientation o gives
+    the same pattern: apply_orientation uses pyFAI's meaning of the numbers."""
+    from pyFAI.detectors import Detector
+    from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+
+    from xsuite.simulate import xrd
+
+    g = xrd.make_geometry("small", wavelength_angstrom=1.0, dist_m=0.08, beam_center_px=(30.0, 40.0),
+                          rot1_rad=0.02, rot2_rad=-0.01)
+    q = np.arange(0, 5, 0.0005)
+    ps = xrd.PeakSet("test", np.array([1.0, 1.7, 2.6]), np.array([3.0, 3.0, 3.0]), 0.015)
+    img3 = xrd.render_frame(g, q, xrd.pattern_1d(q, [ps]) + 1.0, None)
+    ref = g.ai.integrate1d(img3, 800, unit="q_A^-1", correctSolidAngle=False, method=("no", "histogram", "cython"))
+    for o in (1, 2, 4):
+        det = Detector(172e-6, 172e-6, max_shape=img3.shape, orientation=o)
+        ai = AzimuthalIntegrator(dist=g.ai.dist, poni1=g.ai.poni1, poni2=g.ai.poni2, rot1=g.ai.rot1,
+                                 rot2=g.ai.rot2, detector=det, wavelength=g.ai.wavelength)
+        res = ai.integrate1d(im.apply_orientation(img3, 3, o), 800, unit="q_A^-1", correctSolidAngle=False,
+                             method=("no", "histogram", "cython"))
+        np.testing.assert_allclose(res.intensity, ref.intensity, rtol=1e-5, atol=1e-6)
+        wrong = ai.integrate1d(img3, 800, unit="q_A^-1", correctSolidAngle=False, method=("no", "histogram", "cython"))
+        assert np.abs(wrong.intensity - ref.intensity).max() > 1.0  # not flipping would be visible
+
+
+def test_poni_orientation(tmp_path, realdata):
+    from pyFAI.detectors import Detector
+    from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+
+    assert im.poni_orientation(realdata / "xrd/mda_giwaxs_cms_pilatus1m/calibration_NSLS_II_CMS.poni") == 4
+    assert im.poni_orientation(realdata / "xrd/CeO2_Pilatus1M.poni") == 3  # no orientation field
+    ai = AzimuthalIntegrator(dist=0.1, detector=Detector(1e-4, 1e-4, max_shape=(10, 10), orientation=2))
+    ai.write(str(tmp_path / "o2.poni"))
+    assert im.poni_orientation(tmp_path / "o2.poni") == 2
+    with pytest.raises(InputNotFoundError, match="nope.poni"):
+        im.poni_orientation(tmp_path / "nope.poni")
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_real_ceo2_needs_vertical_flip(realdata):
+    """MANIFEST: the CeO2 Pilatus PONI was calibrated on the vertically flipped image."""
+    import pyFAI
+    from pyFAI.calibrant import get_calibrant
+
+    poni = realdata / "xrd/CeO2_Pilatus1M.poni"
+    tif = realdata / "xrd/CeO2_Pilatus1M.tif"
+    ai = pyFAI.load(str(poni))
+    wl = ai.wavelength * 1e10
+    cal = get_calibrant("CeO2")
+    q_ref = np.array([2 * np.pi / d for d in cal.dSpacing[:5]])
+    raw = im.read_frame(tif)
+    assert raw.shape == (1043, 981)
+    o = im.orientation_for_flips(flip_ud=True, geometry_orientation=im.poni_orientation(poni))
+    assert o == 2
+
+    def peak_q(img):
+        res = ai.integrate1d(img, 4000, unit="q_A^-1", mask=img < 0, method=("full", "csr", "cython"),
+                             polarization_factor=0.99)
+        q, i = res.radial, res.intensity
+        out = []
+        for qc in q_ref:
+            sel = np.where((q > qc - 0.05) & (q < qc + 0.05))[0]
+            k = sel[np.argmax(i[sel])]
+            y = i[k - 2:k + 3]
+            x = q[k - 2:k + 3]
+            c = np.polyfit(x - q[k], y, 2)  # vertex of a parabola through the top 5 points
+            out.append(q[k] - c[1] / (2 * c[0]))
+        return np.array(out)
+
+    good = peak_q(im.read_frame(tif, orientation=o))
+    assert np.abs(good - q_ref).max() < 0.002, good - q_ref
+    bad = peak_q(raw)
+    assert np.abs(bad - q_ref).max() > 0.01  # the pitfall: as read, peaks are off
+    assert wl == pytest.approx(0.4066, abs=1e-4)
+
+
+# ---------------------------------------------------------------------------------------------------
+# discovery and time sources
+# ---------------------------------------------------------------------------------------------------
+def _edf(path, data, **header):
+    from fabio.edfimage import EdfImage
+
+    EdfImage(data, header={k: str(v) for k, v in header.items()}).write(str(path))
+
+
+def test_discovery_orders_by_header_time_and_reads_monitor(tmp_path):
+    # names in the opposite order of acquisition
+    times = ["2026-01-01T10:12:00", "2026-01-01T10:06:00", "2026-01-01T10:00:00"]
+    for k, t in enumerate(times):
+        _edf(tmp_path / f"f_{k:02d}.edf", _img(), time=t, monitor=1000 + k)
+    refs = im.discover_frames(tmp_path, interval_s=99.0)  # metadata wins over the interval
+    assert [r.path.name for r in refs] == ["f_02.edf", "f_01.edf", "f_00.edf"]
+    assert [r.time_s for r in refs] == [0.0, 360.0, 720.0]
+    assert [r.monitor for r in refs] == [1002.0, 1001.0, 1000.0]
+    assert {r.time_source for r in refs} == {"metadata"}
+    assert refs[0].to_dict()["key"] == "f_02.edf#0"
+    json.dumps([r.to_dict() for r in refs])
+    # time origin: e.g. the start of air exposure 2 min before the first frame
+    refs = im.discover_frames(tmp_path, time_origin="2026-01-01T09:58:00")
+    assert refs[0].time_s == 120.0
+
+
+def test_sidecar_then_interval_then_mtime(tmp_path):
+    import tifffile
+
+    for k in range(3):
+        tifffile.imwrite(tmp_path / f"img_{k + 8}.tif", _img())
+    # mtime only: set modification times in reverse name order
+    for k in range(3):
+        os.utime(tmp_path / f"img_{k + 8}.tif", (1e9 + 100 * (3 - k), 1e9 + 100 * (3 - k)))
+    refs = im.discover_frames(str(tmp_path / "img_*.tif"))
+    assert [r.path.name for r in refs] == ["img_10.tif", "img_9.tif", "img_8.tif"]
+    assert [r.time_s for r in refs] == [0.0, 100.0, 200.0] and refs[0].time_source == "mtime"
+    # interval (+ start): natural name order 8, 9, 10 (not 10, 8, 9)
+    refs = im.discover_frames(tmp_path, interval_s=360.0, start_time="2026-01-01T00:00:00")
+    assert [r.path.name for r in refs] == ["img_8.tif", "img_9.tif", "img_10.tif"]
+    assert [r.time_s for r in refs] == [0.0, 360.0, 720.0] and refs[0].time_source == "interval"
+    assert refs[0].timestamp == pytest.approx(1767225600.0)
+    # sidecars on every frame: they win (json, yaml, txt forms)
+    (tmp_path / "img_8.tif.json").write_text(json.dumps({"timestamp": "2026-01-01T00:10:00", "I0": 5.0}))
+    (tmp_path / "img_9.yaml").write_text("time: 2026-01-01 00:04:00\nmonitor: 6\n")
+    (tmp_path / "img_10.txt").write_text("# date = 2026-01-01T00:00:30\nflux: 7.5e4\n")
+    refs = im.discover_frames(tmp_path, interval_s=360.0)
+    assert [r.path.name for r in refs] == ["img_10.tif", "img_9.tif", "img_8.tif"]
+    assert [r.time_s for r in refs] == [0.0, 210.0, 570.0]
+    assert [r.monitor for r in refs] == [7.5e4, 6.0, 5.0]
+    # one frame without metadata -> the interval is used for all (a series never mixes clocks)
+    (tmp_path / "img_10.txt").unlink()
+    refs = im.discover_frames(tmp_path, interval_s=360.0)
+    assert refs[0].time_source == "interval" and [r.path.name for r in refs][0] == "img_8.tif"
+    with pytest.raises(InputNotFoundError, match="no file matches"):
+        im.discover_frames(str(tmp_path / "nothing_*.tif"))
+    with pytest.raises(DataFormatError, match="interval_s"):
+        im.discover_frames(tmp_path, interval_s=-1)
+
+
+def test_hdf5_frame_times_and_monitor(tmp_path):
+    import h5py
+
+    stack = np.stack([_img() for _ in range(4)])
+    with h5py.File(tmp_path / "a.h5", "w") as h:
+        h["entry/data/data"] = stack
+        h["entry/start_time"] = "2026-02-01T08:00:00"
+        h["entry/instrument/detector/frame_time"] = 360.0
+        h["entry/control/data"] = np.array([10.0, 11.0, 12.0, 13.0])
+    with h5py.File(tmp_path / "b.h5", "w") as h:  # explicit per-frame epoch timestamps, unordered
+        h["entry/data/data"] = stack[:2]
+        h["entry/data/timestamp"] = np.array([1769933100.0, 1769932900.0])  # 08:05 and 08:01:40
+    refs = im.discover_frames([tmp_path / "a.h5", tmp_path / "b.h5"])
+    assert [r.key for r in refs] == ["a.h5#0", "b.h5#1", "b.h5#0", "a.h5#1", "a.h5#2", "a.h5#3"]
+    assert [r.time_s for r in refs] == [0.0, 100.0, 300.0, 360.0, 720.0, 1080.0]
+    assert refs[0].monitor == 10.0 and refs[3].monitor == 11.0 and refs[1].monitor is None
+    assert np.array_equal(im.read_frame(refs[1]), stack[1])
+
+
+# ---------------------------------------------------------------------------------------------------
+# corrections and shapes
+# ---------------------------------------------------------------------------------------------------
+def test_mask_dark_flat_loaders(tmp_path):
+    import tifffile
+
+    m = np.zeros((40, 56), dtype=np.uint8)
+    m[3:5, 7:9] = 1
+    m[10, 10] = 255
+    np.save(tmp_path / "m.npy", m)
+    tifffile.imwrite(tmp_path / "m.tif", m)
+    _edf(tmp_path / "m.edf", m.astype(np.int32))
+    for name in ("m.npy", "m.tif", "m.edf"):
+        got = im.load_mask(tmp_path / name, shape=(40, 56))
+        assert got.dtype == bool and got.sum() == 5 and got[10, 10]
+    flipped = im.load_mask(tmp_path / "m.npy", orientation=2)
+    assert flipped[39 - 10, 10]
+    darks = np.stack([np.full((40, 56), 10.0), np.full((40, 56), 14.0)]).astype(np.float32)
+    tifffile.imwrite(tmp_path / "dark.tif", darks, photometric="minisblack")
+    assert np.allclose(im.load_dark(tmp_path / "dark.tif", shape=(40, 56)), 12.0)
+    flat = np.full((40, 56), 2000.0, dtype=np.float32)
+    flat[0, 0] = 0.0
+    flat[1, 1] = 3000.0
+    np.save(tmp_path / "flat.npy", flat)
+    f = im.load_flat(tmp_path / "flat.npy")
+    assert np.isnan(f[0, 0]) and f[1, 1] == pytest.approx(1.5) and np.nanmedian(f) == pytest.approx(1.0)
+    with pytest.raises(DataFormatError) as ei:
+        im.load_mask(tmp_path / "m.npy", shape=(1043, 981))
+    msg = str(ei.value)
+    assert "m.npy" in msg and "(40, 56)" in msg and "(1043, 981)" in msg and "\n" not in msg
+    with pytest.raises(DataFormatError, match="transposed"):
+        im.check_shape(np.zeros((56, 40)), (40, 56), "x.tif", "frame")
+
+
+# ---------------------------------------------------------------------------------------------------
+# bad input
+# ---------------------------------------------------------------------------------------------------
+def _truncate(path: Path, keep: float = 0.6) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+@pytest.mark.parametrize("fmt", ["tif", "edf", "cbf", "h5", "eiger", "npy"])
+def test_truncated_file_gives_one_line_error_naming_it(tmp_path, fmt):
+    import h5py
+    import hdf5plugin
+    import tifffile
+    from fabio.cbfimage import CbfImage
+
+    a = RNG.integers(0, 60000, size=(64, 80)).astype(np.int32)
+    name = f"frame_0001.{fmt if fmt not in ('eiger',) else 'h5'}"
+    path = tmp_path / name
+    if fmt == "tif":
+        tifffile.imwrite(path, a)
+    elif fmt == "edf":
+        _edf(path, a)
+    elif fmt == "cbf":
+        CbfImage(a).write(str(path))
+    elif fmt == "npy":
+        np.save(path, a)
+    elif fmt == "h5":
+        with h5py.File(path, "w") as h:
+            h.create_dataset("entry/data/data", data=np.stack([a] * 4), chunks=(1, 64, 80), compression="gzip")
+    else:
+        with h5py.File(tmp_path / "frame_0001_data_000001.h5", "w") as h:
+            h.create_dataset("entry/data/data", data=np.stack([a] * 4), chunks=(1, 64, 80),
+                             **hdf5plugin.Bitshuffle(cname="lz4"))
+        with h5py.File(path, "w") as h:
+            h["entry/data/data_000001"] = h5py.ExternalLink("frame_0001_data_000001.h5", "/entry/data/data")
+        path = tmp_path / "frame_0001_data_000001.h5"  # truncate the data file behind the master
+    _truncate(path)
+    target = tmp_path / name
+    with pytest.raises(DataFormatError) as ei:
+        im.read_frame(target, -1)
+    msg = str(ei.value)
+    assert path.name in msg and "\n" not in msg, msg
+    assert not im.is_frame_complete(target, settle_s=0.0)
+
+
+def test_missing_and_unreadable_inputs(tmp_path):
+    import h5py
+
+    with pytest.raises(InputNotFoundError, match="absent.tif"):
+        im.read_frame(tmp_path / "absent.tif")
+    (tmp_path / "empty.edf").write_bytes(b"")
+    with pytest.raises(DataFormatError, match="empty.edf.*empty"):
+        im.read_frame(tmp_path / "empty.edf")
+    (tmp_path / "junk.cbf").write_bytes(b"this is not an image at all" * 10)
+    with pytest.raises(DataFormatError, match="junk.cbf"):
+        im.read_frame(tmp_path / "junk.cbf")
+    with h5py.File(tmp_path / "m_master.h5", "w") as h:
+        h["entry/data/data_000001"] = h5py.ExternalLink("m_data_000001.h5", "/entry/data/data")
+    with pytest.raises(InputNotFoundError, match="m_data_000001.h5"):
+        im.read_frame(tmp_path / "m_master.h5")
+    with h5py.File(tmp_path / "p.h5", "w") as h:
+        h["entry/data/data"] = np.zeros((2, 4, 4))
+    with pytest.raises(InputNotFoundError, match="p.h5.*/entry/nothing"):
+        im.read_frame(f"{tmp_path / 'p.h5'}::/entry/nothing")
+    with pytest.raises(DataFormatError, match="frame 5 out of range"):
+        im.read_frame(tmp_path / "p.h5", 5)
+    assert not im.is_frame_complete(tmp_path / "absent.tif")
+    assert not im.is_frame_complete(tmp_path / "empty.edf")
+    assert im.is_frame_complete(tmp_path / "p.h5", settle_s=0.01)
+
+
+def test_is_frame_complete_sees_a_growing_file(tmp_path):
+    import threading
+    import time
+
+    import tifffile
+
+    full = tmp_path / "full.tif"
+    tifffile.imwrite(full, _img((200, 200)))
+    data = full.read_bytes()
+    growing = tmp_path / "growing.tif"
+    growing.write_bytes(data[:1000])
+
+    def writer():
+        with open(growing, "ab") as fh:
+            for k in range(1000, len(data), 4000):
+                time.sleep(0.01)
+                fh.write(data[k:k + 4000])
+                fh.flush()
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        assert not im.is_frame_complete(growing, settle_s=0.03)
+    finally:
+        t.join()
+    assert im.is_frame_complete(growing, settle_s=0.01)
+    assert np.array_equal(im.read_frame(growing), im.read_frame(full))
+
+
+# ---------------------------------------------------------------------------------------------------
+# real detector files
+# ---------------------------------------------------------------------------------------------------
+@pytest.mark.realdata
+def test_real_lambda_nexus_and_hexrd_pilatus2m(realdata):
+    lam = realdata / "xrd/dioptas_lambda_nxs"
+    parts = sorted(lam.glob("*_m1_part*.nxs"))
+    assert len(parts) == 5
+    assert im.frame_count(parts[0]) == 10
+    f = im.read_frame(parts[0], 9)
+    assert f.shape == (516, 1554) and f.dtype == np.int16
+    refs = im.discover_frames(str(lam / "*_m2_part*.nxs"), interval_s=0.2)
+    assert len(refs) == 50 and refs[-1].key.endswith("part00004.nxs#9") and refs[-1].time_s == pytest.approx(9.8)
+    mask = im.load_mask(next(lam.glob("*.mask")))
+    assert mask.shape == (1833, 1556) and int(mask.sum()) == 25988
+    hx = realdata / "xrd/hexrd_ceria_pilatus2m"
+    img = im.read_frame(hx / "ceria_50x30_740mm_000005_Pilatus2M.hdf5")
+    assert img.shape == (1679, 1475) and img.dtype == np.int32 and img.max() > 1000
+    m = im.load_mask(hx / "Pilatus2M_mask_from_hexrd_buffer.edf", shape=img.shape)
+    assert 0 < m.mean() < 0.5
+    cms = realdata / "xrd/mda_giwaxs_cms_pilatus1m"
+    t = im.read_frame(next(cms.glob("*pos1*.tiff")))
+    assert t.shape == (1043, 981) and t.dtype == np.int32
+    assert im.load_mask(cms / "mask_NSLS_II_CMS_nonStiched.tif", shape=t.shape).any()

@@ -1,0 +1,1007 @@
+"""Peak tracking over a series of 1D patterns: selection, single-peak fits, detection and onset.
+
+Three layers:
+
+* :func:`select_tracking_reflections` picks, for each tracked phase, its strongest reflections that
+  lie at least ``min_separation_inv_angstrom`` away from every reflection of every other phase in
+  play (same-phase reflections closer than that are merged into one tracked peak, e.g. LiCl.H2O
+  101/110 at q ≈ 2.31 1/Å).
+* :func:`fit_peak` fits one pseudo-Voigt (lmfit's ``pvoigt`` lineshape, i.e. ``PseudoVoigtModel``
+  with the same parameter names: FWHM = 2·sigma, ``eta`` = fraction, ``area`` = amplitude) plus a
+  low-order polynomial background in a q window with ``lmfit.minimize`` (about 5x less overhead than
+  ``Model.fit``: ~4 ms per fit), warm-started from a previous result. When centre, FWHM and eta are all fixed the model
+  is linear in (area, background) and is solved by weighted linear least squares (~50 µs), which
+  gives the same numbers as lmfit with those parameters fixed (checked in the tests).
+* :func:`track_peaks` runs a series. The peak SHAPE (centre, FWHM, eta) is first taken from a fit
+  of the error-weighted sum of all frames (centre held within ``center_tolerance`` of the reference
+  position); if the peak is not significant even in the sum, the reference position and
+  ``fwhm_guess`` are used. Every frame then gets a fixed-shape linear fit: its area/σ is the
+  DETECTION significance (unbiased, Gaussian under the null hypothesis: no look-elsewhere effect,
+  which is what keeps noise-only series free of false detections). Frames whose significance
+  reaches ``refine_threshold`` (default 10) are refined with lmfit (centre and FWHM free within bounds, eta fixed),
+  warm-started from the previous refined frame; their area, centre and FWHM come from that fit.
+
+Detection: a peak is detected when its significance stays ≥ ``threshold`` for ``n_consecutive``
+consecutive frames; ``onset_s`` is the time of the first frame of the first such run. A peak never
+detected is reported as "not detected" with an upper limit on its area (max over frames of
+max(area, 0) + threshold·σ from the fixed-shape fit); its per-frame numbers are still returned (they
+scatter around zero) but must not be shown as a growth curve.
+
+All functions are pure (arrays in, frozen dataclasses out); a fit that fails on one frame gives NaN
+and a reason, never an exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from xsuite.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+_LN2 = math.log(2.0)
+_SQRT_2LN2 = math.sqrt(2.0 * _LN2)
+
+
+# ------------------------------------------------------------------------------------------------
+# selection
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrackedReflection:
+    """A reflection (or a merged group of close same-phase reflections) chosen for tracking.
+
+    Attributes
+    ----------
+    phase : str
+        Phase identifier.
+    hkl : tuple of int
+        Indices of the strongest member.
+    q_inv_angstrom : float
+        Intensity-weighted position of the group (1/Å).
+    d_angstrom, two_theta_deg : float
+        Same position as d and as 2θ at the selection wavelength.
+    intensity : float
+        Summed relative intensity of the group (phase's strongest reflection = 100).
+    merged_hkls : tuple of tuple of int
+        All members of the group (one element when not merged).
+    nearest_other_inv_angstrom : float
+        Distance to the nearest relevant reflection of another phase (inf when none in range).
+    window_inv_angstrom : tuple of float
+        Suggested fit window (q_lo, q_hi).
+    neighbors_inv_angstrom : tuple of float
+        Positions of the other reflections (any phase in play, own phase included, relative
+        intensity ≥ 0.5 %) inside the window or within 0.03 1/Å of it: fitted as nuisance peaks of
+        the same shape with free areas, so host-phase tails do not bias the tracked area.
+    user_selected : bool
+        True when chosen by the user rather than by the separation rule.
+    """
+
+    phase: str
+    hkl: tuple[int, ...]
+    q_inv_angstrom: float
+    d_angstrom: float
+    two_theta_deg: float
+    intensity: float
+    merged_hkls: tuple[tuple[int, ...], ...]
+    nearest_other_inv_angstrom: float
+    window_inv_angstrom: tuple[float, float]
+    neighbors_inv_angstrom: tuple[float, ...] = ()
+    user_selected: bool = False
+
+    @property
+    def hkl_label(self) -> str:
+        """``"101"``, or ``"101/110"`` for a merged group."""
+        return "/".join(_hkl_str(h) for h in self.merged_hkls)
+
+    @property
+    def label(self) -> str:
+        """``"LiCl.H2O 101/110"``."""
+        return f"{self.phase} {self.hkl_label}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        return {
+            "phase": self.phase,
+            "hkl": list(self.hkl),
+            "hkl_label": self.hkl_label,
+            "q_inv_angstrom": self.q_inv_angstrom,
+            "d_angstrom": self.d_angstrom,
+            "two_theta_deg": self.two_theta_deg,
+            "intensity": self.intensity,
+            "merged_hkls": [list(h) for h in self.merged_hkls],
+            "nearest_other_inv_angstrom": _finite_or_none(self.nearest_other_inv_angstrom),
+            "window_inv_angstrom": list(self.window_inv_angstrom),
+            "neighbors_inv_angstrom": list(self.neighbors_inv_angstrom),
+            "user_selected": self.user_selected,
+        }
+
+
+def _hkl_str(hkl: Sequence[int]) -> str:
+    if all(abs(i) < 10 for i in hkl):
+        return "".join(str(i) for i in hkl)
+    return " ".join(str(i) for i in hkl)
+
+
+def parse_hkl(value: str | Sequence[int]) -> tuple[int, ...]:
+    """Read Miller indices from ``"10-1"``, ``"1 0 -1"``, ``"1,0,-1"`` or a sequence of ints."""
+    if not isinstance(value, str):
+        return tuple(int(v) for v in value)
+    s = value.strip()
+    parts = re.findall(r"-?\d+", s) if re.search(r"[\s,]", s) else re.findall(r"-?\d", s)
+    if len(parts) not in (3, 4):
+        raise ConfigError(f"cannot read Miller indices from {value!r}; expected e.g. '101', '10-1' or '1 0 -1'")
+    out = tuple(int(p) for p in parts)
+    return (out[0], out[1], out[3]) if len(out) == 4 else out
+
+
+def select_tracking_reflections(
+    tracked_phases: Iterable[Any],
+    other_phases: Iterable[Any],
+    q_range: tuple[float, float],
+    wavelength: float,
+    min_separation_inv_angstrom: float = 0.02,
+    min_intensity: float = 5.0,
+    *,
+    max_per_phase: int = 3,
+    other_min_intensity: float = 2.0,
+    user_choice: Mapping[str, Sequence[str | Sequence[int]]] | None = None,
+    half_window_inv_angstrom: float = 0.05,
+    neighbor_min_intensity: float = 0.5,
+) -> list[TrackedReflection]:
+    """Pick reflections of the tracked phases that no other phase in play overlaps.
+
+    Parameters
+    ----------
+    tracked_phases : iterable of str or Phase
+        Phases whose growth is followed (e.g. ``["LiCl.H2O", "YCl3.6H2O"]``).
+    other_phases : iterable of str or Phase
+        Other phases present (e.g. ``["Li3YCl6"]``). Tracked phases are also checked against
+        each other.
+    q_range : (float, float)
+        Usable q range of the data (1/Å).
+    wavelength : float
+        Wavelength (Å), for ``two_theta_deg``.
+    min_separation_inv_angstrom : float, optional
+        Minimum |Δq| to any reflection of another phase with relative intensity ≥
+        ``other_min_intensity``; same-phase reflections closer than this are merged.
+    min_intensity : float, optional
+        Weakest tracked reflection (relative intensity, %).
+    max_per_phase : int, optional
+        Keep at most this many per phase (strongest first).
+    other_min_intensity : float, optional
+        Reflections of other phases weaker than this (%) are ignored as overlaps.
+    user_choice : mapping, optional
+        ``{phase: [hkl, ...]}`` to take the user's reflections for that phase instead (no
+        separation rule; an overlap is logged as a warning).
+    half_window_inv_angstrom : float, optional
+        Half width of the suggested fit window (1/Å); use ≥ 2.5 FWHM so that peak and background
+        are not degenerate.
+    neighbor_min_intensity : float, optional
+        Reflections (of any phase) at least this strong (%) near the window become nuisance peaks.
+
+    Returns
+    -------
+    list of TrackedReflection
+        Ordered by phase (input order) then decreasing intensity. A tracked phase with no
+        clean reflection contributes nothing (logged).
+    """
+    from xsuite.diffraction.phases import get_phase
+
+    q_lo, q_hi = float(q_range[0]), float(q_range[1])
+    if not q_hi > q_lo:
+        raise ConfigError(f"`q_range` must be (low, high) with high > low; got {q_range!r}")
+    tracked = [get_phase(p) for p in tracked_phases]
+    others = [get_phase(p) for p in other_phases]
+    q_max = q_hi + 0.2
+    refl = {p.name: p.reflections(wavelength, q_max_inv_angstrom=q_max) for p in tracked + others}
+    user = {get_phase(k).name: list(v) for k, v in (user_choice or {}).items()}
+
+    out: list[TrackedReflection] = []
+    for ph in tracked:
+        own = refl[ph.name]
+        foreign = np.array([r.q_inv_angstrom for name, rs in refl.items() if name != ph.name
+                            for r in rs if r.intensity >= other_min_intensity])
+        groups = _merge_groups(own, min_separation_inv_angstrom)
+        if ph.name in user:
+            wanted = [parse_hkl(h) for h in user[ph.name]]
+            chosen = []
+            for hkl in wanted:
+                grp = next((g for g in groups if _hkl_in_group(hkl, g)), None)
+                if grp is None:
+                    raise ConfigError(
+                        f"reflection {_hkl_str(hkl)} of {ph.name} not found below q = {q_max:.2f} 1/Å; "
+                        f"known: {', '.join(_hkl_str(r.hkl) for r in own[:15])}"
+                    )
+                chosen.append(grp)
+            cands = [(g, True) for g in chosen]
+        else:
+            cands = [(g, False) for g in sorted(groups, key=lambda g: -max(r.intensity for r in g))]
+        n = 0
+        for grp, is_user in cands:
+            inten = sum(r.intensity for r in grp)
+            q = sum(r.q_inv_angstrom * r.intensity for r in grp) / max(inten, 1e-12)
+            gap_other = float(np.min(np.abs(foreign - q))) if foreign.size else float("inf")
+            if not is_user:
+                if max(r.intensity for r in grp) < min_intensity or not (q_lo <= q <= q_hi):
+                    continue
+                if gap_other < min_separation_inv_angstrom:
+                    continue
+                if n >= max_per_phase:
+                    break
+            elif gap_other < min_separation_inv_angstrom:
+                log.warning("%s %s (q=%.4f) is within %.4f 1/Å of another phase's reflection",
+                            ph.name, _hkl_str(grp[0].hkl), q, gap_other)
+            lo, hi = q - half_window_inv_angstrom, q + half_window_inv_angstrom
+            members = {id(r) for r in grp}
+            neigh = sorted(
+                r.q_inv_angstrom for rs in refl.values() for r in rs
+                if id(r) not in members and r.intensity >= neighbor_min_intensity
+                and lo - 0.03 <= r.q_inv_angstrom <= hi + 0.03
+            )
+            strongest = max(grp, key=lambda r: r.intensity)
+            s = wavelength * q / (4 * math.pi)
+            out.append(TrackedReflection(
+                phase=ph.name,
+                hkl=tuple(strongest.hkl),
+                q_inv_angstrom=float(q),
+                d_angstrom=float(2 * math.pi / q),
+                two_theta_deg=float(math.degrees(2 * math.asin(s))) if s <= 1 else float("nan"),
+                intensity=float(inten),
+                merged_hkls=tuple(tuple(r.hkl) for r in sorted(grp, key=lambda r: -r.intensity)),
+                nearest_other_inv_angstrom=gap_other,
+                window_inv_angstrom=(float(lo), float(hi)),
+                neighbors_inv_angstrom=tuple(float(v) for v in neigh),
+                user_selected=is_user,
+            ))
+            n += 1
+        if n == 0:
+            log.warning("no reflection of %s in q %.2f-%.2f is separated by %.3f 1/Å from the other phases",
+                        ph.name, q_lo, q_hi, min_separation_inv_angstrom)
+    return out
+
+
+def _merge_groups(refl: Sequence[Any], tol: float) -> list[list[Any]]:
+    groups: list[list[Any]] = []
+    for r in sorted(refl, key=lambda r: r.q_inv_angstrom):
+        if groups and r.q_inv_angstrom - groups[-1][0].q_inv_angstrom < tol:
+            groups[-1].append(r)
+        else:
+            groups.append([r])
+    return groups
+
+
+def _hkl_in_group(hkl: tuple[int, ...], grp: Sequence[Any]) -> bool:
+    return any(tuple(r.hkl) == hkl for r in grp)
+
+
+# ------------------------------------------------------------------------------------------------
+# single-peak fit
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PeakFit:
+    """Result of one pseudo-Voigt + polynomial-background fit.
+
+    Attributes
+    ----------
+    area, area_err : float
+        Integrated peak intensity (data units × 1/Å) and its standard error.
+    center, center_err : float
+        Position (1/Å) and standard error.
+    fwhm, fwhm_err : float
+        Full width at half maximum (1/Å) and standard error (0 when held fixed).
+    eta : float
+        Lorentzian fraction of the pseudo-Voigt (0 = Gaussian).
+    background : tuple of float
+        Polynomial coefficients c0, c1, ... in powers of (q − window centre).
+    redchi : float
+        Reduced χ².
+    significance : float
+        area / area_err.
+    success : bool
+        False when the fit failed (values are NaN) or errors could not be estimated.
+    reason : str
+        Why it failed, or ``""``.
+    method : str
+        ``"lmfit"`` or ``"linear"`` (fixed shape).
+    window : tuple of float
+        q window used.
+    n_points : int
+        Points in the window.
+    """
+
+    area: float
+    area_err: float
+    center: float
+    center_err: float
+    fwhm: float
+    fwhm_err: float
+    eta: float
+    background: tuple[float, ...]
+    redchi: float
+    significance: float
+    success: bool
+    reason: str = ""
+    method: str = "lmfit"
+    window: tuple[float, float] = (float("nan"), float("nan"))
+    n_points: int = 0
+
+    @classmethod
+    def failed(cls, reason: str, window: tuple[float, float] = (float("nan"), float("nan")),
+               method: str = "lmfit", n_points: int = 0) -> "PeakFit":
+        """An all-NaN result carrying ``reason``."""
+        nan = float("nan")
+        return cls(nan, nan, nan, nan, nan, nan, nan, (), nan, nan, False, reason, method,
+                   (float(window[0]), float(window[1])), n_points)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (NaN -> None)."""
+        d = {k: getattr(self, k) for k in ("area", "area_err", "center", "center_err", "fwhm",
+                                           "fwhm_err", "eta", "redchi", "significance")}
+        out: dict[str, Any] = {k: _finite_or_none(v) for k, v in d.items()}
+        out.update(background=[_finite_or_none(v) for v in self.background], success=self.success,
+                   reason=self.reason, method=self.method, window=list(self.window),
+                   n_points=self.n_points)
+        return out
+
+
+def pseudo_voigt(q: np.ndarray, area: float, center: float, fwhm: float, eta: float) -> np.ndarray:
+    """Area-normalised pseudo-Voigt, identical to lmfit's ``pvoigt`` with sigma = fwhm/2."""
+    hw = 0.5 * fwhm
+    x = np.asarray(q, dtype=float) - center
+    sg = hw / _SQRT_2LN2
+    g = np.exp(-0.5 * (x / sg) ** 2) / (sg * math.sqrt(2 * math.pi))
+    lo = hw / (math.pi * (x * x + hw * hw))
+    return area * ((1.0 - eta) * g + eta * lo)
+
+
+def _prepare(q: np.ndarray, y: np.ndarray, sigma: np.ndarray | None,
+             window: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    sel = (q >= window[0]) & (q <= window[1]) & np.isfinite(y)
+    if sigma is not None:
+        s = np.asarray(sigma, dtype=float)
+        sel &= np.isfinite(s) & (s > 0)
+        return q[sel], y[sel], s[sel], True
+    yy = y[sel]
+    s = np.sqrt(np.clip(yy, 1.0, None))
+    return q[sel], yy, s, False
+
+
+def fit_peak_fixed_shape(
+    q: np.ndarray,
+    intensity: np.ndarray,
+    sigma: np.ndarray | None,
+    window: tuple[float, float],
+    center: float,
+    fwhm: float,
+    eta: float = 0.5,
+    background_order: int = 1,
+    neighbors: Sequence[float] = (),
+) -> PeakFit:
+    """Fit area and background with the peak shape fixed: weighted linear least squares.
+
+    ``neighbors`` are positions of other reflections near the window, fitted as extra peaks of
+    the same shape with free areas (nuisance parameters); those closer than FWHM/2 to the peak
+    are dropped (indistinguishable).
+
+    Same model as :func:`fit_peak` with centre, FWHM and eta held; orders of magnitude faster.
+    With ``sigma`` given, errors come from the covariance as is; without, σ = sqrt(max(I, 1)) and
+    the covariance is scaled by the reduced χ² (lmfit's default).
+
+    Returns
+    -------
+    PeakFit
+        ``method="linear"``, ``center_err = fwhm_err = 0``.
+    """
+    q = np.asarray(q, dtype=float)
+    y = np.asarray(intensity, dtype=float)
+    window = (float(window[0]), float(window[1]))
+    qq, yy, ss, have_sigma = _prepare(q, y, sigma, window)
+    n_par = background_order + 2
+    if qq.size < n_par + 2:
+        return PeakFit.failed(f"only {qq.size} valid points in window", window, "linear", int(qq.size))
+    if not (np.isfinite(center) and np.isfinite(fwhm) and fwhm > 0):
+        return PeakFit.failed("peak shape not finite", window, "linear", int(qq.size))
+    q0 = 0.5 * (window[0] + window[1])
+    nb = _usable_neighbors(neighbors, center, fwhm)
+    cols = [pseudo_voigt(qq, 1.0, center, fwhm, eta)] + [(qq - q0) ** k for k in range(background_order + 1)]
+    cols += [pseudo_voigt(qq, 1.0, c, fwhm, eta) for c in nb]
+    n_par += len(nb)
+    a = np.stack(cols, axis=1) / ss[:, None]
+    b = yy / ss
+    try:
+        coef, *_ = np.linalg.lstsq(a, b, rcond=None)
+        cov = np.linalg.inv(a.T @ a)
+    except np.linalg.LinAlgError as exc:
+        return PeakFit.failed(f"singular design matrix ({exc})", window, "linear", int(qq.size))
+    resid = b - a @ coef
+    dof = max(qq.size - n_par, 1)
+    redchi = float(resid @ resid / dof)
+    if not have_sigma:
+        cov = cov * redchi
+    area_err = float(math.sqrt(max(cov[0, 0], 0.0)))
+    area = float(coef[0])
+    sig = area / area_err if area_err > 0 else float("nan")
+    return PeakFit(area, area_err, float(center), 0.0, float(fwhm), 0.0, float(eta),
+                   tuple(float(c) for c in coef[1:background_order + 2]), redchi, sig, bool(area_err > 0),
+                   "" if area_err > 0 else "zero area error", "linear", window, int(qq.size))
+
+
+def _usable_neighbors(neighbors: Sequence[float], center: float, fwhm: float) -> list[float]:
+    return [float(c) for c in neighbors if np.isfinite(c) and abs(c - center) >= 0.5 * fwhm]
+
+
+def fit_peak(
+    q: np.ndarray,
+    intensity: np.ndarray,
+    sigma: np.ndarray | None,
+    window: tuple[float, float],
+    guess: PeakFit | Mapping[str, float] | None = None,
+    *,
+    center_bounds: tuple[float, float] | None = None,
+    fwhm_bounds: tuple[float, float] | None = None,
+    vary_center: bool = True,
+    vary_fwhm: bool = True,
+    vary_eta: bool = False,
+    eta: float = 0.5,
+    background_order: int = 1,
+    fwhm_guess: float = 0.02,
+    linear_fast_path: bool = True,
+    neighbors: Sequence[float] = (),
+) -> PeakFit:
+    """Fit a pseudo-Voigt + polynomial background in a q window with lmfit.
+
+    Parameters
+    ----------
+    q, intensity : ndarray
+        Pattern (1/Å, counts or normalised intensity).
+    sigma : ndarray or None
+        Standard errors of ``intensity``; None = sqrt(max(I, 1)) and errors scaled by reduced χ².
+    window : (float, float)
+        q range fitted.
+    guess : PeakFit or mapping, optional
+        Starting values (warm start), e.g. the previous frame's result; keys ``center``, ``fwhm``,
+        ``area``, ``eta``. Default: centre of the window, ``fwhm_guess``, area from the data.
+    center_bounds, fwhm_bounds : (float, float), optional
+        Bounds. Default: the window, and (fwhm_guess/4, window width/2).
+    vary_center, vary_fwhm, vary_eta : bool, optional
+        Which shape parameters float. With all three False the linear fast path is used.
+    eta : float, optional
+        Lorentzian fraction when not in ``guess``.
+    background_order : int, optional
+        Polynomial order of the background (0–3).
+    fwhm_guess : float, optional
+        FWHM start value (1/Å) when ``guess`` has none.
+    linear_fast_path : bool, optional
+        With the shape fully fixed, solve the linear problem directly (default) instead of lmfit.
+    neighbors : sequence of float, optional
+        Positions (1/Å) of other reflections near the window: extra pseudo-Voigts at fixed positions
+        sharing the peak's FWHM and eta, with free areas (nuisance parameters).
+
+    Returns
+    -------
+    PeakFit
+        NaN values and ``success=False`` with a reason if the fit fails (never raises for bad data).
+    """
+    q = np.asarray(q, dtype=float)
+    y = np.asarray(intensity, dtype=float)
+    window = (float(window[0]), float(window[1]))
+    g = _guess_dict(guess)
+    center0 = g.get("center", 0.5 * (window[0] + window[1]))
+    fwhm0 = g.get("fwhm", fwhm_guess)
+    eta0 = g.get("eta", eta)
+    if not np.isfinite(center0):
+        center0 = 0.5 * (window[0] + window[1])
+    if not (np.isfinite(fwhm0) and fwhm0 > 0):
+        fwhm0 = fwhm_guess
+    if not np.isfinite(eta0):
+        eta0 = eta
+    if linear_fast_path and not (vary_center or vary_fwhm or vary_eta):
+        return fit_peak_fixed_shape(q, y, sigma, window, center0, fwhm0, eta0, background_order,
+                                    neighbors)
+
+    qq, yy, ss, have_sigma = _prepare(q, y, sigma, window)
+    n_par = background_order + 2 + int(vary_center) + int(vary_fwhm) + int(vary_eta) + len(neighbors)
+    if qq.size < n_par + 2:
+        return PeakFit.failed(f"only {qq.size} valid points in window", window, "lmfit", int(qq.size))
+    cb = center_bounds or window
+    fb = fwhm_bounds or (fwhm_guess / 4.0, 0.5 * (window[1] - window[0]))
+    center0 = float(np.clip(center0, cb[0], cb[1]))
+    fwhm0 = float(np.clip(fwhm0, fb[0], fb[1]))
+    # start values from a fixed-shape linear solve (fast, good warm start for area/background)
+    nb = _usable_neighbors(neighbors, center0, fwhm0)
+    lin = fit_peak_fixed_shape(qq, yy, ss if have_sigma else None, window, center0, fwhm0, eta0,
+                               background_order, nb)
+    area0 = g.get("area", float("nan"))
+    if not np.isfinite(area0) or area0 <= 0:
+        area0 = lin.area if lin.success and lin.area > 0 else max(lin.area_err, 1e-12)
+    q0 = 0.5 * (window[0] + window[1])
+    params = _lmfit_params(background_order, len(nb))
+    params["p_amplitude"].set(value=area0, min=0.0)
+    params["p_center"].set(value=center0, min=cb[0], max=cb[1], vary=vary_center)
+    params["p_sigma"].set(value=0.5 * fwhm0, min=0.5 * fb[0], max=0.5 * fb[1], vary=vary_fwhm)
+    params["p_fraction"].set(value=float(np.clip(eta0, 0, 1)), min=0.0, max=1.0, vary=vary_eta)
+    bg = lin.background if lin.success else (float(np.median(yy)),) + (0.0,) * background_order
+    for k in range(background_order + 1):
+        params[f"b_c{k}"].set(value=bg[k] if k < len(bg) else 0.0)
+    nb_areas = _lin_neighbor_areas(qq, yy, ss, window, center0, fwhm0, eta0, background_order, nb)
+    for k, a in enumerate(nb_areas):
+        params[f"n{k}_amplitude"].set(value=a)
+    resid = _make_residual(qq, qq - q0, yy, 1.0 / ss, background_order, nb)
+    import lmfit  # lazy: heavy import
+
+    try:
+        res = lmfit.minimize(resid, params, scale_covar=not have_sigma, nan_policy="raise", max_nfev=2000)
+    except Exception as exc:  # one bad frame must not stop a series
+        return PeakFit.failed(f"lmfit failed: {type(exc).__name__}: {exc}".splitlines()[0], window,
+                              "lmfit", int(qq.size))
+    p = res.params
+    vals = {k: float(p[k].value) for k in p}
+    if not all(np.isfinite(v) for v in vals.values()):
+        return PeakFit.failed("non-finite parameters", window, "lmfit", int(qq.size))
+
+    def err(name: str) -> float:
+        if not p[name].vary:
+            return 0.0
+        e = p[name].stderr
+        return float(e) if e is not None and np.isfinite(e) else float("nan")
+
+    area, area_err = vals["p_amplitude"], err("p_amplitude")
+    reason = ""
+    success = bool(res.success)
+    if not res.success:
+        reason = f"lmfit did not converge: {res.message}"
+    elif not np.isfinite(area_err):
+        success, reason = False, "uncertainties could not be estimated (parameter at a bound?)"
+    sig = area / area_err if area_err and np.isfinite(area_err) and area_err > 0 else float("nan")
+    return PeakFit(
+        area=area, area_err=area_err, center=vals["p_center"], center_err=err("p_center"),
+        fwhm=2 * vals["p_sigma"], fwhm_err=2 * err("p_sigma"), eta=vals["p_fraction"],
+        background=tuple(vals[f"b_c{k}"] for k in range(background_order + 1)),
+        redchi=float(res.redchi), significance=sig, success=success, reason=reason, method="lmfit",
+        window=window, n_points=int(qq.size),
+    )
+
+
+def _fit_shape_varpro(q: np.ndarray, y: np.ndarray, s: np.ndarray, window: tuple[float, float],
+                      center0: float, fwhm0: float, eta0: float, order: int, neighbors: Sequence[float],
+                      vary_center: bool, center_bounds: tuple[float, float],
+                      fwhm_bounds: tuple[float, float]) -> PeakFit:
+    """Shape (centre, FWHM, eta) by variable projection: lmfit over the 3 non-linear parameters,
+    areas and background solved linearly inside the residual. Used for the summed series, where
+    many nuisance neighbours make a full non-linear fit slow. Errors of the returned fit are
+    conditional on the shape (centre/FWHM errors not estimated: 0)."""
+    import lmfit
+
+    qq, yy, ss, _ = _prepare(np.asarray(q, float), np.asarray(y, float), s, window)
+    if qq.size < order + 6 + len(neighbors):
+        return PeakFit.failed(f"only {qq.size} valid points in window", window, "lmfit", int(qq.size))
+    q0 = 0.5 * (window[0] + window[1])
+    bg_cols = np.stack([(qq - q0) ** k for k in range(order + 1)], axis=1)
+    b = yy / ss
+
+    def residual(p: Any) -> np.ndarray:
+        v = p.valuesdict()
+        fw = 2 * v["sigma"]
+        nb = _usable_neighbors(neighbors, v["center"], fw)
+        cols = [pseudo_voigt(qq, 1.0, v["center"], fw, v["eta"])[:, None], bg_cols]
+        cols += [pseudo_voigt(qq, 1.0, c, fw, v["eta"])[:, None] for c in nb]
+        a = np.concatenate(cols, axis=1) / ss[:, None]
+        coef, *_ = np.linalg.lstsq(a, b, rcond=None)
+        return b - a @ coef
+
+    params = lmfit.Parameters()
+    params.add("center", value=float(np.clip(center0, *center_bounds)), min=center_bounds[0],
+               max=center_bounds[1], vary=vary_center)
+    params.add("sigma", value=float(np.clip(0.5 * fwhm0, 0.5 * fwhm_bounds[0], 0.5 * fwhm_bounds[1])),
+               min=0.5 * fwhm_bounds[0], max=0.5 * fwhm_bounds[1])
+    params.add("eta", value=float(np.clip(eta0, 0.0, 1.0)), min=0.0, max=1.0)
+    try:
+        res = lmfit.minimize(residual, params, max_nfev=400)
+    except Exception as exc:  # never stop a series for one fit
+        return PeakFit.failed(f"shape fit failed: {type(exc).__name__}", window, "lmfit", int(qq.size))
+    v = res.params.valuesdict()
+    if not all(np.isfinite(x) for x in v.values()):
+        return PeakFit.failed("shape fit gave non-finite values", window, "lmfit", int(qq.size))
+    return fit_peak_fixed_shape(q, y, s, window, v["center"], 2 * v["sigma"], v["eta"], order, neighbors)
+
+
+def _lin_neighbor_areas(qq: np.ndarray, yy: np.ndarray, ss: np.ndarray, window: tuple[float, float],
+                        center: float, fwhm: float, eta: float, order: int, nb: list[float]) -> list[float]:
+    if not nb:
+        return []
+    q0 = 0.5 * (window[0] + window[1])
+    cols = [pseudo_voigt(qq, 1.0, center, fwhm, eta)] + [(qq - q0) ** k for k in range(order + 1)]
+    cols += [pseudo_voigt(qq, 1.0, c, fwhm, eta) for c in nb]
+    a = np.stack(cols, axis=1) / ss[:, None]
+    try:
+        coef, *_ = np.linalg.lstsq(a, yy / ss, rcond=None)
+    except np.linalg.LinAlgError:
+        return [0.0] * len(nb)
+    return [float(v) for v in coef[order + 2:]]
+
+
+def _lmfit_params(order: int, n_neighbors: int = 0) -> Any:
+    """lmfit Parameters of the pseudo-Voigt (PseudoVoigtModel names, prefix ``p_``) + background."""
+    import lmfit
+
+    if not 0 <= order <= 3:
+        raise ConfigError(f"`background_order` must be 0-3; got {order}")
+    params = lmfit.Parameters()
+    for name in ("p_amplitude", "p_center", "p_sigma", "p_fraction"):
+        params.add(name, value=1.0)
+    for k in range(order + 1):
+        params.add(f"b_c{k}", value=0.0)
+    for k in range(n_neighbors):
+        params.add(f"n{k}_amplitude", value=0.0)
+    return params
+
+
+def _make_residual(x: np.ndarray, xs: np.ndarray, y: np.ndarray, w: np.ndarray, order: int,
+                   neighbors: Sequence[float] = ()) -> Any:
+    """Weighted residual of lmfit's ``pvoigt`` lineshape (the PseudoVoigtModel function) + polynomial.
+
+    ``lmfit.minimize`` on this closure gives the same fit as ``PseudoVoigtModel() + polynomial``
+    through ``Model.fit`` at about a fifth of the per-call overhead (~4 ms instead of ~22 ms).
+    """
+    from lmfit.lineshapes import pvoigt
+
+    def residual(p: Any) -> np.ndarray:
+        v = p.valuesdict()
+        bg = v[f"b_c{order}"]
+        for k in range(order - 1, -1, -1):
+            bg = bg * xs + v[f"b_c{k}"]
+        model = pvoigt(x, v["p_amplitude"], v["p_center"], v["p_sigma"], v["p_fraction"]) + bg
+        for k, c in enumerate(neighbors):
+            model = model + pvoigt(x, v[f"n{k}_amplitude"], c, v["p_sigma"], v["p_fraction"])
+        return (model - y) * w
+
+    return residual
+
+
+def _guess_dict(guess: PeakFit | Mapping[str, float] | None) -> dict[str, float]:
+    if guess is None:
+        return {}
+    if isinstance(guess, PeakFit):
+        if not np.isfinite(guess.center):
+            return {}
+        return {"center": guess.center, "fwhm": guess.fwhm, "area": guess.area, "eta": guess.eta}
+    return {k: float(v) for k, v in guess.items() if v is not None}
+
+
+# ------------------------------------------------------------------------------------------------
+# series tracking
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PeakSummary:
+    """Per-peak outcome of :func:`track_peaks`.
+
+    Attributes
+    ----------
+    label, phase : str
+        ``"LiCl.H2O 101/110"`` and the phase (``""`` when tracking bare positions).
+    hkl : tuple of int
+    q_ref_inv_angstrom : float
+        Reference (table) position.
+    center_inv_angstrom, fwhm_inv_angstrom, eta : float
+        Shape used for the fixed-shape (detection) fits: from the summed series when the peak is
+        significant there, else the reference position and ``fwhm_guess``.
+    shape_from : str
+        ``"sum"`` (peak measured in the summed series), ``"neighbors"`` (peak absent; width and eta
+        from the neighbouring reflections in the window, position from the table) or
+        ``"reference"`` (table position, ``fwhm_guess``).
+    detected : bool
+    onset_s : float or None
+        Time of the first frame of the first run of ``n_consecutive`` frames with significance ≥
+        threshold; None when not detected.
+    onset_index : int or None
+    area_upper_limit : float
+        max over frames of max(area, 0) + threshold·σ (fixed-shape fit) — quote it when not detected.
+    max_significance : float
+    n_failed : int
+        Frames whose fit failed (NaN).
+    """
+
+    label: str
+    phase: str
+    hkl: tuple[int, ...]
+    q_ref_inv_angstrom: float
+    center_inv_angstrom: float
+    fwhm_inv_angstrom: float
+    eta: float
+    shape_from: str
+    detected: bool
+    onset_s: float | None
+    onset_index: int | None
+    area_upper_limit: float
+    max_significance: float
+    n_failed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        return {
+            "label": self.label, "phase": self.phase, "hkl": list(self.hkl),
+            "q_ref_inv_angstrom": self.q_ref_inv_angstrom,
+            "center_inv_angstrom": _finite_or_none(self.center_inv_angstrom),
+            "fwhm_inv_angstrom": _finite_or_none(self.fwhm_inv_angstrom),
+            "eta": _finite_or_none(self.eta), "shape_from": self.shape_from,
+            "detected": self.detected, "onset_s": self.onset_s, "onset_index": self.onset_index,
+            "area_upper_limit": _finite_or_none(self.area_upper_limit),
+            "max_significance": _finite_or_none(self.max_significance), "n_failed": self.n_failed,
+        }
+
+
+@dataclass(frozen=True)
+class TrackingResult:
+    """Per-frame fits of several peaks over a series.
+
+    Arrays are (n_frames, n_peaks). ``significance`` is the fixed-shape detection statistic
+    (area/σ with centre/FWHM/eta held at the peak's summary shape); ``area`` comes from that
+    fixed-shape fit (unless ``area_from="refined"``); ``center``/``fwhm`` come from the lmfit
+    refinement on frames at or above ``refine_threshold`` (``refined`` True) and are the fixed
+    shape elsewhere (where ``center_err``/``fwhm_err`` are 0: not fitted). ``reason`` holds the
+    failure reason per frame and peak (``""`` when fine).
+    """
+
+    time_s: np.ndarray
+    peaks: tuple[PeakSummary, ...]
+    area: np.ndarray
+    area_err: np.ndarray
+    center: np.ndarray
+    center_err: np.ndarray
+    fwhm: np.ndarray
+    fwhm_err: np.ndarray
+    significance: np.ndarray
+    upper_limit: np.ndarray
+    refined: np.ndarray
+    success: np.ndarray
+    reason: tuple[tuple[str, ...], ...]
+    threshold: float
+    n_consecutive: int
+
+    @property
+    def labels(self) -> list[str]:
+        """Peak labels in column order."""
+        return [p.label for p in self.peaks]
+
+    def column(self, label: str) -> int:
+        """Column index of a peak by label or by phase (first of that phase)."""
+        for i, p in enumerate(self.peaks):
+            if p.label == label or p.phase == label:
+                return i
+        raise KeyError(label)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary: one item per peak with per-frame lists."""
+        items = []
+        for j, p in enumerate(self.peaks):
+            d = p.to_dict()
+            for name in ("area", "area_err", "center", "center_err", "fwhm", "fwhm_err",
+                         "significance", "upper_limit"):
+                d[name] = [_finite_or_none(v) for v in getattr(self, name)[:, j]]
+            d["refined"] = [bool(v) for v in self.refined[:, j]]
+            d["success"] = [bool(v) for v in self.success[:, j]]
+            d["reason"] = [r[j] for r in self.reason]
+            items.append(d)
+        return {"time_s": [float(t) for t in self.time_s], "threshold": self.threshold,
+                "n_consecutive": self.n_consecutive, "peaks": items}
+
+
+def onset_index(significance: np.ndarray, threshold: float = 3.0, n_consecutive: int = 3) -> int | None:
+    """Index of the first frame that starts a run of ``n_consecutive`` frames with sig ≥ threshold.
+
+    NaN (failed) frames break a run.
+    """
+    ok = np.nan_to_num(np.asarray(significance, dtype=float), nan=-np.inf) >= threshold
+    n = int(n_consecutive)
+    if n < 1:
+        raise ConfigError(f"`n_consecutive` must be >= 1; got {n_consecutive}")
+    if ok.size < n:
+        return None
+    run = np.convolve(ok.astype(int), np.ones(n, dtype=int), mode="valid")
+    hits = np.nonzero(run == n)[0]
+    return int(hits[0]) if hits.size else None
+
+
+def _normalise_targets(reflections: Sequence[Any], fwhm_guess: float,
+                       default_half_window: float) -> list[dict[str, Any]]:
+    out = []
+    for r in reflections:
+        if isinstance(r, TrackedReflection):
+            out.append(dict(label=r.label, phase=r.phase, hkl=r.hkl, q=r.q_inv_angstrom,
+                            window=r.window_inv_angstrom, neighbors=r.neighbors_inv_angstrom))
+        elif hasattr(r, "q_inv_angstrom"):  # phases.Reflection
+            q = float(r.q_inv_angstrom)
+            out.append(dict(label=_hkl_str(r.hkl) if r.hkl else f"q={q:.4f}", phase="",
+                            hkl=tuple(r.hkl), q=q, window=(q - default_half_window, q + default_half_window)))
+        elif isinstance(r, tuple) and len(r) == 2 and hasattr(r[1], "q_inv_angstrom"):  # (phase, Reflection)
+            q = float(r[1].q_inv_angstrom)
+            out.append(dict(label=f"{r[0]} {_hkl_str(r[1].hkl)}", phase=str(r[0]), hkl=tuple(r[1].hkl), q=q,
+                            window=(q - default_half_window, q + default_half_window)))
+        else:
+            q = float(r)
+            out.append(dict(label=f"q={q:.4f}", phase="", hkl=(), q=q,
+                            window=(q - default_half_window, q + default_half_window)))
+    return out
+
+
+def track_peaks(
+    q: np.ndarray,
+    intensities: np.ndarray,
+    sigmas: np.ndarray | None,
+    time_s: np.ndarray,
+    reflections: Sequence[Any],
+    threshold: float = 3.0,
+    n_consecutive: int = 3,
+    *,
+    fwhm_guess: float = 0.02,
+    fwhm_bounds: tuple[float, float] | None = None,
+    center_tolerance: float = 0.015,
+    eta: float = 0.5,
+    background_order: int = 1,
+    half_window: float = 0.05,
+    refine: bool = True,
+    refine_threshold: float = 10.0,
+    area_from: str = "fixed",
+) -> TrackingResult:
+    """Fit every tracked peak in every frame; decide detection and onset.
+
+    Parameters
+    ----------
+    q : ndarray, shape (n_q,)
+        Common q axis (1/Å).
+    intensities : ndarray, shape (n_frames, n_q)
+        Patterns.
+    sigmas : ndarray, shape (n_frames, n_q), or None
+        Standard errors (None: Poisson, sqrt(max(I, 1))).
+    time_s : ndarray, shape (n_frames,)
+        Frame times (s).
+    reflections : sequence
+        :class:`TrackedReflection` (from :func:`select_tracking_reflections`), phase
+        ``Reflection``s, ``(phase_name, Reflection)`` pairs, or bare q positions.
+    threshold : float, optional
+        Significance (area/σ) needed for a detection frame (default 3).
+    n_consecutive : int, optional
+        Consecutive frames at or above threshold needed for a detection (default 3).
+    fwhm_guess : float, optional
+        Expected FWHM (1/Å); used as the shape when the peak is too weak to measure it.
+    fwhm_bounds : (float, float), optional
+        FWHM bounds for the free fits (default fwhm_guess/4 to 4·fwhm_guess, within the window).
+    center_tolerance : float, optional
+        Centre allowed within ± this of the reference position (1/Å).
+    eta : float, optional
+        Lorentzian fraction start value (fitted on the summed pattern, then held).
+    background_order : int, optional
+        Polynomial background order.
+    half_window : float, optional
+        Half width of the fit window for targets without a suggested window (1/Å).
+    refine : bool, optional
+        Refine strong frames with lmfit (centre/FWHM free). False: fixed-shape only (fastest).
+    refine_threshold : float, optional
+        Fixed-shape significance from which a frame is refined (default 10: below it a free
+        width is poorly determined and only adds noise to the area).
+    area_from : {"fixed", "refined"}, optional
+        Source of the reported area. ``"fixed"`` (default): the fixed-shape fit, the most precise
+        estimate when the peak shape does not change over the series (measured: 5-8x smaller
+        errors than a free-width fit with nuisance neighbours). ``"refined"``: the lmfit result on
+        refined frames (use when peaks sharpen/broaden strongly during the series).
+
+    Returns
+    -------
+    TrackingResult
+    """
+    if area_from not in ("fixed", "refined"):
+        raise ConfigError(f"`area_from` must be 'fixed' or 'refined'; got {area_from!r}")
+    q = np.asarray(q, dtype=float)
+    y = np.atleast_2d(np.asarray(intensities, dtype=float))
+    t = np.asarray(time_s, dtype=float).ravel()
+    n_frames, n_q = y.shape
+    if q.shape != (n_q,):
+        raise ConfigError(f"`q` has {q.size} points but the patterns have {n_q}")
+    if t.size != n_frames:
+        raise ConfigError(f"`time_s` has {t.size} values but there are {n_frames} frames")
+    if sigmas is None:
+        s = np.sqrt(np.clip(y, 1.0, None))
+        scale_by_redchi = True
+    else:
+        s = np.atleast_2d(np.asarray(sigmas, dtype=float))
+        if s.shape != y.shape:
+            raise ConfigError(f"`sigmas` shape {s.shape} does not match intensities {y.shape}")
+        scale_by_redchi = False
+    targets = _normalise_targets(reflections, fwhm_guess, half_window)
+    n_pk = len(targets)
+    shape = (n_frames, n_pk)
+    arr = {k: np.full(shape, np.nan) for k in ("area", "area_err", "center", "center_err", "fwhm",
+                                                "fwhm_err", "significance", "upper_limit")}
+    refined = np.zeros(shape, dtype=bool)
+    success = np.zeros(shape, dtype=bool)
+    reasons = [["" for _ in range(n_pk)] for _ in range(n_frames)]
+    fb_default = fwhm_bounds or (fwhm_guess / 4.0, fwhm_guess * 4.0)
+    summaries = []
+
+    # error-weighted sum over frames (good frames only) to measure the shape
+    good = np.isfinite(y) & np.isfinite(s) & (s > 0)
+    y_sum = np.where(good, y, 0.0).sum(axis=0)
+    s_sum = np.sqrt(np.where(good, s * s, 0.0).sum(axis=0))
+    s_sum_arg = None if scale_by_redchi else s_sum
+
+    for j, tg in enumerate(targets):
+        win = tg["window"]
+        q_ref = tg["q"]
+        cb = (q_ref - center_tolerance, q_ref + center_tolerance)
+        fb = (fb_default[0], min(fb_default[1], win[1] - win[0]))
+        nbs = tg.get("neighbors", ())
+        ref_fit = _fit_shape_varpro(q, y_sum, s_sum, win, q_ref, fwhm_guess, eta, background_order, nbs,
+                                    True, cb, fb)
+        if ref_fit.success and ref_fit.significance >= max(threshold, 5.0):
+            c_shape, f_shape, e_shape, shape_from = ref_fit.center, ref_fit.fwhm, ref_fit.eta, "sum"
+        else:
+            c_shape, f_shape, e_shape, shape_from = q_ref, fwhm_guess, eta, "reference"
+            if nbs:
+                # peak absent even in the sum: take the width/shape from the neighbouring (host)
+                # reflections in the window, with the peak held at its reference position, so that
+                # their tails are modelled with the right shape
+                nb_fit = _fit_shape_varpro(q, y_sum, s_sum, win, q_ref, fwhm_guess, eta, background_order,
+                                           nbs, False, cb, fb)
+                if nb_fit.success:
+                    f_shape, e_shape, shape_from = nb_fit.fwhm, nb_fit.eta, "neighbors"
+        prev: PeakFit | None = None
+        for i in range(n_frames):
+            sig_i = None if scale_by_redchi else s[i]
+            lin = fit_peak_fixed_shape(q, y[i], sig_i, win, c_shape, f_shape, e_shape, background_order, nbs)
+            arr["significance"][i, j] = lin.significance
+            if lin.success:
+                arr["upper_limit"][i, j] = max(lin.area, 0.0) + threshold * lin.area_err
+            use = lin
+            if refine and lin.success and lin.significance >= max(refine_threshold, threshold):
+                start = prev if prev is not None else {"center": c_shape, "fwhm": f_shape,
+                                                       "area": lin.area}
+                ft = fit_peak(q, y[i], sig_i, win, start, center_bounds=cb, fwhm_bounds=fb,
+                              eta=e_shape, vary_eta=False, background_order=background_order,
+                              fwhm_guess=f_shape, neighbors=nbs)
+                if ft.success:
+                    use, prev = ft, ft
+                    refined[i, j] = True
+                else:
+                    reasons[i][j] = f"refinement failed ({ft.reason}); fixed-shape values kept"
+            if not use.success:
+                reasons[i][j] = use.reason
+            success[i, j] = use.success
+            area_src = use if area_from == "refined" else lin
+            for k in ("area", "area_err"):
+                arr[k][i, j] = getattr(area_src, k)
+            for k in ("center", "center_err", "fwhm", "fwhm_err"):
+                arr[k][i, j] = getattr(use, k)
+        idx = onset_index(arr["significance"][:, j], threshold, n_consecutive)
+        ul = arr["upper_limit"][:, j]
+        sig_j = arr["significance"][:, j]
+        summaries.append(PeakSummary(
+            label=tg["label"], phase=tg["phase"], hkl=tuple(tg["hkl"]), q_ref_inv_angstrom=q_ref,
+            center_inv_angstrom=float(c_shape), fwhm_inv_angstrom=float(f_shape), eta=float(e_shape),
+            shape_from=shape_from, detected=idx is not None,
+            onset_s=float(t[idx]) if idx is not None else None, onset_index=idx,
+            area_upper_limit=float(np.nanmax(ul)) if np.isfinite(ul).any() else float("nan"),
+            max_significance=float(np.nanmax(sig_j)) if np.isfinite(sig_j).any() else float("nan"),
+            n_failed=int((~success[:, j]).sum()),
+        ))
+        log.debug("%s: shape from %s, detected=%s onset=%s", tg["label"], shape_from, idx is not None,
+                  summaries[-1].onset_s)
+
+    return TrackingResult(
+        time_s=t, peaks=tuple(summaries), refined=refined, success=success,
+        reason=tuple(tuple(r) for r in reasons), threshold=float(threshold),
+        n_consecutive=int(n_consecutive), **arr,
+    )
+
+
+def _finite_or_none(v: Any) -> Any:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return v
+    return f if math.isfinite(f) else None

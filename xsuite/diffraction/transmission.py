@@ -1,0 +1,515 @@
+"""Transmission-XRD extras: two samples compared per reflection, instrumental broadening, Scherrer size.
+
+* Instrumental resolution: the FWHM of calibrant peaks (e.g. LaB6/CeO2, fitted with
+  :func:`xsuite.diffraction.peaks.fit_peak`) is fitted with the Caglioti function
+  FWHM²(θ) = U tan²θ + V tanθ + W (FWHM in degrees 2θ) by :func:`fit_caglioti`.
+* Sample broadening (:func:`scherrer_size`): observed and instrumental profiles are pseudo-Voigts;
+  each is split into Lorentzian and Gaussian FWHM components (inverse of the Thompson–Cox–Hastings
+  relations: η = 1.36603 ρ − 0.47719 ρ² + 0.11116 ρ³ with ρ = Γ_L/Γ, and TCH's fifth-order
+  FWHM formula), the instrument is removed component-wise (Lorentzian widths subtract linearly,
+  Gaussian widths in quadrature: convolution of Voigts), and the sample FWHM is rebuilt
+  (Olivero–Longbothum: Γ ≈ 0.5346 Γ_L + sqrt(0.2166 Γ_L² + Γ_G²)). For a purely Gaussian
+  profile this is the quadrature subtraction, for a Lorentzian the linear one.
+* Scherrer: L = K λ / (β cos θ) with β the sample FWHM in radians of 2θ, i.e. in q
+  (Δq = 2π cosθ Δ(2θ)/λ) simply L = 2π K / Δq_sample. Shape factor K = 0.9 by default (spherical
+  crystallites, FWHM-based). When the sample broadening is not significant (< 2σ) the size is
+  reported as a lower limit (``resolved=False``).
+* Comparison of two samples (:func:`compare_samples`): per reflection the area ratio B/A with its
+  error, the ratio normalised to the sum over the matched reflections (insensitive to sample
+  amount/exposure), FWHMs and Scherrer sizes of both.
+
+Errors are propagated linearly (numerical derivatives) from the fit errors of the FWHMs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from xsuite.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+#: Scherrer shape factor used by default (spherical crystallites, FWHM).
+SCHERRER_K = 0.9
+
+
+# ------------------------------------------------------------------------------------------------
+# unit helpers
+# ------------------------------------------------------------------------------------------------
+def q_to_two_theta_deg(q_inv_angstrom: float | np.ndarray, wavelength_angstrom: float) -> Any:
+    """2θ (deg) of q (1/Å) at a wavelength."""
+    s = np.asarray(q_inv_angstrom, dtype=float) * wavelength_angstrom / (4 * math.pi)
+    return np.degrees(2 * np.arcsin(s))
+
+
+def fwhm_q_to_two_theta_deg(fwhm_q: Any, q_inv_angstrom: Any, wavelength_angstrom: float) -> Any:
+    """Convert a width in q to a width in degrees 2θ at the peak position (Δ2θ = Δq λ / (2π cosθ))."""
+    theta = np.radians(q_to_two_theta_deg(q_inv_angstrom, wavelength_angstrom)) / 2
+    return np.degrees(np.asarray(fwhm_q, dtype=float) * wavelength_angstrom / (2 * math.pi * np.cos(theta)))
+
+
+def fwhm_two_theta_deg_to_q(fwhm_deg: Any, two_theta_deg: Any, wavelength_angstrom: float) -> Any:
+    """Inverse of :func:`fwhm_q_to_two_theta_deg`."""
+    theta = np.radians(np.asarray(two_theta_deg, dtype=float)) / 2
+    return np.radians(np.asarray(fwhm_deg, dtype=float)) * 2 * math.pi * np.cos(theta) / wavelength_angstrom
+
+
+# ------------------------------------------------------------------------------------------------
+# Caglioti
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CagliotiFit:
+    """Instrumental resolution FWHM²(θ) = U tan²θ + V tanθ + W, FWHM in degrees 2θ.
+
+    Attributes
+    ----------
+    u, v, w, u_err, v_err, w_err : float
+        Parameters (deg²) and standard errors.
+    eta : float
+        Mean Lorentzian fraction of the calibrant peaks (instrument profile shape).
+    redchi : float
+    n_points : int
+    wavelength_angstrom : float
+        Wavelength of the calibrant measurement (for conversions to/from q).
+    covar : tuple of tuple of float
+        Covariance of (U, V, W).
+    """
+
+    u: float
+    v: float
+    w: float
+    u_err: float
+    v_err: float
+    w_err: float
+    eta: float
+    redchi: float
+    n_points: int
+    wavelength_angstrom: float
+    covar: tuple[tuple[float, ...], ...] = ()
+
+    def fwhm_deg(self, two_theta_deg: Any) -> Any:
+        """Instrumental FWHM (deg 2θ) at 2θ."""
+        t = np.tan(np.radians(np.asarray(two_theta_deg, dtype=float)) / 2)
+        return np.sqrt(np.clip(self.u * t * t + self.v * t + self.w, 0.0, None))
+
+    def fwhm_err_deg(self, two_theta_deg: float) -> float:
+        """Standard error of the instrumental FWHM at 2θ from the (U, V, W) covariance."""
+        if not self.covar:
+            return float("nan")
+        t = math.tan(math.radians(float(two_theta_deg)) / 2)
+        f = float(self.fwhm_deg(two_theta_deg))
+        if f <= 0:
+            return float("nan")
+        g = np.array([t * t, t, 1.0]) / (2 * f)
+        return float(math.sqrt(max(g @ np.asarray(self.covar) @ g, 0.0)))
+
+    def fwhm_q(self, q_inv_angstrom: Any) -> Any:
+        """Instrumental FWHM in q (1/Å) at q, using the calibrant wavelength."""
+        tth = q_to_two_theta_deg(q_inv_angstrom, self.wavelength_angstrom)
+        return fwhm_two_theta_deg_to_q(self.fwhm_deg(tth), tth, self.wavelength_angstrom)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        return {k: _num(getattr(self, k)) for k in ("u", "v", "w", "u_err", "v_err", "w_err", "eta",
+                                                    "redchi", "n_points", "wavelength_angstrom")}
+
+
+def fit_caglioti(
+    two_theta_deg: Sequence[float] | np.ndarray,
+    fwhm_deg: Sequence[float] | np.ndarray,
+    fwhm_err_deg: Sequence[float] | np.ndarray | None = None,
+    *,
+    wavelength_angstrom: float = float("nan"),
+    eta: Sequence[float] | np.ndarray | float = float("nan"),
+    fix_u: float | None = None,
+) -> CagliotiFit:
+    """Fit the Caglioti resolution function to calibrant peak widths (lmfit).
+
+    Parameters
+    ----------
+    two_theta_deg, fwhm_deg : array_like
+        Peak positions and FWHMs (degrees 2θ).
+    fwhm_err_deg : array_like, optional
+        Standard errors of the FWHMs (weights); None = unweighted.
+    wavelength_angstrom : float, optional
+        Calibrant wavelength (needed by :meth:`CagliotiFit.fwhm_q`).
+    eta : float or array_like, optional
+        Lorentzian fraction(s) of the calibrant peaks; their weighted mean is stored.
+    fix_u : float, optional
+        Hold U (with few peaks, e.g. at small 2θ, U and V are strongly correlated).
+
+    Returns
+    -------
+    CagliotiFit
+
+    Raises
+    ------
+    ConfigError
+        Fewer than 3 usable peaks (4 if U is free... 3 with ``fix_u``).
+    """
+    import lmfit
+
+    tth = np.asarray(two_theta_deg, dtype=float).ravel()
+    f = np.asarray(fwhm_deg, dtype=float).ravel()
+    e = np.ones_like(f) if fwhm_err_deg is None else np.asarray(fwhm_err_deg, dtype=float).ravel()
+    ok = np.isfinite(tth) & np.isfinite(f) & np.isfinite(e) & (e > 0) & (f > 0)
+    need = 3 if fix_u is None else 2
+    if ok.sum() < need + (1 if fix_u is None else 0):
+        raise ConfigError(f"Caglioti fit needs at least {need + (1 if fix_u is None else 0)} calibrant peaks "
+                          f"with finite widths; got {int(ok.sum())}")
+    tth, f, e = tth[ok], f[ok], e[ok]
+    t = np.tan(np.radians(tth) / 2)
+    # linear first guess of (U, V, W) on FWHM²
+    a = np.stack([t * t, t, np.ones_like(t)], axis=1)
+    guess, *_ = np.linalg.lstsq(a, f * f, rcond=None)
+    p = lmfit.Parameters()
+    p.add("u", value=float(guess[0]) if fix_u is None else float(fix_u), vary=fix_u is None)
+    p.add("v", value=float(guess[1]))
+    p.add("w", value=max(float(guess[2]), 1e-8))
+
+    def resid(pp: Any) -> np.ndarray:
+        v = pp.valuesdict()
+        return (np.sqrt(np.clip(v["u"] * t * t + v["v"] * t + v["w"], 1e-16, None)) - f) / e
+
+    res = lmfit.minimize(resid, p, scale_covar=fwhm_err_deg is None or len(f) > 3)
+    vals = {k: float(res.params[k].value) for k in ("u", "v", "w")}
+    errs = {k: float(res.params[k].stderr) if res.params[k].stderr is not None else float("nan")
+            for k in ("u", "v", "w")}
+    if fix_u is not None:
+        errs["u"] = 0.0
+    cov3 = np.zeros((3, 3))
+    if res.covar is not None:
+        idx = {n: i for i, n in enumerate(res.var_names)}
+        for i, a_ in enumerate(("u", "v", "w")):
+            for j, b_ in enumerate(("u", "v", "w")):
+                if a_ in idx and b_ in idx:
+                    cov3[i, j] = res.covar[idx[a_], idx[b_]]
+    eta_arr = np.atleast_1d(np.asarray(eta, dtype=float))
+    eta_arr = eta_arr[np.isfinite(eta_arr)]
+    eta_mean = float(np.mean(eta_arr)) if eta_arr.size else float("nan")
+    return CagliotiFit(vals["u"], vals["v"], vals["w"], errs["u"], errs["v"], errs["w"], eta_mean,
+                       float(res.redchi), int(f.size), float(wavelength_angstrom),
+                       tuple(tuple(float(x) for x in row) for row in cov3))
+
+
+def caglioti_from_peak_fits(fits: Sequence[Any], wavelength_angstrom: float, **kwargs: Any) -> CagliotiFit:
+    """Caglioti fit from calibrant :class:`~xsuite.diffraction.peaks.PeakFit` results (q units).
+
+    Failed fits are skipped; widths/errors are converted to degrees 2θ at ``wavelength_angstrom``.
+    """
+    good = [f for f in fits if getattr(f, "success", False) and np.isfinite(f.fwhm)]
+    q = np.array([f.center for f in good])
+    tth = q_to_two_theta_deg(q, wavelength_angstrom)
+    fw = fwhm_q_to_two_theta_deg(np.array([f.fwhm for f in good]), q, wavelength_angstrom)
+    fe = fwhm_q_to_two_theta_deg(np.array([f.fwhm_err if f.fwhm_err > 0 else np.nan for f in good]), q,
+                                 wavelength_angstrom)
+    if np.all(~np.isfinite(fe)):
+        fe = None
+    return fit_caglioti(tth, fw, fe, wavelength_angstrom=wavelength_angstrom,
+                        eta=[f.eta for f in good], **kwargs)
+
+
+# ------------------------------------------------------------------------------------------------
+# Voigt component algebra
+# ------------------------------------------------------------------------------------------------
+def _tch_fwhm(gg: float, gl: float) -> float:
+    """Thompson–Cox–Hastings total FWHM from Gaussian and Lorentzian FWHMs."""
+    return (gg ** 5 + 2.69269 * gg ** 4 * gl + 2.42843 * gg ** 3 * gl ** 2 + 4.47163 * gg ** 2 * gl ** 3
+            + 0.07842 * gg * gl ** 4 + gl ** 5) ** 0.2
+
+
+def split_pseudo_voigt(fwhm: float, eta: float) -> tuple[float, float]:
+    """(Γ_G, Γ_L) of the Voigt equivalent to a pseudo-Voigt of FWHM ``fwhm`` and Lorentzian fraction η."""
+    eta = float(np.clip(eta, 0.0, 1.0))
+    if not (np.isfinite(fwhm) and fwhm > 0):
+        return float("nan"), float("nan")
+    if eta <= 0:
+        return float(fwhm), 0.0
+    if eta >= 1:
+        return 0.0, float(fwhm)
+    # rho = Γ_L/Γ from η(ρ) (monotonic on [0, 1])
+    roots = np.roots([0.11116, -0.47719, 1.36603, -eta])
+    rho = [r.real for r in roots if abs(r.imag) < 1e-9 and -1e-9 <= r.real <= 1 + 1e-9]
+    rho_v = float(np.clip(min(rho), 0, 1)) if rho else float(np.clip(eta, 0, 1))
+    gl = rho_v * fwhm
+    # Γ_G solves TCH(Γ_G, Γ_L) = Γ (monotonic in Γ_G): bisection
+    lo, hi = 0.0, float(fwhm)
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        if _tch_fwhm(mid, gl) < fwhm:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi), gl
+
+
+def voigt_fwhm(gg: float, gl: float) -> float:
+    """Voigt FWHM from its components (Olivero & Longbothum 1977, 0.02 % accuracy)."""
+    return 0.5346 * gl + math.sqrt(0.2166 * gl * gl + gg * gg)
+
+
+def sample_fwhm(fwhm_obs: float, eta_obs: float, fwhm_inst: float, eta_inst: float) -> float:
+    """Sample FWHM after removing the instrumental profile (same units as the inputs).
+
+    Lorentzian components subtract linearly, Gaussian ones in quadrature. Negative results (sample
+    narrower than the instrument within noise) give 0.
+    """
+    gg_o, gl_o = split_pseudo_voigt(fwhm_obs, eta_obs)
+    gg_i, gl_i = split_pseudo_voigt(fwhm_inst, eta_inst)
+    gl = max(gl_o - gl_i, 0.0)
+    gg = math.sqrt(max(gg_o * gg_o - gg_i * gg_i, 0.0))
+    return voigt_fwhm(gg, gl)
+
+
+# ------------------------------------------------------------------------------------------------
+# Scherrer
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScherrerResult:
+    """Crystallite size of one reflection.
+
+    Attributes
+    ----------
+    q_inv_angstrom, two_theta_deg : float
+        Position (2θ at the given wavelength, NaN without one).
+    fwhm_obs_q, fwhm_obs_err_q : float
+        Observed FWHM (1/Å).
+    fwhm_inst_q, fwhm_inst_err_q : float
+        Instrumental FWHM at this q (1/Å).
+    fwhm_sample_q, fwhm_sample_err_q : float
+        Sample broadening (1/Å).
+    size_nm, size_err_nm : float
+        Scherrer size L = 2πK/Δq_sample (nm); when not resolved, the 2σ lower limit
+        2πK/(Δq_sample + 2σ) and ``size_err_nm`` NaN.
+    resolved : bool
+        Sample broadening > 2σ.
+    k_factor : float
+        Scherrer constant used.
+    """
+
+    q_inv_angstrom: float
+    two_theta_deg: float
+    fwhm_obs_q: float
+    fwhm_obs_err_q: float
+    fwhm_inst_q: float
+    fwhm_inst_err_q: float
+    fwhm_sample_q: float
+    fwhm_sample_err_q: float
+    size_nm: float
+    size_err_nm: float
+    resolved: bool
+    k_factor: float = SCHERRER_K
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        return {k: _num(v) for k, v in self.__dict__.items()}
+
+
+def scherrer_size(
+    center_q: float,
+    fwhm_q: float,
+    fwhm_err_q: float,
+    eta: float,
+    instrument: CagliotiFit | tuple[float, float] | None,
+    *,
+    k_factor: float = SCHERRER_K,
+    wavelength_angstrom: float | None = None,
+) -> ScherrerResult:
+    """Scherrer crystallite size from one fitted peak (widths in q).
+
+    Parameters
+    ----------
+    center_q, fwhm_q, fwhm_err_q, eta : float
+        Fitted position, FWHM (± error) in 1/Å and Lorentzian fraction of the sample peak.
+    instrument : CagliotiFit or (fwhm_inst_q, eta_inst) or None
+        Instrumental resolution: a Caglioti fit (evaluated at this q, wavelength-consistent), a
+        fixed width and shape in q, or None (no correction; sizes are then lower limits of truth).
+    k_factor : float, optional
+        Scherrer shape factor (default 0.9).
+    wavelength_angstrom : float, optional
+        Only to report ``two_theta_deg``.
+
+    Returns
+    -------
+    ScherrerResult
+    """
+    if isinstance(instrument, CagliotiFit):
+        fi = float(instrument.fwhm_q(center_q))
+        tth_c = float(q_to_two_theta_deg(center_q, instrument.wavelength_angstrom))
+        fi_err = float(fwhm_two_theta_deg_to_q(instrument.fwhm_err_deg(tth_c), tth_c,
+                                                instrument.wavelength_angstrom))
+        eta_i = instrument.eta if np.isfinite(instrument.eta) else 0.5
+    elif instrument is None:
+        fi, fi_err, eta_i = 0.0, 0.0, 0.0
+    else:
+        fi, eta_i = float(instrument[0]), float(instrument[1])
+        fi_err = 0.0
+    fi_err = fi_err if np.isfinite(fi_err) else 0.0
+    fo_err = float(fwhm_err_q) if np.isfinite(fwhm_err_q) else 0.0
+
+    def fs(fo: float, fin: float) -> float:
+        return sample_fwhm(fo, eta, fin, eta_i)
+
+    f_s = fs(fwhm_q, fi)
+    d_o = _deriv(lambda x: fs(x, fi), fwhm_q, max(fo_err, 1e-6 * fwhm_q))
+    d_i = _deriv(lambda x: fs(fwhm_q, x), fi, max(fi_err, 1e-6 * max(fi, 1e-6)))
+    f_s_err = math.sqrt((d_o * fo_err) ** 2 + (d_i * fi_err) ** 2)
+    resolved = bool(f_s > 2 * f_s_err and f_s > 0)
+    if resolved:
+        size_a = 2 * math.pi * k_factor / f_s
+        size_err_a = size_a * f_s_err / f_s
+    else:
+        size_a = 2 * math.pi * k_factor / (f_s + 2 * f_s_err) if (f_s + 2 * f_s_err) > 0 else float("inf")
+        size_err_a = float("nan")
+    tth = float(q_to_two_theta_deg(center_q, wavelength_angstrom)) if wavelength_angstrom else float("nan")
+    return ScherrerResult(
+        q_inv_angstrom=float(center_q), two_theta_deg=tth, fwhm_obs_q=float(fwhm_q), fwhm_obs_err_q=fo_err,
+        fwhm_inst_q=fi, fwhm_inst_err_q=fi_err, fwhm_sample_q=float(f_s), fwhm_sample_err_q=float(f_s_err),
+        size_nm=size_a / 10.0, size_err_nm=size_err_a / 10.0, resolved=resolved, k_factor=float(k_factor),
+    )
+
+
+def _deriv(fn: Callable[[float], float], x: float, h: float) -> float:
+    h = max(h, 1e-12)
+    lo = max(x - h, 1e-12)
+    return (fn(x + h) - fn(lo)) / (x + h - lo)
+
+
+# ------------------------------------------------------------------------------------------------
+# two samples
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReflectionComparison:
+    """One reflection in two samples (A = reference, B = compared).
+
+    ``ratio`` = area_B / area_A; ``ratio_normalised`` = ratio divided by the ratio of the summed
+    areas of all matched reflections (1 = same relative intensity in both samples).
+    """
+
+    label: str
+    q_inv_angstrom: float
+    area_a: float
+    area_a_err: float
+    area_b: float
+    area_b_err: float
+    ratio: float
+    ratio_err: float
+    ratio_normalised: float
+    ratio_normalised_err: float
+    fwhm_a_q: float
+    fwhm_a_err_q: float
+    fwhm_b_q: float
+    fwhm_b_err_q: float
+    size_a: ScherrerResult | None
+    size_b: ScherrerResult | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        out = {k: _num(v) for k, v in self.__dict__.items() if not k.startswith("size_")}
+        out["size_a"] = self.size_a.to_dict() if self.size_a else None
+        out["size_b"] = self.size_b.to_dict() if self.size_b else None
+        return out
+
+
+@dataclass(frozen=True)
+class TransmissionComparison:
+    """Per-reflection comparison of two samples."""
+
+    sample_a: str
+    sample_b: str
+    rows: tuple[ReflectionComparison, ...]
+    k_factor: float
+    instrument: CagliotiFit | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        return {"sample_a": self.sample_a, "sample_b": self.sample_b, "k_factor": self.k_factor,
+                "instrument": self.instrument.to_dict() if self.instrument else None,
+                "reflections": [r.to_dict() for r in self.rows]}
+
+
+def compare_samples(
+    labels: Sequence[str],
+    fits_a: Sequence[Any],
+    fits_b: Sequence[Any],
+    *,
+    sample_a: str = "A",
+    sample_b: str = "B",
+    instrument: CagliotiFit | tuple[float, float] | None = None,
+    k_factor: float = SCHERRER_K,
+    wavelength_angstrom: float | None = None,
+) -> TransmissionComparison:
+    """Compare the same reflections fitted in two samples (e.g. LYC vs LYC_PMMA).
+
+    Parameters
+    ----------
+    labels : sequence of str
+        One label per reflection (e.g. ``"Li3YCl6 301"``).
+    fits_a, fits_b : sequence of PeakFit
+        Fits of those reflections in sample A (reference) and B, same order.
+    sample_a, sample_b : str, optional
+        Sample names.
+    instrument : CagliotiFit or (fwhm_q, eta) or None, optional
+        Instrumental broadening for the Scherrer sizes (None: sizes without correction).
+    k_factor : float, optional
+        Scherrer constant (0.9).
+    wavelength_angstrom : float, optional
+        For 2θ in the size records.
+
+    Returns
+    -------
+    TransmissionComparison
+        Failed fits give NaN entries for that reflection.
+    """
+    if not (len(labels) == len(fits_a) == len(fits_b)):
+        raise ConfigError(f"labels, fits_a, fits_b must have the same length; got "
+                          f"{len(labels)}, {len(fits_a)}, {len(fits_b)}")
+    aa = np.array([f.area if f.success else np.nan for f in fits_a], dtype=float)
+    ae = np.array([f.area_err if f.success else np.nan for f in fits_a], dtype=float)
+    ba = np.array([f.area if f.success else np.nan for f in fits_b], dtype=float)
+    be = np.array([f.area_err if f.success else np.nan for f in fits_b], dtype=float)
+    both = np.isfinite(aa) & np.isfinite(ba)
+    sa, sb = float(np.sum(aa[both])), float(np.sum(ba[both]))
+    sae, sbe = float(np.sqrt(np.sum(ae[both] ** 2))), float(np.sqrt(np.sum(be[both] ** 2)))
+    tot = sb / sa if sa > 0 else float("nan")
+    tot_rel = math.hypot(sae / sa, sbe / sb) if sa > 0 and sb > 0 else float("nan")
+    rows = []
+    for i, lab in enumerate(labels):
+        r = ba[i] / aa[i] if aa[i] else float("nan")
+        rel = math.hypot(ae[i] / aa[i], be[i] / ba[i]) if aa[i] and ba[i] else float("nan")
+        rn = r / tot if tot else float("nan")
+        # the reflection is part of both sums: its own contribution is small; treat as independent
+        rn_err = abs(rn) * math.hypot(rel, tot_rel) if np.isfinite(rel) else float("nan")
+
+        def size(f: Any) -> ScherrerResult | None:
+            if not f.success or not np.isfinite(f.fwhm) or f.fwhm <= 0:
+                return None
+            return scherrer_size(f.center, f.fwhm, f.fwhm_err, f.eta, instrument, k_factor=k_factor,
+                                 wavelength_angstrom=wavelength_angstrom)
+
+        fa, fb = fits_a[i], fits_b[i]
+        rows.append(ReflectionComparison(
+            label=str(lab), q_inv_angstrom=float(np.nanmean([fa.center, fb.center])),
+            area_a=float(aa[i]), area_a_err=float(ae[i]), area_b=float(ba[i]), area_b_err=float(be[i]),
+            ratio=float(r), ratio_err=float(abs(r) * rel), ratio_normalised=float(rn),
+            ratio_normalised_err=float(rn_err),
+            fwhm_a_q=float(fa.fwhm), fwhm_a_err_q=float(fa.fwhm_err), fwhm_b_q=float(fb.fwhm),
+            fwhm_b_err_q=float(fb.fwhm_err), size_a=size(fa), size_b=size(fb),
+        ))
+    return TransmissionComparison(sample_a, sample_b, tuple(rows), float(k_factor),
+                                  instrument if isinstance(instrument, CagliotiFit) else None)
+
+
+def _num(v: Any) -> Any:
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return v
+    return f if math.isfinite(f) else None

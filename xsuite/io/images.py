@@ -1,0 +1,1129 @@
+"""Diffraction frames: the only code in xsuite that opens detector images.
+
+Public API
+----------
+``read_frame(source, index=0, *, orientation=None, geometry_orientation=3)``
+    One 2D frame as a numpy array (native dtype). ``source`` is a path, ``"file.h5::/entry/data/data"``
+    or a :class:`FrameRef`.
+``iter_frames(source, *, orientation=None, geometry_orientation=3)``
+    ``(index, frame)`` for every frame of a file (a stack is opened once).
+``frame_count(source)``
+    Number of frames in a file.
+``discover_frames(inputs, interval_s=None, start_time=None, time_origin=None)``
+    A series given as files, globs and folders -> list of :class:`FrameRef`, sorted by acquisition time.
+``load_mask / load_dark / load_flat(path, shape=None, ...)``
+    Correction images, shape-checked against the detector (``check_shape``).
+``apply_orientation(img, from_orientation, to_orientation)``, ``orientation_for_flips(...)``,
+``poni_orientation(poni_path)``
+    Image orientation in pyFAI's convention (see below).
+``is_frame_complete(path)``
+    True when a file is readable and its size is stable (for the watcher).
+
+Formats
+-------
+Everything fabio reads (TIFF, EDF, CBF, MAR/Rayonix, ADSC, ...); TIFF goes through tifffile first
+(compressed TIFFs, truncation detection). HDF5/NeXus stacks: give ``file.h5::/path/to/dataset`` or just the
+file, in which case the image dataset is found by (1) the NeXus ``@default``/``@signal`` chain,
+(2) Eiger master links ``/entry/data/data_000001, data_000002, ...`` (read as one stack; external data
+files, bitshuffle/LZ4 via ``hdf5plugin``), (3) ``/entry/data/data``, ``/entry/instrument/detector/data``,
+(4) the largest 2D/3D numeric dataset.
+
+Orientation (pyFAI convention, :class:`pyFAI.detectors.orientation.Orientation`)
+------------------------------------------------------------------------------
+An orientation number says where the image origin (row 0, column 0) sits. pyFAI's native orientation is
+3 (BottomRight); relative to it, 1 = rows and columns reversed (rotated 180 deg), 2 = rows reversed
+(``flipud``), 4 = columns reversed (``fliplr``). 5-8 (EXIF transpose/rotations) are accepted here for
+converting images, although pyFAI geometry only supports 1-4.
+
+``read_frame(..., orientation=o, geometry_orientation=g)`` returns the frame re-ordered from the
+orientation ``o`` in which the file stores it to the orientation ``g`` of the detector in the geometry
+(the PONI file's ``Detector_config.orientation``, 3 when absent; :func:`poni_orientation` reads it). With
+``orientation=None`` (default) the frame is returned as stored, which is right whenever the PONI was made
+on images read the same way. Example: the real CeO2 Pilatus image whose PONI (no orientation, i.e. 3) was
+calibrated on the vertically flipped image: ``read_frame(tif, orientation=2)`` (or
+``orientation=orientation_for_flips(flip_ud=True)``) flips it so it matches the PONI.
+
+Frame times (``discover_frames``), in this order
+------------------------------------------------
+1. metadata: HDF5 per-frame ``time_s``/``timestamp`` datasets or ``start_time`` + ``frame_time``;
+   the image header (EDF ``time``/``date``..., CBF/Pilatus ``# 2014-06-21T12:00:00.123`` line, ...);
+   a sidecar next to the image (``<name>.json|yaml|yml|txt`` or ``<stem>.json|...``) with
+   ``timestamp`` (epoch s or ISO date), ``time``/``date``/``datetime`` (ISO date) or ``time_s``
+   (elapsed seconds);
+2. ``interval_s`` (+ optional ``start_time``), frames in natural file-name order;
+3. file modification time (a warning is logged).
+The metadata source is used only when every frame has it. Monitor (I0) comes from the same metadata
+(``monitor``, ``i0``, ``flux``; HDF5 ``/entry/control/data`` or ``/entry/instrument/monitor/data``).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import math
+import os
+import re
+import time as _time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xsuite.errors import DataFormatError, InputNotFoundError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "FrameRef",
+    "read_frame",
+    "iter_frames",
+    "frame_count",
+    "discover_frames",
+    "load_mask",
+    "load_dark",
+    "load_flat",
+    "check_shape",
+    "apply_orientation",
+    "orientation_for_flips",
+    "poni_orientation",
+    "is_frame_complete",
+    "split_source",
+    "IMAGE_EXTENSIONS",
+]
+
+#: Separator between an HDF5 file and a dataset path inside it.
+H5_SEP = "::"
+HDF5_EXTENSIONS = (".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".nexus", ".cxi")
+TIFF_EXTENSIONS = (".tif", ".tiff")
+#: Extensions recognised when a folder is given to :func:`discover_frames`.
+IMAGE_EXTENSIONS = (
+    TIFF_EXTENSIONS
+    + HDF5_EXTENSIONS
+    + (".edf", ".edf.gz", ".edf.bz2", ".cbf", ".mccd", ".mar3450", ".mar2300", ".img", ".sfrm", ".gfrm",
+       ".npy", ".raw", ".marccd", ".xml", ".msk")
+)
+_NOT_FRAMES = (".json", ".yaml", ".yml", ".txt", ".poni", ".md", ".log", ".csv", ".dat")
+_EIGER_DATA_RE = re.compile(r"^data_(\d{6})$")
+_EIGER_DATAFILE_RE = re.compile(r"^(?P<prefix>.+)_data_\d{6}\.(h5|hdf5)$", re.IGNORECASE)
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+#: Files in a folder whose name says they are corrections, not frames (skipped in folder discovery).
+_CORRECTION_RE = re.compile(r"(^|[_\-.])(mask|dark|darks|flat|flatfield|flood|bkg)([_\-.]|$)", re.IGNORECASE)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Frame references
+# ----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FrameRef:
+    """One frame of a series: where it is and when it was taken.
+
+    Attributes
+    ----------
+    path : Path
+        The file holding the frame.
+    index : int
+        Frame index within the file (0 for single-image files).
+    key : str
+        Stable unique key, ``"<file name>#<index>"`` (with the dataset for explicit HDF5 paths).
+    time_s : float
+        Acquisition time in seconds relative to the series origin (the first frame unless
+        ``time_origin`` was given to :func:`discover_frames`).
+    timestamp : float
+        Absolute acquisition time, POSIX seconds (elapsed seconds when only relative metadata exist).
+    monitor : float or None
+        Incident-beam monitor (I0) for this frame when the metadata carry it.
+    dataset : str or None
+        Dataset path inside an HDF5 file (None: found automatically / not HDF5).
+    time_source : str
+        ``"metadata"``, ``"interval"`` or ``"mtime"``.
+    metadata : dict
+        Extra header/sidecar fields (strings and numbers); not part of equality.
+    """
+
+    path: Path
+    index: int
+    key: str
+    time_s: float
+    timestamp: float
+    monitor: float | None = None
+    dataset: str | None = None
+    time_source: str = "metadata"
+    metadata: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def source(self) -> str:
+        """The string accepted by :func:`read_frame` (``file`` or ``file::dataset``)."""
+        return f"{self.path}{H5_SEP}{self.dataset}" if self.dataset else str(self.path)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable dictionary."""
+        return {
+            "path": str(self.path),
+            "index": self.index,
+            "key": self.key,
+            "time_s": self.time_s,
+            "timestamp": self.timestamp,
+            "monitor": self.monitor,
+            "dataset": self.dataset,
+            "time_source": self.time_source,
+            "metadata": {k: _jsonable(v) for k, v in self.metadata.items()},
+        }
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    if isinstance(v, np.generic):
+        return v.item()
+    return str(v)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Orientation
+# ----------------------------------------------------------------------------------------------------
+# Each orientation as the operation that brings an image stored that way to orientation 1 (TopLeft,
+# EXIF "normal"). pyFAI's 1-4 coincide with EXIF 1-4 (1 normal, 2 mirrored left-right, 3 rotated 180,
+# 4 mirrored up-down), so that relative to pyFAI's native 3, orientation 2 is a flipud and 4 a fliplr.
+_TO_TOPLEFT = {
+    1: lambda a: a,
+    2: lambda a: a[..., :, ::-1],
+    3: lambda a: a[..., ::-1, ::-1],
+    4: lambda a: a[..., ::-1, :],
+    5: lambda a: np.swapaxes(a, -1, -2),
+    6: lambda a: np.rot90(a, -1, axes=(-2, -1)),
+    7: lambda a: np.swapaxes(a[..., ::-1, ::-1], -1, -2),
+    8: lambda a: np.rot90(a, 1, axes=(-2, -1)),
+}
+_FROM_TOPLEFT = {1: _TO_TOPLEFT[1], 2: _TO_TOPLEFT[2], 3: _TO_TOPLEFT[3], 4: _TO_TOPLEFT[4],
+                 5: _TO_TOPLEFT[5], 6: _TO_TOPLEFT[8], 7: _TO_TOPLEFT[7], 8: _TO_TOPLEFT[6]}
+
+
+def _check_orientation(value: Any, name: str) -> int:
+    try:
+        o = int(value)
+    except (TypeError, ValueError):
+        o = -1
+    if o not in _TO_TOPLEFT:
+        raise DataFormatError(f"`{name}` must be a pyFAI/EXIF orientation 1-8 (3 = pyFAI default); got {value!r}")
+    return o
+
+
+def apply_orientation(img: np.ndarray, from_orientation: int, to_orientation: int = 3) -> np.ndarray:
+    """Re-order an image (or a stack, last two axes) from one orientation to another.
+
+    Parameters
+    ----------
+    img : ndarray
+        Image ``(rows, cols)`` or stack ``(..., rows, cols)``.
+    from_orientation : int
+        Orientation in which ``img`` is stored (pyFAI/EXIF numbering, 1-8).
+    to_orientation : int, optional
+        Wanted orientation (default 3, pyFAI's native BottomRight).
+
+    Returns
+    -------
+    ndarray
+        A view (flips) or a copy; same shape for 1-4, transposed shape when converting to/from 5-8.
+
+    Examples
+    --------
+    >>> a = np.arange(6).reshape(2, 3)
+    >>> apply_orientation(a, 2, 3).tolist()   # 2 -> 3 is a vertical flip
+    [[3, 4, 5], [0, 1, 2]]
+    """
+    fo = _check_orientation(from_orientation, "from_orientation")
+    to = _check_orientation(to_orientation, "to_orientation")
+    if fo == to:
+        return img
+    return _FROM_TOPLEFT[to](_TO_TOPLEFT[fo](np.asarray(img)))
+
+
+def orientation_for_flips(flip_ud: bool = False, flip_lr: bool = False, geometry_orientation: int = 3) -> int:
+    """Orientation of an image that needs the given flips to match a geometry of ``geometry_orientation``.
+
+    ``read_frame(path, orientation=orientation_for_flips(flip_ud=True))`` flips frames vertically for a
+    PONI without orientation (3), as the real CeO2 Pilatus image needs.
+    """
+    go = _check_orientation(geometry_orientation, "geometry_orientation")
+    if go > 4:
+        raise DataFormatError(f"`geometry_orientation` must be 1-4 (pyFAI geometry); got {go}")
+    # Orientations 1-4 form the group of flips; represent each as (ud, lr) relative to 3.
+    flips = {3: (False, False), 2: (True, False), 4: (False, True), 1: (True, True)}
+    ud, lr = flips[go]
+    want = (ud != bool(flip_ud), lr != bool(flip_lr))
+    return next(o for o, f in flips.items() if f == want)
+
+
+def poni_orientation(poni_path: str | os.PathLike) -> int:
+    """Detector orientation stated in a PONI file (``Detector_config: {... "orientation": N}``); 3 if absent."""
+    p = Path(poni_path)
+    if not p.exists():
+        raise InputNotFoundError(f"PONI file not found: {p}")
+    try:
+        text = p.read_text(errors="replace")
+    except OSError as exc:
+        raise DataFormatError(f"cannot read PONI file {p}: {exc}") from None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "detector_config" and value.strip():
+            try:
+                cfg = json.loads(value.strip())
+            except json.JSONDecodeError:
+                raise DataFormatError(f"PONI file {p}: field `Detector_config` is not valid JSON") from None
+            o = cfg.get("orientation") if isinstance(cfg, dict) else None
+            if o in (None, 0):
+                return 3
+            return _check_orientation(o, f"orientation (PONI file {p})")
+    return 3
+
+
+def _orient(img: np.ndarray, orientation: int | None, geometry_orientation: int | None) -> np.ndarray:
+    if orientation is None:
+        return img
+    return np.ascontiguousarray(apply_orientation(img, orientation, 3 if geometry_orientation is None
+                                                  else geometry_orientation))
+
+
+# ----------------------------------------------------------------------------------------------------
+# Low-level readers
+# ----------------------------------------------------------------------------------------------------
+def split_source(source: str | os.PathLike | FrameRef) -> tuple[Path, str | None]:
+    """Split ``"file.h5::/entry/data/data"`` into ``(Path("file.h5"), "/entry/data/data")``."""
+    if isinstance(source, FrameRef):
+        return source.path, source.dataset
+    s = os.fspath(source)
+    if H5_SEP in s:
+        f, _, d = s.partition(H5_SEP)
+        return Path(f), (d or None)
+    return Path(s), None
+
+
+def _is_hdf5(path: Path) -> bool:
+    if path.suffix.lower() in HDF5_EXTENSIONS:
+        return True
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(8) == _HDF5_MAGIC
+    except OSError:
+        return False
+
+
+def _is_tiff(path: Path) -> bool:
+    return path.suffix.lower() in TIFF_EXTENSIONS
+
+
+def _require(path: Path) -> None:
+    if not path.exists():
+        raise InputNotFoundError(f"image file not found: {path}")
+    if path.is_dir():
+        raise DataFormatError(f"expected an image file, got a folder: {path}")
+
+
+def _one_line(exc: BaseException) -> str:
+    msg = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {msg[0] if msg else ''}".strip()
+
+
+class _Hdf5Stack:
+    """An open HDF5 image stack: one dataset or a list of Eiger data_NNNNNN links."""
+
+    def __init__(self, path: Path, dataset: str | None):
+        import h5py
+        import hdf5plugin  # noqa: F401  (registers bitshuffle/LZ4/... filters)
+
+        self.path = path
+        try:
+            self.h5 = h5py.File(path, "r", locking=False)
+        except OSError as exc:
+            raise DataFormatError(f"cannot open HDF5 file {path}: {_one_line(exc)}") from None
+        try:
+            self.parts, self.name = self._find(dataset)
+            self.counts = [self._nframes(d) for d in self.parts]
+        except Exception:
+            self.h5.close()
+            raise
+        self.n = int(sum(self.counts))
+
+    def close(self) -> None:
+        self.h5.close()
+
+    def __enter__(self) -> _Hdf5Stack:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _get(self, name: str) -> Any:
+        try:
+            return self.h5[name]
+        except KeyError:
+            link = self.h5.get(name, getlink=True)
+            if link is not None and hasattr(link, "filename"):
+                self._broken_link(name, link.filename)
+            raise InputNotFoundError(f"HDF5 file {self.path} has no dataset `{name}`") from None
+
+    def _broken_link(self, name: str, filename: str) -> None:
+        target = self.path.parent / filename
+        if target.exists():
+            raise DataFormatError(f"HDF5 file {self.path}: `{name}` links to {target}, which cannot be read "
+                                  "(corrupt, truncated or still being written)")
+        raise InputNotFoundError(f"HDF5 file {self.path}: `{name}` links to {target}, which is missing")
+
+    def _find(self, dataset: str | None) -> tuple[list[Any], str]:
+        import h5py
+
+        if dataset:
+            obj = self._get(dataset)
+            if isinstance(obj, h5py.Group):
+                eiger = self._eiger_parts(obj)
+                if eiger:
+                    return eiger, obj.name
+                raise DataFormatError(f"HDF5 file {self.path}: `{dataset}` is a group, expected an image dataset")
+            return [obj], obj.name
+        # 1. NeXus default chain
+        obj: Any = self.h5
+        for _ in range(4):
+            if isinstance(obj, h5py.Group) and "default" in obj.attrs:
+                nxt = _attr_str(obj.attrs["default"])
+                if nxt in obj:
+                    obj = obj[nxt]
+                    continue
+            break
+        if isinstance(obj, h5py.Group) and "signal" in obj.attrs:
+            sig = _attr_str(obj.attrs["signal"])
+            if sig in obj and isinstance(obj[sig], h5py.Dataset) and obj[sig].ndim >= 2:
+                return [obj[sig]], obj[sig].name
+        # 2. Eiger master
+        if "entry/data" in self.h5:
+            eiger = self._eiger_parts(self.h5["entry/data"])
+            if eiger:
+                return eiger, "/entry/data"
+        # 3. usual places
+        for name in ("entry/data/data", "entry/instrument/detector/data", "entry_0000/measurement/data",
+                     "imageseries/images", "data", "images"):
+            if name in self.h5 and isinstance(self.h5[name], h5py.Dataset) and self.h5[name].ndim >= 2:
+                return [self.h5[name]], self.h5[name].name
+        # 4. largest numeric >=2D dataset
+        best: list[Any] = []
+
+        def visit(_name: str, o: Any) -> None:
+            if isinstance(o, h5py.Dataset) and o.ndim >= 2 and o.dtype.kind in "iuf":
+                if not best or o.size > best[0].size:
+                    best[:] = [o]
+
+        self.h5.visititems(visit)
+        if best:
+            return best, best[0].name
+        raise DataFormatError(f"HDF5 file {self.path}: no 2D/3D image dataset found; give `file.h5::/path`")
+
+    def _eiger_parts(self, group: Any) -> list[Any]:
+        names = sorted(k for k in group.keys() if _EIGER_DATA_RE.match(k))
+        parts = []
+        for k in names:
+            try:
+                parts.append(group[k])
+            except KeyError:
+                link = group.get(k, getlink=True)
+                self._broken_link(f"{group.name}/{k}", getattr(link, "filename", "?"))
+                raise InputNotFoundError(f"HDF5 file {self.path}: `{group.name}/{k}` is a broken link") from None
+        return parts
+
+    def _nframes(self, d: Any) -> int:
+        shape = tuple(s for s in d.shape)
+        while len(shape) > 3 and shape[0] == 1:
+            shape = shape[1:]
+        if len(shape) == 2:
+            return 1
+        if len(shape) == 3:
+            return int(shape[0])
+        raise DataFormatError(f"HDF5 file {self.path}: dataset `{d.name}` has shape {d.shape}, expected 2D or 3D")
+
+    def read(self, index: int) -> np.ndarray:
+        if index < 0:
+            index += self.n
+        if not 0 <= index < self.n:
+            raise DataFormatError(f"HDF5 file {self.path}: frame {index} out of range (0..{self.n - 1})")
+        for d, c in zip(self.parts, self.counts):
+            if index < c:
+                try:
+                    if d.ndim == 2:
+                        return np.asarray(d[()])
+                    arr = d[(0,) * (d.ndim - 3) + (index,)] if d.ndim > 3 else d[index]
+                    return np.asarray(arr)
+                except Exception as exc:  # h5py raises OSError/RuntimeError/ValueError on bad chunks
+                    raise DataFormatError(
+                        f"cannot read frame {index} of {self.path}::{d.name}: {_one_line(exc)}") from None
+            index -= c
+        raise AssertionError("unreachable")
+
+    # ---- metadata -------------------------------------------------------------------------------
+    def frame_metadata(self) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, Any]]:
+        """(timestamps[n] or None, monitors[n] or None, scalar metadata) for the stack."""
+        import h5py
+
+        n = self.n
+        h5 = self.h5
+        meta: dict[str, Any] = {"dataset": self.name}
+        parent = self.parts[0].parent.name if len(self.parts) == 1 else self.name
+        groups = [g for g in (parent, "/entry/data", "/entry/instrument/detector", "/entry/sample", "/entry")
+                  if g in h5]
+
+        def vector(names: Sequence[str]) -> tuple[np.ndarray, str] | None:
+            for g in groups:
+                for nm in names:
+                    key = f"{g.rstrip('/')}/{nm}"
+                    if key in h5 and isinstance(h5[key], h5py.Dataset):
+                        v = np.asarray(h5[key][()]).ravel()
+                        if v.size == n and v.dtype.kind in "iuf":
+                            return v.astype(float), key
+            return None
+
+        start = None
+        for key in ("/entry/start_time", "/entry/instrument/detector/detectorSpecific/data_collection_date"):
+            if key in h5:
+                start = _parse_datetime(_attr_str(h5[key][()]))
+                if start is not None:
+                    meta["start_time"] = _attr_str(h5[key][()])
+                    break
+        if start is None and "start_time" in h5.attrs:
+            start = _parse_datetime(_attr_str(h5.attrs["start_time"]))
+
+        times = None
+        got = vector(("timestamp", "timestamps", "epoch", "time_stamp"))
+        if got is not None:
+            v, key = got
+            times = v if np.nanmin(v) > 1e8 else (start or 0.0) + v
+            meta["time_from"] = key
+        else:
+            got = vector(("time_s", "elapsed_time_s", "elapsed_time", "time"))
+            if got is not None:
+                times = (start or 0.0) + got[0]
+                meta["time_from"] = got[1]
+            elif start is not None:
+                period = None
+                for key in ("/entry/instrument/detector/frame_time", "/entry/instrument/detector/frame_period",
+                            "/entry/instrument/detector/detectorSpecific/frame_period"):
+                    if key in h5:
+                        period = float(np.asarray(h5[key][()]).ravel()[0])
+                        break
+                if period is not None or n == 1:
+                    times = start + np.arange(n) * (period or 0.0)
+                    meta["time_from"] = "start_time+frame_time"
+        monitors = None
+        for key in ("/entry/control/data", "/entry/instrument/monitor/data", "/entry/monitor/data"):
+            if key in h5 and isinstance(h5[key], h5py.Dataset):
+                v = np.asarray(h5[key][()], dtype=float).ravel()
+                if v.size == n:
+                    monitors = v
+                    break
+        if monitors is None:
+            got = vector(("monitor", "i0", "I0", "flux"))
+            monitors = None if got is None else got[0]
+        return times, monitors, meta
+
+
+def _attr_str(v: Any) -> str:
+    if isinstance(v, bytes):
+        return v.decode(errors="replace")
+    if isinstance(v, np.ndarray):
+        return _attr_str(v.ravel()[0]) if v.size else ""
+    return str(v)
+
+
+class _FabioLogCatcher(logging.Handler):
+    """Collects fabio's error messages (fabio logs instead of raising on some truncated files)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def __enter__(self) -> _FabioLogCatcher:
+        logging.getLogger("fabio").addHandler(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        logging.getLogger("fabio").removeHandler(self)
+
+
+def _read_tiff(path: Path, index: int) -> np.ndarray | None:
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tf:
+            pages = tf.pages
+            n = len(pages)
+            if index < 0:
+                index += n
+            if not 0 <= index < n:
+                raise DataFormatError(f"TIFF file {path}: frame {index} out of range (0..{n - 1})")
+            page = pages[index]
+            expected = int(np.prod(page.shape)) * page.dtype.itemsize if page.dtype is not None else 0
+            if not page.is_tiled and page.compression == 1 and expected:
+                end = max(o + c for o, c in zip(page.dataoffsets, page.databytecounts))
+                if end > path.stat().st_size or sum(page.databytecounts) < expected:
+                    raise DataFormatError(f"TIFF file {path} is truncated: {path.stat().st_size} bytes, "
+                                          f"frame {index} needs {end}")
+            arr = page.asarray()
+    except DataFormatError:
+        raise
+    except Exception as exc:  # tifffile raises many types; fall back to fabio for exotic TIFFs
+        logger.debug("tifffile could not read %s (%s); trying fabio", path, exc)
+        return None
+    return np.asarray(arr)
+
+
+def _fabio_open(path: Path) -> Any:
+    import fabio
+
+    try:
+        with _FabioLogCatcher() as cat:
+            img = fabio.open(str(path))
+    except Exception as exc:
+        raise DataFormatError(f"cannot read image file {path}: {_one_line(exc)}") from None
+    if cat.messages:
+        raise DataFormatError(f"cannot read image file {path}: {cat.messages[0].splitlines()[0]}")
+    return img
+
+
+def _fabio_frame(img: Any, path: Path, index: int) -> np.ndarray:
+    n = int(getattr(img, "nframes", 1) or 1)
+    if index < 0:
+        index += n
+    if not 0 <= index < n:
+        raise DataFormatError(f"image file {path}: frame {index} out of range (0..{n - 1})")
+    try:
+        with _FabioLogCatcher() as cat:
+            data = img.data if index == 0 or n == 1 else img.getframe(index).data
+    except Exception as exc:
+        raise DataFormatError(f"cannot read frame {index} of {path}: {_one_line(exc)}") from None
+    if cat.messages:
+        raise DataFormatError(f"cannot read frame {index} of {path}: {cat.messages[0].splitlines()[0]}")
+    if data is None or np.ndim(data) != 2:
+        raise DataFormatError(f"image file {path}: frame {index} is not a 2D image")
+    return np.asarray(data)
+
+
+def _raw_frame(path: Path, dataset: str | None, index: int) -> np.ndarray:
+    _require(path)
+    if path.stat().st_size == 0:
+        raise DataFormatError(f"image file {path} is empty (0 bytes)")
+    if dataset is not None or _is_hdf5(path):
+        with _Hdf5Stack(path, dataset) as st:
+            return st.read(index)
+    if path.suffix.lower() == ".npy":
+        try:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        except Exception as exc:
+            raise DataFormatError(f"cannot read image file {path}: {_one_line(exc)}") from None
+        if arr.ndim == 2:
+            if index not in (0, -1):
+                raise DataFormatError(f"image file {path}: frame {index} out of range (0..0)")
+            return np.array(arr)
+        if arr.ndim == 3:
+            return np.array(arr[index])
+        raise DataFormatError(f"image file {path}: array of shape {arr.shape}, expected 2D or 3D")
+    if _is_tiff(path):
+        arr = _read_tiff(path, index)
+        if arr is not None:
+            if arr.ndim != 2:
+                raise DataFormatError(f"TIFF file {path}: frame {index} has shape {arr.shape}, expected 2D")
+            return arr
+    return _fabio_frame(_fabio_open(path), path, index)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Public readers
+# ----------------------------------------------------------------------------------------------------
+def read_frame(
+    source: str | os.PathLike | FrameRef,
+    index: int | None = None,
+    *,
+    orientation: int | None = None,
+    geometry_orientation: int | None = 3,
+) -> np.ndarray:
+    """Read one 2D frame.
+
+    Parameters
+    ----------
+    source : str, path or FrameRef
+        Image file (any fabio format, TIFF, ``.npy``), HDF5 file (image dataset found automatically),
+        ``"file.h5::/entry/data/data"``, or a :class:`FrameRef` from :func:`discover_frames`.
+    index : int, optional
+        Frame index in a stack (default 0, or the FrameRef's index).
+    orientation : int, optional
+        Orientation in which the file stores the image (pyFAI convention 1-4, EXIF 5-8). None: return the
+        frame as stored.
+    geometry_orientation : int, optional
+        Orientation of the detector in the geometry (PONI) the frame will be used with (default 3).
+
+    Returns
+    -------
+    ndarray
+        2D array in the file's dtype (C-contiguous when re-oriented).
+
+    Raises
+    ------
+    InputNotFoundError
+        The file (or an HDF5 dataset / Eiger data file it links to) does not exist.
+    DataFormatError
+        The file is corrupt, truncated, empty, not an image, or ``index`` is out of range.
+    """
+    path, dataset = split_source(source)
+    if index is None:
+        index = source.index if isinstance(source, FrameRef) else 0
+    frame = _raw_frame(path, dataset, int(index))
+    return _orient(frame, orientation, geometry_orientation)
+
+
+def frame_count(source: str | os.PathLike | FrameRef) -> int:
+    """Number of frames in a file (1 for single images)."""
+    path, dataset = split_source(source)
+    _require(path)
+    if path.stat().st_size == 0:
+        raise DataFormatError(f"image file {path} is empty (0 bytes)")
+    if dataset is not None or _is_hdf5(path):
+        with _Hdf5Stack(path, dataset) as st:
+            return st.n
+    if path.suffix.lower() == ".npy":
+        try:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        except Exception as exc:
+            raise DataFormatError(f"cannot read image file {path}: {_one_line(exc)}") from None
+        return 1 if arr.ndim == 2 else int(arr.shape[0])
+    if _is_tiff(path):
+        import tifffile
+
+        try:
+            with tifffile.TiffFile(path) as tf:
+                return len(tf.pages)
+        except Exception:
+            pass
+    return int(getattr(_fabio_open(path), "nframes", 1) or 1)
+
+
+def iter_frames(
+    source: str | os.PathLike | FrameRef,
+    *,
+    orientation: int | None = None,
+    geometry_orientation: int | None = 3,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(index, frame)`` for every frame of a file; HDF5 stacks are opened once.
+
+    Parameters are those of :func:`read_frame`.
+    """
+    path, dataset = split_source(source)
+    _require(path)
+    if dataset is not None or _is_hdf5(path):
+        with _Hdf5Stack(path, dataset) as st:
+            for i in range(st.n):
+                yield i, _orient(st.read(i), orientation, geometry_orientation)
+        return
+    for i in range(frame_count(path)):
+        yield i, read_frame(path, i, orientation=orientation, geometry_orientation=geometry_orientation)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Masks, darks, flats
+# ----------------------------------------------------------------------------------------------------
+def check_shape(arr: np.ndarray, expected_shape: Sequence[int] | None, path: Any, what: str = "image") -> None:
+    """Raise a one-line :class:`DataFormatError` when ``arr.shape != expected_shape``.
+
+    Examples
+    --------
+    >>> check_shape(np.zeros((2, 3)), (2, 3), "m.npy")
+    """
+    if expected_shape is None:
+        return
+    exp = tuple(int(s) for s in expected_shape)
+    if tuple(arr.shape) != exp:
+        hint = " (transposed? check the orientation)" if tuple(arr.shape[::-1]) == exp else ""
+        raise DataFormatError(
+            f"{what} {path} has shape {tuple(arr.shape)}, expected {exp} (the detector of the geometry){hint}")
+
+
+def load_mask(
+    path: str | os.PathLike,
+    shape: Sequence[int] | None = None,
+    *,
+    orientation: int | None = None,
+    geometry_orientation: int | None = 3,
+) -> np.ndarray:
+    """Load a mask (nonzero = masked) from a fabio format, TIFF, ``.npy`` or ``file.h5::/path``.
+
+    Returns
+    -------
+    ndarray of bool
+        True where pixels are masked. Shape-checked against ``shape`` when given.
+    """
+    arr = read_frame(path, 0, orientation=orientation, geometry_orientation=geometry_orientation)
+    check_shape(arr, shape, path, "mask")
+    return np.asarray(arr != 0)
+
+
+def _mean_image(path: str | os.PathLike, orientation: int | None, geometry_orientation: int | None) -> np.ndarray:
+    acc: np.ndarray | None = None
+    n = 0
+    for _, fr in iter_frames(path, orientation=orientation, geometry_orientation=geometry_orientation):
+        acc = fr.astype(np.float64) if acc is None else acc + fr
+        n += 1
+    if acc is None:
+        raise DataFormatError(f"image file {path} holds no frame")
+    return (acc / n).astype(np.float32)
+
+
+def load_dark(
+    path: str | os.PathLike,
+    shape: Sequence[int] | None = None,
+    *,
+    orientation: int | None = None,
+    geometry_orientation: int | None = 3,
+) -> np.ndarray:
+    """Load a dark-current image (the mean of all frames in the file), float32, shape-checked."""
+    arr = _mean_image(path, orientation, geometry_orientation)
+    check_shape(arr, shape, path, "dark")
+    return arr
+
+
+def load_flat(
+    path: str | os.PathLike,
+    shape: Sequence[int] | None = None,
+    *,
+    normalize: bool = True,
+    orientation: int | None = None,
+    geometry_orientation: int | None = 3,
+) -> np.ndarray:
+    """Load a flat-field image (mean of the file's frames), float32, shape-checked.
+
+    With ``normalize`` (default) it is divided by the median of its positive finite pixels so that
+    flat-corrected intensities stay in counts; non-positive pixels become NaN (pyFAI then masks them).
+    """
+    arr = _mean_image(path, orientation, geometry_orientation)
+    check_shape(arr, shape, path, "flat")
+    good = np.isfinite(arr) & (arr > 0)
+    if not good.any():
+        raise DataFormatError(f"flat {path} has no positive pixel")
+    if normalize:
+        arr = arr / np.float32(np.median(arr[good]))
+    return np.where(good, arr, np.nan).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Time and monitor metadata
+# ----------------------------------------------------------------------------------------------------
+_DT_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S",
+    "%Y-%b-%dT%H:%M:%S.%f", "%Y-%b-%dT%H:%M:%S", "%Y/%b/%d %H:%M:%S.%f", "%Y/%b/%d %H:%M:%S",
+    "%Y:%m:%d %H:%M:%S", "%a %b %d %H:%M:%S %Y", "%a %b %d %H:%M:%S.%f %Y", "%d-%b-%Y %H:%M:%S",
+)
+_ISO_IN_TEXT = re.compile(r"(\d{4}[-/](?:\d{2}|[A-Za-z]{3})[-/]\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?)")
+
+
+def _parse_datetime(value: Any) -> float | None:
+    """POSIX seconds from an ISO/ctime/Pilatus date string, a datetime or an epoch number; else None.
+
+    Naive dates are taken as UTC (beamline clocks rarely say; only differences matter within a series).
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        dt = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return dt.timestamp()
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    s = str(value).strip().strip('"').strip("'")
+    if not s:
+        return None
+    try:
+        return float(s) if float(s) > 1e8 else None
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
+        return _parse_datetime(dt)
+    except ValueError:
+        pass
+    for fmt in _DT_FORMATS:
+        try:
+            return _parse_datetime(datetime.strptime(s, fmt))
+        except ValueError:
+            continue
+    m = _ISO_IN_TEXT.search(s)
+    if m and m.group(1) != s:
+        return _parse_datetime(m.group(1).replace("/", "-").replace(" ", "T", 1))
+    return None
+
+
+_TIME_KEYS_ABS = ("timestamp", "epoch", "datetime", "date_time", "acquisition_time", "start_time", "time",
+                  "date", "datetimeoriginal", "datetime_original")
+_TIME_KEYS_REL = ("time_s", "elapsed_s", "elapsed_time_s", "exposure_time_s_since_start")
+_MONITOR_KEYS = ("monitor", "i0", "flux", "mon", "ct_i0", "intensity_monitor")
+
+
+def _times_from_mapping(d: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """(timestamp, monitor) from a header/sidecar mapping (case-insensitive keys)."""
+    low = {str(k).strip().lower(): v for k, v in d.items()}
+    ts = None
+    for k in _TIME_KEYS_ABS:
+        if k in low:
+            ts = _parse_datetime(low[k])
+            if ts is not None:
+                break
+    if ts is None:
+        for k in _TIME_KEYS_REL:
+            if k in low:
+                try:
+                    ts = float(low[k])
+                    break
+                except (TypeError, ValueError):
+                    continue
+    if ts is None:  # Pilatus/CBF: the date is a line inside the header contents
+        for k in ("_array_data.header_contents", "header_contents"):
+            if k in low:
+                m = _ISO_IN_TEXT.search(str(low[k]))
+                if m:
+                    ts = _parse_datetime(m.group(1))
+    mon = None
+    for k in _MONITOR_KEYS:
+        if k in low:
+            mon = _first_float(low[k])
+            if mon is not None:
+                break
+    if mon is None:
+        for k in ("_array_data.header_contents", "header_contents"):
+            if k in low:
+                m = re.search(r"#\s*(?:Flux|I0|Monitor)\s+([-+0-9.eE]+)", str(low[k]))
+                if m:
+                    mon = _first_float(m.group(1))
+    if mon is not None and (not math.isfinite(mon) or mon <= 0):
+        mon = None  # Pilatus writes "Flux 0.000000" when it has no monitor
+    return ts, mon
+
+
+def _first_float(v: Any) -> float | None:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        m = re.match(r"\s*([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)", str(v))
+        return float(m.group(1)) if m else None
+
+
+def _sidecar(path: Path) -> dict[str, Any] | None:
+    """Metadata from ``<name>.json|yaml|yml|txt`` or ``<stem>.json|...`` next to an image."""
+    cands = []
+    for ext in (".json", ".yaml", ".yml", ".txt"):
+        cands += [path.with_name(path.name + ext), path.with_suffix(ext)]
+    for c in cands:
+        if c == path or not c.is_file():
+            continue
+        try:
+            text = c.read_text(errors="replace")
+            if c.suffix == ".json":
+                data = json.loads(text)
+            elif c.suffix in (".yaml", ".yml"):
+                import yaml
+
+                data = yaml.safe_load(text)
+            else:
+                data = {}
+                for line in text.splitlines():
+                    m = re.match(r"\s*#?\s*([A-Za-z_][\w .]*?)\s*[:=]\s*(.+?)\s*$", line)
+                    if m:
+                        data[m.group(1)] = m.group(2)
+        except Exception as exc:
+            raise DataFormatError(f"sidecar {c} of image {path.name} cannot be parsed: {_one_line(exc)}") from None
+        if isinstance(data, dict):
+            return {"sidecar": str(c), **data}
+        raise DataFormatError(f"sidecar {c}: expected a mapping of keys (timestamp, monitor, ...)")
+    return None
+
+
+def _file_frames_meta(path: Path, dataset: str | None) -> list[tuple[int, float | None, float | None, dict]]:
+    """Per frame: (index, timestamp or None, monitor or None, metadata)."""
+    side = _sidecar(path)
+    if dataset is not None or _is_hdf5(path):
+        with _Hdf5Stack(path, dataset) as st:
+            times, mons, meta = st.frame_metadata()
+            out = [(i, None if times is None else float(times[i]), None if mons is None else float(mons[i]),
+                    dict(meta)) for i in range(st.n)]
+    else:
+        n = frame_count(path)
+        headers: list[Mapping[str, Any]] = [{}] * n
+        if not _is_tiff(path) and path.suffix.lower() != ".npy":
+            img = _fabio_open(path)
+            headers = [dict(img.header)]
+            for i in range(1, n):
+                try:
+                    headers.append(dict(img.getframe(i).header))
+                except Exception as exc:
+                    raise DataFormatError(f"cannot read header of frame {i} of {path}: {_one_line(exc)}") from None
+        out = []
+        for i, h in enumerate(headers):
+            ts, mon = _times_from_mapping(h)
+            out.append((i, ts, mon, {}))
+    if side:
+        ts, mon = _times_from_mapping(side)
+        side_meta = {k: v for k, v in side.items() if isinstance(v, (str, int, float, bool))}
+        out = [(i, ts if ts is not None and len(out) == 1 else t, mon if mon is not None and len(out) == 1 else m,
+                {**md, **side_meta}) for i, t, m, md in out]
+    return out
+
+
+def _natural_key(s: str) -> list[Any]:
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", s)]
+
+
+def _expand_inputs(inputs: Iterable[str | os.PathLike] | str | os.PathLike) -> list[tuple[Path, str | None]]:
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    found: list[tuple[Path, str | None]] = []
+    for item in inputs:
+        path, dataset = split_source(item)
+        s = str(path)
+        if dataset is not None:
+            _require(path)
+            found.append((path, dataset))
+        elif any(ch in s for ch in "*?["):
+            hits = sorted(glob.glob(s), key=_natural_key)
+            if not hits:
+                raise InputNotFoundError(f"no file matches the pattern {s}")
+            found += [(Path(h), None) for h in hits if Path(h).is_file() and not _skip(Path(h))]
+        elif path.is_dir():
+            files = [p for p in sorted(path.iterdir(), key=lambda p: _natural_key(p.name))
+                     if p.is_file() and p.name.lower().endswith(IMAGE_EXTENSIONS) and not _skip(p)
+                     and not _CORRECTION_RE.search(p.stem)]
+            if not files:
+                raise InputNotFoundError(f"folder {path} holds no image file ({', '.join(IMAGE_EXTENSIONS[:6])}...)")
+            found += [(p, None) for p in files]
+        else:
+            _require(path)
+            found.append((path, None))
+    # Eiger data files are read through their master: drop them when the master is in the list too.
+    masters = {p.name for p, _ in found}
+    out = []
+    seen = set()
+    for p, d in found:
+        m = _EIGER_DATAFILE_RE.match(p.name)
+        if m and d is None and f"{m.group('prefix')}_master{p.suffix}" in masters:
+            continue
+        k = (p.resolve(), d)
+        if k not in seen:
+            seen.add(k)
+            out.append((p, d))
+    return out
+
+
+def _skip(p: Path) -> bool:
+    n = p.name.lower()
+    return n.endswith(_NOT_FRAMES) or n.startswith(".")
+
+
+def discover_frames(
+    inputs: Iterable[str | os.PathLike] | str | os.PathLike,
+    interval_s: float | None = None,
+    start_time: float | str | datetime | None = None,
+    time_origin: float | str | datetime | None = None,
+) -> list[FrameRef]:
+    """Find the frames of a series and order them by acquisition time.
+
+    Parameters
+    ----------
+    inputs : path, glob, folder or ``file.h5::/dataset``, or a list of them
+        Folders contribute their image files (sidecars, PONI files, files named ``*mask*``, ``*dark*``,
+        ``*flat*`` and Eiger data files whose master is present are skipped).
+    interval_s : float, optional
+        Time between frames, used when not every frame has a time in its metadata.
+    start_time : float, str or datetime, optional
+        Absolute time of the first frame with ``interval_s`` (epoch seconds or ISO date).
+    time_origin : float, str or datetime, optional
+        Origin of ``time_s`` (e.g. the start of air exposure); default: the first frame.
+
+    Returns
+    -------
+    list of FrameRef
+        Sorted by timestamp (then natural file name, then index). Keys are unique.
+
+    Raises
+    ------
+    InputNotFoundError
+        An input does not exist or a glob/folder matches nothing.
+    DataFormatError
+        A file cannot be read, or ``interval_s`` is not positive.
+    """
+    if interval_s is not None and not (interval_s > 0 and math.isfinite(interval_s)):
+        raise DataFormatError(f"`interval_s` must be a positive number of seconds; got {interval_s!r}")
+    files = _expand_inputs(inputs)
+    rows: list[tuple[Path, str | None, int, float | None, float | None, dict]] = []
+    for path, dataset in files:
+        for i, ts, mon, md in _file_frames_meta(path, dataset):
+            rows.append((path, dataset, i, ts, mon, md))
+    if not rows:
+        return []
+    if all(r[3] is not None for r in rows):
+        source = "metadata"
+        stamps = [float(r[3]) for r in rows]  # type: ignore[arg-type]
+        order = sorted(range(len(rows)), key=lambda k: (stamps[k], _natural_key(str(rows[k][0])), rows[k][2]))
+    elif interval_s is not None:
+        source = "interval"
+        t0 = _parse_datetime(start_time) if start_time is not None else 0.0
+        if start_time is not None and t0 is None:
+            raise DataFormatError(f"`start_time` must be an ISO date or epoch seconds; got {start_time!r}")
+        order = list(range(len(rows)))  # already natural file order, then index
+        stamps = [0.0] * len(rows)
+        for rank, k in enumerate(order):
+            stamps[k] = float(t0) + rank * float(interval_s)  # type: ignore[arg-type]
+    else:
+        source = "mtime"
+        logger.warning("no frame time in the metadata and no interval given: using file modification times")
+        stamps = [r[0].stat().st_mtime for r in rows]
+        order = sorted(range(len(rows)), key=lambda k: (stamps[k], _natural_key(str(rows[k][0])), rows[k][2]))
+    if time_origin is not None:
+        origin = _parse_datetime(time_origin)
+        if origin is None:
+            raise DataFormatError(f"`time_origin` must be an ISO date or epoch seconds; got {time_origin!r}")
+    else:
+        origin = stamps[order[0]]
+    names: dict[str, int] = {}
+    for path, _dataset in files:
+        names[path.name] = names.get(path.name, 0) + 1
+    refs = []
+    for k in order:
+        path, dataset, i, _ts, mon, md = rows[k]
+        base = path.name if names[path.name] == 1 else str(path)
+        key = f"{base}{H5_SEP + dataset if dataset else ''}#{i}"
+        refs.append(FrameRef(path=path, index=i, key=key, time_s=float(stamps[k] - origin),
+                             timestamp=float(stamps[k]), monitor=mon, dataset=dataset,
+                             time_source=source, metadata=md))
+    return refs
+
+
+# ----------------------------------------------------------------------------------------------------
+# Files still being written
+# ----------------------------------------------------------------------------------------------------
+def is_frame_complete(path: str | os.PathLike, settle_s: float = 0.05) -> bool:
+    """True when ``path`` exists, is non-empty, keeps the same size over ``settle_s`` and reads cleanly.
+
+    For stacks, the last frame is read. Used by the watcher before processing a new file.
+    """
+    p, dataset = split_source(path)
+    try:
+        st1 = p.stat()
+        if st1.st_size == 0:
+            return False
+        _time.sleep(settle_s)
+        st2 = p.stat()
+        if st1.st_size != st2.st_size or st1.st_mtime_ns != st2.st_mtime_ns:
+            return False
+        n = frame_count(path)
+        read_frame(path, n - 1)
+        return True
+    except (OSError, ValueError) as exc:
+        logger.debug("%s not complete yet: %s", p, exc)
+        return False

@@ -1,0 +1,488 @@
+"""Readers for µXRF element maps.
+
+Supported inputs
+----------------
+* one file per element: TIFF (``.tif``/``.tiff``), NumPy (``.npy``), ASCII matrix (``.txt``,
+  ``.dat``, ``.csv``, ``.asc``; whitespace or comma separated);
+* HDF5 datasets named ``file.h5::/path/to/dataset``; a stack of maps can be indexed by channel name
+  or number: ``file.h5::/MAPS/XRF_fits[Cl]`` (channel names from a sibling ``channel_names``);
+* common beamline layouts through :class:`MapLayout` (configurable dataset paths) with presets:
+  ``maps_v9`` (APS XRF-Maps/MAPS v9: ``/MAPS/XRF_fits`` + ``channel_names`` + ``scalers``, optionally
+  quantified to µg/cm²), ``larch`` (larch ``xrmmap`` files), ``pymca`` (PyMca fit output) and
+  ``xsuite`` (the simulator's layout, ``/xrf/<element>``).
+
+Dead time: :func:`read_dead_time` reads input/output count rates (e.g. MAPS_RAW ``inputcounts`` /
+``ouputcounts``) summed over detector elements. Pixel size comes from positions or attributes when
+present (:attr:`MapData.pixel_size_um`), otherwise the caller passes it.
+
+Every error names the file, the dataset and what was expected (:class:`~xsuite.errors.DataFormatError`,
+:class:`~xsuite.errors.InputNotFoundError`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from xsuite.errors import DataFormatError, InputNotFoundError, XsuiteError
+
+__all__ = [
+    "MapData",
+    "MapLayout",
+    "LAYOUTS",
+    "parse_spec",
+    "read_map",
+    "read_layout",
+    "read_maps_v9",
+    "read_dead_time",
+    "check_same_shape",
+]
+
+log = logging.getLogger(__name__)
+
+H5_SUFFIXES = {".h5", ".hdf5", ".hdf", ".nxs", ".nx", ".he5"}
+ASCII_SUFFIXES = {".txt", ".dat", ".csv", ".asc", ".xy"}
+TIFF_SUFFIXES = {".tif", ".tiff"}
+
+
+@dataclass(frozen=True)
+class MapData:
+    """One element map with where it came from and what the file says about its grid.
+
+    Attributes
+    ----------
+    data : ndarray
+        ``(ny, nx)`` float64 map.
+    source : str
+        ``path`` or ``path::/dataset[channel]``.
+    units : str
+        Units of the values (``counts``, ``ug/cm2``...).
+    pixel_size_um : float or None
+        Scan step from the file (positions or attribute), µm.
+    x_um, y_um : ndarray or None
+        Pixel-centre positions, µm, when the file has them.
+    metadata : dict
+        Anything else worth keeping (attributes, dwell time...).
+    """
+
+    data: np.ndarray
+    source: str
+    units: str = "counts"
+    pixel_size_um: float | None = None
+    x_um: np.ndarray | None = field(default=None, repr=False)
+    y_um: np.ndarray | None = field(default=None, repr=False)
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        """The file the map was read from."""
+        return Path(self.source.split("::", 1)[0])
+
+
+@dataclass(frozen=True)
+class MapLayout:
+    """Where a beamline file keeps its element maps, monitor, positions and dead-time rates.
+
+    Either ``element_path`` (a template with ``{element}``, one dataset per element) or
+    ``stack_path`` + ``names_path`` (a stack of maps with a name per channel along ``channel_axis``).
+    All other paths are optional.
+    """
+
+    element_path: str | None = None
+    stack_path: str | None = None
+    names_path: str | None = None
+    channel_axis: int = 0
+    i0_path: str | None = None
+    i0_channel: str | None = None
+    x_path: str | None = None
+    y_path: str | None = None
+    position_units: str = "um"
+    icr_path: str | None = None
+    ocr_path: str | None = None
+    dwell_path: str | None = None
+    units: str = "counts"
+
+
+LAYOUTS: dict[str, MapLayout] = {
+    "xsuite": MapLayout(element_path="/xrf/{element}", i0_path="/scalers/I0",
+                        x_path="/positions/x_um", y_path="/positions/y_um"),
+    "maps_v9": MapLayout(stack_path="/MAPS/XRF_fits", names_path="/MAPS/channel_names",
+                         i0_path="/MAPS/scalers", i0_channel="ds_ic", x_path="/MAPS/x_axis",
+                         y_path="/MAPS/y_axis", position_units="mm", units="counts"),
+    "larch": MapLayout(stack_path="/xrmmap/roimap/sum_cor", names_path="/xrmmap/roimap/sum_name",
+                       channel_axis=-1, i0_path="/xrmmap/scalars/I0", position_units="mm"),
+    "pymca": MapLayout(element_path="/xrf_fit/results/parameters/{element}_K", units="counts"),
+}
+"""Preset layouts (dataset paths) of common map files; override any path through the config."""
+
+
+_SPEC_RE = re.compile(r"^(?P<dset>[^\[]*)(\[(?P<chan>[^\]]+)\])?$")
+
+
+def parse_spec(spec: str | Path) -> tuple[Path, str | None, str | None]:
+    """Split ``file.h5::/path[chan]`` into (file, dataset path or None, channel or None)."""
+    text = str(spec)
+    if "::" in text:
+        fname, _, rest = text.partition("::")
+        m = _SPEC_RE.match(rest.strip())
+        if not m or not m.group("dset"):
+            raise DataFormatError(f"map spec {text!r}: expected file.h5::/path/to/dataset[optional channel]")
+        dset = m.group("dset").strip()
+        return Path(fname), (dset if dset.startswith("/") else "/" + dset), m.group("chan")
+    return Path(text), None, None
+
+
+def _require_file(path: Path) -> None:
+    if not path.exists():
+        raise InputNotFoundError(f"map file {path} does not exist")
+    if path.is_dir():
+        raise DataFormatError(f"map path {path} is a folder; expected a file")
+
+
+def _as_2d(arr: np.ndarray, source: str) -> np.ndarray:
+    a = np.asarray(arr)
+    if a.dtype.kind not in "biuf":
+        raise DataFormatError(f"{source}: expected a numeric map; got dtype {a.dtype}")
+    a = np.squeeze(a)
+    if a.ndim != 2:
+        raise DataFormatError(f"{source}: expected a 2-D map (ny, nx); got shape {np.shape(arr)}")
+    a = a.astype(np.float64)
+    bad = ~np.isfinite(a)
+    if bad.any():
+        raise DataFormatError(f"{source}: {int(bad.sum())} NaN/inf pixel(s) in the map; expected finite values")
+    if a.size and float(np.max(a)) == float(np.min(a)):
+        raise DataFormatError(f"{source}: the map is empty (every pixel = {a.flat[0]:g}); "
+                              "expected fluorescence signal")
+    return a
+
+
+def _decode_names(raw: Any) -> list[str]:
+    out = []
+    for v in np.ravel(raw):
+        out.append((v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)).strip())
+    return out
+
+
+def _h5_dataset(h5: Any, path: Path, dset: str) -> Any:
+    import h5py
+
+    if dset not in h5:
+        raise InputNotFoundError(f"{path}: dataset {dset} not found")
+    obj = h5[dset]
+    if not isinstance(obj, h5py.Dataset):
+        raise DataFormatError(f"{path}::{dset} is a group; expected a dataset")
+    return obj
+
+
+def _select_channel(arr: np.ndarray, names: list[str] | None, chan: str, axis: int,
+                    source: str) -> np.ndarray:
+    if arr.ndim != 3:
+        raise DataFormatError(f"{source}: channel [{chan}] needs a 3-D stack; got shape {arr.shape}")
+    if chan.lstrip("-").isdigit():
+        idx = int(chan)
+    else:
+        if names is None:
+            raise DataFormatError(f"{source}: no channel names next to the stack; use a number [0..]")
+        lower = [n.lower() for n in names]
+        if chan.lower() not in lower:
+            raise DataFormatError(f"{source}: channel {chan!r} not in {', '.join(names)}")
+        idx = lower.index(chan.lower())
+    n = arr.shape[axis]
+    if not -n <= idx < n:
+        raise DataFormatError(f"{source}: channel index {idx} out of range 0..{n - 1}")
+    return np.take(arr, idx, axis=axis)
+
+
+def _grid_from_positions(x: np.ndarray | None, y: np.ndarray | None, scale: float
+                         ) -> tuple[np.ndarray | None, np.ndarray | None, float | None]:
+    def axis(a: np.ndarray | None, dim: int) -> np.ndarray | None:
+        if a is None:
+            return None
+        a = np.asarray(a, dtype=float)
+        if a.ndim == 2:  # a position map: take the varying direction
+            a = a[0, :] if dim == 1 else a[:, 0]
+        return a.ravel() * scale
+
+    xu, yu = axis(x, 1), axis(y, 0)
+    steps = []
+    for a in (xu, yu):
+        if a is not None and a.size > 1:
+            d = np.abs(np.diff(a))
+            d = d[d > 0]
+            if d.size:
+                steps.append(float(np.median(d)))
+    return xu, yu, (float(np.mean(steps)) if steps else None)
+
+
+def read_map(spec: str | Path, *, name: str = "map", names_path: str | None = None,
+             channel_axis: int = 0) -> MapData:
+    """Read one element map from a file or an HDF5 dataset.
+
+    Parameters
+    ----------
+    spec : str or Path
+        ``map.tif``, ``map.npy``, ``map.txt`` or ``file.h5::/path[channel]``.
+    name : str
+        Element name (for messages).
+    names_path : str, optional
+        HDF5 dataset with the channel names of a stack (default: ``channel_names`` next to it).
+    channel_axis : int
+        Axis of the channel in a stack.
+
+    Returns
+    -------
+    MapData
+
+    Raises
+    ------
+    InputNotFoundError
+        File or dataset missing.
+    DataFormatError
+        Not a 2-D numeric map, NaNs, an empty map, or an unknown format.
+    """
+    path, dset, chan = parse_spec(spec)
+    _require_file(path)
+    suffix = path.suffix.lower()
+    source = str(spec)
+    meta: dict[str, Any] = {}
+    if dset is not None or suffix in H5_SUFFIXES:
+        if dset is None:
+            raise DataFormatError(f"{path}: an HDF5 map needs a dataset: {path}::/path/to/{name}")
+        import h5py
+
+        try:
+            with h5py.File(path, "r") as h5:
+                ds = _h5_dataset(h5, path, dset)
+                arr = ds[()]
+                if chan is not None:
+                    npath = names_path or (dset.rsplit("/", 1)[0] + "/channel_names")
+                    names = _decode_names(h5[npath][()]) if npath in h5 else None
+                    arr = _select_channel(np.asarray(arr), names, chan, channel_axis, source)
+                for src in (h5.attrs, ds.attrs):
+                    for k in ("pixel_size_um", "dwell_s", "units"):
+                        if k in src:
+                            v = src[k]
+                            meta[k] = v.decode() if isinstance(v, bytes) else v
+        except XsuiteError:
+            raise
+        except OSError as exc:
+            raise DataFormatError(f"{path}: cannot be read as HDF5 ({exc})") from None
+    elif suffix == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise DataFormatError(f"{path}: not a NumPy .npy array ({exc})") from None
+    elif suffix in TIFF_SUFFIXES:
+        import tifffile
+
+        try:
+            arr = tifffile.imread(path)
+        except Exception as exc:  # tifffile raises several types for corrupt files
+            raise DataFormatError(f"{path}: cannot be read as TIFF ({exc})") from None
+    elif suffix in ASCII_SUFFIXES:
+        arr = _read_ascii(path)
+    else:
+        raise DataFormatError(
+            f"{path}: unknown map format {suffix or '(no suffix)'}; expected .tif, .npy, .txt/.dat/.csv "
+            "or file.h5::/dataset")
+    data = _as_2d(arr, source)
+    px = meta.get("pixel_size_um")
+    return MapData(data=data, source=source, units=str(meta.get("units", "counts")),
+                   pixel_size_um=float(px) if px is not None else None, metadata=meta)
+
+
+def _read_ascii(path: Path) -> np.ndarray:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith(("#", "%"))]
+    if not lines:
+        raise DataFormatError(f"{path}: no numbers found; expected an ASCII matrix (rows of values)")
+    delim = "," if "," in lines[0] else None
+    try:
+        rows = [np.array(ln.replace(";", " ").split(delim), dtype=float) for ln in lines]
+    except ValueError as exc:
+        raise DataFormatError(f"{path}: not a numeric ASCII matrix ({exc})") from None
+    widths = {r.size for r in rows}
+    if len(widths) != 1:
+        raise DataFormatError(f"{path}: rows have different lengths {sorted(widths)}; expected a matrix")
+    return np.vstack(rows)
+
+
+def read_layout(path: str | Path, elements: list[str], layout: MapLayout | str = "xsuite"
+                ) -> dict[str, Any]:
+    """Read element maps, monitor, positions and dead-time rates from a beamline map file.
+
+    Parameters
+    ----------
+    path : str or Path
+        HDF5 file.
+    elements : list of str
+        Element (channel) names, e.g. ``["Y", "Cl"]``.
+    layout : MapLayout or str
+        A layout or the name of a preset in :data:`LAYOUTS`.
+
+    Returns
+    -------
+    dict
+        ``maps`` ({element: MapData}), ``i0`` (ndarray or None), ``icr``/``ocr`` (or None),
+        ``dwell_s`` (ndarray/float or None), ``pixel_size_um`` (float or None), ``x_um``, ``y_um``.
+    """
+    import h5py
+
+    if isinstance(layout, str):
+        if layout not in LAYOUTS:
+            raise DataFormatError(f"unknown map layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+        layout = LAYOUTS[layout]
+    path = Path(path)
+    _require_file(path)
+    scale = {"um": 1.0, "mm": 1000.0, "nm": 1e-3, "m": 1e6}.get(layout.position_units)
+    if scale is None:
+        raise DataFormatError(f"position_units must be um, mm, nm or m; got {layout.position_units!r}")
+    out: dict[str, Any] = {"maps": {}, "i0": None, "icr": None, "ocr": None, "dwell_s": None}
+    try:
+        with h5py.File(path, "r") as h5:
+            x = h5[layout.x_path][()] if layout.x_path and layout.x_path in h5 else None
+            y = h5[layout.y_path][()] if layout.y_path and layout.y_path in h5 else None
+            xu, yu, px = _grid_from_positions(x, y, scale)
+            if px is None and "pixel_size_um" in h5.attrs:
+                px = float(h5.attrs["pixel_size_um"])
+            dwell = h5.attrs.get("dwell_s")
+            if layout.stack_path:
+                stack = np.asarray(_h5_dataset(h5, path, layout.stack_path)[()])
+                names = (_decode_names(h5[layout.names_path][()])
+                         if layout.names_path and layout.names_path in h5 else None)
+            for el in elements:
+                if layout.element_path:
+                    dpath = layout.element_path.format(element=el)
+                    src = f"{path}::{dpath}"
+                    arr = _h5_dataset(h5, path, dpath)[()]
+                else:
+                    src = f"{path}::{layout.stack_path}[{el}]"
+                    arr = _select_channel(stack, names, el, layout.channel_axis, src)
+                out["maps"][el] = MapData(data=_as_2d(arr, src), source=src, units=layout.units,
+                                          pixel_size_um=px, x_um=xu, y_um=yu)
+            if layout.i0_path and layout.i0_path in h5:
+                i0 = np.asarray(h5[layout.i0_path][()], dtype=float)
+                src = f"{path}::{layout.i0_path}"
+                if layout.i0_channel is not None:
+                    sn_path = layout.i0_path.rsplit("/", 1)[0] + "/scaler_names"
+                    sn = _decode_names(h5[sn_path][()]) if sn_path in h5 else None
+                    i0 = _select_channel(i0, sn, layout.i0_channel, 0, src)
+                out["i0"] = np.squeeze(i0)
+            for key, p in (("icr", layout.icr_path), ("ocr", layout.ocr_path), ("dwell_s", layout.dwell_path)):
+                if p and p in h5:
+                    arr = np.asarray(h5[p][()], dtype=float)
+                    out[key] = arr.sum(axis=0) if arr.ndim == 3 else arr
+            if out["dwell_s"] is None and dwell is not None:
+                out["dwell_s"] = float(dwell)
+    except XsuiteError:
+        raise
+    except OSError as exc:
+        raise DataFormatError(f"{path}: cannot be read as HDF5 ({exc})") from None
+    out["pixel_size_um"] = px
+    out["x_um"], out["y_um"] = xu, yu
+    check_same_shape({k: v.data for k, v in out["maps"].items()}, path)
+    return out
+
+
+def read_maps_v9(path: str | Path, elements: list[str], *, dataset: str = "XRF_fits",
+                 scaler: str = "ds_ic", quantify: bool = True) -> dict[str, MapData]:
+    """Read element maps from an APS MAPS v9 HDF5 file, optionally quantified to µg/cm².
+
+    ``µg/cm² = XRF_fits / (scaler × XRF_fits_quant[k, 0, channel])`` with ``k`` = 0, 1, 2 for the
+    scalers ``SRcurrent``, ``us_ic``, ``ds_ic`` (MAPS's quantification record).
+
+    Parameters
+    ----------
+    path : str or Path
+        MAPS v9 file (``/MAPS/XRF_fits``, ``channel_names``, ``scalers``, ``scaler_names``).
+    elements : list of str
+        Channel names, e.g. ``["Cl", "Ca"]``.
+    dataset : {"XRF_fits", "XRF_roi", "XRF_roi_plus"}
+        Which map stack.
+    scaler : {"SRcurrent", "us_ic", "ds_ic"}
+        Normalising scaler.
+    quantify : bool
+        Divide by scaler × quantification factor (µg/cm²); else return the stack values (counts).
+    """
+    import h5py
+
+    path = Path(path)
+    _require_file(path)
+    qidx = {"SRcurrent": 0, "us_ic": 1, "ds_ic": 2}
+    if scaler not in qidx:
+        raise DataFormatError(f"MAPS scaler must be one of {', '.join(qidx)}; got {scaler!r}")
+    try:
+        with h5py.File(path, "r") as h5:
+            stack = np.asarray(_h5_dataset(h5, path, f"/MAPS/{dataset}")[()], dtype=float)
+            names = _decode_names(_h5_dataset(h5, path, "/MAPS/channel_names")[()])
+            snames = _decode_names(_h5_dataset(h5, path, "/MAPS/scaler_names")[()])
+            scalers = np.asarray(_h5_dataset(h5, path, "/MAPS/scalers")[()], dtype=float)
+            quant = np.asarray(h5[f"/MAPS/{dataset}_quant"][()]) if f"/MAPS/{dataset}_quant" in h5 else None
+            x = h5["/MAPS/x_axis"][()] if "/MAPS/x_axis" in h5 else None
+            y = h5["/MAPS/y_axis"][()] if "/MAPS/y_axis" in h5 else None
+    except XsuiteError:
+        raise
+    except OSError as exc:
+        raise DataFormatError(f"{path}: cannot be read as HDF5 ({exc})") from None
+    xu, yu, px = _grid_from_positions(x, y, 1000.0)  # MAPS positions are in mm
+    sc = _select_channel(scalers, snames, scaler, 0, f"{path}::/MAPS/scalers[{scaler}]")
+    out: dict[str, MapData] = {}
+    for el in elements:
+        src = f"{path}::/MAPS/{dataset}[{el}]"
+        m = _select_channel(stack, names, el, 0, src)
+        units = "counts"
+        if quantify:
+            if quant is None:
+                raise DataFormatError(f"{path}: /MAPS/{dataset}_quant missing; cannot quantify (quantify=False)")
+            q = float(quant[qidx[scaler], 0, [n.lower() for n in names].index(el.lower())])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                m = np.where(sc > 0, m / (sc * q), 0.0)
+            units = "ug/cm2"
+        out[el] = MapData(data=_as_2d(m, src), source=src, units=units, pixel_size_um=px, x_um=xu, y_um=yu,
+                          metadata={"scaler": scaler, "dataset": dataset})
+    return out
+
+
+def read_dead_time(path: str | Path, *, icr_path: str = "/MAPS_RAW/inputcounts",
+                   ocr_path: str = "/MAPS_RAW/ouputcounts") -> tuple[np.ndarray, np.ndarray]:
+    """Input and output counts (summed over detector elements) for dead-time correction.
+
+    Returns
+    -------
+    icr, ocr : ndarray
+        ``(ny, nx)`` arrays; the dead-time factor is ``icr / ocr``.
+    """
+    import h5py
+
+    path = Path(path)
+    _require_file(path)
+    try:
+        with h5py.File(path, "r") as h5:
+            icr = np.asarray(_h5_dataset(h5, path, icr_path)[()], dtype=float)
+            ocr = np.asarray(_h5_dataset(h5, path, ocr_path)[()], dtype=float)
+    except XsuiteError:
+        raise
+    except OSError as exc:
+        raise DataFormatError(f"{path}: cannot be read as HDF5 ({exc})") from None
+    if icr.shape != ocr.shape:
+        raise DataFormatError(f"{path}: {icr_path} {icr.shape} and {ocr_path} {ocr.shape} differ in shape")
+    if icr.ndim == 3:
+        icr, ocr = icr.sum(axis=0), ocr.sum(axis=0)
+    if icr.ndim != 2:
+        raise DataFormatError(f"{path}::{icr_path}: expected (ny, nx) or (n_det, ny, nx); got {icr.shape}")
+    return icr, ocr
+
+
+def check_same_shape(maps: Mapping[str, np.ndarray], where: str | Path = "") -> tuple[int, int]:
+    """Raise :class:`DataFormatError` unless all maps share one shape; return it."""
+    shapes = {k: np.shape(v) for k, v in maps.items()}
+    if len(set(shapes.values())) > 1:
+        desc = ", ".join(f"{k} {s}" for k, s in shapes.items())
+        raise DataFormatError(f"maps have different shapes ({desc}){' in ' + str(where) if where else ''}; "
+                              "expected one scan grid")
+    return next(iter(shapes.values())) if shapes else (0, 0)

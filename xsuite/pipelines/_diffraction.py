@@ -1,0 +1,188 @@
+"""Pieces shared by the xrd and gixrd pipelines: settings, geometry/mask loading, frame reduction.
+
+Private to ``xsuite.pipelines``; the public entry points are in :mod:`xsuite.pipelines.xrd` and
+:mod:`xsuite.pipelines.gixrd`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from xsuite.config.diffraction import DiffractionConfig
+from xsuite.errors import ConfigError, DataFormatError, InputNotFoundError, XsuiteError
+
+log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------------------------------------ geometry
+def load_geometry(poni: Optional[Path], wavelength_angstrom: Optional[float] = None,
+                  orientation: Optional[int] = None) -> dict[str, Any]:
+    """Read a PONI file into a picklable pyFAI config dict.
+
+    Parameters
+    ----------
+    poni : Path
+        The PONI file.
+    wavelength_angstrom : float, optional
+        Overrides the PONI's wavelength.
+    orientation : int, optional
+        pyFAI detector orientation (1-4) overriding the PONI's.
+
+    Raises
+    ------
+    ConfigError
+        No PONI given.
+    InputNotFoundError
+        The file does not exist.
+    DataFormatError
+        The file is not a PONI pyFAI can read, or has no wavelength.
+    """
+    if poni is None:
+        raise ConfigError("no PONI file given: use --poni FILE or `diffraction.poni` in the config")
+    poni = Path(poni)
+    if not poni.is_file():
+        raise InputNotFoundError(f"PONI file not found: {poni}")
+    from pyFAI.io.ponifile import PoniFile
+
+    try:
+        cfg = dict(PoniFile(str(poni)).as_dict())
+    except Exception as exc:  # pyFAI raises assorted errors on bad files
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataFormatError(f"{poni}: not a PONI file pyFAI can read ({msg})") from None
+    if cfg.get("dist") in (None, 0):
+        raise DataFormatError(f"{poni}: PONI file has no `Distance`; expected a pyFAI calibration")
+    if wavelength_angstrom is not None:
+        cfg["wavelength"] = float(wavelength_angstrom) * 1e-10
+    if not cfg.get("wavelength"):
+        raise DataFormatError(f"{poni}: PONI file has no `Wavelength`; give `wavelength_angstrom` in the config")
+    if orientation is not None:
+        dc = dict(cfg.get("detector_config") or {})
+        dc["orientation"] = int(orientation)
+        cfg["detector_config"] = dc
+    # make sure the dict builds (bad detector names etc.) and is plain-picklable
+    try:
+        from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+
+        ai = AzimuthalIntegrator()
+        ai.set_config(cfg)
+        cfg = ai.get_config()
+    except Exception as exc:
+        raise DataFormatError(f"{poni}: cannot build a geometry from this PONI ({exc})") from None
+    dc = cfg.get("detector_config")
+    if isinstance(dc, dict) and "orientation" in dc:
+        dc = dict(dc)
+        dc["orientation"] = int(dc["orientation"])
+        cfg["detector_config"] = dc
+    return cfg
+
+
+# ------------------------------------------------------------------------------------------------ settings
+@dataclass(frozen=True)
+class FrameSettings:
+    """What a worker needs to reduce frames (picklable; the heavy pyFAI objects are built lazily).
+
+    Attributes
+    ----------
+    config : DiffractionConfig
+        The validated ``diffraction`` section (paths resolved).
+    sample : str
+        Sample name used in entry names.
+    incidence_angle_deg : float or None
+        Grazing incidence angle; None for transmission.
+    config_yaml : str or None
+        Config text stored as provenance.
+    """
+
+    config: DiffractionConfig
+    sample: str = "sample"
+    incidence_angle_deg: Optional[float] = None
+    config_yaml: Optional[str] = None
+
+    def with_angle(self, angle: float) -> "FrameSettings":
+        return replace(self, incidence_angle_deg=float(angle))
+
+
+# ------------------------------------------------------------------------------------------------ arrays
+def geometry_orientation(geom: dict[str, Any]) -> int:
+    """pyFAI detector orientation (1-4) of a geometry config dict (3 when not stated)."""
+    dc = geom.get("detector_config") or {}
+    try:
+        return int(dc.get("orientation") or 3)
+    except (TypeError, ValueError):
+        return 3
+
+
+def file_orientation(cfg: DiffractionConfig, geom_orientation: int) -> Optional[int]:
+    """Orientation in which the files store the image (None = as the geometry expects).
+
+    ``orientation`` in the config wins; otherwise ``flip_ud``/``flip_lr`` say which flips make the
+    stored image match the PONI (the real CeO2 Pilatus image of ../shared/realdata needs ``flip_ud``).
+    """
+    if cfg.orientation is not None:
+        return int(cfg.orientation)
+    if cfg.flip_ud or cfg.flip_lr:
+        from xsuite.io.images import orientation_for_flips
+
+        return orientation_for_flips(flip_ud=cfg.flip_ud, flip_lr=cfg.flip_lr, geometry_orientation=geom_orientation)
+    return None
+
+
+def read_image(source: Any, index: int = 0, orientation: Optional[int] = None, geom_orientation: int = 3) -> np.ndarray:
+    """One 2D image through the I/O layer (the only frame reader), re-oriented for the geometry."""
+    from xsuite.io.images import read_frame
+
+    return np.asarray(read_frame(source, index, orientation=orientation, geometry_orientation=geom_orientation))
+
+
+def load_aux(cfg: DiffractionConfig, shape: Optional[tuple[int, ...]] = None,
+             geom_orientation: int = 3) -> tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]:
+    """Mask (bool, True = excluded), dark and flat from the config, oriented like the frames."""
+    from xsuite.io import images
+
+    o = file_orientation(cfg, geom_orientation)
+    kw = {"orientation": o, "geometry_orientation": geom_orientation}
+    mask = images.load_mask(cfg.mask, shape, **kw) if cfg.mask is not None else None
+    dark = images.load_dark(cfg.dark, shape, **kw) if cfg.dark is not None else None
+    flat = images.load_flat(cfg.flat, shape, **kw) if cfg.flat is not None else None
+    return mask, dark, flat
+
+
+def auto_mask(frame: np.ndarray) -> np.ndarray:
+    """Pixels that cannot hold counts: negative values (Pilatus gaps, -1/-2 flags) and non-finite ones."""
+    return ~np.isfinite(frame) | (frame < 0)
+
+
+def frame_monitor(ref: Any, cfg: DiffractionConfig) -> float:
+    """I0 of a frame from its FrameRef (``monitor`` or ``metadata[monitor_key]``); 1 when absent."""
+    mon = None
+    if cfg.monitor_key:
+        mon = (getattr(ref, "metadata", None) or {}).get(cfg.monitor_key)
+    if mon is None:
+        mon = getattr(ref, "monitor", None)
+    try:
+        mon = float(mon) if mon is not None else 1.0
+    except (TypeError, ValueError):
+        raise DataFormatError(f"{getattr(ref, 'path', '?')}: monitor value {mon!r} is not a number") from None
+    return mon
+
+
+def error_reason(exc: BaseException) -> str:
+    """One line describing why a frame was rejected."""
+    msg = str(exc).splitlines()[0] if str(exc) else ""
+    if isinstance(exc, XsuiteError):
+        return msg or type(exc).__name__
+    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+
+
+def sample_from_name(path: Path) -> str:
+    """A default sample name from a file name (stem without trailing frame numbers)."""
+    stem = Path(str(path).split("::")[0]).stem
+    for suffix in ("_master",):
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+    return stem

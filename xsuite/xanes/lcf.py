@@ -1,0 +1,579 @@
+"""Linear combination fitting (LCF) of normalised XANES spectra.
+
+Without energy shifts LCF is a linear least-squares problem with constraints: weights ≥ 0 and,
+optionally, Σ weights = 1. :func:`solve_lcf_batch` solves it *exactly* for many spectra at once by
+enumerating active sets: the optimum of a convex quadratic over {w ≥ 0, Σw = 1} is the unconstrained
+(equality-constrained) optimum restricted to its support S, and that restricted solution is feasible.
+Every other feasible restricted solution is a feasible point, hence not better. So the best feasible
+subset solution *is* the constrained optimum. With k standards (typically 2–5) there are 2^k − 1 subsets,
+each solved in closed form for all spectra with one small matrix (shared when the noise weights are
+shared, as in a map): a few matrix products for 10^5 spectra.
+
+For one subset S with Gram matrix G = AᵀWA and b = AᵀWy:
+    w_u = G⁻¹b,  and with Σw = 1:  w = w_u + G⁻¹1 · (1 − 1ᵀw_u) / (1ᵀG⁻¹1),
+    χ² = yᵀWy − 2wᵀb + wᵀGw.
+Standard errors come from the (constrained) covariance G⁻¹ − G⁻¹11ᵀG⁻¹/(1ᵀG⁻¹1), scaled by the reduced χ²
+like lmfit's default ``scale_covar=True`` — with correct noise weights the scale is ≈ 1.
+
+:func:`fit_lcf` fits one spectrum (per-point noise weighting, optional per-standard energy shifts via
+lmfit, optional bootstrap confidence intervals); :func:`fit_lcf_combinations` fits every subset of the
+standards and ranks them by R-factor, as Athena and Larch do.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping, Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "LCFResult",
+    "BatchLCFResult",
+    "CombinatorialResult",
+    "solve_lcf_batch",
+    "fit_lcf",
+    "fit_lcf_combinations",
+    "fit_window",
+]
+
+log = logging.getLogger(__name__)
+
+StandardsLike = Mapping[str, tuple[ArrayLike, ArrayLike]]
+
+
+@dataclass(frozen=True)
+class BatchLCFResult:
+    """LCF results of n spectra against k standards (no energy shifts).
+
+    Attributes
+    ----------
+    standards : tuple of str
+    fractions, fraction_errors : ndarray, shape (n, k)
+    chisq, reduced_chisq, r_factor : ndarray, shape (n,)
+        χ² with the noise weights (plain sum of squares when unweighted), χ²/(f − n_free), and
+        R = Σ(y − fit)²/Σy² (unweighted, Athena/Larch definition).
+    n_free : ndarray of int, shape (n,)
+        Free parameters of the active set (active standards minus one with sum-to-one).
+    n_points : int
+    sum_to_one : bool
+    """
+
+    standards: tuple[str, ...]
+    fractions: NDArray[np.float64]
+    fraction_errors: NDArray[np.float64]
+    chisq: NDArray[np.float64]
+    reduced_chisq: NDArray[np.float64]
+    r_factor: NDArray[np.float64]
+    n_free: NDArray[np.int64]
+    n_points: int
+    sum_to_one: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Lists per spectrum."""
+        return {
+            "standards": list(self.standards),
+            "fractions": self.fractions.tolist(),
+            "fraction_errors": self.fraction_errors.tolist(),
+            "chisq": self.chisq.tolist(),
+            "reduced_chisq": self.reduced_chisq.tolist(),
+            "r_factor": self.r_factor.tolist(),
+            "n_points": self.n_points,
+            "sum_to_one": self.sum_to_one,
+        }
+
+
+@dataclass(frozen=True)
+class LCFResult:
+    """LCF of one spectrum: values, standard errors, statistics, and the curves.
+
+    Attributes
+    ----------
+    standards : tuple of str
+    fractions, fraction_errors : ndarray, shape (k,)
+    fraction_ci_low, fraction_ci_high : ndarray, shape (k,)
+        Bootstrap percentile interval (NaN unless requested).
+    energy_shifts_ev, energy_shift_errors_ev : ndarray, shape (k,)
+        Per-standard energy shifts (zeros unless fitted).
+    chisq, reduced_chisq, r_factor : float
+    n_points, n_free : int
+    sum_to_one : bool
+    energy_ev, data, fit, residual, sigma : ndarray, shape (f,)
+        The fit window, data, model, data − model, and the σ used as weights.
+    components : ndarray, shape (k, f)
+        Weighted (and shifted) standards.
+    confidence : float
+        Level of the bootstrap interval.
+    status : str
+        ``"ok"`` or why the fit is not trustworthy.
+    """
+
+    standards: tuple[str, ...]
+    fractions: NDArray[np.float64]
+    fraction_errors: NDArray[np.float64]
+    fraction_ci_low: NDArray[np.float64]
+    fraction_ci_high: NDArray[np.float64]
+    energy_shifts_ev: NDArray[np.float64]
+    energy_shift_errors_ev: NDArray[np.float64]
+    chisq: float
+    reduced_chisq: float
+    r_factor: float
+    n_points: int
+    n_free: int
+    sum_to_one: bool
+    energy_ev: NDArray[np.float64]
+    data: NDArray[np.float64]
+    fit: NDArray[np.float64]
+    residual: NDArray[np.float64]
+    sigma: NDArray[np.float64]
+    components: NDArray[np.float64]
+    confidence: float = 0.95
+    status: str = "ok"
+
+    @property
+    def combination(self) -> str:
+        """Names of the standards with non-zero weight joined by ``+``."""
+        return "+".join(s for s, f in zip(self.standards, self.fractions) if f > 0) or "none"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly dict (maps standard → value)."""
+        def m(a: NDArray) -> dict[str, float]:
+            return {s: float(v) for s, v in zip(self.standards, a)}
+
+        out: dict[str, Any] = {
+            "fractions": m(self.fractions),
+            "fraction_errors": m(self.fraction_errors),
+            "r_factor": self.r_factor,
+            "chisq": self.chisq,
+            "reduced_chisq": self.reduced_chisq,
+            "n_points": self.n_points,
+            "n_free": self.n_free,
+            "sum_to_one": self.sum_to_one,
+            "status": self.status,
+        }
+        if np.any(np.isfinite(self.fraction_ci_low)):
+            out["fraction_ci"] = {s: [float(lo), float(hi)] for s, lo, hi in
+                                  zip(self.standards, self.fraction_ci_low, self.fraction_ci_high)}
+            out["confidence"] = self.confidence
+        if np.any(self.energy_shifts_ev != 0):
+            out["energy_shifts"] = m(self.energy_shifts_ev)
+            out["energy_shift_errors"] = m(self.energy_shift_errors_ev)
+        return out
+
+
+@dataclass(frozen=True)
+class CombinatorialResult:
+    """Every subset of the standards fitted, ranked by R-factor (best first)."""
+
+    results: tuple[LCFResult, ...] = field(default_factory=tuple)
+
+    @property
+    def best(self) -> LCFResult:
+        """The lowest-R-factor fit."""
+        return self.results[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Ranking with each combination's statistics."""
+        return {
+            "best_combination": self.best.combination if self.results else None,
+            "ranking": [{"combination": "+".join(r.standards), "r_factor": r.r_factor,
+                         "reduced_chisq": r.reduced_chisq, "fractions": r.to_dict()["fractions"]}
+                        for r in self.results],
+        }
+
+
+def _subsets(k: int, include_empty: bool) -> list[tuple[int, ...]]:
+    out: list[tuple[int, ...]] = [()] if include_empty else []
+    for r in range(1, k + 1):
+        out.extend(itertools.combinations(range(k), r))
+    return out
+
+
+def _constrained_cov(ginv: NDArray, sum_to_one: bool) -> NDArray:
+    """Covariance (unscaled) of the weights, (..., s, s)."""
+    if not sum_to_one:
+        return ginv
+    u = ginv.sum(axis=-1)  # G⁻¹1
+    den = u.sum(axis=-1)
+    return ginv - u[..., :, None] * u[..., None, :] / den[..., None, None]
+
+
+def solve_lcf_batch(
+    standards: ArrayLike,
+    spectra: ArrayLike,
+    *,
+    sigma: ArrayLike | None = None,
+    sum_to_one: bool = True,
+    nonnegative: bool = True,
+    names: Sequence[str] | None = None,
+    chunk: int = 65536,
+) -> BatchLCFResult:
+    """Exact constrained linear LCF of many spectra at once.
+
+    Parameters
+    ----------
+    standards : array_like, shape (k, f)
+        Standards on the spectra's grid (inside the fit window).
+    spectra : array_like, shape (n, f) or (f,)
+        Spectra to fit.
+    sigma : array_like, shape (f,) or (n, f), optional
+        Per-point noise; weights 1/σ². None = unweighted (σ = 1).
+    sum_to_one : bool
+        Constrain Σ weights = 1.
+    nonnegative : bool
+        Constrain weights ≥ 0 (exact, via active-set enumeration).
+    names : sequence of str, optional
+        Standard names (default ``c0, c1, ...``).
+    chunk : int
+        Spectra processed per block (bounds memory for maps).
+
+    Returns
+    -------
+    BatchLCFResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.array([np.linspace(0, 1, 50), np.linspace(1, 0, 50) ** 2])
+    >>> r = solve_lcf_batch(a, 0.3 * a[0] + 0.7 * a[1])
+    >>> np.round(r.fractions, 6).tolist()
+    [[0.3, 0.7]]
+    """
+    A = np.asarray(standards, float)
+    Y = np.asarray(spectra, float)
+    if Y.ndim == 1:
+        Y = Y[None, :]
+    k, f = A.shape
+    n = Y.shape[0]
+    if Y.shape[1] != f:
+        raise ValueError(f"spectra have {Y.shape[1]} points but standards have {f}")
+    if f <= k:
+        raise ValueError(f"need more points ({f}) than standards ({k}) in the fit window")
+    names = tuple(names) if names is not None else tuple(f"c{i}" for i in range(k))
+    sig = None if sigma is None else np.asarray(sigma, float)
+    shared = sig is None or sig.ndim == 1
+    # without the sign constraint only the full set is needed (its solution is the optimum)
+    subsets = _subsets(k, include_empty=not sum_to_one) if nonnegative else [tuple(range(k))]
+
+    frac = np.empty((n, k))
+    ferr = np.empty((n, k))
+    chisq = np.empty(n)
+    nfree = np.empty(n, dtype=np.int64)
+    rfac = np.empty(n)
+
+    if shared:
+        wvec = np.ones(f) if sig is None else 1.0 / sig**2
+        Aw = A * wvec  # (k, f)
+        G = Aw @ A.T
+        # per-subset closed-form operators (shared by all spectra)
+        ops = []
+        for S in subsets:
+            s = list(S)
+            if not s:
+                ops.append((s, None, None, None))
+                continue
+            ginv = np.linalg.pinv(G[np.ix_(s, s)])
+            u = ginv.sum(axis=1)
+            ops.append((s, ginv, u, _constrained_cov(ginv, sum_to_one)))
+        full_cov = _constrained_cov(np.linalg.pinv(G), sum_to_one)
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        Yc = Y[start:stop]
+        m = stop - start
+        if shared:
+            b = Yc @ Aw.T  # (m, k)
+            yy = np.einsum("ij,ij->i", Yc * wvec, Yc)
+        else:
+            wc = 1.0 / sig[start:stop] ** 2
+            b = np.einsum("if,kf->ik", Yc * wc, A)
+            Gc = np.einsum("kf,if,lf->ikl", A, wc, A)
+            yy = np.einsum("ij,ij->i", Yc * wc, Yc)
+        best = np.full(m, np.inf)
+        best_w = np.zeros((m, k))
+        best_idx = np.zeros(m, dtype=np.int64)
+        for si, S in enumerate(subsets):
+            s = list(S)
+            w = np.zeros((m, k))
+            if s:
+                bs = b[:, s]
+                if shared:
+                    _, ginv, u, _ = ops[si]
+                    ws = bs @ ginv
+                    if sum_to_one:
+                        ws = ws + np.outer(1.0 - ws.sum(axis=1), u / u.sum())
+                    Gs = G[np.ix_(s, s)]
+                    quad = np.einsum("ij,jl,il->i", ws, Gs, ws)
+                else:
+                    Gs = Gc[:, s][:, :, s]
+                    ginv = np.linalg.pinv(Gs)
+                    ws = np.einsum("ijl,il->ij", ginv, bs)
+                    if sum_to_one:
+                        u = ginv.sum(axis=2)
+                        ws = ws + (1.0 - ws.sum(axis=1))[:, None] * u / u.sum(axis=1, keepdims=True)
+                    quad = np.einsum("ij,ijl,il->i", ws, Gs, ws)
+                c2 = yy - 2 * np.einsum("ij,ij->i", ws, bs) + quad
+                w[:, s] = ws
+                feasible = np.all(ws >= -1e-10, axis=1) if nonnegative else np.ones(m, bool)
+            else:
+                c2 = yy.copy()
+                feasible = np.ones(m, bool)
+            better = feasible & (c2 < best - 1e-12 * np.abs(yy))
+            best = np.where(better, c2, best)
+            best_w[better] = w[better]
+            best_idx[better] = si
+        best = np.maximum(best, 0.0)
+        nf = np.array([len(subsets[i]) for i in best_idx]) - (1 if sum_to_one else 0)
+        nf = np.maximum(nf, 0)
+        dof = np.maximum(f - nf, 1)
+        redchi = best / dof
+        # standard errors, scaled by reduced chi-square (lmfit scale_covar convention)
+        err = np.empty((m, k))
+        if shared:
+            base = np.sqrt(np.clip(np.diag(full_cov), 0, None))
+            err[:] = base
+            for si in np.unique(best_idx):
+                s = list(subsets[si])
+                rows = best_idx == si
+                if s and len(s) - (1 if sum_to_one else 0) > 0:
+                    cov = ops[si][3]
+                    sub = err[rows]
+                    sub[:, s] = np.sqrt(np.clip(np.diag(cov), 0, None))
+                    err[rows] = sub
+        else:
+            fc = _constrained_cov(np.linalg.pinv(Gc), sum_to_one)
+            err[:] = np.sqrt(np.clip(np.diagonal(fc, axis1=1, axis2=2), 0, None))
+            for si in np.unique(best_idx):
+                s = list(subsets[si])
+                rows = np.nonzero(best_idx == si)[0]
+                if s and len(s) - (1 if sum_to_one else 0) > 0:
+                    cov = _constrained_cov(np.linalg.pinv(Gc[rows][:, s][:, :, s]), sum_to_one)
+                    sub = err[rows]
+                    sub[:, s] = np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0, None))
+                    err[rows] = sub
+        err *= np.sqrt(redchi)[:, None]
+        fit = best_w @ A
+        res = Yc - fit
+        denom = np.einsum("ij,ij->i", Yc, Yc)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rf = np.einsum("ij,ij->i", res, res) / denom
+        frac[start:stop] = best_w
+        ferr[start:stop] = err
+        chisq[start:stop] = best
+        nfree[start:stop] = nf
+        rfac[start:stop] = rf
+    return BatchLCFResult(standards=names, fractions=frac, fraction_errors=ferr, chisq=chisq,
+                          reduced_chisq=chisq / np.maximum(f - nfree, 1), r_factor=rfac, n_free=nfree,
+                          n_points=f, sum_to_one=sum_to_one)
+
+
+def fit_window(energy_ev: ArrayLike, e0_ev: float, fit_range_ev: tuple[float, float]) -> NDArray[np.bool_]:
+    """Mask of the points with E0 + xmin ≤ E ≤ E0 + xmax."""
+    e = np.asarray(energy_ev, float)
+    return (e >= e0_ev + fit_range_ev[0] - 1e-9) & (e <= e0_ev + fit_range_ev[1] + 1e-9)
+
+
+def _prepare(energy_ev: ArrayLike, mu_norm: ArrayLike, standards: StandardsLike, e0_ev: float,
+             fit_range_ev: tuple[float, float], sigma: ArrayLike | None, space: str
+             ) -> tuple[NDArray, NDArray, NDArray, list[str], list[tuple[NDArray, NDArray]]]:
+    e = np.asarray(energy_ev, float)
+    y = np.asarray(mu_norm, float)
+    if e.shape != y.shape or e.ndim != 1:
+        raise ValueError(f"energy_ev and mu_norm must be 1-D of equal length; got {e.shape}, {y.shape}")
+    if not standards:
+        raise ValueError("LCF needs at least one standard")
+    names = list(standards)
+    stds = []
+    for name in names:
+        se, sy = (np.asarray(a, float) for a in standards[name])
+        if space == "deriv":
+            sy = np.gradient(sy, se)
+        stds.append((se, sy))
+    if space == "deriv":
+        y = np.gradient(y, e)
+    elif space != "norm":
+        raise ValueError(f"space must be 'norm' or 'deriv'; got {space!r}")
+    sel = fit_window(e, e0_ev, fit_range_ev) & np.isfinite(y)
+    for se, _ in stds:
+        sel &= (e >= se[0]) & (e <= se[-1])
+    if sel.sum() <= len(names) + 1:
+        raise ValueError(f"only {int(sel.sum())} points in the fit window E0{fit_range_ev[0]:+g}.."
+                         f"{fit_range_ev[1]:+g} eV (E0 {e0_ev:.1f}) shared by data and standards")
+    s = None if sigma is None else np.asarray(sigma, float)[sel]
+    if s is not None and (np.any(~np.isfinite(s)) or np.any(s <= 0)):
+        raise ValueError("sigma must be finite and positive inside the fit window")
+    return e[sel], y[sel], (np.ones(int(sel.sum())) if s is None else s), names, stds
+
+
+def fit_lcf(
+    energy_ev: ArrayLike,
+    mu_norm: ArrayLike,
+    standards: StandardsLike,
+    *,
+    e0_ev: float,
+    fit_range_ev: tuple[float, float] = (-20.0, 30.0),
+    sum_to_one: bool = True,
+    sigma: ArrayLike | None = None,
+    vary_shifts: bool = False,
+    max_shift_ev: float = 2.0,
+    n_bootstrap: int = 0,
+    confidence: float = 0.95,
+    space: Literal["norm", "deriv"] = "norm",
+    seed: int = 0,
+    standards_sigma: Mapping[str, tuple[ArrayLike, ArrayLike]] | None = None,
+) -> LCFResult:
+    """Fit one normalised spectrum as a non-negative combination of standards.
+
+    Parameters
+    ----------
+    energy_ev, mu_norm : array_like
+        Calibrated energies and the normalised spectrum.
+    standards : mapping name → (energy_ev, mu_norm)
+        Normalised standards on their own grids (linearly interpolated onto the data).
+    e0_ev : float
+        Edge energy of the spectrum; the window is E0 + fit_range_ev.
+    fit_range_ev : (float, float)
+        Window relative to E0 (default −20..+30 eV).
+    sum_to_one : bool
+        Constrain Σ weights = 1.
+    sigma : array_like, optional
+        Per-point noise of ``mu_norm`` (merge spread or :func:`~xsuite.xanes.calibrate.estimate_noise`);
+        weights 1/σ². None = unweighted (as larch and Athena).
+    vary_shifts : bool
+        Fit one energy shift per standard (nonlinear, lmfit), bounded by ±max_shift_ev.
+    max_shift_ev : float
+    n_bootstrap : int
+        Residual-bootstrap replicas for percentile confidence intervals (0 = none).
+    confidence : float
+        Level of the interval.
+    space : {"norm", "deriv"}
+        Fit µ_norm or its energy derivative.
+    seed : int
+        Bootstrap random seed.
+    standards_sigma : mapping name → (energy_ev, sigma), optional
+        Noise of the normalised standards. With ``sigma`` it is propagated into the weights:
+        σ² = σ_data² + Σ wᵢ² σᵢ², with w from a first pass (one refinement).
+
+    Returns
+    -------
+    LCFResult
+
+    Raises
+    ------
+    ValueError
+        Too few points in the window, or bad sigma.
+    """
+    e, y, s, names, stds = _prepare(energy_ev, mu_norm, standards, e0_ev, fit_range_ev, sigma, space)
+    k = len(names)
+    A = np.array([np.interp(e, se, sy) for se, sy in stds])
+    weighted = sigma is not None
+    lin = solve_lcf_batch(A, y, sigma=s if weighted else None, sum_to_one=sum_to_one, names=names)
+    if weighted and standards_sigma:
+        var_std = np.zeros_like(s)
+        for i, nm in enumerate(names):
+            if nm in standards_sigma:
+                se, ss = (np.asarray(a, float) for a in standards_sigma[nm])
+                var_std += (lin.fractions[0, i] * np.interp(e, se, ss)) ** 2
+        s = np.sqrt(s**2 + var_std)
+        lin = solve_lcf_batch(A, y, sigma=s, sum_to_one=sum_to_one, names=names)
+    w = lin.fractions[0]
+    werr = lin.fraction_errors[0]
+    shifts = np.zeros(k)
+    shift_err = np.zeros(k)
+    comps = w[:, None] * A
+    chisq = float(lin.chisq[0])
+    nfree = int(lin.n_free[0])
+    status = "ok"
+    if vary_shifts:
+        import lmfit
+
+        params = lmfit.Parameters()
+        for i in range(k):
+            params.add(f"w{i}", value=max(float(w[i]), 1e-3), min=0.0)
+            params.add(f"s{i}", value=0.0, min=-max_shift_ev, max=max_shift_ev)
+        if sum_to_one and k > 1:
+            params[f"w{k - 1}"].set(expr="1 - " + " - ".join(f"w{i}" for i in range(k - 1)))
+        elif sum_to_one:
+            params["w0"].set(value=1.0, vary=False)
+
+        def model(p: lmfit.Parameters) -> NDArray:
+            return np.array([p[f"w{i}"].value * np.interp(e - p[f"s{i}"].value, *stds[i]) for i in range(k)])
+
+        def resid(p: lmfit.Parameters) -> NDArray:
+            return (y - model(p).sum(axis=0)) / s
+
+        out = lmfit.minimize(resid, params, method="leastsq")
+        w = np.array([out.params[f"w{i}"].value for i in range(k)])
+        werr = np.array([out.params[f"w{i}"].stderr or np.nan for i in range(k)])
+        shifts = np.array([out.params[f"s{i}"].value for i in range(k)])
+        shift_err = np.array([out.params[f"s{i}"].stderr or np.nan for i in range(k)])
+        comps = model(out.params)
+        chisq = float(out.chisqr)
+        nfree = int(out.nvarys)
+        if not out.success:
+            status = f"shift fit did not converge: {out.message}"
+        if sum_to_one and np.any(w < -1e-6):
+            status = "a weight went negative under sum-to-one with shifts"
+    fit = comps.sum(axis=0)
+    res = y - fit
+    dof = max(e.size - nfree, 1)
+    rf = float(np.sum(res**2) / np.sum(y**2))
+    ci_lo = np.full(k, np.nan)
+    ci_hi = np.full(k, np.nan)
+    if n_bootstrap > 0:
+        rng = np.random.default_rng(seed)
+        # residual bootstrap, residuals scaled by their sigma so heteroscedastic noise is respected
+        z = res / s
+        idx = rng.integers(0, e.size, size=(n_bootstrap, e.size))
+        ystar = fit[None, :] + z[idx] * s[None, :]
+        if vary_shifts:
+            # linear refit on the shifted standards (shifts held at their best values)
+            Ash = np.array([np.interp(e - shifts[i], *stds[i]) for i in range(k)])
+        else:
+            Ash = A
+        boot = solve_lcf_batch(Ash, ystar, sigma=s if weighted else None, sum_to_one=sum_to_one)
+        alpha = (1 - confidence) / 2
+        ci_lo, ci_hi = np.quantile(boot.fractions, [alpha, 1 - alpha], axis=0)
+    return LCFResult(
+        standards=tuple(names), fractions=w, fraction_errors=werr, fraction_ci_low=ci_lo,
+        fraction_ci_high=ci_hi, energy_shifts_ev=shifts, energy_shift_errors_ev=shift_err, chisq=chisq,
+        reduced_chisq=chisq / dof, r_factor=rf, n_points=int(e.size), n_free=nfree, sum_to_one=sum_to_one,
+        energy_ev=e, data=y, fit=fit, residual=res, sigma=s, components=comps, confidence=confidence,
+        status=status,
+    )
+
+
+def fit_lcf_combinations(
+    energy_ev: ArrayLike,
+    mu_norm: ArrayLike,
+    standards: StandardsLike,
+    *,
+    max_standards: int | None = None,
+    **kwargs: Any,
+) -> CombinatorialResult:
+    """Fit every non-empty subset of ``standards`` and rank the fits by R-factor.
+
+    Parameters
+    ----------
+    energy_ev, mu_norm, standards
+        As for :func:`fit_lcf`.
+    max_standards : int, optional
+        Largest subset size tried.
+    **kwargs
+        Passed to :func:`fit_lcf` (``e0_ev`` is required).
+
+    Returns
+    -------
+    CombinatorialResult
+        ``results[0]`` is the best (lowest R-factor) combination.
+    """
+    names = list(standards)
+    kmax = len(names) if max_standards is None else min(max_standards, len(names))
+    results = []
+    for r in range(1, kmax + 1):
+        for combo in itertools.combinations(names, r):
+            results.append(fit_lcf(energy_ev, mu_norm, {c: standards[c] for c in combo}, **kwargs))
+    results.sort(key=lambda r: (r.r_factor, len(r.standards)))
+    return CombinatorialResult(results=tuple(results))
