@@ -98,9 +98,17 @@ def _one_line(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the ``xsuite`` console script."""
+    import contextlib
+
+    from xsuite.commands import common
+
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
+        if "--json" in args:  # keep stdout for the one JSON document; stray prints go to stderr
+            common._JSON_STREAM.append(sys.stdout)
+            with contextlib.redirect_stdout(sys.stderr):
+                return cli.main(args=args, prog_name="xsuite", standalone_mode=False)
         return cli.main(args=args, prog_name="xsuite", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("xsuite: aborted", err=True)

@@ -873,7 +873,7 @@ class GixrdFolderSource:
         self.interval_s = interval_s
         self.start_time_s = start_time_s
         self.exclude = {os.path.abspath(p) for p in exclude}
-        self._containers: dict[str, tuple[tuple[int, int], int]] = {}  # path -> ((size, mtime), n_frames)
+        self._containers: dict[str, tuple[tuple, int]] = {}  # path -> (HDF5 files' signature, n_frames)
         self._series_files: dict[float, set[str]] = {a: set() for a in self.angles}
         self._warned: set[str] = set()
 
@@ -893,6 +893,9 @@ class GixrdFolderSource:
 
         entries = sorted((e for e in os.scandir(folder) if e.is_file()), key=lambda e: images._natural_key(e.name))
         names = {e.name for e in entries}
+        # a master's frames live in its data files: any HDF5 change in the folder re-lists the stacks
+        h5_sig = tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries
+                              if e.name.lower().endswith(images.HDF5_EXTENSIONS)))
         for e in entries:
             name = e.name
             low = name.lower()
@@ -908,8 +911,7 @@ class GixrdFolderSource:
                 continue
             path = Path(e.path)
             if low.endswith(images.HDF5_EXTENSIONS):
-                st = e.stat()
-                sig = (st.st_size, st.st_mtime_ns)
+                sig = h5_sig
                 cached = self._containers.get(e.path)
                 if cached is None or cached[0] != sig:
                     try:
@@ -1008,6 +1010,7 @@ class GixrdSink:
         self._last_ref: dict[float, Any] = {}
         self.latest: tuple[float, Any] | None = None
         self._job: list[tuple[float, Any]] | None = None
+        self._touched: set[float] = set()  # series that got frames (or rejections) in this session
         self._again = False
         self._pool: Any = None
 
@@ -1028,6 +1031,7 @@ class GixrdSink:
         angle, res = item
         self.writers[angle].append(res)
         self._dirty.add(angle)
+        self._touched.add(angle)
         self.latest = (angle, res)
 
     def note_ref(self, angle: float, ref: Any) -> None:
@@ -1040,6 +1044,7 @@ class GixrdSink:
         angle = cand.order[0] if cand.order else next(iter(self.writers))
         self.writers[angle].append(FrameResult(key=cand.key, time_s=math.nan, source=str(cand.path), error=reason))
         self._dirty.add(angle)
+        self._touched.add(angle)
 
     # -- asynchronous refit ---------------------------------------------------------------------------
     # Tracking + kinetics of a whole series takes seconds (lmfit per peak and frame); run synchronously it
@@ -1062,12 +1067,16 @@ class GixrdSink:
                 jobs.append((angle, args))
         if not jobs:
             return
-        if self._pool is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+        try:
+            if self._pool is None:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
 
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        self._job = [(angle, self._pool.submit(_analyse, *args)) for angle, args in jobs]
+                self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            self._job = [(angle, self._pool.submit(_analyse, *args)) for angle, args in jobs]
+        except Exception:
+            self._dirty.update(a for a, _ in jobs)
+            raise
 
     def poll(self) -> bool:
         """Write the result of a finished asynchronous refit; True when something was written."""
@@ -1128,12 +1137,11 @@ class GixrdSink:
 
         try:
             if self._job is not None:
-                for angle, fut in self._job:
+                for _, fut in self._job:
                     fut.cancel()
-                    self._dirty.add(angle)
                 self._job = None
             for angle, w in self.writers.items():
-                if angle not in self._dirty:
+                if angle not in self._touched and angle not in self._dirty:
                     continue
                 fmap = None
                 gi = self.settings[angle].config.gixrd or GixrdConfig()

@@ -71,3 +71,30 @@ def test_info_json_describes_the_file(tmp_path):
     assert entry["nxdata"]["ratio"] == {"signal": "ratio", "shape": [3, 4], "units": "", "axes": ["y", "x"], "has_errors": True}
     r = run("info", str(out))
     assert r.returncode == 0 and "ratio" in r.stdout and "3x4" in r.stdout
+
+
+def test_json_mode_keeps_stray_prints_off_stdout(tmp_path, monkeypatch):
+    """A library that prints during a --json run must not corrupt the JSON document."""
+    import click
+
+    from xsuite import cli as cli_mod
+    from xsuite.commands.common import emit_json, json_option
+
+    @click.command("noisy")
+    @json_option
+    def noisy(as_json):
+        print("library chatter")
+        emit_json({"ok": 1})
+
+    monkeypatch.setitem(cli_mod.COMMANDS, "noisy", ("tests_noisy_module", "test"))
+    monkeypatch.setitem(sys.modules, "tests_noisy_module", type("M", (), {"command": noisy}))
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    with pytest.raises(SystemExit) as info:
+        cli_mod.main(["noisy", "--json"]) or sys.exit(0)
+    assert info.value.code in (0, None)
+    assert json.loads(out.getvalue()) == {"ok": 1}
+    assert "library chatter" in err.getvalue()

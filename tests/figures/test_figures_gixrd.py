@@ -105,7 +105,8 @@ def test_kinetics_points_errors_and_fit(results):
 def test_kinetics_curve_models():
     t = np.array([0.0, 100.0, 200.0, 1e6])
     np.testing.assert_allclose(kinetics_curve("jmak", t, 2.0, 0.01, 1.0, 100.0), [0, 0, 2 * (1 - np.exp(-1)), 2.0])
-    np.testing.assert_allclose(kinetics_curve("parabolic", t, 3.0, 0.01, np.nan, 100.0)[:3], [0, 0, 3.0])
+    np.testing.assert_allclose(kinetics_curve("parabolic", t, np.nan, np.nan, np.nan, 100.0, parabolic_k=0.3)[:3],
+                               [0, 0, 3.0])
     assert np.isnan(kinetics_curve("none", t, 1, 1, 1, 0)).all()
 
 
@@ -135,8 +136,21 @@ def test_depth_onset_and_rate(results):
     assert_labelled(fig)
 
 
+def test_heatmap_difference_mode(results):
+    fig = gixrd_heatmap(results, ENTRY, difference=True)
+    t, q, inten, ok = _patterns(results)
+    arr = one(fig, "heatmap").get_array()
+    good = ok > 0
+    assert_same(arr[good], (inten - inten[0])[good])
+    assert arr.mask[0].all() is not True and np.allclose(arr[0], 0.0)
+    assert arr.mask[7].all()
+    # the LiCl.H2O (101) reflection (q 2.306) grows in LYC: last-minus-first is clearly positive there
+    iq = np.argmin(np.abs(q - 2.306))
+    assert arr[-1, iq - 2:iq + 3].mean() > 50.0
+
+
 def test_compare_panels_share_scale(results):
-    fig = gixrd_compare(results)
+    fig = gixrd_compare(results, difference=False)
     meshes = [a for a in fig.findobj() if str(a.get_gid()).startswith("heatmap:")]
     assert len(meshes) == 6  # 3 angles x 2 samples
     names = sorted(m.get_gid().split(":")[1] for m in meshes)
@@ -149,6 +163,16 @@ def test_compare_panels_share_scale(results):
         by_angle.setdefault(m.get_gid().split("_gixrd_")[1], set()).add((m.norm.vmin, m.norm.vmax))
     assert all(len(v) == 1 for v in by_angle.values())  # one colour scale per row
     assert_labelled(fig)
+    # default: change since the first frame; LYC_PMMA stays ~0 (noise), LYC grows at the hydrate peaks
+    figd = gixrd_compare(results)
+    for m in [a for a in figd.findobj() if str(a.get_gid()).startswith("heatmap:")]:
+        name = m.get_gid().split(":")[1]
+        t, q, inten, ok = _patterns(results, name)
+        assert_same(m.get_array()[ok > 0], (inten - inten[0])[ok > 0])
+        iq = np.argmin(np.abs(q - 2.306))
+        growth = float(m.get_array()[-5:, iq - 5:iq + 6].mean())  # last 30 min, ±0.04 1/Å
+        # simulated: LYC ≥ ~55 counts; LYC_PMMA pure Poisson noise with σ(mean) ≈ 3 counts
+        assert (growth > 30.0) if name.startswith("LYC_gixrd") else (abs(growth) < 15.0)
 
 
 def test_compare_needs_two_samples(results):

@@ -37,6 +37,15 @@ def test_fabio_formats_round_trip(tmp_path):
         got = im.read_frame(tmp_path / name)
         assert got.shape == a.shape and np.array_equal(got, a), name
         assert im.frame_count(tmp_path / name) == 1
+    # 16-bit CCD formats: ADSC .img and MarCCD/Rayonix .mccd
+    from fabio.adscimage import AdscImage
+    from fabio.marccdimage import MarccdImage
+
+    u = np.clip(a, 0, None).astype(np.uint16)
+    AdscImage(data=u, header={}).write(str(tmp_path / "a.img"))
+    MarccdImage(data=u).write(str(tmp_path / "a.mccd"))
+    for name in ("a.img", "a.mccd"):
+        assert np.array_equal(im.read_frame(tmp_path / name), u), name
     # multi-frame EDF (fabio) and compressed multi-page TIFF (tifffile)
     stack = np.stack([_img(), _img(), _img()])
     e = EdfImage(stack[0])
@@ -92,6 +101,20 @@ def test_hdf5_stacks_explicit_default_and_eiger_bitshuffle(tmp_path):
     got = np.stack([f for _, f in im.iter_frames(master)])
     assert got.dtype == np.uint32 and np.array_equal(got, stack)
     assert np.array_equal(im.read_frame(master, 3), stack[3])  # second data file
+    # handles are cached inside frame_cache(); a data file appended to meanwhile is re-read, not stale
+    with im.frame_cache():
+        assert np.array_equal(im.read_frame(master, 3), stack[3])
+        (handle, _), = im._STACK_CACHE.values()
+        assert np.array_equal(im.read_frame(master, 4), stack[4])
+        assert next(iter(im._STACK_CACHE.values()))[0] is handle  # reused
+        st = os.stat(tmp_path / "x_data_000002.h5")
+        os.utime(tmp_path / "x_data_000002.h5", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # "written"
+        assert np.array_equal(im.read_frame(master, 4), stack[4])
+        assert next(iter(im._STACK_CACHE.values()))[0] is not handle  # reopened
+    assert not im._STACK_CACHE
+    with h5py.File(tmp_path / "x_data_000002.h5", "w") as h:  # outside: files are closed, rewrite ok
+        h.create_dataset("entry/data/data", data=stack[3:5], chunks=(1, 40, 56),
+                         **hdf5plugin.Bitshuffle(cname="lz4"))
     # discovering the folder lists the master's frames only (data files are skipped)
     refs = im.discover_frames([master, tmp_path / "x_data_000001.h5"], interval_s=1.0)
     assert [r.key for r in refs] == [f"x_master.h5#{i}" for i in range(5)]
@@ -214,6 +237,11 @@ def test_discovery_orders_by_header_time_and_reads_monitor(tmp_path):
     times = ["2026-01-01T10:12:00", "2026-01-01T10:06:00", "2026-01-01T10:00:00"]
     for k, t in enumerate(times):
         _edf(tmp_path / f"f_{k:02d}.edf", _img(), time=t, monitor=1000 + k)
+    np.save(tmp_path / "f_mask.npy", np.zeros((40, 56)))  # corrections in the folder are not frames
+    _edf(tmp_path / "dark_000.edf", _img())
+    (tmp_path / "f_00.edf.json").write_text("{}")
+    assert not im.is_frame_file(tmp_path / "f_mask.npy") and not im.is_frame_file(tmp_path / "f_00.edf.json")
+    assert im.is_frame_file(tmp_path / "f_00.edf")
     refs = im.discover_frames(tmp_path, interval_s=99.0)  # metadata wins over the interval
     assert [r.path.name for r in refs] == ["f_02.edf", "f_01.edf", "f_00.edf"]
     assert [r.time_s for r in refs] == [0.0, 360.0, 720.0]
@@ -321,7 +349,7 @@ def _truncate(path: Path, keep: float = 0.6) -> None:
     path.write_bytes(data[: int(len(data) * keep)])
 
 
-@pytest.mark.parametrize("fmt", ["tif", "edf", "cbf", "h5", "eiger", "npy"])
+@pytest.mark.parametrize("fmt", ["tif", "tifz", "edf", "cbf", "h5", "eiger", "npy"])
 def test_truncated_file_gives_one_line_error_naming_it(tmp_path, fmt):
     import h5py
     import hdf5plugin
@@ -329,10 +357,12 @@ def test_truncated_file_gives_one_line_error_naming_it(tmp_path, fmt):
     from fabio.cbfimage import CbfImage
 
     a = RNG.integers(0, 60000, size=(64, 80)).astype(np.int32)
-    name = f"frame_0001.{fmt if fmt not in ('eiger',) else 'h5'}"
+    name = f"frame_0001.{ {'eiger': 'h5', 'tifz': 'tif'}.get(fmt, fmt) }"
     path = tmp_path / name
     if fmt == "tif":
         tifffile.imwrite(path, a)
+    elif fmt == "tifz":  # compressed: libtiff/PIL would silently zero-fill the missing strip
+        tifffile.imwrite(path, a, compression="zlib")
     elif fmt == "edf":
         _edf(path, a)
     elif fmt == "cbf":

@@ -148,3 +148,13 @@ def test_bad_inputs(tmp_path):
         mio.check_same_shape({"Y": np.ones((5, 6)), "Cl": np.ones((4, 6))})
     with pytest.raises(DataFormatError, match="unknown map layout"):
         mio.read_layout(tmp_path / "m.h5", ["Y"], "nonsense")
+
+
+def test_tiff_pixel_size_from_resolution_tags(tmp_path):
+    a = np.arange(120, dtype=np.float32).reshape(10, 12)
+    tifffile.imwrite(tmp_path / "um.tif", a, imagej=True, resolution=(1 / 1.5, 1 / 1.5), metadata={"unit": "um"})
+    tifffile.imwrite(tmp_path / "cm.tif", a, resolution=(1 / 2e-4, 1 / 2e-4), resolutionunit="CENTIMETER")
+    tifffile.imwrite(tmp_path / "none.tif", a)
+    assert mio.read_map(tmp_path / "um.tif").pixel_size_um == pytest.approx(1.5)
+    assert mio.read_map(tmp_path / "cm.tif").pixel_size_um == pytest.approx(2.0)
+    assert mio.read_map(tmp_path / "none.tif").pixel_size_um is None

@@ -56,8 +56,27 @@ def test_ssrl_offsets_and_dead_time_columns(realdata):
     # element 4 misbehaves (ICR/OCR up to ~1.5, MANIFEST); elements 1-3 ~1.01
     ratio = [np.max(a / b) for a, b in zip(med.icr, med.ocr)]
     assert max(ratio[:3]) < 1.1 and ratio[3] > 1.3
-    with pytest.raises(DataFormatError, match="binary"):
-        read_scan(realdata / "xas" / "SSRL73_1995_MoK_binary.dat")
+
+
+@pytest.mark.realdata
+def test_ssrl_binary_7_3(realdata, tmp_path):
+    """SSRL 7-3 binary (VAX F-floats), Mo K (MANIFEST): 635 points 19755-22256 eV, E0 ~20003.0 eV."""
+    from xsuite.xanes.mu import mu_transmission
+    from xsuite.xanes.normalize import normalize
+
+    scan = read_scan(realdata / "xas" / "SSRL73_1995_MoK_binary.dat")
+    assert scan.format == "ssrl_binary"
+    assert list(scan.columns) == ["real_time_clock", "requested_energy", "achieved_energy", "i0", "i1", "i2"]
+    ch = extract_channels(scan)
+    assert ch.energy_ev.size == 635
+    assert ch.energy_ev[0] == pytest.approx(19755, abs=1) and ch.energy_ev[-1] == pytest.approx(22256, abs=1)
+    assert scan.offsets == pytest.approx({"i0": 876.2, "i1": 834.2, "i2": 515.6}, abs=0.01)
+    mu = mu_transmission(ch.i0, ch.i1)
+    assert ch.energy_ev[np.argmax(np.gradient(mu, ch.energy_ev))] == pytest.approx(20003.0, abs=0.5)
+    assert normalize(ch.energy_ev, mu).edge_step > 0
+    (tmp_path / "x.bin").write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(DataFormatError, match="binary file of unknown layout"):
+        read_scan(tmp_path / "x.bin")
 
 
 def test_simulated_xdi_and_explicit_mapping(tmp_path, sample_data):

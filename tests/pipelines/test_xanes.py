@@ -110,3 +110,49 @@ def test_bad_inputs(tmp_path, sample_data):
     with pytest.raises(DataFormatError, match=r"Y0_foil.dat: no fluorescence ROI"):
         run_xanes([d / "LYC" / "L1_001.xdi"], standards={"Y0": d / "Y0_foil.dat"},
                   config=XanesConfig(standards_mode="fluorescence"))
+
+
+def test_standards_from_the_results_store(tmp_path, sample_data):
+    d = sample_data / "xanes"
+    stds = {"Y0": d / "Y0_foil.dat", "Y3": d / "Y3_LYC.dat"}
+    store = tmp_path / "std.h5"
+    run_xanes([d / "Y0_foil.dat", d / "Y3_LYC.dat"], standards=stds, series="standards", output=store,
+              config=XanesConfig(mode="transmission", calibration_smooth_ev=1.5))
+    from_store = {"Y0": f"{store}::xanes_standards/Y0_foil", "Y3": f"{store}::xanes_standards/Y3_LYC"}
+    cfg = XanesConfig(calibration_smooth_ev=1.5)
+    a = run_xanes(sorted((d / "LYC").glob("L3_*.xdi")), standards=from_store, config=cfg).to_dict()["spectra"][0]
+    b = run_xanes(sorted((d / "LYC").glob("L3_*.xdi")), standards=stds, config=cfg).to_dict()["spectra"][0]
+    assert a["fractions"]["Y0"] == pytest.approx(b["fractions"]["Y0"], abs=0.005)
+    assert a["fractions"]["Y0"] == pytest.approx(0.71, abs=0.02)
+    with pytest.raises(DataFormatError, match="no spectrum `Y9`"):
+        run_xanes([d / "LYC" / "L3_001.xdi"], standards={"Y0": f"{store}::xanes_standards/Y9"})
+
+
+def test_rerun_replaces_the_entry(tmp_path, sample_data):
+    d = sample_data / "xanes"
+    stds = {"Y0": d / "Y0_foil.dat", "Y3": d / "Y3_LYC.dat"}
+    out = tmp_path / "r.h5"
+    run_xanes(sorted((d / "LYC").glob("L[12]_*.xdi")), standards=stds, output=out, series="s")
+    run_xanes(sorted((d / "LYC").glob("L3_*.xdi")), standards=stds, output=out, series="s")
+    e = read_results(out).entries["xanes_s"]
+    assert "fit_L1" not in e.nxdata and "fit_L3" in e.nxdata
+    assert e.nxdata["fractions"].signal.shape == (1,)
+
+
+def test_config_errors_name_file_and_key(tmp_path, configs_dir):
+    from xsuite.config import load_config
+
+    cfg = load_config(configs_dir / "ssrl_2-3_xanes.yaml")
+    assert cfg.technique == "xanes" and cfg.xanes.fit_range_ev == (-20.0, 30.0)
+    assert cfg.xanes.standards["Y0"].exists() and cfg.xanes.positions_file.exists()
+    text = (configs_dir / "ssrl_2-3_xanes.yaml").read_text()
+    (tmp_path / "typo.yaml").write_text(text.replace("fit_range_ev:", "fit_rnage_ev:"))
+    with pytest.raises(ConfigError, match=r"typo.yaml: unknown key `xanes.fit_rnage_ev`; allowed keys: .*fit_range_ev"):
+        load_config(tmp_path / "typo.yaml")
+    (tmp_path / "rev.yaml").write_text(text.replace("fit_range_ev: [-20.0, 30.0]", "fit_range_ev: [30.0, -20.0]"))
+    with pytest.raises(ConfigError, match="fit_range_ev"):
+        load_config(tmp_path / "rev.yaml")
+    with pytest.raises(ConfigError, match="icr and ocr"):
+        from xsuite.config.base import with_overrides
+
+        with_overrides(cfg.xanes, columns={"rois": ["a", "b"], "icr": ["c"], "ocr": ["d"]})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -120,4 +119,66 @@ def test_simulator_is_deterministic_and_small(tmp_path, sample_data):
         assert (tmp_path / f).read_bytes() == (sample_data / "xrf" / f).read_bytes()
     total = sum(p.stat().st_size for p in (sample_data / "xrf").iterdir())
     assert total < 1_000_000
-    shutil.rmtree(tmp_path)
+
+
+@pytest.mark.realdata
+def test_real_maps_v9_file_without_edge_gives_clear_error(realdata, tmp_path):
+    """The AXO thin-film standard is uniform: no pellet edge, so no layer can be measured."""
+    from xsuite.config.xrf import XrfConfig, XrfElements
+
+    cfg = XrfConfig(layout="maps_v9", elements=XrfElements(reference="Ca", layer="Cl"))
+    path = realdata / "xrf" / "aps2ide_maps_v9_axo" / "axo_std.h5"
+    with pytest.raises(DataFormatError, match="no pellet edge"):
+        run_xrf(output=tmp_path / "axo.h5", name="axo", file=path, config=cfg)
+
+
+def test_larch_layout_file(tmp_path):
+    """A larch XRM map file (/xrmmap/roimap/mcasum/<ROI>/cor + scalars/I0) through the config layout."""
+    import h5py
+
+    from xsuite.config.xrf import XrfConfig, XrfPaths
+    from xsuite.simulate.xrf import simulate_map
+
+    sim = simulate_map((90, 120), thickness_um=6.0, tilt_deg=-7.0, side="right", seed=21)
+    f = tmp_path / "larch_map.h5"
+    with h5py.File(f, "w") as h5:
+        h5["/xrmmap/roimap/mcasum/Y Ka/cor"] = sim["Y"].astype(np.float32)
+        h5["/xrmmap/roimap/mcasum/Cl Ka/cor"] = sim["Cl"].astype(np.float32)
+        h5["/xrmmap/scalars/I0"] = sim["I0"].astype(np.float32)
+    cfg = XrfConfig(layout="larch", paths=XrfPaths(element_path="/xrmmap/roimap/mcasum/{element} Ka/cor"))
+    rec = run_xrf(output=tmp_path / "o.h5", name="larch", file=f, config=cfg, pixel_size_um=1.0)
+    assert rec["layer_detected"] and rec["interface_side"] == "right"
+    assert abs(rec["thickness_um"]["mean"] - 6.0) <= 1.0
+
+
+def test_dead_time_and_i0_correction(tmp_path):
+    """Counts lost to dead time (30 % in the lower half) and an I0 dip are restored before analysis."""
+    from xsuite.simulate.xrf import simulate_map
+
+    sim = simulate_map((100, 120), thickness_um=7.0, tilt_deg=6.0, seed=8, i0_drift=0.0)
+    rng = np.random.default_rng(1)
+    live = np.ones((100, 120))
+    live[50:] = 0.7                       # fraction of counts kept (ocr / icr)
+    icr = np.full((100, 120), 1.0e5)
+    ocr = icr * live
+    y = rng.binomial(sim["Y"], live)
+    cl = rng.binomial(sim["Cl"], live)
+    for name, arr in (("Y", y), ("Cl", cl), ("icr", icr), ("ocr", ocr)):
+        np.save(tmp_path / f"{name}.npy", arr)
+    maps = {"Y": str(tmp_path / "Y.npy"), "Cl": str(tmp_path / "Cl.npy")}
+    rec = run_xrf(output=tmp_path / "o.h5", name="dt", maps=maps, icr=str(tmp_path / "icr.npy"),
+                  ocr=str(tmp_path / "ocr.npy"), pixel_size_um=1.0)
+    assert rec["layer_detected"] and abs(rec["thickness_um"]["mean"] - 7.0) <= 1.0
+    e = read_results(tmp_path / "o.h5").entries["dt_xrf"]
+    assert e.provenance.parameters["dead_time_corrected"] is True
+    ymap = e.nxdata["Y_map"].signal
+    bulk_top, bulk_bottom = np.median(ymap[10:40, 80:]), np.median(ymap[60:90, 80:])
+    assert bulk_bottom == pytest.approx(bulk_top, rel=0.03)   # uncorrected they differ by 30 %
+
+
+def test_i0_shape_mismatch_names_the_file(tmp_path, sample_data):
+    folder = sample_data / "xrf"
+    np.save(tmp_path / "i0.npy", np.ones((10, 10)))
+    with pytest.raises(DataFormatError, match=r"i0\.npy: i0 map has shape \(10, 10\); expected \(100, 140\)"):
+        run_xrf(output=tmp_path / "o.h5", maps={"Y": str(folder / "LYC_Y.npy"), "Cl": str(folder / "LYC_Cl.tif")},
+                i0=str(tmp_path / "i0.npy"), pixel_size_um=1.0)

@@ -10,7 +10,7 @@ from scipy.optimize import nnls
 
 from xsuite.simulate.xanes import simulate_map_mu, simulate_transmission, standard_norm
 from xsuite.xanes.calibrate import calibrate, estimate_noise
-from xsuite.xanes.lcf import fit_lcf, fit_lcf_combinations, solve_lcf_batch
+from xsuite.xanes.lcf import fit_lcf, fit_lcf_combinations, fit_lcf_map, solve_lcf_batch
 from xsuite.xanes.mu import mu_reference, mu_transmission
 from xsuite.xanes.normalize import normalize, normalize_batch
 
@@ -192,6 +192,13 @@ def test_map_fast_path_recovers_fractions():
     err = np.abs(r.fractions[:, 0] - f)
     assert err.max() < 0.02
     assert np.median(err) < 0.005
+    # the one-call map path (own E0 per pixel, window anchored on the edge) gives the same answer
+    nb2, r2 = fit_lcf_map(e, mu, {"Y0": normalize_batch(e, pure, e0_ev=17038.0, **NORM).norm[0],
+                                  "Y3": normalize_batch(e, pure, e0_ev=17038.0, **NORM).norm[1]},
+                          edge_ev=17038.0, **NORM)
+    assert nb2.norm.shape == (f.size, int(sel.sum()))
+    assert np.abs(r2.fractions[:, 0] - f).max() < 0.03
+    assert np.median(np.abs(r2.fractions[:, 0] - r.fractions[:, 0])) < 0.003
     # point-noise errors are a lower bound here: pre/post-edge fit errors add correlated error (~2x)
     assert np.median(r.fraction_errors[:, 0]) < np.std(r.fractions[:, 0] - f) < 4 * np.median(r.fraction_errors[:, 0])
 

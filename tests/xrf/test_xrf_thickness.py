@@ -129,3 +129,48 @@ def test_block_sem_accounts_for_correlation():
     corr = np.repeat(rng.normal(size=400), 10)  # blocks of 10 identical values
     assert th.block_sem(white, 10) == pytest.approx(1 / np.sqrt(4000), rel=0.25)
     assert th.block_sem(corr, 10) == pytest.approx(1 / np.sqrt(400), rel=0.25)
+
+
+@pytest.mark.parametrize("side", ["left", "right", "auto"])
+def test_narrow_pellet_with_two_li_interfaces(side):
+    """Li|LYC|Li: a 64 µm wide pellet with a 6 µm layer on both sides; profiles must not reach the far side."""
+    sim = simulate_map((100, 80), thickness_um=6.0, tilt_deg=5.0, interface_frac=0.6, seed=3)
+    y = np.hstack([sim["Y"], sim["Y"][:, ::-1]])
+    cl = np.hstack([sim["Cl"], sim["Cl"][:, ::-1]])
+    s = analyse_xrf_map(y, cl, pixel_size_um=1.0, interface=side).stats
+    assert s.detected
+    assert s.interface_side in ("left", "right")
+    assert abs(s.thickness_mean_um - 6.0) <= 1.0 and abs(s.edge_fit_um - 6.0) <= 1.0
+
+
+@pytest.mark.parametrize("p_um", [1.0, 2.0])
+def test_thickness_profile_follows_a_varying_layer(p_um):
+    """Thickness 8 ± 3 µm (sinusoid, period 40 µm) along the interface: the local profile tracks it and
+    the 10th/90th percentiles of the distribution match the truth."""
+    shape = (160, 140) if p_um == 1.0 else (80, 70)
+    sim = simulate_map(shape, pixel_size_um=p_um, thickness_um=8.0, thickness_amp_um=3.0,
+                       thickness_period_um=40.0, tilt_deg=6.0, seed=2)
+    res = _run(sim)
+    y_c = 0.5 * shape[0] * p_um
+    truth = 8.0 + 3.0 * np.sin(2 * np.pi * (res.interface_y_um - y_c) / 40.0)
+    ok = np.isfinite(res.thickness_um)
+    assert ok.sum() > 0.8 * shape[0]
+    assert np.corrcoef(truth[ok], res.thickness_um[ok])[0, 1] > 0.9
+    assert np.sqrt(np.mean((truth[ok] - res.thickness_um[ok]) ** 2)) < p_um
+    t10, t90 = np.percentile(truth[ok], [10, 90])
+    s = res.stats
+    assert abs(s.thickness_p10_um - t10) <= max(p_um, 0.1 * t10)
+    assert abs(s.thickness_p90_um - t90) <= max(p_um, 0.1 * t90)
+    assert s.thickness_std_um == pytest.approx(np.std(truth[ok]), abs=0.5 * p_um)
+
+
+@pytest.mark.parametrize("cl_factor", [0.6, 2.0])
+@pytest.mark.parametrize("t_um", [2.0, 12.0])
+def test_layer_cl_level_different_from_bulk(cl_factor, t_um):
+    """The layer may hold less or more Cl than the bulk (LiCl vs Li3YCl6 packing): both figures hold."""
+    sim = simulate_map((110, 140), thickness_um=t_um, tilt_deg=8.0, cl_layer_factor=cl_factor, seed=4)
+    s = _run(sim).stats
+    tol = max(1.0, 0.1 * t_um)
+    assert s.detected
+    assert abs(s.thickness_mean_um - t_um) <= 0.5 * tol
+    assert abs(s.edge_fit_um - t_um) <= 0.5 * tol

@@ -96,10 +96,18 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
+_JSON_STREAM: list[Any] = []  # the real stdout while a --json run sends stray prints to stderr
+
+
 def emit_json(doc: Any) -> None:
-    """Write ``doc`` as the single JSON document on stdout (NaN/inf become null)."""
-    sys.stdout.write(json.dumps(to_jsonable(doc), indent=2, allow_nan=False) + "\n")
-    sys.stdout.flush()
+    """Write ``doc`` as the single JSON document on stdout (NaN/inf become null).
+
+    When the CLI runs with ``--json`` it points ``sys.stdout`` at stderr for the duration of the command,
+    so a library that prints cannot corrupt the document; this writes to the saved real stdout.
+    """
+    stream = _JSON_STREAM[-1] if _JSON_STREAM else sys.stdout
+    stream.write(json.dumps(to_jsonable(doc), indent=2, allow_nan=False) + "\n")
+    stream.flush()
 
 
 def make_progress(enabled: bool, total: int, label: str) -> tuple[Callable[[int], None], Callable[[], None]]:

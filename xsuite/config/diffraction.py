@@ -130,6 +130,8 @@ class DiffractionConfig(XsuiteModel):
     splitting: Literal["full", "bbox", "no"] = Field("full", description="Pixel splitting of the CSR engine.")
     error_model: Literal["poisson", "azimuthal", "none"] = Field("poisson", description="pyFAI error model.")
     monitor_key: Optional[str] = Field(None, description="Header key of the per-frame I0 monitor; None = auto/no.")
+    monitor_reference: float = Field(
+        1.0, gt=0, description="Intensities are scaled to this monitor value: I * monitor_reference / I0.")
     gixrd: Optional[GixrdConfig] = Field(None, description="Grazing-incidence settings.")
     xrd: Optional[XrdConfig] = Field(None, description="Transmission settings.")
 

@@ -23,6 +23,8 @@ class XanesColumns(XsuiteModel):
     icr: list[str] = Field(default_factory=list, description="Input-count columns per element (dead time).")
     ocr: list[str] = Field(default_factory=list, description="Output-count columns per element (dead time).")
     mu: Optional[str] = Field(None, description="A column already holding mu(E) (mode 'mu').")
+    dtfactor: list[str] = Field(default_factory=list, description="Ready dead-time factor columns per element "
+                                "(e.g. GSECARS DTFactor), instead of icr/ocr.")
 
     @model_validator(mode="after")
     def _dead_time_pairs(self) -> "XanesColumns":
@@ -48,7 +50,9 @@ class XanesConfig(XsuiteModel):
                                             description="Column mapping of the standards' files (default: detect).")
     subtract_offsets: bool = Field(True, description="Subtract dark-current offsets given in an SSRL header.")
     reference_channel: bool = Field(True, description="Calibrate every scan with its reference foil ln(I1/I2).")
-    calibration_smooth_ev: float = Field(1.5, ge=0, le=10, description="Smoothing (eV) of the reference derivative.")
+    calibration_smooth_ev: Optional[float] = Field(
+        None, ge=0, le=10, description="Smoothing (eV) of the reference derivative; None = 2x the energy step "
+        "near the edge (larch-like).")
     deglitch_threshold: Optional[float] = Field(6.0, gt=0, description="Single-point glitch level in robust sigma "
                                                 "(None = no deglitching).")
     e0_ev: Optional[float] = Field(None, description="Fixed E0 for normalisation; None = larch max-derivative.")

@@ -3,7 +3,7 @@
 Example (``beamline_configs/ssrl_2-3_xrf.yaml``)::
 
     xrf:
-      layout: xsuite              # files | xsuite | maps_v9 | larch | pymca
+      layout: xsuite              # files | xsuite | maps_v9 | xrfmaps | larch | pymca
       elements: {reference: Y, layer: Cl}
       pixel_size_um: 1.0
       interface: auto
@@ -38,6 +38,7 @@ class XrfPaths(XsuiteModel):
     channel_axis: Optional[int] = Field(None, description="Axis of the channel in the stack.")
     i0_path: Optional[str] = Field(None, description="Incident-beam monitor map.")
     i0_channel: Optional[str] = Field(None, description="Scaler name when i0_path is a scaler stack.")
+    i0_names_path: Optional[str] = Field(None, description="Scaler names of the i0_path stack.")
     x_path: Optional[str] = Field(None, description="Fast-axis positions.")
     y_path: Optional[str] = Field(None, description="Slow-axis positions.")
     position_units: Optional[Literal["um", "mm", "nm", "m"]] = Field(None, description="Units of positions.")
@@ -61,7 +62,7 @@ class XrfSample(XsuiteModel):
 class XrfConfig(XsuiteModel):
     """Settings of the µXRF pipeline (``xsuite xrf``)."""
 
-    layout: Literal["files", "xsuite", "maps_v9", "larch", "pymca"] = Field(
+    layout: Literal["files", "xsuite", "maps_v9", "xrfmaps", "larch", "pymca"] = Field(
         "files", description="How maps are stored: one file per element, or a beamline HDF5 layout.")
     paths: XrfPaths = Field(default_factory=XrfPaths, description="Dataset paths overriding the preset.")
     elements: XrfElements = Field(default_factory=XrfElements, description="Reference and layer elements.")

@@ -173,7 +173,8 @@ def select_tracking_reflections(
     min_intensity : float, optional
         Weakest tracked reflection (relative intensity, %).
     max_per_phase : int, optional
-        Keep at most this many per phase (strongest first).
+        Keep at most this many per phase: strongest first, the intensity discounted by
+        gap/(2·min_separation) when another phase's reflection lies closer than twice the separation.
     other_min_intensity : float, optional
         Reflections of other phases weaker than this (%) are ignored as overlaps.
     user_choice : mapping, optional
@@ -221,7 +222,14 @@ def select_tracking_reflections(
                 chosen.append(grp)
             cands = [(g, True) for g in chosen]
         else:
-            cands = [(g, False) for g in sorted(groups, key=lambda g: -max(r.intensity for r in g))]
+            # rank by intensity, discounted when another phase's reflection is closer than
+            # 2 x min_separation (its tail then inflates the area error)
+            def score(g: list[Any]) -> float:
+                qg = float(np.mean([r.q_inv_angstrom for r in g]))
+                gap = float(np.min(np.abs(foreign - qg))) if foreign.size else float("inf")
+                return max(r.intensity for r in g) * min(1.0, gap / (2 * min_separation_inv_angstrom))
+
+            cands = [(g, False) for g in sorted(groups, key=lambda g: -score(g))]
         n = 0
         for grp, is_user in cands:
             inten = sum(r.intensity for r in grp)
@@ -313,6 +321,8 @@ class PeakFit:
         q window used.
     n_points : int
         Points in the window.
+    eta_err : float
+        Standard error of eta (0 when held fixed).
     """
 
     area: float
@@ -330,6 +340,7 @@ class PeakFit:
     method: str = "lmfit"
     window: tuple[float, float] = (float("nan"), float("nan"))
     n_points: int = 0
+    eta_err: float = 0.0
 
     @classmethod
     def failed(cls, reason: str, window: tuple[float, float] = (float("nan"), float("nan")),
@@ -337,12 +348,12 @@ class PeakFit:
         """An all-NaN result carrying ``reason``."""
         nan = float("nan")
         return cls(nan, nan, nan, nan, nan, nan, nan, (), nan, nan, False, reason, method,
-                   (float(window[0]), float(window[1])), n_points)
+                   (float(window[0]), float(window[1])), n_points, nan)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (NaN -> None)."""
         d = {k: getattr(self, k) for k in ("area", "area_err", "center", "center_err", "fwhm",
-                                           "fwhm_err", "eta", "redchi", "significance")}
+                                           "fwhm_err", "eta", "eta_err", "redchi", "significance")}
         out: dict[str, Any] = {k: _finite_or_none(v) for k, v in d.items()}
         out.update(background=[_finite_or_none(v) for v in self.background], success=self.success,
                    reason=self.reason, method=self.method, window=list(self.window),
@@ -382,12 +393,13 @@ def fit_peak_fixed_shape(
     eta: float = 0.5,
     background_order: int = 1,
     neighbors: Sequence[float] = (),
+    neighbor_shape: tuple[float, float] | None = None,
 ) -> PeakFit:
     """Fit area and background with the peak shape fixed: weighted linear least squares.
 
     ``neighbors`` are positions of other reflections near the window, fitted as extra peaks of
-    the same shape with free areas (nuisance parameters); those closer than FWHM/2 to the peak
-    are dropped (indistinguishable).
+    the same shape (or ``neighbor_shape`` = (FWHM, eta)) with free areas (nuisance parameters);
+    those closer than FWHM/2 to the peak are dropped (indistinguishable).
 
     Same model as :func:`fit_peak` with centre, FWHM and eta held; orders of magnitude faster.
     With ``sigma`` given, errors come from the covariance as is; without, σ = sqrt(max(I, 1)) and
@@ -410,7 +422,8 @@ def fit_peak_fixed_shape(
     q0 = 0.5 * (window[0] + window[1])
     nb = _usable_neighbors(neighbors, center, fwhm)
     cols = [pseudo_voigt(qq, 1.0, center, fwhm, eta)] + [(qq - q0) ** k for k in range(background_order + 1)]
-    cols += [pseudo_voigt(qq, 1.0, c, fwhm, eta) for c in nb]
+    fw_n, eta_n = neighbor_shape if neighbor_shape is not None else (fwhm, eta)
+    cols += [pseudo_voigt(qq, 1.0, c, fw_n, eta_n) for c in nb]
     n_par += len(nb)
     a = np.stack(cols, axis=1) / ss[:, None]
     b = yy / ss
@@ -453,6 +466,7 @@ def fit_peak(
     fwhm_guess: float = 0.02,
     linear_fast_path: bool = True,
     neighbors: Sequence[float] = (),
+    neighbor_shape: tuple[float, float] | None = None,
 ) -> PeakFit:
     """Fit a pseudo-Voigt + polynomial background in a q window with lmfit.
 
@@ -482,6 +496,8 @@ def fit_peak(
     neighbors : sequence of float, optional
         Positions (1/Å) of other reflections near the window: extra pseudo-Voigts at fixed positions
         sharing the peak's FWHM and eta, with free areas (nuisance parameters).
+    neighbor_shape : (float, float), optional
+        Fixed (FWHM, eta) for the neighbours instead of sharing the peak's.
 
     Returns
     -------
@@ -503,7 +519,7 @@ def fit_peak(
         eta0 = eta
     if linear_fast_path and not (vary_center or vary_fwhm or vary_eta):
         return fit_peak_fixed_shape(q, y, sigma, window, center0, fwhm0, eta0, background_order,
-                                    neighbors)
+                                    neighbors, neighbor_shape)
 
     qq, yy, ss, have_sigma = _prepare(q, y, sigma, window)
     n_par = background_order + 2 + int(vary_center) + int(vary_fwhm) + int(vary_eta) + len(neighbors)
@@ -516,7 +532,7 @@ def fit_peak(
     # start values from a fixed-shape linear solve (fast, good warm start for area/background)
     nb = _usable_neighbors(neighbors, center0, fwhm0)
     lin = fit_peak_fixed_shape(qq, yy, ss if have_sigma else None, window, center0, fwhm0, eta0,
-                               background_order, nb)
+                               background_order, nb, neighbor_shape)
     area0 = g.get("area", float("nan"))
     if not np.isfinite(area0) or area0 <= 0:
         area0 = lin.area if lin.success and lin.area > 0 else max(lin.area_err, 1e-12)
@@ -529,10 +545,11 @@ def fit_peak(
     bg = lin.background if lin.success else (float(np.median(yy)),) + (0.0,) * background_order
     for k in range(background_order + 1):
         params[f"b_c{k}"].set(value=bg[k] if k < len(bg) else 0.0)
-    nb_areas = _lin_neighbor_areas(qq, yy, ss, window, center0, fwhm0, eta0, background_order, nb)
+    nb_areas = _lin_neighbor_areas(qq, yy, ss, window, center0, fwhm0, eta0, background_order, nb,
+                                   neighbor_shape)
     for k, a in enumerate(nb_areas):
         params[f"n{k}_amplitude"].set(value=a)
-    resid = _make_residual(qq, qq - q0, yy, 1.0 / ss, background_order, nb)
+    resid = _make_residual(qq, qq - q0, yy, 1.0 / ss, background_order, nb, neighbor_shape)
     import lmfit  # lazy: heavy import
 
     try:
@@ -564,60 +581,78 @@ def fit_peak(
         fwhm=2 * vals["p_sigma"], fwhm_err=2 * err("p_sigma"), eta=vals["p_fraction"],
         background=tuple(vals[f"b_c{k}"] for k in range(background_order + 1)),
         redchi=float(res.redchi), significance=sig, success=success, reason=reason, method="lmfit",
-        window=window, n_points=int(qq.size),
+        window=window, n_points=int(qq.size), eta_err=err("p_fraction"),
     )
 
 
 def _fit_shape_varpro(q: np.ndarray, y: np.ndarray, s: np.ndarray, window: tuple[float, float],
                       center0: float, fwhm0: float, eta0: float, order: int, neighbors: Sequence[float],
                       vary_center: bool, center_bounds: tuple[float, float],
-                      fwhm_bounds: tuple[float, float]) -> PeakFit:
-    """Shape (centre, FWHM, eta) by variable projection: lmfit over the 3 non-linear parameters,
-    areas and background solved linearly inside the residual. Used for the summed series, where
-    many nuisance neighbours make a full non-linear fit slow. Errors of the returned fit are
-    conditional on the shape (centre/FWHM errors not estimated: 0)."""
+                      fwhm_bounds: tuple[float, float],
+                      tie_to_neighbors: bool = False) -> tuple[PeakFit, tuple[float, float] | None]:
+    """Shapes by variable projection: lmfit over the non-linear parameters (peak centre, FWHM, eta;
+    one common FWHM and eta for the neighbours), areas and background solved linearly inside the
+    residual. Used on the summed series, where many nuisance neighbours make a full non-linear fit
+    slow. With ``tie_to_neighbors`` the peak takes the neighbours' shape (peak absent). Returns the
+    fixed-shape fit at the optimum (errors conditional on the shape) and the neighbour (FWHM, eta)."""
     import lmfit
 
     qq, yy, ss, _ = _prepare(np.asarray(q, float), np.asarray(y, float), s, window)
-    if qq.size < order + 6 + len(neighbors):
-        return PeakFit.failed(f"only {qq.size} valid points in window", window, "lmfit", int(qq.size))
+    if qq.size < order + 8 + len(neighbors):
+        return PeakFit.failed(f"only {qq.size} valid points in window", window, "lmfit", int(qq.size)), None
     q0 = 0.5 * (window[0] + window[1])
     bg_cols = np.stack([(qq - q0) ** k for k in range(order + 1)], axis=1)
     b = yy / ss
+    has_nb = len(neighbors) > 0
 
     def residual(p: Any) -> np.ndarray:
         v = p.valuesdict()
         fw = 2 * v["sigma"]
         nb = _usable_neighbors(neighbors, v["center"], fw)
         cols = [pseudo_voigt(qq, 1.0, v["center"], fw, v["eta"])[:, None], bg_cols]
-        cols += [pseudo_voigt(qq, 1.0, c, fw, v["eta"])[:, None] for c in nb]
+        if nb:
+            cols += [pseudo_voigt(qq, 1.0, c, 2 * v["sigma_n"], v["eta_n"])[:, None] for c in nb]
         a = np.concatenate(cols, axis=1) / ss[:, None]
-        coef, *_ = np.linalg.lstsq(a, b, rcond=None)
+        try:  # normal equations: ~3x faster than SVD here, well conditioned for these few columns
+            coef = np.linalg.solve(a.T @ a, a.T @ b)
+        except np.linalg.LinAlgError:
+            coef, *_ = np.linalg.lstsq(a, b, rcond=None)
         return b - a @ coef
 
+    lo_s, hi_s = 0.5 * fwhm_bounds[0], 0.5 * fwhm_bounds[1]
+    s0 = float(np.clip(0.5 * fwhm0, lo_s, hi_s))
     params = lmfit.Parameters()
     params.add("center", value=float(np.clip(center0, *center_bounds)), min=center_bounds[0],
                max=center_bounds[1], vary=vary_center)
-    params.add("sigma", value=float(np.clip(0.5 * fwhm0, 0.5 * fwhm_bounds[0], 0.5 * fwhm_bounds[1])),
-               min=0.5 * fwhm_bounds[0], max=0.5 * fwhm_bounds[1])
-    params.add("eta", value=float(np.clip(eta0, 0.0, 1.0)), min=0.0, max=1.0)
+    params.add("sigma_n", value=s0, min=lo_s, max=hi_s, vary=has_nb)
+    params.add("eta_n", value=float(np.clip(eta0, 0.0, 1.0)), min=0.0, max=1.0, vary=has_nb)
+    if tie_to_neighbors and has_nb:
+        params.add("sigma", expr="sigma_n")
+        params.add("eta", expr="eta_n")
+    else:
+        params.add("sigma", value=s0, min=lo_s, max=hi_s)
+        params.add("eta", value=float(np.clip(eta0, 0.0, 1.0)), min=0.0, max=1.0)
     try:
-        res = lmfit.minimize(residual, params, max_nfev=400)
+        res = lmfit.minimize(residual, params, max_nfev=600, xtol=1e-5, ftol=1e-6)
     except Exception as exc:  # never stop a series for one fit
-        return PeakFit.failed(f"shape fit failed: {type(exc).__name__}", window, "lmfit", int(qq.size))
+        return PeakFit.failed(f"shape fit failed: {type(exc).__name__}", window, "lmfit", int(qq.size)), None
     v = res.params.valuesdict()
     if not all(np.isfinite(x) for x in v.values()):
-        return PeakFit.failed("shape fit gave non-finite values", window, "lmfit", int(qq.size))
-    return fit_peak_fixed_shape(q, y, s, window, v["center"], 2 * v["sigma"], v["eta"], order, neighbors)
+        return PeakFit.failed("shape fit gave non-finite values", window, "lmfit", int(qq.size)), None
+    nshape = (2 * v["sigma_n"], v["eta_n"]) if has_nb else None
+    fit = fit_peak_fixed_shape(q, y, s, window, v["center"], 2 * v["sigma"], v["eta"], order, neighbors, nshape)
+    return fit, nshape
 
 
 def _lin_neighbor_areas(qq: np.ndarray, yy: np.ndarray, ss: np.ndarray, window: tuple[float, float],
-                        center: float, fwhm: float, eta: float, order: int, nb: list[float]) -> list[float]:
+                        center: float, fwhm: float, eta: float, order: int, nb: list[float],
+                        neighbor_shape: tuple[float, float] | None = None) -> list[float]:
     if not nb:
         return []
+    fw_n, eta_n = neighbor_shape if neighbor_shape is not None else (fwhm, eta)
     q0 = 0.5 * (window[0] + window[1])
     cols = [pseudo_voigt(qq, 1.0, center, fwhm, eta)] + [(qq - q0) ** k for k in range(order + 1)]
-    cols += [pseudo_voigt(qq, 1.0, c, fwhm, eta) for c in nb]
+    cols += [pseudo_voigt(qq, 1.0, c, fw_n, eta_n) for c in nb]
     a = np.stack(cols, axis=1) / ss[:, None]
     try:
         coef, *_ = np.linalg.lstsq(a, yy / ss, rcond=None)
@@ -643,7 +678,7 @@ def _lmfit_params(order: int, n_neighbors: int = 0) -> Any:
 
 
 def _make_residual(x: np.ndarray, xs: np.ndarray, y: np.ndarray, w: np.ndarray, order: int,
-                   neighbors: Sequence[float] = ()) -> Any:
+                   neighbors: Sequence[float] = (), neighbor_shape: tuple[float, float] | None = None) -> Any:
     """Weighted residual of lmfit's ``pvoigt`` lineshape (the PseudoVoigtModel function) + polynomial.
 
     ``lmfit.minimize`` on this closure gives the same fit as ``PseudoVoigtModel() + polynomial``
@@ -657,8 +692,10 @@ def _make_residual(x: np.ndarray, xs: np.ndarray, y: np.ndarray, w: np.ndarray, 
         for k in range(order - 1, -1, -1):
             bg = bg * xs + v[f"b_c{k}"]
         model = pvoigt(x, v["p_amplitude"], v["p_center"], v["p_sigma"], v["p_fraction"]) + bg
+        sn, en = (0.5 * neighbor_shape[0], neighbor_shape[1]) if neighbor_shape is not None else \
+            (v["p_sigma"], v["p_fraction"])
         for k, c in enumerate(neighbors):
-            model = model + pvoigt(x, v[f"n{k}_amplitude"], c, v["p_sigma"], v["p_fraction"])
+            model = model + pvoigt(x, v[f"n{k}_amplitude"], c, sn, en)
         return (model - y) * w
 
     return residual
@@ -936,8 +973,8 @@ def track_peaks(
         cb = (q_ref - center_tolerance, q_ref + center_tolerance)
         fb = (fb_default[0], min(fb_default[1], win[1] - win[0]))
         nbs = tg.get("neighbors", ())
-        ref_fit = _fit_shape_varpro(q, y_sum, s_sum, win, q_ref, fwhm_guess, eta, background_order, nbs,
-                                    True, cb, fb)
+        ref_fit, nshape = _fit_shape_varpro(q, y_sum, s_sum, win, q_ref, fwhm_guess, eta, background_order,
+                                            nbs, True, cb, fb)
         if ref_fit.success and ref_fit.significance >= max(threshold, 5.0):
             c_shape, f_shape, e_shape, shape_from = ref_fit.center, ref_fit.fwhm, ref_fit.eta, "sum"
         else:
@@ -946,14 +983,16 @@ def track_peaks(
                 # peak absent even in the sum: take the width/shape from the neighbouring (host)
                 # reflections in the window, with the peak held at its reference position, so that
                 # their tails are modelled with the right shape
-                nb_fit = _fit_shape_varpro(q, y_sum, s_sum, win, q_ref, fwhm_guess, eta, background_order,
-                                           nbs, False, cb, fb)
+                nb_fit, nshape2 = _fit_shape_varpro(q, y_sum, s_sum, win, q_ref, fwhm_guess, eta,
+                                                    background_order, nbs, False, cb, fb, tie_to_neighbors=True)
                 if nb_fit.success:
                     f_shape, e_shape, shape_from = nb_fit.fwhm, nb_fit.eta, "neighbors"
+                    nshape = nshape2
         prev: PeakFit | None = None
         for i in range(n_frames):
             sig_i = None if scale_by_redchi else s[i]
-            lin = fit_peak_fixed_shape(q, y[i], sig_i, win, c_shape, f_shape, e_shape, background_order, nbs)
+            lin = fit_peak_fixed_shape(q, y[i], sig_i, win, c_shape, f_shape, e_shape, background_order, nbs,
+                                       nshape)
             arr["significance"][i, j] = lin.significance
             if lin.success:
                 arr["upper_limit"][i, j] = max(lin.area, 0.0) + threshold * lin.area_err
@@ -963,7 +1002,7 @@ def track_peaks(
                                                        "area": lin.area}
                 ft = fit_peak(q, y[i], sig_i, win, start, center_bounds=cb, fwhm_bounds=fb,
                               eta=e_shape, vary_eta=False, background_order=background_order,
-                              fwhm_guess=f_shape, neighbors=nbs)
+                              fwhm_guess=f_shape, neighbors=nbs, neighbor_shape=nshape)
                 if ft.success:
                     use, prev = ft, ft
                     refined[i, j] = True

@@ -9,10 +9,13 @@
   FWHM formula), the instrument is removed component-wise (Lorentzian widths subtract linearly,
   Gaussian widths in quadrature: convolution of Voigts), and the sample FWHM is rebuilt
   (Olivero–Longbothum: Γ ≈ 0.5346 Γ_L + sqrt(0.2166 Γ_L² + Γ_G²)). For a purely Gaussian
-  profile this is the quadrature subtraction, for a Lorentzian the linear one.
+  profile this is the quadrature subtraction, for a Lorentzian the linear one. The result is
+  clipped into the bounds every Voigt convolution obeys, Γo − Γi ≤ Γs ≤ sqrt(Γo² − Γi²): single-peak
+  eta values are poorly determined, and on a real CeO2 calibrant (SSRL-like Pilatus data) unclipped
+  component subtraction invented 110–340 nm "sizes" for an instrument-limited powder.
 * Scherrer: L = K λ / (β cos θ) with β the sample FWHM in radians of 2θ, i.e. in q
   (Δq = 2π cosθ Δ(2θ)/λ) simply L = 2π K / Δq_sample. Shape factor K = 0.9 by default (spherical
-  crystallites, FWHM-based). When the sample broadening is not significant (< 2σ) the size is
+  crystallites, FWHM-based). When the sample broadening is not significant (< 3σ) the size is
   reported as a lower limit (``resolved=False``).
 * Comparison of two samples (:func:`compare_samples`): per reflection the area ratio B/A with its
   error, the ratio normalised to the sum over the matched reflections (insensitive to sample
@@ -78,6 +81,12 @@ class CagliotiFit:
         Wavelength of the calibrant measurement (for conversions to/from q).
     covar : tuple of tuple of float
         Covariance of (U, V, W).
+    scatter_rel : float
+        RMS relative scatter of the calibrant widths about the fitted curve. Single-peak widths
+        scatter more than their fit errors say (profile-shape/eta correlation); this scatter is added
+        to the error of the predicted instrumental width (a prediction, not a confidence interval).
+    eta_std : float
+        Standard deviation of the calibrant peaks' eta (uncertainty of the instrument profile shape).
     """
 
     u: float
@@ -91,6 +100,8 @@ class CagliotiFit:
     n_points: int
     wavelength_angstrom: float
     covar: tuple[tuple[float, ...], ...] = ()
+    scatter_rel: float = 0.0
+    eta_std: float = 0.0
 
     def fwhm_deg(self, two_theta_deg: Any) -> Any:
         """Instrumental FWHM (deg 2θ) at 2θ."""
@@ -98,7 +109,8 @@ class CagliotiFit:
         return np.sqrt(np.clip(self.u * t * t + self.v * t + self.w, 0.0, None))
 
     def fwhm_err_deg(self, two_theta_deg: float) -> float:
-        """Standard error of the instrumental FWHM at 2θ from the (U, V, W) covariance."""
+        """Standard error of the instrumental FWHM predicted at 2θ: (U, V, W) covariance plus the
+        calibrant widths' scatter about the curve (``scatter_rel``), in quadrature."""
         if not self.covar:
             return float("nan")
         t = math.tan(math.radians(float(two_theta_deg)) / 2)
@@ -106,7 +118,8 @@ class CagliotiFit:
         if f <= 0:
             return float("nan")
         g = np.array([t * t, t, 1.0]) / (2 * f)
-        return float(math.sqrt(max(g @ np.asarray(self.covar) @ g, 0.0)))
+        var = max(float(g @ np.asarray(self.covar) @ g), 0.0) + (self.scatter_rel * f) ** 2
+        return float(math.sqrt(var))
 
     def fwhm_q(self, q_inv_angstrom: Any) -> Any:
         """Instrumental FWHM in q (1/Å) at q, using the calibrant wavelength."""
@@ -116,7 +129,8 @@ class CagliotiFit:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
         return {k: _num(getattr(self, k)) for k in ("u", "v", "w", "u_err", "v_err", "w_err", "eta",
-                                                    "redchi", "n_points", "wavelength_angstrom")}
+                                                    "redchi", "n_points", "wavelength_angstrom",
+                                                    "scatter_rel", "eta_std")}
 
 
 def fit_caglioti(
@@ -189,12 +203,16 @@ def fit_caglioti(
             for j, b_ in enumerate(("u", "v", "w")):
                 if a_ in idx and b_ in idx:
                     cov3[i, j] = res.covar[idx[a_], idx[b_]]
+    model = np.sqrt(np.clip(vals["u"] * t * t + vals["v"] * t + vals["w"], 1e-16, None))
+    dof = max(f.size - (3 if fix_u is None else 2), 1)
+    scatter = float(np.sqrt(np.sum(((f - model) / model) ** 2) / dof))
     eta_arr = np.atleast_1d(np.asarray(eta, dtype=float))
     eta_arr = eta_arr[np.isfinite(eta_arr)]
     eta_mean = float(np.mean(eta_arr)) if eta_arr.size else float("nan")
+    eta_std = float(np.std(eta_arr, ddof=1)) if eta_arr.size > 1 else 0.0
     return CagliotiFit(vals["u"], vals["v"], vals["w"], errs["u"], errs["v"], errs["w"], eta_mean,
                        float(res.redchi), int(f.size), float(wavelength_angstrom),
-                       tuple(tuple(float(x) for x in row) for row in cov3))
+                       tuple(tuple(float(x) for x in row) for row in cov3), scatter, eta_std)
 
 
 def caglioti_from_peak_fits(fits: Sequence[Any], wavelength_angstrom: float, **kwargs: Any) -> CagliotiFit:
@@ -226,6 +244,8 @@ def _tch_fwhm(gg: float, gl: float) -> float:
 def split_pseudo_voigt(fwhm: float, eta: float) -> tuple[float, float]:
     """(Γ_G, Γ_L) of the Voigt equivalent to a pseudo-Voigt of FWHM ``fwhm`` and Lorentzian fraction η."""
     eta = float(np.clip(eta, 0.0, 1.0))
+    if fwhm == 0:
+        return 0.0, 0.0
     if not (np.isfinite(fwhm) and fwhm > 0):
         return float("nan"), float("nan")
     if eta <= 0:
@@ -263,7 +283,13 @@ def sample_fwhm(fwhm_obs: float, eta_obs: float, fwhm_inst: float, eta_inst: flo
     gg_i, gl_i = split_pseudo_voigt(fwhm_inst, eta_inst)
     gl = max(gl_o - gl_i, 0.0)
     gg = math.sqrt(max(gg_o * gg_o - gg_i * gg_i, 0.0))
-    return voigt_fwhm(gg, gl)
+    est = voigt_fwhm(gg, gl)
+    # For any convolution of Voigt profiles  sqrt(Γi² + Γs²) <= Γo <= Γi + Γs, hence
+    # Γo − Γi <= Γs <= sqrt(Γo² − Γi²). Clipping into these bounds keeps poorly determined
+    # eta values (typical of single-peak fits) from inventing broadening when Γo ≈ Γi.
+    lo = max(fwhm_obs - fwhm_inst, 0.0)
+    hi = math.sqrt(max(fwhm_obs * fwhm_obs - fwhm_inst * fwhm_inst, 0.0))
+    return float(min(max(est, lo), hi))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -284,10 +310,11 @@ class ScherrerResult:
     fwhm_sample_q, fwhm_sample_err_q : float
         Sample broadening (1/Å).
     size_nm, size_err_nm : float
-        Scherrer size L = 2πK/Δq_sample (nm); when not resolved, the 2σ lower limit
-        2πK/(Δq_sample + 2σ) and ``size_err_nm`` NaN.
+        Scherrer size L = 2πK/Δq_sample (nm); when not resolved, a lower limit from the largest
+        sample width compatible at 2σ (observed +2σ, instrument −2σ, Gaussian bound) and
+        ``size_err_nm`` NaN.
     resolved : bool
-        Sample broadening > 2σ.
+        Sample broadening > 3σ.
     k_factor : float
         Scherrer constant used.
     """
@@ -317,6 +344,7 @@ def scherrer_size(
     eta: float,
     instrument: CagliotiFit | tuple[float, float] | None,
     *,
+    eta_err: float = 0.0,
     k_factor: float = SCHERRER_K,
     wavelength_angstrom: float | None = None,
 ) -> ScherrerResult:
@@ -329,6 +357,9 @@ def scherrer_size(
     instrument : CagliotiFit or (fwhm_inst_q, eta_inst) or None
         Instrumental resolution: a Caglioti fit (evaluated at this q, wavelength-consistent), a
         fixed width and shape in q, or None (no correction; sizes are then lower limits of truth).
+    eta_err : float, optional
+        Standard error of ``eta`` (propagated: the Gaussian/Lorentzian split depends on it; the
+        instrument's eta uncertainty is the spread of the calibrant etas, ``CagliotiFit.eta_std``).
     k_factor : float, optional
         Scherrer shape factor (default 0.9).
     wavelength_angstrom : float, optional
@@ -344,27 +375,38 @@ def scherrer_size(
         fi_err = float(fwhm_two_theta_deg_to_q(instrument.fwhm_err_deg(tth_c), tth_c,
                                                 instrument.wavelength_angstrom))
         eta_i = instrument.eta if np.isfinite(instrument.eta) else 0.5
+        eta_i_err = instrument.eta_std if np.isfinite(instrument.eta_std) else 0.0
     elif instrument is None:
-        fi, fi_err, eta_i = 0.0, 0.0, 0.0
+        fi, fi_err, eta_i, eta_i_err = 0.0, 0.0, 0.0, 0.0
     else:
         fi, eta_i = float(instrument[0]), float(instrument[1])
-        fi_err = 0.0
+        fi_err, eta_i_err = 0.0, 0.0
+    eta_o_err = float(eta_err) if np.isfinite(eta_err) else 0.0
     fi_err = fi_err if np.isfinite(fi_err) else 0.0
     fo_err = float(fwhm_err_q) if np.isfinite(fwhm_err_q) else 0.0
 
-    def fs(fo: float, fin: float) -> float:
-        return sample_fwhm(fo, eta, fin, eta_i)
+    def fs(fo: float, fin: float, eo: float = eta, ei: float = eta_i) -> float:
+        return sample_fwhm(fo, float(np.clip(eo, 0, 1)), fin, float(np.clip(ei, 0, 1)))
 
     f_s = fs(fwhm_q, fi)
-    d_o = _deriv(lambda x: fs(x, fi), fwhm_q, max(fo_err, 1e-6 * fwhm_q))
-    d_i = _deriv(lambda x: fs(fwhm_q, x), fi, max(fi_err, 1e-6 * max(fi, 1e-6)))
-    f_s_err = math.sqrt((d_o * fo_err) ** 2 + (d_i * fi_err) ** 2)
-    resolved = bool(f_s > 2 * f_s_err and f_s > 0)
+    # propagation by finite differences of one standard error (the function has kinks: clipping)
+    terms = [
+        _spread(lambda x: fs(x, fi), fwhm_q, fo_err),
+        _spread(lambda x: fs(fwhm_q, x), fi, fi_err),
+        _spread(lambda x: fs(fwhm_q, fi, x, eta_i), eta, eta_o_err),
+        _spread(lambda x: fs(fwhm_q, fi, eta, x), eta_i, eta_i_err),
+    ]
+    f_s_err = math.sqrt(sum(t * t for t in terms))
+    resolved = bool(f_s > 3 * f_s_err and f_s > 0)
     if resolved:
         size_a = 2 * math.pi * k_factor / f_s
         size_err_a = size_a * f_s_err / f_s
     else:
-        size_a = 2 * math.pi * k_factor / (f_s + 2 * f_s_err) if (f_s + 2 * f_s_err) > 0 else float("inf")
+        # upper limit of the sample width: the Gaussian (widest) bound with the observed width 2σ up
+        # and the instrumental one 2σ down
+        f_ul = math.sqrt(max((fwhm_q + 2 * fo_err) ** 2 - max(fi - 2 * fi_err, 0.0) ** 2, 0.0))
+        f_ul = max(f_ul, f_s + 2 * f_s_err)
+        size_a = 2 * math.pi * k_factor / f_ul if f_ul > 0 else float("inf")
         size_err_a = float("nan")
     tth = float(q_to_two_theta_deg(center_q, wavelength_angstrom)) if wavelength_angstrom else float("nan")
     return ScherrerResult(
@@ -374,10 +416,11 @@ def scherrer_size(
     )
 
 
-def _deriv(fn: Callable[[float], float], x: float, h: float) -> float:
-    h = max(h, 1e-12)
-    lo = max(x - h, 1e-12)
-    return (fn(x + h) - fn(lo)) / (x + h - lo)
+def _spread(fn: Callable[[float], float], x: float, err: float) -> float:
+    """Half the change of fn over x ± err (0 when err is 0): a secant, robust at kinks."""
+    if not (err > 0 and np.isfinite(err)):
+        return 0.0
+    return 0.5 * abs(fn(x + err) - fn(max(x - err, 0.0)))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -489,7 +532,8 @@ def compare_samples(
         def size(f: Any) -> ScherrerResult | None:
             if not f.success or not np.isfinite(f.fwhm) or f.fwhm <= 0:
                 return None
-            return scherrer_size(f.center, f.fwhm, f.fwhm_err, f.eta, instrument, k_factor=k_factor,
+            return scherrer_size(f.center, f.fwhm, f.fwhm_err, f.eta, instrument,
+                                 eta_err=getattr(f, "eta_err", 0.0), k_factor=k_factor,
                                  wavelength_angstrom=wavelength_angstrom)
 
         fa, fb = fits_a[i], fits_b[i]

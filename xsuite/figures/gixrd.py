@@ -32,6 +32,7 @@ from xsuite.figures._common import (
     value,
 )
 from xsuite.figures.style import (
+    DIVERGING_CMAP,
     SEQUENTIAL_CMAP,
     axis_label,
     label_panels,
@@ -64,6 +65,13 @@ def entry_info(entry: Any) -> dict[str, Any]:
     if angle is None and m:
         angle = float(m.group("angle").replace("_", "."))
     depth = p.get("depth_um")
+    if depth is None:
+        trk = entry.collections.get("tracking", {})
+        depth = value(trk, "depth_um")
+    try:
+        depth = float(depth)
+    except (TypeError, ValueError):
+        depth = None
     return {
         "sample": str(sample),
         "incidence_angle_deg": float(angle) if angle is not None else float("nan"),
@@ -232,7 +240,7 @@ def gixrd_waterfall(results: Any, entry: Any = None, *, max_curves: int = 26, of
         ax.set_ylim(lo - 0.02 * (hi - lo), hi + 0.08 * (hi - lo))
         _mark_reflections(ax, reflection_markers(e, (float(np.nanmin(q)), float(np.nanmax(q)))))
         ax.set_xlabel(axis_label("q", "1/angstrom"))
-        ax.set_ylabel(axis_label("intensity + offset", "counts"))
+        ax.set_ylabel(axis_label("intensity + offset", _units(e, "patterns", "intensity", "counts")))
         sm = ScalarMappable(norm=norm, cmap=cmap)
         cb = fig.colorbar(sm, ax=ax, pad=0.02)
         cb.set_label(axis_label("exposure time", "min"))
@@ -248,39 +256,64 @@ def _title(info: dict[str, Any]) -> str:
     return s
 
 
-def _draw_heatmap(ax: Any, t: np.ndarray, q: np.ndarray, inten: np.ndarray, good: np.ndarray,
-                  vlim: tuple[float, float] | None = None) -> Any:
-    data = np.ma.masked_invalid(np.where(good[:, None], inten, np.nan))
-    from matplotlib.colors import PowerNorm
+def heatmap_data(inten: np.ndarray, good: np.ndarray, difference: bool) -> np.ndarray:
+    """What a heatmap draws: the intensities (rejected frames NaN), or their change from the first good frame."""
+    data = np.where(good[:, None], inten, np.nan)
+    if difference:
+        data = data - data[np.flatnonzero(good)[0]]
+    return data
 
-    vmin, vmax = vlim if vlim is not None else _robust_limits(inten[good])
-    # square-root colour scale: weak hydrate reflections stay visible next to the strong LYC ones
-    mesh = ax.pcolormesh(_centre_edges(q), _time_edges(t / 60.0), data, shading="flat",
-                         cmap=SEQUENTIAL_CMAP, norm=PowerNorm(0.5, vmin=vmin, vmax=vmax), rasterized=True)
+
+def _draw_heatmap(ax: Any, t: np.ndarray, q: np.ndarray, inten: np.ndarray, good: np.ndarray,
+                  vlim: tuple[float, float] | None = None, difference: bool = False) -> Any:
+    from matplotlib.colors import Normalize, PowerNorm
+
+    data = heatmap_data(inten, good, difference)
+    if difference:
+        # change since the first frame on a symmetric diverging scale (red = growth, blue = loss)
+        if vlim is None:
+            fin = np.abs(data[np.isfinite(data)])
+            vmax = float(np.percentile(fin, 99.5)) if fin.size else 1.0
+        else:
+            vmax = max(abs(vlim[0]), abs(vlim[1]))
+        norm, cmap = Normalize(-(vmax or 1.0), vmax or 1.0), DIVERGING_CMAP
+    else:
+        vmin, vmax = vlim if vlim is not None else _robust_limits(data[good])
+        # square-root colour scale: weak hydrate reflections stay visible next to the strong LYC ones
+        norm, cmap = PowerNorm(0.5, vmin=vmin, vmax=vmax), SEQUENTIAL_CMAP
+    mesh = ax.pcolormesh(_centre_edges(q), _time_edges(t / 60.0), np.ma.masked_invalid(data), shading="flat",
+                         cmap=cmap, norm=norm, rasterized=True)
     mesh.set_gid("heatmap")
     return mesh
 
 
-def gixrd_heatmap(results: Any, entry: Any = None, *, width: Any = "single") -> Any:
+def gixrd_heatmap(results: Any, entry: Any = None, *, difference: bool = False, width: Any = "single") -> Any:
     """Time–q intensity map of one GIXRD series with the hydrate reflections marked.
+
+    Parameters
+    ----------
+    difference : bool
+        Draw the change since the first good frame (diverging colours) instead of the intensity.
 
     Returns
     -------
     matplotlib.figure.Figure
         One axes holding a ``QuadMesh`` (gid ``"heatmap"``) whose array is the stored intensity
-        (frames sorted by time; rejected frames masked), x = q (1/Å), y = exposure time (min).
+        (frames sorted by time; rejected frames masked; minus the first good frame when ``difference``),
+        x = q (1/Å), y = exposure time (min).
     """
     name = "gixrd_heatmap"
     e = get_entry(results, entry, name, ("gixrd",))
     t, q, inten, good = _patterns(e, name)
     with style_context():
         fig, ax = new_figure(width=width, height_in=2.8)
-        mesh = _draw_heatmap(ax, t, q, inten, good)
+        mesh = _draw_heatmap(ax, t, q, inten, good, difference=difference)
         _mark_reflections(ax, reflection_markers(e, (float(np.nanmin(q)), float(np.nanmax(q)))), style="ticks")
         ax.set_xlabel(axis_label("q", "1/angstrom"))
         ax.set_ylabel(axis_label("exposure time", "min"))
         cb = fig.colorbar(mesh, ax=ax, pad=0.02)
-        cb.set_label(axis_label("intensity", _units(e, "patterns", "intensity", "counts")))
+        cb.set_label(axis_label("Δ intensity" if difference else "intensity",
+                                _units(e, "patterns", "intensity", "counts")))
         ax.set_title(_title(entry_info(e)))
     return fig
 
@@ -293,22 +326,22 @@ def _units(entry: Any, group: str, field: str, default: str) -> str:
 
 
 def kinetics_curve(model: str, t_s: np.ndarray, a_inf: float, rate_per_s: float, n_avrami: float,
-                   t0_s: float) -> np.ndarray:
-    """Evaluate a stored kinetics model on times ``t_s``.
+                   t0_s: float, parabolic_k: float = float("nan")) -> np.ndarray:
+    """Evaluate a stored kinetics model on times ``t_s`` with :mod:`xsuite.diffraction.kinetics`.
 
-    ``jmak``: A∞·(1 − exp(−(k·(t − t0))ⁿ)); ``parabolic``: A∞·√(k·(t − t0)) (the diffusion law
-    A ∝ √(t − t0) with A∞ the amplitude at k·(t − t0) = 1); zero before t0. Other models give NaN.
+    ``jmak``: A∞·(1 − exp(−(k·(t − t0))ⁿ)); ``parabolic``: K·√(t − t0) with K = ``parabolic_k`` (area/√s);
+    zero before t0 (t0 = 0 when not stored). Other models (``none``) give NaN.
     """
+    from xsuite.diffraction import kinetics
+
     t = np.asarray(t_s, dtype=float)
-    if not np.isfinite(t0_s):
-        t0_s = 0.0
-    dt = np.clip(t - t0_s, 0.0, None)
+    t0 = float(t0_s) if np.isfinite(t0_s) else 0.0
     model = (model or "").lower()
     if model == "jmak":
-        n = n_avrami if np.isfinite(n_avrami) else 1.0
-        return a_inf * (1.0 - np.exp(-np.power(rate_per_s * dt, n)))
+        n = float(n_avrami) if np.isfinite(n_avrami) else 1.0
+        return np.asarray(kinetics.jmak(t, float(a_inf), float(rate_per_s), n, t0), dtype=float)
     if model == "parabolic":
-        return a_inf * np.sqrt(rate_per_s * dt)
+        return np.asarray(kinetics.parabolic(t, float(parabolic_k), t0), dtype=float)
     return np.full_like(t, np.nan)
 
 
@@ -322,7 +355,7 @@ def _kinetics_rows(entry: Any) -> dict[tuple[str, str], dict[str, Any]]:
     out = {}
     for i, key in enumerate(zip(ph, hkl)):
         row = {"model": models[i]}
-        for f in ("a_inf", "rate_per_s", "n_avrami", "t0_s", "r2"):
+        for f in ("a_inf", "rate_per_s", "n_avrami", "t0_s", "r2", "parabolic_k"):
             v = np.atleast_1d(np.asarray(value(col, f, np.full(len(ph), np.nan)), dtype=float))
             row[f] = float(v[i]) if i < len(v) else float("nan")
         out[key] = row
@@ -359,14 +392,17 @@ def gixrd_kinetics(results: Any, entry: Any = None, *, width: Any = "single") ->
             phase = str(nx.attrs.get("phase", g[5:]))
             hkl = str(nx.attrs.get("hkl", ""))
             color = phase_color(phase, k + 1)
-            cont = ax.errorbar(t / 60.0, area, yerr=err, fmt="o", ms=2.5, color=color, mfc="none",
+            n_same = sum(1 for gg in groups[:k] if str(e.nxdata[gg].attrs.get("phase", "")) == phase)
+            cont = ax.errorbar(t / 60.0, area, yerr=err, fmt="osD^v<>"[n_same % 7], ms=2.5, color=color, mfc="none",
                                mew=0.7, elinewidth=0.6, label=f"{phase_label(phase)} {hkl}".strip())
             cont.lines[0].set_gid(f"area:{g}")
             t_max = max(t_max, float(np.nanmax(t)) if np.isfinite(t).any() else 0.0)
             row = fits.get((phase, hkl))
-            if row is not None and row["model"] in ("jmak", "parabolic") and np.isfinite(row["a_inf"]):
+            amp = row and (row["a_inf"] if row["model"] == "jmak" else row["parabolic_k"])
+            if row is not None and row["model"] in ("jmak", "parabolic") and np.isfinite(amp):
                 tt = np.linspace(0.0, float(np.nanmax(t)), 300)
-                yy = kinetics_curve(row["model"], tt, row["a_inf"], row["rate_per_s"], row["n_avrami"], row["t0_s"])
+                yy = kinetics_curve(row["model"], tt, row["a_inf"], row["rate_per_s"], row["n_avrami"], row["t0_s"],
+                                    row["parabolic_k"])
                 ln = ax.plot(tt / 60.0, yy, "-", color=color, lw=1.0)[0]
                 ln.set_gid(f"fit:{g}")
                 lab = "JMAK fit" if row["model"] == "jmak" else "parabolic fit"
@@ -399,7 +435,7 @@ def gixrd_depth(results: Any, entries: Any = None, *, width: Any = "double") -> 
     name = "gixrd_depth"
     res = as_results(results)
     if entries is None:
-        ents = sorted(res.of_kind("gixrd_depth"), key=lambda e: e.name)
+        ents = sorted(res.of_kind("gixrd_depth"), key=lambda e: e.name.removesuffix("_gixrd_depth"))
     else:
         ents = [get_entry(res, x, name) for x in ([entries] if isinstance(entries, str) else entries)]
     if not ents:
@@ -444,6 +480,8 @@ def gixrd_depth(results: Any, entries: Any = None, *, width: Any = "double") -> 
                     plotted += 1
         if not plotted:
             raise FigureDataMissing(f"{name}: the depth tables of {', '.join(e.name for e in ents)} are empty")
+        if not ax2.lines:
+            ax2.text(0.5, 0.5, "no growth rate fitted", transform=ax2.transAxes, ha="center", va="center")
         ax1.set_xlabel(axis_label("probing depth", "um"))
         ax1.set_ylabel(axis_label("onset time", "min"))
         ax2.set_xlabel(axis_label("probing depth", "um"))
@@ -453,17 +491,20 @@ def gixrd_depth(results: Any, entries: Any = None, *, width: Any = "double") -> 
     return fig
 
 
-def gixrd_compare(results: Any, samples: Sequence[str] | None = None, *, width: Any = "double") -> Any:
+def gixrd_compare(results: Any, samples: Sequence[str] | None = None, *, difference: bool = True,
+                  width: Any = "double") -> Any:
     """Side-by-side time–q maps of two (or more) samples, one row per incidence angle.
 
     Each row shares one colour scale, so a sample whose patterns do not change (LYC_PMMA) is directly
-    comparable to one that hydrates (LYC).
+    comparable to one that hydrates (LYC). By default the maps show the change since the first frame
+    (what grew or vanished during air exposure); ``difference=False`` shows the intensities.
 
     Returns
     -------
     matplotlib.figure.Figure
-        ``n_angles × n_samples`` axes; each holds a ``QuadMesh`` (gid ``"heatmap:<entry>"``) of the stored
-        intensity, or the text "no data" when that sample was not measured at that angle.
+        ``n_angles × n_samples`` axes; each holds a ``QuadMesh`` (gid ``"heatmap:<entry>"``) whose array is
+        :func:`heatmap_data` of the stored intensity, or the text "no data" when that sample was not
+        measured at that angle.
     """
     name = "gixrd_compare"
     ents = gixrd_entries(results)
@@ -494,8 +535,13 @@ def gixrd_compare(results: Any, samples: Sequence[str] | None = None, *, width: 
                         data[s] = (e, *_patterns(e, name))
                     except FigureDataMissing as exc:
                         logger.warning("%s", exc)
-            stacked = [d[3][d[4]] for d in data.values()]
-            vlim = _robust_limits(np.concatenate([x.ravel() for x in stacked])) if stacked else None
+            stacked = [heatmap_data(d[3], d[4], difference)[d[4]] for d in data.values()]
+            allv = np.concatenate([x.ravel() for x in stacked]) if stacked else np.array([])
+            if difference:
+                fin = np.abs(allv[np.isfinite(allv)])
+                vlim = (0.0, float(np.percentile(fin, 99.5))) if fin.size else None
+            else:
+                vlim = _robust_limits(allv) if stacked else None
             mesh = None
             for c, s in enumerate(samples):
                 ax = axes[r, c]
@@ -503,7 +549,7 @@ def gixrd_compare(results: Any, samples: Sequence[str] | None = None, *, width: 
                     ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center")
                 else:
                     e, t, q, inten, good = data[s]
-                    mesh = _draw_heatmap(ax, t, q, inten, good, vlim)
+                    mesh = _draw_heatmap(ax, t, q, inten, good, vlim, difference)
                     mesh.set_gid(f"heatmap:{e.name}")
                     _mark_reflections(ax, reflection_markers(e, (float(np.nanmin(q)), float(np.nanmax(q)))),
                                       legend=(r == 0 and c == 0), style="ticks")
@@ -514,6 +560,7 @@ def gixrd_compare(results: Any, samples: Sequence[str] | None = None, *, width: 
                     ax.set_xlabel(axis_label("q", "1/angstrom"))
             if mesh is not None:
                 cb = fig.colorbar(mesh, ax=list(axes[r, :]), pad=0.01, shrink=0.9)
-                cb.set_label(axis_label("intensity", "counts"))
+                cb.set_label(axis_label("Δ intensity" if difference else "intensity",
+                                        _units(e, "patterns", "intensity", "counts")))
         label_panels(list(axes.ravel()))
     return fig

@@ -56,6 +56,8 @@ PALETTE: tuple[str, ...] = (
 )
 #: Perceptually uniform, colour-blind-safe colour map for intensity images / heatmaps.
 SEQUENTIAL_CMAP = "cividis"
+#: Diverging map (blue–white–red, readable with red-green colour blindness) for changes / differences.
+DIVERGING_CMAP = "RdBu_r"
 #: Colour map for single-element fluorescence maps.
 MAP_CMAP = "viridis"
 

@@ -7,9 +7,10 @@ Supported inputs
 * HDF5 datasets named ``file.h5::/path/to/dataset``; a stack of maps can be indexed by channel name
   or number: ``file.h5::/MAPS/XRF_fits[Cl]`` (channel names from a sibling ``channel_names``);
 * common beamline layouts through :class:`MapLayout` (configurable dataset paths) with presets:
-  ``maps_v9`` (APS XRF-Maps/MAPS v9: ``/MAPS/XRF_fits`` + ``channel_names`` + ``scalers``, optionally
-  quantified to µg/cm²), ``larch`` (larch ``xrmmap`` files), ``pymca`` (PyMca fit output) and
-  ``xsuite`` (the simulator's layout, ``/xrf/<element>``).
+  ``maps_v9`` (APS MAPS v9: ``/MAPS/XRF_fits`` + ``channel_names`` + ``scalers``, optionally
+  quantified to µg/cm²), ``xrfmaps`` (XRF-Maps v10+ ``/MAPS/XRF_Analyzed/NNLS``), ``larch`` (larch
+  ``/xrmmap/roimap/mcasum/<ROI>/cor``, dead-time corrected), ``pymca`` (PyMca fit output) and
+  ``xsuite`` (the simulator's layout, ``/xrf/<element>``). Every path can be overridden.
 
 Dead time: :func:`read_dead_time` reads input/output count rates (e.g. MAPS_RAW ``inputcounts`` /
 ``ouputcounts``) summed over detector elements. Pixel size comes from positions or attributes when
@@ -99,6 +100,7 @@ class MapLayout:
     channel_axis: int = 0
     i0_path: str | None = None
     i0_channel: str | None = None
+    i0_names_path: str | None = None
     x_path: str | None = None
     y_path: str | None = None
     position_units: str = "um"
@@ -111,12 +113,19 @@ class MapLayout:
 LAYOUTS: dict[str, MapLayout] = {
     "xsuite": MapLayout(element_path="/xrf/{element}", i0_path="/scalers/I0",
                         x_path="/positions/x_um", y_path="/positions/y_um"),
+    # APS MAPS v9 ("legacy"): stack (channel, ny, nx), scalers stack with scaler_names, axes in mm
     "maps_v9": MapLayout(stack_path="/MAPS/XRF_fits", names_path="/MAPS/channel_names",
-                         i0_path="/MAPS/scalers", i0_channel="ds_ic", x_path="/MAPS/x_axis",
-                         y_path="/MAPS/y_axis", position_units="mm", units="counts"),
-    "larch": MapLayout(stack_path="/xrmmap/roimap/sum_cor", names_path="/xrmmap/roimap/sum_name",
-                       channel_axis=-1, i0_path="/xrmmap/scalars/I0", position_units="mm"),
-    "pymca": MapLayout(element_path="/xrf_fit/results/parameters/{element}_K", units="counts"),
+                         i0_path="/MAPS/scalers", i0_channel="ds_ic", i0_names_path="/MAPS/scaler_names",
+                         x_path="/MAPS/x_axis", y_path="/MAPS/y_axis", position_units="mm"),
+    # XRF-Maps v10+: fitted counts/s per channel, scalers with Names
+    "xrfmaps": MapLayout(stack_path="/MAPS/XRF_Analyzed/NNLS/Counts_Per_Sec",
+                         names_path="/MAPS/XRF_Analyzed/NNLS/Channel_Names", i0_path="/MAPS/Scalers/Values",
+                         i0_channel="ds_ic", i0_names_path="/MAPS/Scalers/Names", x_path="/MAPS/Scan/x_axis",
+                         y_path="/MAPS/Scan/y_axis", position_units="mm", units="counts/s"),
+    # larch XRM map files (GSECARS 13-ID): dead-time corrected ROI sums per ROI name
+    "larch": MapLayout(element_path="/xrmmap/roimap/mcasum/{element}/cor", i0_path="/xrmmap/scalars/I0"),
+    # PyMca fit output (h5): one parameter map per element line
+    "pymca": MapLayout(element_path="/xrf_fit/results/parameters/{element}_K"),
 }
 """Preset layouts (dataset paths) of common map files; override any path through the config."""
 
@@ -144,7 +153,7 @@ def _require_file(path: Path) -> None:
         raise DataFormatError(f"map path {path} is a folder; expected a file")
 
 
-def _as_2d(arr: np.ndarray, source: str) -> np.ndarray:
+def _as_2d(arr: np.ndarray, source: str, allow_constant: bool = False) -> np.ndarray:
     a = np.asarray(arr)
     if a.dtype.kind not in "biuf":
         raise DataFormatError(f"{source}: expected a numeric map; got dtype {a.dtype}")
@@ -155,7 +164,7 @@ def _as_2d(arr: np.ndarray, source: str) -> np.ndarray:
     bad = ~np.isfinite(a)
     if bad.any():
         raise DataFormatError(f"{source}: {int(bad.sum())} NaN/inf pixel(s) in the map; expected finite values")
-    if a.size and float(np.max(a)) == float(np.min(a)):
+    if not allow_constant and a.size and float(np.max(a)) == float(np.min(a)):
         raise DataFormatError(f"{source}: the map is empty (every pixel = {a.flat[0]:g}); "
                               "expected fluorescence signal")
     return a
@@ -220,7 +229,7 @@ def _grid_from_positions(x: np.ndarray | None, y: np.ndarray | None, scale: floa
 
 
 def read_map(spec: str | Path, *, name: str = "map", names_path: str | None = None,
-             channel_axis: int = 0) -> MapData:
+             channel_axis: int = 0, allow_constant: bool = False) -> MapData:
     """Read one element map from a file or an HDF5 dataset.
 
     Parameters
@@ -233,6 +242,8 @@ def read_map(spec: str | Path, *, name: str = "map", names_path: str | None = No
         HDF5 dataset with the channel names of a stack (default: ``channel_names`` next to it).
     channel_axis : int
         Axis of the channel in a stack.
+    allow_constant : bool
+        Accept a map with one value everywhere (monitors, count rates); element maps must vary.
 
     Returns
     -------
@@ -281,19 +292,47 @@ def read_map(spec: str | Path, *, name: str = "map", names_path: str | None = No
         import tifffile
 
         try:
-            arr = tifffile.imread(path)
+            with tifffile.TiffFile(path) as tif:
+                arr = tif.asarray()
+                px_tif = _tiff_pixel_size_um(tif)
         except Exception as exc:  # tifffile raises several types for corrupt files
             raise DataFormatError(f"{path}: cannot be read as TIFF ({exc})") from None
+        if px_tif is not None:
+            meta["pixel_size_um"] = px_tif
     elif suffix in ASCII_SUFFIXES:
         arr = _read_ascii(path)
     else:
         raise DataFormatError(
             f"{path}: unknown map format {suffix or '(no suffix)'}; expected .tif, .npy, .txt/.dat/.csv "
             "or file.h5::/dataset")
-    data = _as_2d(arr, source)
+    data = _as_2d(arr, source, allow_constant)
     px = meta.get("pixel_size_um")
     return MapData(data=data, source=source, units=str(meta.get("units", "counts")),
                    pixel_size_um=float(px) if px is not None else None, metadata=meta)
+
+
+def _tiff_pixel_size_um(tif: Any) -> float | None:
+    """Pixel size from TIFF resolution tags (ImageJ ``unit`` or the ResolutionUnit), µm; None if absent."""
+    page = tif.pages[0]
+    tag = page.tags.get("XResolution")
+    if tag is None:
+        return None
+    num, den = tag.value if isinstance(tag.value, tuple) else (tag.value, 1)
+    if not num or not den:
+        return None
+    per_unit = float(num) / float(den)  # pixels per unit
+    if per_unit <= 0 or per_unit == 1.0:
+        return None  # 1 pixel per unit is the writers' default, not a calibration
+    unit = ""
+    if tif.imagej_metadata:
+        unit = str(tif.imagej_metadata.get("unit", "")).strip().lower()
+    if not unit:
+        ru = page.tags.get("ResolutionUnit")
+        unit = {2: "inch", 3: "cm"}.get(int(ru.value) if ru is not None else 0, "")
+    scale = {"um": 1.0, "micron": 1.0, "\\u00b5m": 1.0, "µm": 1.0, "nm": 1e-3, "mm": 1e3, "cm": 1e4}.get(unit)
+    if scale is None:
+        return None
+    return scale / per_unit
 
 
 def _read_ascii(path: Path) -> np.ndarray:
@@ -369,7 +408,7 @@ def read_layout(path: str | Path, elements: list[str], layout: MapLayout | str =
                 i0 = np.asarray(h5[layout.i0_path][()], dtype=float)
                 src = f"{path}::{layout.i0_path}"
                 if layout.i0_channel is not None:
-                    sn_path = layout.i0_path.rsplit("/", 1)[0] + "/scaler_names"
+                    sn_path = layout.i0_names_path or layout.i0_path.rsplit("/", 1)[0] + "/scaler_names"
                     sn = _decode_names(h5[sn_path][()]) if sn_path in h5 else None
                     i0 = _select_channel(i0, sn, layout.i0_channel, 0, src)
                 out["i0"] = np.squeeze(i0)

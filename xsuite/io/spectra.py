@@ -1,5 +1,5 @@
 """Readers for XAS scans: XDI, beamline column files (SSRL 2-3 "EXAFS Data Collector", SSRL µXAS, NSLS
-XDAC, APS/SPEC-style), Athena projects (.prj) and HDF5.
+XDAC, APS/SPEC-style), old SSRL binary files (VAX floats), Athena projects (.prj) and HDF5.
 
 Text formats go through larch's ``read_ascii`` (which also reads XDI); Athena projects through
 ``read_athena``; HDF5 through h5py (``file.h5::/group`` names a group whose 1-D datasets are the columns).
@@ -89,6 +89,9 @@ class ColumnMap:
     energy, i0, i1, i2 : str, optional
     rois, icr, ocr : tuple of str
         Fluorescence ROI channels and their input/output count columns (dead time), element by element.
+    dtfactor : tuple of str
+        Alternatively, columns holding a ready multiplicative dead-time factor per element (GSECARS
+        ``DTFactor``).
     mu : str, optional
         A column that already holds µ(E) (e.g. Athena or ``xmu``).
     """
@@ -101,6 +104,7 @@ class ColumnMap:
     icr: tuple[str, ...] = ()
     ocr: tuple[str, ...] = ()
     mu: str | None = None
+    dtfactor: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,7 @@ class Channels:
     ocr: tuple[NDArray[np.float64], ...]
     mu: NDArray[np.float64] | None
     column_names: dict[str, Any]
+    dtfactor: tuple[NDArray[np.float64], ...] = ()
 
 
 def _split_h5(path: str | Path) -> tuple[Path, str]:
@@ -195,8 +200,11 @@ def read_scan(path: str | Path, *, group: str | None = None) -> Scan:
     if suffix in (".h5", ".hdf5", ".nxs", ".hdf"):
         return _read_hdf5(p, inner or "/")
     if _looks_binary(p):
-        raise DataFormatError(f"{p}: binary file (e.g. old SSRL binary 'EXAFS Data Collector'); convert it "
-                              "to ASCII/XDI first — only text, Athena and HDF5 scans are read")
+        head = p.read_bytes()[:64]
+        if head.startswith(b"SSRL") and b"EXAFS Data Collector" in head:
+            return _read_ssrl_binary(p)
+        raise DataFormatError(f"{p}: binary file of unknown layout; convert it to ASCII/XDI first — text "
+                              "column files, SSRL binary, Athena and HDF5 scans are read")
     from larch.io import read_ascii
 
     try:
@@ -217,6 +225,39 @@ def read_scan(path: str | Path, *, group: str | None = None) -> Scan:
     meta = _parse_xdi_meta(header) if fmt == "xdi" else {}
     offsets = _ssrl_offsets(header, labels) if fmt == "ssrl" else {}
     return Scan(path=str(p), columns=cols, header=header, metadata=meta, offsets=offsets, format=fmt)
+
+
+def _vax_f(raw: bytes) -> NDArray[np.float64]:
+    """Decode VAX F-floats: swap the two 16-bit halves, read as little-endian IEEE float32, divide by 4."""
+    words = np.frombuffer(raw, dtype="<u2").reshape(-1, 2)[:, ::-1].copy()
+    return words.view("<f4").ravel().astype(float) / 4.0
+
+
+def _read_ssrl_binary(p: Path) -> Scan:
+    """Old SSRL binary "EXAFS Data Collector" file (e.g. beamline 7-3, 1990s VAX).
+
+    Layout: text header records (NUL-terminated lines), then NCOLS offsets and NCOLS weights as VAX
+    F-floats, NCOLS 20-byte labels, 16 bytes (point count and flags), then NPTS × NCOLS VAX F-floats.
+    """
+    raw = p.read_bytes()
+    m = re.search(rb"PTS:\s*(\d+)\s+COLS:\s*(\d+)", raw[:400])
+    lab = raw.find(b"Real time clock")
+    if m is None or lab < 0:
+        raise DataFormatError(f"{p}: SSRL binary header without `PTS:`/`COLS:` or column labels")
+    npts, ncols = int(m.group(1)), int(m.group(2))
+    labels = [raw[lab + 20 * i: lab + 20 * (i + 1)].split(b"\n")[0].decode("ascii", "replace").strip()
+              for i in range(ncols)]
+    start = lab + 20 * ncols + 16
+    need = npts * ncols * 4
+    if len(raw) < start + need:
+        raise DataFormatError(f"{p}: SSRL binary file truncated: {npts} points x {ncols} columns need "
+                              f"{start + need} bytes, file has {len(raw)}")
+    data = _vax_f(raw[start:start + need]).reshape(npts, ncols)
+    offsets = _vax_f(raw[lab - 8 * ncols: lab - 4 * ncols])
+    keys = [re.sub(r"[^a-z0-9]+", "_", lab_.lower()).strip("_") for lab_ in labels]
+    header = tuple(r.decode("ascii", "replace").strip() for r in raw[:lab - 8 * ncols].split(b"\n\x00") if r.strip())
+    return Scan(path=str(p), columns={k: data[:, i] for i, k in enumerate(keys)}, header=header,
+                offsets={k: float(o) for k, o in zip(keys, offsets) if o != 0.0}, format="ssrl_binary")
 
 
 def read_athena_project(path: str | Path) -> dict[str, Scan]:
@@ -293,6 +334,8 @@ def _pick(scan: Scan, given: str | None, candidates: Sequence[str], what: str, r
 def _auto_fluo(scan: Scan) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     names = list(scan.columns)
     rois = tuple(n for n in names if re.fullmatch(r"(roi|ifch|sca1_)\d+", n))
+    if not rois:
+        return (), (), ()
 
     def partner(prefixes: Sequence[str], roi: str) -> str | None:
         num = re.findall(r"\d+$", roi)[0]
@@ -341,8 +384,13 @@ def extract_channels(scan: Scan, columns: ColumnMap | None = None, *, subtract_o
     i1 = _pick(scan, cm.i1, _I1_NAMES, "I1 (transmission)", "i1" in need)
     i2 = _pick(scan, cm.i2, _I2_NAMES, "I2 (reference)", "i2" in need)
     mu = _pick(scan, cm.mu, ("mu", "xmu"), "mu", "mu" in need)
+    dtf: tuple[str, ...] = ()
     if cm.rois:
         rois = tuple(_pick(scan, r, (), "fluorescence ROI", True) for r in cm.rois)
+        dtf = tuple(_pick(scan, r, (), "dead-time factor", True) for r in cm.dtfactor)  # type: ignore[misc]
+        if dtf and len(dtf) != len(rois):
+            raise DataFormatError(f"{scan.path}: need one dead-time factor column per ROI; got {len(rois)} ROI, "
+                                  f"{len(dtf)} dtfactor")
         icr = tuple(_pick(scan, r, (), "ICR", True) for r in cm.icr)
         ocr = tuple(_pick(scan, r, (), "OCR", True) for r in cm.ocr)
         if (icr or ocr) and not (len(icr) == len(ocr) == len(rois)):
@@ -385,7 +433,8 @@ def extract_channels(scan: Scan, columns: ColumnMap | None = None, *, subtract_o
         rois=tuple(get(r) for r in rois), icr=tuple(get(r) for r in icr), ocr=tuple(get(r) for r in ocr),
         mu=get(mu, sub=False),
         column_names={"energy": energy, "i0": i0, "i1": i1, "i2": i2, "rois": list(rois), "icr": list(icr),
-                      "ocr": list(ocr), "mu": mu},
+                      "ocr": list(ocr), "mu": mu, "dtfactor": list(dtf)},
+        dtfactor=tuple(get(r, sub=False) for r in dtf),
     )
 
 
@@ -423,5 +472,5 @@ def channels_from_mapping(scan: Scan, mapping: Mapping[str, Any] | None, **kw: A
     m = dict(mapping or {})
     cm = ColumnMap(energy=m.get("energy"), i0=m.get("i0"), i1=m.get("i1"), i2=m.get("i2"),
                    rois=tuple(m.get("rois") or ()), icr=tuple(m.get("icr") or ()),
-                   ocr=tuple(m.get("ocr") or ()), mu=m.get("mu"))
+                   ocr=tuple(m.get("ocr") or ()), mu=m.get("mu"), dtfactor=tuple(m.get("dtfactor") or ()))
     return extract_channels(scan, cm, **kw)

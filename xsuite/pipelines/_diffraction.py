@@ -6,6 +6,7 @@ Private to ``xsuite.pipelines``; the public entry points are in :mod:`xsuite.pip
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,6 +23,25 @@ log = logging.getLogger(__name__)
 # ------------------------------------------------------------------------------------------------ geometry
 def load_geometry(poni: Optional[Path], wavelength_angstrom: Optional[float] = None,
                   orientation: Optional[int] = None) -> dict[str, Any]:
+    """Read a PONI file into a picklable pyFAI config dict (cached on path, mtime and overrides)."""
+    if poni is None:
+        raise ConfigError("no PONI file given: use --poni FILE or `diffraction.poni` in the config")
+    poni = Path(poni)
+    if not poni.is_file():
+        raise InputNotFoundError(f"PONI file not found: {poni}")
+    st = poni.stat()
+    return dict(_load_geometry_cached(str(poni.resolve()), st.st_mtime_ns, st.st_size, wavelength_angstrom,
+                                      orientation))
+
+
+@functools.lru_cache(maxsize=32)
+def _load_geometry_cached(poni_s: str, _mtime: int, _size: int, wavelength_angstrom: Optional[float],
+                          orientation: Optional[int]) -> dict[str, Any]:
+    return _load_geometry(Path(poni_s), wavelength_angstrom, orientation)
+
+
+def _load_geometry(poni: Optional[Path], wavelength_angstrom: Optional[float] = None,
+                   orientation: Optional[int] = None) -> dict[str, Any]:
     """Read a PONI file into a picklable pyFAI config dict.
 
     Parameters
@@ -158,17 +178,22 @@ def auto_mask(frame: np.ndarray) -> np.ndarray:
 
 
 def frame_monitor(ref: Any, cfg: DiffractionConfig) -> float:
-    """I0 of a frame from its FrameRef (``monitor`` or ``metadata[monitor_key]``); 1 when absent."""
+    """Normalisation factor of a frame: I0 (``monitor`` or ``metadata[monitor_key]``) / ``monitor_reference``.
+
+    1 when the frame has no monitor value.
+    """
     mon = None
     if cfg.monitor_key:
         mon = (getattr(ref, "metadata", None) or {}).get(cfg.monitor_key)
     if mon is None:
         mon = getattr(ref, "monitor", None)
+    if mon is None:
+        return 1.0
     try:
-        mon = float(mon) if mon is not None else 1.0
+        mon = float(mon)
     except (TypeError, ValueError):
         raise DataFormatError(f"{getattr(ref, 'path', '?')}: monitor value {mon!r} is not a number") from None
-    return mon
+    return mon / float(cfg.monitor_reference)
 
 
 def error_reason(exc: BaseException) -> str:

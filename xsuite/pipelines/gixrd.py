@@ -124,7 +124,7 @@ class FrameResult:
     @classmethod
     def failed(cls, ref: Any, reason: str) -> "FrameResult":
         return cls(key=_ref_key(ref), time_s=float(getattr(ref, "time_s", math.nan) or 0.0),
-                   source=str(getattr(ref, "path", ref)), index=int(getattr(ref, "index", 0) or 0), error=reason)
+                   source=str(getattr(ref, "path", ref)), index=_ref_index(ref), error=reason)
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "time_s": self.time_s, "source": self.source, "index": self.index,
@@ -132,11 +132,15 @@ class FrameResult:
                 "n_points": None if self.intensity is None else int(self.intensity.size)}
 
 
+def _ref_index(ref: Any) -> int:
+    return 0 if isinstance(ref, (str, Path)) else int(getattr(ref, "index", 0) or 0)
+
+
 def _ref_key(ref: Any) -> str:
     key = getattr(ref, "key", None)
     if key:
         return str(key)
-    return f"{Path(str(getattr(ref, 'path', ref))).name}#{int(getattr(ref, 'index', 0) or 0)}"
+    return f"{Path(str(getattr(ref, 'path', ref))).name}#{_ref_index(ref)}"
 
 
 class FrameReducer:
@@ -206,7 +210,7 @@ class FrameReducer:
         """The oriented frame of a FrameRef."""
         go = geometry_orientation(self._geometry())
         o = file_orientation(self.settings.config, go)
-        return read_image(ref, int(getattr(ref, "index", 0) or 0), o, go)
+        return read_image(ref, _ref_index(ref), o, go)
 
     def __call__(self, ref: Any) -> FrameResult:
         """Reduce one frame; data problems give a FrameResult with ``error`` set."""
@@ -225,7 +229,7 @@ class FrameReducer:
             log.warning("frame %s rejected: %s", _ref_key(ref), reason)
             return FrameResult.failed(ref, reason)
         return FrameResult(key=_ref_key(ref), time_s=float(getattr(ref, "time_s", 0.0) or 0.0), source=source,
-                           index=int(getattr(ref, "index", 0) or 0), q_inv_angstrom=pat.q_inv_angstrom,
+                           index=_ref_index(ref), q_inv_angstrom=pat.q_inv_angstrom,
                            intensity=pat.intensity, sigma=pat.sigma, monitor=monitor, fiber_map=fmap)
 
     def fiber_map(self, ref: Any) -> Optional[FiberMap]:
@@ -547,10 +551,11 @@ def _kinetics_table(peaks: Sequence[PeakSummary]) -> dict[str, Any]:
         "hkl": np.array([p.hkl for p in peaks], dtype="S32"),
         "model": np.array([(p.kinetics or {}).get("model", "none") or "none" for p in peaks], dtype="S16"),
     }
-    for name, units in (("a_inf", "counts*1/angstrom"), ("rate_per_s", "1/s"), ("n_avrami", ""), ("t0_s", "s"),
-                        ("parabolic_k", "counts*1/angstrom/s^0.5"), ("t_half_s", "s")):
+    for name, units in (("a_inf", "counts*1/angstrom"), ("k_per_s", "1/s"), ("n_avrami", ""), ("t0_s", "s"),
+                        ("parabolic_k", "counts*1/angstrom/s^0.5"), ("t_half_s", "s"),
+                        ("rate_per_s", "1/s")):
         out[name] = Field(col(name), units, name, errors=col(name + "_err"))
-    for name in ("aic_jmak", "bic_jmak", "aic_parabolic", "bic_parabolic", "r2"):
+    for name in ("aic_jmak", "bic_jmak", "aic_parabolic", "bic_parabolic", "delta_criterion"):
         out[name] = col(name)
     return out
 
@@ -568,7 +573,7 @@ def _wavelength_of(settings: FrameSettings) -> float:
     cfg = settings.config
     if cfg.wavelength_angstrom:
         return float(cfg.wavelength_angstrom)
-    geom = load_geometry(cfg.poni, None, cfg.orientation)
+    geom = load_geometry(cfg.poni, None)
     return float(geom["wavelength"]) * 1e10
 
 
@@ -703,40 +708,31 @@ def _kinetics(kin_mod: Any, t: np.ndarray, area: np.ndarray, err: np.ndarray) ->
         res = kin_mod.fit_growth(t[ok], area[ok], err[ok])
     except XsuiteError as exc:
         return {"model": "none", "reason": error_reason(exc)}
-    d = res.to_dict() if hasattr(res, "to_dict") else dict(res)
-    return _flatten_kinetics(d)
+    return flatten_kinetics(res)
 
 
-def _flatten_kinetics(d: Mapping[str, Any]) -> dict[str, Any]:
-    """Map the analysis engineer's KineticsResult.to_dict() onto the stored kinetics columns."""
-    out: dict[str, Any] = {"model": d.get("best_model") or d.get("model") or "none"}
-    models = d.get("models") or {}
-    jm = models.get("jmak") or d.get("jmak") or {}
-    pa = models.get("parabolic") or d.get("parabolic") or {}
+def flatten_kinetics(res: Any) -> dict[str, Any]:
+    """A KineticsResult as the flat dict stored in the ``kinetics`` collection and the JSON."""
+    out: dict[str, Any] = {"model": res.best_model or "none", "reason": res.reason or None,
+                           "criterion": res.criterion, "delta_criterion": _fnum(res.delta_criterion)}
+    jm = res.fits.get("jmak")
+    pa = res.fits.get("parabolic")
 
-    def pv(m: Mapping[str, Any], *names: str) -> tuple[Optional[float], Optional[float]]:
-        params = m.get("params") or m.get("parameters") or m
-        for n in names:
-            v = params.get(n)
-            if isinstance(v, Mapping):
-                return _fnum(v.get("value")), _fnum(v.get("stderr", v.get("error")))
-            if v is not None:
-                return _fnum(v), _fnum(params.get(n + "_err", params.get(n + "_stderr")))
-        return None, None
+    def pv(fit: Any, name: str) -> tuple[Optional[float], Optional[float]]:
+        if fit is None or not fit.success:
+            return None, None
+        return _fnum(fit.params.get(name)), _fnum(fit.errors.get(name))
 
-    for key, names in (("a_inf", ("a_inf", "A_inf")), ("rate_per_s", ("k", "rate_per_s")),
-                       ("n_avrami", ("n",)), ("t0_s", ("t0", "t0_s"))):
-        out[key], out[key + "_err"] = pv(jm, *names)
-    out["parabolic_k"], out["parabolic_k_err"] = pv(pa, "K", "k", "rate")
-    if out["model"] == "parabolic":
-        out["t0_s"], out["t0_s_err"] = pv(pa, "t0", "t0_s")
-    out["rate"] = _fnum(d.get("rate")) if not isinstance(d.get("rate"), Mapping) else _fnum(d["rate"].get("value"))
-    out["t_half_s"] = _fnum(d.get("t_half_s"))
-    out["t_half_s_err"] = _fnum(d.get("t_half_s_err"))
-    for m, src in (("jmak", jm), ("parabolic", pa)):
-        out[f"aic_{m}"] = _fnum(src.get("aic"))
-        out[f"bic_{m}"] = _fnum(src.get("bic"))
-    out["r2"] = _fnum(d.get("r2"))
+    out["a_inf"], out["a_inf_err"] = pv(jm, "a_inf")
+    out["k_per_s"], out["k_per_s_err"] = pv(jm, "k_per_s")
+    out["n_avrami"], out["n_avrami_err"] = pv(jm, "n")
+    out["parabolic_k"], out["parabolic_k_err"] = pv(pa, "k_parabolic")
+    out["t0_s"], out["t0_s_err"] = _fnum(res.t0_s), _fnum(res.t0_err_s)
+    out["t_half_s"], out["t_half_s_err"] = _fnum(res.t_half_s), _fnum(res.t_half_err_s)
+    out["rate_per_s"], out["rate_per_s_err"] = _fnum(res.rate_per_s), _fnum(res.rate_err_per_s)
+    for m, fit in (("jmak", jm), ("parabolic", pa)):
+        out[f"aic_{m}"] = _fnum(fit.aic) if fit is not None and fit.success else None
+        out[f"bic_{m}"] = _fnum(fit.bic) if fit is not None and fit.success else None
     return out
 
 
@@ -847,14 +843,81 @@ def settings_from_config(config: DiffractionConfig, *, sample: str, incidence_an
                          config_yaml=config_yaml)
 
 
-def _discover(inputs: Sequence[Any], gi: GixrdConfig) -> list[Any]:
+def _natural_key(text: str) -> list[Any]:
+    import re
+
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)]
+
+
+def _expand(inputs: Sequence[Any]) -> list[Path]:
+    import glob as _glob
+
+    out: list[Path] = []
+    for item in inputs:
+        s = str(item)
+        if "::" in s:
+            out.append(Path(s))
+        elif any(ch in s for ch in "*?["):
+            out.extend(Path(p) for p in _glob.glob(s))
+        elif Path(s).is_dir():
+            out.extend(p for p in Path(s).iterdir() if p.is_file())
+        else:
+            out.append(Path(s))
+    return sorted(set(out), key=lambda p: _natural_key(str(p)))
+
+
+def discover_series(inputs: Sequence[Any], gi: GixrdConfig) -> tuple[list[Any], list[FrameResult]]:
+    """FrameRefs of a series plus the files that could not even be opened (as rejected results).
+
+    ``xsuite.io.images.discover_frames`` raises on the first unreadable file; here such files are
+    reported and skipped and the rest of the series is kept. With ``interval_s`` the unreadable files
+    keep their slot in the time sequence, so the other frames keep their true times.
+    """
     from xsuite.io.images import discover_frames
 
     if inputs and not isinstance(inputs[0], (str, Path)):
-        return list(inputs)  # FrameRefs already
-    return list(discover_frames([Path(p) if not isinstance(p, str) else p for p in inputs],
-                                interval_s=gi.interval_s,
-                                **({"start_time": gi.start_time_s} if gi.interval_s else {})))
+        return list(inputs), []  # FrameRefs already
+    kwargs: dict[str, Any] = {"interval_s": gi.interval_s}
+    if gi.interval_s and gi.start_time_s:
+        kwargs["start_time"] = gi.start_time_s
+    try:
+        return list(discover_frames(list(inputs), **kwargs)), []
+    except DataFormatError:
+        pass
+    files = [f for f in _expand(inputs) if f.suffix.lower() not in (".poni", ".json", ".yaml", ".yml", ".txt")
+             and "mask" not in f.name.lower()]
+    good: list[Path] = []
+    bad: list[FrameResult] = []
+    slots: list[tuple[Path, bool]] = []
+    for f in files:
+        try:
+            discover_frames([f], interval_s=gi.interval_s or 1.0)
+            good.append(f)
+            slots.append((f, True))
+        except DataFormatError as exc:
+            reason = error_reason(exc)
+            log.warning("frame file %s rejected: %s", f, reason)
+            bad.append(FrameResult(key=f"{f.name}#0", time_s=math.nan, source=str(f), index=0, error=reason))
+            slots.append((f, False))
+    refs = list(discover_frames(good, **kwargs)) if good else []
+    if refs and gi.interval_s and all(getattr(r, "time_source", "") == "interval" for r in refs):
+        # re-time: unreadable files keep their slot (one frame each)
+        from dataclasses import replace as _replace
+
+        by_file: dict[Path, list[Any]] = {}
+        for r in refs:
+            by_file.setdefault(Path(r.path), []).append(r)
+        rank, fixed = 0, []
+        for f, ok in slots:
+            if not ok:
+                rank += 1
+                continue
+            for r in sorted(by_file.get(f, []), key=lambda r: r.index):
+                t = rank * float(gi.interval_s)
+                fixed.append(_replace(r, time_s=t, timestamp=float(gi.start_time_s) + t))
+                rank += 1
+        refs = fixed
+    return refs, bad
 
 
 def run_gixrd(inputs: Sequence[Any], settings: FrameSettings, output: str | Path, *, workers: int = 1,
@@ -885,8 +948,10 @@ def run_gixrd(inputs: Sequence[Any], settings: FrameSettings, output: str | Path
                           "`diffraction.gixrd.incidence_angles_deg`")
     gi = settings.config.gixrd or GixrdConfig()
     load_geometry(settings.config.poni, settings.config.wavelength_angstrom)  # fail early, one line
-    refs = _discover(inputs, gi)
+    refs, unreadable = discover_series(inputs, gi)
     writer = SeriesWriter(output, settings)
+    for res in unreadable:
+        writer.append(res)
     done = writer.keys()
     todo = [r for r in refs if _ref_key(r) not in done]
     log.info("%s: %d frames found, %d already stored, %d to reduce", writer.entry, len(refs),
@@ -957,9 +1022,11 @@ def demo_plan(gdir: Path, truth: Mapping[str, Any]) -> tuple[DiffractionConfig, 
     series = truth.get("series") or []
     angles = sorted({float(s["incidence_angle_deg"]) for s in series}) or [2.0]
     config = DiffractionConfig(poni=gdir / poni, mask=(gdir / mask) if mask else None,
+                               monitor_reference=float(truth.get("monitor_ref") or 1.0),
                                gixrd=GixrdConfig(incidence_angles_deg=angles, **gi_kwargs))
     groups: dict[tuple[str, float], list[Any]] = {}
     for s in series:
-        files = s.get("files") or [s.get("file")]
-        groups[(str(s["sample"]), float(s["incidence_angle_deg"]))] = [gdir / f for f in files if f]
+        files = [f for f in (s.get("files") or [s.get("file")]) if f]
+        masters = [f for f in files if "master" in f]
+        groups[(str(s["sample"]), float(s["incidence_angle_deg"]))] = [gdir / f for f in (masters or files)]
     return config, groups

@@ -23,7 +23,8 @@ from xsuite.xanes.lcf import CombinatorialResult, LCFResult, fit_lcf, fit_lcf_co
 from xsuite.xanes.mu import mu_fluorescence, mu_reference, mu_transmission
 from xsuite.xanes.normalize import NormalizationResult, normalize
 
-__all__ = ["SpectrumResult", "StandardResult", "XanesRun", "run_xanes", "group_by_label", "demo"]
+__all__ = ["SpectrumResult", "StandardResult", "XanesRun", "run_xanes", "group_by_label", "standard_from_store",
+           "demo"]
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ def group_by_label(paths: Sequence[str | Path]) -> dict[str, list[Path]]:
 def _columns(cfg: XanesConfig, standards: bool = False) -> ColumnMap:
     c = cfg.standards_columns if standards else cfg.columns
     return ColumnMap(energy=c.energy, i0=c.i0, i1=c.i1, i2=c.i2, rois=tuple(c.rois), icr=tuple(c.icr),
-                     ocr=tuple(c.ocr), mu=c.mu)
+                     ocr=tuple(c.ocr), mu=c.mu, dtfactor=tuple(c.dtfactor))
 
 
 def _mu_of(ch: Channels, mode: str) -> NDArray[np.float64]:
@@ -155,6 +156,8 @@ def _mu_of(ch: Channels, mode: str) -> NDArray[np.float64]:
         if mode == "fluorescence":
             if ch.icr and ch.ocr:
                 return mu_fluorescence(ch.rois, ch.i0, icr=ch.icr, ocr=ch.ocr)
+            if ch.dtfactor:
+                return mu_fluorescence(ch.rois, ch.i0, factors=ch.dtfactor)
             return mu_fluorescence(ch.rois, ch.i0)
         assert ch.mu is not None
         return ch.mu
@@ -190,10 +193,72 @@ def _normalize(cfg: XanesConfig, e: NDArray, mu: NDArray) -> NormalizationResult
                      norm2_ev=cfg.norm2_ev, nnorm=cfg.nnorm, flatten=cfg.flatten)
 
 
+_STORE_SUFFIXES = (".h5", ".hdf5", ".nxs")
+
+
+def standard_from_store(spec: str | Path, name: str = "") -> StandardResult | None:
+    """A standard taken from a spectrum already in a results file: ``results.h5::xanes_<series>/<label>``.
+
+    Returns None when ``spec`` does not point into an xsuite XANES entry (then it is read as a scan).
+
+    Raises
+    ------
+    DataFormatError
+        The entry exists but has no spectrum with that label.
+    """
+    text = str(spec)
+    if "::" not in text:
+        return None
+    fname, inner = text.split("::", 1)
+    parts = [p for p in inner.split("/") if p]
+    if Path(fname).suffix.lower() not in _STORE_SUFFIXES or len(parts) != 2 or not Path(fname).exists():
+        return None
+    from xsuite.io.nexus import read_results
+
+    try:
+        res = read_results(fname)
+    except XsuiteError:
+        return None
+    entry = res.entries.get(parts[0])
+    if entry is None or entry.kind != "xanes" or "spectra" not in entry.nxdata:
+        return None
+    sp = entry.nxdata["spectra"]
+    labels = str(sp.attrs.get("labels", "")).split(",")
+    if parts[1] not in labels:
+        raise DataFormatError(f"{fname}: entry `{parts[0]}` has no spectrum `{parts[1]}`; labels are "
+                              f"{', '.join(labels)}")
+    i = labels.index(parts[1])
+    energy = np.asarray(sp.axes["energy"], float)
+    norm = np.asarray(sp.signal[i], float)
+    err = np.asarray(sp.errors[i], float) if sp.errors is not None else np.full(norm.shape, np.nan)
+    flat = np.asarray(sp.fields.get("mu_flat", sp.signal)[i], float)
+    ok = np.isfinite(norm)
+    energy, norm, err, flat = energy[ok], norm[ok], err[ok], flat[ok]
+    rc = entry.collections.get("results", {})
+    e0 = float(np.asarray(rc["e0_ev"].value)[i]) if "e0_ev" in rc else float("nan")
+    hh = float(np.asarray(rc["e0_half_height_ev"].value)[i]) if "e0_half_height_ev" in rc else float("nan")
+    normres = NormalizationResult(energy_ev=energy, mu=norm, norm=norm, flat=flat, pre_edge=np.zeros_like(norm),
+                                  post_edge=np.ones_like(norm), e0_ev=e0, e0_half_height_ev=hh, edge_step=1.0,
+                                  edge_step_error=0.0, pre1_ev=np.nan, pre2_ev=np.nan, norm1_ev=np.nan,
+                                  norm2_ev=np.nan, nnorm=-1)
+    if not np.all(np.isfinite(err)):
+        from xsuite.xanes.calibrate import estimate_noise
+
+        err = estimate_noise(norm)
+    merged = MergeResult(energy_ev=energy, mu=norm, mu_error=err, n_scans=1, n_deglitched=0)
+    return StandardResult(name=name or parts[1], files=(text,), normalization=normres, calibrations=(None,),
+                          merge=merged)
+
+
 def _load_standards(standards: Mapping[str, Sequence[Path]], cfg: XanesConfig, calibrate_ref: bool
                     ) -> list[StandardResult]:
     out = []
     for name, files in standards.items():
+        if len(files) == 1:
+            stored = standard_from_store(files[0], name)
+            if stored is not None:
+                out.append(stored)
+                continue
         es, mus, cals = [], [], []
         for f in files:
             ref = calibrate_ref and cfg.standards_mode != "mu"
@@ -226,7 +291,8 @@ def run_xanes(
     spectra : sequence of paths, or mapping label → paths
         Scan files; repeats of one position (``L1_001``, ``L1_002``) are grouped by label and merged.
     standards : mapping name → path(s), optional
-        Standard files (default ``config.standards``).
+        Standard files (default ``config.standards``); several files of one standard are merged. A
+        spectrum already in a results file is named ``results.h5::xanes_<series>/<label>``.
     config : XanesConfig, optional
         Settings (defaults when None).
     output : path, optional
@@ -256,7 +322,10 @@ def run_xanes(
     series = series or cfg.series
     std_in: dict[str, list[Path]] = {}
     for name, val in (standards if standards is not None else cfg.standards).items():
-        std_in[name] = [Path(v) for v in val] if isinstance(val, (list, tuple)) else [Path(val)]
+        if isinstance(val, (list, tuple)):
+            std_in[name] = [Path(v) for v in val]
+        else:
+            std_in[name] = [Path(v) for v in str(val).split(",") if v]
     if not std_in:
         raise ConfigError("no standards given: use --standard NAME=FILE or `xanes.standards` in the config")
     groups = ({k: [Path(p) for p in v] for k, v in spectra.items()} if isinstance(spectra, Mapping)
@@ -357,6 +426,7 @@ def _write(run: XanesRun, output: Path, cfg: XanesConfig, config_yaml: str | Non
     inputs = [f for f in inputs if "::" not in f]
     store = ResultsStore(output)
     with store.transaction() as tx:
+        tx.delete_entry(entry_name)  # a re-run replaces the series (no stale fit_<label> groups)
         e = tx.entry(entry_name, kind="xanes", title=f"Y K-edge XANES, {run.series}", config_yaml=config_yaml,
                      parameters=run.parameters, inputs=inputs, default=True)
         # fractions table (default plot)
@@ -467,7 +537,7 @@ def demo(sample_dir: Path, output: Path) -> dict:
         files = sorted((sample_dir / series).glob("*.xdi"))
         if not files:
             raise DataFormatError(f"{sample_dir / series}: no .xdi scans for series {series}")
-        cfg = XanesConfig(series=series)
+        cfg = XanesConfig(series=series, calibration_smooth_ev=1.5)  # as beamline_configs/ssrl_2-3_xanes.yaml
         run = run_xanes(files, standards=standards, config=cfg, output=output, series=series,
                         positions=[p for p in positions if p["series"] == series])
         doc["series"][series] = run.to_dict()

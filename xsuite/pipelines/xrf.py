@@ -114,15 +114,17 @@ def load_xrf_inputs(
     else:
         raise ConfigError(f"no maps given: pass --map {ref}=PATH --map {lay}=PATH or a config with samples")
     shape = out["ref"].data.shape
+    where = {"i0": "I0 from the map file", "icr": "ICR from the map file", "ocr": "OCR from the map file"}
     for key, spec in (("i0", i0), ("icr", icr), ("ocr", ocr)):
         if spec:
-            m = mio.read_map(spec, name=key)
+            m = mio.read_map(spec, name=key, allow_constant=True)
             out[key] = m.data
             out["inputs"].append(m.path)
+            where[key] = m.source
     for key in ("i0", "icr", "ocr"):
         if out[key] is not None and np.ndim(out[key]) == 2 and np.shape(out[key]) != shape:
-            raise DataFormatError(f"{key} map has shape {np.shape(out[key])}; expected {shape} like the "
-                                  f"{ref} and {lay} maps")
+            raise DataFormatError(f"{where[key]}: {key} map has shape {np.shape(out[key])}; expected {shape} "
+                                  f"like the {ref} and {lay} maps ({out['ref'].source})")
     out["units"] = out["ref"].units
     return out
 

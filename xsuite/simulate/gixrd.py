@@ -89,6 +89,8 @@ PHASE_PROFILE = {"Li3YCl6": (0.018, 0.4), "LiCl.H2O": (0.022, 0.5), "YCl3.6H2O":
 HYDRATE_AREA_100 = 2.5
 LYC_LOSS = 0.35
 MONITOR_REF = 1.0e5
+#: Pressed-pellet density used for information depths (~90 % of the 2.44 g/cm3 crystal density).
+PELLET_DENSITY_G_CM3 = 2.2
 
 
 def jmak(t_s: np.ndarray, t0_s: float, k_per_s: float, n: float, scale_inf: float) -> np.ndarray:
@@ -437,6 +439,8 @@ def write_dataset(
         "interval_s": float(interval_s),
         "n_frames": n,
         "start_time": start_time,
+        "composition": "Li3YCl6",
+        "density_g_cm3": PELLET_DENSITY_G_CM3,
         "poni": "geometry.poni",
         "mask": "mask.tif",
         "mask_note": "mask.tif = module gaps + beam stop; mask the horizon shadow (exit angle < 0, "
@@ -458,7 +462,8 @@ def _readme(gt: dict[str, Any]) -> str:
     lines = [
         "# Simulated GIXRD air-exposure series (xsuite.simulate.gixrd)",
         "",
-        f"Made by `xsuite simulate gixrd` / `xsuite.simulate.gixrd.write_dataset(seed={gt['seed']})`; do not edit.",
+        f"Made by `xsuite.simulate.gixrd.write_dataset(out_dir, seed={gt['seed']}, interval_s={gt['interval_s']:g})` "
+        "(`xsuite simulate gixrd` writes the full 6-min series); do not edit.",
         f"{gt['energy_kev']} keV ({gt['wavelength_angstrom']:.5f} A), one frame every {gt['interval_s']:g} s, "
         f"{gt['n_frames']} frames per series, exposure start {gt['start_time']} UTC.",
         "LYC: LiCl.H2O and YCl3.6H2O grow (JMAK; at once at 2 deg, later/slower at 4 and 6 deg);",

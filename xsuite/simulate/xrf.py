@@ -47,6 +47,8 @@ def simulate_map(
     *,
     pixel_size_um: float = 1.0,
     thickness_um: float = 8.0,
+    thickness_amp_um: float = 0.0,
+    thickness_period_um: float = 40.0,
     tilt_deg: float = 8.0,
     sagitta_um: float = 0.0,
     side: str = "left",
@@ -71,6 +73,8 @@ def simulate_map(
         Scan step (square pixels), µm.
     thickness_um : float
         Cl-rich layer thickness along the local interface normal, µm; 0 for a layer-free map.
+    thickness_amp_um, thickness_period_um : float
+        Optional sinusoidal variation of the thickness along the interface (amplitude, period), µm.
     tilt_deg : float
         Angle of the interface to the map side it lies on, degrees.
     sagitta_um : float
@@ -125,7 +129,8 @@ def simulate_map(
     # signed distance to the interface along its normal (exact for a line; first order for the bow)
     dist = (xs[None, :] - x_int[:, None]) / np.sqrt(1.0 + slope[:, None] ** 2)
     pellet = dist > 0
-    layer = pellet & (dist < thickness_um)
+    t_local = thickness_um + thickness_amp_um * np.sin(2 * np.pi * dy / thickness_period_um)
+    layer = pellet & (dist < np.maximum(t_local, 0.0)[:, None])
     y_conc = np.where(pellet & ~layer, 1.0, 0.0)
     cl_conc = np.where(layer, cl_layer_factor, np.where(pellet, 1.0, 0.0))
 
@@ -157,6 +162,8 @@ def simulate_map(
     truth = {
         "layer": bool(thickness_um > 0),
         "thickness_um": float(thickness_um),
+        "thickness_amp_um": float(thickness_amp_um),
+        "thickness_period_um": float(thickness_period_um),
         "tilt_deg": float(tilt_deg),
         "sagitta_um": float(sagitta_um),
         "side": side,

@@ -38,6 +38,7 @@ __all__ = [
     "fit_lcf",
     "fit_lcf_combinations",
     "fit_window",
+    "fit_lcf_map",
 ]
 
 log = logging.getLogger(__name__)
@@ -305,7 +306,7 @@ def solve_lcf_batch(
                     if sum_to_one:
                         ws = ws + np.outer(1.0 - ws.sum(axis=1), u / u.sum())
                     Gs = G[np.ix_(s, s)]
-                    quad = np.einsum("ij,jl,il->i", ws, Gs, ws)
+                    quad = np.einsum("ij,ij->i", ws @ Gs, ws)
                 else:
                     Gs = Gc[:, s][:, :, s]
                     ginv = np.linalg.pinv(Gs)
@@ -354,11 +355,16 @@ def solve_lcf_batch(
                     sub[:, s] = np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0, None))
                     err[rows] = sub
         err *= np.sqrt(redchi)[:, None]
-        fit = best_w @ A
-        res = Yc - fit
-        denom = np.einsum("ij,ij->i", Yc, Yc)
+        # R-factor without forming the fit: Σ(y − Aw)² = yᵀy − 2wᵀAy + wᵀAAᵀw (unweighted)
+        if shared and sig is None:
+            b0, yy0, G0 = b, yy, G
+        else:
+            b0 = Yc @ A.T
+            yy0 = np.einsum("ij,ij->i", Yc, Yc)
+            G0 = A @ A.T
+        ss = yy0 - 2 * np.einsum("ij,ij->i", best_w, b0) + np.einsum("ij,jl,il->i", best_w, G0, best_w)
         with np.errstate(divide="ignore", invalid="ignore"):
-            rf = np.einsum("ij,ij->i", res, res) / denom
+            rf = np.maximum(ss, 0.0) / yy0
         frac[start:stop] = best_w
         ferr[start:stop] = err
         chisq[start:stop] = best
@@ -577,3 +583,64 @@ def fit_lcf_combinations(
             results.append(fit_lcf(energy_ev, mu_norm, {c: standards[c] for c in combo}, **kwargs))
     results.sort(key=lambda r: (r.r_factor, len(r.standards)))
     return CombinatorialResult(results=tuple(results))
+
+
+def fit_lcf_map(
+    energy_ev: ArrayLike,
+    mu: ArrayLike,
+    standards: Mapping[str, ArrayLike],
+    *,
+    edge_ev: float,
+    fit_range_ev: tuple[float, float] = (-20.0, 30.0),
+    e0_ev: ArrayLike | None = None,
+    e0_search_ev: float = 30.0,
+    sum_to_one: bool = True,
+    sigma: ArrayLike | None = None,
+    pre1_ev: float = -150.0,
+    pre2_ev: float = -30.0,
+    norm1_ev: float = 50.0,
+    norm2_ev: float = 250.0,
+    nnorm: int = 1,
+) -> tuple[Any, BatchLCFResult]:
+    """Normalise and fit a whole XANES map (raw µ on one energy grid) in a few array operations.
+
+    Every pixel gets its own E0 (derivative maximum within ``edge_ev`` ± ``e0_search_ev``) and its own
+    pre/post-edge fits (larch-equivalent, :func:`~xsuite.xanes.normalize.normalize_batch`); the LCF
+    window is ``edge_ev + fit_range_ev`` for all pixels, so one Gram matrix serves the whole map.
+
+    Parameters
+    ----------
+    energy_ev : array_like, shape (m,)
+    mu : array_like, shape (n, m)
+        Raw µ(E) per pixel (e.g. a map reshaped to pixels × energies).
+    standards : mapping name → array_like of shape (m,)
+        Normalised standards on the same grid.
+    edge_ev : float
+        Anchor of the fit window (tabulated edge, or the series' mean E0).
+    fit_range_ev : (float, float)
+    e0_ev : float or array_like (n,), optional
+        Fixed E0s (skips the search).
+    e0_search_ev : float
+        Half-width of the E0 search range.
+    sum_to_one : bool
+    sigma : array_like, shape (f,) or (n, f), optional
+        Noise of the normalised spectra inside the window.
+    pre1_ev, pre2_ev, norm1_ev, norm2_ev, nnorm
+        Normalisation windows (relative to each pixel's E0) and post-edge degree.
+
+    Returns
+    -------
+    (BatchNormalization, BatchLCFResult)
+        The normalisation restricted to the fit window, and the fractions.
+    """
+    from xsuite.xanes.normalize import normalize_batch
+
+    e = np.asarray(energy_ev, float)
+    lo, hi = edge_ev + fit_range_ev[0], edge_ev + fit_range_ev[1]
+    nb = normalize_batch(e, mu, e0_ev=e0_ev, e0_search_ev=(edge_ev - e0_search_ev, edge_ev + e0_search_ev),
+                         energy_range_ev=(lo, hi), flatten=False, pre1_ev=pre1_ev, pre2_ev=pre2_ev,
+                         norm1_ev=norm1_ev, norm2_ev=norm2_ev, nnorm=nnorm)
+    sel = (e >= lo) & (e <= hi)
+    names = list(standards)
+    A = np.array([np.asarray(standards[nm], float)[sel] for nm in names])
+    return nb, solve_lcf_batch(A, nb.norm, sigma=sigma, sum_to_one=sum_to_one, names=names)

@@ -6,10 +6,13 @@ offsets from the file header are subtracted there when known).
 
 from __future__ import annotations
 
+import logging
 from typing import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+log = logging.getLogger(__name__)
 
 __all__ = ["mu_transmission", "mu_reference", "mu_fluorescence", "deadtime_factor"]
 
@@ -72,7 +75,8 @@ def deadtime_factor(icr: ArrayLike | None = None, ocr: ArrayLike | None = None, 
 def mu_fluorescence(rois: Sequence[ArrayLike], i0: ArrayLike, *,
                     icr: Sequence[ArrayLike] | None = None,
                     ocr: Sequence[ArrayLike] | None = None,
-                    max_factor: float = 3.0) -> NDArray[np.float64]:
+                    factors: Sequence[ArrayLike] | None = None,
+                    max_factor: float = 3.0, outlier_ratio: float | None = 1.25) -> NDArray[np.float64]:
     """Fluorescence µ(E) ∝ Σ_k ROI_k · DT_k / I0 with DT_k = ICR_k/OCR_k.
 
     Parameters
@@ -83,9 +87,15 @@ def mu_fluorescence(rois: Sequence[ArrayLike], i0: ArrayLike, *,
         Incident-flux monitor.
     icr, ocr : sequences of array_like, optional
         Per-element input and output counts/rates; omitted → no dead-time correction.
+    factors : sequence of array_like, optional
+        Ready per-element dead-time factors (e.g. GSECARS ``DTFactor``), instead of ICR/OCR.
     max_factor : float
         Elements whose correction ever exceeds this are dropped (a misbehaving channel must not
         dominate the sum); at least one element is always kept.
+    outlier_ratio : float or None
+        Also drop an element whose largest correction exceeds ``outlier_ratio`` × the median (over
+        elements) of the largest corrections — e.g. the NSLS X-23A2 Vortex file whose element 4 needs up
+        to 1.5 while elements 1–3 need 1.01. None disables the rule.
 
     Returns
     -------
@@ -94,13 +104,26 @@ def mu_fluorescence(rois: Sequence[ArrayLike], i0: ArrayLike, *,
     rois_a = [np.asarray(r, float) for r in rois]
     if not rois_a:
         raise ValueError("fluorescence µ(E) needs at least one ROI channel")
-    factors = [np.ones_like(rois_a[0])] * len(rois_a)
     if icr is not None and ocr is not None:
         if len(icr) != len(rois_a) or len(ocr) != len(rois_a):
             raise ValueError(f"need one ICR and one OCR per ROI; got {len(rois_a)} ROI, {len(icr)} ICR, "
                              f"{len(ocr)} OCR")
-        factors = [deadtime_factor(a, b) for a, b in zip(icr, ocr)]
-    keep = [k for k, f in enumerate(factors) if np.all(np.isfinite(f)) and np.nanmax(f) <= max_factor]
+        factors_l = [deadtime_factor(a, b) for a, b in zip(icr, ocr)]
+    elif factors is not None:
+        if len(factors) != len(rois_a):
+            raise ValueError(f"need one dead-time factor per ROI; got {len(rois_a)} ROI, {len(factors)} factors")
+        factors_l = [np.asarray(f, float) for f in factors]
+    else:
+        factors_l = [np.ones_like(rois_a[0])] * len(rois_a)
+    factors = factors_l
+    peak = np.array([np.nanmax(f) if np.all(np.isfinite(f)) else np.inf for f in factors])
+    limit = max_factor
+    if outlier_ratio is not None and len(factors) > 2:
+        limit = min(limit, outlier_ratio * float(np.median(peak)))
+    keep = [k for k in range(len(factors)) if peak[k] <= limit]
+    if len(keep) < len(factors):
+        log.info("fluorescence: dropped element(s) %s (dead-time factor up to %s; limit %.3f)",
+                 [k + 1 for k in range(len(factors)) if k not in keep], np.round(peak, 3).tolist(), limit)
     if not keep:
         keep = [int(np.argmin([np.nanmax(f) if np.all(np.isfinite(f)) else np.inf for f in factors]))]
     total = np.sum([rois_a[k] * factors[k] for k in keep], axis=0)

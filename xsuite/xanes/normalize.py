@@ -306,6 +306,8 @@ def normalize_batch(
     norm2_ev: float = 250.0,
     nnorm: int = 1,
     flatten: bool = True,
+    e0_search_ev: tuple[float, float] | None = None,
+    energy_range_ev: tuple[float, float] | None = None,
 ) -> BatchNormalization:
     """Vectorised larch-equivalent normalisation of many spectra on one energy grid.
 
@@ -323,6 +325,12 @@ def normalize_batch(
         Post-edge polynomial degree (0–3). The pre-edge is a line (larch ``npre=1``, ``nvict=0``).
     flatten : bool
         Also return flattened spectra (larch's ``flat``).
+    e0_search_ev : (float, float), optional
+        Absolute energy range searched for E0 (e.g. tabulated edge ± 30 eV): faster and immune to
+        glitches far from the edge.
+    energy_range_ev : (float, float), optional
+        Return ``norm``/``flat`` only for energies in this absolute range (e.g. the LCF window): the fits
+        still use the full spectra, but a map never materialises full-length normalised arrays.
 
     Returns
     -------
@@ -336,7 +344,12 @@ def normalize_batch(
     if not 0 <= nnorm <= 3:
         raise ValueError(f"nnorm must be 0..3; got {nnorm}")
     if e0_ev is None:
-        e0 = find_e0_batch(e, y)
+        if e0_search_ev is not None:
+            cols = np.nonzero((e >= e0_search_ev[0]) & (e <= e0_search_ev[1]))[0]
+            lo_c, hi_c = max(cols[0] - 8, 0), min(cols[-1] + 9, m)
+            e0 = find_e0_batch(e[lo_c:hi_c], y[:, lo_c:hi_c], search_ev=e0_search_ev)
+        else:
+            e0 = find_e0_batch(e, y)
     else:
         e0 = np.broadcast_to(np.asarray(e0_ev, float), (n,)).copy()
     pre1, pre2 = sorted((pre1_ev, pre2_ev))
@@ -350,37 +363,51 @@ def normalize_batch(
     ec = float(e.mean())
     scale = float(np.ptp(e)) or 1.0
     x = (e - ec) / scale
-    pre_edge = np.empty_like(y)
-    post = np.empty_like(y)
+    # polynomial coefficients (in x) of the pre-edge line and of post-edge − pre-edge, per spectrum
+    cpre = np.zeros((n, 2))
+    cpost = np.zeros((n, 4))
     deg_used = nnorm
-    # group spectra by identical windows: one pseudo-inverse per group
-    keys = np.stack([p1, p2, q1, q2], axis=1)
-    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    for g, (a1, a2, b1, b2) in enumerate(uniq):
-        rows = np.nonzero(inverse == g)[0]
-        yg = y[rows]
+    # one integer key per window combination (np.unique on rows would be ~10x slower)
+    base = np.int64(m + 1)
+    keys = ((p1.astype(np.int64) * base + p2) * base + q1) * base + q2
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    single = uniq.size == 1
+    for g, key in enumerate(uniq):
+        key = int(key)
+        a1, a2, b1, b2 = (key // int(base) ** 3, key // int(base) ** 2 % int(base), key // int(base) % int(base),
+                          key % int(base))
+        rows = slice(None) if single else np.nonzero(inverse == g)[0]
         dpre = np.vander(x[a1:a2], 2, increasing=True)
-        cpre = yg[:, a1:a2] @ np.linalg.pinv(dpre).T  # (r, 2)
-        pe = cpre @ np.vander(x, 2, increasing=True).T
+        cp = y[rows, a1:a2] @ np.linalg.pinv(dpre).T  # (r, 2)
         deg = nnorm if b2 - b1 >= 5 else min(1, nnorm)
         if b2 - b1 < 2:
             b1, deg = b1 - 2, 0
         deg_used = deg
-        dpost = np.vander(x[b1:b2], deg + 1, increasing=True)
-        cpost = (yg - pe)[:, b1:b2] @ np.linalg.pinv(dpost).T
-        pre_edge[rows] = pe
-        post[rows] = pe + cpost @ np.vander(x, deg + 1, increasing=True).T
-    rows = np.arange(n)
-    step = np.abs(post[rows, ie0] - pre_edge[rows, ie0])
+        xb = x[b1:b2]
+        resid = y[rows, b1:b2] - cp[:, :1] - cp[:, 1:] * xb
+        cq = resid @ np.linalg.pinv(np.vander(xb, deg + 1, increasing=True)).T
+        cpre[rows] = cp
+        cpost[rows, : deg + 1] = cq
+    x0 = x[ie0]
+    step = np.abs(cpost[:, 0] + x0 * (cpost[:, 1] + x0 * (cpost[:, 2] + x0 * cpost[:, 3])))
     step = np.maximum(step, 1e-12)
-    norm = (y - pre_edge) / step[:, None]
+    if energy_range_ev is not None:
+        cols = np.nonzero((e >= energy_range_ev[0]) & (e <= energy_range_ev[1]))[0]
+        sl = slice(int(cols[0]), int(cols[-1]) + 1) if cols.size else slice(0, 0)
+    else:
+        sl = slice(0, m)
+    xs = x[sl]
+    inv = 1.0 / step[:, None]
+    norm = (y[:, sl] - cpre[:, :1] - cpre[:, 1:] * xs) * inv
     if flatten:
-        resid = (post - pre_edge) / step[:, None]
-        flat = norm - resid + resid[rows, ie0][:, None]
-        below = np.arange(m)[None, :] < ie0[:, None]
+        # flat = norm − (post − pre)/step + value at E0, above E0 only (larch)
+        rpoly = cpost[:, :1] + xs * (cpost[:, 1:2] + xs * (cpost[:, 2:3] + xs * cpost[:, 3:4]))
+        flat = norm - (rpoly - (step * np.sign(cpost[:, 0] + x0 * (cpost[:, 1] + x0 * (cpost[:, 2] + x0 *
+                                                                                      cpost[:, 3])))
+                                )[:, None]) * inv
+        below = np.arange(sl.start, sl.stop)[None, :] < ie0[:, None]
         flat = np.where(below, norm, flat)
     else:
-        flat = norm.copy()
-    return BatchNormalization(energy_ev=e, norm=norm, flat=flat, e0_ev=e0, edge_step=step,
+        flat = norm
+    return BatchNormalization(energy_ev=e[sl], norm=norm, flat=flat, e0_ev=e0, edge_step=step,
                               pre1_ev=pre1, pre2_ev=pre2, norm1_ev=norm1, norm2_ev=norm2, nnorm=deg_used)

@@ -293,6 +293,11 @@ def analyse_xrf_map(
     lap("smooth")
     lev_y = seg.pellet_levels(y_s, ny_name)
     lev_cl = seg.pellet_levels(cl_s, cl_name)
+    if lev_cl.bulk < 1.5 * max(lev_cl.background, 0.0) and lev_y.bulk < 1.5 * max(lev_y.background, 0.0):
+        raise DataFormatError(
+            f"no pellet edge in the maps: bulk/background contrast only {lev_cl.bulk / lev_cl.background:.2f} "
+            f"({cl_name}) and {lev_y.bulk / lev_y.background:.2f} ({ny_name}); expected a cross-section "
+            "with an empty (Li) side")
     # background-subtracted smoothed maps (in place), then normalised views 0 (outside) .. 1 (bulk)
     y_s -= np.float32(lev_y.background)
     cl_s -= np.float32(lev_cl.background)
@@ -322,7 +327,9 @@ def analyse_xrf_map(
     h = 0.25 if curve.rows.size <= 600 else 0.5  # finer sampling where it is cheap
     w_out = 3.0 + 4.0 * max(smooth_sigma_px, 1.0)
     w_in = max_thickness_um / p + 12.0
-    w_in = min(w_in, float(pel_c.shape[1]))
+    # never reach the far side of a narrow pellet (e.g. both Li interfaces in one map)
+    width = float(np.median(pel_c[curve.rows].sum(axis=1)))
+    w_in = min(w_in, float(pel_c.shape[1]), max(8.0, 0.75 * width))
     # the layer must touch the interface and is at most w_in deep: segment a crop (canonical frame)
     c_max = int(min(pel_c.shape[1], np.max(first[curve.rows]) + w_in + 4))
     iface_c = np.zeros((pel_c.shape[0], c_max), dtype=bool)
@@ -357,20 +364,27 @@ def analyse_xrf_map(
     t_avg, _, _ = th.local_thickness(s_px, cl_mean[None, :], y_mean[None, :], s_max_px=s_px[-1] - 4.0,
                                      along_rows=1, level_rows=1)
     t0_px = float(np.clip(np.nan_to_num(t_avg[0], nan=0.0), 0.0, w_in))
+    corr_samples = 2.0 * np.hypot(smooth_sigma_px, 0.5) / h  # smoothing + bilinear sampling
     fit = th.fit_edges(s_px, cl_mean, cl_err, y_mean, y_err, thickness0_px=t0_px,
-                       sigma0_px=max(1.0, smooth_sigma_px))
+                       sigma0_px=max(1.0, smooth_sigma_px), corr_samples=corr_samples)
     if not np.isfinite(fit.thickness_px) and t0_px >= 0.3:
-        fit = th.fit_edges(s_px, cl_mean, cl_err, y_mean, y_err, thickness0_px=0.0)
+        fit = th.fit_edges(s_px, cl_mean, cl_err, y_mean, y_err, thickness0_px=0.0,
+                           corr_samples=corr_samples)
     lap("edge_fit")
     sig_px = fit.sigma_px if np.isfinite(fit.sigma_px) else 1.0
     t_guess = max(fit.thickness_px if np.isfinite(fit.thickness_px) else t0_px, t0_px)
     d0 = fit.d0_px if np.isfinite(fit.d0_px) else 0.0
     s_max = min(d0 + 1.5 * t_guess + 4.0 * sig_px + 3.0, s_px[-1] - 3.5)
+    # outer-edge level for the per-point Cl crossings, calibrated on the averaged profile: the level it
+    # has at the fitted edge d0 (0.5 when the layer holds as much Cl as the bulk; higher/lower when the
+    # layer is Cl-richer/poorer, also for layers thinner than the beam where no plateau is reached)
     cl_half = 0.5
-    if np.isfinite(fit.cl_layer) and np.isfinite(fit.cl_bulk) and fit.cl_bulk > 0 and \
-            fit.thickness_px > 3.0 * sig_px and fit.thickness_err_px < 0.1 * fit.thickness_px:
-        # half maximum of the outer edge when the layer's Cl level differs from the bulk
-        cl_half = float(np.clip(0.5 * fit.cl_layer / fit.cl_bulk, 0.4, 0.6))
+    if fit.success and np.isfinite(fit.d0_px) and abs(fit.d0_px) < 2.9:
+        k0 = int(np.searchsorted(s_px, s_max))
+        k1 = min(s_px.size, k0 + max(2, int(round(3.0 / h))))
+        far = float(np.mean(cl_mean[k0:k1])) if k1 > k0 else float(cl_mean[-1])
+        if far > 0.2:
+            cl_half = float(np.clip(np.interp(fit.d0_px, s_px, cl_mean) / far, 0.2, 0.9))
     t_loc, s_cl, s_y = th.local_thickness(s_px, cl_prof, y_prof, s_max_px=s_max, cl_half=cl_half,
                                           along_rows=along_px)
     t_loc = np.where(use, t_loc, np.nan)
@@ -379,7 +393,9 @@ def analyse_xrf_map(
     # --- statistics and detection --------------------------------------------------------------
     t_um = t_loc * p
     fin = np.isfinite(t_um)
-    block = max(along_px, int(np.ceil(2 * (smooth_sigma_px + sig_px))) + 1)
+    # correlation along the interface: profile averaging, smoothing/beam and the 15-row median of the
+    # local bulk levels (local_thickness level_rows)
+    block = max(along_px, 15, int(np.ceil(2 * (smooth_sigma_px + sig_px))) + 1)
     if fin.sum() >= 3:
         mean = float(np.mean(t_um[fin]))
         sem = th.block_sem(t_um, block)

@@ -253,7 +253,7 @@ def _edge_models(s: np.ndarray, p: dict[str, float]) -> tuple[np.ndarray, np.nda
 
 def fit_edges(s_px: np.ndarray, cl: np.ndarray, cl_err: np.ndarray, y: np.ndarray,
               y_err: np.ndarray, *, thickness0_px: float, sigma0_px: float = 1.0,
-              d0_max_px: float = 3.0) -> EdgeFit:
+              d0_max_px: float = 3.0, corr_samples: float = 1.0) -> EdgeFit:
     """Fit the averaged Cl and Y normal profiles with shared erf edges (lmfit, least squares).
 
     Parameters
@@ -271,6 +271,9 @@ def fit_edges(s_px: np.ndarray, cl: np.ndarray, cl_err: np.ndarray, y: np.ndarra
         Starting edge width (Gaussian sigma), pixels.
     d0_max_px : float
         Bound on the outer edge position around 0 (the profiles are centred on the interface).
+    corr_samples : float
+        Number of consecutive profile samples whose noise is correlated; standard errors are scaled
+        by its square root.
 
     Returns
     -------
@@ -316,8 +319,10 @@ def fit_edges(s_px: np.ndarray, cl: np.ndarray, cl_err: np.ndarray, y: np.ndarra
     v = res.params
 
     def err(name: str) -> float:
+        # neighbouring profile samples are correlated (smoothed image, sub-pixel steps): the least-squares
+        # stderr assumes independent residuals, so scale it by sqrt(samples per correlation length)
         e = v[name].stderr
-        return float(e) if e is not None and np.isfinite(e) else float("nan")
+        return float(e) * np.sqrt(max(corr_samples, 1.0)) if e is not None and np.isfinite(e) else float("nan")
 
     m_cl, m_y = _edge_models(s_px, v.valuesdict())
     return EdgeFit(

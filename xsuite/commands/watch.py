@@ -1,0 +1,111 @@
+"""``xsuite watch``: reduce GIXRD frames on the fly while the detector writes them (beamtime mode).
+
+Examples::
+
+    xsuite watch /data/LYC_2deg --config beamline_configs/ssrl_11-3_gixrd.yaml -o LYC.h5 \\
+        --live-figure live.png
+    xsuite watch /nfs/detector --poll --interval 1 --config gixrd.yaml -o out.h5     # network file system
+    xsuite watch /data/run7 --config gixrd.yaml -o out.h5 --idle-exit 60 --json      # scripted: stop when quiet
+
+Ctrl-C or SIGTERM stops it cleanly (the frame in progress is finished, tracking/kinetics are re-fitted);
+starting it again on the same folder and results file resumes without duplicating or losing frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from xsuite.commands.common import config_option, emit_json, json_option, load_config_for, output_option, \
+    workers_options
+from xsuite.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@click.command("watch")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@config_option
+@output_option
+@click.option("--sample", default=None, help="Sample name of the results entries (default: config `sample`, "
+                                              "else the folder name).")
+@click.option("--incidence-angle", "angles", type=click.FloatRange(0, 90, min_open=True, max_open=True),
+              multiple=True, metavar="DEG",
+              help="Incidence angle(s) of the series (default: config `gixrd.incidence_angles_deg`); with "
+                   "several, a file's angle is read from its name (_2deg_, _th2.000_).")
+@click.option("--poll", is_flag=True, default=False,
+              help="Rescan the folder every --interval instead of relying on inotify (network file systems).")
+@click.option("--interval", "interval_s", type=click.FloatRange(min=0.01), default=0.5, show_default=True,
+              metavar="S", help="Folder rescan period in seconds.")
+@click.option("--settle", "settle_s", type=click.FloatRange(min=0.0), default=0.5, show_default=True,
+              metavar="S", help="A file not seen being closed is taken once unchanged this long.")
+@click.option("--give-up", "give_up_s", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              metavar="S", help="An unreadable frame is reported and skipped this long after its file last changed.")
+@click.option("--refit-interval", "refit_interval_s", type=click.FloatRange(min=0.0), default=2.0,
+              show_default=True, metavar="S", help="Minimum time between two tracking/kinetics re-fits.")
+@click.option("--live-figure", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PNG kept up to date (replaced atomically) with the latest pattern and peak areas vs time.")
+@click.option("--idle-exit", "idle_exit_s", type=click.FloatRange(min=0.0), default=None, metavar="S",
+              help="Stop once no new frame arrived for S seconds (default: run until Ctrl-C/SIGTERM).")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.0), default=None, metavar="S",
+              help="Stop after S seconds in any case.")
+@workers_options
+@json_option
+def command(folder: Path, config_path: Path | None, output: Path, sample: str | None, angles: tuple[float, ...],
+            poll: bool, interval_s: float, settle_s: float, give_up_s: float, refit_interval_s: float,
+            live_figure: Path | None, idle_exit_s: float | None, timeout_s: float | None, workers: int,
+            scheduler: str | None, as_json: bool) -> None:
+    """Watch FOLDER and reduce each new GIXRD frame into the results file as soon as it is complete."""
+    from xsuite.config import config_text
+    from xsuite.watch import watch_gixrd
+
+    if config_path is None:
+        raise ConfigError("`xsuite watch` needs --config CONFIG (a gixrd beamline config with the PONI and mask)")
+    cfg = load_config_for(config_path, "gixrd")
+    if cfg.diffraction is None:
+        raise ConfigError(f"config {config_path.name} has no `diffraction` section; `xsuite watch` needs its "
+                          "`poni` (and usually `mask`)")
+    watcher = watch_gixrd(
+        folder, cfg.diffraction, output, sample=sample or cfg.sample, incidence_angles_deg=list(angles) or None,
+        config_yaml=config_text(config_path), live_figure=live_figure, poll=poll, interval_s=interval_s,
+        settle_s=settle_s, give_up_s=give_up_s, refit_interval_s=refit_interval_s, workers=workers,
+        scheduler=scheduler)
+    previous = _install_stop_handlers(watcher)
+    click.echo(f"watching {folder} -> {output} (Ctrl-C to stop)", err=True)
+    try:
+        report = watcher.run(idle_exit_s=idle_exit_s, timeout_s=timeout_s)
+    finally:
+        _restore_handlers(previous)
+    for ev in report.events:
+        click.echo(f"{ev.kind}: {ev.path or folder} {ev.key}: {ev.reason}", err=True)
+    click.echo(f"{report.processed} frame(s) reduced ({report.resumed} already stored), "
+               f"{len(report.skipped)} skipped; results in {output}", err=True)
+    if as_json:
+        doc: dict[str, Any] = {"output": str(output), "folder": str(folder), **report.to_dict()}
+        doc["series"] = [s.to_dict() for _, s in sorted(watcher.sink.summaries.items())]
+        emit_json(doc)
+
+
+def _install_stop_handlers(watcher: Any) -> dict[int, Any]:
+    """SIGINT/SIGTERM -> ``watcher.stop()`` (finish the frame in progress, final refit, close the file)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, _frame: Any) -> None:
+        log.warning("%s received: stopping after the frame in progress", signal.Signals(signum).name)
+        watcher.stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, handler)
+    return previous
+
+
+def _restore_handlers(previous: dict[int, Any]) -> None:
+    for sig, h in previous.items():
+        signal.signal(sig, h)
