@@ -61,7 +61,7 @@ def series():
 
 def config(tmp: Path | None = None) -> DiffractionConfig:
     return DiffractionConfig(poni=SAMPLE / "geometry.poni", mask=SAMPLE / "mask.tif",
-                             gixrd=GixrdConfig(incidence_angles_deg=[2.0], map_2d=False))
+                             gixrd=GixrdConfig(incidence_angles_deg=[2.0], map_2d=False, track=["LiCl.H2O"]))
 
 
 def settings():
@@ -211,7 +211,7 @@ if kill_at:
         return real(self, *a, **k)
     h5py.Dataset.resize = resize
 if __name__ == "__main__":
-    run_gixrd([Path(sys.argv[1])], settings(), Path(sys.argv[2]), workers=2)
+    run_gixrd([Path(sys.argv[1])], settings(), Path(sys.argv[2]), workers=int(os.environ.get("WORKERS", "1")))
 """
 
 
@@ -226,7 +226,7 @@ def test_killed_batch_run_restarts_to_the_uninterrupted_file(tmp_path, series):
     out = tmp_path / "killed.h5"
     # 5 columns per append (frame_key, intensity, intensity_errors, monitor, time_s): resize 13 = 3rd
     # column of the 3rd frame
-    env = {**os.environ, "KILL_AT_RESIZE": "13"}
+    env = {**os.environ, "KILL_AT_RESIZE": "13", "WORKERS": "2"}
     proc = subprocess.run([sys.executable, str(script), str(frames), str(out)], env=env, capture_output=True,
                           text=True, timeout=180, start_new_session=True)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
@@ -236,7 +236,10 @@ def test_killed_batch_run_restarts_to_the_uninterrupted_file(tmp_path, series):
     proc = subprocess.run([sys.executable, str(script), str(frames), str(out)], capture_output=True, text=True,
                           timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    gx.run_gixrd([frames], settings(), tmp_path / "clean.h5")
+    # the same command, never interrupted
+    proc = subprocess.run([sys.executable, str(script), str(frames), str(tmp_path / "clean.h5")],
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
     assert_same(stored(tmp_path / "clean.h5"), stored(out))
 
 

@@ -196,7 +196,7 @@ def test_real_ceo2_needs_vertical_flip(realdata):
     ai = pyFAI.load(str(poni))
     wl = ai.wavelength * 1e10
     cal = get_calibrant("CeO2")
-    q_ref = np.array([2 * np.pi / d for d in cal.dSpacing[:5]])
+    q_ref = np.array([2 * np.pi / d for d in cal.dspacing[:5]])
     raw = im.read_frame(tif)
     assert raw.shape == (1043, 981)
     o = im.orientation_for_flips(flip_ud=True, geometry_orientation=im.poni_orientation(poni))

@@ -218,3 +218,16 @@ def test_sample_data_is_small_and_consistent(sample_data):
     assert all(v == 0 for v in pm["phases"]["YCl3.6H2O"]["scale"])
     xgt = json.loads((sample_data / "xrd/ground_truth.json").read_text())
     assert set(xgt["samples"]) == {"LYC", "LYC_PMMA", "CeO2"}
+
+
+def test_sample_data_is_what_the_code_makes(sample_data, geom):
+    """sample_data was made by this code (seed 0): regenerate one GI series and one XRD image."""
+    gt = json.loads((sample_data / "gixrd/ground_truth.json").read_text())
+    s = next(s for s in gt["series"] if s["name"] == "LYC_4deg")  # sample 0, angle index 1 -> seed 1
+    frames, truth = gixrd.simulate_series("LYC", 4.0, np.asarray(s["time_s"]), geometry=geom,
+                                          seed=gt["seed"] * 1000 + 1)
+    stored = np.stack([f for _, f in im.iter_frames(sample_data / "gixrd" / s["files"][0])])
+    assert np.array_equal(stored, frames)
+    assert truth["phases"]["LiCl.H2O"]["scale"] == pytest.approx(s["phases"]["LiCl.H2O"]["scale"], abs=1e-6)
+    img, _, _ = xrd.simulate_transmission("LYC_PMMA", seed=1)  # written with seed + 1
+    assert np.array_equal(im.read_frame(sample_data / "xrd/LYC_PMMA.tif"), img)

@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 @click.command("xanes")
 @click.argument("spectra", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--standard", "standards", multiple=True, metavar="NAME=FILE",
-              help="A standard, e.g. --standard Y0=Y0_foil.dat --standard Y3=Y3_LYC.dat (repeat; overrides the config).")
+              help="A standard, e.g. --standard Y0=Y0_foil.dat --standard Y3=Y3_LYC.dat (repeat; overrides the "
+                   "config). FILE may be several comma-separated scans, or results.h5::xanes_<series>/<label>.")
 @click.option("--reference-channel/--no-reference-channel", default=None,
               help="Calibrate each scan with its reference foil ln(I1/I2) (default: config, else on).")
 @click.option("--fit-range", nargs=2, type=float, default=None, metavar="XMIN XMAX",

@@ -42,7 +42,8 @@ class XanesConfig(XsuiteModel):
     tabulated_e0_ev: Optional[float] = Field(None, description="Edge energy to calibrate to; None = xraydb value "
                                              "(Y K 17038.0 eV).")
     mode: Literal["transmission", "fluorescence", "mu"] = Field(
-        "fluorescence", description="How mu(E) of the samples is formed: ln(I0/I1), sum(ROI*ICR/OCR)/I0, or a mu column.")
+        "fluorescence",
+        description="How mu(E) of the samples is formed: ln(I0/I1), sum(ROI*ICR/OCR)/I0, or a mu column.")
     standards_mode: Literal["transmission", "fluorescence", "mu"] = Field(
         "transmission", description="Same, for the standards' files.")
     columns: XanesColumns = Field(default_factory=XanesColumns, description="Column mapping of the sample scans.")
@@ -74,7 +75,8 @@ class XanesConfig(XsuiteModel):
     standards: dict[str, ConfigPath] = Field(default_factory=dict, description="Standard name -> file, e.g. "
                                              "Y0: Y0_foil.dat, Y3: Y3_LYC.dat.")
     positions_file: Optional[ConfigPath] = Field(None, description="CSV with label, x_um, y_um, distance_um.")
-    series: str = Field("xanes", description="Series name; the results entry is xanes_<series>.")
+    series: str = Field("xanes", description="Series name; the results entry is xanes_<series> (just `xanes` "
+                        "for the default).")
 
     @model_validator(mode="after")
     def _ranges(self) -> "XanesConfig":

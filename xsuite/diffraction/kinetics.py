@@ -83,8 +83,7 @@ class ModelFit:
         """JSON-ready dictionary."""
         return {
             "model": self.model,
-            "params": {k: _num(v) for k, v in self.params.items()},
-            "errors": {k: _num(v) for k, v in self.errors.items()},
+            "params": {k: {"value": _num(v), "stderr": _num(self.errors.get(k))} for k, v in self.params.items()},
             "aic": _num(self.aic), "bic": _num(self.bic), "chisqr": _num(self.chisqr),
             "redchi": _num(self.redchi), "success": self.success, "message": self.message,
         }
@@ -103,11 +102,11 @@ class KineticsResult:
         ``"aic"`` or ``"bic"``.
     delta_criterion : float
         Criterion of the other model minus the best one (> 2: positive preference, > 10: strong).
-    t0_s, t0_err_s : float
+    t0_s, t0_s_err : float
         Onset of the best model.
-    t_half_s, t_half_err_s : float
+    t_half_s, t_half_s_err : float
         Time (since exposure start) to half of the final area, best model.
-    rate_per_s, rate_err_per_s : float
+    rate_per_s, rate_per_s_err : float
         1 / (t_half − t0): see module docstring.
     area_final, area_final_err : float
         Best-model area at the last measured time.
@@ -122,11 +121,11 @@ class KineticsResult:
     criterion: str
     delta_criterion: float
     t0_s: float
-    t0_err_s: float
+    t0_s_err: float
     t_half_s: float
-    t_half_err_s: float
+    t_half_s_err: float
     rate_per_s: float
-    rate_err_per_s: float
+    rate_per_s_err: float
     area_final: float
     area_final_err: float
     n_points: int
@@ -143,12 +142,12 @@ class KineticsResult:
         return {
             "best_model": self.best_model, "criterion": self.criterion,
             "delta_criterion": _num(self.delta_criterion),
-            "t0_s": _num(self.t0_s), "t0_err_s": _num(self.t0_err_s),
-            "t_half_s": _num(self.t_half_s), "t_half_err_s": _num(self.t_half_err_s),
-            "rate_per_s": _num(self.rate_per_s), "rate_err_per_s": _num(self.rate_err_per_s),
+            "t0_s": _num(self.t0_s), "t0_s_err": _num(self.t0_s_err),
+            "t_half_s": _num(self.t_half_s), "t_half_s_err": _num(self.t_half_s_err),
+            "rate_per_s": _num(self.rate_per_s), "rate_per_s_err": _num(self.rate_per_s_err),
             "area_final": _num(self.area_final), "area_final_err": _num(self.area_final_err),
             "n_points": self.n_points, "success": self.success, "reason": self.reason,
-            "fits": {k: v.to_dict() for k, v in self.fits.items()},
+            "models": {k: v.to_dict() for k, v in self.fits.items()},
         }
 
 
@@ -228,8 +227,8 @@ def fit_growth(
     rate, rate_err = _propagate(lambda p: 1.0 / (_t_half(best, p, t_last) - p["t0_s"]), bf)
     return KineticsResult(
         fits=fits, best_model=best, criterion=criterion, delta_criterion=delta,
-        t0_s=bf.params["t0_s"], t0_err_s=bf.errors["t0_s"], t_half_s=th, t_half_err_s=th_err,
-        rate_per_s=rate, rate_err_per_s=rate_err, area_final=af, area_final_err=af_err,
+        t0_s=bf.params["t0_s"], t0_s_err=bf.errors["t0_s"], t_half_s=th, t_half_s_err=th_err,
+        rate_per_s=rate, rate_per_s_err=rate_err, area_final=af, area_final_err=af_err,
         n_points=n, success=True,
     )
 

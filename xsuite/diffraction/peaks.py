@@ -644,6 +644,68 @@ def _fit_shape_varpro(q: np.ndarray, y: np.ndarray, s: np.ndarray, window: tuple
     return fit, nshape
 
 
+def _refine_varpro(q: np.ndarray, y: np.ndarray, s: np.ndarray | None, window: tuple[float, float],
+                   start: PeakFit | Mapping[str, float], eta: float, order: int, neighbors: Sequence[float],
+                   neighbor_shape: tuple[float, float] | None, center_bounds: tuple[float, float],
+                   fwhm_bounds: tuple[float, float]) -> PeakFit:
+    """Per-frame refinement of centre and FWHM (eta and neighbour shapes held) by variable projection.
+
+    lmfit varies only centre and sigma; area, background and neighbour areas are solved linearly
+    inside the residual. The centre/FWHM standard errors come from lmfit's covariance of this
+    reduced problem (the Golub–Pereyra result: same as the full problem's); the area error is the
+    linear one at the optimum (conditional on the shape). ~10x faster than the full fit when many
+    neighbours share the window.
+    """
+    import lmfit
+
+    qq, yy, ss, have_sigma = _prepare(np.asarray(q, float), np.asarray(y, float), s, window)
+    if qq.size < order + 5 + len(neighbors):
+        return PeakFit.failed(f"only {qq.size} valid points in window", window, "lmfit", int(qq.size))
+    g = _guess_dict(start)
+    q0 = 0.5 * (window[0] + window[1])
+    bg_cols = np.stack([(qq - q0) ** k for k in range(order + 1)], axis=1)
+    b = yy / ss
+
+    def residual(p: Any) -> np.ndarray:
+        v = p.valuesdict()
+        fw = 2 * v["sigma"]
+        nb = _usable_neighbors(neighbors, v["center"], fw)
+        fw_n, eta_n = neighbor_shape if neighbor_shape is not None else (fw, eta)
+        cols = [pseudo_voigt(qq, 1.0, v["center"], fw, eta)[:, None], bg_cols]
+        cols += [pseudo_voigt(qq, 1.0, c, fw_n, eta_n)[:, None] for c in nb]
+        a = np.concatenate(cols, axis=1) / ss[:, None]
+        try:
+            coef = np.linalg.solve(a.T @ a, a.T @ b)
+        except np.linalg.LinAlgError:
+            coef, *_ = np.linalg.lstsq(a, b, rcond=None)
+        return b - a @ coef
+
+    lo_s, hi_s = 0.5 * fwhm_bounds[0], 0.5 * fwhm_bounds[1]
+    params = lmfit.Parameters()
+    params.add("center", value=float(np.clip(g.get("center", q0), *center_bounds)), min=center_bounds[0],
+               max=center_bounds[1])
+    params.add("sigma", value=float(np.clip(0.5 * g.get("fwhm", 2 * lo_s), lo_s, hi_s)), min=lo_s, max=hi_s)
+    try:
+        res = lmfit.minimize(residual, params, scale_covar=not have_sigma, max_nfev=300)
+    except Exception as exc:  # never stop a series for one frame
+        return PeakFit.failed(f"refinement failed: {type(exc).__name__}", window, "lmfit", int(qq.size))
+    v = res.params.valuesdict()
+    if not all(np.isfinite(x) for x in v.values()):
+        return PeakFit.failed("refinement gave non-finite values", window, "lmfit", int(qq.size))
+    lin = fit_peak_fixed_shape(qq, yy, ss if have_sigma else None, window, v["center"], 2 * v["sigma"], eta,
+                               order, neighbors, neighbor_shape)
+    ce, se = res.params["center"].stderr, res.params["sigma"].stderr
+    ok = lin.success and ce is not None and se is not None and np.isfinite(ce) and np.isfinite(se)
+    return PeakFit(
+        area=lin.area, area_err=lin.area_err, center=float(v["center"]),
+        center_err=float(ce) if ce is not None else float("nan"), fwhm=2 * float(v["sigma"]),
+        fwhm_err=2 * float(se) if se is not None else float("nan"), eta=float(eta), background=lin.background,
+        redchi=float(res.redchi), significance=lin.significance, success=bool(ok),
+        reason="" if ok else "centre/FWHM errors not estimable (at a bound?)", method="lmfit",
+        window=window, n_points=int(qq.size), eta_err=0.0,
+    )
+
+
 def _lin_neighbor_areas(qq: np.ndarray, yy: np.ndarray, ss: np.ndarray, window: tuple[float, float],
                         center: float, fwhm: float, eta: float, order: int, nb: list[float],
                         neighbor_shape: tuple[float, float] | None = None) -> list[float]:
@@ -1000,9 +1062,7 @@ def track_peaks(
             if refine and lin.success and lin.significance >= max(refine_threshold, threshold):
                 start = prev if prev is not None else {"center": c_shape, "fwhm": f_shape,
                                                        "area": lin.area}
-                ft = fit_peak(q, y[i], sig_i, win, start, center_bounds=cb, fwhm_bounds=fb,
-                              eta=e_shape, vary_eta=False, background_order=background_order,
-                              fwhm_guess=f_shape, neighbors=nbs, neighbor_shape=nshape)
+                ft = _refine_varpro(q, y[i], sig_i, win, start, e_shape, background_order, nbs, nshape, cb, fb)
                 if ft.success:
                     use, prev = ft, ft
                     refined[i, j] = True

@@ -593,11 +593,8 @@ def _read_tiff(path: Path, index: int) -> np.ndarray | None:
     except DataFormatError:
         raise
     except Exception as exc:  # tifffile raises many types; fall back to fabio for exotic TIFFs
+        # fabio's reader then decides (its truncation warnings are turned into DataFormatError)
         logger.debug("tifffile could not read %s (%s); trying fabio", path, exc)
-        with open(path, "rb") as fh:
-            head = fh.read(4)
-        if head in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):  # a real TIFF that tifffile rejects
-            raise DataFormatError(f"cannot read TIFF file {path}: {_one_line(exc)}") from None
         return None
     return np.asarray(arr)
 
@@ -949,8 +946,8 @@ def _parse_datetime(value: Any) -> float | None:
         dt = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
         return dt.timestamp()
     if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
-        v = float(value)
-        return v if math.isfinite(v) else None
+        v = float(value)  # a bare number is a date only as POSIX seconds (after 1973), not a duration
+        return v if math.isfinite(v) and v > 1e8 else None
     s = str(value).strip().strip('"').strip("'")
     if not s:
         return None
@@ -1089,6 +1086,13 @@ def _file_frames_meta(path: Path, dataset: str | None) -> list[tuple[int, float 
     return out
 
 
+def _as_epoch(value: Any) -> float | None:
+    """A user-given time: any number is taken as seconds as is; strings/datetimes are parsed."""
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return float(value) if math.isfinite(float(value)) else None
+    return _parse_datetime(value)
+
+
 def _natural_key(s: str) -> list[Any]:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", s)]
 
@@ -1195,7 +1199,7 @@ def discover_frames(
         order = sorted(range(len(rows)), key=lambda k: (stamps[k], _natural_key(str(rows[k][0])), rows[k][2]))
     elif interval_s is not None:
         source = "interval"
-        t0 = _parse_datetime(start_time) if start_time is not None else 0.0
+        t0 = _as_epoch(start_time) if start_time is not None else 0.0
         if start_time is not None and t0 is None:
             raise DataFormatError(f"`start_time` must be an ISO date or epoch seconds; got {start_time!r}")
         order = list(range(len(rows)))  # already natural file order, then index
@@ -1208,7 +1212,7 @@ def discover_frames(
         stamps = [r[0].stat().st_mtime for r in rows]
         order = sorted(range(len(rows)), key=lambda k: (stamps[k], _natural_key(str(rows[k][0])), rows[k][2]))
     if time_origin is not None:
-        origin = _parse_datetime(time_origin)
+        origin = _as_epoch(time_origin)
         if origin is None:
             raise DataFormatError(f"`time_origin` must be an ISO date or epoch seconds; got {time_origin!r}")
     else:

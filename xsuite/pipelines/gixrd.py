@@ -332,6 +332,7 @@ class SeriesWriter:
         self._ap_cm: Any = None
         self._ap: Any = None
         self._files_recorded: set[str] = set()
+        self._pending_inputs: list[str] = []
         self._created = False
 
     # -- helpers -----------------------------------------------------------------------------------------
@@ -349,8 +350,16 @@ class SeriesWriter:
             self._ap = self._ap_cm.__enter__()
         return self._ap
 
+    def _flush_inputs(self) -> None:
+        """Record the input files seen since the last call (size + SHA-256), in one batch."""
+        if self._pending_inputs and self._ap is not None:
+            self._ap.add_inputs(self.entry, list(self._pending_inputs))
+        self._pending_inputs.clear()
+
     def close(self) -> None:
-        """Close the SWMR appender (the file stays valid at every moment anyway)."""
+        """Record pending provenance and close the SWMR appender (the file is valid at every moment)."""
+        if self._ap is not None:
+            self._flush_inputs()
         if self._ap_cm is not None:
             cm, self._ap_cm, self._ap = self._ap_cm, None, None
             cm.__exit__(None, None, None)
@@ -427,10 +436,13 @@ class SeriesWriter:
         ap = self._open()
         series = ap.series(self.entry, "patterns")
         if result.source not in self._files_recorded:
-            stored = {str(p) for p in self._stored_inputs()} if not self._files_recorded else set()
-            if result.source not in stored:
-                ap.add_inputs(self.entry, [result.source])
-            self._files_recorded.add(result.source)
+            if not self._files_recorded:
+                self._files_recorded.update(self._stored_inputs())
+            if result.source not in self._files_recorded:
+                self._pending_inputs.append(result.source)
+                self._files_recorded.add(result.source)
+            if len(self._pending_inputs) >= 64:
+                self._flush_inputs()
         n_q = series.group["intensity"].shape[1]
         if result.intensity.shape != (n_q,):
             raise DataFormatError(f"{result.source}: pattern has {result.intensity.size} points, the series "

@@ -172,7 +172,14 @@ def _load_scan(path: Path, mode: str, cfg: XanesConfig, calibrate_ref: bool, sta
                ) -> tuple[NDArray, NDArray, CalibrationResult | None, dict[str, str]]:
     scan = read_scan(path)
     need = list(_NEED[mode]) + (["i1", "i2"] if calibrate_ref else [])
-    ch = extract_channels(scan, _columns(cfg, standard), subtract_offsets=cfg.subtract_offsets, need=need)
+    try:
+        ch = extract_channels(scan, _columns(cfg, standard), subtract_offsets=cfg.subtract_offsets, need=need)
+    except DataFormatError as exc:
+        msg = str(exc)
+        if calibrate_ref and ("reference" in msg or "I1 (transmission)" in msg):
+            raise DataFormatError(f"{exc} (calibration uses the reference channel ln(I1/I2); without one run "
+                                  "with --no-reference-channel or `reference_channel: false`)") from None
+        raise
     mu = _mu_of(ch, mode)
     cal = None
     e = ch.energy_ev
@@ -421,7 +428,7 @@ def _write(run: XanesRun, output: Path, cfg: XanesConfig, config_yaml: str | Non
     frac = lcf_arr("fractions", (k,))
     ferr = lcf_arr("fraction_errors", (k,))
     dist = np.array([s.distance_um for s in sp])
-    entry_name = f"xanes_{safe_name(run.series)}"
+    entry_name = "xanes" if run.series == "xanes" else f"xanes_{safe_name(run.series)}"
     inputs = sorted({f for s in sp for f in s.files} | {f for s in run.standards for f in s.files})
     inputs = [f for f in inputs if "::" not in f]
     store = ResultsStore(output)

@@ -160,7 +160,8 @@ def find_and_fit_peaks(q: np.ndarray, intensity: np.ndarray, sigma: np.ndarray, 
     dq = float(np.median(np.diff(qq)))
     width_pts = max(fwhm_guess / dq, 1.0)
     noise = float(np.median(ss))
-    idx, _ = find_peaks(yy, prominence=max(min_significance, 3.0) * noise, width=(0.3 * width_pts, None))
+    # candidates: 3 sigma prominence in one bin; the fitted area significance makes the real cut
+    idx, _ = find_peaks(yy, prominence=3.0 * noise, width=(0.3 * width_pts, None))
     peaks: list[XrdPeak] = []
     ref_q = np.array([r.q_inv_angstrom for _, r in references], float) if references else np.zeros(0)
     for i in idx:

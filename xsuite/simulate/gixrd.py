@@ -12,7 +12,7 @@ positions and relative intensities come from :mod:`xsuite.diffraction.phases`; e
 ``scale * area_100 * intensity / 100``.
 
 Frames are rendered with :func:`xsuite.simulate.xrd.render_frame` (3x3 sub-pixel averaging, solid angle,
-polarisation 0.99, Poisson noise, gaps = -1, beam stop) and the sample horizon: pixels whose exit angle
+polarisation 0.99, 0.4 px point-spread function, Poisson noise, gaps = -1, beam stop) and the sample horizon: pixels whose exit angle
 (:func:`exit_angle_rad`: reflection geometry, horizon alpha above the direct beam, surface normal along
 +y, the convention of :func:`xsuite.diffraction.integrate.exit_angle_deg`) is negative are shadowed
 (0.2 % of the signal; photon counting: no dark current). Because 2-6 deg is far above the critical
@@ -41,6 +41,7 @@ import numpy as np
 
 from xsuite.simulate.xrd import (
     HC_KEV_ANGSTROM,
+    PSF_SIGMA_PX,
     Geometry,
     PeakSet,
     _phase_peaks,
@@ -258,7 +259,8 @@ def simulate_series(
                 for name, ps in base.items()]
         i1d = pattern_1d(q, sets, bg)
         frames[i] = render_frame(geometry, q, i1d, rng if noise else None, monitor_scale=monitors[i] / MONITOR_REF,
-                                 shadow=shadow | stop, shadow_transmission=0.002)
+                                 shadow=shadow | stop, shadow_transmission=0.002,
+                                 psf_sigma_px=PSF_SIGMA_PX)
     for name in base:
         rows = tables[name]
         for r in rows:

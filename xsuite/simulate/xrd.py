@@ -4,8 +4,8 @@ A 1D pattern I(q) (pseudo-Voigt reflections from :mod:`xsuite.diffraction.phases
 on an air-scatter + amorphous-hump background) is rendered onto a detector with pyFAI geometry, like
 ``AzimuthalIntegrator.calcfrom1d`` but averaged over 3x3 sub-pixels (pixel-area integration, so narrow
 peaks on coarse pixels are not aliased), multiplied by the solid angle (pyFAI's normalisation, 1 at
-the PONI) and the polarisation factor (0.99 by default), scaled by the monitor, drawn as Poisson
-counts, with Pilatus-like module gaps (value -1), a beam stop (arm + disc) and a mask file.
+the PONI) and the polarisation factor (0.99 by default), scaled by the monitor, blurred by a small
+point-spread function (Gaussian, 0.4 px), drawn as Poisson counts, with Pilatus-like module gaps (value -1), a beam stop (arm + disc) and a mask file.
 
 Integrating a frame with pyFAI (solid-angle and polarisation corrections on, ``normalization_factor =
 monitor / monitor_ref``) returns the 1D pattern the ground truth describes: its ``area`` values are
@@ -50,6 +50,8 @@ SMALL_MODULE = (90, 120)
 SMALL_GAP = (17, 7)
 PIXEL_M = 172e-6
 SUPERSAMPLE = 3
+#: Point-spread function of the simulated detector (pixels, Gaussian sigma): slight charge sharing.
+PSF_SIGMA_PX = 0.4
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -235,6 +237,7 @@ def render_frame(
     shadow: np.ndarray | None = None,
     shadow_transmission: float = 0.0,
     dark_counts: float = 0.0,
+    psf_sigma_px: float = 0.0,
 ) -> np.ndarray:
     """Render a 1D pattern onto the detector and draw Poisson counts.
 
@@ -252,6 +255,9 @@ def render_frame(
         Pixels shadowed (beam stop, sample horizon); they receive ``shadow_transmission`` of the signal.
     dark_counts : float
         Mean dark counts added everywhere except in gaps.
+    psf_sigma_px : float
+        Gaussian point-spread function (pixels) applied to the expected counts before the noise
+        (0 for a Pilatus-like hybrid pixel detector; ~0.5-1 for a phosphor/CCD such as a Rayonix).
 
     Returns
     -------
@@ -262,6 +268,10 @@ def render_frame(
     expect = sub.mean(axis=-1) * geometry.correction * monitor_scale
     if shadow is not None:
         expect = np.where(shadow, expect * shadow_transmission, expect)
+    if psf_sigma_px > 0:
+        from scipy.ndimage import gaussian_filter
+
+        expect = gaussian_filter(expect, psf_sigma_px, mode="nearest")
     expect = expect + dark_counts
     if rng is None:
         out = expect.astype(np.float64)
@@ -338,7 +348,7 @@ def simulate_transmission(
     i1d = pattern_1d(q, [ps], bg)
     rng = np.random.default_rng(seed) if noise else None
     stop = _beamstop_for(geometry)
-    img = render_frame(geometry, q, i1d, rng, shadow=stop, shadow_transmission=0.01)
+    img = render_frame(geometry, q, i1d, rng, shadow=stop, shadow_transmission=0.01, psf_sigma_px=PSF_SIGMA_PX)
     visible = [r for r in table if q_lo <= r["q_inv_angstrom"] <= q_hi]
     truth = {"sample": sample, "phase": spec["phase"], "fwhm_inv_angstrom": spec["fwhm_inv_angstrom"],
              "eta": spec["eta"], "reflections": visible}

@@ -12,8 +12,8 @@ shared, as in a map): a few matrix products for 10^5 spectra.
 For one subset S with Gram matrix G = AᵀWA and b = AᵀWy:
     w_u = G⁻¹b,  and with Σw = 1:  w = w_u + G⁻¹1 · (1 − 1ᵀw_u) / (1ᵀG⁻¹1),
     χ² = yᵀWy − 2wᵀb + wᵀGw.
-Standard errors come from the (constrained) covariance G⁻¹ − G⁻¹11ᵀG⁻¹/(1ᵀG⁻¹1), scaled by the reduced χ²
-like lmfit's default ``scale_covar=True`` — with correct noise weights the scale is ≈ 1.
+Standard errors come from the (constrained) covariance G⁻¹ − G⁻¹11ᵀG⁻¹/(1ᵀG⁻¹1), scaled by the
+reduced χ² like lmfit's default ``scale_covar=True`` — with correct noise weights the scale is ≈ 1.
 
 :func:`fit_lcf` fits one spectrum (per-point noise weighting, optional per-standard energy shifts via
 lmfit, optional bootstrap confidence intervals); :func:`fit_lcf_combinations` fits every subset of the
