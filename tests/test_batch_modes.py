@@ -59,6 +59,18 @@ def series():
             "start": start, "dt": dt}
 
 
+@pytest.fixture(scope="module")
+def clean_tiff(series, tmp_path_factory) -> dict:
+    """Reference: an uninterrupted serial run on the 6 frames as TIFF + sidecar files."""
+    d = tmp_path_factory.mktemp("clean_tiff")
+    frames = d / "frames"
+    frames.mkdir()
+    for i in range(len(series["frames"])):
+        write_tiff_frame(frames, i, series)
+    gx.run_gixrd([frames], settings(), d / "clean.h5")
+    return stored(d / "clean.h5")
+
+
 def config(tmp: Path | None = None) -> DiffractionConfig:
     return DiffractionConfig(poni=SAMPLE / "geometry.poni", mask=SAMPLE / "mask.tif",
                              gixrd=GixrdConfig(incidence_angles_deg=[2.0], map_2d=False, track=["LiCl.H2O"]))
@@ -105,18 +117,26 @@ class GrowingEiger:
             e.create_group("data")["data_000001"] = h5py.ExternalLink(self.data.name, "/entry/data/data")
             e.create_group("instrument/detector")["frame_time"] = s["dt"]
         self.n = 0
+        self.proc = subprocess.Popen([sys.executable, "-c", self.WRITER, str(self.data)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+
+    WRITER = ("import sys, h5py, numpy as np\n"
+              "for line in sys.stdin:\n"
+              "    fr = np.load(line.strip()); h = h5py.File(sys.argv[1], 'a'); ds = h['entry/data/data']\n"
+              "    n = ds.shape[0]; ds.resize(n + 1, axis=0); ds[n] = fr; h.close(); print(n, flush=True)\n")
 
     def add(self) -> None:
         """Append the next frame from another process (the detector's writer)."""
-        np.save(self.data.with_name(".next.npy"), self.s["frames"][self.n])
-        code = ("import sys, h5py, numpy as np; fr = np.load(sys.argv[2]); h = h5py.File(sys.argv[1], 'a'); "
-                "ds = h['entry/data/data']; n = ds.shape[0]; ds.resize(n + 1, axis=0); ds[n] = fr; h.close()")
-        subprocess.run([sys.executable, "-c", code, str(self.data), str(self.data.with_name(".next.npy"))],
-                       check=True, timeout=60)
+        frame = self.data.with_name(f".frame{self.n}.npy")
+        np.save(frame, self.s["frames"][self.n])
+        self.proc.stdin.write(f"{frame}\n")
+        self.proc.stdin.flush()
+        assert int(self.proc.stdout.readline()) == self.n
         self.n += 1
 
     def close(self) -> None:
-        pass
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
 
 
 def stored(path: Path) -> dict:
@@ -158,7 +178,7 @@ def test_serial_workers_dask_and_watch_give_the_same_numbers(tmp_path, series):
     w = watch_gixrd(live, config(), tmp_path / "watch.h5", sample="LYC", interval_s=0.05, settle_s=0.1,
                     refit_interval_s=0.5, live_figure=tmp_path / "live.png")
     out: dict = {}
-    th = threading.Thread(target=lambda: out.setdefault("r", w.run(idle_exit_s=4.0, timeout_s=120)))
+    th = threading.Thread(target=lambda: out.setdefault("r", w.run(idle_exit_s=2.0, timeout_s=120)))
     eiger = GrowingEiger(live, series)
     th.start()
     assert w.started.wait(30)
@@ -189,18 +209,29 @@ def test_serial_workers_dask_and_watch_give_the_same_numbers(tmp_path, series):
         assert_same(ref, runs[name])
 
 
+CONFIG_YAML = """\
+schema_version: 1
+name: test_gixrd
+technique: gixrd
+sample: LYC
+diffraction:
+  poni: {poni}
+  mask: {mask}
+  gixrd:
+    incidence_angles_deg: [2.0]
+    map_2d: false
+    track: [LiCl.H2O]
+"""
+
+
 CHILD = r"""
 import os, signal, sys
-from pathlib import Path
 import h5py
-sys.path.insert(0, {tests!r})
-from test_batch_modes import settings
-from xsuite.pipelines.gixrd import run_gixrd
 
 kill_at = int(os.environ.get("KILL_AT_RESIZE", "0"))
 if kill_at:
-    # die in the middle of an append (after `kill_at` dataset resizes of the results series): a crash
-    # at the worst moment, with 2 worker processes alive
+    # die in the middle of an append (after `kill_at` dataset resizes of the results series), with the
+    # worker processes alive: the whole process group gets SIGKILL (like a node crash)
     real = h5py.Dataset.resize
     count = [0]
     def resize(self, *a, **k):
@@ -211,36 +242,36 @@ if kill_at:
         return real(self, *a, **k)
     h5py.Dataset.resize = resize
 if __name__ == "__main__":
-    run_gixrd([Path(sys.argv[1])], settings(), Path(sys.argv[2]), workers=int(os.environ.get("WORKERS", "1")))
+    from xsuite.cli import main
+    sys.argv = ["xsuite", "gixrd", *sys.argv[1:]]
+    main()
 """
 
 
 @pytest.mark.slow
-def test_killed_batch_run_restarts_to_the_uninterrupted_file(tmp_path, series):
+def test_killed_batch_run_restarts_to_the_uninterrupted_file(tmp_path, series, clean_tiff):
     frames = tmp_path / "frames"
     frames.mkdir()
     for i in range(len(series["frames"])):
         write_tiff_frame(frames, i, series)
     script = tmp_path / "child.py"
-    script.write_text(CHILD.format(tests=str(Path(__file__).parent)))
+    script.write_text(CHILD)
+    cfg = tmp_path / "gixrd.yaml"
+    cfg.write_text(CONFIG_YAML.format(poni=SAMPLE / "geometry.poni", mask=SAMPLE / "mask.tif"))
     out = tmp_path / "killed.h5"
-    # 5 columns per append (frame_key, intensity, intensity_errors, monitor, time_s): resize 13 = 3rd
-    # column of the 3rd frame
-    env = {**os.environ, "KILL_AT_RESIZE": "13", "WORKERS": "2"}
-    proc = subprocess.run([sys.executable, str(script), str(frames), str(out)], env=env, capture_output=True,
-                          text=True, timeout=180, start_new_session=True)
+    args = [sys.executable, str(script), str(frames), "--config", str(cfg), "-o", str(out)]
+    # `xsuite gixrd --workers 2`, killed in the 3rd append: 5 columns per append (frame_key, intensity,
+    # intensity_errors, monitor, time_s), resize 13 = 3rd column of the 3rd frame
+    env = {**os.environ, "KILL_AT_RESIZE": "13"}
+    proc = subprocess.run(args + ["--workers", "2"], env=env, capture_output=True, text=True, timeout=180,
+                          start_new_session=True)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     partial = read_results(out).entries[ENTRY].nxdata["patterns"]
     assert 0 < partial.field("frame_key").shape[0] < 6
     # restart: skips what is done, finishes the rest
-    proc = subprocess.run([sys.executable, str(script), str(frames), str(out)], capture_output=True, text=True,
-                          timeout=180)
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    # the same command, never interrupted
-    proc = subprocess.run([sys.executable, str(script), str(frames), str(tmp_path / "clean.h5")],
-                          capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert_same(stored(tmp_path / "clean.h5"), stored(out))
+    assert_same(clean_tiff, stored(out))  # == a run never interrupted
 
 
 class KillingReducer(gx.FrameReducer):
@@ -253,7 +284,7 @@ class KillingReducer(gx.FrameReducer):
 
 
 @pytest.mark.slow
-def test_batch_faults_killed_worker_corrupt_and_vanished_frames(tmp_path, series, monkeypatch, caplog):
+def test_batch_faults_killed_worker_corrupt_and_vanished_frames(tmp_path, series, clean_tiff, monkeypatch, caplog):
     from xsuite.io.images import discover_frames
 
     frames = tmp_path / "frames"
@@ -274,24 +305,18 @@ def test_batch_faults_killed_worker_corrupt_and_vanished_frames(tmp_path, series
     assert set(rejected) == {"LYC_2deg_0001.tif#0", "LYC_2deg_0003.tif#0", "LYC_2deg_0004.tif#0"}
     assert "worker process died" in rejected["LYC_2deg_0003.tif#0"]
     assert "LYC_2deg_0004.tif" in rejected["LYC_2deg_0004.tif#0"]  # names the vanished file
-    # the good frames carry exactly the numbers of a clean serial run on them
-    clean = tmp_path / "clean"
-    clean.mkdir()
-    for i in (0, 2, 5):
-        write_tiff_frame(clean, i, series)
-    ref = gx.run_gixrd(discover_frames([clean]), settings(), tmp_path / "clean.h5")
-    assert ref.series[0].n_frames == 3
-    a, b = stored(tmp_path / "clean.h5"), s
-    for k in ("I", "err", "monitor"):
-        np.testing.assert_allclose(b[k], a[k], rtol=RTOL)
+    # the good frames carry exactly the per-frame numbers of a clean run (same time origin: frame 0)
+    a, b = clean_tiff, s
+    for k in ("I", "err", "monitor", "t"):
+        np.testing.assert_allclose(b[k], a[k][[0, 2, 5]], rtol=RTOL)
 
 
-def test_batch_full_disk_keeps_written_frames_and_resumes(tmp_path, series, monkeypatch):
+def test_batch_full_disk_keeps_written_frames_and_resumes(tmp_path, series, clean_tiff, monkeypatch):
     from xsuite.io import nexus
 
     frames = tmp_path / "frames"
     frames.mkdir()
-    for i in range(4):
+    for i in range(len(series["frames"])):
         write_tiff_frame(frames, i, series)
     real = nexus.SeriesAppender.append
     calls = [0]
@@ -309,26 +334,11 @@ def test_batch_full_disk_keeps_written_frames_and_resumes(tmp_path, series, monk
     assert part.field("frame_key").shape[0] == 2  # what was written is intact and readable
     monkeypatch.setattr(nexus.SeriesAppender, "append", real)  # disk freed
     gx.run_gixrd([frames], settings(), tmp_path / "out.h5")
-    gx.run_gixrd([frames], settings(), tmp_path / "clean.h5")
-    assert_same(stored(tmp_path / "clean.h5"), stored(tmp_path / "out.h5"))
-
-
-CONFIG_YAML = """\
-schema_version: 1
-name: test_gixrd
-technique: gixrd
-sample: LYC
-diffraction:
-  poni: {poni}
-  mask: {mask}
-  gixrd:
-    incidence_angles_deg: [2.0]
-    map_2d: false
-"""
+    assert_same(clean_tiff, stored(tmp_path / "out.h5"))
 
 
 @pytest.mark.slow
-def test_watch_cli_sigterm_then_restart_resumes(tmp_path, series):
+def test_watch_cli_sigterm_then_restart_resumes(tmp_path, series, clean_tiff):
     cfg = tmp_path / "gixrd.yaml"
     cfg.write_text(CONFIG_YAML.format(poni=SAMPLE / "geometry.poni", mask=SAMPLE / "mask.tif"))
     folder = tmp_path / "det"
@@ -367,5 +377,4 @@ def test_watch_cli_sigterm_then_restart_resumes(tmp_path, series):
     assert doc["resumed"] == 3 and doc["processed"] == 3 and doc["skipped"] == 0
     assert doc["series"][0]["n_frames"] == 6
     assert (tmp_path / "live.png").read_bytes()[:4] == b"\x89PNG"
-    gx.run_gixrd([folder], settings(), tmp_path / "batch.h5")
-    assert_same(stored(tmp_path / "batch.h5"), stored(out))
+    assert_same(clean_tiff, stored(out))  # same numbers as `xsuite gixrd` on the same frames

@@ -127,3 +127,22 @@ def test_bad_scheduler_is_a_config_error():
     pytest.importorskip("distributed")
     with pytest.raises(ConfigError, match="scheduler"):
         list(map_ordered(Toy(), [1], scheduler=42))
+
+
+@pytest.mark.slow
+def test_engine_keeps_workers_across_batches_and_survives_a_crash():
+    """The watcher's engine: worker processes (and the function's state) persist across small batches;
+    a batch whose worker dies reports that item and the next batch runs on a fresh pool."""
+    from xsuite.parallel import Engine
+
+    with Engine(Toy(), workers=2) as eng:
+        a = list(eng.map([1.0, 2.0, 3.0]))
+        a2 = list(eng.map([4.0]))
+        b = list(eng.map(["kill", 5.0]))
+        c = list(eng.map([6.0]))
+    pids_a = {r[1] for _, r in a}
+    assert a2[0][1][1] in pids_a  # same worker processes as the first batch
+    assert a2[0][1][0] == pytest.approx(expected(4.0))
+    assert isinstance(b[0][1], WorkerCrashedError)
+    assert b[1][1][0] == pytest.approx(expected(5.0)) and c[0][1][0] == pytest.approx(expected(6.0))
+    assert c[0][1][1] not in pids_a  # the pool was rebuilt after the crash

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 from xsuite.errors import ConfigError, XsuiteError
 
-__all__ = ["map_ordered", "Progress", "WorkerCrashedError", "resolve_workers"]
+__all__ = ["map_ordered", "Engine", "Progress", "WorkerCrashedError", "resolve_workers"]
 
 log = logging.getLogger(__name__)
 
@@ -230,10 +230,84 @@ def _new_pool(func: Callable[[Any], Any], n: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_install_func, initargs=(func,))
 
 
+class Engine:
+    """A reusable :func:`map_ordered` for a function called on many small batches (the watcher).
+
+    The process pool (or Dask client) and the function's per-process state live as long as the engine,
+    so a batch of one frame every few seconds does not pay for process start-up each time.
+
+    Parameters
+    ----------
+    func, workers, scheduler
+        As for :func:`map_ordered`.
+
+    Examples
+    --------
+    >>> with Engine(abs) as eng:
+    ...     [r for _, r in eng.map([-1, -2])]
+    [1, 2]
+    """
+
+    def __init__(self, func: Callable[[T], R], *, workers: int = 1, scheduler: Any = None) -> None:
+        self.func = func
+        self.scheduler = scheduler
+        self.workers = 1 if scheduler is not None else resolve_workers(workers)
+        self._holder = _PoolHolder(func, self.workers) if self.workers > 1 and scheduler is None else None
+
+    def map(self, items: Iterable[T], *, progress: Callable[[Progress], None] | None = None
+            ) -> Iterator[tuple[T, R | Exception]]:
+        """Like :func:`map_ordered` on this engine's function and workers."""
+        if self._holder is None:
+            yield from map_ordered(self.func, items, scheduler=self.scheduler, progress=progress)
+            return
+        total = len(items) if hasattr(items, "__len__") else None  # type: ignore[arg-type]
+        tracker = _ProgressTracker(total, progress)
+        for item, result in _map_pool(self.func, items, self.workers, max(8, 4 * self.workers), self._holder):
+            tracker.tick(isinstance(result, BaseException))
+            yield item, result
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        if self._holder is not None:
+            self._holder.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class _PoolHolder:
+    """Owns a process pool across several :func:`_map_pool` calls (rebuilt if a worker dies)."""
+
+    def __init__(self, func: Callable[[Any], Any], n: int) -> None:
+        self.func = func
+        self.n = n
+        self.pool: ProcessPoolExecutor | None = None
+
+    def get(self) -> ProcessPoolExecutor:
+        if self.pool is None:
+            self.pool = _new_pool(self.func, self.n)
+        return self.pool
+
+    def renew(self) -> ProcessPoolExecutor:
+        self.close()
+        return self.get()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+
 def _map_pool(
-    func: Callable[[T], R], items: Iterable[T], n: int, window: int
+    func: Callable[[T], R], items: Iterable[T], n: int, window: int, holder: _PoolHolder | None = None
 ) -> Iterator[tuple[T, R | Exception]]:
     """Process pool with ordered yield, bounded window and crash isolation."""
+    own = holder is None
+    if holder is None:
+        holder = _PoolHolder(func, n)
     source = iter(enumerate(items))
     pending: deque[tuple[int, T]] = deque()  # taken from source but not yet submitted (after a crash)
     suspects: deque[tuple[int, T]] = deque()  # were in flight when a worker died: re-run one at a time
@@ -241,7 +315,7 @@ def _map_pool(
     done: dict[int, tuple[T, Any]] = {}
     next_index = 0
     exhausted = False
-    pool = _new_pool(func, n)
+    pool = holder.get()
     try:
         while True:
             isolating = bool(suspects)
@@ -267,8 +341,7 @@ def _map_pool(
                     except BrokenProcessPool:
                         pending.appendleft((idx, item))
                         if not inflight:  # nothing left to report the breakage: rebuild now
-                            pool.shutdown(wait=True, cancel_futures=True)
-                            pool = _new_pool(func, n)
+                            pool = holder.renew()
                         break
                     inflight[fut] = (idx, item)
             if not inflight and not suspects:
@@ -307,15 +380,18 @@ def _map_pool(
                     suspects = deque(sorted(suspects, key=lambda p: p[0]))
                     log.warning("a worker process died; restarting the pool and re-running %d item(s) one at "
                                 "a time to find the one that killed it", len(suspects))
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    pool = _new_pool(func, n)
+                    pool = holder.renew()
             # yield whatever is ready, in order
             while next_index in done:
                 item, res = done.pop(next_index)
                 next_index += 1
                 yield item, res
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if own:
+            holder.close()
+        elif inflight:  # abandoned mid-way (generator closed): drop queued work, keep the workers
+            for fut in inflight:
+                fut.cancel()
 
 
 def _map_dask(

@@ -399,6 +399,7 @@ class Watcher:
         self._results: list[Any] = []
         self._unwritten: list[tuple[Candidate, Any, float]] = []  # reduced, write failed: retry
         self.observer_name = "poll"
+        self._engine: Any = None  # xsuite.parallel.Engine, kept for the whole session
         #: set once :meth:`run` has started observing (files written after this are seen as events)
         self.started = threading.Event()
 
@@ -526,6 +527,9 @@ class Watcher:
             if observer is not None:
                 observer.stop()
                 observer.join(timeout=5)
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
             # leave the series analysed up to its last frame
             finish = getattr(self.sink, "finish", None)
             if finish is not None:
@@ -560,7 +564,8 @@ class Watcher:
             log.log(level, "%s: %s: %s", ev.path or self.folder, kind, reason)
 
     def _file_settled(self, cand: Candidate, now: float) -> tuple[bool, float | None]:
-        """(settled, when to look again) for the file of a standalone frame."""
+        """(settled, when to look again) for the file of a standalone frame; ``(True, -1)`` when it was
+        closed after writing (or moved in) after its last modification."""
         p = str(cand.path.absolute())
         st = os.stat(p)
         state = self._files.get(p)
@@ -570,7 +575,7 @@ class Watcher:
         with self._lock:
             closed_at = self._closed.get(p)  # wall-clock time of the last close-after-write / move-in
         if closed_at is not None and closed_at >= st.st_mtime - 0.002:
-            return True, None  # closed (or moved in) after its last modification
+            return True, -1.0  # closed (or moved in) after its last modification: complete
         if now - state.changed_at >= self.settle_s:
             return True, None
         if 0.0 <= time.time() - st.st_mtime_ns * 1e-9 - self.settle_s < 86400.0 * 365:
@@ -597,12 +602,16 @@ class Watcher:
                 waiting.append(fst.next_try)
                 continue
             try:
+                closed = False
                 if not cand.in_container:
                     settled, due = self._file_settled(cand, now)
                     if not settled:
                         waiting.append(due if due is not None else now + self.interval_s)
                         continue
-                complete = self.source.is_complete(cand)
+                    closed = due == -1.0
+                # a file closed by its writer is read once, by the reducer (a bad one is retried from there);
+                # otherwise check it can be read in full before reducing
+                complete = closed or self.source.is_complete(cand)
             except FileNotFoundError:
                 self._give_up(cand, "vanished", "the file disappeared before it could be read")
                 continue
@@ -666,8 +675,6 @@ class Watcher:
     def _reduce_and_append(self, ready: list[Candidate]) -> int:
         if not ready:
             return 0
-        from xsuite.parallel import map_ordered
-
         prepare = getattr(self.source, "prepare", None)
         if prepare is not None:
             try:
@@ -686,9 +693,11 @@ class Watcher:
 
         by_ref = {id(c.ref): c for c in ready}
         n = 0
-        it = map_ordered(self.reducer, [c.ref for c in ready], workers=self.workers,
-                         scheduler=self.scheduler)
-        for ref, result in it:
+        if self._engine is None:
+            from xsuite.parallel import Engine
+
+            self._engine = Engine(self.reducer, workers=self.workers, scheduler=self.scheduler)
+        for ref, result in self._engine.map([c.ref for c in ready]):
             cand = by_ref[id(ref)]
             if isinstance(result, Exception):
                 self._reduction_failed(cand, result)
@@ -726,7 +735,7 @@ class Watcher:
         except OSError as exc:
             why = "disk full" if _is_disk_full(exc) else "write error"
             self._report("write_error", cand, f"{why}: {exc}; frame kept in memory, write retried")
-            self._unwritten.append((cand, result, time.monotonic() + self.interval_s))
+            self._unwritten.append((cand, result, time.monotonic() + 0.05))
             return 0
         except XsuiteError as exc:  # the result does not fit the series (shape...): never retried
             self._give_up(cand, "failed", f"cannot be stored: {exc}")
@@ -760,7 +769,7 @@ class Watcher:
                 self.sink.append(result)
             except OSError as exc:
                 log.warning("%s: frame %s still cannot be written (%s)", cand.path, cand.key, exc)
-                backoff = now + max(0.5, self.interval_s)
+                backoff = now + 0.1  # usually a reader holding a lock for a moment, or a full disk
                 self._unwritten = [(c, r, backoff) for c, r, _ in pending[i:]] + self._unwritten
                 break
             self._mark_appended(cand, result)
@@ -827,6 +836,12 @@ def angle_from_name(name: str, angles: Sequence[float]) -> float | None:
     return None
 
 
+def _hdf5_extensions() -> tuple[str, ...]:
+    from xsuite.io.images import HDF5_EXTENSIONS
+
+    return HDF5_EXTENSIONS
+
+
 class GixrdReducer:
     """Picklable dispatcher: ``(angle, FrameRef) -> (angle, FrameResult)`` with one FrameReducer per angle.
 
@@ -876,6 +891,8 @@ class GixrdFolderSource:
         self._containers: dict[str, tuple[tuple, int]] = {}  # path -> (HDF5 files' signature, n_frames)
         self._series_files: dict[float, set[str]] = {a: set() for a in self.angles}
         self._warned: set[str] = set()
+        self._file_refs: dict[str, tuple[tuple, list[Any]]] = {}
+        self._h5_sig: tuple = ()
 
     def _angle(self, name: str) -> float | None:
         if len(self.angles) == 1:
@@ -896,6 +913,7 @@ class GixrdFolderSource:
         # a master's frames live in its data files: any HDF5 change in the folder re-lists the stacks
         h5_sig = tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries
                               if e.name.lower().endswith(images.HDF5_EXTENSIONS)))
+        self._h5_sig = h5_sig
         for e in entries:
             name = e.name
             low = name.lower()
@@ -941,6 +959,35 @@ class GixrdFolderSource:
             return True
         return images.is_frame_complete(cand.path, settle_s=0.0)
 
+    def _cached_refs(self, path: str) -> list[Any]:
+        """FrameRefs of one file on its own (absolute timestamps), cached while the file is unchanged."""
+        st = os.stat(path)
+        sig: tuple = (st.st_size, st.st_mtime_ns)
+        if path.lower().endswith(_hdf5_extensions()):
+            sig = sig + self._h5_sig  # a master's frames live in its data files
+        hit = self._file_refs.get(path)
+        if hit is not None and hit[0] == sig:
+            return hit[1]
+        refs = list(self._discover([path]).values())
+        self._file_refs[path] = (sig, refs)
+        return refs
+
+    def _series_refs(self, files: Sequence[str]) -> dict[str, Any]:
+        """The series' FrameRefs as ``discover_frames(files)`` gives them, from per-file cached metadata.
+
+        When every frame has a time in its metadata, ``time_s`` is its timestamp minus the earliest one,
+        exactly what ``discover_frames`` computes on the whole list; otherwise (frame times from
+        ``interval_s`` ranks or file times) the whole list is discovered again.
+        """
+        from dataclasses import replace
+
+        per_file = [self._cached_refs(f) for f in files]
+        refs = [r for rs in per_file for r in rs]
+        if not refs or any(r.time_source != "metadata" for r in refs):
+            return self._discover(sorted(files))
+        origin = min(r.timestamp for r in refs)
+        return {r.key: replace(r, time_s=float(r.timestamp - origin)) for r in refs}
+
     def _discover(self, files: Sequence[str]) -> dict[str, Any]:
         from xsuite.io.images import discover_frames
 
@@ -958,9 +1005,15 @@ class GixrdFolderSource:
             by_angle.setdefault(c.order[0], []).append(c)
         for angle, cands in by_angle.items():
             taken = self._series_files[angle]
+            # files of frames stored in earlier sessions count too (same time origin after a restart)
+            folder = cands[0].path.parent
+            for key in done:
+                name = key.rsplit("#", 1)[0]
+                if (folder / name).is_file() and self._angle(name) == angle:
+                    taken.add(str(folder / name))
             files = set(taken) | {str(c.path) for c in cands}
             try:
-                refs = self._discover(sorted(files))
+                refs = self._series_refs(sorted(files))
             except (OSError, XsuiteError):
                 # isolate the file(s) that cannot be listed; the others go on
                 good = set(taken)
@@ -1247,6 +1300,7 @@ def watch_gixrd(
                 for a in angles}
     reducer = GixrdReducer(settings)
     sink = GixrdSink(output, settings, reducer)
+    watcher_options.setdefault("update_interval_s", 3.0)  # a PNG every few seconds at most
     exclude = [output] + ([live_figure] if live_figure else [])
     source = GixrdFolderSource(angles, interval_s=gi.interval_s, start_time_s=gi.start_time_s, exclude=exclude)
     on_update = None

@@ -113,3 +113,29 @@ def test_xrd_bad_file_reported_rest_kept(sample_data, tmp_path):
     assert [f["name"] for f in doc["files"]] == ["LYC"]
     (rej,) = doc["rejected"]
     assert "broken.tif" in rej["reason"] and "\n" not in rej["reason"]
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_xrd_real_ceo2_calibration_check_needs_flip(realdata, tmp_path):
+    """`xsuite xrd IMG --phases CeO2 --json` is the calibration check: with --flip-ud the real CeO2 rings
+    land on the calibrant (first five within 0.002 1/A); as read, they are 0.004-0.04 1/A off."""
+    from pyFAI.calibrant import get_calibrant
+
+    img, poni = realdata / "xrd" / "CeO2_Pilatus1M.tif", realdata / "xrd" / "CeO2_Pilatus1M.poni"
+    cal = get_calibrant("CeO2")
+    cal.wavelength = 0.4066e-10
+    q_ref = 2 * np.pi / np.array(cal.dspacing[:5])
+    docs = {}
+    for flip in (True, False):
+        args = ["xrd", str(img), "--poni", str(poni), "--phases", "CeO2", "-o", str(tmp_path / f"{flip}.h5"),
+                "--json"] + (["--flip-ud"] if flip else [])
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 0, res.stderr
+        docs[flip] = json.loads(res.stdout)["files"][0]["peaks"]
+    good = [p["q"] for p in docs[True] if p.get("phase") == "CeO2"]
+    for q in q_ref:
+        assert min(abs(np.array(good) - q)) < 0.002
+    bad = np.array([p["q"] for p in docs[False] if p["q"] < q_ref[4] + 0.05])
+    dev = [min(abs(bad - q)) if bad.size else np.inf for q in q_ref]
+    assert max(dev) > 0.004, dev

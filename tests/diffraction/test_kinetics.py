@@ -22,7 +22,7 @@ def test_jmak_recovered_and_chosen(seed):
     a = jmak(T, **truth) + rng.normal(0, SIG, T.size)
     res = fit_growth(T, a, np.full(T.size, SIG))
     assert res.success and res.best_model == "jmak"
-    assert res.delta_criterion > 10
+    assert res.delta_criterion > 10 and res.r2 > 0.99
     f = res.fits["jmak"]
     for k, v in truth.items():
         assert abs(f.params[k] - v) < 3.5 * f.errors[k], (k, f.params[k], f.errors[k])

@@ -146,6 +146,7 @@ def test_tracking_growth_series(targets):
     t, frames, sig = simulate_series(rng, targets, areas)
     res = track_peaks(Q, frames, sig, t, targets, threshold=3.0, n_consecutive=3, fwhm_guess=0.02)
     assert res.area.shape == (n, len(targets))
+    pulls: list[float] = []
     for j, (tg, pk) in enumerate(zip(targets, res.peaks)):
         assert pk.detected, pk
         truth = areas[:, j]
@@ -161,6 +162,9 @@ def test_tracking_growth_series(targets):
         late = res.refined[:, j]
         assert late[-1]
         assert np.all(np.abs(res.center[late, j] - tg.q_inv_angstrom) < 0.002)
+        pulls.extend((res.center[late, j] - tg.q_inv_angstrom) / res.center_err[late, j])
+    # refined centre errors are honest: pulls of unit spread
+    assert len(pulls) > 40 and 0.6 < np.std(pulls) < 1.5 and abs(np.mean(pulls)) < 0.5
 
 
 @pytest.mark.parametrize("seed_block", range(3))
@@ -193,3 +197,13 @@ def test_tracked_reflection_dict(targets):
     d = targets[0].to_dict()
     assert d["phase"] == "LiCl.H2O" and d["hkl_label"].startswith("101/110")
     assert isinstance(targets[0], TrackedReflection)
+
+
+def test_start_at_middle_of_bounds_still_fits():
+    """Regression: a centre guessed exactly at the middle of symmetric bounds used to stay put (NaN errors)."""
+    rng = np.random.default_rng(9)
+    q = np.arange(0.9, 4.6, 0.0004)
+    y = rng.poisson(400 + pseudo_voigt(q, 6, 2.0007, 0.01, 0.4)).astype(float)
+    f = fit_peak(q, y, np.sqrt(y), (1.95, 2.05), {"center": 2.0, "fwhm": 0.01, "eta": 0.5},
+                 center_bounds=(1.99, 2.01), fwhm_bounds=(0.002, 0.05))
+    assert f.success and abs(f.center - 2.0007) < 3 * f.center_err

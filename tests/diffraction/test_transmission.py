@@ -15,6 +15,7 @@ from xsuite.diffraction.transmission import (
     caglioti_from_peak_fits,
     compare_samples,
     fit_caglioti,
+    fit_reflections,
     fwhm_q_to_two_theta_deg,
     fwhm_two_theta_deg_to_q,
     q_to_two_theta_deg,
@@ -167,8 +168,9 @@ def test_real_ceo2_positions_resolution_and_no_invented_size(realdata):
     """Real CeO2 on a Pilatus 1M (Dioptas test data, 0.4066 Å; image flipped up-down as the MANIFEST says).
 
     fit_peak finds the first ten CeO2 reflections within 0.002 1/Å of pyFAI's calibrant; the Caglioti
-    curve describes the widths (rms scatter < 5 %, every peak within 3x that); and the Scherrer analysis of the calibrant against its own
-    resolution curve reports no resolved size broadening (the SRM powder is instrument-limited).
+    curve describes the widths (rms scatter < 5 %, every peak within 3x that); and the Scherrer
+    analysis of the calibrant against its own resolution curve reports no resolved size broadening
+    (the SRM powder is instrument-limited).
     """
     fabio = pytest.importorskip("fabio")
     import pyFAI
@@ -198,3 +200,16 @@ def test_real_ceo2_positions_resolution_and_no_invented_size(realdata):
         sz = scherrer_size(f.center, f.fwhm, f.fwhm_err, f.eta, cg, eta_err=f.eta_err)
         assert not sz.resolved, sz
         assert sz.size_nm > 20  # lower limit: instrument-limited data cannot measure large sizes
+
+
+def test_fit_reflections_with_close_neighbours():
+    """Two reflections 0.02 1/Å apart (2 FWHM) are fitted together: areas and positions recovered."""
+    rng = np.random.default_rng(9)
+    pos, areas = [2.00, 2.02, 2.60], [6.0, 3.0, 4.0]
+    mu = 400 + sum(pseudo_voigt(Q, a, c + 0.0007, 0.01, 0.4) for a, c in zip(areas, pos))
+    y = rng.poisson(mu).astype(float)
+    fits = fit_reflections(Q, y, np.sqrt(y), pos, fwhm_guess=0.01)
+    for f, c, a in zip(fits, pos, areas):
+        assert f.success, f.reason
+        assert abs(f.center - (c + 0.0007)) < 0.002
+        assert abs(f.area - a) < 4 * f.area_err, (c, f.area, f.area_err)

@@ -74,7 +74,8 @@ def write_gixrd(store: ResultsStore, sample: str, degrading: bool, rng: np.rando
                 g = safe_name(f"{ph}_{hkl}")
                 e.write_nxdata(f"peak_{g}", signal=("area", Field(meas, "counts*1/angstrom", "area", errors=err)),
                                axes=[("time_s", Field(TIMES_S, "s", "time"))],
-                               aux={"position": Field(np.full(a_true.size, qc), "1/angstrom", errors=np.full(a_true.size, 1e-3)),
+                               aux={"position": Field(np.full(a_true.size, qc), "1/angstrom",
+                                                      errors=np.full(a_true.size, 1e-3)),
                                     "significance": Field(meas / err)})
                 e.group[f"peak_{g}"].attrs.update({"phase": ph, "hkl": hkl, "q_ref": qc})
                 phases.append(ph)

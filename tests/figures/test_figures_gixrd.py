@@ -187,3 +187,30 @@ def test_missing_entry_is_a_clear_error(results):
         gixrd_waterfall(results, "LYC_gixrd_9deg")
     with pytest.raises(FigureDataMissing, match="no NXdata 'patterns'"):
         gixrd_heatmap(results, "LYC_gixrd_depth")
+
+
+def test_first_frame_of_a_live_series(tmp_path):
+    """On the fly: one frame, no tracking yet -> patterns drawn, hydrate ticks from the phase table,
+    kinetics skipped with its reason."""
+    from xsuite.figures import make_figures
+    from xsuite.io.nexus import Column, Field, ResultsStore, read_results
+
+    q = np.linspace(0.8, 3.0, 200)
+    store = ResultsStore(tmp_path / "live.h5")
+    with store.transaction() as tx:
+        e = tx.entry("LYC_gixrd_2deg", kind="gixrd", parameters={"sample": "LYC", "incidence_angle_deg": 2.0})
+        e.create_series("patterns", signal=Column("intensity", shape=(q.size,), units="counts"),
+                        frame_axis=Column("time_s", units="s"), axes=[("q", Field(q, "1/angstrom"))])
+    row = 100.0 + 50.0 * np.exp(-0.5 * ((q - 1.121) / 0.01) ** 2)
+    with store.appender() as ap:
+        ap.series("LYC_gixrd_2deg", "patterns").append("f#0", {"intensity": row, "time_s": 0.0})
+    res = read_results(tmp_path / "live.h5")
+    fig = gixrd_waterfall(res)
+    assert_same(one(fig, "frame:0").get_ydata(), row)
+    marks = {a.get_gid(): a.get_xdata()[0] for a in fig.findobj() if str(a.get_gid()).startswith("ref:")}
+    assert abs(marks["ref:LiCl.H2O:101"] - 2.306) < 0.005  # strongest LiCl·H2O reflection, from the phase table
+    assert_same(one(gixrd_heatmap(res), "heatmap").get_array(), row[None, :])
+    rep = make_figures(tmp_path / "live.h5", tmp_path / "figs", dpi=20, only=["kinetics", "compare"])
+    reasons = {s.name: s.reason for s in rep.skipped}
+    assert "no tracked peaks" in reasons["LYC_gixrd_2deg_kinetics"]
+    assert "needs GIXRD of two samples" in reasons["gixrd_compare"]

@@ -18,6 +18,7 @@ from xsuite.figures.style import (
     PALETTE,
     axis_label,
     figure_width_in,
+    format_value_error,
     nice_scale_length,
     phase_label,
 )
@@ -32,7 +33,8 @@ def test_make_figures_writes_everything_supported(results_path, tmp_path):
            for k in ("waterfall", "heatmap", "kinetics")]
     assert plan == {*gix, "gixrd_compare", "gixrd_depth", "xrd_patterns", "xanes_LYC_spectra", "xanes_LYC_lcf",
                     "xanes_LYC_PMMA_spectra", "xanes_LYC_PMMA_lcf", "xanes_fractions",
-                    *(f"{s}_xrf_{k}" for s in ("LYC", "LYC_PMMA") for k in ("maps", "composite", "thickness"))}
+                    *(f"{s}_xrf_{k}" for s in ("LYC", "LYC_PMMA") for k in ("maps", "composite", "thickness")),
+                    "xrf_compare"}
     rep = make_figures(results_path, tmp_path / "figs", formats=("png",), dpi=40,
                        only=["LYC_xrf_composite", "fractions", "depth"])
     names = {w.name for w in rep.written}
@@ -56,7 +58,8 @@ def test_bad_input_skips_with_reason_and_makes_the_rest(tmp_path):
     path = fake_results.build(tmp_path / "partial.h5", parts=("xrf",))
     with h5py.File(path, "a") as h5:  # a damaged/partial file: one map lost its thickness profile
         del h5["LYC_xrf/thickness_profile"]
-    rep = make_figures(path, tmp_path / "out", formats="svg,pdf", dpi=50, only=["LYC_xrf_composite", "LYC_xrf_thickness", "gixrd", "xanes"])
+    rep = make_figures(path, tmp_path / "out", formats="svg,pdf", dpi=50,
+                       only=["LYC_xrf_composite", "LYC_xrf_thickness", "gixrd", "xanes"])
     written = {w.name for w in rep.written}
     skipped = {s.name: s.reason for s in rep.skipped}
     assert "LYC_xrf_thickness" in skipped
@@ -114,3 +117,17 @@ def test_style_constants():
     assert phase_label("LiCl.H2O") == "LiCl·H$_{2}$O"
     assert nice_scale_length(60.0) == 10.0 and nice_scale_length(300.0) == 50.0 and nice_scale_length(9) == 1.0
     assert np.isfinite(nice_scale_length(-1))
+    assert format_value_error(0.1104, 0.0031) == "0.110 ± 0.003"
+    assert format_value_error(8.96, 0.04) == "8.96 ± 0.04"
+    assert format_value_error(123.4, 12.0) == "123 ± 12"
+    assert format_value_error(0.5, None) == "0.5"
+
+
+def test_not_a_results_file(tmp_path):
+    from xsuite.errors import ResultsFileError
+
+    bad = tmp_path / "notes.h5"
+    bad.write_text("not hdf5")
+    with pytest.raises(ResultsFileError, match="notes.h5"):
+        make_figures(bad, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

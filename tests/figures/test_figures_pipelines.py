@@ -38,7 +38,7 @@ def test_make_figures_on_pipeline_output(demo_results, tmp_path):
     from xsuite.figures import make_figures
 
     path, _ = demo_results
-    rep = make_figures(path, tmp_path, dpi=30, only=["xrd", "fractions", "LYC_xrf_composite", "depth"])
+    rep = make_figures(path, tmp_path, dpi=30, only=["xrd_patterns", "fractions", "LYC_xrf_composite", "depth"])
     assert not rep.skipped, rep.skipped
     assert {w.name for w in rep.written} == {"xrd_patterns", "xanes_fractions", "LYC_xrf_composite", "gixrd_depth"}
 

@@ -79,3 +79,21 @@ def test_thickness_not_detected_shows_upper_bound(results):
 def test_map_extent_from_axes(results):
     nx = results.entries["LYC_xrf"].nxdata["Y_map"]
     assert map_extent(nx) == pytest.approx((99.5, 159.5, 19.5, 59.5))
+
+
+def test_compare_composites_side_by_side(results):
+    from xsuite.figures._common import FigureDataMissing
+    from xsuite.figures.xrf import xrf_compare
+
+    fig = xrf_compare(results)
+    assert fig.get_size_inches()[0] == pytest.approx(DOUBLE_COLUMN_IN)
+    for name in ("LYC_xrf", "LYC_PMMA_xrf"):
+        np.testing.assert_array_equal(one(fig, f"composite:{name}").get_array(),
+                                      results.entries[name].nxdata["composite"].signal)
+        assert one(fig, f"scale_bar:{name}").length_um == pytest.approx(10.0)
+    assert one(fig, "outline:LYC_xrf")
+    assert not by_gid(fig, "outline:LYC_PMMA_xrf")  # no layer, no outline
+    assert [ax.get_title().split(":")[0] for ax in fig.axes] == ["LYC", "LYC_PMMA"]
+    assert_labelled(fig)
+    with pytest.raises(FigureDataMissing, match="needs two"):
+        xrf_compare(results, ["LYC_xrf"])

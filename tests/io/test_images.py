@@ -467,3 +467,14 @@ def test_real_lambda_nexus_and_hexrd_pilatus2m(realdata):
     t = im.read_frame(next(cms.glob("*pos1*.tiff")))
     assert t.shape == (1043, 981) and t.dtype == np.int32
     assert im.load_mask(cms / "mask_NSLS_II_CMS_nonStiched.tif", shape=t.shape).any()
+
+
+def test_elapsed_seconds_metadata_and_numeric_origin(tmp_path):
+    """Sidecars giving only elapsed seconds (time_s): with time_origin=0 the times are kept as written."""
+    for k, t in enumerate((720.0, 360.0, 1080.0)):
+        np.save(tmp_path / f"e_{k}.npy", _img())
+        (tmp_path / f"e_{k}.json").write_text(json.dumps({"time_s": t, "time": 10.0}))  # "time": a duration
+    refs = im.discover_frames(tmp_path, time_origin=0)
+    assert [r.time_s for r in refs] == [360.0, 720.0, 1080.0]
+    assert [r.path.name for r in refs] == ["e_1.npy", "e_0.npy", "e_2.npy"]
+    assert im.discover_frames(tmp_path)[0].time_s == 0.0

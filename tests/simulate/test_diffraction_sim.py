@@ -169,6 +169,10 @@ def test_write_dataset_formats_are_discovered_with_truth_times(tmp_path):
         fr = im.read_frame(refs[-1])
         assert fr.shape == shape and fr.dtype == np.int32
         assert (fr[mask & (fr < 0)] == -1).all() and (fr[~mask] >= 0).all()
+        if s["format"] == "eiger":  # the Eiger pixel mask holds the gaps
+            pm = im.load_mask(f"{tmp_path / s['files'][0]}::/entry/instrument/detector/detectorSpecific/pixel_mask",
+                              shape=shape)
+            assert np.array_equal(pm, fr < 0) and pm.sum() == gixrd.gi_geometry().gap_mask.sum()
     with pytest.raises(ValueError, match="frame_format"):
         gixrd.write_dataset(tmp_path / "x", n_frames=1, samples=("LYC",), angles_deg=(2.0,), frame_format="jpg")
 
@@ -216,6 +220,10 @@ def test_sample_data_is_small_and_consistent(sample_data):
     assert s["phases"]["LiCl.H2O"]["onset_s"] == 0.0
     pm = next(s for s in gt["series"] if s["name"] == "LYC_PMMA_6deg")
     assert all(v == 0 for v in pm["phases"]["YCl3.6H2O"]["scale"])
+    assert pm["format"] == "tiff" and len(pm["files"]) == gt["n_frames"]  # TIFF + JSON sidecars
+    refs = im.discover_frames([sample_data / "gixrd" / f for f in pm["files"]])
+    assert [r.time_s for r in refs] == pytest.approx(pm["time_s"])
+    assert [r.monitor for r in refs] == pytest.approx(pm["monitor"])
     xgt = json.loads((sample_data / "xrd/ground_truth.json").read_text())
     assert set(xgt["samples"]) == {"LYC", "LYC_PMMA", "CeO2"}
 

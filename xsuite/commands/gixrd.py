@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 import click
 
+from xsuite.errors import ConfigError
 from xsuite.commands.common import (
     config_option,
     emit_json,
@@ -100,6 +101,11 @@ def progress_callback(enabled: bool, label: str) -> Any:
 @click.option("--track", default=None, help="Phases to track, comma-separated (default LiCl.H2O,YCl3.6H2O).")
 @click.option("--composition", default=None, help="Sample formula for the information depth, e.g. Li3YCl6.")
 @click.option("--density", "density_g_cm3", type=float, default=None, help="Sample (packing) density in g/cm3.")
+@click.option("--tilt", "tilt_angle_deg", type=float, default=None, help="Sample roll about the beam (deg).")
+@click.option("--sample-orientation", type=click.IntRange(1, 8), default=None,
+              help="pyFAI/EXIF orientation (1-8) of the sample surface normal on the image (1 = up).")
+@click.option("--refraction-correction/--no-refraction-correction", default=None,
+              help="Correct |q| for refraction near the critical angle (needs --composition and --density).")
 @click.option("--sample", default=None, help="Sample name for the results entry (default: from the file name).")
 @orientation_options
 @config_option
@@ -108,19 +114,26 @@ def progress_callback(enabled: bool, label: str) -> Any:
 @json_option
 def command(files: tuple[str, ...], poni: Optional[Path], incidence_angle_deg: Optional[float],
             mask: Optional[Path], interval_s: Optional[float], track: Optional[str], composition: Optional[str],
-            density_g_cm3: Optional[float], sample: Optional[str], orientation: Optional[int],
+            density_g_cm3: Optional[float], tilt_angle_deg: Optional[float], sample_orientation: Optional[int],
+            refraction_correction: Optional[bool], sample: Optional[str], orientation: Optional[int],
             flip_ud: Optional[bool], flip_lr: Optional[bool], config_path: Optional[Path], output: Path,
             workers: int, scheduler: Optional[str], as_json: bool) -> None:
     """Reduce a GIXRD image series: |q| patterns vs time, hydrate peak tracking, kinetics, depth."""
     from xsuite.config import config_text
-    from xsuite.errors import ConfigError
     from xsuite.pipelines.gixrd import run_gixrd, settings_from_config
 
     cfg_file = load_config_for(config_path, "gixrd")
+    gcfg = cfg_file.diffraction.gixrd if cfg_file is not None and cfg_file.diffraction is not None else None
+    if refraction_correction and (composition or (gcfg and gcfg.composition)) is None or (
+            refraction_correction and (density_g_cm3 or (gcfg and gcfg.density_g_cm3)) is None):
+        raise ConfigError("--refraction-correction needs the sample's --composition and --density "
+                          "(or `composition`/`density_g_cm3` in the config)")
     cfg = build_config(cfg_file, technique="gixrd", poni=poni, mask=mask, orientation=orientation,
                        flip_ud=flip_ud, flip_lr=flip_lr,
                        gixrd={"interval_s": interval_s, "track": _split(track), "composition": composition,
-                              "density_g_cm3": density_g_cm3})
+                              "density_g_cm3": density_g_cm3, "tilt_angle_deg": tilt_angle_deg,
+                              "sample_orientation": sample_orientation,
+                              "refraction_correction": refraction_correction})
     if incidence_angle_deg is None:
         angles = cfg.gixrd.incidence_angles_deg if cfg.gixrd else []
         if len(angles) != 1:

@@ -123,7 +123,8 @@ class DiffractionConfig(XsuiteModel):
         True, description="Scale sigma by sqrt(bins per pixel step) so fits of oversampled, pixel-split "
                           "patterns get right errors (see xsuite.diffraction.integrate).")
     unit: Literal["q_A^-1", "2th_deg", "d_A"] = Field(
-        "q_A^-1", description="Primary axis of 1D patterns; all others are stored alongside.")
+        "q_A^-1", description="Plotted axis of transmission patterns (q, d and 2theta are all stored); "
+                              "GIXRD series always use q.")
     radial_range_inv_angstrom: Optional[tuple[float, float]] = Field(None, description="q range (1/Å) of 1D patterns.")
     polarization_factor: Optional[float] = Field(0.99, ge=-1, le=1, description="pyFAI polarisation factor; None = off.")
     correct_solid_angle: bool = Field(True, description="Solid-angle correction.")

@@ -14,10 +14,11 @@ Refraction is ignored: valid for α well above the critical angle (≈ 0.13° fo
 :func:`critical_angle_deg`); rows closer than 3 α_c are flagged.
 
 Numbers measured (Li3YCl6, 12.7 keV, crystallographic density 2.44 g/cm³, µ = 70.6 /cm, 1/µ = 142 µm):
-α = 2/4/6° with β = 2θ − α for LiCl·H2O 101 (2θ = 20.6°): z = 4.5 / 8.0 / 10.5 µm; incident-beam
-penetration sin α/µ = 4.9 / 9.9 / 14.8 µm (at 2.0 g/cm³: z = 5.4 / 9.7 / 12.8, sin α/µ = 6.0 / 12.1 / 18.1 µm). The paper quotes ~6/13/21 µm; sin α/µ reproduces 6/12/18 µm
-only at a pellet density near 2.0 g/cm³ (82 % of crystal density), and its 2°→6° ratio (3.5)
-exceeds sin 6°/sin 2° (3.0), so the paper's figures are approximate (probably a different formula or
+α = 2/4/6° with β = 2θ − α for LiCl·H2O 101 (2θ = 20.6°): z = 4.5 / 7.9 / 10.5 µm; incident-beam
+penetration sin α/µ = 4.9 / 9.9 / 14.8 µm (at 2.0 g/cm³: z = 5.4 / 9.7 / 12.8, sin α/µ =
+6.0 / 12.1 / 18.1 µm). The paper quotes ~6/13/21 µm; sin α/µ reproduces 6/12/18 µm only at a pellet
+density near 2.0 g/cm³ (82 % of crystal density), and its 2°→6° ratio (3.5) exceeds
+sin 6°/sin 2° (3.0), so the paper's figures are approximate (probably a different formula or
 absorption data); they are not used to tune anything here.
 """
 

@@ -114,6 +114,8 @@ class KineticsResult:
         Finite points used.
     success : bool
     reason : str
+    r2 : float
+        Coefficient of determination of the best model on the (unweighted) areas.
     """
 
     fits: dict[str, ModelFit]
@@ -131,6 +133,7 @@ class KineticsResult:
     n_points: int
     success: bool
     reason: str = ""
+    r2: float = float("nan")
 
     @property
     def best(self) -> ModelFit | None:
@@ -146,7 +149,7 @@ class KineticsResult:
             "t_half_s": _num(self.t_half_s), "t_half_s_err": _num(self.t_half_s_err),
             "rate_per_s": _num(self.rate_per_s), "rate_per_s_err": _num(self.rate_per_s_err),
             "area_final": _num(self.area_final), "area_final_err": _num(self.area_final_err),
-            "n_points": self.n_points, "success": self.success, "reason": self.reason,
+            "n_points": self.n_points, "success": self.success, "reason": self.reason, "r2": _num(self.r2),
             "models": {k: v.to_dict() for k, v in self.fits.items()},
         }
 
@@ -225,11 +228,13 @@ def fit_growth(
     th, th_err = _propagate(lambda p: _t_half(best, p, t_last), bf)
     af, af_err = _propagate(lambda p: float(_predict(best, p, np.array([t_last]))[0]), bf)
     rate, rate_err = _propagate(lambda p: 1.0 / (_t_half(best, p, t_last) - p["t0_s"]), bf)
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(np.sum((bf.predict(t) - y) ** 2)) / ss_tot if ss_tot > 0 else float("nan")
     return KineticsResult(
         fits=fits, best_model=best, criterion=criterion, delta_criterion=delta,
         t0_s=bf.params["t0_s"], t0_s_err=bf.errors["t0_s"], t_half_s=th, t_half_s_err=th_err,
         rate_per_s=rate, rate_per_s_err=rate_err, area_final=af, area_final_err=af_err,
-        n_points=n, success=True,
+        n_points=n, success=True, r2=r2,
     )
 
 

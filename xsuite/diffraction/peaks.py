@@ -8,18 +8,25 @@ Three layers:
   101/110 at q ≈ 2.31 1/Å).
 * :func:`fit_peak` fits one pseudo-Voigt (lmfit's ``pvoigt`` lineshape, i.e. ``PseudoVoigtModel``
   with the same parameter names: FWHM = 2·sigma, ``eta`` = fraction, ``area`` = amplitude) plus a
-  low-order polynomial background in a q window with ``lmfit.minimize`` (about 5x less overhead than
-  ``Model.fit``: ~4 ms per fit), warm-started from a previous result. When centre, FWHM and eta are all fixed the model
-  is linear in (area, background) and is solved by weighted linear least squares (~50 µs), which
-  gives the same numbers as lmfit with those parameters fixed (checked in the tests).
-* :func:`track_peaks` runs a series. The peak SHAPE (centre, FWHM, eta) is first taken from a fit
-  of the error-weighted sum of all frames (centre held within ``center_tolerance`` of the reference
-  position); if the peak is not significant even in the sum, the reference position and
-  ``fwhm_guess`` are used. Every frame then gets a fixed-shape linear fit: its area/σ is the
-  DETECTION significance (unbiased, Gaussian under the null hypothesis: no look-elsewhere effect,
-  which is what keeps noise-only series free of false detections). Frames whose significance
-  reaches ``refine_threshold`` (default 10) are refined with lmfit (centre and FWHM free within bounds, eta fixed),
-  warm-started from the previous refined frame; their area, centre and FWHM come from that fit.
+  low-order polynomial background in a q window with ``lmfit.minimize`` (about 5x less overhead
+  than ``Model.fit``: ~4 ms per fit), warm-started from a previous result. Other reflections inside
+  the window can be fitted along as nuisance peaks (``neighbors``). When centre, FWHM and eta are
+  all fixed the model is linear in (area, background, neighbour areas) and is solved by weighted
+  linear least squares (~0.2 ms), giving the same numbers as lmfit with those parameters fixed
+  (checked in the tests).
+* :func:`track_peaks` runs a series. First the SHAPE is measured on the error-weighted sum of all
+  frames, by variable projection (lmfit over centre/FWHM/eta, the linear parameters solved inside):
+  the neighbouring reflections of the other phases in the window (``TrackedReflection.
+  neighbors_inv_angstrom``) get their own common FWHM/eta and free areas. If the tracked peak is
+  significant (≥ 5σ) in the sum, its own centre (within ``center_tolerance`` of the table) and shape
+  are used; otherwise it is held at the table position with the neighbours' shape (or
+  ``fwhm_guess`` when there are no neighbours). Every frame then gets a fixed-shape linear fit: its
+  area/σ is the DETECTION significance (unbiased and Gaussian under the no-peak hypothesis: no
+  look-elsewhere effect, which keeps noise-only series free of false detections) and its area is
+  the reported area (the most precise estimator; ``area_from="refined"`` to change). Frames at or
+  above ``refine_threshold`` (default 10σ) are refined (centre and FWHM free, eta and neighbour
+  shapes held; variable projection with lmfit, warm-started from the previous refined frame): the
+  reported centre and FWHM with their standard errors come from that fit.
 
 Detection: a peak is detected when its significance stays ≥ ``threshold`` for ``n_consecutive``
 consecutive frames; ``onset_s`` is the time of the first frame of the first such run. A peak never
@@ -445,6 +452,21 @@ def fit_peak_fixed_shape(
                    "" if area_err > 0 else "zero area error", "linear", window, int(qq.size))
 
 
+def _nudge(value: float, lo: float, hi: float) -> float:
+    """Move a start value off the exact middle of its bounds.
+
+    lmfit maps a bounded parameter to an internal one, arcsin(2(x − lo)/(hi − lo) − 1), which is 0
+    at the middle; MINPACK's finite-difference step is proportional to |internal value|, so a start
+    there gives a zero derivative and the parameter never moves (seen: a centre guessed at the middle
+    of symmetric bounds stayed put with NaN errors).
+    """
+    v = float(np.clip(value, lo, hi))
+    mid, width = 0.5 * (lo + hi), hi - lo
+    if width > 0 and abs(v - mid) < 1e-4 * width:
+        v = mid + 1e-2 * width
+    return v
+
+
 def _usable_neighbors(neighbors: Sequence[float], center: float, fwhm: float) -> list[float]:
     return [float(c) for c in neighbors if np.isfinite(c) and abs(c - center) >= 0.5 * fwhm]
 
@@ -539,9 +561,12 @@ def fit_peak(
     q0 = 0.5 * (window[0] + window[1])
     params = _lmfit_params(background_order, len(nb))
     params["p_amplitude"].set(value=area0, min=0.0)
-    params["p_center"].set(value=center0, min=cb[0], max=cb[1], vary=vary_center)
-    params["p_sigma"].set(value=0.5 * fwhm0, min=0.5 * fb[0], max=0.5 * fb[1], vary=vary_fwhm)
-    params["p_fraction"].set(value=float(np.clip(eta0, 0, 1)), min=0.0, max=1.0, vary=vary_eta)
+    params["p_center"].set(value=_nudge(center0, cb[0], cb[1]) if vary_center else center0, min=cb[0],
+                           max=cb[1], vary=vary_center)
+    params["p_sigma"].set(value=_nudge(0.5 * fwhm0, 0.5 * fb[0], 0.5 * fb[1]) if vary_fwhm else 0.5 * fwhm0,
+                          min=0.5 * fb[0], max=0.5 * fb[1], vary=vary_fwhm)
+    params["p_fraction"].set(value=_nudge(eta0, 0.0, 1.0) if vary_eta else float(np.clip(eta0, 0, 1)),
+                             min=0.0, max=1.0, vary=vary_eta)
     bg = lin.background if lin.success else (float(np.median(yy)),) + (0.0,) * background_order
     for k in range(background_order + 1):
         params[f"b_c{k}"].set(value=bg[k] if k < len(bg) else 0.0)
@@ -622,16 +647,16 @@ def _fit_shape_varpro(q: np.ndarray, y: np.ndarray, s: np.ndarray, window: tuple
     lo_s, hi_s = 0.5 * fwhm_bounds[0], 0.5 * fwhm_bounds[1]
     s0 = float(np.clip(0.5 * fwhm0, lo_s, hi_s))
     params = lmfit.Parameters()
-    params.add("center", value=float(np.clip(center0, *center_bounds)), min=center_bounds[0],
-               max=center_bounds[1], vary=vary_center)
-    params.add("sigma_n", value=s0, min=lo_s, max=hi_s, vary=has_nb)
-    params.add("eta_n", value=float(np.clip(eta0, 0.0, 1.0)), min=0.0, max=1.0, vary=has_nb)
+    params.add("center", value=_nudge(center0, *center_bounds) if vary_center else
+               float(np.clip(center0, *center_bounds)), min=center_bounds[0], max=center_bounds[1], vary=vary_center)
+    params.add("sigma_n", value=_nudge(s0, lo_s, hi_s), min=lo_s, max=hi_s, vary=has_nb)
+    params.add("eta_n", value=_nudge(eta0, 0.0, 1.0), min=0.0, max=1.0, vary=has_nb)
     if tie_to_neighbors and has_nb:
         params.add("sigma", expr="sigma_n")
         params.add("eta", expr="eta_n")
     else:
-        params.add("sigma", value=s0, min=lo_s, max=hi_s)
-        params.add("eta", value=float(np.clip(eta0, 0.0, 1.0)), min=0.0, max=1.0)
+        params.add("sigma", value=_nudge(s0, lo_s, hi_s), min=lo_s, max=hi_s)
+        params.add("eta", value=_nudge(eta0, 0.0, 1.0), min=0.0, max=1.0)
     try:
         res = lmfit.minimize(residual, params, max_nfev=600, xtol=1e-5, ftol=1e-6)
     except Exception as exc:  # never stop a series for one fit
@@ -682,9 +707,9 @@ def _refine_varpro(q: np.ndarray, y: np.ndarray, s: np.ndarray | None, window: t
 
     lo_s, hi_s = 0.5 * fwhm_bounds[0], 0.5 * fwhm_bounds[1]
     params = lmfit.Parameters()
-    params.add("center", value=float(np.clip(g.get("center", q0), *center_bounds)), min=center_bounds[0],
+    params.add("center", value=_nudge(g.get("center", q0), *center_bounds), min=center_bounds[0],
                max=center_bounds[1])
-    params.add("sigma", value=float(np.clip(0.5 * g.get("fwhm", 2 * lo_s), lo_s, hi_s)), min=lo_s, max=hi_s)
+    params.add("sigma", value=_nudge(0.5 * g.get("fwhm", 2 * lo_s), lo_s, hi_s), min=lo_s, max=hi_s)
     try:
         res = lmfit.minimize(residual, params, scale_covar=not have_sigma, max_nfev=300)
     except Exception as exc:  # never stop a series for one frame
@@ -1035,21 +1060,24 @@ def track_peaks(
         cb = (q_ref - center_tolerance, q_ref + center_tolerance)
         fb = (fb_default[0], min(fb_default[1], win[1] - win[0]))
         nbs = tg.get("neighbors", ())
-        ref_fit, nshape = _fit_shape_varpro(q, y_sum, s_sum, win, q_ref, fwhm_guess, eta, background_order,
-                                            nbs, True, cb, fb)
-        if ref_fit.success and ref_fit.significance >= max(threshold, 5.0):
-            c_shape, f_shape, e_shape, shape_from = ref_fit.center, ref_fit.fwhm, ref_fit.eta, "sum"
-        else:
-            c_shape, f_shape, e_shape, shape_from = q_ref, fwhm_guess, eta, "reference"
-            if nbs:
-                # peak absent even in the sum: take the width/shape from the neighbouring (host)
-                # reflections in the window, with the peak held at its reference position, so that
-                # their tails are modelled with the right shape
-                nb_fit, nshape2 = _fit_shape_varpro(q, y_sum, s_sum, win, q_ref, fwhm_guess, eta,
-                                                    background_order, nbs, False, cb, fb, tie_to_neighbors=True)
-                if nb_fit.success:
-                    f_shape, e_shape, shape_from = nb_fit.fwhm, nb_fit.eta, "neighbors"
-                    nshape = nshape2
+        sum_min = max(threshold, 5.0)
+        c_shape, f_shape, e_shape, shape_from = q_ref, fwhm_guess, eta, "reference"
+        nshape: tuple[float, float] | None = None
+        tie_fit = None
+        if nbs:
+            # first the cheap question: with the peak at its reference position and the shape of the
+            # neighbouring (host) reflections, is there anything in the summed series? If not, that
+            # shape is used (the neighbours' tails are then modelled with their own shape).
+            tie_fit, tie_shape = _fit_shape_varpro(q, y_sum, s_sum, win, q_ref, fwhm_guess, eta, background_order,
+                                                   nbs, False, cb, fb, tie_to_neighbors=True)
+            if tie_fit.success:
+                f_shape, e_shape, shape_from, nshape = tie_fit.fwhm, tie_fit.eta, "neighbors", tie_shape
+        if tie_fit is None or not tie_fit.success or tie_fit.significance >= 3.0:
+            ref_fit, ref_shape = _fit_shape_varpro(q, y_sum, s_sum, win, q_ref, fwhm_guess, eta, background_order,
+                                                   nbs, True, cb, fb)
+            if ref_fit.success and ref_fit.significance >= sum_min:
+                c_shape, f_shape, e_shape, shape_from = ref_fit.center, ref_fit.fwhm, ref_fit.eta, "sum"
+                nshape = ref_shape
         prev: PeakFit | None = None
         for i in range(n_frames):
             sig_i = None if scale_by_redchi else s[i]

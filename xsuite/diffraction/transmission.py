@@ -424,6 +424,63 @@ def _spread(fn: Callable[[float], float], x: float, err: float) -> float:
 
 
 # ------------------------------------------------------------------------------------------------
+# fitting a list of reflections in one pattern
+# ------------------------------------------------------------------------------------------------
+def fit_reflections(
+    q: np.ndarray,
+    intensity: np.ndarray,
+    sigma: np.ndarray | None,
+    positions_inv_angstrom: Sequence[float],
+    *,
+    fwhm_guess: float = 0.01,
+    half_window_fwhm: float = 5.0,
+    center_tolerance: float | None = None,
+    vary_eta: bool = True,
+    background_order: int = 1,
+) -> list[Any]:
+    """Fit each reflection of a list in one pattern (pseudo-Voigt + background, lmfit).
+
+    Other positions of the list that fall inside a window are fitted with it as nuisance peaks
+    (their own areas; shared width), so close reflections do not bias each other.
+
+    Parameters
+    ----------
+    q, intensity, sigma : ndarray
+        Pattern (1/Å) with standard errors (None: Poisson).
+    positions_inv_angstrom : sequence of float
+        Expected positions (e.g. ``[r.q_inv_angstrom for r in phase.reflections(...)]``).
+    fwhm_guess : float, optional
+        Starting FWHM (1/Å).
+    half_window_fwhm : float, optional
+        Half window in units of ``fwhm_guess``.
+    center_tolerance : float, optional
+        Centre bound around each position (default: ``fwhm_guess``).
+    vary_eta : bool, optional
+        Fit the Lorentzian fraction (needed for :func:`scherrer_size`).
+    background_order : int, optional
+        Polynomial background order.
+
+    Returns
+    -------
+    list of PeakFit
+        One per position, in order (failed fits carry NaN and a reason).
+    """
+    from xsuite.diffraction.peaks import fit_peak
+
+    pos = [float(p) for p in positions_inv_angstrom]
+    tol = fwhm_guess if center_tolerance is None else float(center_tolerance)
+    hw = half_window_fwhm * fwhm_guess
+    out = []
+    for c in pos:
+        nbs = [o for o in pos if o != c and abs(o - c) < hw + 2 * fwhm_guess]
+        out.append(fit_peak(q, intensity, sigma, (c - hw, c + hw), {"center": c, "fwhm": fwhm_guess, "eta": 0.5},
+                            center_bounds=(c - tol, c + tol), fwhm_bounds=(fwhm_guess / 5, fwhm_guess * 5),
+                            vary_eta=vary_eta, background_order=background_order, fwhm_guess=fwhm_guess,
+                            neighbors=nbs))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
 # two samples
 # ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)

@@ -6,22 +6,21 @@ Each figure is a public function that takes a results file (path or the object r
 figure the file can support and saves them; a figure whose data is missing is skipped with a one-line
 reason (logged and listed in the report) while the others are still made.
 
-========================================  ==================================================
-function                                  what
-========================================  ==================================================
-:func:`~xsuite.figures.gixrd.gixrd_waterfall`   GIXRD patterns vs exposure time, hydrate reflections
-:func:`~xsuite.figures.gixrd.gixrd_heatmap`     time–q map of one series
-:func:`~xsuite.figures.gixrd.gixrd_kinetics`    tracked peak areas ± σ with kinetics fits
-:func:`~xsuite.figures.gixrd.gixrd_depth`       onset and rate vs probing depth
-:func:`~xsuite.figures.gixrd.gixrd_compare`     LYC vs LYC_PMMA side by side per angle
-:func:`~xsuite.figures.xrd.xrd_patterns`        transmission XRD of several samples, reference ticks
-:func:`~xsuite.figures.xanes.xanes_spectra`     normalised spectra with Y0/Y3+ references
-:func:`~xsuite.figures.xanes.xanes_lcf`         one LCF fit with residual
-:func:`~xsuite.figures.xanes.xanes_fractions`   Y0 fraction vs position ± σ
-:func:`~xsuite.figures.xrf.xrf_maps`            Y and Cl maps
-:func:`~xsuite.figures.xrf.xrf_composite`       Y-red/Cl-green composite, scale bar, layer outline
-:func:`~xsuite.figures.xrf.xrf_thickness`       thickness profile, histogram, edge fit
-========================================  ==================================================
+* GIXRD (:mod:`xsuite.figures.gixrd`): ``gixrd_waterfall`` (patterns vs exposure time, hydrate
+  reflections marked), ``gixrd_heatmap`` (time–q map, optionally the change since the first frame),
+  ``gixrd_kinetics`` (tracked peak areas ± σ with the kinetics fits), ``gixrd_depth`` (onset and rate vs
+  probing depth), ``gixrd_compare`` (LYC vs LYC_PMMA side by side, one row per angle).
+* Transmission XRD (:mod:`xsuite.figures.xrd`): ``xrd_patterns`` (several samples in 2θ for Cu Kα, q or
+  d, with reference-phase ticks).
+* XANES (:mod:`xsuite.figures.xanes`): ``xanes_spectra`` (normalised spectra with the Y⁰/Y³⁺
+  references), ``xanes_lcf`` (one LCF fit with its residual), ``xanes_fractions`` (Y⁰ fraction vs
+  position ± σ).
+* µXRF (:mod:`xsuite.figures.xrf`): ``xrf_maps`` (Y and Cl maps), ``xrf_composite`` (Y-red/Cl-green with
+  scale bar and layer outline), ``xrf_thickness`` (thickness profile, histogram, edge fit),
+  ``xrf_compare`` (composites of two samples side by side).
+
+Figures are built without pyplot (no global state, no GUI backend); in Jupyter the returned figure is
+displayed as the cell's value.
 
 Examples
 --------
@@ -146,7 +145,7 @@ def figure_plan(results: Any) -> list[_Planned]:
         add("xrd_patterns", xrd.xrd_patterns, None)
     else:
         none_of("xrd", "xrd_patterns")
-    x_entries = res.of_kind("xanes")
+    x_entries = sorted(res.of_kind("xanes"), key=lambda e: e.name)
     if x_entries:
         for e in x_entries:
             add(f"{e.name}_spectra", xanes.xanes_spectra, e.name, e.name)
@@ -154,12 +153,13 @@ def figure_plan(results: Any) -> list[_Planned]:
         add("xanes_fractions", xanes.xanes_fractions, None)
     else:
         none_of("xanes", "xanes")
-    f_entries = res.of_kind("xrf")
+    f_entries = sorted(res.of_kind("xrf"), key=lambda e: e.name.removesuffix("_xrf"))
     if f_entries:
         for e in f_entries:
             add(f"{e.name}_maps", xrf.xrf_maps, e.name, e.name)
             add(f"{e.name}_composite", xrf.xrf_composite, e.name, e.name)
             add(f"{e.name}_thickness", xrf.xrf_thickness, e.name, e.name)
+        add("xrf_compare", xrf.xrf_compare, None)
     else:
         none_of("xrf", "xrf")
     return plan

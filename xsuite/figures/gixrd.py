@@ -157,10 +157,10 @@ def _mark_reflections(ax: Any, markers: list[tuple[str, str, float]], *, legend:
                        for p, c in seen.items()]
         else:
             handles = [Line2D([], [], ls=":", color=c, label=phase_label(p)) for p, c in seen.items()]
-        leg = ax.legend(handles=handles, loc="upper left", fontsize=6, bbox_to_anchor=(0.0, 0.93))
-        if style == "ticks":
-            for t in leg.get_texts():
-                t.set_color("white")
+        leg = ax.legend(handles=handles, loc="upper left", fontsize=6, bbox_to_anchor=(0.0, 0.93),
+                        frameon=(style == "ticks"))
+        if style == "ticks":  # readable over any image
+            leg.get_frame().set(facecolor="white", alpha=0.8, edgecolor="none")
 
 
 def _time_edges(t_min: np.ndarray) -> np.ndarray:
@@ -225,7 +225,8 @@ def gixrd_waterfall(results: Any, entry: Any = None, *, max_curves: int = 26, of
         ranges = [np.subtract(*_robust_limits(inten[i])[::-1]) for i in idx]
         offset = 0.25 * float(np.median(ranges)) if ranges else 1.0
     t_min = t / 60.0
-    norm = Normalize(vmin=float(np.nanmin(t_min[idx])), vmax=float(max(np.nanmax(t_min[idx]), np.nanmin(t_min[idx]) + 1e-9)))
+    t_lo, t_hi = float(np.nanmin(t_min[idx])), float(np.nanmax(t_min[idx]))
+    norm = Normalize(vmin=t_lo, vmax=max(t_hi, t_lo + 1e-9))
     info = entry_info(e)
     with style_context():
         fig, ax = new_figure(width=width, height_in=3.2)
@@ -329,7 +330,8 @@ def kinetics_curve(model: str, t_s: np.ndarray, a_inf: float, rate_per_s: float,
                    t0_s: float, parabolic_k: float = float("nan")) -> np.ndarray:
     """Evaluate a stored kinetics model on times ``t_s`` with :mod:`xsuite.diffraction.kinetics`.
 
-    ``jmak``: A∞·(1 − exp(−(k·(t − t0))ⁿ)); ``parabolic``: K·√(t − t0) with K = ``parabolic_k`` (area/√s);
+    ``jmak``: A∞·(1 − exp(−(k·(t − t0))ⁿ)); ``parabolic``: K·√(t − t0) with K = ``parabolic_k``
+    (area/√s);
     zero before t0 (t0 = 0 when not stored). Other models (``none``) give NaN.
     """
     from xsuite.diffraction import kinetics
@@ -442,6 +444,7 @@ def gixrd_depth(results: Any, entries: Any = None, *, width: Any = "double") -> 
         raise FigureDataMissing(f"{name}: {res.path} has no gixrd_depth entry (depth table)")
     markers = ["o", "s", "D", "^", "v"]
     plotted = 0
+    rate_label = "1/min"
     with style_context():
         fig, (ax1, ax2) = new_figure(1, 2, width=width, height_in=2.6)
         for si, e in enumerate(ents):
@@ -453,6 +456,10 @@ def gixrd_depth(results: Any, entries: Any = None, *, width: Any = "double") -> 
             onset_err = col["onset_s"].error
             rate = np.atleast_1d(np.asarray(value(col, "rate_per_s", np.full(len(depth), np.nan)), dtype=float))
             rate_err = col["rate_per_s"].error if "rate_per_s" in col else None
+            rate_units = col["rate_per_s"].units if "rate_per_s" in col else "1/s"
+            # JMAK k is stored per second: drawn per minute, like the time axes; other units as stored
+            rate_scale = 60.0 if rate_units in ("1/s", "s^-1", "") else 1.0
+            rate_label = "1/min" if rate_scale == 60.0 else rate_units
             det = np.atleast_1d(np.asarray(value(col, "detected", np.isfinite(onset)), dtype=bool))
             for pi, ph in enumerate(dict.fromkeys(phase)):
                 sel = np.array([p == ph for p in phase]) & det & np.isfinite(onset)
@@ -467,8 +474,9 @@ def gixrd_depth(results: Any, entries: Any = None, *, width: Any = "double") -> 
                     c1.lines[0].set_gid(f"onset:{sample}:{ph}")
                     rsel = sel & np.isfinite(rate)
                     ro = np.argsort(depth[rsel])
-                    re_ = None if rate_err is None else np.atleast_1d(np.asarray(rate_err, float))[rsel][ro] * 60.0
-                    c2 = ax2.errorbar(depth[rsel][ro], rate[rsel][ro] * 60.0, yerr=re_, **kw)
+                    re_ = (None if rate_err is None
+                           else np.atleast_1d(np.asarray(rate_err, float))[rsel][ro] * rate_scale)
+                    c2 = ax2.errorbar(depth[rsel][ro], rate[rsel][ro] * rate_scale, yerr=re_, **kw)
                     c2.lines[0].set_gid(f"rate:{sample}:{ph}")
                     plotted += 1
                 nd = np.array([p == ph for p in phase]) & ~(det & np.isfinite(onset))
@@ -485,7 +493,7 @@ def gixrd_depth(results: Any, entries: Any = None, *, width: Any = "double") -> 
         ax1.set_xlabel(axis_label("probing depth", "um"))
         ax1.set_ylabel(axis_label("onset time", "min"))
         ax2.set_xlabel(axis_label("probing depth", "um"))
-        ax2.set_ylabel(axis_label("growth rate", "1/min"))
+        ax2.set_ylabel(axis_label("growth rate", rate_label))
         ax1.legend(fontsize=5.5, loc="lower right")
         label_panels([ax1, ax2])
     return fig

@@ -283,6 +283,22 @@ def phase_color(phase: str, index: int = 0) -> str:
     return PHASE_COLORS.get(phase, PALETTE[index % len(PALETTE)])
 
 
+def format_value_error(value: float, error: float | None, max_decimals: int = 4) -> str:
+    """``"0.110 ± 0.003"``: the value rounded to the first significant digit of its error.
+
+    Examples
+    --------
+    >>> format_value_error(0.1104, 0.0031)
+    '0.110 ± 0.003'
+    >>> format_value_error(8.96, 0.04)
+    '8.96 ± 0.04'
+    """
+    if error is None or not np.isfinite(error) or error <= 0:
+        return f"{value:.3g}"
+    decimals = int(np.clip(-np.floor(np.log10(error)), 0, max_decimals))
+    return f"{value:.{decimals}f} ± {error:.{decimals}f}"
+
+
 def phase_label(phase: str) -> str:
     """Typeset an ASCII phase identifier: ``LiCl.H2O`` -> ``LiCl·H$_{2}$O``, ``Li3YCl6`` -> ``Li$_{3}$YCl$_{6}$``."""
     import re

@@ -21,7 +21,15 @@ from xsuite.figures._common import (
     str_array,
     value,
 )
-from xsuite.figures.style import OKABE_ITO, axis_label, color_cycle, label_panels, new_figure, style_context
+from xsuite.figures.style import (
+    OKABE_ITO,
+    axis_label,
+    color_cycle,
+    format_value_error,
+    label_panels,
+    new_figure,
+    style_context,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +134,7 @@ def xanes_spectra(results: Any, entry: Any = None, *, energy_window_ev: tuple[fl
                 ln.set_gid(f"standard:{sn}")
         ax.set_xlim(e_ref + energy_window_ev[0], e_ref + energy_window_ev[1])
         ax.set_xlabel(axis_label("energy", "eV"))
-        ax.set_ylabel(axis_label("normalised µ(E)", "") if offset == 0 else axis_label("normalised µ(E) + offset", ""))
+        ax.set_ylabel(axis_label("normalised µ(E)" + (" + offset" if offset else ""), ""))
         ax.legend(loc="lower right", fontsize=6, ncol=2)
         ax.set_title(e.title or e.name)
     return fig
@@ -185,10 +193,8 @@ def xanes_lcf(results: Any, entry: Any = None, label: str | None = None, *, widt
                 fe = col["fraction"].error
                 j = next((jj for jj, n in enumerate(names) if _same(std, n)), None)
                 if j is not None and idx < fr.shape[0] and j < fr.shape[1]:
-                    frac = f" ({fr[idx, j]:.2f}"
-                    if fe is not None:
-                        frac += f" ± {np.atleast_2d(np.asarray(fe, float))[idx, j]:.2f}"
-                    frac += ")"
+                    err_ij = None if fe is None else float(np.atleast_2d(np.asarray(fe, float))[idx, j])
+                    frac = f" ({format_value_error(float(fr[idx, j]), err_ij)})"
             c = ax.plot(energy, nx.fields[cf], ls="--", lw=0.8, color=ccol[i], label=f"{_tex(disp)}{frac}")[0]
             c.set_gid(f"component:{disp}")
         ax.set_ylabel(axis_label("normalised µ(E)", ""))
@@ -259,6 +265,10 @@ def xanes_fractions(results: Any, entries: Any = None, standard: str | None = No
                                fmt=markers[k % 4] + "-", color=colors[k], ms=3.5, lw=0.8, elinewidth=0.7,
                                label=(e.title or e.name))
             cont.lines[0].set_gid(f"fraction:{e.name}")
+            for lab, xi, yi in zip(_labels(e, len(y)), x, y):
+                if np.isfinite(xi) and np.isfinite(yi):
+                    ax.annotate(lab, (xi, yi), xytext=(0, 4), textcoords="offset points", ha="center",
+                                fontsize=5.5, color=colors[k])
         std_label = _tex(series[0][1] or "standard")
         ax.set_ylabel(axis_label(f"{std_label} fraction", ""))
         if use_distance:

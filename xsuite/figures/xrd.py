@@ -53,7 +53,8 @@ def stored_phases(entries: Sequence[Any]) -> list[str]:
     return out
 
 
-def reference_ticks(phase: str, x: str, x_range: tuple[float, float], min_intensity: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+def reference_ticks(phase: str, x: str, x_range: tuple[float, float],
+                    min_intensity: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
     """Reference reflection positions (in ``x`` units) and relative intensities of ``phase`` in ``x_range``.
 
     Positions come from :mod:`xsuite.diffraction.phases` (computed from the crystal structure).

@@ -189,7 +189,8 @@ def xrf_thickness(results: Any, entry: Any = None, *, width: Any = "double") -> 
         if detected is False:
             ub = value(st, "upper_bound_um")
             txt = "not detected" + (f"\n(< {ub:.2g} µm)" if ub is not None and np.isfinite(ub) else "")
-            ax1.text(0.5, 0.9, txt, transform=ax1.transAxes, ha="center", va="top", fontsize=7)
+            ax1.text(0.5, 0.95, txt, transform=ax1.transAxes, ha="center", va="top", fontsize=7,
+                     bbox={"fc": "white", "ec": "0.7", "lw": 0.5, "alpha": 0.9})
         fin = th[np.isfinite(th)]
         bins = max(5, min(40, int(np.sqrt(max(fin.size, 1))) * 2))
         if fin.size:
@@ -224,4 +225,60 @@ def xrf_thickness(results: Any, entry: Any = None, *, width: Any = "double") -> 
             ax3.legend(fontsize=6)
         label_panels(list(axes))
         fig.suptitle(f"{_sample(e)}: Cl-rich interphase", fontsize=8)
+    return fig
+
+
+def xrf_compare(results: Any, entries: Any = None, *, width: Any = "double") -> Any:
+    """Y/Cl composites of several maps side by side (paper Fig. 5e/f: LYC with, LYC_PMMA without a layer).
+
+    Parameters
+    ----------
+    entries : list of str, optional
+        µXRF entries (default: all, sorted by sample name).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One image axes per map; ``AxesImage`` gid ``"composite:<entry>"`` (array = stored ``rgb``), each
+        with its scale bar (gid ``"scale_bar:<entry>"``) and, when a layer was found, its outline
+        (gid ``"outline:<entry>"``).
+    """
+    from xsuite.figures._common import as_results
+
+    name = "xrf_compare"
+    res = as_results(results)
+    if entries is None:
+        ents = sorted(res.of_kind("xrf"), key=lambda e: e.name.removesuffix("_xrf"))
+    else:
+        ents = [get_entry(res, x, name) for x in entries]
+    if len(ents) < 2:
+        raise FigureDataMissing(f"{name}: needs two µXRF maps; the file has {len(ents)}")
+    data = [(e, get_nxdata(e, "composite", name, ("x_um", "y_um"))) for e in ents]
+    shapes = [np.asarray(nx.signal).shape for _, nx in data]
+    aspect = max(s[0] / max(s[1], 1) for s in shapes)
+    from xsuite.figures.style import figure_width_in
+
+    w = figure_width_in(width)
+    with style_context():
+        fig, axes = new_figure(1, len(data), width=width,
+                               height_in=float(np.clip(w / len(data) * aspect + 0.6, 1.5, 6.0)), squeeze=False)
+        for ax, (e, nx) in zip(axes[0], data):
+            ext = map_extent(nx)
+            im = ax.imshow(np.asarray(nx.signal), origin="lower", extent=ext, interpolation="nearest")
+            im.set_gid(f"composite:{e.name}")
+            ol = _outline(e)
+            if ol is not None:
+                ln = ax.plot(ol[0], ol[1], ls=(0, (2, 1.5)), color="white", lw=0.8)[0]
+                ln.set_gid(f"outline:{e.name}")
+            ax.set_xlim(ext[0], ext[1])
+            ax.set_ylim(ext[2], ext[3])
+            sb = value(e.collections.get("composite_scale", {}), "scale_bar_um")
+            if sb is None or not np.isfinite(float(sb)) or float(sb) <= 0:
+                sb = nice_scale_length(abs(ext[1] - ext[0]))
+            bar = add_scale_bar(ax, float(sb))
+            bar.set_gid(f"scale_bar:{e.name}")
+            ax.set_xlabel(axis_label("x", "um"))
+            ax.set_ylabel(axis_label("y", "um"))
+            ax.set_title(f"{_sample(e)}: Y (red) / Cl (green)", fontsize=7)
+        label_panels(list(axes[0]))
     return fig

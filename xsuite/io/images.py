@@ -43,7 +43,8 @@ orientation ``o`` in which the file stores it to the orientation ``g`` of the de
 ``orientation=None`` (default) the frame is returned as stored, which is right whenever the PONI was made
 on images read the same way. Example: the real CeO2 Pilatus image whose PONI (no orientation, i.e. 3) was
 calibrated on the vertically flipped image: ``read_frame(tif, orientation=2)`` (or
-``orientation=orientation_for_flips(flip_ud=True)``) flips it so it matches the PONI.
+``orientation=orientation_for_flips(flip_ud=True)``) flips it so it matches the PONI. A PONI that states
+its orientation (e.g. 4, NSLS-II CMS) needs nothing: pyFAI applies it, so frames are read as stored.
 
 Frame times (``discover_frames``), in this order
 ------------------------------------------------
@@ -614,6 +615,17 @@ def _fabio_open(path: Path) -> Any:
     return img
 
 
+def _fabio_header(path: Path) -> Any:
+    import fabio
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fabio.openheader(str(path))
+    except Exception as exc:
+        raise DataFormatError(f"cannot read the header of image file {path}: {_one_line(exc)}") from None
+
+
 def _fabio_frame(img: Any, path: Path, index: int) -> np.ndarray:
     n = int(getattr(img, "nframes", 1) or 1)
     if index < 0:
@@ -1064,16 +1076,21 @@ def _file_frames_meta(path: Path, dataset: str | None) -> list[tuple[int, float 
             out = [(i, None if times is None else float(times[i]), None if mons is None else float(mons[i]),
                     dict(meta)) for i in range(st.n)]
     else:
-        n = frame_count(path)
-        headers: list[Mapping[str, Any]] = [{}] * n
-        if not _is_tiff(path) and path.suffix.lower() != ".npy":
-            img = _fabio_open(path)
-            headers = [dict(img.header)]
-            for i in range(1, n):
-                try:
-                    headers.append(dict(img.getframe(i).header))
-                except Exception as exc:
-                    raise DataFormatError(f"cannot read header of frame {i} of {path}: {_one_line(exc)}") from None
+        headers: list[Mapping[str, Any]]
+        if _is_tiff(path) or path.suffix.lower() == ".npy":
+            headers = [{}] * frame_count(path)
+        else:
+            head = _fabio_header(path)  # header only: discovery must stay fast for long series
+            n = int(getattr(head, "nframes", 1) or 1)
+            headers = [dict(head.header)]
+            if n > 1:
+                img = _fabio_open(path)
+                for i in range(1, n):
+                    try:
+                        headers.append(dict(img.getframe(i).header))
+                    except Exception as exc:
+                        raise DataFormatError(
+                            f"cannot read header of frame {i} of {path}: {_one_line(exc)}") from None
         out = []
         for i, h in enumerate(headers):
             ts, mon = _times_from_mapping(h)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
@@ -132,6 +132,15 @@ class FrameResult:
                 "n_points": None if self.intensity is None else int(self.intensity.size)}
 
 
+@dataclass(frozen=True)
+class _SourceRef:
+    """Where a stored frame came from (enough to read it again)."""
+
+    path: str
+    index: int
+    key: str
+
+
 def _ref_index(ref: Any) -> int:
     return 0 if isinstance(ref, (str, Path)) else int(getattr(ref, "index", 0) or 0)
 
@@ -207,10 +216,11 @@ class FrameReducer:
         return GrazingIntegrator(geom, grazing, settings, mask=mask, dark=dark, flat=flat)
 
     def read(self, ref: Any) -> np.ndarray:
-        """The oriented frame of a FrameRef."""
+        """The oriented frame of a FrameRef (or a path, or any object with ``path`` and ``index``)."""
         go = geometry_orientation(self._geometry())
         o = file_orientation(self.settings.config, go)
-        return read_image(ref, _ref_index(ref), o, go)
+        source = ref if isinstance(ref, (str, Path)) or hasattr(ref, "dataset") else str(ref.path)
+        return read_image(source, _ref_index(ref), o, go)
 
     def __call__(self, ref: Any) -> FrameResult:
         """Reduce one frame; data problems give a FrameResult with ``error`` set."""
@@ -333,6 +343,7 @@ class SeriesWriter:
         self._ap: Any = None
         self._files_recorded: set[str] = set()
         self._pending_inputs: list[str] = []
+        self._last_good: Optional[_SourceRef] = None
         self._created = False
 
     # -- helpers -----------------------------------------------------------------------------------------
@@ -419,10 +430,10 @@ class SeriesWriter:
             return self._ap.series(self.entry, "patterns").keys()
         if not self._exists():
             return set()
-        from xsuite.io.nexus import read_results
+        from xsuite.io.nexus import open_for_reading
 
-        nx = read_results(self.output).entries[self.entry].nxdata["patterns"]
-        return {k.decode() if isinstance(k, bytes) else str(k) for k in nx.fields.get("frame_key", [])}
+        with open_for_reading(self.output) as h5:
+            return {_dec(k) for k in h5[f"{self.entry}/patterns/frame_key"][()]}
 
     def append(self, result: FrameResult) -> bool:
         """Store one frame (True) or record why it was rejected (False). Duplicates are ignored."""
@@ -448,6 +459,7 @@ class SeriesWriter:
             raise DataFormatError(f"{result.source}: pattern has {result.intensity.size} points, the series "
                                   f"{self.entry} in {self.output} has {n_q}")
         self._rejected.pop(result.key, None)
+        self._last_good = _SourceRef(result.source, result.index, result.key)
         return series.append(result.key, {"intensity": result.intensity, "intensity_errors": result.sigma,
                                           "time_s": result.time_s, "monitor": result.monitor})
 
@@ -461,6 +473,23 @@ class SeriesWriter:
         """Frames rejected in this run: key -> reason."""
         return dict(self._rejected)
 
+    def reject(self, candidate: Any, reason: str) -> None:
+        """Record a frame given up on (e.g. by the watcher) with its one-line reason."""
+        key = getattr(candidate, "key", None) or _ref_key(candidate)
+        self._rejected[str(key)] = str(reason)
+        log.warning("%s: frame %s rejected: %s", self.entry, key, reason)
+
+    def finish(self) -> Optional[SeriesSummary]:
+        """Final refit of a session, with the q_ip/q_oop map of the last stored frame (GI, ``map_2d``)."""
+        fmap = None
+        gi = self.settings.config.gixrd or GixrdConfig()
+        if gi.map_2d and self._last_good is not None and self.settings.incidence_angle_deg is not None:
+            try:
+                fmap = FrameReducer(self.settings).fiber_map(self._last_good)
+            except XsuiteError as exc:
+                log.warning("%s: no q_ip/q_oop map: %s", self.entry, error_reason(exc))
+        return self.refit(fiber_map=fmap)
+
     def refit(self, fiber_map: Optional[FiberMap] = None) -> Optional[SeriesSummary]:
         """Re-run tracking and kinetics on every stored frame; overwrite the summary groups.
 
@@ -471,21 +500,11 @@ class SeriesWriter:
             if self._rejected:
                 log.warning("%s: no good frame stored; rejected: %s", self.entry, self._rejected)
             return None
-        from xsuite.io.nexus import read_results
-
-        res = read_results(self.output)
-        nx = res.entries[self.entry].nxdata["patterns"]
-        old_rej = res.entries[self.entry].collections.get("rejected", {})
-        rejected = dict(zip(_strs(old_rej.get("key")), _strs(old_rej.get("reason"))))
-        stored = {k.decode() if isinstance(k, bytes) else str(k) for k in nx.fields["frame_key"]}
+        t, inten, sig, q, stored, rejected = _read_series(self.output, self.entry)
         rejected = {k: v for k, v in rejected.items() if k not in stored}
         rejected.update(self._rejected)
-        t = np.asarray(nx.fields["time_s"], dtype=float)
         order = np.argsort(t, kind="stable")
-        t = t[order]
-        inten = np.asarray(nx.signal, dtype=float)[order]
-        sig = np.asarray(nx.errors, dtype=float)[order] if nx.errors is not None else np.sqrt(np.abs(inten))
-        q = np.asarray(nx.axes["q"], dtype=float)
+        t, inten, sig = t[order], inten[order], sig[order]
         analysis = analyse_series(q, inten, sig, t, self.settings, name=self.entry, rejected=rejected)
         self._write_summary(analysis, fiber_map)
         write_depth_table(self.output, self.settings.sample)
@@ -542,6 +561,30 @@ class SeriesWriter:
                                axes=[("q_oop", Field(fmap.q_oop_inv_angstrom, "1/angstrom", "q_oop")),
                                      ("q_ip", Field(fmap.q_ip_inv_angstrom, "1/angstrom", "q_ip"))],
                                title=f"{self.settings.sample} q_ip/q_oop map, last frame")
+
+
+def _dec(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def _read_series(output: Path, entry: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, set[str],
+                                                       dict[str, str]]:
+    """time_s, intensity, sigma, q, stored keys and earlier rejected frames of one series (only that)."""
+    from xsuite.io.nexus import open_for_reading
+
+    with open_for_reading(output) as h5:
+        g = h5[f"{entry}/patterns"]
+        t = np.asarray(g["time_s"][()], dtype=float)
+        inten = np.asarray(g["intensity"][()], dtype=float)
+        sig = (np.asarray(g["intensity_errors"][()], dtype=float) if "intensity_errors" in g
+               else np.sqrt(np.abs(inten)))
+        q = np.asarray(g["q"][()], dtype=float)
+        stored = {_dec(k) for k in g["frame_key"][()]}
+        rejected: dict[str, str] = {}
+        if f"{entry}/rejected/key" in h5:
+            rg = h5[f"{entry}/rejected"]
+            rejected = {_dec(k): _dec(r) for k, r in zip(np.atleast_1d(rg["key"][()]), np.atleast_1d(rg["reason"][()]))}
+    return t, inten, sig, q, stored, rejected
 
 
 def _strs(a: Any) -> list[str]:
@@ -724,27 +767,41 @@ def _kinetics(kin_mod: Any, t: np.ndarray, area: np.ndarray, err: np.ndarray) ->
 
 
 def flatten_kinetics(res: Any) -> dict[str, Any]:
-    """A KineticsResult as the flat dict stored in the ``kinetics`` collection and the JSON."""
-    out: dict[str, Any] = {"model": res.best_model or "none", "reason": res.reason or None,
-                           "criterion": res.criterion, "delta_criterion": _fnum(res.delta_criterion)}
-    jm = res.fits.get("jmak")
-    pa = res.fits.get("parabolic")
+    """A KineticsResult (via its ``to_dict()``) as the flat dict stored in ``kinetics`` and the JSON."""
+    d = res.to_dict()
 
-    def pv(fit: Any, name: str) -> tuple[Optional[float], Optional[float]]:
-        if fit is None or not fit.success:
+    def g(*names: str) -> Optional[float]:
+        for n in names:
+            if n in d:
+                return _fnum(d[n])
+        return None
+
+    out: dict[str, Any] = {"model": d.get("best_model") or "none", "reason": d.get("reason") or None,
+                           "criterion": d.get("criterion"), "delta_criterion": g("delta_criterion")}
+    models = d.get("models") or d.get("fits") or {}
+    jm, pa = models.get("jmak"), models.get("parabolic")
+
+    def pv(fit: Optional[Mapping[str, Any]], name: str) -> tuple[Optional[float], Optional[float]]:
+        if not fit or not fit.get("success", True):
             return None, None
-        return _fnum(fit.params.get(name)), _fnum(fit.errors.get(name))
+        params = fit.get("params") or {}
+        v = params.get(name)
+        if isinstance(v, Mapping):  # {"value": ..., "stderr": ...}
+            return _fnum(v.get("value")), _fnum(v.get("stderr", v.get("error")))
+        errors = fit.get("errors") or fit.get("stderr") or {}
+        return _fnum(v), _fnum(errors.get(name))
 
     out["a_inf"], out["a_inf_err"] = pv(jm, "a_inf")
     out["k_per_s"], out["k_per_s_err"] = pv(jm, "k_per_s")
     out["n_avrami"], out["n_avrami_err"] = pv(jm, "n")
     out["parabolic_k"], out["parabolic_k_err"] = pv(pa, "k_parabolic")
-    out["t0_s"], out["t0_s_err"] = _fnum(res.t0_s), _fnum(res.t0_err_s)
-    out["t_half_s"], out["t_half_s_err"] = _fnum(res.t_half_s), _fnum(res.t_half_err_s)
-    out["rate_per_s"], out["rate_per_s_err"] = _fnum(res.rate_per_s), _fnum(res.rate_err_per_s)
+    out["t0_s"], out["t0_s_err"] = g("t0_s"), g("t0_s_err", "t0_err_s")
+    out["t_half_s"], out["t_half_s_err"] = g("t_half_s"), g("t_half_s_err", "t_half_err_s")
+    out["rate_per_s"], out["rate_per_s_err"] = g("rate_per_s"), g("rate_per_s_err", "rate_err_per_s")
     for m, fit in (("jmak", jm), ("parabolic", pa)):
-        out[f"aic_{m}"] = _fnum(fit.aic) if fit is not None and fit.success else None
-        out[f"bic_{m}"] = _fnum(fit.bic) if fit is not None and fit.success else None
+        ok = bool(fit) and fit.get("success", True)
+        out[f"aic_{m}"] = _fnum(fit.get("aic")) if ok else None
+        out[f"bic_{m}"] = _fnum(fit.get("bic")) if ok else None
     return out
 
 
@@ -776,34 +833,42 @@ def information_depth(settings: FrameSettings, wavelength_angstrom: float,
 
 def write_depth_table(output: Path, sample: str) -> None:
     """(Re)write the sample's depth table from every GIXRD series of it in the results file."""
-    from xsuite.io.nexus import Field, ResultsStore, read_results, safe_name
+    import json as _json
 
-    res = read_results(output)
+    from xsuite.io.nexus import Field, ResultsStore, open_for_reading, safe_name
+
     rows: list[tuple[float, float, str, bool, float, float, float, float]] = []
-    for e in res.of_kind("gixrd"):
-        prov = e.provenance
-        params = prov.parameters if prov is not None else {}
-        if params.get("sample") != sample or "tracking" not in e.collections:
-            continue
-        angle = float(params.get("incidence_angle_deg", math.nan))
-        tr = e.collections["tracking"]
-        kin = e.collections.get("kinetics", {})
-        depth = float(_val(tr.get("depth_um")))
-        phases = _strs(tr.get("phase"))
-        det = np.atleast_1d(_val(tr.get("detected"))).astype(bool)
-        onset = np.atleast_1d(np.asarray(_val(tr.get("onset_s")), float))
-        onset_e = np.atleast_1d(np.asarray(_err(tr.get("onset_s")), float))
-        rate = np.atleast_1d(np.asarray(_val(kin.get("rate_per_s")), float))
-        rate_e = np.atleast_1d(np.asarray(_err(kin.get("rate_per_s")), float))
-        seen: set[str] = set()
-        for i, ph in enumerate(phases):
-            if ph in seen:  # one row per phase: its earliest-detected reflection
+
+    def arr(grp: Any, name: str) -> np.ndarray:
+        return np.atleast_1d(np.asarray(grp[name][()], dtype=float)) if name in grp else np.full(1, np.nan)
+
+    with open_for_reading(output) as h5:
+        for ename, eg in h5.items():
+            if _dec(eg.attrs.get("xsuite_kind", "")) != "gixrd" or "tracking" not in eg:
                 continue
-            same = [k for k, p2 in enumerate(phases) if p2 == ph]
-            best = min(same, key=lambda k: (not det[k], onset[k] if np.isfinite(onset[k]) else np.inf))
-            seen.add(ph)
-            rows.append((angle, depth, ph, bool(det[best]), onset[best], onset_e[best],
-                         rate[best] if best < rate.size else np.nan, rate_e[best] if best < rate_e.size else np.nan))
+            ptxt = eg.get("process/parameters/data")
+            params = _json.loads(_dec(ptxt[()])) if ptxt is not None else {}
+            if params.get("sample") != sample:
+                continue
+            angle = float(params.get("incidence_angle_deg", math.nan))
+            tr, kin = eg["tracking"], eg.get("kinetics", {})
+            depth = float(arr(tr, "depth_um")[0])
+            phases = [_dec(v) for v in np.atleast_1d(tr["phase"][()])] if "phase" in tr else []
+            det = arr(tr, "detected").astype(bool) if phases else np.zeros(0, bool)
+            onset, onset_e = arr(tr, "onset_s"), arr(tr, "onset_s_errors")
+            rate = arr(kin, "rate_per_s") if "rate_per_s" in kin else np.full(len(phases), np.nan)
+            rate_e = arr(kin, "rate_per_s_errors") if "rate_per_s_errors" in kin else np.full(len(phases), np.nan)
+            seen: set[str] = set()
+            for ph in phases:
+                if ph in seen:  # one row per phase: its earliest-detected reflection
+                    continue
+                same = [k for k, p2 in enumerate(phases) if p2 == ph]
+                best = min(same, key=lambda k: (not det[k], onset[k] if np.isfinite(onset[k]) else np.inf))
+                seen.add(ph)
+                rows.append((angle, depth, ph, bool(det[best]), float(onset[best]),
+                             float(onset_e[best]) if best < onset_e.size else math.nan,
+                             float(rate[best]) if best < rate.size else math.nan,
+                             float(rate_e[best]) if best < rate_e.size else math.nan))
     if not rows:
         return
     rows.sort(key=lambda r: (r[2], r[0]))
@@ -990,6 +1055,10 @@ def run_gixrd(inputs: Sequence[Any], settings: FrameSettings, output: str | Path
             except XsuiteError as exc:
                 log.warning("%s: no q_ip/q_oop map: %s", writer.entry, error_reason(exc))
     summary = writer.refit(fiber_map=fmap)
+    if summary is None and writer.rejected:  # nothing usable: a one-line error naming the (first) file
+        reasons = list(writer.rejected.values())
+        raise DataFormatError(reasons[0] if len(reasons) == 1 else
+                              f"no usable frame among {len(reasons)} frames; first: {reasons[0]}")
     return GixrdSummary(output=str(output), series=(summary,) if summary is not None else ())
 
 

@@ -257,6 +257,11 @@ def run_xrd(inputs: Sequence[Any], settings: FrameSettings, output: str | Path, 
     for bad in unreadable:
         files.append(XrdFileResult(Path(bad.source).stem, bad.source, "", None, (), bad.error))
     good = [f for f in files if f.error is None]
+    if not good and files:  # nothing usable: a one-line error naming the (first) file
+        from xsuite.errors import DataFormatError
+
+        raise DataFormatError(files[0].error if len(files) == 1 else
+                              f"no usable frame among {len(files)} inputs; first: {files[0].error}")
     comparison = None
     if len(good) >= 2:
         comparison = _compare(store, good, instrument, xcfg, wl)
@@ -283,12 +288,12 @@ def _write_entry(store: Any, entry: str, name: str, res: FrameResult, pat: Patte
     with store.transaction() as tx:
         e = tx.entry(entry, kind="xrd", title=f"{name}, transmission XRD", config_yaml=settings.config_yaml,
                      parameters=params, inputs=[res.source])
+        axes = {"q": Field(q, "1/angstrom", "q"), "d": Field(d_from_q(q), "angstrom", "d spacing"),
+                "two_theta": Field(two_theta_from_q(q, wl), "deg", f"2theta at {wl:.5f} A"),
+                "two_theta_cu": Field(two_theta_cu_from_q(q), "deg", "2theta for Cu Ka (1.54184 A)")}
+        primary = {"q_A^-1": "q", "2th_deg": "two_theta", "d_A": "d"}[cfg.unit]  # plotted axis; all stored
         e.write_nxdata("pattern", signal=("intensity", Field(pat.intensity, "counts", "intensity", errors=pat.sigma)),
-                       axes=[("q", Field(q, "1/angstrom", "q"))],
-                       aux={"d": Field(d_from_q(q), "angstrom", "d spacing"),
-                            "two_theta": Field(two_theta_from_q(q, wl), "deg", f"2theta at {wl:.5f} A"),
-                            "two_theta_cu": Field(two_theta_cu_from_q(q), "deg", "2theta for Cu Ka (1.54184 A)")},
-                       default=True, title=f"{name}: I(q)")
+                       axes=[(primary, axes.pop(primary))], aux=axes, default=True, title=f"{name}: I({primary})")
         if cake is not None:
             e.write_nxdata("cake", signal=("intensity", Field(cake.intensity, "counts", "intensity")),
                            axes=[("chi", Field(cake.chi_deg, "deg", "azimuth")),

@@ -11,21 +11,22 @@ lose up to 35 % of their area as it converts. LYC_PMMA does not change (no hydra
 positions and relative intensities come from :mod:`xsuite.diffraction.phases`; each reflection's area is
 ``scale * area_100 * intensity / 100``.
 
-Frames are rendered with :func:`xsuite.simulate.xrd.render_frame` (3x3 sub-pixel averaging, solid angle,
-polarisation 0.99, 0.4 px point-spread function, Poisson noise, gaps = -1, beam stop) and the sample horizon: pixels whose exit angle
-(:func:`exit_angle_rad`: reflection geometry, horizon alpha above the direct beam, surface normal along
-+y, the convention of :func:`xsuite.diffraction.integrate.exit_angle_deg`) is negative are shadowed
-(0.2 % of the signal; photon counting: no dark current). Because 2-6 deg is far above the critical
-angle, |q| is that of a transmission powder ring (no refraction shift).
+Frames are rendered with :func:`xsuite.simulate.xrd.render_frame` (3x3 sub-pixel averaging, solid
+angle, polarisation 0.99, 0.4 px point-spread function, Poisson noise, gaps = -1, beam stop) and the
+sample horizon: pixels whose exit angle is negative are shadowed (0.2 % of the signal; photon counting:
+no dark current). :func:`exit_angle_rad` uses the reflection geometry (horizon alpha above the direct
+beam, surface normal along +y), the convention of :func:`xsuite.diffraction.integrate.exit_angle_deg`.
+As 2-6 deg is far above the critical angle, |q| is that of a transmission powder ring (no refraction).
 
 Files (``write_dataset``): per sample and angle an Eiger-style master ``<sample>_<angle>deg_master.h5``
 (``/entry/data/data_000001`` external link to ``<...>_data_000001.h5``, bitshuffle/LZ4 via hdf5plugin,
-``/entry/start_time`` + ``/entry/instrument/detector/frame_time`` for frame times, ``/entry/control/data``
-for the monitor) -- or EDF/TIFF frames with header/sidecar times (``frame_format``); one
-``geometry.poni``; ``mask.tif`` (gaps + beam stop; the horizon depends on the angle and is left to the
-integrator); ``ground_truth.json``.
+``/entry/start_time`` + ``/entry/instrument/detector/frame_time`` for frame times,
+``/entry/control/data`` for the monitor, ``detectorSpecific/pixel_mask`` for the gaps), or EDF/TIFF
+frames with header/sidecar times (``frame_format``); one ``geometry.poni``; ``mask.tif`` (gaps + beam
+stop; the horizon depends on the angle and is left to the integrator); ``ground_truth.json``.
 
-Public API: :data:`GI_KINETICS`, :func:`jmak`, :func:`simulate_series` (pure), :func:`write_dataset`.
+Public API: :data:`GI_KINETICS`, :data:`SAMPLE_DATA_OPTIONS`, :func:`jmak`, :func:`gi_geometry`,
+:func:`exit_angle_rad`, :func:`horizon_shadow`, :func:`simulate_series` (pure), :func:`write_dataset`.
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ from xsuite.simulate.xrd import (
     write_tiff,
 )
 
-__all__ = ["GI_KINETICS", "GI_SAMPLES", "jmak", "gi_geometry", "horizon_shadow", "simulate_series",
-           "write_dataset"]
+__all__ = ["GI_KINETICS", "GI_SAMPLES", "SAMPLE_DATA_OPTIONS", "jmak", "gi_geometry", "exit_angle_rad",
+           "horizon_shadow", "simulate_series", "write_dataset"]
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +73,10 @@ GI_KINETICS: dict[str, dict[str, dict[float, dict[str, float]]]] = {
     "LYC": {
         "LiCl.H2O": {2.0: {"t0_s": 0.0, "k_per_s": 1 / 2400, "n": 1.0, "scale_inf": 1.0},
                      4.0: {"t0_s": 1500.0, "k_per_s": 1 / 4000, "n": 1.2, "scale_inf": 0.75},
-                     6.0: {"t0_s": 3300.0, "k_per_s": 1 / 6000, "n": 1.5, "scale_inf": 0.5}},
+                     6.0: {"t0_s": 2700.0, "k_per_s": 1 / 4500, "n": 1.3, "scale_inf": 0.5}},
         "YCl3.6H2O": {2.0: {"t0_s": 0.0, "k_per_s": 1 / 3000, "n": 1.0, "scale_inf": 1.0},
                       4.0: {"t0_s": 1900.0, "k_per_s": 1 / 5000, "n": 1.2, "scale_inf": 0.7},
-                      6.0: {"t0_s": 4000.0, "k_per_s": 1 / 7000, "n": 1.5, "scale_inf": 0.45}},
+                      6.0: {"t0_s": 3200.0, "k_per_s": 1 / 5500, "n": 1.3, "scale_inf": 0.45}},
     },
     "LYC_PMMA": {},
 }
@@ -90,6 +91,8 @@ PHASE_PROFILE = {"Li3YCl6": (0.018, 0.4), "LiCl.H2O": (0.022, 0.5), "YCl3.6H2O":
 HYDRATE_AREA_100 = 2.5
 LYC_LOSS = 0.35
 MONITOR_REF = 1.0e5
+#: Options used for ``sample_data/gixrd`` (seed 0): 30-min frames, one series as TIFF + JSON sidecars.
+SAMPLE_DATA_OPTIONS: dict[str, Any] = {"interval_s": 1800.0, "frame_format": {"LYC_PMMA_6deg": "tiff"}}
 #: Pressed-pellet density used for information depths (~90 % of the 2.44 g/cm3 crystal density).
 PELLET_DENSITY_G_CM3 = 2.2
 
@@ -330,6 +333,8 @@ def _write_eiger(out: Path, stem: str, frames: np.ndarray, start_iso: str, inter
         spec = det.create_group("detectorSpecific")
         spec["data_collection_date"] = start_iso
         spec["nimages"] = np.int32(frames.shape[0])
+        spec.create_dataset("pixel_mask", data=(frames[0] < 0).astype(np.uint32), compression="gzip")
+        spec["pixel_mask"].attrs["description"] = "Eiger convention: nonzero = gap/bad pixel"
         e["instrument/beam/incident_wavelength"] = geometry.wavelength_angstrom
         e["instrument/beam/incident_wavelength"].attrs["units"] = "angstrom"
         mon = e.create_group("control")
@@ -441,6 +446,9 @@ def write_dataset(
         "interval_s": float(interval_s),
         "n_frames": n,
         "start_time": start_time,
+        "options": {"samples": list(samples), "angles_deg": list(angles_deg), "interval_s": float(interval_s),
+                    "duration_s": float(duration_s), "n_frames": n_frames, "detector": detector,
+                    "frame_format": frame_format},
         "composition": "Li3YCl6",
         "density_g_cm3": PELLET_DENSITY_G_CM3,
         "poni": "geometry.poni",
@@ -464,8 +472,9 @@ def _readme(gt: dict[str, Any]) -> str:
     lines = [
         "# Simulated GIXRD air-exposure series (xsuite.simulate.gixrd)",
         "",
-        f"Made by `xsuite.simulate.gixrd.write_dataset(out_dir, seed={gt['seed']}, interval_s={gt['interval_s']:g})` "
-        "(`xsuite simulate gixrd` writes the full 6-min series); do not edit.",
+        f"Made by `xsuite.simulate.gixrd.write_dataset(out_dir, seed={gt['seed']}, **options)` with "
+        f"options `{gt.get('options')}` (`SAMPLE_DATA_OPTIONS` for sample_data; `xsuite simulate gixrd` writes "
+        "the full 6-min series); do not edit.",
         f"{gt['energy_kev']} keV ({gt['wavelength_angstrom']:.5f} A), one frame every {gt['interval_s']:g} s, "
         f"{gt['n_frames']} frames per series, exposure start {gt['start_time']} UTC.",
         "LYC: LiCl.H2O and YCl3.6H2O grow (JMAK; at once at 2 deg, later/slower at 4 and 6 deg);",

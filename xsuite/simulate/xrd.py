@@ -5,15 +5,17 @@ on an air-scatter + amorphous-hump background) is rendered onto a detector with 
 ``AzimuthalIntegrator.calcfrom1d`` but averaged over 3x3 sub-pixels (pixel-area integration, so narrow
 peaks on coarse pixels are not aliased), multiplied by the solid angle (pyFAI's normalisation, 1 at
 the PONI) and the polarisation factor (0.99 by default), scaled by the monitor, blurred by a small
-point-spread function (Gaussian, 0.4 px), drawn as Poisson counts, with Pilatus-like module gaps (value -1), a beam stop (arm + disc) and a mask file.
+point-spread function (Gaussian, 0.4 px), drawn as Poisson counts, with Pilatus-like module gaps
+(value -1), a beam stop (arm + disc) and a mask file.
 
 Integrating a frame with pyFAI (solid-angle and polarisation corrections on, ``normalization_factor =
 monitor / monitor_ref``) returns the 1D pattern the ground truth describes: its ``area`` values are
 integrated peak areas of I(q) (counts per pixel x 1/Å at ``monitor_ref``).
 
-Detectors: ``"small"`` (197 x 247 px, 172 µm: 2 x 2 Pilatus-like modules of 90 x 120 px with 17-row and
-7-column gaps) for sample data and tests; ``"pilatus1m"`` (1043 x 981 px, pyFAI's Pilatus1M with its
-gaps) for benchmarks, generated on demand.
+Detectors (172 µm pixels): ``"small"`` (197 x 247 px: 2 x 2 Pilatus-like modules of 90 x 120 px with
+17-row and 7-column gaps; GIXRD sample data), ``"strip"`` (128 x 398 px: 3 modules of 128 x 128 px in a
+row; transmission sample data, beam at one end for a wide q range) and ``"pilatus1m"`` (1043 x 981 px,
+pyFAI's Pilatus1M with its gaps) for benchmarks, generated on demand.
 
 Public API: :func:`make_geometry`, :func:`pattern_1d`, :func:`render_frame`, :class:`PeakSet`,
 :func:`simulate_transmission`, :func:`write_dataset` (``xsuite simulate xrd -o DIR``).
@@ -103,6 +105,19 @@ class Geometry:
         return float(q.min()), float(q.max())
 
 
+STRIP_MODULE = 128
+STRIP_SHAPE = (STRIP_MODULE, 3 * STRIP_MODULE + 2 * SMALL_GAP[1])
+
+
+def strip_gap_mask() -> np.ndarray:
+    """Gap mask of the strip detector: 3 modules of 128 x 128 px side by side, 7-column gaps."""
+    m = np.zeros(STRIP_SHAPE, dtype=bool)
+    for k in (1, 2):
+        c0 = k * STRIP_MODULE + (k - 1) * SMALL_GAP[1]
+        m[:, c0:c0 + SMALL_GAP[1]] = True
+    return m
+
+
 def small_gap_mask() -> np.ndarray:
     """Gap mask (True = gap) of the small 2x2-module detector."""
     m = np.zeros(SMALL_SHAPE, dtype=bool)
@@ -126,8 +141,9 @@ def make_geometry(
 
     Parameters
     ----------
-    detector : {"small", "pilatus1m"}
-        Small 197 x 247 px Pilatus-like detector, or a Pilatus 1M (pyFAI definition, 1043 x 981 px).
+    detector : {"small", "strip", "pilatus1m"}
+        Small 197 x 247 px Pilatus-like detector (2 x 2 modules), a 128 x 398 px strip (3 modules in a
+        row, for wide q ranges with the beam at one end), or a Pilatus 1M (pyFAI, 1043 x 981 px).
     wavelength_angstrom : float
         X-ray wavelength (Å).
     dist_m : float
@@ -145,11 +161,14 @@ def make_geometry(
     if detector == "small":
         det = Detector(PIXEL_M, PIXEL_M, max_shape=SMALL_SHAPE)
         gaps = small_gap_mask()
+    elif detector == "strip":
+        det = Detector(PIXEL_M, PIXEL_M, max_shape=STRIP_SHAPE)
+        gaps = strip_gap_mask()
     elif detector.lower() in ("pilatus1m", "pilatus_1m"):
         det = detector_factory("Pilatus1M")
         gaps = np.asarray(det.mask, dtype=bool) if det.mask is not None else np.zeros(det.max_shape, bool)
     else:
-        raise ValueError(f"`detector` must be 'small' or 'pilatus1m'; got {detector!r}")
+        raise ValueError(f"`detector` must be 'small', 'strip' or 'pilatus1m'; got {detector!r}")
     shape = tuple(int(s) for s in det.max_shape)
     ai = AzimuthalIntegrator(dist=dist_m, poni1=(beam_center_px[0] + 0.5) * det.pixel1,
                              poni2=(beam_center_px[1] + 0.5) * det.pixel2, rot1=rot1_rad, rot2=rot2_rad,
@@ -289,7 +308,7 @@ def _phase_peaks(name: str, wavelength_angstrom: float, q_min: float, q_max: flo
                  fwhm: float, eta: float, min_intensity: float = 0.5) -> tuple[PeakSet, list[dict[str, Any]]]:
     from xsuite.diffraction.phases import calibrant_reflections, get_phase, is_calibrant
 
-    if is_calibrant(name) and name not in ("LYC", "Li3YCl6"):
+    if is_calibrant(name):  # pyFAI calibrant (CeO2, LaB6, ...)
         refl = calibrant_reflections(name, wavelength_angstrom, q_max)
     else:
         refl = get_phase(name).reflections(wavelength_angstrom, q_max)
@@ -356,10 +375,11 @@ def simulate_transmission(
 
 
 def transmission_geometry(detector: str = "small", wavelength_angstrom: float = 0.974) -> Geometry:
-    """Geometry of the simulated transmission set (beam near a corner of the small detector)."""
-    if detector == "small":
-        return make_geometry("small", wavelength_angstrom=wavelength_angstrom, dist_m=0.075,
-                             beam_center_px=(12.0, 15.0), rot1_rad=0.004, rot2_rad=-0.003)
+    """Geometry of the simulated transmission set: for ``"small"``/``"strip"`` the 128 x 398 px strip at
+    90 mm with the beam at its left end (CeO2 111-222 and LYC up to ~4.1 1/Å), else a centred Pilatus 1M."""
+    if detector in ("small", "strip"):  # sample data: the strip, beam at its left end, q up to ~4.1 1/A
+        return make_geometry("strip", wavelength_angstrom=wavelength_angstrom, dist_m=0.090,
+                             beam_center_px=(64.0, 8.0), rot1_rad=0.004, rot2_rad=-0.003)
     return make_geometry(detector, wavelength_angstrom=wavelength_angstrom, dist_m=0.20,
                          beam_center_px=(520.0, 490.0), rot1_rad=0.004, rot2_rad=-0.003)
 
@@ -437,7 +457,7 @@ def write_dataset(out_dir: Path, *, seed: int = 0, detector: str = "small", wave
     seed : int
         Random seed (Poisson noise).
     detector : {"small", "pilatus1m"}
-        Detector to simulate.
+        Detector to simulate ("small" uses the strip detector for transmission).
     wavelength_angstrom : float
         Wavelength (0.974 Å at SSRL 11-3 in the paper).
 
@@ -483,8 +503,8 @@ def write_dataset(out_dir: Path, *, seed: int = 0, detector: str = "small", wave
         "# Simulated transmission XRD pair + calibrant (xsuite.simulate.xrd)",
         "",
         f"Made by `xsuite simulate xrd` / `xsuite.simulate.xrd.write_dataset(seed={seed})`; do not edit.",
-        f"{wavelength_angstrom} A (SSRL 11-3), small Pilatus-like detector {geom.shape[0]}x{geom.shape[1]} px, "
-        "172 um pixels, Poisson noise, gaps = -1, beam stop.",
+        f"{wavelength_angstrom} A (SSRL 11-3), Pilatus-like detector {geom.shape[0]}x{geom.shape[1]} px "
+        "(3 modules), 172 um pixels, beam at the left end, Poisson noise, gaps = -1, beam stop.",
         "",
         "| file | what |",
         "|---|---|",
