@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--period", type=float, default=2.0, help="seconds between frames")
     ap.add_argument("--poll", action="store_true", help="polling observer instead of inotify")
     ap.add_argument("--no-reader", action="store_true", help="skip the independent reader process")
+    ap.add_argument("--refit-interval", type=float, default=2.0, help="watcher refit_interval_s")
     ap.add_argument("--sim", type=Path, default=None, help="folder of simulated Pilatus-1M frames to reuse")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
     cfg = DiffractionConfig(poni=sim / "geometry.poni", mask=sim / "mask.tif",
                             gixrd=GixrdConfig(incidence_angles_deg=[2.0], map_2d=False))
     w = watch_gixrd(det, cfg, out, sample="LYC", live_figure=work / "live.png", poll=args.poll, interval_s=0.25,
-                    settle_s=0.25, refit_interval_s=2.0)
+                    settle_s=0.25, refit_interval_s=args.refit_interval)
     res: dict = {}
     th = threading.Thread(target=lambda: res.setdefault("r", w.run(idle_exit_s=max(5.0, 2 * args.period),
                                                                     timeout_s=args.frames * args.period + 300)))
@@ -110,7 +111,8 @@ def main(argv: list[str] | None = None) -> dict:
     lat = np.asarray(rep.latencies_s, float)
     steady = lat[1:]
     doc = {
-        "frames": args.frames, "period_s": args.period, "observer": rep.observer, "processed": rep.processed,
+        "frames": args.frames, "period_s": args.period, "refit_interval_s": args.refit_interval,
+        "observer": rep.observer, "processed": rep.processed, "latencies_s": [round(x, 3) for x in lat.tolist()],
         "first_frame_latency_s": float(lat[0]) if lat.size else None,
         "latency_s": _stats(steady), "refits": rep.refits, "live_figure_updates": rep.figures,
         "events": [e.to_dict() for e in rep.events],

@@ -107,8 +107,11 @@ def main(argv: list[str] | None = None) -> Any:
     try:
         if "--json" in args:  # keep stdout for the one JSON document; stray prints go to stderr
             common._JSON_STREAM.append(sys.stdout)
-            with contextlib.redirect_stdout(sys.stderr):
-                return cli.main(args=args, prog_name="xsuite", standalone_mode=False)
+            try:
+                with contextlib.redirect_stdout(sys.stderr):
+                    return cli.main(args=args, prog_name="xsuite", standalone_mode=False)
+            finally:
+                common._JSON_STREAM.pop()
         return cli.main(args=args, prog_name="xsuite", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("xsuite: aborted", err=True)

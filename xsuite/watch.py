@@ -1072,6 +1072,15 @@ class GixrdSink:
         """True while a background refit runs."""
         return self._job is not None
 
+    def warm_up(self) -> None:
+        """Start the refit helper process now, so its imports do not compete with the first frames."""
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool.submit(_warm_up)
+
     def keys(self) -> set[str]:
         """Keys stored in any of the series."""
         out: set[str] = set()
@@ -1216,6 +1225,16 @@ class GixrdSink:
                 self._pool = None
 
 
+def _warm_up() -> bool:
+    """Helper-process warm-up: import what the series analysis needs before the first refit."""
+    import lmfit  # noqa: F401
+
+    from xsuite.diffraction import kinetics, peaks  # noqa: F401
+    from xsuite.pipelines import gixrd  # noqa: F401
+
+    return True
+
+
 def _analyse(q: np.ndarray, inten: np.ndarray, sig: np.ndarray, t: np.ndarray, settings: Any, name: str,
              rejected: Mapping[str, str]) -> Any:
     """Helper-process side of :meth:`GixrdSink.refit`: the pipeline's pure series analysis."""
@@ -1310,4 +1329,11 @@ def watch_gixrd(
         def on_update(_results: list[Any]) -> None:
             write_png_atomic(render_live_figure(sink), target)
 
+    # pay the heavy imports (pyFAI in this process, the analysis in the refit helper) before frames arrive
+    sink.warm_up()
+    try:
+        import pyFAI.integrator.azimuthal  # noqa: F401
+        import pyFAI.integrator.fiber  # noqa: F401
+    except ImportError:  # pragma: no cover - pyFAI is a hard dependency
+        pass
     return Watcher(folder, source, reducer, sink, on_update=on_update, **watcher_options)

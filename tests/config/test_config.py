@@ -83,3 +83,31 @@ def test_command_line_overrides_win_and_are_validated(tmp_path):
         with_overrides(sec, n_points="many")
     with pytest.raises(ConfigError, match="unknown setting"):
         with_overrides(sec, n_pionts=3)
+
+
+class _Ranged(XsuiteModel):
+    low: float = 0.0
+    high: float = 1.0
+
+    from pydantic import model_validator as _mv
+
+    @_mv(mode="after")
+    def _ordered(self):
+        if self.low >= self.high:
+            raise ValueError(f"`low` must be below `high`; got {self.low} >= {self.high}")
+        return self
+
+
+class _Outer(XsuiteModel):
+    section: _Ranged
+
+
+def test_model_level_check_names_the_section():
+    from pydantic import ValidationError
+
+    from xsuite.config.base import format_validation_error
+
+    with pytest.raises(ValidationError) as info:
+        _Outer.model_validate({"section": {"low": 2.0, "high": 1.0}})
+    msg = format_validation_error(info.value, "x.yaml")
+    assert msg == "`section`: `low` must be below `high`; got 2.0 >= 1.0 (config x.yaml)"

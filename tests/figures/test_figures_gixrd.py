@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from figtools import assert_labelled, assert_same, by_gid, one
 
+from xsuite.diffraction.kinetics import jmak
 from xsuite.figures._common import FigureDataMissing
 from xsuite.figures.gixrd import (
     gixrd_compare,
@@ -92,13 +93,16 @@ def test_kinetics_points_errors_and_fit(results):
         np.testing.assert_allclose(half, nx.errors[fin], rtol=1e-9)
         fit = one(fig, f"fit:{g}")
         i = list(kin["phase"].value).index(nx.attrs["phase"])
-        expect = kinetics_curve("jmak", fit.get_xdata() * 60.0, kin["a_inf"].value[i], kin["rate_per_s"].value[i],
-                                kin["n_avrami"].value[i], kin["t0_s"].value[i])
-        np.testing.assert_allclose(fit.get_ydata(), expect)
+        a_inf, k, n, t0 = (float(kin[f].value[i]) for f in ("a_inf", "k_per_s", "n_avrami", "t0_s"))
+        # the drawn curve is exactly the stored JMAK model (k_per_s: NOT the cross-model rate_per_s)
+        assert float(kin["rate_per_s"].value[i]) != pytest.approx(k, rel=0.05)
+        np.testing.assert_allclose(fit.get_ydata(), jmak(fit.get_xdata() * 60.0, a_inf, k, n, t0), rtol=1e-12)
+        assert fit.get_linestyle() == "-"  # solid = JMAK
         # the fitted curve follows the (simulated) data: residual rms ~ the 0.25 noise
-        model_at_data = kinetics_curve("jmak", nx.fields["time_s"], kin["a_inf"].value[i],
-                                       kin["rate_per_s"].value[i], kin["n_avrami"].value[i], kin["t0_s"].value[i])
+        model_at_data = jmak(nx.fields["time_s"], a_inf, k, n, t0)
         assert np.sqrt(np.nanmean((nx.signal - model_at_data) ** 2)) < 0.5
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend.count("JMAK fit") == 1 and "parabolic fit" not in legend
     assert_labelled(fig)
 
 

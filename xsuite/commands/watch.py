@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
               metavar="S", help="A file not seen being closed is taken once unchanged this long.")
 @click.option("--give-up", "give_up_s", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               metavar="S", help="An unreadable frame is reported and skipped this long after its file last changed.")
-@click.option("--refit-interval", "refit_interval_s", type=click.FloatRange(min=0.0), default=2.0,
+@click.option("--refit-interval", "refit_interval_s", type=click.FloatRange(min=0.0), default=5.0,
               show_default=True, metavar="S", help="Minimum time between two tracking/kinetics re-fits.")
 @click.option("--live-figure", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PNG kept up to date (replaced atomically) with the latest pattern and peak areas vs time.")

@@ -61,9 +61,13 @@ def format_validation_error(exc: ValidationError, source: str | None = None, pre
         elif kind == "missing":
             msg = f"missing required key `{loc}`"
         else:
+            text = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
             got = err.get("input")
-            got_s = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
-            msg = f"`{loc}`: {err['msg']}; got {got_s}"
+            where_key = f"`{loc}`: " if loc else ""
+            if isinstance(got, (dict, list)):  # a model-level check: the message says what is wrong
+                msg = f"{where_key}{text}"
+            else:
+                msg = f"{where_key}{text}; got {got!r}"
         parts.append(msg)
     where = f" (config {source})" if source else ""
     return "; ".join(parts) + where

@@ -326,13 +326,14 @@ def _units(entry: Any, group: str, field: str, default: str) -> str:
     return nx.units.get(field) or default
 
 
-def kinetics_curve(model: str, t_s: np.ndarray, a_inf: float, rate_per_s: float, n_avrami: float,
+def kinetics_curve(model: str, t_s: np.ndarray, a_inf: float, k_per_s: float, n_avrami: float,
                    t0_s: float, parabolic_k: float = float("nan")) -> np.ndarray:
     """Evaluate a stored kinetics model on times ``t_s`` with :mod:`xsuite.diffraction.kinetics`.
 
-    ``jmak``: A∞·(1 − exp(−(k·(t − t0))ⁿ)); ``parabolic``: K·√(t − t0) with K = ``parabolic_k``
-    (area/√s);
-    zero before t0 (t0 = 0 when not stored). Other models (``none``) give NaN.
+    ``jmak``: A∞·(1 − exp(−(k·(t − t0))ⁿ)) with k = ``k_per_s``, the stored JMAK rate constant (NOT
+    the cross-model ``rate_per_s`` = 1/(t½ − t0), a different quantity); ``parabolic``: K·√(t − t0)
+    with K = ``parabolic_k`` (area/√s); zero before t0 (t0 = 0 when not stored). Other models
+    (``none``) give NaN.
     """
     from xsuite.diffraction import kinetics
 
@@ -341,7 +342,7 @@ def kinetics_curve(model: str, t_s: np.ndarray, a_inf: float, rate_per_s: float,
     model = (model or "").lower()
     if model == "jmak":
         n = float(n_avrami) if np.isfinite(n_avrami) else 1.0
-        return np.asarray(kinetics.jmak(t, float(a_inf), float(rate_per_s), n, t0), dtype=float)
+        return np.asarray(kinetics.jmak(t, float(a_inf), float(k_per_s), n, t0), dtype=float)
     if model == "parabolic":
         return np.asarray(kinetics.parabolic(t, float(parabolic_k), t0), dtype=float)
     return np.full_like(t, np.nan)
@@ -357,7 +358,7 @@ def _kinetics_rows(entry: Any) -> dict[tuple[str, str], dict[str, Any]]:
     out = {}
     for i, key in enumerate(zip(ph, hkl)):
         row = {"model": models[i]}
-        for f in ("a_inf", "rate_per_s", "n_avrami", "t0_s", "r2", "parabolic_k"):
+        for f in ("a_inf", "k_per_s", "n_avrami", "t0_s", "r2", "parabolic_k"):
             v = np.atleast_1d(np.asarray(value(col, f, np.full(len(ph), np.nan)), dtype=float))
             row[f] = float(v[i]) if i < len(v) else float("nan")
         out[key] = row
@@ -403,17 +404,24 @@ def gixrd_kinetics(results: Any, entry: Any = None, *, width: Any = "single") ->
             amp = row and (row["a_inf"] if row["model"] == "jmak" else row["parabolic_k"])
             if row is not None and row["model"] in ("jmak", "parabolic") and np.isfinite(amp):
                 tt = np.linspace(0.0, float(np.nanmax(t)), 300)
-                yy = kinetics_curve(row["model"], tt, row["a_inf"], row["rate_per_s"], row["n_avrami"], row["t0_s"],
+                yy = kinetics_curve(row["model"], tt, row["a_inf"], row["k_per_s"], row["n_avrami"], row["t0_s"],
                                     row["parabolic_k"])
-                ln = ax.plot(tt / 60.0, yy, "-", color=color, lw=1.0)[0]
+                # line style = model (solid JMAK, dashed parabolic); colour = phase, as the points
+                ln = ax.plot(tt / 60.0, yy, "-" if row["model"] == "jmak" else "--", color=color, lw=1.0,
+                             label="_nolegend_")[0]
                 ln.set_gid(f"fit:{g}")
-                lab = "JMAK fit" if row["model"] == "jmak" else "parabolic fit"
-                ln.set_label(lab if lab not in fit_labels else "_nolegend_")
-                fit_labels.add(lab)
+                fit_labels.add(row["model"])
         ax.axhline(0.0, color="0.6", lw=0.5, zorder=0)
         ax.set_xlabel(axis_label("exposure time", "min"))
         ax.set_ylabel(axis_label("peak area", units))
-        ax.legend(loc="upper left", fontsize=6)
+        handles, labels = ax.get_legend_handles_labels()
+        from matplotlib.lines import Line2D
+
+        for m, ls in (("jmak", "-"), ("parabolic", "--")):
+            if m in fit_labels:  # neutral proxies: the fit colour is the phase colour
+                handles.append(Line2D([], [], color="0.3", ls=ls, lw=1.0))
+                labels.append("JMAK fit" if m == "jmak" else "parabolic fit")
+        ax.legend(handles, labels, loc="upper left", fontsize=6)
         ax.set_title(_title(entry_info(e)))
     return fig
 

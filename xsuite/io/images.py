@@ -68,6 +68,7 @@ import logging
 import math
 import os
 import re
+import threading
 import time as _time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -552,49 +553,126 @@ def _attr_str(v: Any) -> str:
     return str(v)
 
 
-class _FabioLogCatcher(logging.Handler):
-    """Collects fabio's error messages (fabio logs instead of raising on some truncated files)."""
+class _LogCatcher(logging.Handler):
+    """Collects a library's log messages (fabio and tifffile log, instead of raising, on some bad files)."""
 
-    def __init__(self) -> None:
-        super().__init__(level=logging.ERROR)
+    def __init__(self, name: str = "fabio", level: int = logging.ERROR) -> None:
+        super().__init__(level=level)
+        self.logger_name = name
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         self.messages.append(record.getMessage())
 
-    def __enter__(self) -> _FabioLogCatcher:
-        logging.getLogger("fabio").addHandler(self)
+    def __enter__(self) -> _LogCatcher:
+        lg = logging.getLogger(self.logger_name)
+        with _LOG_LOCK:
+            # a caller silencing the library (setLevel(CRITICAL)) must not hide its truncation messages from
+            # us: lower the level while catching, without propagating what it lets through
+            depth, saved = _LOG_RAISED.get(self.logger_name, (0, None))
+            if saved is None and not lg.isEnabledFor(self.level):
+                saved = (lg.level, lg.propagate)
+                lg.setLevel(self.level)
+                lg.propagate = False
+            _LOG_RAISED[self.logger_name] = (depth + 1, saved)
+            lg.addHandler(self)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        logging.getLogger("fabio").removeHandler(self)
+        lg = logging.getLogger(self.logger_name)
+        with _LOG_LOCK:
+            lg.removeHandler(self)
+            depth, saved = _LOG_RAISED.pop(self.logger_name, (1, None))
+            if depth > 1:
+                _LOG_RAISED[self.logger_name] = (depth - 1, saved)
+            elif saved is not None:
+                lg.setLevel(saved[0])
+                lg.propagate = saved[1]
+
+
+_LOG_LOCK = threading.Lock()
+_LOG_RAISED: dict[str, tuple[int, tuple[int, bool] | None]] = {}
+
+
+_FabioLogCatcher = _LogCatcher
+
+#: tifffile messages (logged, not raised) meaning the IFD chain or the strip table is cut short
+_TIFF_BROKEN_RE = re.compile(r"invalid (page )?offset|offset to (first )?page|corrupted tag list|"
+                             r"invalid value offset|missing data offset|StripOffsets count|truncat", re.IGNORECASE)
+
+
+def _check_tiff_page(path: Path, page: Any, index: int, size: int) -> None:
+    """DataFormatError when a page's strips/tiles run past the end of the file (or are short, uncompressed)."""
+    offs, counts = page.dataoffsets or (), page.databytecounts or ()
+    end = max((int(o) + int(c) for o, c in zip(offs, counts)), default=0)
+    shape = getattr(page, "shape", None) or ()
+    dtype = getattr(page, "dtype", None)
+    expected = int(np.prod(shape)) * dtype.itemsize if dtype is not None and shape else 0
+    short = (getattr(page, "compression", 1) == 1 and not getattr(page, "is_tiled", False) and expected > 0
+             and sum(int(c) for c in counts) < expected)
+    if end > size or short:
+        raise DataFormatError(f"TIFF file {path} is truncated: {size} bytes, frame {index} needs "
+                              f"{max(end, expected)}")
+
+
+def _tiff_broken(path: Path, cat: _LogCatcher) -> None:
+    broken = [m for m in cat.messages if _TIFF_BROKEN_RE.search(m)]
+    if broken:
+        raise DataFormatError(f"TIFF file {path} is truncated or corrupt: {broken[0].splitlines()[0]}")
+
+
+def _tiff_frame_count(path: Path) -> int | None:
+    """Pages of a TIFF once every page's IFD and data are found inside the file.
+
+    None when tifffile cannot parse the file at all (fabio then decides).
+    """
+    import tifffile
+
+    size = path.stat().st_size
+    try:
+        # pages are parsed lazily and tifffile only logs a cut-short IFD chain/tag table: catch its log
+        with _LogCatcher("tifffile", logging.WARNING) as cat, tifffile.TiffFile(path) as tf:
+            n = len(tf.pages)
+            for i in range(n):
+                _check_tiff_page(path, tf.pages[i], i, size)
+            _tiff_broken(path, cat)
+            return n
+    except DataFormatError:
+        raise
+    except Exception as exc:  # exotic TIFF: fabio decides
+        logger.debug("tifffile could not parse %s (%s)", path, exc)
+        return None
 
 
 def _read_tiff(path: Path, index: int) -> np.ndarray | None:
+    """A TIFF page through tifffile; None when tifffile cannot parse the file (the caller tries fabio).
+
+    Truncation is detected before any pixel is decoded: a page whose strips/tiles run past the end of
+    the file (or, uncompressed, hold fewer bytes than the image needs), and an IFD chain or tag table
+    pointing past the end (which tifffile only logs) raise :class:`DataFormatError`. The last page is
+    checked too, so any page of a stack cut short is refused (it is being written, or broken).
+    """
     import tifffile
 
     try:
-        with tifffile.TiffFile(path) as tf:
-            pages = tf.pages
-            n = len(pages)
+        with _LogCatcher("tifffile", logging.WARNING) as cat, tifffile.TiffFile(path) as tf:
+            n = len(tf.pages)
             if index < 0:
                 index += n
             if not 0 <= index < n:
+                _tiff_broken(path, cat)
                 raise DataFormatError(f"TIFF file {path}: frame {index} out of range (0..{n - 1})")
-            page = pages[index]
             size = path.stat().st_size
-            expected = int(np.prod(page.shape)) * page.dtype.itemsize if page.dtype is not None else 0
-            if page.dataoffsets and page.databytecounts:
-                end = max(o + c for o, c in zip(page.dataoffsets, page.databytecounts))
-                short = page.compression == 1 and not page.is_tiled and expected and \
-                    sum(page.databytecounts) < expected
-                if end > size or short:
-                    raise DataFormatError(f"TIFF file {path} is truncated: {size} bytes, frame {index} needs {end}")
+            page = tf.pages[index]
+            _check_tiff_page(path, page, index, size)
+            if index != n - 1:
+                _check_tiff_page(path, tf.pages[n - 1], n - 1, size)
+            _tiff_broken(path, cat)
             arr = page.asarray()
+            _tiff_broken(path, cat)
     except DataFormatError:
         raise
     except Exception as exc:  # tifffile raises many types; fall back to fabio for exotic TIFFs
-        # fabio's reader then decides (its truncation warnings are turned into DataFormatError)
         logger.debug("tifffile could not read %s (%s); trying fabio", path, exc)
         return None
     return np.asarray(arr)
@@ -757,6 +835,13 @@ def _raw_frame(path: Path, dataset: str | None, index: int) -> np.ndarray:
             if arr.ndim != 2:
                 raise DataFormatError(f"TIFF file {path}: frame {index} has shape {arr.shape}, expected 2D")
             return arr
+        arr = _fabio_frame(_fabio_open(path), path, index)
+        # tifffile could not parse it and libtiff/PIL zero-fill what a cut-short file lacks: an all-zero
+        # frame here is taken as truncated, not as data (a real blank TIFF is read by tifffile above)
+        if arr.size and not np.any(arr):
+            raise DataFormatError(f"TIFF file {path}: frame {index} is unreadable by tifffile and all zeros "
+                                  "through fabio (truncated or corrupt)")
+        return arr
     return _fabio_frame(_fabio_open(path), path, index)
 
 
@@ -820,13 +905,9 @@ def frame_count(source: str | os.PathLike | FrameRef) -> int:
             raise DataFormatError(f"cannot read image file {path}: {_one_line(exc)}") from None
         return 1 if arr.ndim == 2 else int(arr.shape[0])
     if _is_tiff(path):
-        import tifffile
-
-        try:
-            with tifffile.TiffFile(path) as tf:
-                return len(tf.pages)
-        except Exception:
-            pass
+        n = _tiff_frame_count(path)  # raises on a truncated file
+        if n is not None:
+            return n
     return int(getattr(_fabio_open(path), "nframes", 1) or 1)
 
 

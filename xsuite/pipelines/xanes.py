@@ -21,7 +21,7 @@ from xsuite.io.spectra import Channels, ColumnMap, extract_channels, read_positi
 from xsuite.xanes.calibrate import CalibrationResult, MergeResult, calibrate, merge_scans
 from xsuite.xanes.lcf import CombinatorialResult, LCFResult, fit_lcf, fit_lcf_combinations
 from xsuite.xanes.mu import mu_fluorescence, mu_reference, mu_transmission
-from xsuite.xanes.normalize import NormalizationResult, normalize
+from xsuite.xanes.normalize import NormalizationResult, normalization_modes, normalize
 
 __all__ = ["SpectrumResult", "StandardResult", "XanesRun", "run_xanes", "group_by_label", "standard_from_store",
            "demo"]
@@ -195,6 +195,18 @@ def _load_scan(path: Path, mode: str, cfg: XanesConfig, calibrate_ref: bool, sta
     return e, mu, cal, scan.metadata
 
 
+def _calibration_error_ev(cals: Sequence[CalibrationResult | None]) -> float:
+    """Standard error of the energy scale of a merge of scans with independent calibrations.
+
+    The merged spectrum is the mean of the repeats, each shifted by its own calibration error, so its
+    energy error is the mean of the per-scan errors: √(Σσᵢ²)/n. 0 without reference channel.
+    """
+    errs = [c.energy_shift_error_ev for c in cals if c is not None and np.isfinite(c.energy_shift_error_ev)]
+    if not errs:
+        return 0.0
+    return float(np.sqrt(np.sum(np.square(errs))) / len(errs))
+
+
 def _normalize(cfg: XanesConfig, e: NDArray, mu: NDArray) -> NormalizationResult:
     return normalize(e, mu, e0_ev=cfg.e0_ev, pre1_ev=cfg.pre1_ev, pre2_ev=cfg.pre2_ev, norm1_ev=cfg.norm1_ev,
                      norm2_ev=cfg.norm2_ev, nnorm=cfg.nnorm, flatten=cfg.flatten)
@@ -349,6 +361,9 @@ def run_xanes(
     names = [s.name for s in std_results]
     std_sigma = ({s.name: (s.merge.energy_ev, s.merge.mu_error / s.normalization.edge_step) for s in std_results}
                  if cfg.weighting == "noise" and cfg.fit_space == "norm" else None)
+    # error budget beyond the fit's own noise: energy-calibration and normalisation errors (fit_lcf Notes)
+    std_cal_err = {s.name: _calibration_error_ev(s.calibrations) for s in std_results}
+    std_modes = {s.name: normalization_modes(s.normalization, s.merge.mu_error) for s in std_results}
 
     results: list[SpectrumResult] = []
     for label, files in groups.items():
@@ -363,7 +378,9 @@ def run_xanes(
         sigma = merged.mu_error / norm.edge_step if cfg.weighting == "noise" else None
         kw = dict(e0_ev=norm.e0_ev, fit_range_ev=tuple(cfg.fit_range_ev), sum_to_one=cfg.sum_to_one,
                   sigma=sigma, vary_shifts=cfg.vary_shifts, max_shift_ev=cfg.max_shift_ev,
-                  n_bootstrap=cfg.n_bootstrap, space=cfg.fit_space, standards_sigma=std_sigma)
+                  n_bootstrap=cfg.n_bootstrap, space=cfg.fit_space, standards_sigma=std_sigma,
+                  energy_error_ev=_calibration_error_ev(cals), standards_energy_error_ev=std_cal_err,
+                  norm_modes=normalization_modes(norm, merged.mu_error), standards_norm_modes=std_modes)
         lcf = None
         combos = None
         status = "ok"

@@ -27,6 +27,7 @@ __all__ = [
     "merge_scans",
     "deglitch",
     "estimate_noise",
+    "local_noise",
 ]
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,10 @@ class CalibrationResult:
     energy_shift_ev : float
         Shift to add to the measured energies (calibrated = raw + shift).
     element, edge : str
+    energy_shift_error_ev : float
+        Statistical standard error of the shift (= of the reference E0): standard deviation of the
+        derivative maximum over replicas of the reference with its own counting noise added again
+        (parametric bootstrap, :func:`calibrate`). NaN when not computed.
     """
 
     reference_e0_ev: float
@@ -55,6 +60,7 @@ class CalibrationResult:
     energy_shift_ev: float
     element: str
     edge: str
+    energy_shift_error_ev: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly dict."""
@@ -63,6 +69,7 @@ class CalibrationResult:
             "reference_e0_error": self.reference_e0_error_ev,
             "tabulated_e0": self.tabulated_e0_ev,
             "energy_shift": self.energy_shift_ev,
+            "energy_shift_error": self.energy_shift_error_ev,
             "element": self.element,
             "edge": self.edge,
         }
@@ -115,39 +122,51 @@ def tabulated_edge_ev(element: str, edge: str = "K") -> float:
 
 def _deriv_max(e: NDArray, mu: NDArray, smooth_ev: float, step_ev: float,
                window: tuple[float, float] | None) -> float:
+    return float(_deriv_max_batch(e, mu[None, :], smooth_ev, step_ev, window)[0])
+
+
+def _deriv_max_batch(e: NDArray, mus: NDArray, smooth_ev: float, step_ev: float,
+                     window: tuple[float, float] | None) -> NDArray[np.float64]:
+    """Derivative maximum of each row of ``mus`` (r, m) on the common energy axis ``e``."""
     from scipy.ndimage import gaussian_filter1d
 
+    r = mus.shape[0]
     lo, hi = (e[0], e[-1]) if window is None else window
     lo, hi = max(lo, e[0]), min(hi, e[-1])
     grid = np.arange(lo, hi, step_ev)
     if grid.size < 7:
-        return float("nan")
+        return np.full(r, np.nan)
     # shape-preserving cubic: on a coarse or irregular grid a linear interpolant would put the
     # derivative maximum in the middle of the widest rising segment
     from scipy.interpolate import PchipInterpolator
 
-    yi = PchipInterpolator(e, mu)(grid)
+    # only the scan points that influence the window (a pchip segment needs its neighbours)
+    i0 = max(int(np.searchsorted(e, lo)) - 3, 0)
+    i1 = min(int(np.searchsorted(e, hi)) + 3, e.size)
+    yi = PchipInterpolator(e[i0:i1], mus[:, i0:i1], axis=1)(grid)
     if smooth_ev > 0:
-        yi = gaussian_filter1d(yi, smooth_ev / step_ev, mode="nearest")
-    d = np.gradient(yi, step_ev)
+        yi = gaussian_filter1d(yi, smooth_ev / step_ev, mode="nearest", axis=1)
+    d = np.gradient(yi, step_ev, axis=1)
     edge = max(3, int(2.0 * smooth_ev / step_ev))  # ignore filter edge effects
-    d[:edge] = -np.inf
-    d[-edge:] = -np.inf
-    i = int(np.argmax(d))
+    d[:, :edge] = -np.inf
+    d[:, -edge:] = -np.inf
+    imax = np.argmax(d, axis=1)
+    out = grid[imax].astype(float)
     # refine: least-squares parabola through the derivative within ±half the smoothing width of the
     # maximum (averages the residual noise instead of trusting three points)
     half = max(2, int(round(0.5 * max(smooth_ev, 4 * step_ev) / step_ev)))
-    lo_i, hi_i = max(i - half, 0), min(i + half + 1, d.size)
-    seg = d[lo_i:hi_i]
-    ok = np.isfinite(seg)
-    if ok.sum() >= 5:
-        x = grid[lo_i:hi_i][ok] - grid[i]
-        c2, c1, _ = np.polyfit(x, seg[ok], 2)
-        if c2 < 0:
-            off = -c1 / (2 * c2)
-            if abs(off) <= half * step_ev:
-                return float(grid[i] + off)
-    return float(grid[i])
+    for row, i in enumerate(imax):
+        lo_i, hi_i = max(i - half, 0), min(i + half + 1, d.shape[1])
+        seg = d[row, lo_i:hi_i]
+        ok = np.isfinite(seg)
+        if ok.sum() >= 5:
+            x = grid[lo_i:hi_i][ok] - grid[i]
+            c2, c1, _ = np.polyfit(x, seg[ok], 2)
+            if c2 < 0:
+                off = -c1 / (2 * c2)
+                if abs(off) <= half * step_ev:
+                    out[row] = grid[i] + off
+    return out
 
 
 def find_edge_energy(
@@ -198,6 +217,8 @@ def calibrate(
     tabulated_e0_ev: float | None = None,
     smooth_ev: float | None = None,
     search_ev: float = 40.0,
+    n_replicas: int = 32,
+    seed: int = 0,
 ) -> CalibrationResult:
     """Align the reference-foil edge of one scan to the tabulated edge energy.
 
@@ -213,6 +234,12 @@ def calibrate(
         Smoothing of the derivative (eV); None = twice the median energy step near the edge.
     search_ev : float
         The edge is searched within tabulated ± search_ev.
+    n_replicas : int
+        Replicas for the statistical error of the shift: the local noise of the reference (robust
+        scatter about a cubic through the neighbours) is added again to the reference and the edge
+        re-found; the standard deviation of those edges is ``energy_shift_error_ev`` (0 = skip, NaN).
+    seed : int
+        Random seed of the replicas (deterministic by default).
 
     Returns
     -------
@@ -224,9 +251,26 @@ def calibrate(
                                window_ev=(e_tab - search_ev, e_tab + search_ev))
     if not np.isfinite(e0):
         raise ValueError(f"no {element} {edge} edge found within {e_tab:.1f} ± {search_ev} eV")
-    log.debug("reference E0 %.3f eV, tabulated %.3f eV", e0, e_tab)
+    stat = float("nan")
+    if n_replicas > 1:
+        e = np.asarray(energy_ev, float)
+        y = np.asarray(mu_reference, float)
+        ok = np.isfinite(e) & np.isfinite(y)
+        e, y = e[ok], y[ok]
+        if smooth_ev is None:
+            inside = e[(e >= e_tab - search_ev) & (e <= e_tab + search_ev)]
+            smooth_ev = 2.0 * float(np.median(np.diff(inside))) if inside.size > 2 else 1.0
+        rng = np.random.default_rng(seed)
+        reps = y[None, :] + rng.standard_normal((n_replicas, y.size)) * local_noise(e, y)[None, :]
+        step = min(0.05, float(np.median(np.diff(e))) / 4)
+        vals = _deriv_max_batch(e, reps, smooth_ev, step, (e_tab - search_ev, e_tab + search_ev))
+        vals = vals[np.isfinite(vals)]
+        if vals.size > 1:
+            stat = float(np.std(vals, ddof=1))
+    log.debug("reference E0 %.3f ± %.3f eV, tabulated %.3f eV", e0, stat, e_tab)
     return CalibrationResult(reference_e0_ev=e0, reference_e0_error_ev=err, tabulated_e0_ev=e_tab,
-                             energy_shift_ev=e_tab - e0, element=element, edge=edge)
+                             energy_shift_ev=e_tab - e0, element=element, edge=edge,
+                             energy_shift_error_ev=stat)
 
 
 def estimate_noise(mu: ArrayLike) -> NDArray[np.float64]:
@@ -250,18 +294,75 @@ def estimate_noise(mu: ArrayLike) -> NDArray[np.float64]:
     return np.full(y.shape, max(sigma, np.finfo(float).tiny))
 
 
-def deglitch(mu: ArrayLike, *, threshold: float = 6.0) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
-    """Replace single-point outliers (glitches) by the mean of their neighbours.
+def _cubic_prediction(x: NDArray, y: NDArray) -> tuple[NDArray, NDArray]:
+    """Value at each interior point i (2 ≤ i < m − 2) predicted by the cubic through i±1, i±2, and
+    the sum of the squared interpolation weights (white noise σ → prediction variance σ²·Σw²)."""
+    idx = np.arange(2, y.size - 2)
+    nb = np.stack([idx - 2, idx - 1, idx + 1, idx + 2])  # (4, n)
+    xi = x[idx]
+    pred = np.zeros(idx.size)
+    w2 = np.zeros(idx.size)
+    for a in range(4):
+        wa = np.ones(idx.size)
+        for b in range(4):
+            if b != a:
+                wa *= (xi - x[nb[b]]) / (x[nb[a]] - x[nb[b]])
+        pred += wa * y[nb[a]]
+        w2 += wa**2
+    return pred, w2
 
-    A point is a glitch when it deviates from the mean of its two neighbours by more than
-    ``threshold`` robust standard deviations of that same statistic over the scan, and its neighbours
-    are not glitches themselves (only isolated points are touched, so edges and peaks survive).
+
+def local_noise(energy_ev: ArrayLike, mu: ArrayLike, *, window: int = 21) -> NDArray[np.float64]:
+    """Point-by-point white-noise σ of a spectrum, robust and local.
+
+    The deviation of every point from the cubic through its two neighbours on either side has variance
+    σ²(1 + Σw²) for white noise (w: the interpolation weights) and is nearly blind to edges and white
+    lines; its running median (``window`` points) ×1.4826 gives σ along the scan, which in
+    transmission changes several-fold between pre-edge and white line.
+
+    Parameters
+    ----------
+    energy_ev, mu : array_like, shape (m,), m ≥ 7
+    window : int
+        Points in the running median.
+
+    Returns
+    -------
+    ndarray, shape (m,)
+        σ per point (ends copied from the nearest interior value).
+    """
+    from scipy.ndimage import median_filter
+
+    x = np.asarray(energy_ev, float)
+    y = np.asarray(mu, float)
+    if y.size < 7 or x.shape != y.shape:
+        raise ValueError(f"need equal-length energy_ev and mu with at least 7 points; got {x.size}, {y.size}")
+    pred, w2 = _cubic_prediction(x, y)
+    a = np.abs(y[2:-2] - pred) / np.sqrt(1.0 + w2)
+    sig = 1.4826 * median_filter(a, size=min(window, a.size), mode="nearest")
+    sig = np.maximum(sig, max(1e-3 * float(np.median(sig)), np.finfo(float).tiny))
+    return np.concatenate([np.full(2, sig[0]), sig, np.full(2, sig[-1])])
+
+
+def deglitch(mu: ArrayLike, *, threshold: float = 6.0, energy_ev: ArrayLike | None = None
+             ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Replace single-point outliers (glitches) by the cubic interpolation of their neighbours.
+
+    Each interior point is compared with the cubic through its two neighbours on either side (on the
+    energy axis when given, so grid-step changes are not glitches). A point is a glitch when that
+    deviation exceeds ``threshold`` robust standard deviations of the same statistic in the 21 points
+    around it (counting noise varies along a scan) and is the largest within ±2 points (a glitch also raises its neighbours' deviations, to at most 2/3 of
+    its own). The cubic prediction follows edges and white lines, so low-noise standards keep their
+    peaks (a two-neighbour mean would flag the top of a sharp white line as a glitch when the counting
+    noise is small, and flatten it — a bias on every LCF fraction).
 
     Parameters
     ----------
     mu : array_like, shape (m,)
     threshold : float
         Detection level in robust σ.
+    energy_ev : array_like, shape (m,), optional
+        Energies of the points (default: equally spaced).
 
     Returns
     -------
@@ -270,25 +371,30 @@ def deglitch(mu: ArrayLike, *, threshold: float = 6.0) -> tuple[NDArray[np.float
     """
     y = np.asarray(mu, float).copy()
     mask = np.zeros(y.shape, bool)
-    if y.size < 5:
+    if y.size < 7:
         return y, mask
-    dev = y[1:-1] - 0.5 * (y[:-2] + y[2:])
-    scale = 1.4826 * float(np.median(np.abs(dev - np.median(dev))))
-    if scale <= 0:
+    x = np.arange(y.size, dtype=float) if energy_ev is None else np.asarray(energy_ev, float)
+    if x.shape != y.shape:
+        raise ValueError(f"energy_ev has {x.size} points but mu has {y.size}")
+    pred, _ = _cubic_prediction(x, y)
+    dev = np.zeros(y.size)
+    dev[2:-2] = y[2:-2] - pred
+    # local robust scale (running median of |deviation| over 21 points): counting noise differs by
+    # several times between pre-edge, white line and post-edge in transmission
+    from scipy.ndimage import median_filter
+
+    absdev = np.abs(dev[2:-2])
+    scale = 1.4826 * median_filter(absdev, size=min(21, absdev.size), mode="nearest")
+    floor = 1.4826 * float(np.median(absdev)) * 0.1
+    if not np.any(scale > 0) and floor <= 0:
         return y, mask
-    z = np.abs(dev) / scale
-    cand = np.zeros(y.shape, bool)
-    cand[1:-1] = z > threshold
-    # keep only the strongest point of any neighbouring pair (a single glitch also raises its neighbours
-    # to half its size, which stays below threshold for a genuine spike)
-    for i in np.nonzero(cand)[0]:
-        lo, hi = max(i - 1, 0), min(i + 2, y.size)
-        zi = np.abs(y[i] - 0.5 * (y[i - 1] + y[i + 1])) if 0 < i < y.size - 1 else 0
-        neigh = [j for j in range(lo, hi) if j != i and cand[j]]
-        if all(np.abs(y[j] - 0.5 * (y[j - 1] + y[j + 1])) < zi for j in neigh if 0 < j < y.size - 1):
+    z = np.zeros(y.size)
+    z[2:-2] = absdev / np.maximum(scale, max(floor, np.finfo(float).tiny))
+    for i in np.nonzero(z > threshold)[0]:
+        lo, hi = max(i - 2, 0), min(i + 3, y.size)
+        if z[i] >= z[lo:hi].max():
             mask[i] = True
-    for i in np.nonzero(mask)[0]:
-        y[i] = 0.5 * (y[i - 1] + y[i + 1])
+    y[mask] = (y - dev)[mask]
     return y, mask
 
 
@@ -322,8 +428,8 @@ def merge_scans(
     n_glitch = 0
     if deglitch_threshold is not None:
         cleaned = []
-        for y in ys:
-            c, msk = deglitch(y, threshold=deglitch_threshold)
+        for e, y in zip(es, ys):
+            c, msk = deglitch(y, threshold=deglitch_threshold, energy_ev=e)
             n_glitch += int(msk.sum())
             cleaned.append(c)
         ys = cleaned

@@ -110,6 +110,11 @@ class LCFResult:
         Level of the bootstrap interval.
     status : str
         ``"ok"`` or why the fit is not trustworthy.
+    error_budget : dict of str → ndarray, shape (k,)
+        Standard-error contributions added in quadrature into ``fraction_errors``: ``noise`` (the
+        fit's own covariance, reduced-χ² scaled), and when their inputs are given ``calibration``
+        (energy-scale errors of data and standards) and ``normalization`` (edge-step/pre-edge fit
+        errors of data and standards). See :func:`fit_lcf`.
     """
 
     standards: tuple[str, ...]
@@ -133,6 +138,7 @@ class LCFResult:
     components: NDArray[np.float64]
     confidence: float = 0.95
     status: str = "ok"
+    error_budget: dict[str, NDArray[np.float64]] = field(default_factory=dict)
 
     @property
     def combination(self) -> str:
@@ -159,6 +165,8 @@ class LCFResult:
             out["fraction_ci"] = {s: [float(lo), float(hi)] for s, lo, hi in
                                   zip(self.standards, self.fraction_ci_low, self.fraction_ci_high)}
             out["confidence"] = self.confidence
+        if self.error_budget:
+            out["fraction_error_budget"] = {term: m(v) for term, v in self.error_budget.items()}
         if np.any(self.energy_shifts_ev != 0):
             out["energy_shifts"] = m(self.energy_shifts_ev)
             out["energy_shift_errors"] = m(self.energy_shift_errors_ev)
@@ -429,6 +437,11 @@ def fit_lcf(
     space: Literal["norm", "deriv"] = "norm",
     seed: int = 0,
     standards_sigma: Mapping[str, tuple[ArrayLike, ArrayLike]] | None = None,
+    energy_error_ev: float = 0.0,
+    standards_energy_error_ev: Mapping[str, float] | None = None,
+    norm_modes: ArrayLike | None = None,
+    standards_norm_modes: Mapping[str, ArrayLike] | None = None,
+    misfit_bandwidth_ev: float = 0.0,
 ) -> LCFResult:
     """Fit one normalised spectrum as a non-negative combination of standards.
 
@@ -461,6 +474,44 @@ def fit_lcf(
     standards_sigma : mapping name → (energy_ev, sigma), optional
         Noise of the normalised standards. With ``sigma`` it is propagated into the weights:
         σ² = σ_data² + Σ wᵢ² σᵢ², with w from a first pass (one refinement).
+    energy_error_ev : float
+        Standard error of the data's energy calibration (e.g. the mean of the per-scan
+        :attr:`~xsuite.xanes.calibrate.CalibrationResult.energy_shift_error_ev` over √n merged scans).
+    standards_energy_error_ev : mapping name → float, optional
+        The same for each standard.
+    norm_modes : array_like, shape (p, m), optional
+        Independent 1σ perturbations of ``mu_norm`` from its normalisation
+        (:func:`~xsuite.xanes.normalize.normalization_modes`), on ``energy_ev``.
+    standards_norm_modes : mapping name → array_like (p, mᵢ), optional
+        The same for each standard, on the standard's own grid.
+    misfit_bandwidth_ev : float
+        Bandwidth (eV) of the autocorrelation-consistent (Newey–West, Bartlett kernel) error estimate
+        from the residuals; 0 = off. See Notes.
+
+    Notes
+    -----
+    Error budget. The weights' covariance from the fit (``noise``) only knows the point noise inside
+    the window. Two further error sources move every point of a spectrum together and are propagated
+    linearly: with M the linear LCF operator of the full set of standards (noise weights, Σw = 1 if
+    constrained; w = M·y), a data perturbation δy moves the weights by M·δy.
+
+    * ``calibration``: an energy error δE of the data is δy = −δE·dy/dE; an error δᵢ of standard i acts
+      like δy = +wᵢ·δᵢ·dAᵢ/dE (model shift). dy/dE is taken from the fitted model (smooth).
+      Not added when ``vary_shifts`` (the fitted shifts absorb it).
+    * ``normalization``: each mode r of the data gives δy = r, each mode rᵢ of standard i gives
+      δy = −wᵢ·rᵢ.
+
+    * ``misfit``: when the model does not describe the data (a reduced χ² above 1 from structured
+      residuals: detection geometry, self-absorption, a missing standard), the residuals are correlated
+      over a few eV and the white-noise covariance, even χ²-scaled, is too small. The Newey–West
+      estimate Var(w) = Σ_ij M_i M_j r_i r_j κ(|E_i − E_j|) with the Bartlett kernel κ(d) = 1 − d/b
+      (b = ``misfit_bandwidth_ev``) and the usual n/(n − p) correction is consistent for correlated
+      residuals and reduces to the noise term for white ones; its excess over ``noise`` is the
+      ``misfit`` term (zero when the residuals look white).
+
+    The variance of each term is the sum of squared responses; ``fraction_errors`` is the quadrature
+    sum of all terms (per-term values in ``error_budget``). Standards' errors are the same for every
+    spectrum fitted with them, so across a series they are correlated, not independent.
 
     Returns
     -------
@@ -542,13 +593,68 @@ def fit_lcf(
         boot = solve_lcf_batch(Ash, ystar, sigma=s if weighted else None, sum_to_one=sum_to_one)
         alpha = (1 - confidence) / 2
         ci_lo, ci_hi = np.quantile(boot.fractions, [alpha, 1 - alpha], axis=0)
+    budget = {"noise": np.asarray(werr, float)}
+    Am = np.array([np.interp(e - shifts[i], *stds[i]) for i in range(k)]) if vary_shifts else A
+    op = _linear_operator(Am, s, sum_to_one)
+    if not vary_shifts:
+        dA = np.gradient(Am, e, axis=1) if e.size > 2 else np.zeros_like(Am)
+        pert = []
+        if energy_error_ev and np.isfinite(energy_error_ev):
+            pert.append(energy_error_ev * (w @ dA))
+        for i, nm in enumerate(names):
+            err_i = (standards_energy_error_ev or {}).get(nm, 0.0)
+            if err_i and np.isfinite(err_i):
+                pert.append(err_i * w[i] * dA[i])
+        if pert:
+            budget["calibration"] = np.sqrt(np.sum((np.array(pert) @ op.T) ** 2, axis=0))
+    if misfit_bandwidth_ev > 0 and e.size > 2:
+        step_ev = float(np.median(np.diff(e)))
+        nlag = int(np.floor(misfit_bandwidth_ev / step_ev))
+        a = op * res[None, :]  # (k, f): response of the weights to each residual
+        hac = np.sum(a**2, axis=1)
+        for lag in range(1, min(nlag, e.size - 1) + 1):
+            hac += 2.0 * (1.0 - lag / (nlag + 1)) * np.sum(a[:, lag:] * a[:, :-lag], axis=1)
+        hac *= e.size / max(e.size - nfree, 1)
+        budget["misfit"] = np.sqrt(np.clip(hac - budget["noise"] ** 2, 0.0, None))
+    modes = []
+    if norm_modes is not None:
+        nm_arr = np.atleast_2d(np.asarray(norm_modes, float))
+        if nm_arr.size:
+            full_e = np.asarray(energy_ev, float)
+            if space == "deriv":
+                nm_arr = np.gradient(nm_arr, full_e, axis=1)
+            modes.extend(np.interp(e, full_e, r) for r in nm_arr)
+    for i, nm in enumerate(names):
+        if standards_norm_modes and nm in standards_norm_modes:
+            rm = np.atleast_2d(np.asarray(standards_norm_modes[nm], float))
+            if rm.size:
+                se = stds[i][0]
+                if space == "deriv":
+                    rm = np.gradient(rm, se, axis=1)
+                modes.extend(-w[i] * np.interp(e, se, r) for r in rm)
+    if modes:
+        budget["normalization"] = np.sqrt(np.sum((np.array(modes) @ op.T) ** 2, axis=0))
+    total = np.sqrt(np.sum([v**2 for v in budget.values()], axis=0))
     return LCFResult(
-        standards=tuple(names), fractions=w, fraction_errors=werr, fraction_ci_low=ci_lo,
+        standards=tuple(names), fractions=w, fraction_errors=total, fraction_ci_low=ci_lo,
         fraction_ci_high=ci_hi, energy_shifts_ev=shifts, energy_shift_errors_ev=shift_err, chisq=chisq,
         reduced_chisq=chisq / dof, r_factor=rf, n_points=int(e.size), n_free=nfree, sum_to_one=sum_to_one,
         energy_ev=e, data=y, fit=fit, residual=res, sigma=s, components=comps, confidence=confidence,
-        status=status,
+        status=status, error_budget=budget,
     )
+
+
+def _linear_operator(A: NDArray, sigma: NDArray, sum_to_one: bool) -> NDArray:
+    """M (k, f) with w = M·y for the weighted least squares of all standards (Σw = 1 if asked)."""
+    wv = 1.0 / sigma**2
+    g = (A * wv) @ A.T
+    ginv = np.linalg.pinv(g)
+    m = ginv @ (A * wv)
+    if sum_to_one:
+        u = ginv.sum(axis=1)
+        # w = m·y + u (1 − 1ᵀm·y)/(1ᵀu): the y-dependent part is (I − u1ᵀ/1ᵀu)·m
+        m = m - np.outer(u, m.sum(axis=0)) / u.sum()
+    return m
 
 
 def fit_lcf_combinations(

@@ -28,6 +28,7 @@ __all__ = [
     "normalize_batch",
     "find_e0_batch",
     "half_height_energy",
+    "normalization_modes",
 ]
 
 log = logging.getLogger(__name__)
@@ -411,3 +412,72 @@ def normalize_batch(
         flat = norm
     return BatchNormalization(energy_ev=e[sl], norm=norm, flat=flat, e0_ev=e0, edge_step=step,
                               pre1_ev=pre1, pre2_ev=pre2, norm1_ev=norm1, norm2_ev=norm2, nnorm=deg_used)
+
+
+def normalization_modes(result: NormalizationResult, mu_error: ArrayLike, *, npre: int = 1) -> NDArray[np.float64]:
+    """Independent 1σ perturbations of the normalised spectrum caused by noise in the edge-step fits.
+
+    ``norm = (µ − P)/s`` with P the pre-edge polynomial (fitted over E0+pre1..pre2), Q the post-edge
+    polynomial fitted to µ − P over E0+norm1..norm2, and s = Q(E0) (larch ``pre_edge``). The counting
+    noise of µ inside those windows (``mu_error``, independent per point) makes the polynomial
+    coefficients uncertain; their covariance follows from the unweighted least squares larch does
+    (sandwich form, Cov = H·diag(σ²)·Hᵀ with H the pseudo-inverse of the design). To first order
+
+        δnorm(E) = −[δP(E) + norm(E)·δs] / s,   δs = δQ(E0), and a change δP also moves Q by −fit(δP).
+
+    Each returned row is one independent mode, J·(√λ v) for an eigenpair (λ, v) of a coefficient
+    covariance, so Cov(norm) = Σ rows rowᵀ. Propagated through a linear fit (e.g. LCF), the variance of
+    any result is the sum of its squared responses to the rows. The windows are disjoint from a usual
+    LCF window (−20..+30 eV), so these errors add in quadrature to the fit's own noise error.
+
+    Parameters
+    ----------
+    result : NormalizationResult
+        Output of :func:`normalize` (windows, E0, step and ``norm`` are used).
+    mu_error : array_like, shape (m,) or scalar
+        Standard error of µ per point on ``result.energy_ev`` (e.g. the merge spread).
+    npre : int
+        Pre-edge polynomial degree used by the normalisation (1 = line, 0 = constant).
+
+    Returns
+    -------
+    ndarray, shape (p, m)
+        p = (npre + 1) + (nnorm + 1) modes; zeros where a window holds too few points.
+    """
+    e = np.asarray(result.energy_ev, float)
+    m = e.size
+    sig = np.broadcast_to(np.asarray(mu_error, float), (m,))
+    e0 = float(result.e0_ev)
+    step = float(result.edge_step)
+    norm = np.asarray(result.norm, float)
+    nn = int(result.nnorm)
+    if nn < 0 or not np.isfinite(result.pre1_ev) or step <= 0:
+        return np.zeros((0, m))
+    ie0 = int(_index_nearest(e, e0))
+    p1 = int(_index_of(e, result.pre1_ev + e0))
+    p2 = int(_index_nearest(e, result.pre2_ev + e0))
+    if p2 - p1 < 2:
+        p2 = min(m, p1 + 2)
+    q1 = min(int(_index_of(e, result.norm1_ev + e0)), m - 3)
+    q2 = int(_index_nearest(e, result.norm2_ev + e0))
+    if q2 - q1 < 2:
+        q1, nn = q1 - 2, 0
+    scale = max(float(np.ptp(e)), 1.0)
+    x = (e - e0) / scale
+    xp = np.vander(x, max(npre, 0) + 1, increasing=True)  # (m, a)
+    xq = np.vander(x, nn + 1, increasing=True)  # (m, b)
+    hp = np.linalg.pinv(xp[p1:p2])  # (a, np)
+    hq = np.linalg.pinv(xq[q1:q2])  # (b, nq)
+    cov_p = (hp * sig[p1:p2] ** 2) @ hp.T
+    cov_q = (hq * sig[q1:q2] ** 2) @ hq.T
+    # Jacobians of norm with respect to the pre-edge and post-edge coefficients
+    dq_dc = -hq @ xp[q1:q2]  # post coefficients move with the pre-edge line
+    ds_dc = xq[ie0] @ dq_dc  # (a,)
+    j_pre = -(xp + norm[:, None] * ds_dc[None, :]) / step
+    j_post = -(norm[:, None] * xq[ie0][None, :]) / step
+
+    def modes(j: NDArray, cov: NDArray) -> NDArray:
+        lam, vec = np.linalg.eigh(0.5 * (cov + cov.T))
+        return (j @ (vec * np.sqrt(np.clip(lam, 0, None)))).T
+
+    return np.vstack([modes(j_pre, cov_p), modes(j_post, cov_q)])
