@@ -14,6 +14,7 @@ from xsuite.diffraction.peaks import (
     fit_peak_fixed_shape,
     onset_index,
     parse_hkl,
+    peak_profile,
     pseudo_voigt,
     select_tracking_reflections,
     track_peaks,
@@ -48,7 +49,8 @@ def simulate_series(rng, targets, areas, n_frames=26, dt=360.0):
     for i in range(n_frames):
         mu = base.copy()
         for j, tg in enumerate(targets):
-            mu += pseudo_voigt(Q, areas[i, j], tg.q_inv_angstrom, FWHM, ETA)
+            # a merged group (LiCl.H2O 101/110) is its members at the table positions and ratios
+            mu += peak_profile(Q, areas[i, j], tg.q_inv_angstrom, FWHM, ETA, tg.components)
         frames[i] = rng.poisson(mu)
     return t, frames, np.sqrt(np.clip(frames, 1, None))
 

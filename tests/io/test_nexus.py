@@ -191,3 +191,40 @@ def test_writer_killed_mid_append_leaves_readable_file_with_all_earlier_frames(t
 def test_safe_name():
     assert safe_name("LYC_PMMA 2.0°") == "LYC_PMMA_2_0"
     assert safe_name("2deg") == "n2deg"
+
+
+def test_rows_of_an_interrupted_append_are_dropped_not_kept_as_blank_frames(tmp_path):
+    out = tmp_path / "out.h5"
+    _write_demo(out)
+    store = ResultsStore(out)
+    with store.appender() as ap:
+        ap.series("LYC_2deg", "patterns").append("frame0", {"intensity": np.ones(50), "time_s": 0.0})
+    with h5py.File(out, "a") as h5:  # what a writer killed between "grow" and "write the key" leaves
+        grp = h5["LYC_2deg/patterns"]
+        for name in ("intensity", "time_s", "frame_key"):
+            grp[name].resize(2, axis=0)
+        grp["intensity"][1] = 7.0
+    with store.appender() as ap:
+        s = ap.series("LYC_2deg", "patterns")
+        assert s.keys() == {"frame0"} and len(s) == 1
+        assert s.append("frame1", {"intensity": np.full(50, 2.0), "time_s": 6.0})
+    pat = read_results(out).entries["LYC_2deg"].nxdata["patterns"]
+    assert list(pat.fields["frame_key"]) == ["frame0", "frame1"]
+    np.testing.assert_allclose(pat.signal[:, 0], [1.0, 2.0])
+    assert pat.fields["monitor"].shape == (2,)
+
+
+def test_a_reader_holding_the_file_does_not_block_the_writer(tmp_path):
+    out = tmp_path / "out.h5"
+    _write_demo(out)
+    holder = subprocess.Popen(  # e.g. silx view left open during beamtime (default HDF5 locking)
+        [sys.executable, "-c", "import h5py, sys, time; f = h5py.File(sys.argv[1], 'r'); print('open', flush=True); "
+         "time.sleep(30)", str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with ResultsStore(out).appender() as ap:
+            assert ap.series("LYC_2deg", "patterns").append("f0", {"time_s": 0.0})
+        assert read_results(out).entries["LYC_2deg"].nxdata["patterns"].signal.shape == (1, 50)
+    finally:
+        holder.kill()
+        holder.wait()

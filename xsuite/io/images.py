@@ -601,6 +601,10 @@ _TIFF_BROKEN_RE = re.compile(r"invalid (page )?offset|offset to (first )?page|co
                              r"invalid value offset|missing data offset|StripOffsets count|truncat", re.IGNORECASE)
 
 
+#: tifffile exceptions on a TIFF whose header it recognised but whose IFDs are cut short or corrupt
+_TIFF_CORRUPT_RE = re.compile(r"corrupt|invalid .*offset|truncat|end of file|EOF", re.IGNORECASE)
+
+
 def _check_tiff_page(path: Path, page: Any, index: int, size: int) -> None:
     """DataFormatError when a page's strips/tiles run past the end of the file (or are short, uncompressed)."""
     offs, counts = page.dataoffsets or (), page.databytecounts or ()
@@ -640,6 +644,7 @@ def _tiff_frame_count(path: Path) -> int | None:
     except DataFormatError:
         raise
     except Exception as exc:  # exotic TIFF: fabio decides
+        _tiff_corrupt(path, exc)
         logger.debug("tifffile could not parse %s (%s)", path, exc)
         return None
 
@@ -673,9 +678,16 @@ def _read_tiff(path: Path, index: int) -> np.ndarray | None:
     except DataFormatError:
         raise
     except Exception as exc:  # tifffile raises many types; fall back to fabio for exotic TIFFs
+        _tiff_corrupt(path, exc)
         logger.debug("tifffile could not read %s (%s); trying fabio", path, exc)
         return None
     return np.asarray(arr)
+
+
+def _tiff_corrupt(path: Path, exc: Exception) -> None:
+    """Raise DataFormatError when tifffile says the IFD structure is broken (no fabio fallback then)."""
+    if type(exc).__name__ == "TiffFileError" and _TIFF_CORRUPT_RE.search(str(exc)):
+        raise DataFormatError(f"TIFF file {path} is truncated or corrupt: {_one_line(exc)}") from None
 
 
 def _fabio_open(path: Path) -> Any:

@@ -551,19 +551,45 @@ class SeriesAppender:
                 f"series {self.group.name}: unknown column(s) {sorted(unknown)}; known: {sorted(self._columns)}"
             )
         n = len(self)
-        for col in self._columns:
-            ds = self.group[col]
-            ds.resize(n + 1, axis=0)
-            if col == "frame_key":
-                ds[n] = key_b
-            elif col in values:
+        try:
+            for col in self._columns:  # grow every column first; the key is written last
+                self.group[col].resize(n + 1, axis=0)
+            for col in self._columns:
+                if col == "frame_key" or col not in values:
+                    continue
+                ds = self.group[col]
                 val = values[col]
                 if ds.dtype.kind == "S":
                     val = _to_bytes(str(val), ds.dtype.str.lstrip("|<>"))
                 ds[n] = val
+            self.group["frame_key"][n] = key_b  # a row counts as stored only once its key is there
+            self._appender.flush()
+        except OSError as exc:
+            raise ResultsFileError(
+                f"{self._appender.path}: appending frame {key!r} failed ({_os_reason(exc)}); "
+                "frames written before are intact"
+            ) from None
         self._keys.add(_decode(key_b))
-        self._appender.flush()
         return True
+
+
+def _trim_incomplete_rows(h5: Any) -> None:
+    """Drop trailing rows without a frame key (a writer stopped in the middle of an append)."""
+    import h5py
+
+    series = []
+    h5.visititems(lambda name, obj: series.append(obj) if isinstance(obj, h5py.Group)
+                  and obj.attrs.get("xsuite_series", 0) and "frame_key" in obj else None)
+    for grp in series:
+        keys = grp["frame_key"][()]
+        valid = int(np.count_nonzero(keys != b""))
+        lengths = {k: grp[k].shape[0] for k in grp if isinstance(grp[k], h5py.Dataset)
+                   and grp[k].maxshape and grp[k].maxshape[0] is None}
+        if any(n != valid for n in lengths.values()):
+            log.warning("%s: dropping %d incomplete row(s) left by an interrupted append",
+                        grp.name, max(lengths.values()) - valid)
+            for k in lengths:
+                grp[k].resize(valid, axis=0)
 
 
 def _h5dataset() -> type:
@@ -664,7 +690,7 @@ class ResultsStore:
         if not self.path.exists():
             return False
         try:
-            with h5py.File(self.path, "r"):
+            with h5py.File(self.path, "r", locking=False):
                 return False
         except OSError as exc:
             if "already open for write" not in str(exc) and "consistency flags" not in str(exc):
@@ -730,7 +756,10 @@ class ResultsStore:
         with self._lock():
             self.recover()
             try:
-                h5 = h5py.File(self.path, "a", libver=LIBVER)
+                # locking=False: a reader holding the file (silx view) must never block the writer;
+                # one writer at a time is guaranteed by our own lock file, consistency by SWMR.
+                h5 = h5py.File(self.path, "a", libver=LIBVER, locking=False)
+                _trim_incomplete_rows(h5)
                 h5.swmr_mode = True
             except OSError as exc:
                 raise ResultsFileError(f"{self.path}: cannot append to results file ({_os_reason(exc)})") from None
@@ -864,10 +893,10 @@ def open_for_reading(path: str | Path) -> Iterator[Any]:
     if not path.is_file():
         raise ResultsFileError(f"{path}: results file not found")
     try:
-        h5 = h5py.File(path, "r")
+        h5 = h5py.File(path, "r", locking=False)
     except OSError as exc:
         try:
-            h5 = h5py.File(path, "r", swmr=True)
+            h5 = h5py.File(path, "r", swmr=True, locking=False)
         except OSError:
             raise ResultsFileError(f"{path}: not a readable HDF5 results file ({exc})") from None
     try:
