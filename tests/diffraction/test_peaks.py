@@ -154,7 +154,9 @@ def test_tracking_growth_series(targets):
         truth = areas[:, j]
         meas = res.area[:, j]
         r2 = 1 - np.sum((meas - truth) ** 2) / np.sum((truth - truth.mean()) ** 2)
-        assert r2 >= 0.98, (tg.label, r2)
+        # a merged doublet (simulated as its two members) has a wider profile whose eta/FWHM, measured
+        # on the summed series, scatter more: its area scale scatters ~±8 % between seeds (noiseless: 0.99)
+        assert r2 >= (0.96 if tg.components else 0.98), (tg.label, r2)
         # onset: first frame whose TRUE area reaches 3 expected sigma, within one frame
         exp_sig = truth / np.nanmedian(res.area_err[:, j])
         true_idx = onset_index(exp_sig, 3.0, 3)
@@ -209,3 +211,47 @@ def test_start_at_middle_of_bounds_still_fits():
     f = fit_peak(q, y, np.sqrt(y), (1.95, 2.05), {"center": 2.0, "fwhm": 0.01, "eta": 0.5},
                  center_bounds=(1.99, 2.01), fwhm_bounds=(0.002, 0.05))
     assert f.success and abs(f.center - 2.0007) < 3 * f.center_err
+
+
+@pytest.mark.parametrize("bin_width", [0.001, 0.002, 0.004])
+def test_merged_doublet_area_independent_of_binning(targets, bin_width):
+    """LiCl.H2O 101/110 (Δq = 0.011 1/Å, ratio 2:1, FWHM 0.018) fitted as its two members with the table
+    separation/ratio and a shared width: total area within 5 % of the truth at every binning (noiseless:
+    the systematic part); one pseudo-Voigt for the pair does worse (0.98-1.22x seen in the pipeline)."""
+    tg = next(t for t in targets if t.phase == "LiCl.H2O")
+    assert tg.components is not None and len(tg.components) == 2
+    assert sum(f for _, f in tg.components) == pytest.approx(1.0)
+    q = np.arange(0.8, 3.0, bin_width)
+    # bin-averaged profile (what an integrator returns), 20 sub-samples per bin
+    sub = (q[:, None] + (np.arange(20) / 20 - 0.475)[None, :] * bin_width)
+    n, t = 8, np.arange(8) * 600.0
+    area_true = np.linspace(0.0, 30.0, n)
+    host = np.mean(host_pattern(sub.ravel()).reshape(sub.shape), axis=1)
+    prof = np.mean(peak_profile(sub.ravel(), 1.0, tg.q_inv_angstrom, FWHM, ETA, tg.components).reshape(sub.shape), 1)
+    mu = host[None, :] + area_true[:, None] * prof[None, :]
+    res = track_peaks(q, mu, np.sqrt(mu), t, [tg], refine=False)
+    # measured 0.983, 0.982, 0.977, 0.970, 0.957 at 0.0005-0.004 bins (bin averaging is not modelled);
+    # one pseudo-Voigt: 1.01, 1.24, 3.99, 3.79, 0.63
+    np.testing.assert_allclose(res.area[1:, 0], area_true[1:], rtol=0.05, atol=0.3)
+    # the single-pseudo-Voigt alternative misses the truth on the noiseless data
+    single = track_peaks(q, mu, np.sqrt(mu), t, [tg], refine=False, fit_multiplets=False)
+    assert np.max(np.abs(single.area[1:, 0] / area_true[1:] - 1)) > np.max(np.abs(res.area[1:, 0] / area_true[1:] - 1))
+
+
+def test_no_change_significance_is_unbiased_with_host_tails():
+    """No hydrate at all, a strong host (Li3YCl6 2-10, 51 %) 0.05 1/Å past the YCl3.6H2O 10-1 window:
+    over 12 seeded frames the significance of every tracked peak has |mean| < 1 and std < 1.5
+    (a linear background under the host tail gave about -2 sigma per frame)."""
+    tgs = select_tracking_reflections(["LiCl.H2O", "YCl3.6H2O"], ["Li3YCl6"], (0.8, 3.0), WL)
+    y101 = next(t for t in tgs if t.hkl == (1, 0, -1))
+    assert any(abs(qt - 1.1211) < 0.002 for qt in y101.tail_sources_inv_angstrom), y101.tail_sources_inv_angstrom
+    rng = np.random.default_rng(21)
+    base = 150.0 + 60.0 * np.exp(-((Q - 1.6) / 0.7) ** 2)
+    for r in get_phase("Li3YCl6").reflections(WL, q_max_inv_angstrom=3.2):
+        base = base + pseudo_voigt(Q, 60.0 * r.intensity / 100.0, r.q_inv_angstrom, FWHM, 0.5)
+    frames = rng.poisson(np.tile(base, (12, 1))).astype(float)
+    res = track_peaks(Q, frames, np.sqrt(np.clip(frames, 1, None)), np.arange(12) * 900.0, tgs, refine=False)
+    for j, pk in enumerate(res.peaks):
+        sig = res.significance[:, j]
+        assert abs(np.mean(sig)) < 1.0 and np.std(sig) < 1.5, (pk.label, np.round(sig, 1))
+        assert not pk.detected

@@ -478,3 +478,151 @@ def test_elapsed_seconds_metadata_and_numeric_origin(tmp_path):
     assert [r.time_s for r in refs] == [360.0, 720.0, 1080.0]
     assert [r.path.name for r in refs] == ["e_1.npy", "e_0.npy", "e_2.npy"]
     assert im.discover_frames(tmp_path)[0].time_s == 0.0
+
+
+# ---------------------------------------------------------------------------------------------------
+# truncated TIFFs never read as zeros; discovery that reports and skips unreadable files (issue 3)
+# ---------------------------------------------------------------------------------------------------
+def _write_tiff(path: Path, writer: str, a: np.ndarray) -> None:
+    import tifffile
+    from fabio.tifimage import TifImage
+
+    if writer == "tifffile":
+        tifffile.imwrite(path, a)
+    elif writer == "tifffile_strips":
+        tifffile.imwrite(path, a, rowsperstrip=8)
+    elif writer == "tifffile_stack":
+        tifffile.imwrite(path, np.stack([a, a + 1, a + 2]), photometric="minisblack")
+    elif writer == "tifffile_bigtiff":
+        tifffile.imwrite(path, a, bigtiff=True)
+    elif writer == "fabio_int32":
+        TifImage(data=a.astype(np.int32)).write(str(path))
+    else:  # fabio_uint16
+        TifImage(data=a.astype(np.uint16)).write(str(path))
+
+
+@pytest.mark.parametrize("writer", ["tifffile", "tifffile_strips", "tifffile_stack", "tifffile_bigtiff",
+                                    "fabio_int32", "fabio_uint16"])
+def test_truncated_uncompressed_tiff_always_raises(tmp_path, writer):
+    """Cut a real TIFF at many lengths (header, IFD, first/middle/last strip, last bytes): every read of
+    every frame raises a one-line DataFormatError naming the file — never zeros, never a stale frame.
+    (tifffile stacks end with 16 bytes nobody references: losing only those leaves a valid file.)"""
+    a = RNG.integers(1, 60000, size=(48, 64)).astype(np.uint16)  # no zero pixel: zeros would be filler
+    full = tmp_path / "full.tif"
+    _write_tiff(full, writer, a)
+    raw = full.read_bytes()
+    n = len(raw)
+    nframes = im.frame_count(full)
+    originals = [im.read_frame(full, i) for i in range(nframes)]
+    assert np.array_equal(originals[0], a.astype(originals[0].dtype))
+    cuts = sorted({4, 9, 64, 200, n // 5, n // 3, n // 2, (2 * n) // 3, (9 * n) // 10, n - 100, n - 17,
+                   n - 8, n - 1})
+    raised = 0
+    for cut in cuts:
+        path = tmp_path / f"cut_{cut}.tif"
+        path.write_bytes(raw[:cut])
+        for index in sorted({0, nframes - 1}):
+            try:
+                got = im.read_frame(path, index)
+            except DataFormatError as exc:
+                assert path.name in str(exc) and "\n" not in str(exc)
+                raised += 1
+                continue
+            # only unreferenced trailing bytes may be lost, and then the frame is exactly the original
+            assert cut >= n - 16 and np.array_equal(got, originals[index]), (writer, cut, n, index)
+        if cut < n - 16:
+            with pytest.raises(DataFormatError, match=path.name):
+                im.frame_count(path)
+            assert not im.is_frame_complete(path, settle_s=0.0)
+    assert raised >= 2 * (len(cuts) - 2) if nframes > 1 else raised >= len(cuts) - 2
+
+
+def test_truncated_tiff_caught_even_when_tifffile_logging_is_silenced(tmp_path):
+    import logging
+
+    a = RNG.integers(1, 60000, size=(32, 40)).astype(np.uint16)
+    path = tmp_path / "stack.tif"
+    _write_tiff(path, "tifffile_stack", a)
+    path.write_bytes(path.read_bytes()[:-60])  # the last IFD's tag values are cut
+    lg = logging.getLogger("tifffile")
+    level, propagate = lg.level, lg.propagate
+    lg.setLevel(logging.CRITICAL)
+    try:
+        with pytest.raises(DataFormatError, match="stack.tif"):
+            im.read_frame(path, 0)
+        assert lg.level == logging.CRITICAL and lg.propagate == propagate  # restored
+    finally:
+        lg.setLevel(level)
+
+
+def test_fabio_tiff_fallback_refuses_an_all_zero_frame(tmp_path, monkeypatch):
+    """When tifffile cannot parse a TIFF, libtiff/PIL (through fabio) zero-fill a cut-short file: an
+    all-zero frame from that path is an error, a frame with data is returned."""
+    import tifffile
+
+    zeros, data = tmp_path / "zeros.tif", tmp_path / "data.tif"
+    tifffile.imwrite(zeros, np.zeros((16, 20), np.uint16))
+    tifffile.imwrite(data, np.arange(320, dtype=np.uint16).reshape(16, 20))
+    assert not np.any(im.read_frame(zeros))  # tifffile reads a real blank frame as such
+    monkeypatch.setattr(im, "_read_tiff", lambda path, index: None)  # tifffile "cannot parse"
+    with pytest.raises(DataFormatError, match="zeros.tif.*all zeros"):
+        im.read_frame(zeros)
+    assert im.read_frame(data)[1, 0] == 20
+
+
+def test_discover_frames_checked_reports_and_skips_bad_files(tmp_path, caplog):
+    import tifffile
+
+    frames = [RNG.integers(1, 5000, size=(24, 32)).astype(np.int32) for _ in range(6)]
+    for k, a in enumerate(frames):
+        tifffile.imwrite(tmp_path / f"scan_{k:03d}.tif", a)
+    # three kinds of bad files in the middle of the series
+    p2 = tmp_path / "scan_002.tif"
+    p2.write_bytes(p2.read_bytes()[:500])  # truncated TIFF (pixel data cut)
+    (tmp_path / "scan_004.tif").write_bytes(b"II*\x00" + b"\xff" * 40)  # garbage after a TIFF magic
+    (tmp_path / "scan_005.tif").write_bytes(b"")  # empty (a file still being created)
+    with pytest.raises(DataFormatError):
+        im.discover_frames(tmp_path, interval_s=60.0)  # the strict API still raises
+    refs, bad = im.discover_frames_checked(tmp_path, interval_s=60.0, start_time=1000.0)
+    assert [r.path.name for r in refs] == ["scan_000.tif", "scan_001.tif", "scan_003.tif"]
+    # unreadable files keep their slot: scan_003 is still the 4th frame, 180 s after the first
+    assert [r.time_s for r in refs] == [0.0, 60.0, 180.0]
+    assert [r.timestamp for r in refs] == [1000.0, 1060.0, 1180.0]
+    assert [f.path.name for f in bad] == ["scan_002.tif", "scan_004.tif", "scan_005.tif"]
+    assert "truncated" in bad[0].reason and "empty" in bad[2].reason
+    for f in bad:
+        assert f.path.name in f.reason and "\n" not in f.reason
+        assert f.key == f"{f.path.name}#0"
+        json.dumps(f.to_dict())
+    assert sum("skipped" in r.getMessage() for r in caplog.records) == 3
+    # the frames found read back exactly
+    for r in refs:
+        k = int(r.path.stem[-3:])
+        assert np.array_equal(im.read_frame(r), frames[k])
+    # nothing bad: identical to discover_frames
+    good = [tmp_path / f"scan_{k:03d}.tif" for k in (0, 1, 3)]
+    refs2, bad2 = im.discover_frames_checked(good, interval_s=60.0)
+    assert bad2 == [] and refs2 == im.discover_frames(good, interval_s=60.0)
+    # everything bad: no frame, every failure; a missing explicit input is still a user error
+    assert im.discover_frames_checked([p2])[0] == []
+    with pytest.raises(InputNotFoundError, match="absent.tif"):
+        im.discover_frames_checked([tmp_path / "absent.tif"])
+
+
+def test_discover_frames_checked_metadata_times_and_data_check(tmp_path):
+    """Header-timed EDF series with an unparsable file and one whose pixel data are cut: the header
+    scan skips the first; ``check_data`` also catches the second (its header alone looks fine)."""
+    times = ["2026-01-01T10:00:00", "2026-01-01T10:05:00", "2026-01-01T10:10:00", "2026-01-01T10:15:00"]
+    for k, t in enumerate(times):
+        _edf(tmp_path / f"e_{k}.edf", _img(shape=(64, 64)), time=t)
+    (tmp_path / "e_1.edf").write_bytes(b"this is not an EDF file" * 5)
+    p3 = tmp_path / "e_3.edf"
+    p3.write_bytes(p3.read_bytes()[:-4000])
+    refs, bad = im.discover_frames_checked(tmp_path)
+    assert [r.path.name for r in refs] == ["e_0.edf", "e_2.edf", "e_3.edf"]
+    assert [r.time_s for r in refs] == [0.0, 600.0, 900.0] and refs[0].time_source == "metadata"
+    assert [f.path.name for f in bad] == ["e_1.edf"]
+    refs, bad = im.discover_frames_checked(tmp_path, check_data=True)
+    assert [r.path.name for r in refs] == ["e_0.edf", "e_2.edf"]
+    assert [f.path.name for f in bad] == ["e_1.edf", "e_3.edf"]
+    assert all(f.path.name in f.reason for f in bad)

@@ -135,14 +135,14 @@ def test_lyc_tracking_positions_onset_and_areas(lyc_run):
         c = np.sum(p.area[ok] * true_area[ok]) / np.sum(true_area[ok] ** 2)
         r2 = 1 - np.sum((p.area[ok] - c * true_area[ok]) ** 2) / np.sum((p.area[ok] - p.area[ok].mean()) ** 2)
         assert r2 >= 0.98, (p.phase, p.hkl, r2, c)
-        if "/" not in p.hkl:  # absolute scale of single reflections; a merged doublet (LiCl.H2O 101/110)
-            assert 0.9 < c < 1.1, (p.phase, p.hkl, c)  # fitted as one pseudo-Voigt is not an area standard
+        # absolute scale, single reflections and the merged LiCl.H2O 101/110 doublet (fitted as its two
+        # members with the table separation/ratio and a shared width, summed)
+        assert 0.9 < c < 1.1, (p.phase, p.hkl, c)
         # peak positions within 0.002 1/A of the phase table (significant frames)
         grp = entry.nxdata[f"peak_{p.phase.replace('.', '_')}_{p.hkl.replace('/', '_').replace('-', '_')}"]
         pos = grp.fields["position"][p.significance > 10]
         ref = sum(r.q_inv_angstrom * r.intensity for r in members) / sum(r.intensity for r in members)
-        tol = 0.002 if "/" not in p.hkl else 0.004  # a merged doublet's single-peak centre is not its centroid
-        assert pos.size >= 3 and np.all(np.abs(pos - ref) < tol), (p.phase, p.hkl, pos - ref)
+        assert pos.size >= 3 and np.all(np.abs(pos - ref) < 0.002), (p.phase, p.hkl, pos - ref)
         # kinetics: truth is JMAK with n = 1, k = 1/900 s^-1, t0 = 1500 s
         kin = p.kinetics
         assert kin is not None and kin["model"] == "jmak", kin
@@ -150,6 +150,42 @@ def test_lyc_tracking_positions_onset_and_areas(lyc_run):
         assert kin["n_avrami"] == pytest.approx(1.0, abs=0.1)
         assert kin["t0_s"] == pytest.approx(1500.0, abs=60.0)
         assert kin["k_per_s_err"] > 0
+
+
+def test_stored_kinetics_model_reproduces_stored_areas(lyc_run):
+    """What the results file holds is self-consistent: the stored model (kinetics collection: model,
+    a_inf, k_per_s, n_avrami, t0_s / parabolic_k) evaluated at the stored times matches the stored
+    areas (peak_* NXdata) with R^2 >= 0.98 -- the reported bug drew JMAK with the cross-model
+    rate_per_s in place of k_per_s, far above the points."""
+    from xsuite.diffraction.kinetics import jmak as jmak_model
+    from xsuite.diffraction.kinetics import parabolic
+
+    _, _, out, _, _ = lyc_run
+    e = read_results(out).entries["LYC_gixrd_2deg"]
+    kin = e.collections["kinetics"]
+
+    def strs(v):
+        return [x.decode() if isinstance(x, bytes) else str(x) for x in np.atleast_1d(v)]
+
+    rows = list(zip(strs(kin["phase"].value), strs(kin["hkl"].value)))
+    models = strs(kin["model"].value)
+    n_checked = 0
+    for g, nx in e.nxdata.items():
+        if not g.startswith("peak_"):
+            continue
+        i = rows.index((str(nx.attrs["phase"]), str(nx.attrs["hkl"])))
+        p = {f: float(np.atleast_1d(kin[f].value)[i]) for f in ("a_inf", "k_per_s", "n_avrami", "t0_s", "parabolic_k")}
+        t, a = nx.fields["time_s"], nx.signal
+        assert models[i] in ("jmak", "parabolic"), (g, models[i])
+        pred = (jmak_model(t, p["a_inf"], p["k_per_s"], p["n_avrami"], p["t0_s"]) if models[i] == "jmak"
+                else parabolic(t, p["parabolic_k"], p["t0_s"]))
+        ok = np.isfinite(a)
+        r2 = 1 - np.sum((pred[ok] - a[ok]) ** 2) / np.sum((a[ok] - a[ok].mean()) ** 2)
+        assert r2 >= 0.98, (g, models[i], r2)
+        # k_per_s and rate_per_s are different numbers: 1/(t_half - t0) is not the JMAK rate constant
+        assert float(np.atleast_1d(kin["rate_per_s"].value)[i]) != pytest.approx(p["k_per_s"], rel=0.05)
+        n_checked += 1
+    assert n_checked >= 2
 
 
 def test_lyc_store_layout(lyc_run):
@@ -192,6 +228,10 @@ def test_pmma_no_false_detection(tmp_path):
     for p in s.peaks:
         assert not p.detected and p.onset_s is None
         assert p.upper_limit_area is not None and p.upper_limit_area > 0
+        # no-change series: the detection statistic is unbiased for every tracked peak (YCl3.6H2O 10-1
+        # sat at about -2 sigma per frame under the tail of Li3YCl6 2-10 before the tail sources)
+        sig = p.significance[np.isfinite(p.significance)]
+        assert sig.size == 8 and abs(np.mean(sig)) < 1.0 and np.std(sig) < 1.5, (p.phase, p.hkl, np.round(sig, 1))
 
 
 def test_bad_frame_skipped_and_reported(tmp_path):

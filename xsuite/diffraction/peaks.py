@@ -91,6 +91,9 @@ class TrackedReflection:
         Position (1/Å) and relative intensity of each member (``merged_hkls`` order). A merged group
         is fitted as that many pseudo-Voigts sharing one width/eta, at the table separations and
         intensity ratios, moving together (one centre = the group's centroid); its area is the sum.
+    tail_sources_inv_angstrom : tuple of float
+        Strong matrix reflections just beyond the window (see :func:`track_peaks`): each is measured
+        in its own window (shape on the summed series, area per frame) and its tail subtracted.
     """
 
     phase: str
@@ -106,6 +109,7 @@ class TrackedReflection:
     user_selected: bool = False
     member_q_inv_angstrom: tuple[float, ...] = ()
     member_intensities: tuple[float, ...] = ()
+    tail_sources_inv_angstrom: tuple[float, ...] = ()
 
     @property
     def components(self) -> tuple[tuple[float, float], ...] | None:
@@ -139,6 +143,7 @@ class TrackedReflection:
             "user_selected": self.user_selected,
             "member_q_inv_angstrom": list(self.member_q_inv_angstrom),
             "member_intensities": list(self.member_intensities),
+            "tail_sources_inv_angstrom": list(self.tail_sources_inv_angstrom),
         }
 
 
@@ -173,6 +178,8 @@ def select_tracking_reflections(
     user_choice: Mapping[str, Sequence[str | Sequence[int]]] | None = None,
     half_window_inv_angstrom: float = 0.05,
     neighbor_min_intensity: float = 0.5,
+    tail_min_intensity: float = 30.0,
+    tail_reach_inv_angstrom: float = 0.08,
 ) -> list[TrackedReflection]:
     """Pick reflections of the tracked phases that no other phase in play overlaps.
 
@@ -204,7 +211,12 @@ def select_tracking_reflections(
         Half width of the suggested fit window (1/Å); use ≥ 2.5 FWHM so that peak and background
         are not degenerate.
     neighbor_min_intensity : float, optional
-        Reflections (of any phase) at least this strong (%) near the window become nuisance peaks.
+        Reflections (of any phase) at least this strong (%) within 0.03 1/Å of the window become
+        nuisance peaks.
+    tail_min_intensity, tail_reach_inv_angstrom : float, optional
+        A reflection of the ``other_phases`` (the matrix, present from the start) at least
+        ``tail_min_intensity`` strong (%) between 0.03 and ``tail_reach_inv_angstrom`` beyond the
+        window is a tail source (``TrackedReflection.tail_sources_inv_angstrom``).
 
     Returns
     -------
@@ -221,6 +233,7 @@ def select_tracking_reflections(
     others = [get_phase(p) for p in other_phases]
     q_max = q_hi + 0.2
     refl = {p.name: p.reflections(wavelength, q_max_inv_angstrom=q_max) for p in tracked + others}
+    matrix = {p.name for p in others} - {p.name for p in tracked}  # always present: tails always there
     user = {get_phase(k).name: list(v) for k, v in (user_choice or {}).items()}
 
     out: list[TrackedReflection] = []
@@ -267,6 +280,19 @@ def select_tracking_reflections(
                             ph.name, _hkl_str(grp[0].hkl), q, gap_other)
             lo, hi = q - half_window_inv_angstrom, q + half_window_inv_angstrom
             members = {id(r) for r in grp}
+            # a strong matrix reflection just beyond the window curves the background inside it
+            # with its Lorentzian tail (a polynomial cannot follow 1/Δq²: measured -2 sigma bias per
+            # frame on YCl3.6H2O 10-1 from Li3YCl6 2-10, 0.05 1/Å past the edge). A free nuisance
+            # peak seen only by its tail is degenerate with the peak's own wings, and widening the
+            # window to include it puts its (large) misfit under the peak, so such reflections are
+            # "tail sources": track_peaks measures each in its own window and subtracts its tail.
+            tails = sorted(
+                r.q_inv_angstrom for name in matrix for r in refl[name]
+                if r.intensity >= tail_min_intensity
+                and (hi + 0.03 < r.q_inv_angstrom <= hi + tail_reach_inv_angstrom
+                     or lo - tail_reach_inv_angstrom <= r.q_inv_angstrom < lo - 0.03)
+            )
+            # nuisance peaks: every reflection in or near the window
             neigh = sorted(
                 r.q_inv_angstrom for rs in refl.values() for r in rs
                 if id(r) not in members and r.intensity >= neighbor_min_intensity
@@ -289,6 +315,7 @@ def select_tracking_reflections(
                 user_selected=is_user,
                 member_q_inv_angstrom=tuple(float(r.q_inv_angstrom) for r in by_int),
                 member_intensities=tuple(float(r.intensity) for r in by_int),
+                tail_sources_inv_angstrom=tuple(float(v) for v in tails),
             ))
             n += 1
         if n == 0:
@@ -999,7 +1026,8 @@ def _normalise_targets(reflections: Sequence[Any], fwhm_guess: float,
         if isinstance(r, TrackedReflection):
             out.append(dict(label=r.label, phase=r.phase, hkl=r.hkl, q=r.q_inv_angstrom,
                             window=r.window_inv_angstrom, neighbors=r.neighbors_inv_angstrom,
-                            components=r.components if fit_multiplets else None))
+                            components=r.components if fit_multiplets else None,
+                            tails=r.tail_sources_inv_angstrom))
         elif hasattr(r, "q_inv_angstrom"):  # phases.Reflection
             q = float(r.q_inv_angstrom)
             out.append(dict(label=_hkl_str(r.hkl) if r.hkl else f"q={q:.4f}", phase="",
@@ -1129,6 +1157,10 @@ def track_peaks(
         nbs = tg.get("neighbors", ())
         comps = tg.get("components")
         sum_min = max(threshold, 5.0)
+        y_j, y_sum_j = y, y_sum
+        if tg.get("tails"):
+            y_j, y_sum_j = _subtract_tails(q, y, s, y_sum, s_sum, scale_by_redchi, tg["tails"], win, fwhm_guess, eta,
+                                           background_order, fb_default)
         c_shape, f_shape, e_shape, shape_from = q_ref, fwhm_guess, eta, "reference"
         nshape: tuple[float, float] | None = None
         tie_fit = None
@@ -1136,12 +1168,12 @@ def track_peaks(
             # first the cheap question: with the peak at its reference position and the shape of the
             # neighbouring (host) reflections, is there anything in the summed series? If not, that
             # shape is used (the neighbours' tails are then modelled with their own shape).
-            tie_fit, tie_shape = _fit_shape_varpro(q, y_sum, s_sum, win, q_ref, fwhm_guess, eta, background_order,
+            tie_fit, tie_shape = _fit_shape_varpro(q, y_sum_j, s_sum, win, q_ref, fwhm_guess, eta, background_order,
                                                    nbs, False, cb, fb, tie_to_neighbors=True, components=comps)
             if tie_fit.success:
                 f_shape, e_shape, shape_from, nshape = tie_fit.fwhm, tie_fit.eta, "neighbors", tie_shape
         if tie_fit is None or not tie_fit.success or tie_fit.significance >= 3.0:
-            ref_fit, ref_shape = _fit_shape_varpro(q, y_sum, s_sum, win, q_ref, fwhm_guess, eta, background_order,
+            ref_fit, ref_shape = _fit_shape_varpro(q, y_sum_j, s_sum, win, q_ref, fwhm_guess, eta, background_order,
                                                    nbs, True, cb, fb, components=comps)
             if ref_fit.success and ref_fit.significance >= sum_min:
                 c_shape, f_shape, e_shape, shape_from = ref_fit.center, ref_fit.fwhm, ref_fit.eta, "sum"
@@ -1149,7 +1181,7 @@ def track_peaks(
         prev: PeakFit | None = None
         for i in range(n_frames):
             sig_i = None if scale_by_redchi else s[i]
-            lin = fit_peak_fixed_shape(q, y[i], sig_i, win, c_shape, f_shape, e_shape, background_order, nbs,
+            lin = fit_peak_fixed_shape(q, y_j[i], sig_i, win, c_shape, f_shape, e_shape, background_order, nbs,
                                        nshape, comps)
             arr["significance"][i, j] = lin.significance
             if lin.success:
@@ -1158,7 +1190,7 @@ def track_peaks(
             if refine and lin.success and lin.significance >= max(refine_threshold, threshold):
                 start = prev if prev is not None else {"center": c_shape, "fwhm": f_shape,
                                                        "area": lin.area}
-                ft = _refine_varpro(q, y[i], sig_i, win, start, e_shape, background_order, nbs, nshape, cb, fb,
+                ft = _refine_varpro(q, y_j[i], sig_i, win, start, e_shape, background_order, nbs, nshape, cb, fb,
                                     comps)
                 if ft.success:
                     use, prev = ft, ft
@@ -1193,6 +1225,36 @@ def track_peaks(
         reason=tuple(tuple(r) for r in reasons), threshold=float(threshold),
         n_consecutive=int(n_consecutive), **arr,
     )
+
+
+def _subtract_tails(q: np.ndarray, y: np.ndarray, s: np.ndarray, y_sum: np.ndarray, s_sum: np.ndarray,
+                    scale_by_redchi: bool, tails: Sequence[float], window: tuple[float, float],
+                    fwhm_guess: float, eta: float, order: int,
+                    fwhm_bounds: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Frames and summed pattern minus the tails, inside ``window``, of strong reflections beyond it.
+
+    Each source is measured in its own window (±0.04 1/Å): centre, FWHM and eta on the summed series
+    (it is strong: well determined, eta included, which sets the tail), then its area per frame by a
+    fixed-shape linear fit. Its profile is subtracted in the target window only. A failed source
+    fit leaves the data unchanged (logged).
+    """
+    y_out, y_sum_out = y.copy(), y_sum.copy()
+    sel = (q >= window[0] - 0.01) & (q <= window[1] + 0.01)
+    for qt in tails:
+        wt = (qt - 0.04, qt + 0.04)
+        shape, _ = _fit_shape_varpro(q, y_sum, s_sum, wt, qt, fwhm_guess, eta, order, (), True,
+                                     (qt - 0.01, qt + 0.01), (fwhm_bounds[0], min(fwhm_bounds[1], 0.04)))
+        if not shape.success:
+            log.debug("tail source at q=%.4f: shape fit failed (%s); not subtracted", qt, shape.reason)
+            continue
+        prof = pseudo_voigt(q[sel], 1.0, shape.center, shape.fwhm, shape.eta)
+        y_sum_out[sel] -= shape.area * prof
+        for i in range(y.shape[0]):
+            fi = fit_peak_fixed_shape(q, y[i], None if scale_by_redchi else s[i], wt, shape.center, shape.fwhm,
+                                      shape.eta, order)
+            if fi.success:
+                y_out[i, sel] -= fi.area * prof
+    return y_out, y_sum_out
 
 
 def _finite_or_none(v: Any) -> Any:

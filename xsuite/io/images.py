@@ -13,6 +13,9 @@ Public API
     Number of frames in a file.
 ``discover_frames(inputs, interval_s=None, start_time=None, time_origin=None)``
     A series given as files, globs and folders -> list of :class:`FrameRef`, sorted by acquisition time.
+``discover_frames_checked(inputs, ..., check_data=False)``
+    The same, but unreadable files are returned as :class:`FrameFailure` ``(path, reason)`` next to the
+    frames instead of raising on the first one (callers report and skip them).
 ``load_mask / load_dark / load_flat(path, shape=None, ...)``
     Correction images, shape-checked against the detector (``check_shape``).
 ``apply_orientation(img, from_orientation, to_orientation)``, ``orientation_for_flips(...)``,
@@ -89,6 +92,8 @@ __all__ = [
     "iter_frames",
     "frame_count",
     "discover_frames",
+    "discover_frames_checked",
+    "FrameFailure",
     "load_mask",
     "load_dark",
     "load_flat",
@@ -614,6 +619,13 @@ def _check_tiff_page(path: Path, page: Any, index: int, size: int) -> None:
     expected = int(np.prod(shape)) * dtype.itemsize if dtype is not None and shape else 0
     short = (getattr(page, "compression", 1) == 1 and not getattr(page, "is_tiled", False) and expected > 0
              and sum(int(c) for c in counts) < expected)
+    # the IFD itself (entries + next-IFD pointer) and the tag values it points to must be in the file too
+    tags = getattr(page, "tags", None)
+    fmt = getattr(getattr(page, "parent", None), "tiff", None)
+    if tags is not None and fmt is not None:
+        for t in tags.values():
+            end = max(end, int(t.offset) + int(fmt.tagsize) + int(fmt.offsetsize),
+                      int(t.valueoffset) + int(t.valuebytecount))
     if end > size or short:
         raise DataFormatError(f"TIFF file {path} is truncated: {size} bytes, frame {index} needs "
                               f"{max(end, expected)}")
@@ -1262,6 +1274,42 @@ def _skip(p: Path) -> bool:
     return n.endswith(_NOT_FRAMES) or n.startswith(".")
 
 
+@dataclass(frozen=True)
+class FrameFailure:
+    """A file of a series that could not be taken into it (see :func:`discover_frames_checked`).
+
+    Attributes
+    ----------
+    path : Path
+        The file.
+    reason : str
+        One line: why (names the file and what is wrong).
+    dataset : str or None
+        Dataset path for explicit ``file.h5::/dataset`` inputs.
+    """
+
+    path: Path
+    reason: str
+    dataset: str | None = None
+
+    @property
+    def key(self) -> str:
+        """``"<file name>#0"``-style key, as a readable file's first frame would have."""
+        return f"{self.path.name}{H5_SEP + self.dataset if self.dataset else ''}#0"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable dictionary."""
+        return {"path": str(self.path), "reason": self.reason, "dataset": self.dataset, "key": self.key}
+
+
+def _failure_reason(exc: BaseException) -> str:
+    msg = str(exc).strip().splitlines()
+    first = msg[0] if msg else ""
+    if isinstance(exc, (DataFormatError, InputNotFoundError)):
+        return first or type(exc).__name__
+    return f"{type(exc).__name__}: {first}".rstrip(": ")
+
+
 def discover_frames(
     inputs: Iterable[str | os.PathLike] | str | os.PathLike,
     interval_s: float | None = None,
@@ -1292,39 +1340,116 @@ def discover_frames(
     InputNotFoundError
         An input does not exist or a glob/folder matches nothing.
     DataFormatError
-        A file cannot be read, or ``interval_s`` is not positive.
+        A file cannot be read (truncated TIFF stacks included), or ``interval_s`` is not positive.
+        :func:`discover_frames_checked` reports such files and keeps the rest of the series instead.
     """
+    refs, _ = _discover(inputs, interval_s, start_time, time_origin, tolerate=False, check_data=False)
+    return refs
+
+
+def discover_frames_checked(
+    inputs: Iterable[str | os.PathLike] | str | os.PathLike,
+    interval_s: float | None = None,
+    start_time: float | str | datetime | None = None,
+    time_origin: float | str | datetime | None = None,
+    *,
+    check_data: bool = False,
+) -> tuple[list[FrameRef], list[FrameFailure]]:
+    """:func:`discover_frames` that records unreadable files instead of raising on the first one.
+
+    Parameters are those of :func:`discover_frames`, plus:
+
+    check_data : bool, optional
+        Also read the last frame of every file (finds truncated pixel data that header-only discovery
+        cannot see, at the cost of reading one frame per file). Default False: headers and TIFF/HDF5
+        structure only (a cut-short TIFF, HDF5 or unparsable header is still caught).
+
+    Returns
+    -------
+    frames : list of FrameRef
+        The readable frames, as :func:`discover_frames` would give them for the readable files, except
+        with ``interval_s`` timing: an unreadable file keeps its slot (one frame) in the sequence, so the
+        other frames keep their true times.
+    failures : list of FrameFailure
+        The unreadable files, in input order, each with a one-line reason (also logged as a warning).
+
+    Raises
+    ------
+    InputNotFoundError
+        An input given explicitly does not exist, or a glob/folder matches nothing (a user error, not
+        a bad file in the series).
+    DataFormatError
+        ``interval_s``, ``start_time`` or ``time_origin`` is invalid.
+
+    Examples
+    --------
+    >>> frames, failures = discover_frames_checked("run_042/", interval_s=360.0)  # doctest: +SKIP
+    >>> for f in failures:                                                        # doctest: +SKIP
+    ...     print(f.path.name, f.reason)
+    """
+    return _discover(inputs, interval_s, start_time, time_origin, tolerate=True, check_data=check_data)
+
+
+def _discover(
+    inputs: Iterable[str | os.PathLike] | str | os.PathLike,
+    interval_s: float | None,
+    start_time: float | str | datetime | None,
+    time_origin: float | str | datetime | None,
+    *,
+    tolerate: bool,
+    check_data: bool,
+) -> tuple[list[FrameRef], list[FrameFailure]]:
     if interval_s is not None and not (interval_s > 0 and math.isfinite(interval_s)):
         raise DataFormatError(f"`interval_s` must be a positive number of seconds; got {interval_s!r}")
     files = _expand_inputs(inputs)
-    rows: list[tuple[Path, str | None, int, float | None, float | None, dict]] = []
+    # rows: (path, dataset, index, timestamp, monitor, metadata, ok); a failed file is one row, ok=False
+    rows: list[tuple[Path, str | None, int, float | None, float | None, dict, bool]] = []
+    failures: list[FrameFailure] = []
     for path, dataset in files:
-        for i, ts, mon, md in _file_frames_meta(path, dataset):
-            rows.append((path, dataset, i, ts, mon, md))
-    if not rows:
-        return []
-    if all(r[3] is not None for r in rows):
+        try:
+            meta = _file_frames_meta(path, dataset)
+            if check_data and meta:
+                read_frame(f"{path}{H5_SEP}{dataset}" if dataset else path, meta[-1][0])
+        except (DataFormatError, InputNotFoundError, OSError, ValueError, KeyError, RuntimeError) as exc:
+            if not tolerate:
+                raise
+            fail = FrameFailure(path=path, reason=_failure_reason(exc), dataset=dataset)
+            logger.warning("frame file %s skipped: %s", path, fail.reason)
+            failures.append(fail)
+            rows.append((path, dataset, 0, None, None, {}, False))
+            continue
+        for i, ts, mon, md in meta:
+            rows.append((path, dataset, i, ts, mon, md, True))
+    good = [k for k, r in enumerate(rows) if r[6]]
+    if not good:
+        return [], failures
+    stamps = [0.0] * len(rows)
+    if all(rows[k][3] is not None for k in good):
         source = "metadata"
-        stamps = [float(r[3]) for r in rows]  # type: ignore[arg-type]
-        order = sorted(range(len(rows)), key=lambda k: (stamps[k], _natural_key(str(rows[k][0])), rows[k][2]))
+        for k in good:
+            stamps[k] = float(rows[k][3])  # type: ignore[arg-type]
+        order = sorted(good, key=lambda k: (stamps[k], _natural_key(str(rows[k][0])), rows[k][2]))
     elif interval_s is not None:
         source = "interval"
         t0 = _as_epoch(start_time) if start_time is not None else 0.0
         if start_time is not None and t0 is None:
             raise DataFormatError(f"`start_time` must be an ISO date or epoch seconds; got {start_time!r}")
-        order = list(range(len(rows)))  # already natural file order, then index
-        stamps = [0.0] * len(rows)
-        for rank, k in enumerate(order):
+        # natural file order, then index; failed files keep their slot so later frames keep their times
+        for rank, k in enumerate(range(len(rows))):
             stamps[k] = float(t0) + rank * float(interval_s)  # type: ignore[arg-type]
+        order = good
     else:
         source = "mtime"
         logger.warning("no frame time in the metadata and no interval given: using file modification times")
-        stamps = [r[0].stat().st_mtime for r in rows]
-        order = sorted(range(len(rows)), key=lambda k: (stamps[k], _natural_key(str(rows[k][0])), rows[k][2]))
+        for k in good:
+            stamps[k] = rows[k][0].stat().st_mtime
+        order = sorted(good, key=lambda k: (stamps[k], _natural_key(str(rows[k][0])), rows[k][2]))
     if time_origin is not None:
         origin = _as_epoch(time_origin)
         if origin is None:
             raise DataFormatError(f"`time_origin` must be an ISO date or epoch seconds; got {time_origin!r}")
+    elif source == "interval":
+        origin = stamps[0]  # the first slot, even when that file is unreadable
     else:
         origin = stamps[order[0]]
     names: dict[str, int] = {}
@@ -1332,13 +1457,13 @@ def discover_frames(
         names[path.name] = names.get(path.name, 0) + 1
     refs = []
     for k in order:
-        path, dataset, i, _ts, mon, md = rows[k]
+        path, dataset, i, _ts, mon, md, _ok = rows[k]
         base = path.name if names[path.name] == 1 else str(path)
         key = f"{base}{H5_SEP + dataset if dataset else ''}#{i}"
         refs.append(FrameRef(path=path, index=i, key=key, time_s=float(stamps[k] - origin),
                              timestamp=float(stamps[k]), monitor=mon, dataset=dataset,
                              time_source=source, metadata=md))
-    return refs
+    return refs, failures
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -89,6 +89,8 @@ class SpectrumResult:
             "distance_um": self.distance_um,
             "status": self.status,
         }
+        if self.lcf is not None and "fraction_error_budget" in fr:
+            out["fraction_error_budget"] = fr["fraction_error_budget"]
         if self.lcf is not None and "fraction_ci" in fr:
             out["fraction_ci"] = fr["fraction_ci"]
         if self.lcf is not None and "energy_shifts" in fr:
@@ -210,6 +212,37 @@ def _calibration_error_ev(cals: Sequence[CalibrationResult | None]) -> float:
 def _normalize(cfg: XanesConfig, e: NDArray, mu: NDArray) -> NormalizationResult:
     return normalize(e, mu, e0_ev=cfg.e0_ev, pre1_ev=cfg.pre1_ev, pre2_ev=cfg.pre2_ev, norm1_ev=cfg.norm1_ev,
                      norm2_ev=cfg.norm2_ev, nnorm=cfg.nnorm, flatten=cfg.flatten)
+
+
+def _common_e0_ev(cfg: XanesConfig) -> float | None:
+    """E0 that anchors the normalisation windows of every spectrum and standard fed to the LCF."""
+    if cfg.e0_ev is not None:
+        return float(cfg.e0_ev)
+    if cfg.tabulated_e0_ev is not None:
+        return float(cfg.tabulated_e0_ev)
+    from xsuite.xanes.calibrate import tabulated_edge_ev
+
+    try:
+        return tabulated_edge_ev(cfg.element, cfg.edge)
+    except ValueError:
+        return None
+
+
+def _lcf_normalization(cfg: XanesConfig, norm: NormalizationResult) -> NormalizationResult:
+    """The normalisation the LCF uses: windows anchored at one common E0 for data and standards.
+
+    With windows relative to each spectrum's own E0 (Y3+ 4 eV above Y0) the post-edge polynomials run
+    through different stretches of the EXAFS wiggles, the steps stop being additive, and a mixture is
+    no longer the same combination of the normalised standards: ~−0.0025 on the Y0 fraction on
+    noise-free simulated mixtures, gone with a common anchor. The reported E0/step stay per spectrum.
+    """
+    e0 = _common_e0_ev(cfg)
+    if e0 is None or norm.nnorm < 0 or not (norm.energy_ev[0] < e0 < norm.energy_ev[-1]):
+        return norm
+    if e0 == norm.e0_ev:
+        return norm
+    return normalize(norm.energy_ev, norm.mu, e0_ev=e0, pre1_ev=cfg.pre1_ev, pre2_ev=cfg.pre2_ev,
+                     norm1_ev=cfg.norm1_ev, norm2_ev=cfg.norm2_ev, nnorm=cfg.nnorm, flatten=False)
 
 
 _STORE_SUFFIXES = (".h5", ".hdf5", ".nxs")
@@ -357,13 +390,17 @@ def run_xanes(
 
     use_ref = cfg.reference_channel and cfg.mode != "mu"
     std_results = _load_standards(std_in, cfg, use_ref)
-    std_curves = {s.name: (s.normalization.energy_ev, s.normalization.norm) for s in std_results}
+    std_norm = {s.name: _lcf_normalization(cfg, s.normalization) for s in std_results}
+    std_curves = {nm: (n.energy_ev, n.norm) for nm, n in std_norm.items()}
     names = [s.name for s in std_results]
-    std_sigma = ({s.name: (s.merge.energy_ev, s.merge.mu_error / s.normalization.edge_step) for s in std_results}
+    std_sigma = ({s.name: (s.merge.energy_ev, s.merge.mu_error / std_norm[s.name].edge_step) for s in std_results}
                  if cfg.weighting == "noise" and cfg.fit_space == "norm" else None)
-    # error budget beyond the fit's own noise: energy-calibration and normalisation errors (fit_lcf Notes)
+    # error budget beyond the fit's own noise: energy-calibration and normalisation errors (fit_lcf Notes).
+    # The lack-of-fit part of the step error (EXAFS wiggles under the post-edge polynomial) is counted
+    # for the standards only: a sample that is a mixture of them inherits the same combination of their
+    # step biases, so it enters the fractions once, through the standards' relative steps.
     std_cal_err = {s.name: _calibration_error_ev(s.calibrations) for s in std_results}
-    std_modes = {s.name: normalization_modes(s.normalization, s.merge.mu_error) for s in std_results}
+    std_modes = {s.name: normalization_modes(std_norm[s.name], s.merge.mu_error) for s in std_results}
 
     results: list[SpectrumResult] = []
     for label, files in groups.items():
@@ -375,20 +412,22 @@ def run_xanes(
             cals.append(cal)
         merged = merge_scans(es, mus, deglitch_threshold=cfg.deglitch_threshold)
         norm = _normalize(cfg, merged.energy_ev, merged.mu)
-        sigma = merged.mu_error / norm.edge_step if cfg.weighting == "noise" else None
+        lnorm = _lcf_normalization(cfg, norm)
+        sigma = merged.mu_error / lnorm.edge_step if cfg.weighting == "noise" else None
         kw = dict(e0_ev=norm.e0_ev, fit_range_ev=tuple(cfg.fit_range_ev), sum_to_one=cfg.sum_to_one,
                   sigma=sigma, vary_shifts=cfg.vary_shifts, max_shift_ev=cfg.max_shift_ev,
                   n_bootstrap=cfg.n_bootstrap, space=cfg.fit_space, standards_sigma=std_sigma,
                   energy_error_ev=_calibration_error_ev(cals), standards_energy_error_ev=std_cal_err,
-                  norm_modes=normalization_modes(norm, merged.mu_error), standards_norm_modes=std_modes)
+                  norm_modes=normalization_modes(lnorm, merged.mu_error, residual_scatter=False),
+                  standards_norm_modes=std_modes)
         lcf = None
         combos = None
         status = "ok"
         try:
-            lcf = fit_lcf(norm.energy_ev, norm.norm, std_curves, **kw)
+            lcf = fit_lcf(lnorm.energy_ev, lnorm.norm, std_curves, **kw)
             status = lcf.status
             if cfg.combinatorial:
-                combos = fit_lcf_combinations(norm.energy_ev, norm.norm, std_curves, **kw)
+                combos = fit_lcf_combinations(lnorm.energy_ev, lnorm.norm, std_curves, **kw)
         except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
             status = f"LCF failed: {exc}"
             log.warning("%s: %s", label, status)
@@ -440,6 +479,13 @@ def _write(run: XanesRun, output: Path, cfg: XanesConfig, config_yaml: str | Non
         for i, s in enumerate(sp):
             if s.lcf is not None:
                 out[i] = getattr(s.lcf, attr)
+        return out
+
+    def budget_arr(term: str) -> NDArray:
+        out = np.full((n, k), np.nan)
+        for i, s in enumerate(sp):
+            if s.lcf is not None:
+                out[i] = s.lcf.error_budget.get(term, np.zeros(k))
         return out
 
     frac = lcf_arr("fractions", (k,))
@@ -494,6 +540,8 @@ def _write(run: XanesRun, output: Path, cfg: XanesConfig, config_yaml: str | Non
             "edge_step": Field(np.array([s.normalization.edge_step for s in sp]), "", "edge step",
                                errors=np.array([s.normalization.edge_step_error for s in sp])),
             "fraction": Field(frac, "", "LCF weights", errors=ferr),
+            **{f"fraction_error_{term}": Field(budget_arr(term), "", f"fraction standard error: {term} term")
+               for term in ("noise", "calibration", "normalization", "misfit")},
             "fraction_ci_low": Field(lcf_arr("fraction_ci_low", (k,)), "", "bootstrap CI low"),
             "fraction_ci_high": Field(lcf_arr("fraction_ci_high", (k,)), "", "bootstrap CI high"),
             "energy_shift_fit_ev": Field(lcf_arr("energy_shifts_ev", (k,)), "eV", "fitted standard shifts"),

@@ -91,8 +91,9 @@ PHASE_PROFILE = {"Li3YCl6": (0.018, 0.4), "LiCl.H2O": (0.022, 0.5), "YCl3.6H2O":
 HYDRATE_AREA_100 = 2.5
 LYC_LOSS = 0.35
 MONITOR_REF = 1.0e5
-#: Options used for ``sample_data/gixrd`` (seed 0): 30-min frames, one series as TIFF + JSON sidecars.
-SAMPLE_DATA_OPTIONS: dict[str, Any] = {"interval_s": 1800.0, "frame_format": {"LYC_PMMA_6deg": "tiff"}}
+#: Options used for ``sample_data/gixrd`` (seed 0): 12 frames 15 min apart (0-165 min: 2-3 frames before the
+#: deepest onset, enough points for a 4-parameter JMAK fit; ~2.9 MB), one series as TIFF + JSON sidecars.
+SAMPLE_DATA_OPTIONS: dict[str, Any] = {"interval_s": 900.0, "n_frames": 12, "frame_format": {"LYC_PMMA_6deg": "tiff"}}
 #: Pressed-pellet density used for information depths (~90 % of the 2.44 g/cm3 crystal density).
 PELLET_DENSITY_G_CM3 = 2.2
 

@@ -376,14 +376,15 @@ def deglitch(mu: ArrayLike, *, threshold: float = 6.0, energy_ev: ArrayLike | No
     x = np.arange(y.size, dtype=float) if energy_ev is None else np.asarray(energy_ev, float)
     if x.shape != y.shape:
         raise ValueError(f"energy_ev has {x.size} points but mu has {y.size}")
-    pred, _ = _cubic_prediction(x, y)
+    pred, w2 = _cubic_prediction(x, y)
     dev = np.zeros(y.size)
     dev[2:-2] = y[2:-2] - pred
     # local robust scale (running median of |deviation| over 21 points): counting noise differs by
-    # several times between pre-edge, white line and post-edge in transmission
+    # several times between pre-edge, white line and post-edge in transmission; each deviation is first
+    # divided by its white-noise factor √(1 + Σw²), which is large where the grid step changes
     from scipy.ndimage import median_filter
 
-    absdev = np.abs(dev[2:-2])
+    absdev = np.abs(dev[2:-2]) / np.sqrt(1.0 + w2)
     scale = 1.4826 * median_filter(absdev, size=min(21, absdev.size), mode="nearest")
     floor = 1.4826 * float(np.median(absdev)) * 0.1
     if not np.any(scale > 0) and floor <= 0:
@@ -439,7 +440,17 @@ def merge_scans(
         g = es[0][(es[0] >= lo - 1e-9) & (es[0] <= hi + 1e-9)]
     else:
         g = np.asarray(grid_ev, float)
-    stack = np.array([np.interp(g, e, y, left=np.nan, right=np.nan) for e, y in zip(es, ys)])
+    # cubic spline, not linear: repeats sit a fraction of a step apart after calibration, and a linear
+    # interpolant would flatten the white line of every repeat but the first (a bias of the merge)
+    from scipy.interpolate import CubicSpline
+
+    def on_grid(e: NDArray, y: NDArray) -> NDArray:
+        ok = np.concatenate([[True], np.diff(e) > 0]) & np.isfinite(y)
+        if ok.sum() < 4:
+            return np.interp(g, e[ok], y[ok], left=np.nan, right=np.nan)
+        return CubicSpline(e[ok], y[ok], bc_type="natural", extrapolate=False)(g)
+
+    stack = np.array([on_grid(e, y) for e, y in zip(es, ys)])
     mean = np.nanmean(stack, axis=0)
     if len(ys) > 1:
         from scipy.ndimage import uniform_filter1d

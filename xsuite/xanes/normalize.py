@@ -414,14 +414,16 @@ def normalize_batch(
                               pre1_ev=pre1, pre2_ev=pre2, norm1_ev=norm1, norm2_ev=norm2, nnorm=deg_used)
 
 
-def normalization_modes(result: NormalizationResult, mu_error: ArrayLike, *, npre: int = 1) -> NDArray[np.float64]:
+def normalization_modes(result: NormalizationResult, mu_error: ArrayLike, *, npre: int = 1,
+                        residual_scatter: bool = True) -> NDArray[np.float64]:
     """Independent 1σ perturbations of the normalised spectrum caused by noise in the edge-step fits.
 
     ``norm = (µ − P)/s`` with P the pre-edge polynomial (fitted over E0+pre1..pre2), Q the post-edge
     polynomial fitted to µ − P over E0+norm1..norm2, and s = Q(E0) (larch ``pre_edge``). The counting
     noise of µ inside those windows (``mu_error``, independent per point) makes the polynomial
     coefficients uncertain; their covariance follows from the unweighted least squares larch does
-    (sandwich form, Cov = H·diag(σ²)·Hᵀ with H the pseudo-inverse of the design). To first order
+    (sandwich form, Cov = H·diag(σ²)·Hᵀ with H the pseudo-inverse of the design; see
+    ``residual_scatter``). To first order
 
         δnorm(E) = −[δP(E) + norm(E)·δs] / s,   δs = δQ(E0), and a change δP also moves Q by −fit(δP).
 
@@ -438,6 +440,11 @@ def normalization_modes(result: NormalizationResult, mu_error: ArrayLike, *, npr
         Standard error of µ per point on ``result.energy_ev`` (e.g. the merge spread).
     npre : int
         Pre-edge polynomial degree used by the normalisation (1 = line, 0 = constant).
+    residual_scatter : bool
+        Use, per point, the larger of σ² and the fit's residual variance (lack of fit: EXAFS
+        oscillations or pre-edge features that the polynomial cannot follow make the extrapolated step
+        uncertain beyond counting noise — and differently for each standard, which biases fractions).
+        False = counting noise only.
 
     Returns
     -------
@@ -468,8 +475,17 @@ def normalization_modes(result: NormalizationResult, mu_error: ArrayLike, *, npr
     xq = np.vander(x, nn + 1, increasing=True)  # (m, b)
     hp = np.linalg.pinv(xp[p1:p2])  # (a, np)
     hq = np.linalg.pinv(xq[q1:q2])  # (b, nq)
-    cov_p = (hp * sig[p1:p2] ** 2) @ hp.T
-    cov_q = (hq * sig[q1:q2] ** 2) @ hq.T
+    mu = np.asarray(result.mu, float)
+    pre = xp @ (hp @ mu[p1:p2])
+
+    def point_var(design: NDArray, h: NDArray, y: NDArray, s: NDArray) -> NDArray:
+        # counting noise, or the lack of fit if larger (EXAFS wiggles the polynomial cannot follow)
+        r = y - design @ (h @ y)
+        dof = max(y.size - design.shape[1], 1)
+        return np.maximum(s**2, float(r @ r) / dof) if residual_scatter else s**2
+
+    cov_p = (hp * point_var(xp[p1:p2], hp, mu[p1:p2], sig[p1:p2])) @ hp.T
+    cov_q = (hq * point_var(xq[q1:q2], hq, (mu - pre)[q1:q2], sig[q1:q2])) @ hq.T
     # Jacobians of norm with respect to the pre-edge and post-edge coefficients
     dq_dc = -hq @ xp[q1:q2]  # post coefficients move with the pre-edge line
     ds_dc = xq[ie0] @ dq_dc  # (a,)

@@ -54,6 +54,17 @@ class LayerStats:
     n_profiles: int
     pixel_size_um: float
     reason: str = ""
+    #: error budget of the mean (µm): statistical part (autocorrelation + Student-t factor), systematic part
+    thickness_mean_stat_err_um: float = float("nan")
+    thickness_mean_sys_err_um: float = float("nan")
+    #: correlation length of the local thickness along the interface (µm) and independent points in the mean
+    thickness_corr_length_um: float = float("nan")
+    n_independent: float = float("nan")
+    #: error budget of the edge fit (µm): least squares (correlated samples), pixelation
+    edge_fit_stat_err_um: float = float("nan")
+    edge_fit_sys_err_um: float = float("nan")
+    #: 1 = interface aligned with the pixel grid (pixelation does not average out), ~0 = tilted/curved
+    grid_phase_coherence: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN -> None)."""
@@ -393,17 +404,26 @@ def analyse_xrf_map(
     # --- statistics and detection --------------------------------------------------------------
     t_um = t_loc * p
     fin = np.isfinite(t_um)
-    # correlation along the interface: profile averaging, smoothing/beam and the 15-row median of the
-    # local bulk levels (local_thickness level_rows)
-    block = max(along_px, 15, int(np.ceil(2 * (smooth_sigma_px + sig_px))) + 1)
+    # standard error of the mean: correlation measured along the interface (at least the profile averaging
+    # length), Student-t small-sample factor, systematic term in quadrature (thickness module docstring)
+    phase_r = th.grid_phase_coherence(curve.col[use])
     if fin.sum() >= 3:
         mean = float(np.mean(t_um[fin]))
-        sem = th.block_sem(t_um, block)
+        # white per-row noise is correlated over the profile averaging and the beam + smoothing blur
+        sig_b = np.sqrt(max(sig_px**2 - smooth_sigma_px**2 - 0.3**2, 0.0))
+        tau_min = th.processing_tau(along_px, float(np.hypot(smooth_sigma_px, sig_b)))
+        err_px, ser = th.mean_thickness_error(t_loc[fin], min_tau=tau_min)
+        sem = err_px * p
+        sem_stat, sem_sys = ser.sem_corrected * p, th.MEAN_SYSTEMATIC_PX * p
+        corr_len_um = ser.tau * float(np.mean(np.sqrt(1.0 + curve.slope[use] ** 2))) * p
+        n_indep = ser.n_eff
         median = float(np.median(t_um[fin]))
         std = float(np.std(t_um[fin], ddof=1))
         p10, p90 = (float(v) for v in np.percentile(t_um[fin], [10, 90]))
     else:
-        mean = sem = median = std = p10 = p90 = float("nan")
+        mean = sem = sem_stat = sem_sys = corr_len_um = n_indep = median = std = p10 = p90 = float("nan")
+    edge_err_px = th.edge_fit_error(fit.thickness_err_px, phase_r)
+    edge_sys_px = th.EDGE_PIXELATION_PX * (1.0 + phase_r)
     z = mean / sem if sem > 0 and np.isfinite(sem) else float("nan")
     # beam + roughness width without our own smoothing (and the bilinear sampling, ~0.3 px)
     sig_beam_px = np.sqrt(max(sig_px**2 - smooth_sigma_px**2 - 0.3**2, 0.0))
@@ -484,7 +504,7 @@ def analyse_xrf_map(
         thickness_p10_um=p10 if detected else nan,
         thickness_p90_um=p90 if detected else nan,
         edge_fit_um=fit.thickness_px * p if detected else nan,
-        edge_fit_err_um=fit.thickness_err_px * p if detected else nan,
+        edge_fit_err_um=edge_err_px * p if detected else nan,
         edge_width_um=sig_px * p,
         edge_width_err_um=fit.sigma_err_px * p,
         resolution_um=float(resolution),
@@ -502,6 +522,13 @@ def analyse_xrf_map(
         n_profiles=int(fin.sum()),
         pixel_size_um=p,
         reason="; ".join(reasons),
+        thickness_mean_stat_err_um=sem_stat if detected else nan,
+        thickness_mean_sys_err_um=sem_sys if detected else nan,
+        thickness_corr_length_um=float(corr_len_um),
+        n_independent=float(n_indep),
+        edge_fit_stat_err_um=fit.thickness_err_px * p if detected else nan,
+        edge_fit_sys_err_um=edge_sys_px * p if detected else nan,
+        grid_phase_coherence=float(phase_r),
     )
     log.info("xrf: side=%s detected=%s mean=%.3g um (±%.2g) edge_fit=%.3g um z=%.1f%s", side, detected,
              mean, sem, fit.thickness_px * p, z, "" if detected else f" ({stats.reason})")
