@@ -626,3 +626,22 @@ def test_discover_frames_checked_metadata_times_and_data_check(tmp_path):
     assert [r.path.name for r in refs] == ["e_0.edf", "e_2.edf"]
     assert [f.path.name for f in bad] == ["e_1.edf", "e_3.edf"]
     assert all(f.path.name in f.reason for f in bad)
+
+
+@pytest.mark.parametrize("name", ["xrd/CeO2_Pilatus1M.tif", "xrf/hxn_fe_aggregate/chemical_map.tiff"])
+def test_truncated_real_detector_tiffs_raise(tmp_path, realdata, name):
+    """Real files (a Pilatus 1M frame, a 4-page HXN map stack) cut at several lengths: never read."""
+    src = realdata / name
+    if not src.is_file():
+        pytest.skip(f"{src} absent")
+    raw = src.read_bytes()
+    n = len(raw)
+    good = im.read_frame(src, im.frame_count(src) - 1)
+    assert np.any(good)
+    for frac in (0.001, 0.3, 0.7, 0.99):
+        path = tmp_path / f"cut_{frac}{src.suffix}"
+        path.write_bytes(raw[: int(n * frac)])
+        for index in (0, -1):
+            with pytest.raises(DataFormatError, match=path.name):
+                im.read_frame(path, index)
+        assert not im.is_frame_complete(path, settle_s=0.0)

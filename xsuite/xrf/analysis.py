@@ -404,14 +404,15 @@ def analyse_xrf_map(
     # --- statistics and detection --------------------------------------------------------------
     t_um = t_loc * p
     fin = np.isfinite(t_um)
+    # beam + roughness width without our own smoothing (and the bilinear sampling, ~0.3 px)
+    sig_beam_px = float(np.sqrt(max(sig_px**2 - smooth_sigma_px**2 - 0.3**2, 0.0)))
     # standard error of the mean: correlation measured along the interface (at least the profile averaging
     # length), Student-t small-sample factor, systematic term in quadrature (thickness module docstring)
     phase_r = th.grid_phase_coherence(curve.col[use])
     if fin.sum() >= 3:
         mean = float(np.mean(t_um[fin]))
         # white per-row noise is correlated over the profile averaging and the beam + smoothing blur
-        sig_b = np.sqrt(max(sig_px**2 - smooth_sigma_px**2 - 0.3**2, 0.0))
-        tau_min = th.processing_tau(along_px, float(np.hypot(smooth_sigma_px, sig_b)))
+        tau_min = th.processing_tau(along_px, float(np.hypot(smooth_sigma_px, sig_beam_px)))
         err_px, ser = th.mean_thickness_error(t_loc[fin], min_tau=tau_min)
         sem = err_px * p
         sem_stat, sem_sys = ser.sem_corrected * p, th.MEAN_SYSTEMATIC_PX * p
@@ -422,11 +423,9 @@ def analyse_xrf_map(
         p10, p90 = (float(v) for v in np.percentile(t_um[fin], [10, 90]))
     else:
         mean = sem = sem_stat = sem_sys = corr_len_um = n_indep = median = std = p10 = p90 = float("nan")
-    edge_err_px = th.edge_fit_error(fit.thickness_err_px, phase_r)
-    edge_sys_px = th.EDGE_PIXELATION_PX * (1.0 + phase_r)
+    edge_err_px = th.edge_fit_error(fit.thickness_err_px, phase_r, sig_beam_px)
+    edge_sys_px = th.edge_systematic_px(phase_r, sig_beam_px)
     z = mean / sem if sem > 0 and np.isfinite(sem) else float("nan")
-    # beam + roughness width without our own smoothing (and the bilinear sampling, ~0.3 px)
-    sig_beam_px = np.sqrt(max(sig_px**2 - smooth_sigma_px**2 - 0.3**2, 0.0))
     fwhm_um = 2.3548 * sig_beam_px * p
     resolution = max(p, fwhm_um) if np.isfinite(fwhm_um) else p
     floor = 0.5 * resolution
