@@ -1,5 +1,8 @@
 """``xsuite watch``: reduce GIXRD frames on the fly while the detector writes them (beamtime mode).
 
+The config's ``technique`` picks the pipeline: ``gixrd`` (frames), ``xanes`` (each new scan re-runs the XANES
+fit of all scans so far, updating the fractions table) or ``xrf`` (each new map file into its own entry).
+
 Examples::
 
     xsuite watch /data/LYC_2deg --config beamline_configs/ssrl_11-3_gixrd.yaml -o LYC.h5 \\
@@ -60,21 +63,33 @@ def command(folder: Path, config_path: Path | None, output: Path, sample: str | 
             poll: bool, interval_s: float, settle_s: float, give_up_s: float, refit_interval_s: float,
             live_figure: Path | None, idle_exit_s: float | None, timeout_s: float | None, workers: int,
             scheduler: str | None, as_json: bool) -> None:
-    """Watch FOLDER and reduce each new GIXRD frame into the results file as soon as it is complete."""
+    """Watch FOLDER and process each new file (GIXRD frame, XANES scan, µXRF map) as soon as it is complete."""
     from xsuite.config import config_text
     from xsuite.watch import watch_gixrd
 
     if config_path is None:
-        raise ConfigError("`xsuite watch` needs --config CONFIG (a gixrd beamline config with the PONI and mask)")
-    cfg = load_config_for(config_path, "gixrd")
-    if cfg.diffraction is None:
-        raise ConfigError(f"config {config_path.name} has no `diffraction` section; `xsuite watch` needs its "
-                          "`poni` (and usually `mask`)")
-    watcher = watch_gixrd(
-        folder, cfg.diffraction, output, sample=sample or cfg.sample, incidence_angles_deg=list(angles) or None,
-        config_yaml=config_text(config_path), live_figure=live_figure, poll=poll, interval_s=interval_s,
-        settle_s=settle_s, give_up_s=give_up_s, refit_interval_s=refit_interval_s, workers=workers,
-        scheduler=scheduler)
+        raise ConfigError("`xsuite watch` needs --config CONFIG (a gixrd, xanes or xrf beamline config)")
+    cfg = load_config_for(config_path, ("gixrd", "xanes", "xrf"))
+    options = dict(poll=poll, interval_s=interval_s, settle_s=settle_s, give_up_s=give_up_s,
+                   refit_interval_s=refit_interval_s, workers=workers, scheduler=scheduler)
+    if cfg.technique in ("xanes", "xrf"):
+        from xsuite import watch_sinks
+
+        section = getattr(cfg, cfg.technique)
+        if section is None:
+            raise ConfigError(f"config {config_path.name} has no `{cfg.technique}` section")
+        if live_figure is not None or angles:
+            log.warning("--live-figure and --incidence-angle apply to GIXRD only; ignored for %s", cfg.technique)
+        build = watch_sinks.watch_xanes if cfg.technique == "xanes" else watch_sinks.watch_xrf
+        watcher = build(folder, section, output, config_yaml=config_text(config_path), **options)
+    else:
+        if cfg.diffraction is None:
+            raise ConfigError(f"config {config_path.name} has no `diffraction` section; `xsuite watch` needs its "
+                              "`poni` (and usually `mask`)")
+        watcher = watch_gixrd(
+            folder, cfg.diffraction, output, sample=sample or cfg.sample,
+            incidence_angles_deg=list(angles) or None, config_yaml=config_text(config_path),
+            live_figure=live_figure, **options)
     previous = _install_stop_handlers(watcher)
     click.echo(f"watching {folder} -> {output} (Ctrl-C to stop)", err=True)
     try:
@@ -87,7 +102,8 @@ def command(folder: Path, config_path: Path | None, output: Path, sample: str | 
                f"{len(report.skipped)} skipped; results in {output}", err=True)
     if as_json:
         doc: dict[str, Any] = {"output": str(output), "folder": str(folder), **report.to_dict()}
-        doc["series"] = [s.to_dict() for _, s in sorted(watcher.sink.summaries.items())]
+        doc["series"] = [s.to_dict() if hasattr(s, "to_dict") else s
+                         for _, s in sorted(watcher.sink.summaries.items())]
         emit_json(doc)
 
 
