@@ -645,3 +645,58 @@ def test_truncated_real_detector_tiffs_raise(tmp_path, realdata, name):
             with pytest.raises(DataFormatError, match=path.name):
                 im.read_frame(path, index)
         assert not im.is_frame_complete(path, settle_s=0.0)
+
+
+def _eiger_master(tmp_path, n_links):
+    import h5py
+
+    master = tmp_path / "series_master.h5"
+    with h5py.File(master, "w") as f:
+        for i in range(1, n_links + 1):
+            f[f"/entry/data/data_{i:06d}"] = h5py.ExternalLink(f"series_data_{i:06d}.h5", "/entry/data/data")
+    return master
+
+
+def _eiger_data(tmp_path, i, value):
+    import h5py
+
+    with h5py.File(tmp_path / f"series_data_{i:06d}.h5", "w") as f:
+        f["/entry/data/data"] = np.full((2, 8, 9), value, dtype=np.int32)
+
+
+def test_eiger_master_during_acquisition_reads_the_data_files_written_so_far(tmp_path):
+    from xsuite.errors import InputNotFoundError
+    from xsuite.io.images import frame_count, read_frame
+
+    master = _eiger_master(tmp_path, 3)  # the detector announced three data files
+    _eiger_data(tmp_path, 1, 1)
+    assert frame_count(master) == 2  # only the first one is closed so far
+    assert read_frame(master, 1)[0, 0] == 1
+    _eiger_data(tmp_path, 2, 2)
+    assert frame_count(master) == 4 and read_frame(master, 3)[0, 0] == 2
+    (tmp_path / "series_data_000001.h5").unlink()  # a gap before existing data: lost, not pending
+    with pytest.raises(InputNotFoundError, match="data_000001"):
+        frame_count(master)
+
+
+def test_stack_held_open_by_an_swmr_writer_is_readable(tmp_path):
+    import h5py
+
+    from xsuite.io.images import frame_count, read_frame
+
+    path = tmp_path / "live.h5"
+    with h5py.File(path, "w", libver="latest") as f:
+        f.create_dataset("/entry/data/data", shape=(0, 8, 9), maxshape=(None, 8, 9), dtype=np.int32, chunks=(1, 8, 9))
+    writer = h5py.File(path, "a", libver="latest", locking=False)  # same process: match our reader's flag
+    try:
+        writer.swmr_mode = True
+        d = writer["/entry/data/data"]
+        for i in range(3):
+            d.resize(i + 1, axis=0)
+            d[i] = i + 10
+            writer.flush()
+        src = f"{path}::/entry/data/data"
+        assert frame_count(src) == 3
+        assert read_frame(src, 2)[0, 0] == 12
+    finally:
+        writer.close()

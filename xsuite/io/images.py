@@ -353,7 +353,10 @@ class _Hdf5Stack:
         try:
             self.h5 = h5py.File(path, "r", locking=False)
         except OSError as exc:
-            raise DataFormatError(f"cannot open HDF5 file {path}: {_one_line(exc)}") from None
+            try:  # a detector writing the file in SWMR mode: read what it has flushed so far
+                self.h5 = h5py.File(path, "r", locking=False, swmr=True)
+            except OSError:
+                raise DataFormatError(f"cannot open HDF5 file {path}: {_one_line(exc)}") from None
         try:
             self.parts, self.name = self._find(dataset)
             self.counts = [self._nframes(d) for d in self.parts]
@@ -446,14 +449,25 @@ class _Hdf5Stack:
 
     def _eiger_parts(self, group: Any) -> list[Any]:
         names = sorted(k for k in group.keys() if _EIGER_DATA_RE.match(k))
-        parts = []
+        parts, missing = [], []
         for k in names:
             try:
-                parts.append(group[k])
+                part = group[k]
             except KeyError:
-                link = group.get(k, getlink=True)
-                self._broken_link(f"{group.name}/{k}", getattr(link, "filename", "?"))
-                raise InputNotFoundError(f"HDF5 file {self.path}: `{group.name}/{k}` is a broken link") from None
+                missing.append(k)
+                continue
+            if missing:  # a gap before an existing part: a data file was lost, not "not yet written"
+                link = group.get(missing[0], getlink=True)
+                self._broken_link(f"{group.name}/{missing[0]}", getattr(link, "filename", "?"))
+                raise InputNotFoundError(f"HDF5 file {self.path}: `{group.name}/{missing[0]}` is a broken link")
+            parts.append(part)
+        if missing and not parts:
+            link = group.get(missing[0], getlink=True)
+            self._broken_link(f"{group.name}/{missing[0]}", getattr(link, "filename", "?"))
+            raise InputNotFoundError(f"HDF5 file {self.path}: `{group.name}/{missing[0]}` is a broken link")
+        if missing:  # an acquisition in progress: the detector has not closed the later data files yet
+            logger.warning("%s: %d of %d Eiger data files not present (yet); reading the first %d",
+                     self.path, len(missing), len(names), len(parts))
         return parts
 
     def _nframes(self, d: Any) -> int:
