@@ -140,14 +140,13 @@ class XanesSink:
 
     def __init__(self, output: str | os.PathLike[str], folder: str | os.PathLike[str], config: Any,
                  config_yaml: str | None = None) -> None:
-        from xsuite.io.nexus import safe_name
+        from xsuite.pipelines.xanes import entry_name_for_series
 
         self.output = Path(output)
         self.folder = Path(folder)
         self.config = config
         self.config_yaml = config_yaml
-        series = config.series
-        self.entry = "xanes" if series == "xanes" else f"xanes_{safe_name(series)}"
+        self.entry = entry_name_for_series(config.series)
         self.files: dict[str, Path] = {}
         self.summaries: dict[str, Any] = {}
         self._dirty = False

@@ -325,6 +325,13 @@ def _load_standards(standards: Mapping[str, Sequence[Path]], cfg: XanesConfig, c
     return out
 
 
+
+def entry_name_for_series(series: str) -> str:
+    """Results entry of a XANES series: ``xanes`` for the default series, else ``xanes_<series>``."""
+    from xsuite.io.nexus import safe_name
+
+    return "xanes" if series == "xanes" else f"xanes_{safe_name(series)}"
+
 def run_xanes(
     spectra: Sequence[str | Path] | Mapping[str, Sequence[str | Path]],
     *,
@@ -491,7 +498,7 @@ def _write(run: XanesRun, output: Path, cfg: XanesConfig, config_yaml: str | Non
     frac = lcf_arr("fractions", (k,))
     ferr = lcf_arr("fraction_errors", (k,))
     dist = np.array([s.distance_um for s in sp])
-    entry_name = "xanes" if run.series == "xanes" else f"xanes_{safe_name(run.series)}"
+    entry_name = entry_name_for_series(run.series)
     inputs = sorted({f for s in sp for f in s.files} | {f for s in run.standards for f in s.files})
     inputs = [f for f in inputs if "::" not in f]
     store = ResultsStore(output)
