@@ -1135,7 +1135,7 @@ class GixrdSink:
                 from concurrent.futures import ProcessPoolExecutor
 
                 self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-            self._job = [(angle, self._pool.submit(_analyse, *args)) for angle, args in jobs]
+            self._job = [(angle, self._pool.submit(_analyse, inputs)) for angle, inputs in jobs]
         except Exception:
             self._dirty.update(a for a, _ in jobs)
             raise
@@ -1160,37 +1160,11 @@ class GixrdSink:
             self.refit()
         return wrote
 
-    def _analysis_inputs(self, angle: float) -> tuple | None:
-        from xsuite.io.nexus import read_results
-        from xsuite.pipelines.gixrd import _strs
-
-        w = self.writers[angle]
-        w.close()  # the appender re-opens at the next frame
-        res = read_results(self.output)
-        entry = res.entries.get(w.entry)
-        if entry is None or "patterns" not in entry.nxdata:
-            return None
-        nx = entry.nxdata["patterns"]
-        old = entry.collections.get("rejected", {})
-        rejected = dict(zip(_strs(old.get("key")), _strs(old.get("reason"))))
-        stored = {k.decode() if isinstance(k, bytes) else str(k) for k in nx.fields["frame_key"]}
-        rejected = {k: v for k, v in rejected.items() if k not in stored}
-        rejected.update(w.rejected)
-        t = np.asarray(nx.fields["time_s"], dtype=float)
-        order = np.argsort(t, kind="stable")
-        inten = np.asarray(nx.signal, dtype=float)[order]
-        sig = np.asarray(nx.errors, dtype=float)[order] if nx.errors is not None else np.sqrt(np.abs(inten))
-        q = np.asarray(nx.axes["q"], dtype=float)
-        return (q, inten, sig, t[order], self.settings[angle], w.entry, rejected)
+    def _analysis_inputs(self, angle: float) -> Any:
+        return self.writers[angle].analysis_inputs()  # closes the appender; it re-opens at the next frame
 
     def _write(self, angle: float, analysis: Any) -> None:
-        from xsuite.pipelines.gixrd import write_depth_table
-
-        w = self.writers[angle]
-        w.close()
-        w._write_summary(analysis, None)
-        write_depth_table(self.output, self.settings[angle].sample)
-        self.summaries[angle] = analysis.summary
+        self.summaries[angle] = self.writers[angle].write_analysis(analysis)
 
     def finish(self) -> None:
         """Final refit, synchronous and exactly as the batch pipeline does it (with the q_ip/q_oop map of
@@ -1235,12 +1209,9 @@ def _warm_up() -> bool:
     return True
 
 
-def _analyse(q: np.ndarray, inten: np.ndarray, sig: np.ndarray, t: np.ndarray, settings: Any, name: str,
-             rejected: Mapping[str, str]) -> Any:
+def _analyse(inputs: Any) -> Any:
     """Helper-process side of :meth:`GixrdSink.refit`: the pipeline's pure series analysis."""
-    from xsuite.pipelines.gixrd import analyse_series
-
-    return analyse_series(q, inten, sig, t, settings, name=name, rejected=rejected)
+    return inputs.analyse()
 
 
 def render_live_figure(sink: GixrdSink) -> Any:

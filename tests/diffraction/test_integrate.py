@@ -112,27 +112,32 @@ def test_engine_built_once_and_shape_errors():
 
 
 def test_flat_image_gives_flat_pattern_and_honest_errors():
-    """Poisson noise only: mean level recovered, and a fitted 'peak' has significance ~ N(0, 1).
-
-    Checks the error model including the correction for oversampled (pixel-split) bins.
-    """
+    """Poisson noise only: mean level recovered, per-bin sigma = the frame-to-frame scatter, and a fitted
+    'peak' has significance ~ N(0, 1) with the bin correlation (too wide without it)."""
     from xsuite.diffraction.peaks import fit_peak_fixed_shape
 
     ai = _small_geometry()
     rng = np.random.default_rng(1)
     integ = PowderIntegrator(ai.get_config(), IntegrationSettings(polarization_factor=None,
                                                                   correct_solid_angle=False))
-    sig = []
-    for _ in range(40):
+    sig, sig_naive, rows = [], [], []
+    for _ in range(120):
         pat = integ.integrate(rng.poisson(200.0, (200, 180)).astype(np.float32))
-        ok = np.isfinite(pat.intensity)
         assert np.nanmedian(pat.intensity) == pytest.approx(200.0, rel=0.01)
-        fit = fit_peak_fixed_shape(pat.q_inv_angstrom[ok], pat.intensity[ok], pat.sigma[ok], (1.4, 1.6),
-                                   center=1.5, fwhm=0.02)
+        rows.append(pat.intensity)
+        fit = fit_peak_fixed_shape(pat.q_inv_angstrom, pat.intensity, pat.sigma, (1.4, 1.6), center=1.5, fwhm=0.02,
+                                   correlation=pat.correlation)
+        naive = fit_peak_fixed_shape(pat.q_inv_angstrom, pat.intensity, pat.sigma, (1.4, 1.6), center=1.5, fwhm=0.02)
         sig.append(fit.significance)
-    assert integ.sigma_scale > 1.0  # auto bins oversample the pixel steps
-    assert 0.7 < np.std(sig) < 1.4, np.std(sig)
-    assert abs(np.mean(sig)) < 0.6
+        sig_naive.append(naive.significance)
+    assert integ.sigma_scale == 1.0 and pat.correlation.shape[0] == pat.q_inv_angstrom.size
+    assert pat.correlation[:, 0].max() > 0.5  # three bins per pixel step: neighbours share pixels
+    scatter = np.nanstd(np.array(rows), axis=0)
+    ok = np.isfinite(scatter) & (scatter > 0)
+    assert np.median(pat.sigma[ok] / scatter[ok]) == pytest.approx(1.0, abs=0.08)
+    assert 0.85 < np.std(sig) < 1.15, np.std(sig)
+    assert abs(np.mean(sig)) < 0.3
+    assert np.std(sig_naive) > 1.3  # treating the bins as independent over-states significance
 
 
 def test_cake_shape_and_ring_position():

@@ -120,8 +120,9 @@ class DiffractionConfig(XsuiteModel):
         None, ge=10, le=100000,
         description="Radial bins of 1D patterns; None = three bins per pixel step in q.")
     error_oversampling_correction: bool = Field(
-        True, description="Scale sigma by sqrt(bins per pixel step) so fits of oversampled, pixel-split "
-                          "patterns get right errors (see xsuite.diffraction.integrate).")
+        False, description="Legacy: scale sigma by sqrt(bins per pixel step) instead of storing the bin "
+                           "correlation (fits then over-state errors); default False: true per-bin sigma "
+                           "plus the correlation, used by the fits (see xsuite.diffraction.noise).")
     unit: Literal["q_A^-1", "2th_deg", "d_A"] = Field(
         "q_A^-1", description="Plotted axis of transmission patterns (q, d and 2theta are all stored); "
                               "GIXRD series always use q.")

@@ -104,6 +104,9 @@ class FrameResult:
         The q_ip/q_oop map, when asked for.
     error : str or None
         One-line reason the frame was rejected; None when it is good.
+    correlation : ndarray or None
+        Noise correlation of neighbouring bins (:attr:`xsuite.diffraction.integrate.Pattern1D.correlation`;
+        the same array for every frame of the series, stored once with it).
     """
 
     key: str
@@ -116,6 +119,7 @@ class FrameResult:
     monitor: float = 1.0
     fiber_map: Optional[FiberMap] = None
     error: Optional[str] = None
+    correlation: Optional[np.ndarray] = None
 
     @property
     def ok(self) -> bool:
@@ -240,7 +244,8 @@ class FrameReducer:
             return FrameResult.failed(ref, reason)
         return FrameResult(key=_ref_key(ref), time_s=float(getattr(ref, "time_s", 0.0) or 0.0), source=source,
                            index=_ref_index(ref), q_inv_angstrom=pat.q_inv_angstrom,
-                           intensity=pat.intensity, sigma=pat.sigma, monitor=monitor, fiber_map=fmap)
+                           intensity=pat.intensity, sigma=pat.sigma, monitor=monitor, fiber_map=fmap,
+                           correlation=pat.correlation)
 
     def fiber_map(self, ref: Any) -> Optional[FiberMap]:
         """The q_ip/q_oop map of one frame (GI only; None for transmission)."""
@@ -420,6 +425,8 @@ class SeriesWriter:
                 "q": Field(q, "1/angstrom", "q"), "d": Field(d_from_q(q), "angstrom", "d spacing"),
                 "two_theta": Field(two_theta_from_q(q, wl), "deg", f"2theta at {wl:.5f} A"),
                 "two_theta_cu": Field(two_theta_cu_from_q(q), "deg", "2theta for Cu Ka (1.54184 A)")})
+            if first.correlation is not None:
+                write_noise_model(e, first.correlation)
         self._files_recorded.add(first.source)
         self._created = True
 
@@ -495,17 +502,29 @@ class SeriesWriter:
 
         Returns None when the series holds no frame yet.
         """
-        self.close()
-        if not self._exists():
+        inputs = self.analysis_inputs()
+        if inputs is None:
             if self._rejected:
                 log.warning("%s: no good frame stored; rejected: %s", self.entry, self._rejected)
             return None
-        t, inten, sig, q, stored, rejected = _read_series(self.output, self.entry)
+        return self.write_analysis(inputs.analyse(), fiber_map)
+
+    def analysis_inputs(self) -> Optional["SeriesInputs"]:
+        """Every stored frame of the series in time order, ready for :func:`analyse_series` (picklable:
+        the watcher runs the analysis in a helper process). None when no frame is stored yet."""
+        self.close()
+        if not self._exists():
+            return None
+        t, inten, sig, q, stored, rejected, corr = _read_series(self.output, self.entry)
         rejected = {k: v for k, v in rejected.items() if k not in stored}
         rejected.update(self._rejected)
         order = np.argsort(t, kind="stable")
-        t, inten, sig = t[order], inten[order], sig[order]
-        analysis = analyse_series(q, inten, sig, t, self.settings, name=self.entry, rejected=rejected)
+        return SeriesInputs(q=q, intensity=inten[order], sigma=sig[order], time_s=t[order], settings=self.settings,
+                            name=self.entry, rejected=rejected, correlation=corr)
+
+    def write_analysis(self, analysis: "SeriesAnalysis", fiber_map: Optional[FiberMap] = None) -> SeriesSummary:
+        """Overwrite the summary groups (peaks, tracking, kinetics, profiles) and the sample's depth table."""
+        self.close()
         self._write_summary(analysis, fiber_map)
         write_depth_table(self.output, self.settings.sample)
         return analysis.summary
@@ -552,6 +571,8 @@ class SeriesWriter:
                                   "1/e information depth"),
             })
             e.write_collection("kinetics", _kinetics_table(peaks))
+            if s.profiles:
+                e.write_collection("profiles", _profiles_table(s.profiles))
             e.write_collection("rejected", {
                 "key": np.array([k for k, _ in s.summary.rejected] or [""], dtype="S256")[: len(s.summary.rejected)],
                 "reason": np.array([r for _, r in s.summary.rejected] or [""], dtype="S512")[: len(s.summary.rejected)],
@@ -567,9 +588,27 @@ def _dec(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+def write_noise_model(entry: Any, correlation: np.ndarray) -> None:
+    """Store the bin correlation of a pattern (or series) in the entry's ``noise_model`` collection."""
+    from xsuite.io.nexus import Field
+
+    entry.write_collection("noise_model", {
+        "lag_correlation": Field(np.asarray(correlation, dtype=float), "",
+                                 "correlation of the noise of bins a and a+k (column k-1), from pixel splitting"),
+        "description": "per-bin sigma is the true one; bins share split pixels, so fits use the sandwich "
+                       "covariance with this correlation (xsuite.diffraction.noise)"})
+
+
+def read_noise_model(h5: Any, entry: str) -> Optional[np.ndarray]:
+    """The stored bin correlation of an entry (None for files written before it was stored)."""
+    path = f"{entry}/noise_model/lag_correlation"
+    return np.asarray(h5[path][()], dtype=float) if path in h5 else None
+
+
 def _read_series(output: Path, entry: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, set[str],
-                                                       dict[str, str]]:
-    """time_s, intensity, sigma, q, stored keys and earlier rejected frames of one series (only that)."""
+                                                       dict[str, str], Optional[np.ndarray]]:
+    """time_s, intensity, sigma, q, stored keys, earlier rejected frames and the bin correlation of one
+    series (only that)."""
     from xsuite.io.nexus import open_for_reading
 
     with open_for_reading(output) as h5:
@@ -584,7 +623,8 @@ def _read_series(output: Path, entry: str) -> tuple[np.ndarray, np.ndarray, np.n
         if f"{entry}/rejected/key" in h5:
             rg = h5[f"{entry}/rejected"]
             rejected = {_dec(k): _dec(r) for k, r in zip(np.atleast_1d(rg["key"][()]), np.atleast_1d(rg["reason"][()]))}
-    return t, inten, sig, q, stored, rejected
+        corr = read_noise_model(h5, entry)
+    return t, inten, sig, q, stored, rejected, corr
 
 
 def _strs(a: Any) -> list[str]:
@@ -592,6 +632,21 @@ def _strs(a: Any) -> list[str]:
         return []
     a = getattr(a, "value", a)
     return [v.decode() if isinstance(v, bytes) else str(v) for v in np.atleast_1d(np.asarray(a, dtype=object))]
+
+
+def _profiles_table(profiles: Sequence[Any]) -> dict[str, Any]:
+    """Per-phase peak shapes of the summed series (whole-pattern fit) as a table."""
+    from xsuite.io.nexus import Field
+
+    def col(name: str) -> np.ndarray:
+        return np.array([getattr(p, name) for p in profiles], float)
+
+    return {"phase": np.array([p.phase for p in profiles], dtype="S64"),
+            "fwhm": Field(col("fwhm_inv_angstrom"), "1/angstrom", "FWHM", errors=col("fwhm_err")),
+            "eta": Field(col("eta"), "", "pseudo-Voigt Lorentzian fraction", errors=col("eta_err")),
+            "significance": Field(col("significance"), "", "phase template area / sigma in the summed series"),
+            "measured": np.array([p.measured for p in profiles], dtype=np.int8),
+            "source": np.array([p.source for p in profiles], dtype="S64")}
 
 
 def _kinetics_table(peaks: Sequence[PeakSummary]) -> dict[str, Any]:
@@ -622,6 +677,27 @@ class SeriesAnalysis:
     per_peak: dict[tuple[str, str], dict[str, np.ndarray]]
     onset_frame: dict[tuple[str, str], int]
     onset_err_s: float
+    profiles: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class SeriesInputs:
+    """The stored frames of one series, as :func:`analyse_series` takes them (see
+    :meth:`SeriesWriter.analysis_inputs`)."""
+
+    q: np.ndarray
+    intensity: np.ndarray
+    sigma: np.ndarray
+    time_s: np.ndarray
+    settings: FrameSettings
+    name: str
+    rejected: Mapping[str, str]
+    correlation: Optional[np.ndarray] = None
+
+    def analyse(self) -> SeriesAnalysis:
+        """:func:`analyse_series` of these frames."""
+        return analyse_series(self.q, self.intensity, self.sigma, self.time_s, self.settings, name=self.name,
+                              rejected=self.rejected, correlation=self.correlation)
 
 
 def _wavelength_of(settings: FrameSettings) -> float:
@@ -690,8 +766,15 @@ def _targets(refls: Sequence[Any]) -> list[Any]:
 
 def analyse_series(q: np.ndarray, intensities: np.ndarray, sigmas: np.ndarray, time_s: np.ndarray,
                    settings: FrameSettings, *, name: str = "",
-                   rejected: Optional[Mapping[str, str]] = None) -> SeriesAnalysis:
-    """Tracking + kinetics + depth of one series (pure: arrays in, summary out)."""
+                   rejected: Optional[Mapping[str, str]] = None,
+                   correlation: Optional[np.ndarray] = None) -> SeriesAnalysis:
+    """Tracking + kinetics + depth of one series (pure: arrays in, summary out).
+
+    The summed series is first decomposed into one peak profile per phase in play (tracked + matrix,
+    :func:`xsuite.diffraction.peaks.decompose_series`); the tracker takes each reflection's shape and its
+    crowded neighbours from it. ``correlation`` is the stored bin correlation (errors with it are honest;
+    None for files written before it was stored).
+    """
     from xsuite.diffraction import peaks as peaks_mod
 
     try:
@@ -706,9 +789,15 @@ def analyse_series(q: np.ndarray, intensities: np.ndarray, sigmas: np.ndarray, t
         log.warning("%s: no reflection of %s can be tracked in q %.2f-%.2f", name, ", ".join(gi.track),
                     float(np.nanmin(q)), float(np.nanmax(q)))
     tr = None
+    dec = None
     if refls:
+        phases = list(dict.fromkeys(list(gi.track) + list(gi.matrix_phases)))
+        dec = peaks_mod.decompose_series(q, intensities, sigmas, phases, wl, correlation=correlation)
+        if not dec.success:
+            log.warning("%s: whole-pattern profile fit: %s; windows measure their own shapes", name, dec.reason)
         tr = peaks_mod.track_peaks(q, intensities, sigmas, time_s, _targets(refls),
-                                   threshold=gi.significance_threshold, n_consecutive=gi.n_consecutive)
+                                   threshold=gi.significance_threshold, n_consecutive=gi.n_consecutive,
+                                   correlation=correlation, decomposition=dec if dec.success else None)
     dt = float(np.median(np.diff(time_s))) if time_s.size > 1 else 0.0
     peaks: list[PeakSummary] = []
     per_peak: dict[tuple[str, str], dict[str, np.ndarray]] = {}
@@ -734,7 +823,8 @@ def analyse_series(q: np.ndarray, intensities: np.ndarray, sigmas: np.ndarray, t
                             incidence_angle_deg=float(settings.incidence_angle_deg or 0.0), depth_um=depth,
                             n_frames=int(time_s.size), rejected=tuple(sorted((rejected or {}).items())),
                             peaks=tuple(peaks))
-    return SeriesAnalysis(summary, per_peak, onset_frame, dt / 2.0)
+    profiles = tuple(dec.profiles.values()) if dec is not None and dec.success else ()
+    return SeriesAnalysis(summary, per_peak, onset_frame, dt / 2.0, profiles)
 
 
 def _col(tr: Any, name: str, j: int) -> np.ndarray:

@@ -24,7 +24,7 @@ from xsuite.diffraction.integrate import Cake, Pattern1D
 from xsuite.diffraction.units import d_from_q, two_theta_cu_from_q, two_theta_from_q
 from xsuite.errors import ConfigError, XsuiteError
 from xsuite.pipelines._diffraction import FrameSettings, error_reason, load_geometry
-from xsuite.pipelines.gixrd import FrameReducer, FrameResult, _ref_key, discover_series
+from xsuite.pipelines.gixrd import FrameReducer, FrameResult, _ref_key, discover_series, write_noise_model
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,8 @@ def _is_builtin(name: str) -> bool:
 def find_and_fit_peaks(q: np.ndarray, intensity: np.ndarray, sigma: np.ndarray, *,
                        references: Sequence[tuple[str, Any]] = (), min_significance: float = 5.0,
                        match_tolerance: float = 0.01, fwhm_guess: float = 0.02,
-                       wavelength_angstrom: Optional[float] = None) -> list[XrdPeak]:
+                       wavelength_angstrom: Optional[float] = None,
+                       correlation: Optional[np.ndarray] = None) -> list[XrdPeak]:
     """Find significant peaks in a 1D pattern, fit each, and label them with the nearest reference.
 
     Parameters
@@ -141,6 +142,9 @@ def find_and_fit_peaks(q: np.ndarray, intensity: np.ndarray, sigma: np.ndarray, 
         Maximum |q − q_ref| (1/Å) to assign a reflection.
     fwhm_guess : float
         Starting FWHM (1/Å).
+    correlation : ndarray, shape (len(q), K), optional
+        Noise correlation of neighbouring bins (:attr:`xsuite.diffraction.integrate.Pattern1D.correlation`):
+        the fitted errors and significances then include it.
 
     Returns
     -------
@@ -167,8 +171,9 @@ def find_and_fit_peaks(q: np.ndarray, intensity: np.ndarray, sigma: np.ndarray, 
     for i in idx:
         c = float(qq[i])
         half = 2.5 * fwhm_guess
-        fit = fit_peak(qq, yy, ss, (c - half, c + half), {"center": c, "fwhm": fwhm_guess},
-                       center_bounds=(c - fwhm_guess, c + fwhm_guess), vary_eta=True)
+        # the full arrays: the correlation refers to the pattern's own bin indices (fit_peak skips NaN bins)
+        fit = fit_peak(q, y, np.where(ok, s, np.nan), (c - half, c + half), {"center": c, "fwhm": fwhm_guess},
+                       center_bounds=(c - fwhm_guess, c + fwhm_guess), vary_eta=True, correlation=correlation)
         if not fit.success or not np.isfinite(fit.significance) or fit.significance < min_significance:
             continue
         if any(abs(p.q - fit.center) < 0.5 * fit.fwhm for p in peaks):
@@ -240,12 +245,14 @@ def run_xrd(inputs: Sequence[Any], settings: FrameSettings, output: str | Path, 
             log.warning("%s rejected: %s", res.source, res.error)
             files.append(XrdFileResult(name, res.source, entry, None, (), res.error))
             continue
-        pat = Pattern1D(res.q_inv_angstrom, res.intensity, res.sigma, np.ones_like(res.intensity), wl, res.monitor)
+        pat = Pattern1D(res.q_inv_angstrom, res.intensity, res.sigma, np.ones_like(res.intensity), wl, res.monitor,
+                        res.correlation)
         q_max = float(np.nanmax(pat.q_inv_angstrom))
         refl = reference_reflections(xcfg.phases, wl, q_max) if xcfg.phases else []
         peaks = find_and_fit_peaks(pat.q_inv_angstrom, pat.intensity, pat.sigma, references=refl,
                                    min_significance=xcfg.min_significance,
-                                   match_tolerance=xcfg.match_tolerance_inv_angstrom, wavelength_angstrom=wl)
+                                   match_tolerance=xcfg.match_tolerance_inv_angstrom, wavelength_angstrom=wl,
+                                   correlation=pat.correlation)
         cake = None
         if xcfg.cake:
             try:
@@ -294,6 +301,8 @@ def _write_entry(store: Any, entry: str, name: str, res: FrameResult, pat: Patte
         primary = {"q_A^-1": "q", "2th_deg": "two_theta", "d_A": "d"}[cfg.unit]  # plotted axis; all stored
         e.write_nxdata("pattern", signal=("intensity", Field(pat.intensity, "counts", "intensity", errors=pat.sigma)),
                        axes=[(primary, axes.pop(primary))], aux=axes, default=True, title=f"{name}: I({primary})")
+        if pat.correlation is not None:
+            write_noise_model(e, pat.correlation)
         if cake is not None:
             e.write_nxdata("cake", signal=("intensity", Field(cake.intensity, "counts", "intensity")),
                            axes=[("chi", Field(cake.chi_deg, "deg", "azimuth")),
@@ -328,7 +337,7 @@ def _instrument_resolution(cfg: DiffractionConfig, xcfg: XrdConfig, wl: float) -
         raise ConfigError(f"calibrant image {xcfg.calibrant_file}: {res.error}")
     refl = reference_reflections([xcfg.calibrant], wl, float(np.nanmax(res.q_inv_angstrom)))
     peaks = find_and_fit_peaks(res.q_inv_angstrom, res.intensity, res.sigma, references=refl,
-                               min_significance=xcfg.min_significance)
+                               min_significance=xcfg.min_significance, correlation=res.correlation)
     fits = [p.fit for p in peaks if p.phase is not None]
     if not fits:
         raise ConfigError(f"calibrant image {xcfg.calibrant_file}: no {xcfg.calibrant} reflection found; "
