@@ -10,6 +10,7 @@ import pytest
 from xsuite.diffraction.peaks import (
     PeakFit,
     TrackedReflection,
+    decompose_series,
     fit_peak,
     fit_peak_fixed_shape,
     onset_index,
@@ -136,32 +137,51 @@ def test_onset_index_rule():
     assert onset_index(np.array([4, np.nan, 4, 4, 4]), 3.0, 3) == 2
 
 
-def test_tracking_growth_series(targets):
-    """Hydrates grow (JMAK) from known onsets: areas R² >= 0.98, onset within one frame, q within 0.002."""
-    rng = np.random.default_rng(7)
-    n = 26
-    t = np.arange(n) * 360.0
-    areas = np.zeros((n, len(targets)))
-    t0 = {"LiCl.H2O": 1000.0, "YCl3.6H2O": 2500.0}
+PHASES = ["LiCl.H2O", "YCl3.6H2O", "Li3YCl6"]
+
+
+def growth_series(seed, targets, amplitude=25.0, t0=None, k=1 / 3000.0, n_avrami=1.5, n_frames=26):
+    """Host + hydrate reflections growing with JMAK kinetics from known onsets, Poisson noise."""
+    t0 = t0 or {"LiCl.H2O": 1000.0, "YCl3.6H2O": 2500.0}
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_frames) * 360.0
+    areas = np.zeros((n_frames, len(targets)))
     for j, tg in enumerate(targets):
-        areas[:, j] = jmak(t, 25.0 * tg.intensity / 100.0, 1 / 3000.0, 1.5, t0[tg.phase])
-    t, frames, sig = simulate_series(rng, targets, areas)
-    res = track_peaks(Q, frames, sig, t, targets, threshold=3.0, n_consecutive=3, fwhm_guess=0.02)
-    assert res.area.shape == (n, len(targets))
+        areas[:, j] = jmak(t, amplitude * tg.intensity / 100.0, k, n_avrami, t0[tg.phase])
+    t, frames, sig = simulate_series(rng, targets, areas, n_frames=n_frames)
+    return t, frames, sig, areas, t0
+
+
+def r_squared(measured, truth):
+    return 1 - np.sum((measured - truth) ** 2) / np.sum((truth - truth.mean()) ** 2)
+
+
+def test_tracking_growth_series(targets):
+    """Hydrates grow (JMAK) from known onsets, tracked with the whole-pattern phase profiles: areas unbiased
+    with honest errors (pulls of unit spread), onset within one frame of the first frame whose true area
+    reaches 3 sigma, q within 0.002."""
+    t, frames, sig, areas, t0 = growth_series(7, targets)
+    dec = decompose_series(Q, frames, sig, PHASES, WL)
+    assert dec.success and all(dec.profiles[p].measured for p in PHASES)
+    assert dec.profiles["Li3YCl6"].fwhm_inv_angstrom == pytest.approx(FWHM, rel=0.03)
+    res = track_peaks(Q, frames, sig, t, targets, threshold=3.0, n_consecutive=3, fwhm_guess=0.02,
+                      decomposition=dec)
+    assert res.area.shape == (t.size, len(targets))
     pulls: list[float] = []
     for j, (tg, pk) in enumerate(zip(targets, res.peaks)):
-        assert pk.detected, pk
+        assert pk.detected and pk.shape_from == "phase profile", pk
         truth = areas[:, j]
         meas = res.area[:, j]
-        r2 = 1 - np.sum((meas - truth) ** 2) / np.sum((truth - truth.mean()) ** 2)
-        # a merged doublet (simulated as its two members) has a wider profile whose eta/FWHM, measured
-        # on the summed series, scatter more: its area scale scatters ~±8 % between seeds (noiseless: 0.99)
-        assert r2 >= (0.96 if tg.components else 0.98), (tg.label, r2)
+        # this seed is the worst of 47 for the lone LiCl.H2O doublet: its phase has no other reflection
+        # here, so its eta (0.52 +- 0.05 vs 0.40 true) sets a 7 % scale: R2 0.977 (>= 0.98 in the other 46,
+        # see test_tracked_areas_r2_over_seeds); single reflections >= 0.996
+        assert r_squared(meas, truth) >= (0.97 if tg.components else 0.99), (tg.label, r_squared(meas, truth))
+        assert np.std((meas - truth) / res.area_err[:, j]) < (2.0 if tg.components else 1.4)
         # onset: first frame whose TRUE area reaches 3 expected sigma, within one frame
         exp_sig = truth / np.nanmedian(res.area_err[:, j])
         true_idx = onset_index(exp_sig, 3.0, 3)
         assert abs(pk.onset_index - true_idx) <= 1, (tg.label, pk.onset_index, true_idx)
-        assert pk.onset_s >= t0[tg.phase] - 360.0
+        assert pk.onset_s >= t0[tg.phase]
         assert abs(pk.center_inv_angstrom - tg.q_inv_angstrom) < 0.002
         late = res.refined[:, j]
         assert late[-1]
@@ -169,6 +189,50 @@ def test_tracking_growth_series(targets):
         pulls.extend((res.center[late, j] - tg.q_inv_angstrom) / res.center_err[late, j])
     # refined centre errors are honest: pulls of unit spread
     assert len(pulls) > 40 and 0.6 < np.std(pulls) < 1.5 and abs(np.mean(pulls)) < 0.5
+
+
+@pytest.mark.slow
+def test_tracked_areas_r2_over_seeds(targets):
+    """The issue's accuracy figure, R2 >= 0.98 of every tracked area series vs the truth, on 20 seeded
+    series (seeds fixed before looking: 100-119; measured min 0.991 for LiCl.H2O 101/110, 0.993-0.996 for
+    the YCl3.6H2O reflections)."""
+    worst = np.ones(len(targets))
+    for seed in range(100, 120):
+        t, frames, sig, areas, _ = growth_series(seed, targets)
+        dec = decompose_series(Q, frames, sig, PHASES, WL)
+        res = track_peaks(Q, frames, sig, t, targets, decomposition=dec, refine=False)
+        for j in range(len(targets)):
+            worst[j] = min(worst[j], r_squared(res.area[:, j], areas[:, j]))
+    assert np.all(worst >= 0.98), dict(zip([tg.label for tg in targets], np.round(worst, 3)))
+
+
+def test_onset_within_one_frame_of_the_true_onset(targets):
+    """Linear start (Avrami n = 1) fast enough to be visible one frame after the onset: the reported onset
+    is the first frame after the true onset or the next one, for every tracked reflection."""
+    t0 = {"LiCl.H2O": 1000.0, "YCl3.6H2O": 2500.0}
+    t, frames, sig, areas, _ = growth_series(3, targets, amplitude=40.0, t0=t0, k=1 / 1500.0, n_avrami=1.0)
+    res = track_peaks(Q, frames, sig, t, targets, decomposition=decompose_series(Q, frames, sig, PHASES, WL))
+    for tg, pk in zip(targets, res.peaks):
+        first_after = t[t > t0[tg.phase]][0]
+        assert pk.detected and first_after <= pk.onset_s <= first_after + 360.0, (tg.label, pk.onset_s, first_after)
+
+
+def test_no_change_significance_is_standard_normal_with_phase_profiles(targets):
+    """No hydrate: the phase-profile path gives every tracked peak a significance with mean ~0 and unit
+    spread over 15 seeded 26-frame series (honest errors), and no detection."""
+    z = {tg.label: [] for tg in targets}
+    for seed in range(500, 515):
+        rng = np.random.default_rng(seed)
+        t, frames, sig = simulate_series(rng, targets, np.zeros((26, len(targets))))
+        dec = decompose_series(Q, frames, sig, PHASES, WL)
+        assert not dec.profiles["LiCl.H2O"].measured and dec.profiles["LiCl.H2O"].source == "assumed from Li3YCl6"
+        res = track_peaks(Q, frames, sig, t, targets, refine=False, decomposition=dec)
+        for j, pk in enumerate(res.peaks):
+            assert not pk.detected and pk.area_upper_limit > 0, (seed, pk.label, pk.max_significance)
+            z[pk.label].extend(res.significance[:, j])
+    for label, v in z.items():
+        v = np.asarray(v)
+        assert abs(v.mean()) < 0.25 and 0.85 < v.std() < 1.15, (label, v.mean(), v.std())
 
 
 @pytest.mark.parametrize("seed_block", range(3))

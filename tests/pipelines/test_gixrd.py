@@ -135,12 +135,13 @@ def test_lyc_tracking_positions_onset_and_areas(lyc_run):
         c = np.sum(p.area[ok] * true_area[ok]) / np.sum(true_area[ok] ** 2)
         r2 = 1 - np.sum((p.area[ok] - c * true_area[ok]) ** 2) / np.sum((p.area[ok] - p.area[ok].mean()) ** 2)
         assert r2 >= 0.98, (p.phase, p.hkl, r2, c)
-        # absolute scale. The merged LiCl.H2O 101/110 doublet (fitted as its two members with the table
-        # separation/ratio and a shared width, summed) measures 0.75 here: its window is crowded (YCl3.6H2O
-        # 31-1 one FWHM away, Li3YCl6 2-12) and the integrated lineshape is not exactly a pseudo-Voigt, so
-        # its eta comes out low (0.13 vs 0.5); one pseudo-Voigt for the pair gave 3.5 on this series
-        lo_c = 0.9 if "/" not in p.hkl else 0.7
-        assert lo_c < c < 1.1, (p.phase, p.hkl, c)
+        # absolute scale, the merged LiCl.H2O 101/110 doublet included (its window is crowded: YCl3.6H2O
+        # 31-1 one FWHM away, Li3YCl6 2-12; the whole-pattern phase profiles and per-phase neighbour
+        # templates took it from 0.75 to within 10 %)
+        assert 0.9 < c < 1.1, (p.phase, p.hkl, c)
+        # honest per-frame errors: scatter around the (scaled) truth of about unit spread
+        pull = (p.area[ok] - c * true_area[ok]) / p.area_err[ok]
+        assert np.std(pull) < 1.6, (p.phase, p.hkl, np.round(pull, 1))
         # peak positions within 0.002 1/A of the phase table (significant frames)
         grp = entry.nxdata[f"peak_{p.phase.replace('.', '_')}_{p.hkl.replace('/', '_').replace('-', '_')}"]
         pos = grp.fields["position"][p.significance > 10]
@@ -231,13 +232,38 @@ def test_pmma_no_false_detection(tmp_path):
     for p in s.peaks:
         assert not p.detected and p.onset_s is None
         assert p.upper_limit_area is not None and p.upper_limit_area > 0
-        # no-change series: the detection statistic is unbiased for every tracked peak (YCl3.6H2O 10-1
-        # sat at about -2 sigma per frame under the tail of Li3YCl6 2-10 before the tail sources)
-        # The merged LiCl.H2O 101/110 doublet keeps a small negative bias in this crowded window (-1.2,
-        # -1.3, -0.5 sigma for seeds 7-9 before the two-member fit as after it): bounded, not fixed.
+        # no-change series: the detection statistic is unbiased for every tracked peak, the crowded
+        # LiCl.H2O 101/110 doublet included (-4 sigma per frame until the decomposition also modelled
+        # Li3YCl6 4-10, a 0.3 % reflection inside its window)
         sig = p.significance[np.isfinite(p.significance)]
-        max_bias = 1.0 if "/" not in p.hkl else 1.6
-        assert sig.size == 8 and abs(np.mean(sig)) < max_bias and np.std(sig) < 1.5, (p.phase, p.hkl, np.round(sig, 1))
+        assert sig.size == 8 and abs(np.mean(sig)) < 1.0 and np.std(sig) < 1.5, (p.phase, p.hkl, np.round(sig, 1))
+
+
+def test_no_change_significance_is_standard_normal_on_images(tmp_path):
+    """Honest errors on real integrations (pixel-split bins, correlated): over three seeded no-change
+    series the significances of all tracked peaks pool to mean ~0 and unit spread (they were ~0.55 wide
+    with sigma inflated by sqrt(3), and would be ~1.8 wide ignoring the correlation)."""
+    z = []
+    for seed in (21, 22, 23):
+        folder = tmp_path / f"s{seed}"
+        write_series(folder, "LYC_PMMA", 2.0, n_frames=8, seed=seed)
+        st = settings_from_config(_config(folder), sample="LYC_PMMA", incidence_angle_deg=2.0)
+        (s,) = run_gixrd([str(folder / "LYC_PMMA_2deg_*.npy")], st, folder / "out.h5").series
+        for p in s.peaks:
+            assert not p.detected
+            z.extend(p.significance[np.isfinite(p.significance)])
+        e = read_results(folder / "out.h5").entries["LYC_gixrd_2deg".replace("LYC", "LYC_PMMA")]
+        lags = e.collections["noise_model"]["lag_correlation"].value
+        assert lags.shape[0] == e.nxdata["patterns"].signal.shape[1] and np.nanmax(lags[:, 0]) > 0.5
+        prof = e.collections["profiles"]
+        measured = dict(zip(_strs(prof["phase"].value), np.asarray(prof["measured"].value).astype(bool)))
+        assert measured == {"LiCl.H2O": False, "YCl3.6H2O": False, "Li3YCl6": True}
+    z = np.asarray(z)
+    assert z.size >= 90 and abs(z.mean()) < 0.3 and 0.75 < z.std() < 1.25, (z.mean(), z.std())
+
+
+def _strs(v):
+    return [x.decode() if isinstance(x, bytes) else str(x) for x in np.atleast_1d(v)]
 
 
 def test_bad_frame_skipped_and_reported(tmp_path):
@@ -323,7 +349,9 @@ def test_writer_protocol_for_the_watcher(tmp_path):
 @pytest.mark.slow
 def test_sample_data_demo_depth_statement(sample_data, tmp_path):
     """The paper's statement on the bundled series: LYC hydrates appear first at 2 deg and later deeper
-    down (onset within one frame of the first frame after the true onset); LYC_PMMA: nothing detected."""
+    down; LYC_PMMA: nothing detected. Every detected onset lies within one frame of the first frame in
+    which the hydrate exists (true area > 0); tracked areas match the truth (scale 0.9-1.1, R2 >= 0.98
+    where the series reaches 20 sigma, pulls of unit spread)."""
     from xsuite.pipelines import gixrd
 
     truth_path = sample_data / "gixrd" / "ground_truth.json"
@@ -333,22 +361,29 @@ def test_sample_data_demo_depth_statement(sample_data, tmp_path):
     doc = gixrd.demo(sample_data, tmp_path / "demo.h5")
     series = {(s["sample"], s["incidence_angle_deg"]): s for s in doc["series"]}
     dt = truth["interval_s"]
+    pulls = []
     for ts in truth["series"]:
         s = series[(ts["sample"], float(ts["incidence_angle_deg"]))]
         times = np.array(ts["time_s"])
         for p in s["peaks"]:
-            t_on = ts["phases"][p["phase"]]["onset_s"]
-            if t_on is None:
+            ph = ts["phases"][p["phase"]]
+            if ph["onset_s"] is None:
                 assert not p["detected"], (ts["name"], p["phase"], p["hkl"])
                 continue
-            if p["detected"]:
-                # not before the true onset; at the latest one frame after the growth is visible (a quarter
-                # of its final size: slow deep growth takes several 15-min frames to reach the threshold)
-                first_after = times[times >= t_on][0]
-                scale = np.asarray(ts["phases"][p["phase"]]["scale"], dtype=float)
-                visible = times[scale >= 0.25 * scale[-1]][0]
-                assert first_after <= p["onset_s"] <= max(first_after, visible) + dt, (ts["name"], p["phase"],
-                                                                                       p["onset_s"])
+            assert p["detected"], (ts["name"], p["phase"], p["hkl"])
+            first = times[np.asarray(ph["scale"], dtype=float) > 0][0]
+            assert first <= p["onset_s"] <= first + dt, (ts["name"], p["phase"], p["hkl"], p["onset_s"], first)
+            members = [r for r in ph["reflections"] if abs(r["q_inv_angstrom"] - p["q"]) < 0.012]
+            true_area = np.sum([r["area"] for r in members], axis=0)
+            area = np.array(p["area"], dtype=float)
+            err = np.array(p["area_err"], dtype=float)
+            c = np.sum(area * true_area) / np.sum(true_area ** 2)
+            assert 0.9 < c < 1.1, (ts["name"], p["phase"], p["hkl"], c)
+            if np.nanmax(np.array(p["significance"], dtype=float)) >= 20:
+                r2 = 1 - np.sum((area - true_area) ** 2) / np.sum((true_area - true_area.mean()) ** 2)
+                assert r2 >= 0.98, (ts["name"], p["phase"], p["hkl"], r2)
+            pulls.extend((area - true_area) / err)
+    assert 0.7 < np.std(pulls) < 1.4 and abs(np.mean(pulls)) < 0.5, (np.mean(pulls), np.std(pulls))
     for sample in ("LYC",):
         onsets = [min(p["onset_s"] for p in series[(sample, a)]["peaks"] if p["detected"]) for a in (2.0, 4.0, 6.0)]
         assert onsets[0] < onsets[1] < onsets[2], onsets
