@@ -646,9 +646,17 @@ class GrazingIntegrator(PowderIntegrator):
         self._fi: Any = None
         self._horizon: Optional[np.ndarray] = None
         self._refr: Optional[dict[str, Any]] = None
+        self._positions: Optional[np.ndarray] = None
+        self._user_mask: Optional[np.ndarray] = None
 
     def _extra_state_reset(self) -> dict[str, Any]:
-        return {"_fi": None, "_horizon": None, "_refr": None}
+        return {"_fi": None, "_horizon": None, "_refr": None, "_positions": None}
+
+    def _ensure(self, frame: np.ndarray, source: str) -> None:
+        super()._ensure(frame, source)
+        if self._positions is not None:  # first frame of this integrator: is the horizon on the right side?
+            check_horizon(frame, self._user_mask, self._positions, self.grazing, source)
+            self._positions = None
 
     @property
     def incidence_angle_rad(self) -> float:
@@ -669,7 +677,8 @@ class GrazingIntegrator(PowderIntegrator):
         fi = self._new_pyfai(FiberIntegrator)
         self._detector_shape_ok(fi.detector, shape, source)
         user_mask = self._combined_mask(shape, source)
-        exit_deg = exit_angle_deg(fi.position_array(shape, corners=False), self.grazing)
+        positions = fi.position_array(shape, corners=False)
+        exit_deg = exit_angle_deg(positions, self.grazing)
         horizon = ~(exit_deg > self.grazing.horizon_margin_deg)  # NaN -> masked
         mask = horizon if user_mask is None else (horizon | user_mask)
         if mask.all():
@@ -682,6 +691,8 @@ class GrazingIntegrator(PowderIntegrator):
         ai.detector.mask = mask.astype(np.int8)
         fi.detector.mask = mask.astype(np.int8)
         self._horizon = horizon
+        self._positions = positions  # kept for the horizon check of the first frame, then dropped
+        self._user_mask = user_mask
         self._resolve_n_points(ai, shape, mask)
         if self.grazing.critical_angle_deg:
             self._refr = self._build_refraction(ai, fi, shape, mask, exit_deg)
@@ -766,6 +777,75 @@ class GrazingIntegrator(PowderIntegrator):
             _, q_oop = refraction_corrected_q(np.abs(q_oop), q_oop, np.rad2deg(beta), g.incidence_angle_deg,
                                               float(g.critical_angle_deg), self.wavelength_angstrom)
         return FiberMap(q_ip, q_oop, inten, g.incidence_angle_deg)
+
+
+_OPPOSITE_ORIENTATION = {1: 3, 2: 4, 3: 1, 4: 2, 5: 7, 6: 8, 7: 5, 8: 6}
+
+
+def _horizon_split(frame: np.ndarray, valid: np.ndarray, exit_deg: np.ndarray,
+                   margin_deg: float) -> tuple[float, float]:
+    """Fraction of the valid pixels above the horizon and median(open side) / median(shadowed side)."""
+    kept = valid & (exit_deg > margin_deg)
+    shadow = valid & ~(exit_deg > margin_deg)
+    frac = float(kept.sum()) / max(int(valid.sum()), 1)
+    if kept.sum() < 50 or shadow.sum() < 50:
+        return frac, float("nan")
+    med_shadow = float(np.median(frame[shadow]))
+    return frac, float(np.median(frame[kept])) / max(med_shadow, 1e-9)
+
+
+def check_horizon(frame: np.ndarray, user_mask: Optional[np.ndarray], positions_zyx: np.ndarray,
+                  grazing: GrazingGeometry, source: str = "") -> None:
+    """Check on a frame that the side kept as "above the sample horizon" is the one that receives scattering.
+
+    A sample shadows everything below its horizon, so the open side must be the brighter one. When the
+    sample normal is given the wrong way for a detector (``sample_orientation``; seen on a real NSLS-II CMS
+    GIWAXS image whose PONI has orientation 4: orientation 1 kept 0.1 % of the pixels, 3 keeps 99.4 % with
+    a 4x brighter open side), the integration would keep the shadow.
+
+    Parameters
+    ----------
+    frame : ndarray
+        A frame of the series (counts).
+    user_mask : ndarray of bool, optional
+        Masked pixels (gaps, beam stop), left out of the comparison.
+    positions_zyx : ndarray, shape (rows, cols, 3)
+        Pixel positions (pyFAI ``position_array``), as for :func:`exit_angle_deg`.
+    grazing : GrazingGeometry
+    source : str
+        File name for the messages.
+
+    Raises
+    ------
+    DataFormatError
+        When less than 2 % of the unmasked pixels lie above the horizon, or the shadowed side is more than
+        3x brighter than the open side; the message says what the opposite ``sample_orientation`` would
+        keep. Between 1.5x and 3x brighter only a warning is logged.
+    """
+    from dataclasses import replace
+
+    frame = np.asarray(frame, dtype=float)
+    exit_deg = exit_angle_deg(positions_zyx, grazing)
+    valid = np.isfinite(frame) & (frame >= 0) & np.isfinite(exit_deg)
+    if user_mask is not None:
+        valid &= ~np.asarray(user_mask, dtype=bool)
+    if valid.sum() < 100:
+        return
+    frac, ratio = _horizon_split(frame, valid, exit_deg, grazing.horizon_margin_deg)
+    dark_open = bool(np.isfinite(ratio) and ratio < 1 / 1.5)
+    if frac >= 0.02 and not dark_open:
+        return
+    other = _OPPOSITE_ORIENTATION[int(grazing.sample_orientation)]
+    f2, r2 = _horizon_split(frame, valid, exit_angle_deg(positions_zyx, replace(grazing, sample_orientation=other)),
+                            grazing.horizon_margin_deg)
+    where = f"{source}: " if source else ""
+    msg = (f"{where}the sample horizon looks wrong: with sample_orientation {grazing.sample_orientation} "
+           f"{frac:.1%} of the unmasked pixels lie above it (open side {ratio:.2f}x as bright as the shadow); "
+           f"sample_orientation {other} keeps {f2:.1%} (open side {r2:.2f}x as bright). Set `sample_orientation` "
+           f"/ --sample-orientation")
+    if frac < 0.02 or (np.isfinite(ratio) and ratio < 1 / 3.0):
+        raise DataFormatError(msg)
+    logger.warning(msg)
 
 
 def _check_monitor(monitor: float, source: str) -> None:

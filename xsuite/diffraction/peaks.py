@@ -1117,8 +1117,7 @@ def _normalise_targets(reflections: Sequence[Any], fwhm_guess: float,
             out.append(dict(label=r.label, phase=r.phase, hkl=r.hkl, q=r.q_inv_angstrom,
                             window=r.window_inv_angstrom, neighbors=r.neighbors_inv_angstrom,
                             components=r.components if fit_multiplets else None,
-                            tails=r.tail_sources_inv_angstrom,
-                            members=r.member_q_inv_angstrom or (r.q_inv_angstrom,)))
+                            tails=r.tail_sources_inv_angstrom, hkls=r.merged_hkls))
         elif hasattr(r, "q_inv_angstrom"):  # phases.Reflection
             q = float(r.q_inv_angstrom)
             out.append(dict(label=_hkl_str(r.hkl) if r.hkl else f"q={q:.4f}", phase="",
@@ -1259,8 +1258,10 @@ def track_peaks(
         cb = (q_ref - center_tolerance, q_ref + center_tolerance)
         fb = (fb_default[0], min(fb_default[1], win[1] - win[0]))
         comps = tg.get("components")
-        prof = decomposition.profile(tg["phase"]) if decomposition is not None and "members" in tg else None
+        prof = decomposition.profile(tg["phase"]) if decomposition is not None and "hkls" in tg else None
         if prof is not None:
+            q_phase = q_ref * (1.0 + float(prof.strain))  # the phase's reflections moved together
+            cb = (q_phase - center_tolerance, q_phase + center_tolerance)
             c_shape, f_shape, e_shape, shape_from, templates = _shape_from_decomposition(
                 q, y_sum, s_sum_arg, tg, decomposition, prof, corr, background_order, cb, fb)
             y_j, nbs, nshape = y, (), None
@@ -1370,7 +1371,7 @@ def _shape_from_decomposition(q: np.ndarray, y_sum: np.ndarray, s_sum: np.ndarra
     templates = []
     for phase in dec.profiles:
         tmpl = dec.template(q, phase, lo - TEMPLATE_REACH_INV_ANGSTROM, hi + TEMPLATE_REACH_INV_ANGSTROM,
-                            exclude=tg["members"])
+                            exclude_hkls=tg["hkls"] if phase == tg["phase"] else ())
         if tmpl is None:
             continue
         scale = s_sum if s_sum is not None else np.sqrt(np.clip(y_sum, 1.0, None))
@@ -1379,7 +1380,7 @@ def _shape_from_decomposition(q: np.ndarray, y_sum: np.ndarray, s_sum: np.ndarra
         if np.isfinite(strength) and strength >= 0.5:
             templates.append(tmpl)
     f_shape, e_shape = float(prof.fwhm_inv_angstrom), float(prof.eta)
-    c_shape = float(tg["q"])
+    c_shape = 0.5 * (cb[0] + cb[1])  # the table position moved by the phase's strain
     comps = tg.get("components")
     shape_from = "phase profile" if prof.measured else f"phase profile ({prof.source})"
     lin = fit_peak_fixed_shape(q, y_sum, s_sum, (lo, hi), c_shape, f_shape, e_shape, order, (), None, comps,

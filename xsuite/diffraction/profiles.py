@@ -49,6 +49,10 @@ class PhaseProfile:
         FWHM in q (1/Å) and its standard error (NaN when assumed).
     eta, eta_err : float
         Lorentzian fraction of the pseudo-Voigt and its standard error (NaN when assumed).
+    strain, strain_err : float
+        Relative shift of every reflection, q = q_table (1 + strain), and its standard error: absorbs a
+        lattice constant off by up to ``max_strain`` (model structures: d uncertain by 1-2 %) or a
+        wavelength/distance error (0 and NaN when assumed).
     significance : float
         Significance of the phase in the pattern: area/σ of its table-intensity template.
     measured : bool
@@ -65,11 +69,13 @@ class PhaseProfile:
     significance: float
     measured: bool
     source: str
+    strain: float = 0.0
+    strain_err: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (NaN -> None)."""
         return {k: _num(getattr(self, k)) for k in ("phase", "fwhm_inv_angstrom", "fwhm_err", "eta", "eta_err",
-                                                     "significance", "measured", "source")}
+                                                     "strain", "strain_err", "significance", "measured", "source")}
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,8 @@ class Component:
     hkls : tuple of tuple of int
         Members, strongest first.
     member_q_inv_angstrom, member_fractions : tuple of float
-        Position (1/Å) and fraction of the component's area of each member.
+        Position (1/Å; the table's, times 1 + the phase's strain once fitted) and fraction of the
+        component's area of each member.
     intensity : float
         Summed table intensity (phase's strongest reflection = 100).
     area, area_err : float
@@ -145,18 +152,19 @@ class PatternDecomposition:
         return self.profiles.get(phase)
 
     def template(self, q: np.ndarray, phase: str, q_lo: float, q_hi: float,
-                 exclude: Sequence[float] = ()) -> Optional[np.ndarray]:
+                 exclude_hkls: Sequence[Sequence[int]] = ()) -> Optional[np.ndarray]:
         """Sum of the fitted components of ``phase`` whose centroid lies in [q_lo, q_hi], evaluated at q.
 
-        Components containing a member within 1e-4 1/Å of a position in ``exclude`` are left out (the
-        tracked reflection itself). None when no component qualifies.
+        Components with a member whose indices are in ``exclude_hkls`` are left out (the tracked
+        reflection itself). None when no component qualifies.
         """
         prof = self.profiles.get(phase)
         if prof is None:
             return None
+        skip = {tuple(h) for h in exclude_hkls}
         sel = [c for c in self.components
                if c.phase == phase and q_lo <= c.q_inv_angstrom <= q_hi and np.isfinite(c.area)
-               and not any(abs(m - x) < 1e-4 for m in c.member_q_inv_angstrom for x in exclude)]
+               and not skip.intersection(c.hkls)]
         if not sel:
             return None
         out = np.zeros(np.shape(q), dtype=float)
@@ -202,6 +210,9 @@ def _components(reflections: Mapping[str, Sequence[Any]], q_lo: float, q_hi: flo
     return out
 
 
+Shape = tuple[float, float, float]  # FWHM, eta, strain of one phase
+
+
 class _Problem:
     """The decomposition's weighted design for given per-phase shapes (variable projection)."""
 
@@ -220,23 +231,28 @@ class _Problem:
             owner = np.array([k for k in idx for _ in comps[k].member_q_inv_angstrom])
             self.members[p] = (qm, fr, owner)
 
-    def peak_columns(self, shapes: Mapping[str, tuple[float, float]]) -> np.ndarray:
+    def peak_columns(self, shapes: Mapping[str, Shape]) -> np.ndarray:
         from xsuite.diffraction.peaks import pseudo_voigt
 
         cols = np.zeros((self.qq.size, len(self.comps)))
         for p, (qm, fr, owner) in self.members.items():
-            fw, eta = shapes[p]
-            prof = pseudo_voigt(self.qq[:, None], 1.0, qm[None, :], fw, eta) * fr[None, :]
+            fw, eta, strain = shapes[p]
+            prof = pseudo_voigt(self.qq[:, None], 1.0, qm[None, :] * (1.0 + strain), fw, eta) * fr[None, :]
             np.add.at(cols.T, owner, prof.T)
         return cols / self.ss[:, None]
 
-    def design(self, shapes: Mapping[str, tuple[float, float]]) -> np.ndarray:
+    def design(self, shapes: Mapping[str, Shape]) -> np.ndarray:
         return np.concatenate([self.peak_columns(shapes), self.bg], axis=1)
 
-    def solve(self, shapes: Mapping[str, tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    def solve(self, shapes: Mapping[str, Shape]) -> tuple[np.ndarray, np.ndarray]:
         a = self.design(shapes)
         coef, *_ = np.linalg.lstsq(a, self.b, rcond=1e-12)
         return a, coef
+
+    def chi2(self, shapes: Mapping[str, Shape]) -> float:
+        a, coef = self.solve(shapes)
+        r = self.b - a @ coef
+        return float(r @ r)
 
 
 def _spline_basis(qq: np.ndarray, lo: float, hi: float, spacing: float) -> np.ndarray:
@@ -247,16 +263,34 @@ def _spline_basis(qq: np.ndarray, lo: float, hi: float, spacing: float) -> np.nd
     return BSpline.design_matrix(np.clip(qq, lo, hi), knots, 3).toarray()
 
 
-def _fit_shapes(prob: _Problem, phases: Sequence[str], fwhm0: float, eta0: float,
-                fwhm_bounds: tuple[float, float]) -> tuple[dict[str, tuple[float, float]], Any]:
+def _strain_scan(prob: _Problem, phases: Sequence[str], start: Mapping[str, Shape],
+                 max_strain: float) -> dict[str, Shape]:
+    """Start strains: per phase, the best of a grid (steps of ~1/4 FWHM at q = 2) with the others held.
+
+    A wrong lattice constant by 1-2 % moves reflections by more than a FWHM, beyond the reach of a local
+    minimiser started at 0."""
+    out = dict(start)
+    if max_strain <= 0:
+        return out
+    for p in phases:
+        fw = out[p][0]
+        step = max(0.25 * fw / 2.0, 1e-4)
+        grid = np.arange(-max_strain, max_strain + 0.5 * step, step)
+        chi = [prob.chi2({**out, p: (out[p][0], out[p][1], float(e))}) for e in grid]
+        out[p] = (out[p][0], out[p][1], float(grid[int(np.argmin(chi))]))
+    return out
+
+
+def _fit_shapes(prob: _Problem, phases: Sequence[str], start: Mapping[str, Shape],
+                fwhm_bounds: tuple[float, float], max_strain: float) -> tuple[dict[str, Shape], Any]:
     import lmfit
 
     from xsuite.diffraction.peaks import _nudge
 
     keys = {p: f"p{i}" for i, p in enumerate(phases)}
 
-    def shapes_of(v: Mapping[str, float]) -> dict[str, tuple[float, float]]:
-        return {p: (v[f"{k}_fwhm"], v[f"{k}_eta"]) for p, k in keys.items()}
+    def shapes_of(v: Mapping[str, float]) -> dict[str, Shape]:
+        return {p: (v[f"{k}_fwhm"], v[f"{k}_eta"], v[f"{k}_strain"]) for p, k in keys.items()}
 
     def residual(params: Any) -> np.ndarray:
         a, coef = prob.solve(shapes_of(params.valuesdict()))
@@ -264,13 +298,18 @@ def _fit_shapes(prob: _Problem, phases: Sequence[str], fwhm0: float, eta0: float
 
     params = lmfit.Parameters()
     for p, k in keys.items():
-        params.add(f"{k}_fwhm", value=_nudge(fwhm0, *fwhm_bounds), min=fwhm_bounds[0], max=fwhm_bounds[1])
+        fw0, eta0, e0 = start[p]
+        params.add(f"{k}_fwhm", value=_nudge(fw0, *fwhm_bounds), min=fwhm_bounds[0], max=fwhm_bounds[1])
         params.add(f"{k}_eta", value=_nudge(eta0, 0.0, 1.0), min=0.0, max=1.0)
+        if max_strain > 0:
+            params.add(f"{k}_strain", value=_nudge(e0, -max_strain, max_strain), min=-max_strain, max=max_strain)
+        else:
+            params.add(f"{k}_strain", value=0.0, vary=False)
     res = lmfit.minimize(residual, params, xtol=1e-6, ftol=1e-8, max_nfev=200 * (len(phases) + 1))
     return shapes_of(res.params.valuesdict()), res
 
 
-def _template_significance(prob: _Problem, shapes: Mapping[str, tuple[float, float]], phase: str,
+def _template_significance(prob: _Problem, shapes: Mapping[str, Shape], phase: str,
                            correlation: Optional[np.ndarray], index: np.ndarray) -> float:
     """area/σ of ``phase``'s table-intensity template next to the others' free components and the background."""
     from xsuite.diffraction.noise import sandwich_covariance
@@ -289,29 +328,29 @@ def _template_significance(prob: _Problem, shapes: Mapping[str, tuple[float, flo
     return float(coef[0] / err) if err > 0 else float("nan")
 
 
-def _shape_errors(prob: _Problem, shapes: Mapping[str, tuple[float, float]], coef: np.ndarray,
-                  correlation: Optional[np.ndarray], index: np.ndarray) -> dict[str, tuple[float, float]]:
-    """Standard errors of each phase's FWHM and eta from the full problem's Jacobian (sandwich)."""
+def _shape_errors(prob: _Problem, shapes: Mapping[str, Shape], coef: np.ndarray,
+                  correlation: Optional[np.ndarray], index: np.ndarray, fit_strain: bool) -> dict[str, Shape]:
+    """Standard errors of each phase's FWHM, eta (and strain) from the full problem's Jacobian (sandwich)."""
     from xsuite.diffraction.noise import sandwich_covariance
 
     base = prob.design(shapes)
     model0 = base @ coef
+    n_par = 3 if fit_strain else 2
     jac = []
     for p in shapes:
-        for j in (0, 1):
-            h = 1e-6 if j == 0 else 1e-5
-            s2 = dict(shapes)
-            val = list(s2[p])
+        for j, h in zip(range(n_par), (1e-6, 1e-5, 1e-7)):
+            val = list(shapes[p])
             val[j] += h
-            s2[p] = (val[0], val[1])
-            jac.append((prob.design(s2) @ coef - model0) / h)
+            jac.append((prob.design({**shapes, p: (val[0], val[1], val[2])}) @ coef - model0) / h)
     a = np.concatenate([np.stack(jac, axis=1), base], axis=1)
+    nan = float("nan")
     try:
         cov = sandwich_covariance(a, correlation, index)
     except np.linalg.LinAlgError:
-        return {p: (float("nan"), float("nan")) for p in shapes}
-    err = np.sqrt(np.clip(np.diag(cov)[: 2 * len(shapes)], 0.0, None))
-    return {p: (float(err[2 * i]), float(err[2 * i + 1])) for i, p in enumerate(shapes)}
+        return {p: (nan, nan, nan) for p in shapes}
+    err = np.sqrt(np.clip(np.diag(cov)[: n_par * len(shapes)], 0.0, None))
+    return {p: (float(err[n_par * i]), float(err[n_par * i + 1]), float(err[n_par * i + 2]) if fit_strain else nan)
+            for i, p in enumerate(shapes)}
 
 
 def decompose_pattern(
@@ -325,6 +364,7 @@ def decompose_pattern(
     fwhm_guess: float = 0.025,
     eta_guess: float = 0.5,
     fwhm_bounds: tuple[float, float] = (0.004, 0.1),
+    max_strain: float = 0.02,
     knot_spacing_inv_angstrom: float = 0.15,
     merge_inv_angstrom: float = 0.02,
     min_intensity: float = 0.01,
@@ -347,12 +387,16 @@ def decompose_pattern(
         Start values; also the profile given when no phase is measured.
     fwhm_bounds : (float, float), optional
         Bounds of each phase's FWHM (1/Å).
+    max_strain : float, optional
+        Each phase's reflections may shift together by up to this relative amount (q_table (1 + strain);
+        start from a grid scan). 0 holds them at the table positions.
     knot_spacing_inv_angstrom : float, optional
         Background spline knot spacing (1/Å): ≥ 5 FWHM so the background cannot imitate a peak.
     merge_inv_angstrom : float, optional
         Same-phase reflections closer than this form one component at the table ratio.
     min_intensity : float, optional
-        Weakest reflection modelled (relative intensity, %).
+        Weakest reflection modelled (relative intensity, %; default 0.01: a 0.3 % Li3YCl6 reflection left
+        out biased the LiCl.H2O 101/110 beside it by -4 sigma per frame on a strong-matrix series).
     min_significance : float, optional
         Significance of a phase's table-intensity template needed to fit its profile.
 
@@ -360,7 +404,7 @@ def decompose_pattern(
     -------
     PatternDecomposition
         ``success=False`` with a reason (and default profiles) when the pattern cannot be fitted; never
-        raises for bad data.
+        raises for bad data. Fitted strains are applied to the components' member positions.
     """
     q = np.asarray(q, dtype=float)
     y = np.asarray(intensity, dtype=float)
@@ -374,41 +418,42 @@ def decompose_pattern(
         ok &= (q >= q_range[0]) & (q <= q_range[1])
     index = np.nonzero(ok)[0]
     phases = list(reflections)
-    default = {p: PhaseProfile(p, float(fwhm_guess), float("nan"), float(eta_guess), float("nan"), float("nan"),
-                               False, "default") for p in phases}
+    nan = float("nan")
+    default = {p: PhaseProfile(p, float(fwhm_guess), nan, float(eta_guess), nan, nan, False, "default") for p in phases}
     if index.size < 20:
-        return PatternDecomposition(default, (), (float("nan"), float("nan")), float("nan"), int(index.size), False,
+        return PatternDecomposition(default, (), (nan, nan), nan, int(index.size), False,
                                     f"only {index.size} valid points")
     qq, yy, ss = q[index], y[index], s[index]
     lo, hi = float(qq.min()), float(qq.max())
-    comps = _components(reflections, lo, hi, min_intensity, merge_inv_angstrom, margin=3 * fwhm_guess)
+    comps = all_comps = _components(reflections, lo, hi, min_intensity, merge_inv_angstrom, margin=3 * fwhm_guess)
     background = _spline_basis(qq, lo, hi, knot_spacing_inv_angstrom)
     if not comps:
-        return PatternDecomposition(default, (), (lo, hi), float("nan"), int(index.size), False,
+        return PatternDecomposition(default, (), (lo, hi), nan, int(index.size), False,
                                     "no reflection of the phases in the q range")
     prob = _Problem(qq, yy, ss, comps, background)
+    start = _strain_scan(prob, sorted(prob.members), {p: (float(fwhm_guess), float(eta_guess), 0.0)
+                                                       for p in prob.members}, max_strain)
     # screen at the start shape first: a phase absent from the pattern leaves its shape undetermined and
     # the non-linear fit wanders (5 s instead of 0.5 s measured); keep anything at all visible (>= 3)
-    start = {p: (float(fwhm_guess), float(eta_guess)) for p in prob.members}
     signif = {p: _template_significance(prob, start, p, correlation, index) for p in prob.members}
     candidates = [p for p in prob.members if np.isfinite(signif[p]) and signif[p] >= min(3.0, min_significance)]
     if candidates and len(candidates) < len(prob.members):
         prob = _Problem(qq, yy, ss, [c for c in comps if c.phase in candidates], background)
     measured: list[str] = []
     if candidates:
-        shapes, res = _fit_shapes(prob, sorted(prob.members), fwhm_guess, eta_guess, fwhm_bounds)
+        shapes, res = _fit_shapes(prob, sorted(prob.members), start, fwhm_bounds, max_strain)
         signif.update({p: _template_significance(prob, shapes, p, correlation, index) for p in prob.members})
         measured = [p for p in prob.members if np.isfinite(signif[p]) and signif[p] >= min_significance]
     if not measured:
         log.debug("no phase significant in the pattern (%s)", signif)
-        prof = {p: PhaseProfile(p, float(fwhm_guess), float("nan"), float(eta_guess), float("nan"),
-                                float(signif.get(p, float("nan"))), False, "default") for p in phases}
-        return PatternDecomposition(prof, (), (lo, hi), float("nan"), int(index.size), True,
+        prof = {p: PhaseProfile(p, float(fwhm_guess), nan, float(eta_guess), nan, float(signif.get(p, nan)), False,
+                                "default") for p in phases}
+        return PatternDecomposition(prof, (), (lo, hi), nan, int(index.size), True,
                                     "no phase significant: default profiles")
     comps = [c for c in comps if c.phase in measured]
     if len(measured) < len(prob.members):  # weak phases out: their free areas would only absorb noise
         prob = _Problem(qq, yy, ss, comps, background)
-        shapes, res = _fit_shapes(prob, sorted(measured), fwhm_guess, eta_guess, fwhm_bounds)
+        shapes, res = _fit_shapes(prob, sorted(measured), {p: shapes[p] for p in measured}, fwhm_bounds, max_strain)
     a, coef = prob.solve(shapes)
     try:
         from xsuite.diffraction.noise import sandwich_covariance
@@ -416,23 +461,30 @@ def decompose_pattern(
         cov = sandwich_covariance(a, correlation, index)
         area_err = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     except np.linalg.LinAlgError:
-        area_err = np.full(coef.size, np.nan)
-    errs = _shape_errors(prob, shapes, coef, correlation, index)
-    fitted = [Component(c.phase, c.hkls, c.member_q_inv_angstrom, c.member_fractions, c.intensity,
-                        float(coef[k]), float(area_err[k])) for k, c in enumerate(comps)]
+        area_err = np.full(coef.size, nan)
+    errs = _shape_errors(prob, shapes, coef, correlation, index, max_strain > 0)
+    fitted = [Component(c.phase, c.hkls, tuple(float(m) * (1.0 + shapes[c.phase][2]) for m in c.member_q_inv_angstrom),
+                        c.member_fractions, c.intensity, float(coef[k]), float(area_err[k]))
+              for k, c in enumerate(comps)]
     best = max(measured, key=lambda p: signif[p])
+    absent = [p for p in phases if p not in shapes and any(c.phase == p for c in all_comps)]
+    if absent:  # report their significance at the final profiles (the screening's start shape misfits)
+        full = _Problem(qq, yy, ss, [c for c in all_comps if c.phase in measured or c.phase in absent], background)
+        assumed = {**shapes, **{p: (shapes[best][0], shapes[best][1], 0.0) for p in absent}}
+        signif.update({p: _template_significance(full, assumed, p, correlation, index) for p in absent})
     profiles: dict[str, PhaseProfile] = {}
     for p in phases:
         if p in shapes:
-            fw, eta = shapes[p]
+            fw, eta, strain = shapes[p]
             profiles[p] = PhaseProfile(p, float(fw), errs[p][0], float(eta), errs[p][1], float(signif[p]), True,
-                                       "fitted")
+                                       "fitted", float(strain), errs[p][2])
         else:
-            fw, eta = shapes[best]
-            profiles[p] = PhaseProfile(p, float(fw), float("nan"), float(eta), float("nan"),
-                                       float(signif.get(p, float("nan"))), False, f"assumed from {best}")
+            fw, eta, _ = shapes[best]
+            profiles[p] = PhaseProfile(p, float(fw), nan, float(eta), nan, float(signif.get(p, nan)), False,
+                                       f"assumed from {best}")
     resid = prob.b - a @ coef
-    dof = max(index.size - a.shape[1] - 2 * len(shapes), 1)
+    n_nonlin = (3 if max_strain > 0 else 2) * len(shapes)
+    dof = max(index.size - a.shape[1] - n_nonlin, 1)
     ok_fit = bool(res.success) and all(np.isfinite(v) for sh in shapes.values() for v in sh)
     return PatternDecomposition(profiles, tuple(fitted), (lo, hi), float(resid @ resid / dof), int(index.size),
                                 ok_fit, "" if ok_fit else f"profile fit did not converge: {res.message}")
