@@ -163,3 +163,10 @@ def test_calibrants_from_pyfai():
     assert calibrant_reflections("lab6", 0.974)[0].d_angstrom == pytest.approx(4.157, abs=0.002)
     with pytest.raises(ConfigError, match="calibrant"):
         calibrant_reflections("unobtainium", 1.0)
+
+
+def test_no_reflection_below_q_max_is_an_empty_list():
+    """pymatgen raises on an empty pattern (LiCl.H2O has no reflection below q = 1 1/Å): xsuite returns []."""
+    from xsuite.diffraction.phases import get_phase
+
+    assert get_phase("LiCl.H2O").reflections(0.97, q_max_inv_angstrom=1.0) == []

@@ -700,3 +700,76 @@ def test_stack_held_open_by_an_swmr_writer_is_readable(tmp_path):
         assert read_frame(src, 2)[0, 0] == 12
     finally:
         writer.close()
+
+
+# ---------------------------------------------------------------------------------------------------
+# globs and correction files, mtime stacks, linked files
+# ---------------------------------------------------------------------------------------------------
+def test_glob_skips_mask_dark_flat_unless_named_explicitly(tmp_path, caplog):
+    import logging
+
+    import tifffile
+
+    for name in ("img_0.tif", "img_1.tif", "mask.tif", "run_dark_001.tif", "flat-field.tif"):
+        tifffile.imwrite(tmp_path / name, _img())
+    with caplog.at_level(logging.DEBUG, logger="xsuite.io.images"):
+        refs = im.discover_frames(str(tmp_path / "*.tif"), interval_s=10.0)
+    assert [r.path.name for r in refs] == ["img_0.tif", "img_1.tif"]
+    assert [r.time_s for r in refs] == [0.0, 10.0]
+    skipped = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG and "skipped" in r.getMessage()]
+    assert len(skipped) == 3 and any("mask.tif" in m for m in skipped)
+    refs, bad = im.discover_frames_checked(str(tmp_path / "*.tif"), interval_s=10.0)
+    assert [r.path.name for r in refs] == ["img_0.tif", "img_1.tif"] and bad == []
+    # named without a wildcard: taken as a frame
+    refs = im.discover_frames([tmp_path / "img_0.tif", tmp_path / "mask.tif"], interval_s=10.0)
+    assert [r.path.name for r in refs] == ["img_0.tif", "mask.tif"]
+    # a pattern matching only corrections is a one-line user error naming them
+    with pytest.raises(InputNotFoundError, match=r"only mask/dark/flat files \(mask\.tif\)"):
+        im.discover_frames(str(tmp_path / "mask*.tif"))
+
+
+def test_mtime_times_of_a_stack_warn_once_naming_the_file(tmp_path, caplog):
+    import logging
+
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "stack.tif", np.stack([_img(), _img(), _img()]), photometric="minisblack")
+    tifffile.imwrite(tmp_path / "single.tif", _img())
+    os.utime(tmp_path / "stack.tif", (1e9, 1e9))
+    os.utime(tmp_path / "single.tif", (1e9 + 50, 1e9 + 50))
+    with caplog.at_level(logging.WARNING, logger="xsuite.io.images"):
+        refs = im.discover_frames(tmp_path)
+    assert [r.key for r in refs] == ["stack.tif#0", "stack.tif#1", "stack.tif#2", "single.tif#0"]
+    assert [r.time_s for r in refs] == [0.0, 0.0, 0.0, 50.0] and refs[0].time_source == "mtime"
+    stack_warnings = [r.getMessage() for r in caplog.records if "multi-frame" in r.getMessage()]
+    assert len(stack_warnings) == 1
+    assert "stack.tif" in stack_warnings[0] and "single.tif" not in stack_warnings[0]
+    assert "--interval" in stack_warnings[0]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="xsuite.io.images"):
+        refs = im.discover_frames(tmp_path, interval_s=5.0)
+    assert [r.time_s for r in refs] == [0.0, 5.0, 10.0, 15.0]
+    assert not [r for r in caplog.records if "multi-frame" in r.getMessage()]
+
+
+def test_linked_files_of_an_eiger_master(tmp_path):
+    import h5py
+    import tifffile
+
+    stack = np.stack([_img() for _ in range(4)])
+    for k, sl in ((1, slice(0, 2)), (2, slice(2, 4))):
+        with h5py.File(tmp_path / f"x_data_{k:06d}.h5", "w") as h:
+            h["entry/data/data"] = stack[sl]
+    with h5py.File(tmp_path / "x_master.h5", "w") as h:
+        for k in (1, 2):
+            h[f"entry/data/data_{k:06d}"] = h5py.ExternalLink(f"x_data_{k:06d}.h5", "/entry/data/data")
+    with h5py.File(tmp_path / "plain.h5", "w") as h:
+        h["entry/data/data"] = stack
+    tifffile.imwrite(tmp_path / "a.tif", _img())
+    data = [(tmp_path / f"x_data_{k:06d}.h5").resolve() for k in (1, 2)]
+    assert im.linked_files(tmp_path / "x_master.h5") == data
+    assert im.linked_files(f"{tmp_path / 'x_master.h5'}::/entry/data") == data
+    assert im.linked_files(tmp_path / "x_data_000001.h5") == []
+    assert im.linked_files(tmp_path / "plain.h5") == [] and im.linked_files(tmp_path / "a.tif") == []
+    with pytest.raises(InputNotFoundError, match="absent.h5"):
+        im.linked_files(tmp_path / "absent.h5")

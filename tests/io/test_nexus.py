@@ -228,3 +228,61 @@ def test_a_reader_holding_the_file_does_not_block_the_writer(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def _write_pattern_with_alt_axes(path: Path) -> np.ndarray:
+    q = np.linspace(0.5, 3.0, 40)
+    with ResultsStore(path).transaction() as tx:
+        e = tx.entry("xrd", kind="xrd")
+        e.write_nxdata("pattern", signal=("intensity", Field(np.cos(q) ** 2, "counts", "intensity")),
+                       axes=[("q", Field(q, "1/angstrom", "q"))], default=True,
+                       alt_axes={"d": (0, Field(2 * np.pi / q, "angstrom", "d spacing")),
+                                 "two_theta": (0, Field(np.linspace(5, 30, 40), "deg", "2theta"))},
+                       aux={"background": Field(np.ones(40), "counts", "background")})
+    return q
+
+
+def test_alt_axes_are_coordinates_of_the_axis_not_extra_curves(tmp_path):
+    silx_nxdata = pytest.importorskip("silx.io.nxdata")
+    out = tmp_path / "out.h5"
+    q = _write_pattern_with_alt_axes(out)
+    with h5py.File(out, "r") as h5:
+        grp = h5["xrd/pattern"]
+        assert [a.decode() if isinstance(a, bytes) else a for a in np.atleast_1d(grp.attrs["auxiliary_signals"])] \
+            == ["background"]  # only the real extra signal
+        assert grp.attrs["axes"] == "q"
+        assert int(grp.attrs["d_indices"]) == 0 and int(grp.attrs["two_theta_indices"]) == 0
+        assert grp["d"].attrs["units"] == "angstrom"
+        nx = silx_nxdata.get_default(h5)
+        assert nx.is_valid and nx.signal_name == "intensity" and nx.axes_dataset_names == ["q"]
+        assert nx.auxiliary_signals_names == ["background"]
+    pat = read_results(out).entries["xrd"].nxdata["pattern"]
+    assert pat.alt_axes == {"d": 0, "two_theta": 0}
+    np.testing.assert_allclose(pat.fields["d"], 2 * np.pi / q)
+    with ResultsStore(out).transaction() as tx, pytest.raises(ValueError, match="length 40"):
+        tx.entry("xrd", kind="xrd").write_nxdata(
+            "bad", signal=("y", Field(np.ones(40))), axes=[("q", Field(q))], alt_axes={"d": (0, Field(np.ones(3)))})
+
+
+def test_entry_default_does_not_steal_the_files_default(tmp_path):
+    silx_nxdata = pytest.importorskip("silx.io.nxdata")
+    out = tmp_path / "out.h5"
+    x = np.arange(3.0)
+    with ResultsStore(out).transaction() as tx:  # an empty file: "entry" also sets the root default
+        tx.entry("depth_A", kind="gixrd_depth").write_nxdata(
+            "onset", signal=("onset_s", Field(np.full(3, np.nan), "s")), axes=[("x", Field(x))], default="entry")
+    assert read_results(out).default == "depth_A"
+    _write_demo(out)  # default=True: becomes the file's default
+    with ResultsStore(out).transaction() as tx:
+        e = tx.entry("depth_B", kind="gixrd_depth")
+        e.write_nxdata("onset_vs_depth_Y", signal=("onset_s", Field(np.full(3, np.nan), "s")),
+                       axes=[("x", Field(x))], default="entry")
+        with pytest.raises(ValueError, match="'entry'"):
+            e.write_nxdata("z", signal=("y", Field(x)), axes=[("x", Field(x))], default="root")
+    res = read_results(out)
+    assert res.default == "LYC_2deg" and res.entries["depth_B"].default == "onset_vs_depth_Y"
+    with h5py.File(out, "r") as h5:
+        nx = silx_nxdata.get_default(h5)
+        assert nx.group.name == "/LYC_2deg/pattern"
+        np.testing.assert_allclose(nx.signal, np.sin(np.linspace(0.5, 3.0, 50)) ** 2)
+        assert silx_nxdata.get_default(h5["depth_B"]).group.name == "/depth_B/onset_vs_depth_Y"

@@ -41,14 +41,34 @@ def orientation_options(func: Any) -> Any:
 
 def build_config(cfg_file: Any, *, technique: str, poni: Optional[Path], mask: Optional[Path],
                  orientation: Optional[int], flip_ud: Optional[bool], flip_lr: Optional[bool],
-                 gixrd: Optional[dict[str, Any]] = None, xrd: Optional[dict[str, Any]] = None) -> Any:
-    """The ``diffraction`` section from a config file (or defaults) with the command-line overrides."""
+                 gixrd: Optional[dict[str, Any]] = None, xrd: Optional[dict[str, Any]] = None,
+                 dark: Optional[Path] = None, flat: Optional[Path] = None) -> Any:
+    """The ``diffraction`` section from a config file (or defaults) with the command-line overrides.
+
+    Parameters
+    ----------
+    cfg_file : BeamlineConfig or None
+        The loaded ``--config`` (None: defaults).
+    technique : str
+        ``"gixrd"`` or ``"xrd"``.
+    poni, mask, dark, flat : Path or None
+        Calibration and correction files given on the command line (None: keep the config's).
+    orientation, flip_ud, flip_lr
+        How the files store the image (None/False: keep the config's).
+    gixrd, xrd : dict, optional
+        Overrides of the ``gixrd``/``xrd`` subsections (None values are ignored).
+
+    Returns
+    -------
+    DiffractionConfig
+        Re-validated; a bad value is a one-line :class:`~xsuite.errors.ConfigError`.
+    """
     from xsuite.config.base import with_overrides
     from xsuite.config.diffraction import DiffractionConfig, GixrdConfig, XrdConfig
 
     base = (cfg_file.diffraction if cfg_file is not None and cfg_file.diffraction is not None
             else DiffractionConfig())
-    updates: dict[str, Any] = {"poni": poni, "mask": mask, "orientation": orientation,
+    updates: dict[str, Any] = {"poni": poni, "mask": mask, "dark": dark, "flat": flat, "orientation": orientation,
                                "flip_ud": flip_ud or None, "flip_lr": flip_lr or None}
     if gixrd is not None:
         updates["gixrd"] = with_overrides(base.gixrd or GixrdConfig(), **gixrd)
@@ -96,9 +116,15 @@ def progress_callback(enabled: bool, label: str) -> Any:
               help="Incidence angle in degrees of this series (e.g. 2, 4 or 6).")
 @click.option("--mask", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Mask image (non-zero = excluded).")
+@click.option("--dark", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Dark-current image, subtracted (the mean of its frames).")
+@click.option("--flat", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Flat-field image, divided (normalised to its median).")
 @click.option("--interval", "interval_s", type=float, default=None,
               help="Seconds between frames when the files carry no time.")
-@click.option("--track", default=None, help="Phases to track, comma-separated (default LiCl.H2O,YCl3.6H2O).")
+@click.option("--start-time", "start_time_s", type=float, default=None,
+              help="Air-exposure time (s) of the first frame with --interval (default 0).")
+@click.option("--track", default=None, help="Phases to track, comma-separated: built-in names or user CIF files (default LiCl.H2O,YCl3.6H2O).")
 @click.option("--composition", default=None, help="Sample formula for the information depth, e.g. Li3YCl6.")
 @click.option("--density", "density_g_cm3", type=float, default=None, help="Sample (packing) density in g/cm3.")
 @click.option("--tilt", "tilt_angle_deg", type=float, default=None, help="Sample roll about the beam (deg).")
@@ -113,7 +139,8 @@ def progress_callback(enabled: bool, label: str) -> Any:
 @workers_options
 @json_option
 def command(files: tuple[str, ...], poni: Optional[Path], incidence_angle_deg: Optional[float],
-            mask: Optional[Path], interval_s: Optional[float], track: Optional[str], composition: Optional[str],
+            mask: Optional[Path], dark: Optional[Path], flat: Optional[Path], interval_s: Optional[float],
+            start_time_s: Optional[float], track: Optional[str], composition: Optional[str],
             density_g_cm3: Optional[float], tilt_angle_deg: Optional[float], sample_orientation: Optional[int],
             refraction_correction: Optional[bool], sample: Optional[str], orientation: Optional[int],
             flip_ud: Optional[bool], flip_lr: Optional[bool], config_path: Optional[Path], output: Path,
@@ -128,9 +155,10 @@ def command(files: tuple[str, ...], poni: Optional[Path], incidence_angle_deg: O
             refraction_correction and (density_g_cm3 or (gcfg and gcfg.density_g_cm3)) is None):
         raise ConfigError("--refraction-correction needs the sample's --composition and --density "
                           "(or `composition`/`density_g_cm3` in the config)")
-    cfg = build_config(cfg_file, technique="gixrd", poni=poni, mask=mask, orientation=orientation,
-                       flip_ud=flip_ud, flip_lr=flip_lr,
-                       gixrd={"interval_s": interval_s, "track": _split(track), "composition": composition,
+    cfg = build_config(cfg_file, technique="gixrd", poni=poni, mask=mask, dark=dark, flat=flat,
+                       orientation=orientation, flip_ud=flip_ud, flip_lr=flip_lr,
+                       gixrd={"interval_s": interval_s, "start_time_s": start_time_s, "track": _split(track),
+                              "composition": composition,
                               "density_g_cm3": density_g_cm3, "tilt_angle_deg": tilt_angle_deg,
                               "sample_orientation": sample_orientation,
                               "refraction_correction": refraction_correction})

@@ -20,22 +20,41 @@ the values through :func:`xsuite.config.base.with_overrides`.
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from pathlib import Path
+from typing import Annotated, Literal, Optional
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from xsuite.config.base import ConfigPath, XsuiteModel, register_model
 
-__all__ = ["DiffractionConfig", "GixrdConfig", "XrdConfig", "ReflectionChoice"]
+__all__ = ["DiffractionConfig", "GixrdConfig", "XrdConfig", "ReflectionChoice", "PhaseEntry"]
+
+
+def _resolve_cif_entry(value: str, info: ValidationInfo) -> str:
+    """A ``.cif`` entry becomes an absolute path (against the config file's folder, else the current one)."""
+    text = value.strip()
+    if not text.lower().endswith(".cif"):
+        return value
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        base = (info.context or {}).get("base_dir") if info is not None else None
+        path = (Path(base) if base is not None else Path.cwd()) / path
+    return str(path)
+
+
+PhaseEntry = Annotated[str, AfterValidator(_resolve_cif_entry)]
+"""A phase: built-in name or alias (``LiCl.H2O``, ``LYC``) or the path of a user ``.cif`` file (relative paths
+resolve against the config file, or the current directory for command-line values)."""
 
 
 class ReflectionChoice(XsuiteModel):
     """One reflection the user wants tracked (instead of the automatic choice)."""
 
-    phase: str = Field(..., description="Phase identifier, e.g. 'LiCl.H2O'.")
+    phase: PhaseEntry = Field(..., description="Phase identifier, e.g. 'LiCl.H2O', or a user CIF path 'my.cif'.")
     hkl: Optional[str] = Field(None, description="Miller indices as text, e.g. '001' or '1 0 -1'.")
     q_inv_angstrom: Optional[float] = Field(None, gt=0, description="Position (1/Å) if no hkl is given.")
-    window_inv_angstrom: Optional[float] = Field(None, gt=0, description="Half-width of the fit window (1/Å).")
+    window_inv_angstrom: Optional[float] = Field(
+        None, gt=0, description="Half-width of the fit window (1/Å) around the reflection; None = 0.05.")
 
     @model_validator(mode="after")
     def _one_of(self) -> "ReflectionChoice":
@@ -57,16 +76,19 @@ class GixrdConfig(XsuiteModel):
     density_g_cm3: Optional[float] = Field(None, gt=0, le=30, description="(Packing) density in g/cm3.")
     refraction_correction: bool = Field(
         False, description="Correct |q| and q_oop for refraction (needs composition and density); off by default.")
-    track: list[str] = Field(default_factory=lambda: ["LiCl.H2O", "YCl3.6H2O"],
-                             description="Phases whose growth is tracked.")
-    matrix_phases: list[str] = Field(default_factory=lambda: ["Li3YCl6"],
-                                     description="Phases present from the start (their peaks are avoided).")
+    track: list[PhaseEntry] = Field(default_factory=lambda: ["LiCl.H2O", "YCl3.6H2O"],
+                                    description="Phases whose growth is tracked (names or user .cif paths).")
+    matrix_phases: list[PhaseEntry] = Field(
+        default_factory=lambda: ["Li3YCl6"],
+        description="Phases present from the start, names or user .cif paths (their peaks are avoided).")
     reflections: Optional[list[ReflectionChoice]] = Field(
         None, description="User choice of reflections to track; None = automatic (well separated ones).")
     significance_threshold: float = Field(3.0, gt=0, description="area/σ(area) needed to count as present.")
     n_consecutive: int = Field(3, ge=1, le=100, description="Consecutive significant frames needed for an onset.")
     interval_s: Optional[float] = Field(None, gt=0, description="Frame interval (s) when headers carry no time.")
-    start_time_s: float = Field(0.0, ge=0, description="Time of the first frame (s) with `interval_s`.")
+    start_time_s: float = Field(
+        0.0, ge=0, description="Air-exposure time (s) of the first frame with `interval_s`: frame i is at "
+                               "time_s = start_time_s + i * interval_s (CLI --start-time).")
     map_2d: bool = Field(True, description="Store the q_ip/q_oop map of the last frame.")
 
     @field_validator("incidence_angles_deg")
@@ -89,10 +111,15 @@ class GixrdConfig(XsuiteModel):
 class XrdConfig(XsuiteModel):
     """Transmission XRD: phases to assign, calibrant and instrument resolution."""
 
-    phases: list[str] = Field(default_factory=lambda: ["Li3YCl6"],
-                              description="Phases (or pyFAI calibrants, e.g. CeO2, LaB6) used to label peaks.")
+    phases: list[PhaseEntry] = Field(
+        default_factory=lambda: ["Li3YCl6"],
+        description="Phases used to label peaks: names, user .cif paths or pyFAI calibrants (CeO2, LaB6).")
     calibrant: Optional[str] = Field(None, description="pyFAI calibrant name of a calibration frame, e.g. 'CeO2'.")
-    calibrant_file: Optional[ConfigPath] = Field(None, description="Image of the calibrant (instrument width).")
+    calibrant_file: Optional[ConfigPath] = Field(
+        None, description="Image of the calibrant (instrument width; needs `calibrant`). Not compared as a sample.")
+    reference: Optional[str] = Field(
+        None, description="Sample the others are compared with; None = the first input that is not the "
+                          "calibrant image.")
     instrument_fwhm_inv_angstrom: Optional[float] = Field(
         None, gt=0, description="Instrumental FWHM in q (1/Å) if no calibrant image is given.")
     scherrer_k: float = Field(0.9, gt=0, le=2, description="Scherrer shape factor.")
@@ -107,8 +134,10 @@ class DiffractionConfig(XsuiteModel):
 
     poni: Optional[ConfigPath] = Field(None, description="pyFAI PONI calibration file (required to run).")
     mask: Optional[ConfigPath] = Field(None, description="Mask image (non-zero = excluded pixel).")
-    dark: Optional[ConfigPath] = Field(None, description="Dark-current image, subtracted.")
-    flat: Optional[ConfigPath] = Field(None, description="Flat-field image, divided.")
+    dark: Optional[ConfigPath] = Field(None, description="Dark-current image (mean of its frames), subtracted "
+                                                        "(CLI --dark).")
+    flat: Optional[ConfigPath] = Field(None, description="Flat-field image (mean of its frames, normalised to its "
+                                                        "median), divided (CLI --flat).")
     orientation: Optional[int] = Field(
         None, ge=1, le=8,
         description="Orientation in which the files store the image (pyFAI convention 1-4, EXIF 5-8); frames, "

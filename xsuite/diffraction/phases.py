@@ -361,7 +361,7 @@ def get_phase(name_or_alias: str | Phase) -> Phase:
     if p is None:
         raise ConfigError(
             f"unknown phase {name_or_alias!r}; expected one of {', '.join(list_phases())} "
-            "(or alias LYC), a pyFAI calibrant name, or a phase from a user CIF"
+            "(or alias LYC), a pyFAI calibrant name, or the path of a user CIF file ending in .cif"
         )
     return p
 
@@ -566,7 +566,10 @@ def _reflections_cached(
     s_max = min(wl * q_max / (4 * math.pi), 1.0)
     tth_max = math.degrees(2 * math.asin(s_max))
     calc = XRDCalculator(wavelength=wl)
-    patt = calc.get_pattern(phase.structure, scaled=False, two_theta_range=(0.0, tth_max))
+    try:
+        patt = calc.get_pattern(phase.structure, scaled=False, two_theta_range=(0.0, tth_max))
+    except ValueError:  # pymatgen: max() of no peaks when none lies below tth_max
+        return ()
     inten = np.asarray(patt.y, dtype=float)
     if inten.size == 0:
         return ()

@@ -21,6 +21,8 @@ Public API
 ``apply_orientation(img, from_orientation, to_orientation)``, ``orientation_for_flips(...)``,
 ``poni_orientation(poni_path)``
     Image orientation in pyFAI's convention (see below).
+``linked_files(source)``
+    The other files an HDF5 stack reads (Eiger data files of a master), for provenance.
 ``is_frame_complete(path)``, ``is_frame_file(path)``
     For the watcher: a file is readable and its size stable; a file name is a frame (not a mask, sidecar...).
 
@@ -57,7 +59,8 @@ Frame times (``discover_frames``), in this order
    ``timestamp`` (epoch s or ISO date), ``time``/``date``/``datetime`` (ISO date) or ``time_s``
    (elapsed seconds);
 2. ``interval_s`` (+ optional ``start_time``), frames in natural file-name order;
-3. file modification time (a warning is logged).
+3. file modification time (a warning is logged; the frames of a multi-frame file share its time, and a
+   second warning names that file and asks for ``--interval``).
 The metadata source is used only when every frame has it. Monitor (I0) comes from the same metadata
 (``monitor``, ``i0``, ``flux``; HDF5 ``/entry/control/data`` or ``/entry/instrument/monitor/data``).
 """
@@ -103,6 +106,7 @@ __all__ = [
     "poni_orientation",
     "is_frame_complete",
     "is_frame_file",
+    "linked_files",
     "close_cached_files",
     "frame_cache",
     "split_source",
@@ -927,6 +931,34 @@ def read_frame(
     return _orient(frame, orientation, geometry_orientation)
 
 
+def linked_files(source: str | os.PathLike | FrameRef) -> list[Path]:
+    """The files other than ``source`` itself that its image stack reads (Eiger data files of a master).
+
+    Parameters
+    ----------
+    source : str, path or FrameRef
+        An image file, ``"file.h5::/dataset"`` or a :class:`FrameRef`.
+
+    Returns
+    -------
+    list of Path
+        Absolute paths of the external-link targets holding the frames (e.g. ``x_data_000001.h5`` of
+        ``x_master.h5``), sorted; empty for non-HDF5 files and self-contained HDF5 files.
+
+    Raises
+    ------
+    InputNotFoundError, DataFormatError
+        As :func:`read_frame` for a missing or unreadable HDF5 file.
+    """
+    path, dataset = split_source(source)
+    _require(path)
+    if dataset is None and not _is_hdf5(path):
+        return []
+    own = path.resolve()
+    with _Hdf5Stack(path, dataset) as st:
+        return sorted({Path(f).resolve() for f in st.files} - {own})
+
+
 def frame_count(source: str | os.PathLike | FrameRef) -> int:
     """Number of frames in a file (1 for single images)."""
     path, dataset = split_source(source)
@@ -1247,7 +1279,17 @@ def _expand_inputs(inputs: Iterable[str | os.PathLike] | str | os.PathLike) -> l
             hits = sorted(glob.glob(s), key=_natural_key)
             if not hits:
                 raise InputNotFoundError(f"no file matches the pattern {s}")
-            found += [(Path(h), None) for h in hits if Path(h).is_file() and not _skip(Path(h))]
+            files = [Path(h) for h in hits if Path(h).is_file() and not _skip(Path(h))]
+            corrections = [p for p in files if _CORRECTION_RE.search(p.stem)]
+            for p in corrections:
+                logger.debug("%s skipped: named like a mask/dark/flat (name it without a wildcard to use it "
+                             "as a frame)", p)
+            frames = [p for p in files if p not in corrections]
+            if not frames and corrections:
+                raise InputNotFoundError(f"the pattern {s} matches only mask/dark/flat files "
+                                         f"({', '.join(p.name for p in corrections[:3])}); name a file "
+                                         "without a wildcard to use it as a frame")
+            found += [(p, None) for p in frames]
         elif path.is_dir():
             files = [p for p in sorted(path.iterdir(), key=lambda p: _natural_key(p.name))
                      if p.is_file() and is_frame_file(p)]
@@ -1335,8 +1377,9 @@ def discover_frames(
     Parameters
     ----------
     inputs : path, glob, folder or ``file.h5::/dataset``, or a list of them
-        Folders contribute their image files (sidecars, PONI files, files named ``*mask*``, ``*dark*``,
-        ``*flat*`` and Eiger data files whose master is present are skipped).
+        Folders and globs contribute their image files (sidecars, PONI files, files named ``*mask*``,
+        ``*dark*``, ``*flat*`` and Eiger data files whose master is present are skipped); a file named
+        without a wildcard is always taken.
     interval_s : float, optional
         Time between frames, used when not every frame has a time in its metadata.
     start_time : float, str or datetime, optional
@@ -1455,6 +1498,11 @@ def _discover(
     else:
         source = "mtime"
         logger.warning("no frame time in the metadata and no interval given: using file modification times")
+        stacks = sorted({str(rows[k][0]) for k in good if rows[k][2] > 0}, key=_natural_key)
+        if stacks:
+            logger.warning("%s%s: the frames of a multi-frame file all get its modification time; give "
+                           "--interval SECONDS (`interval_s`) to time them", stacks[0],
+                           f" (and {len(stacks) - 1} more files)" if len(stacks) > 1 else "")
         for k in good:
             stamps[k] = rows[k][0].stat().st_mtime
         order = sorted(good, key=lambda k: (stamps[k], _natural_key(str(rows[k][0])), rows[k][2]))

@@ -42,7 +42,7 @@ import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Union
 
 import numpy as np
 
@@ -71,6 +71,11 @@ __all__ = [
 ]
 
 LIBVER = ("v110", "latest")
+
+DefaultMode = Union[bool, Literal["entry"]]
+"""``True``: the group becomes its entry's and the file's default plot; ``"entry"``: its entry's default
+only (the file's root ``@default`` is set only when it has none yet, or names a missing entry); ``False``:
+no default."""
 KEY_DTYPE = "S255"
 PATH_DTYPE = "S1024"
 
@@ -213,13 +218,21 @@ class EntryWriter:
             grp = _ensure_group(grp, safe_name(part), "NXcollection")
         return grp, safe_name(parts[-1])
 
-    def _set_default(self, grp: Any) -> None:
+    def _set_default(self, grp: Any, mode: DefaultMode = True) -> None:
+        _check_default_mode(mode)
+        if isinstance(mode, str):
+            root = not self._tx.has_default_entry()
+        elif not mode:
+            return
+        else:
+            root = True
         child = grp
         while child.parent.name != self.group.name and child.name != self.group.name:
             child.parent.attrs["default"] = child.name.rsplit("/", 1)[-1]
             child = child.parent
         self.group.attrs["default"] = child.name.rsplit("/", 1)[-1]
-        self._tx.set_default_entry(self.name)
+        if root:
+            self._tx.set_default_entry(self.name)
 
     def write_nxdata(
         self,
@@ -228,8 +241,9 @@ class EntryWriter:
         axes: Sequence[tuple[str, Field] | None],
         aux: Mapping[str, Field] | None = None,
         title: str = "",
-        default: bool = False,
+        default: DefaultMode = False,
         attrs: Mapping[str, Any] | None = None,
+        alt_axes: Mapping[str, tuple[int, Field]] | None = None,
     ) -> str:
         """Write (or replace) one plottable NXdata group.
 
@@ -242,19 +256,26 @@ class EntryWriter:
         axes : list of (str, Field) or None
             One item per signal dimension; ``None`` writes ``"."`` (no axis for that dimension).
         aux : dict of Field, optional
-            Further fields. Those with the signal's shape are listed as ``@auxiliary_signals``.
+            Further fields. Those with the signal's shape are listed as ``@auxiliary_signals`` (plotted
+            as extra curves): use ``alt_axes`` for other coordinates of an axis.
         title : str
             Plot title.
-        default : bool
-            Make this the entry's (and the file's) default plot.
+        default : bool or "entry"
+            ``True``: the entry's and the file's default plot; ``"entry"``: the entry's default only (the
+            file's root default is kept when it has one); ``False``: neither.
         attrs : dict, optional
             Extra group attributes (strings or numbers), e.g. ``{"phase": "LiCl.H2O"}``.
+        alt_axes : dict of (int, Field), optional
+            Alternative coordinates ``{name: (dimension, Field)}`` of a signal dimension (e.g. d and 2θ
+            beside q): each is a 1-D field of that dimension's length with ``@<name>_indices``, not listed
+            in ``@axes`` (the plotted one) nor in ``@auxiliary_signals``.
 
         Returns
         -------
         str
             The HDF5 path of the group.
         """
+        _check_default_mode(default)
         sig_name, sig = signal
         sig_data = np.asarray(sig.data)
         if len(axes) != max(sig_data.ndim, 1):
@@ -276,6 +297,16 @@ class EntryWriter:
             grp.attrs[f"{ax_name}_indices"] = np.int32(dim)
             axis_names.append(ax_name)
         grp.attrs["axes"] = axis_names if len(axis_names) > 1 else axis_names[0]
+        for alt_name, (dim, alt) in (alt_axes or {}).items():
+            shape = np.shape(alt.data)
+            if alt_name in axis_names or alt_name == sig_name:
+                raise ValueError(f"NXdata {name!r}: alternative axis {alt_name!r} is already the signal or an axis")
+            if not 0 <= int(dim) < sig_data.ndim or shape != (sig_data.shape[int(dim)],):
+                raise ValueError(f"NXdata {name!r}: alternative axis {alt_name!r} of dimension {dim} must be 1-D "
+                                 f"of length {sig_data.shape[int(dim)] if 0 <= int(dim) < sig_data.ndim else '?'}; "
+                                 f"got shape {shape}")
+            _write_field(grp, alt_name, alt)
+            grp.attrs[f"{alt_name}_indices"] = np.int32(dim)
         aux_signals = []
         for aux_name, aux_field in (aux or {}).items():
             _write_field(grp, aux_name, aux_field)
@@ -287,8 +318,7 @@ class EntryWriter:
         if title:
             grp.attrs["title"] = title
             _write_field(grp, "title", Field(title))
-        if default:
-            self._set_default(grp)
+        self._set_default(grp, default)
         return grp.name
 
     def write_collection(self, name: str, values: Mapping[str, Any], nx_class: str = "NXcollection") -> str:
@@ -312,15 +342,16 @@ class EntryWriter:
         frame_axis: Column,
         axes: Sequence[tuple[str, Field] | None] = (),
         extra: Sequence[Column] = (),
-        default: bool = False,
+        default: DefaultMode = False,
         title: str = "",
         attrs: Mapping[str, Any] | None = None,
     ) -> str:
         """Create an appendable NXdata whose first dimension is the frame (time) axis.
 
         Existing series with the same columns are kept as they are (so a re-run appends to them);
-        a series whose per-frame shape changed is an error.
+        a series whose per-frame shape changed is an error. ``default`` as in :meth:`write_nxdata`.
         """
+        _check_default_mode(default)
         parent, leaf = self._parent_for(name)
         if leaf in parent:
             grp = parent[leaf]
@@ -330,8 +361,7 @@ class EntryWriter:
                     f"{self._tx.path}: series {self.name}/{name} holds frames of shape {old}, "
                     f"new frames have shape {signal.shape}; write to a new file or entry"
                 )
-            if default:
-                self._set_default(grp)
+            self._set_default(grp, default)
             return grp.name
         grp = parent.create_group(leaf)
         grp.attrs["NX_class"] = "NXdata"
@@ -359,8 +389,7 @@ class EntryWriter:
         _set_attrs(grp, attrs)
         if title:
             grp.attrs["title"] = title
-        if default:
-            self._set_default(grp)
+        self._set_default(grp, default)
         return grp.name
 
     def write_array(self, name: str, fld: Field) -> str:
@@ -368,6 +397,11 @@ class EntryWriter:
         parent, leaf = self._parent_for(name)
         _write_field(parent, leaf, fld)
         return parent[leaf].name
+
+
+def _check_default_mode(mode: Any) -> None:
+    if isinstance(mode, str) and mode != "entry":
+        raise ValueError(f"`default` must be True, False or 'entry'; got {mode!r}")
 
 
 def _set_attrs(grp: Any, attrs: Mapping[str, Any] | None) -> None:
@@ -398,7 +432,14 @@ class Transaction:
         self._touched: list[str] = []
 
     def set_default_entry(self, name: str) -> None:
+        """Point the file's root ``@default`` at entry ``name``."""
         self.h5.attrs["default"] = name
+
+    def has_default_entry(self) -> bool:
+        """True when the root ``@default`` names an entry present in the file."""
+        name = self.h5.attrs.get("default")
+        name = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
+        return bool(name) and str(name) in self.h5
 
     def entry(
         self,
@@ -831,6 +872,8 @@ class NXdataResult:
     units: dict[str, str]
     long_names: dict[str, str]
     attrs: dict[str, Any]
+    alt_axes: dict[str, int] = field(default_factory=dict)
+    """Alternative axis fields (``@<name>_indices`` but not in ``@axes``) -> their dimension."""
 
     def axis(self, dim: int) -> np.ndarray | None:
         """Values of the axis of dimension ``dim`` (``None`` when that dimension has no axis)."""
@@ -935,6 +978,8 @@ def _read_nxdata(grp: Any, rel: str) -> NXdataResult:
             units[key] = _attr_str(ds, "units")
             long_names[key] = _attr_str(ds, "long_name", key)
     attrs = {k: _decode(v) for k, v in grp.attrs.items()}
+    alt = {k[: -len("_indices")]: int(np.atleast_1d(v)[0]) for k, v in grp.attrs.items()
+           if k.endswith("_indices") and k[: -len("_indices")] not in axis_names and k[: -len("_indices")] in fields}
     return NXdataResult(
         name=rel,
         path=grp.name,
@@ -947,6 +992,7 @@ def _read_nxdata(grp: Any, rel: str) -> NXdataResult:
         units=units,
         long_names=long_names,
         attrs=attrs,
+        alt_axes=alt,
     )
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
@@ -116,12 +118,17 @@ class FrameSettings:
         Grazing incidence angle; None for transmission.
     config_yaml : str or None
         Config text stored as provenance.
+    frame_shape : tuple of int or None
+        Shape every frame of the series must have, when the PONI's detector has none (set by
+        :func:`xsuite.pipelines.gixrd.run_gixrd`, see :func:`series_frame_shape`); None = the mask's, or
+        the first frame's.
     """
 
     config: DiffractionConfig
     sample: str = "sample"
     incidence_angle_deg: Optional[float] = None
     config_yaml: Optional[str] = None
+    frame_shape: Optional[tuple[int, int]] = None
 
     def with_angle(self, angle: float) -> "FrameSettings":
         return replace(self, incidence_angle_deg=float(angle))
@@ -170,6 +177,119 @@ def load_aux(cfg: DiffractionConfig, shape: Optional[tuple[int, ...]] = None,
     dark = images.load_dark(cfg.dark, shape, **kw) if cfg.dark is not None else None
     flat = images.load_flat(cfg.flat, shape, **kw) if cfg.flat is not None else None
     return mask, dark, flat
+
+
+def detector_shape(geometry: dict[str, Any]) -> Optional[tuple[int, int]]:
+    """Pixel shape of the PONI's detector; None when the PONI does not fix one (Fit2D-era PONIs, a generic
+    detector given by its pixel size only)."""
+    from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+
+    ai = AzimuthalIntegrator()
+    ai.set_config(dict(geometry))
+    shape = getattr(ai.detector, "max_shape", None)
+    return None if shape is None else (int(shape[0]), int(shape[1]))
+
+
+def series_frame_shape(refs: Sequence[Any], cfg: DiffractionConfig, geometry: dict[str, Any],
+                       n_frames: int = 5) -> Optional[tuple[int, int]]:
+    """The shape the frames of a series must have when neither the PONI nor a mask fixes it.
+
+    Parameters
+    ----------
+    refs : sequence of FrameRef (or paths)
+        The frames of the series, in order.
+    cfg : DiffractionConfig
+        The config (orientation, mask).
+    geometry : dict
+        The geometry of :func:`load_geometry`.
+    n_frames : int, optional
+        How many of the first frames are read (default 5).
+
+    Returns
+    -------
+    tuple of int or None
+        The most common shape among the first ``n_frames`` readable frames (ties: the earliest); None
+        when the PONI's detector has a shape or a mask is given (frames are checked against those), or
+        no frame can be read.
+    """
+    if cfg.mask is not None or detector_shape(geometry) is not None:
+        return None
+    go = geometry_orientation(geometry)
+    o = file_orientation(cfg, go)
+    shapes: list[tuple[int, int]] = []
+    for ref in list(refs)[: max(int(n_frames), 0)]:
+        source = ref if isinstance(ref, (str, Path)) or hasattr(ref, "dataset") else str(ref.path)
+        try:
+            img = read_image(source, int(getattr(ref, "index", 0) or 0), o, go)
+        except (XsuiteError, OSError) as exc:
+            log.debug("%s not used for the series shape: %s", source, error_reason(exc))
+            continue
+        shapes.append(tuple(int(n) for n in img.shape))
+    return majority_shape(shapes)
+
+
+def majority_shape(shapes: Sequence[tuple[int, ...]]) -> Optional[tuple[int, ...]]:
+    """The most common shape (ties: the one seen first); None for no shape.
+
+    Examples
+    --------
+    >>> majority_shape([(10, 10), (300, 280), (300, 280)])
+    (300, 280)
+    """
+    if not shapes:
+        return None
+    counts = Counter(tuple(s) for s in shapes)
+    best = max(counts.values())
+    return next(tuple(s) for s in shapes if counts[tuple(s)] == best)
+
+
+def critical_angle_for(cfg: DiffractionConfig, geometry: dict[str, Any]) -> Optional[float]:
+    """Critical angle (deg) used by the refraction correction; None when the correction is off.
+
+    Computed from ``gixrd.composition`` and ``gixrd.density_g_cm3`` at the geometry's wavelength.
+    """
+    from xsuite.config.diffraction import GixrdConfig
+    from xsuite.diffraction.integrate import critical_angle_deg
+    from xsuite.diffraction.units import energy_from_wavelength
+
+    gi = cfg.gixrd or GixrdConfig()
+    if not gi.refraction_correction:
+        return None
+    energy = energy_from_wavelength(float(geometry["wavelength"]) * 1e10)
+    return float(critical_angle_deg(str(gi.composition), float(gi.density_g_cm3), energy))
+
+
+def validate_phase_names(names: Iterable[str], field: Optional[str] = None) -> None:
+    """Check phase names before any frame is reduced.
+
+    Parameters
+    ----------
+    names : iterable of str
+        Built-in phase names/aliases (:func:`xsuite.diffraction.phases.get_phase`) or paths to user CIF
+        files (ending in ``.cif``, any case).
+    field : str, optional
+        Config field the names come from (``"track"``), named in the error.
+
+    Raises
+    ------
+    ConfigError
+        An unknown phase name (one line naming it and the known ones).
+    InputNotFoundError
+        A ``.cif`` entry whose file does not exist.
+    """
+    from xsuite.diffraction.phases import get_phase
+
+    where = f" (in `{field}`)" if field else ""
+    for name in names:
+        text = str(name)
+        if text.lower().endswith(".cif"):
+            if not Path(text).is_file():
+                raise InputNotFoundError(f"CIF file not found: {text}{where}")
+            continue
+        try:
+            get_phase(text)
+        except ConfigError as exc:
+            raise ConfigError(f"{error_reason(exc)}{where}") from None
 
 
 def auto_mask(frame: np.ndarray) -> np.ndarray:

@@ -27,13 +27,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 import numpy as np
 
 from xsuite.config.diffraction import DiffractionConfig, GixrdConfig
-from xsuite.diffraction.integrate import (
-    FiberMap,
-    GrazingGeometry,
-    GrazingIntegrator,
-    PowderIntegrator,
-    critical_angle_deg,
-)
+from xsuite.diffraction.integrate import FiberMap, GrazingGeometry, GrazingIntegrator, PowderIntegrator
 from xsuite.diffraction.units import d_from_q, energy_from_wavelength, two_theta_cu_from_q, two_theta_from_q
 from xsuite.errors import ConfigError, DataFormatError, XsuiteError
 from xsuite.pipelines._diffraction import (
@@ -197,8 +191,15 @@ class FrameReducer:
         return self._geom
 
     def _build(self, first_frame: np.ndarray, source: str) -> PowderIntegrator:
+        from xsuite.pipelines._diffraction import critical_angle_for
+
         cfg = self.settings.config
         geom = self._geometry()
+        expected = self.settings.frame_shape
+        if expected is not None and tuple(first_frame.shape) != tuple(expected):
+            raise DataFormatError(f"{source}: frame shape {tuple(first_frame.shape)} does not match the series "
+                                  f"shape {tuple(expected)} (the most common among its first frames; the PONI "
+                                  "gives no detector shape)")
         mask, dark, flat = load_aux(cfg, None, geometry_orientation(geom))
         if mask is not None and mask.shape != first_frame.shape:
             raise DataFormatError(f"{source}: frame shape {first_frame.shape} does not match the mask "
@@ -210,10 +211,7 @@ class FrameReducer:
         if angle is None:
             return PowderIntegrator(geom, settings, mask=mask, dark=dark, flat=flat)
         gi = cfg.gixrd or GixrdConfig()
-        crit = None
-        if gi.refraction_correction:
-            energy = energy_from_wavelength(float(geom["wavelength"]) * 1e10)
-            crit = critical_angle_deg(str(gi.composition), float(gi.density_g_cm3), energy)
+        crit = critical_angle_for(cfg, geom)
         grazing = GrazingGeometry(incidence_angle_deg=float(angle), tilt_angle_deg=gi.tilt_angle_deg,
                                   sample_orientation=gi.sample_orientation,
                                   horizon_margin_deg=gi.horizon_margin_deg, critical_angle_deg=crit)
@@ -387,24 +385,44 @@ class SeriesWriter:
         self.close()
 
     def parameters(self, wavelength_angstrom: Optional[float] = None) -> dict[str, Any]:
+        """Provenance parameters of the series (stored as JSON in ``process/parameters``).
+
+        Parameters
+        ----------
+        wavelength_angstrom : float, optional
+            Wavelength used (Å).
+
+        Returns
+        -------
+        dict
+            Geometry, corrections and detection settings; for GI series also ``critical_angle_deg``, the
+            critical angle the refraction correction used (None when it is off).
+        """
+        from xsuite.pipelines._diffraction import critical_angle_for
+
         cfg = self.settings.config
         gi = cfg.gixrd or GixrdConfig()
         out: dict[str, Any] = {
             "sample": self.settings.sample, "poni": str(cfg.poni), "mask": str(cfg.mask) if cfg.mask else None,
+            "dark": str(cfg.dark) if cfg.dark else None, "flat": str(cfg.flat) if cfg.flat else None,
             "flip_ud": cfg.flip_ud, "flip_lr": cfg.flip_lr, "orientation": cfg.orientation,
             "polarization_factor": cfg.polarization_factor, "n_points": cfg.n_points,
             "splitting": cfg.splitting, "error_model": cfg.error_model,
             "wavelength_angstrom": wavelength_angstrom,
         }
         if self.settings.incidence_angle_deg is not None:
+            crit = (critical_angle_for(cfg, load_geometry(cfg.poni, cfg.wavelength_angstrom))
+                    if gi.refraction_correction else None)
             out.update({"incidence_angle_deg": self.settings.incidence_angle_deg,
                         "tilt_angle_deg": gi.tilt_angle_deg, "sample_orientation": gi.sample_orientation,
                         "refraction_correction": gi.refraction_correction, "composition": gi.composition,
-                        "density_g_cm3": gi.density_g_cm3, "significance_threshold": gi.significance_threshold,
+                        "density_g_cm3": gi.density_g_cm3, "critical_angle_deg": crit,
+                        "significance_threshold": gi.significance_threshold,
                         "n_consecutive": gi.n_consecutive})
         return out
 
     def _create(self, first: FrameResult) -> None:
+        from xsuite.io.images import linked_files  # Eiger data files of a master: inputs too
         from xsuite.io.nexus import Column, Field
 
         self.close()
@@ -413,7 +431,8 @@ class SeriesWriter:
         title = f"{self.settings.sample}, GIXRD {self.settings.incidence_angle_deg:g} deg"
         with self.store.transaction() as tx:
             e = tx.entry(self.entry, kind="gixrd", title=title, config_yaml=self.settings.config_yaml,
-                         parameters=self.parameters(wl), inputs=[first.source], default=True)
+                         parameters=self.parameters(wl), inputs=[first.source, *linked_files(first.source)],
+                         default=True)
             e.create_series(
                 "patterns",
                 signal=Column("intensity", shape=(q.size,), units="counts", long_name="intensity", errors=True),
@@ -457,7 +476,9 @@ class SeriesWriter:
             if not self._files_recorded:
                 self._files_recorded.update(self._stored_inputs())
             if result.source not in self._files_recorded:
-                self._pending_inputs.append(result.source)
+                from xsuite.io.images import linked_files  # an Eiger master's data files are inputs too
+
+                self._pending_inputs.extend([result.source, *linked_files(result.source)])
                 self._files_recorded.add(result.source)
             if len(self._pending_inputs) >= 64:
                 self._flush_inputs()
@@ -566,6 +587,9 @@ class SeriesWriter:
                 "upper_limit_area": Field(np.array([np.nan if p.upper_limit_area is None else p.upper_limit_area
                                                     for p in peaks], float), "counts*1/angstrom",
                                           "upper limit of the area when not detected"),
+                "max_significance": Field(np.array([np.nanmax(p.significance) if np.isfinite(p.significance).any()
+                                                    else np.nan for p in peaks], float), "",
+                                          "largest area/sigma over the frames"),
                 "threshold": float(gi.significance_threshold), "n_consecutive": int(gi.n_consecutive),
                 "depth_um": Field(np.nan if s.summary.depth_um is None else s.summary.depth_um, "um",
                                   "1/e information depth"),
@@ -726,30 +750,51 @@ def _hkl_str(hkl: Any) -> str:
 def choose_reflections(gi: GixrdConfig, wavelength_angstrom: float, q: np.ndarray) -> list[Any]:
     """Reflections to track: the user's choice (``reflections``), else well-separated ones.
 
-    Uses :func:`xsuite.diffraction.peaks.select_tracking_reflections`; a user reflection given only by
-    ``q_inv_angstrom`` is tracked at that position (as a ``(phase, position)`` target).
+    Uses :func:`xsuite.diffraction.peaks.select_tracking_reflections`. Phases are built-in names or user
+    CIF paths (:func:`xsuite.pipelines._phases.resolve_phase`; the CIF phase's name labels its peaks). A
+    user reflection with ``window_inv_angstrom`` is fitted in ``q ± window`` (others in ± 0.05 1/Å); one
+    given only by ``q_inv_angstrom`` is tracked at that position (as a ``(phase, position)`` target, or a
+    :class:`~xsuite.diffraction.peaks.TrackedReflection` with that window).
     """
     from xsuite.diffraction import peaks as peaks_mod
-    from xsuite.diffraction.phases import get_phase
+    from xsuite.pipelines._phases import resolve_phase, resolve_phases
 
     finite = q[np.isfinite(q)]
     q_range = (float(finite.min()), float(finite.max()))
-    others = [p for p in gi.matrix_phases]
+    track, others = resolve_phases(gi.track), resolve_phases(gi.matrix_phases)
     if not gi.reflections:
-        return list(peaks_mod.select_tracking_reflections(list(gi.track), others, q_range, wavelength_angstrom))
-    by_hkl: dict[str, list[str]] = {}
+        return list(peaks_mod.select_tracking_reflections(track, others, q_range, wavelength_angstrom))
+    by_phase: dict[str, Any] = {}
+    groups: list[tuple[Optional[float], dict[str, list[str]]]] = [(None, {})]  # (half window, {phase: [hkl]})
     by_q: list[Any] = []
     for r in gi.reflections:
-        name = get_phase(r.phase).name
-        if r.hkl is not None:
-            by_hkl.setdefault(name, []).append(r.hkl)
-        else:
-            by_q.append(_QTarget(phase=name, q_inv_angstrom=float(r.q_inv_angstrom)))
+        ph = resolve_phase(r.phase)
+        by_phase[ph.name] = ph
+        w = r.window_inv_angstrom
+        if r.hkl is None:
+            qr = float(r.q_inv_angstrom)
+            if w is None:
+                by_q.append(_QTarget(phase=ph.name, q_inv_angstrom=qr))
+                continue
+            s = wavelength_angstrom * qr / (4 * math.pi)
+            by_q.append(peaks_mod.TrackedReflection(
+                phase=ph.name, hkl=(), q_inv_angstrom=qr, d_angstrom=2 * math.pi / qr,
+                two_theta_deg=math.degrees(2 * math.asin(s)) if s <= 1 else math.nan, intensity=math.nan,
+                merged_hkls=(), nearest_other_inv_angstrom=math.inf, window_inv_angstrom=(qr - w, qr + w),
+                user_selected=True))
+        elif w is None:
+            groups[0][1].setdefault(ph.name, []).append(r.hkl)
+        else:  # its own window: one selection call for this reflection
+            groups.append((float(w), {ph.name: [r.hkl]}))
+    in_play = list({p.name: p for p in others + track + list(by_phase.values())}.values())
     chosen: list[Any] = []
-    if by_hkl:
-        chosen = list(peaks_mod.select_tracking_reflections(
-            list(by_hkl), [p for p in others + list(gi.track) if get_phase(p).name not in by_hkl], q_range,
-            wavelength_angstrom, user_choice=by_hkl))
+    for half_window, by_hkl in groups:
+        if not by_hkl:
+            continue
+        kwargs = {} if half_window is None else {"half_window_inv_angstrom": half_window}
+        chosen += peaks_mod.select_tracking_reflections(
+            [by_phase[n] for n in by_hkl], [p for p in in_play if p.name not in by_hkl], q_range,
+            wavelength_angstrom, user_choice={by_phase[n]: hkls for n, hkls in by_hkl.items()}, **kwargs)
     return chosen + by_q
 
 
@@ -791,7 +836,9 @@ def analyse_series(q: np.ndarray, intensities: np.ndarray, sigmas: np.ndarray, t
     tr = None
     dec = None
     if refls:
-        phases = list(dict.fromkeys(list(gi.track) + list(gi.matrix_phases)))
+        from xsuite.pipelines._phases import resolve_phases  # names or user CIF paths -> Phase
+
+        phases = list(dict.fromkeys(resolve_phases(list(gi.track) + list(gi.matrix_phases))))
         dec = peaks_mod.decompose_series(q, intensities, sigmas, phases, wl, correlation=correlation)
         if not dec.success:
             log.warning("%s: whole-pattern profile fit: %s; windows measure their own shapes", name, dec.reason)
@@ -948,15 +995,20 @@ def write_depth_table(output: Path, sample: str) -> None:
             onset, onset_e = arr(tr, "onset_s"), arr(tr, "onset_s_errors")
             rate = arr(kin, "rate_per_s") if "rate_per_s" in kin else np.full(len(phases), np.nan)
             rate_e = arr(kin, "rate_per_s_errors") if "rate_per_s_errors" in kin else np.full(len(phases), np.nan)
+            strength = arr(tr, "max_significance") if "max_significance" in tr else np.zeros(len(phases))
             seen: set[str] = set()
             for ph in phases:
-                if ph in seen:  # one row per phase: its earliest-detected reflection
+                if ph in seen:
                     continue
+                # one row per phase: the onset of its earliest-detected reflection, the rate of its most
+                # significant detected one (best-determined kinetics; a weak reflection's growth curve can
+                # favour the wrong model)
                 same = [k for k, p2 in enumerate(phases) if p2 == ph]
-                best = min(same, key=lambda k: (not det[k], onset[k] if np.isfinite(onset[k]) else np.inf))
+                first = min(same, key=lambda k: (not det[k], onset[k] if np.isfinite(onset[k]) else np.inf))
+                best = max(same, key=lambda k: (bool(det[k]), float(np.nan_to_num(strength[k], nan=-np.inf))))
                 seen.add(ph)
-                rows.append((angle, depth, ph, bool(det[best]), float(onset[best]),
-                             float(onset_e[best]) if best < onset_e.size else math.nan,
+                rows.append((angle, depth, ph, bool(det[first]), float(onset[first]),
+                             float(onset_e[first]) if first < onset_e.size else math.nan,
                              float(rate[best]) if best < rate.size else math.nan,
                              float(rate_e[best]) if best < rate_e.size else math.nan))
     if not rows:
@@ -985,7 +1037,7 @@ def write_depth_table(output: Path, sample: str) -> None:
             e.write_nxdata(safe_name(f"onset_vs_depth_{ph}"),
                            signal=("onset_s", Field(np.array([r[4] for r in sel], float), "s", f"{ph} onset",
                                                     errors=np.array([r[5] for r in sel], float))),
-                           axes=[(xname, Field(x, xunits, xname))], default=(i == 0),
+                           axes=[(xname, Field(x, xunits, xname))], default="entry" if i == 0 else False,
                            title=f"{sample}: {ph} onset vs depth")
 
 
@@ -1010,81 +1062,48 @@ def settings_from_config(config: DiffractionConfig, *, sample: str, incidence_an
                          config_yaml=config_yaml)
 
 
-def _natural_key(text: str) -> list[Any]:
-    import re
-
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)]
-
-
-def _expand(inputs: Sequence[Any]) -> list[Path]:
-    import glob as _glob
-
-    out: list[Path] = []
-    for item in inputs:
-        s = str(item)
-        if "::" in s:
-            out.append(Path(s))
-        elif any(ch in s for ch in "*?["):
-            out.extend(Path(p) for p in _glob.glob(s))
-        elif Path(s).is_dir():
-            out.extend(p for p in Path(s).iterdir() if p.is_file())
-        else:
-            out.append(Path(s))
-    return sorted(set(out), key=lambda p: _natural_key(str(p)))
-
-
 def discover_series(inputs: Sequence[Any], gi: GixrdConfig) -> tuple[list[Any], list[FrameResult]]:
     """FrameRefs of a series plus the files that could not even be opened (as rejected results).
 
-    ``xsuite.io.images.discover_frames`` raises on the first unreadable file; here such files are
-    reported and skipped and the rest of the series is kept. With ``interval_s`` the unreadable files
-    keep their slot in the time sequence, so the other frames keep their true times.
+    Parameters
+    ----------
+    inputs : list of paths/globs/folders, or FrameRefs
+        The frames of the series (FrameRefs are returned as they are).
+    gi : GixrdConfig
+        ``interval_s`` and ``start_time_s`` time the frames when their metadata do not.
+
+    Returns
+    -------
+    refs : list of FrameRef
+        Sorted by acquisition time. With ``interval_s`` timing, ``time_s = start_time_s + i * interval_s``
+        for the i-th file slot: unreadable files keep their slot, so the other frames keep their true times.
+    rejected : list of FrameResult
+        One per unreadable file, with its one-line reason (:func:`xsuite.io.images.discover_frames_checked`
+        reports and skips them; the rest of the series is kept).
     """
-    from xsuite.io.images import discover_frames
+    from xsuite.io.images import discover_frames_checked
 
     if inputs and not isinstance(inputs[0], (str, Path)):
         return list(inputs), []  # FrameRefs already
+    start = float(gi.start_time_s or 0.0)
     kwargs: dict[str, Any] = {"interval_s": gi.interval_s}
-    if gi.interval_s and gi.start_time_s:
-        kwargs["start_time"] = gi.start_time_s
-    try:
-        return list(discover_frames(list(inputs), **kwargs)), []
-    except DataFormatError:
-        pass
-    files = [f for f in _expand(inputs) if f.suffix.lower() not in (".poni", ".json", ".yaml", ".yml", ".txt")
-             and "mask" not in f.name.lower()]
-    good: list[Path] = []
-    bad: list[FrameResult] = []
-    slots: list[tuple[Path, bool]] = []
-    for f in files:
-        try:
-            discover_frames([f], interval_s=gi.interval_s or 1.0)
-            good.append(f)
-            slots.append((f, True))
-        except DataFormatError as exc:
-            reason = error_reason(exc)
-            log.warning("frame file %s rejected: %s", f, reason)
-            bad.append(FrameResult(key=f"{f.name}#0", time_s=math.nan, source=str(f), index=0, error=reason))
-            slots.append((f, False))
-    refs = list(discover_frames(good, **kwargs)) if good else []
-    if refs and gi.interval_s and all(getattr(r, "time_source", "") == "interval" for r in refs):
-        # re-time: unreadable files keep their slot (one frame each)
-        from dataclasses import replace as _replace
+    if gi.interval_s and start:
+        kwargs["start_time"] = start
+    refs, failures = discover_frames_checked(list(inputs), **kwargs)
+    bad = [FrameResult(key=f.key, time_s=math.nan, source=str(f.path), index=0, error=f.reason) for f in failures]
+    return shift_interval_times(refs, gi), bad
 
-        by_file: dict[Path, list[Any]] = {}
-        for r in refs:
-            by_file.setdefault(Path(r.path), []).append(r)
-        rank, fixed = 0, []
-        for f, ok in slots:
-            if not ok:
-                rank += 1
-                continue
-            for r in sorted(by_file.get(f, []), key=lambda r: r.index):
-                t = rank * float(gi.interval_s)
-                fixed.append(_replace(r, time_s=t, timestamp=float(gi.start_time_s) + t))
-                rank += 1
-        refs = fixed
-    return refs, bad
+
+def shift_interval_times(refs: Sequence[Any], gi: GixrdConfig) -> list[Any]:
+    """``time_s`` counts from the start of air exposure: with interval timing the first slot is at
+    ``start_time_s``, not 0 (frames timed from their metadata are left as they are). Used by the batch
+    pipeline and the watcher alike."""
+    from dataclasses import replace as _replace
+
+    start = float(gi.start_time_s or 0.0)
+    if refs and gi.interval_s and start and all(getattr(r, "time_source", "") == "interval" for r in refs):
+        return [_replace(r, time_s=start + float(r.time_s)) for r in refs]
+    return list(refs)
 
 
 def run_gixrd(inputs: Sequence[Any], settings: FrameSettings, output: str | Path, *, workers: int = 1,
@@ -1107,14 +1126,36 @@ def run_gixrd(inputs: Sequence[Any], settings: FrameSettings, output: str | Path
     Returns
     -------
     GixrdSummary
+
+    Raises
+    ------
+    ConfigError
+        No incidence angle, or an unknown phase in ``track``/``matrix_phases``/``reflections`` (checked
+        before any frame is reduced).
+    InputNotFoundError
+        The PONI, an input or a ``.cif`` phase file does not exist.
+    DataFormatError
+        No frame of the series is usable (the message names the first bad file).
+
+    Notes
+    -----
+    When the PONI's detector has no shape and no mask is given, the series shape is the most common one
+    among its first five frames (:func:`xsuite.pipelines._diffraction.series_frame_shape`), so one odd
+    first frame is rejected instead of every good frame.
     """
+    from dataclasses import replace as _replace
+
     from xsuite.parallel import map_ordered
+    from xsuite.pipelines._diffraction import series_frame_shape, validate_phase_names
 
     if settings.incidence_angle_deg is None:
         raise ConfigError("no incidence angle: use --incidence-angle DEG or one angle in "
                           "`diffraction.gixrd.incidence_angles_deg`")
     gi = settings.config.gixrd or GixrdConfig()
-    load_geometry(settings.config.poni, settings.config.wavelength_angstrom)  # fail early, one line
+    geom = load_geometry(settings.config.poni, settings.config.wavelength_angstrom)  # fail early, one line
+    validate_phase_names(gi.track, field="track")
+    validate_phase_names(gi.matrix_phases, field="matrix_phases")
+    validate_phase_names([r.phase for r in gi.reflections or []], field="reflections")
     refs, unreadable = discover_series(inputs, gi)
     writer = SeriesWriter(output, settings)
     for res in unreadable:
@@ -1123,6 +1164,11 @@ def run_gixrd(inputs: Sequence[Any], settings: FrameSettings, output: str | Path
     todo = [r for r in refs if _ref_key(r) not in done]
     log.info("%s: %d frames found, %d already stored, %d to reduce", writer.entry, len(refs),
              len(refs) - len(todo), len(todo))
+    if todo and settings.frame_shape is None:
+        shape = series_frame_shape(refs, settings.config, geom)
+        if shape is not None:
+            log.debug("%s: series frame shape %s (the PONI gives no detector shape)", writer.entry, shape)
+            settings = _replace(settings, frame_shape=shape)
     reducer = FrameReducer(settings)
     last_good = None
     try:

@@ -3,10 +3,14 @@
 For every input frame: integrate with pyFAI (geometry and CSR engine built once, reused for all files;
 the per-frame work is :class:`xsuite.pipelines.gixrd.FrameReducer`, the same as GIXRD), find the
 significant peaks, fit each (pseudo-Voigt + linear background, :func:`xsuite.diffraction.peaks.fit_peak`),
-assign them to the reflections of the given phases or pyFAI calibrants, and store everything in the
-results file (layout: ``docs/layout_diffraction.md``). With two or more samples, the second and later
-ones are compared with the first (:func:`xsuite.diffraction.transmission.compare_samples`: intensity
-ratios, FWHM, Scherrer sizes with the instrumental width from a calibrant image when one is given).
+assign them to the reflections of the given phases (built-in names, user CIF files) or pyFAI calibrants,
+and store everything in the results file (layout: ``docs/layout_diffraction.md``). Inputs keep the order
+given (each glob expanded in sorted order). With two or more samples, the others are compared with the
+reference sample (``xrd.reference``; default the first input that is not the calibrant image):
+:func:`xsuite.diffraction.transmission.compare_samples` gives intensity ratios, FWHM and Scherrer sizes,
+with the instrumental width from the calibrant image (``xrd.calibrant_file`` + ``xrd.calibrant``) or a
+fixed ``instrument_fwhm_inv_angstrom``; without either the sizes use zero instrument width (lower bounds,
+logged and marked in the comparison).
 """
 
 from __future__ import annotations
@@ -24,9 +28,14 @@ from xsuite.diffraction.integrate import Cake, Pattern1D
 from xsuite.diffraction.units import d_from_q, two_theta_cu_from_q, two_theta_from_q
 from xsuite.errors import ConfigError, XsuiteError
 from xsuite.pipelines._diffraction import FrameSettings, error_reason, load_geometry
-from xsuite.pipelines.gixrd import FrameReducer, FrameResult, _ref_key, discover_series, write_noise_model
+from xsuite.io.images import _natural_key
+from xsuite.pipelines.gixrd import FrameReducer, FrameResult, discover_series, write_noise_model
 
 log = logging.getLogger(__name__)
+
+#: Note stored with a comparison whose Scherrer sizes had no instrumental width to subtract.
+NO_INSTRUMENT_NOTE = ("no instrumental width (no calibrant image, no instrument_fwhm_inv_angstrom): Scherrer "
+                      "sizes use zero instrument width and are lower bounds")
 
 __all__ = ["XrdPeak", "XrdFileResult", "XrdSummary", "find_and_fit_peaks", "reference_reflections",
            "run_xrd", "demo"]
@@ -62,7 +71,10 @@ class XrdPeak:
 
 @dataclass(frozen=True)
 class XrdFileResult:
-    """The reduction of one file: its pattern, peaks and entry name (or why it was rejected)."""
+    """The reduction of one file: its pattern, peaks and entry name (or why it was rejected).
+
+    ``calibrant`` is True for the calibrant image (instrumental width; never compared as a sample).
+    """
 
     name: str
     source: str
@@ -70,10 +82,13 @@ class XrdFileResult:
     pattern: Optional[Pattern1D]
     peaks: tuple[XrdPeak, ...]
     error: Optional[str] = None
+    calibrant: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "source": self.source, "entry": self.entry,
                                "peaks": [p.to_dict() for p in self.peaks]}
+        if self.calibrant:
+            out["calibrant"] = True
         if self.error:
             out["error"] = self.error
         return out
@@ -96,18 +111,36 @@ class XrdSummary:
 
 
 # ------------------------------------------------------------------------------------------------ science
-def reference_reflections(names: Sequence[str], wavelength_angstrom: float, q_max: float,
+def reference_reflections(names: Sequence[Any], wavelength_angstrom: float, q_max: float,
                           min_intensity: float = 1.0) -> list[tuple[str, Any]]:
-    """(phase, Reflection) pairs of built-in phases or pyFAI calibrants (``CeO2``, ``LaB6``...)."""
-    from xsuite.diffraction.phases import calibrant_reflections, get_phase, is_calibrant
+    """(phase, Reflection) pairs of the phases to label peaks with.
+
+    Parameters
+    ----------
+    names : sequence of str or Phase
+        Built-in phase names/aliases, paths of user ``.cif`` files (labelled with the CIF phase's name,
+        see :mod:`xsuite.pipelines._phases`) or pyFAI calibrants (``CeO2``, ``LaB6``...).
+    wavelength_angstrom : float
+        Wavelength (Å).
+    q_max : float
+        Highest q (1/Å).
+    min_intensity : float, optional
+        Weakest phase reflection kept (relative intensity, strongest = 100; calibrants keep all).
+
+    Returns
+    -------
+    list of (str, Reflection)
+    """
+    from xsuite.diffraction.phases import calibrant_reflections, is_calibrant
+    from xsuite.pipelines._phases import is_cif_path, resolve_phase
 
     out: list[tuple[str, Any]] = []
     for name in names:
-        if is_calibrant(name) and not _is_builtin(name):
+        if isinstance(name, str) and not is_cif_path(name) and is_calibrant(name) and not _is_builtin(name):
             refl = calibrant_reflections(name, wavelength_angstrom, q_max_inv_angstrom=q_max)
             out.extend((name, r) for r in refl)
         else:
-            ph = get_phase(name)
+            ph = resolve_phase(name)
             out.extend((ph.name, r) for r in ph.reflections(wavelength_angstrom, q_max_inv_angstrom=q_max)
                        if r.intensity >= min_intensity)
     return out
@@ -196,14 +229,16 @@ def find_and_fit_peaks(q: np.ndarray, intensity: np.ndarray, sigma: np.ndarray, 
 def run_xrd(inputs: Sequence[Any], settings: FrameSettings, output: str | Path, *, workers: int = 1,
             scheduler: Any = None, progress: Optional[Callable[[Any], None]] = None,
             names: Optional[Sequence[str]] = None) -> XrdSummary:
-    """Reduce transmission XRD images into the results file.
+    """Reduce transmission XRD images into the results file and compare the samples.
 
     Parameters
     ----------
     inputs : list of paths/globs/folders
-        One pattern per frame (a stack gives one entry per frame).
+        One pattern per frame (a stack gives one entry per frame), kept in the order given; a glob or
+        folder contributes its files in sorted order.
     settings : FrameSettings
-        Config (``incidence_angle_deg`` must be None); ``sample`` names the entry when there is one file.
+        Config (``incidence_angle_deg`` must be None). ``sample`` names the entry when there is one
+        sample; with several it is ignored (logged) and entries are named after the files.
     output : Path
         Results file.
     workers, scheduler, progress
@@ -214,18 +249,40 @@ def run_xrd(inputs: Sequence[Any], settings: FrameSettings, output: str | Path, 
     Returns
     -------
     XrdSummary
+        ``comparison`` compares every sample with the reference one (``xrd.reference``, default the
+        first that is not the calibrant image ``xrd.calibrant_file``, which is stored but not compared).
+
+    Raises
+    ------
+    ConfigError
+        ``xrd.reference`` names no sample; ``calibrant_file`` without ``calibrant``.
+    DataFormatError
+        No input gave a usable pattern.
     """
     from xsuite.io.nexus import ResultsStore, safe_name
     from xsuite.parallel import map_ordered
 
     cfg = settings.config
     xcfg = cfg.xrd or XrdConfig()
+    if xcfg.calibrant_file is not None and xcfg.calibrant is None:
+        raise ConfigError(f"calibrant image {xcfg.calibrant_file} needs the calibrant's name: --calibrant-name "
+                          "(e.g. CeO2) or `xrd.calibrant` in the config")
     geom = load_geometry(cfg.poni, cfg.wavelength_angstrom)
     wl = float(geom["wavelength"]) * 1e10
     from xsuite.config.diffraction import GixrdConfig
 
     refs, unreadable = discover_series(list(inputs), GixrdConfig(interval_s=1.0))
-    refs = sorted(refs, key=lambda r: (str(r.path), r.index))
+    refs = _in_input_order(refs, inputs)
+    cal_path = _abs(xcfg.calibrant_file) if xcfg.calibrant_file is not None else None
+    is_cal = [cal_path is not None and _abs(getattr(r, "path", "")) == cal_path for r in refs]
+    sample_given = settings.sample not in ("", "sample", None)
+    if xcfg.reference is not None:
+        known = {names[k] if names and k < len(names) else _name_of(r) for k, r in enumerate(refs)}
+        if sample_given:
+            known.add(settings.sample)
+        if xcfg.reference not in known:
+            raise ConfigError(f"`reference` {xcfg.reference!r} is not one of the samples; expected one of "
+                              f"{', '.join(sorted(known)) or 'none'} (names are the file names, or --sample)")
     reducer = FrameReducer(FrameSettings(config=cfg, sample=settings.sample, incidence_angle_deg=None,
                                          config_yaml=settings.config_yaml))
     results: list[tuple[Any, FrameResult]] = []
@@ -233,22 +290,28 @@ def run_xrd(inputs: Sequence[Any], settings: FrameSettings, output: str | Path, 
         if isinstance(res, BaseException):
             res = FrameResult.failed(ref, error_reason(res))
         results.append((ref, res))
-    n_good = sum(1 for _, r in results if r.ok)
+    n_samples = sum(1 for k, (_, r) in enumerate(results) if r.ok and not is_cal[k])
+    if sample_given and not names and n_samples > 1:
+        log.warning("sample name %r ignored: %d samples, each entry is named after its file", settings.sample,
+                    n_samples)
     files: list[XrdFileResult] = []
     store = ResultsStore(output)
     instrument = _instrument_resolution(cfg, xcfg, wl)
     for k, (ref, res) in enumerate(results):
         name = (names[k] if names and k < len(names) else
-                (settings.sample if (n_good == 1 and settings.sample not in ("", "sample")) else _name_of(ref)))
+                (settings.sample if (n_samples == 1 and sample_given and not is_cal[k]) else _name_of(ref)))
         entry = safe_name(f"{name}_xrd")
         if not res.ok:
             log.warning("%s rejected: %s", res.source, res.error)
-            files.append(XrdFileResult(name, res.source, entry, None, (), res.error))
+            files.append(XrdFileResult(name, res.source, entry, None, (), res.error, calibrant=is_cal[k]))
             continue
         pat = Pattern1D(res.q_inv_angstrom, res.intensity, res.sigma, np.ones_like(res.intensity), wl, res.monitor,
                         res.correlation)
         q_max = float(np.nanmax(pat.q_inv_angstrom))
-        refl = reference_reflections(xcfg.phases, wl, q_max) if xcfg.phases else []
+        labels = list(xcfg.phases)
+        if is_cal[k] and xcfg.calibrant not in labels:
+            labels.append(xcfg.calibrant)
+        refl = reference_reflections(labels, wl, q_max) if labels else []
         peaks = find_and_fit_peaks(pat.q_inv_angstrom, pat.intensity, pat.sigma, references=refl,
                                    min_significance=xcfg.min_significance,
                                    match_tolerance=xcfg.match_tolerance_inv_angstrom, wavelength_angstrom=wl,
@@ -260,7 +323,7 @@ def run_xrd(inputs: Sequence[Any], settings: FrameSettings, output: str | Path, 
             except XsuiteError as exc:
                 log.warning("%s: no cake: %s", res.source, error_reason(exc))
         _write_entry(store, entry, name, res, pat, peaks, cake, settings, wl)
-        files.append(XrdFileResult(name, res.source, entry, pat, tuple(peaks)))
+        files.append(XrdFileResult(name, res.source, entry, pat, tuple(peaks), calibrant=is_cal[k]))
     for bad in unreadable:
         files.append(XrdFileResult(Path(bad.source).stem, bad.source, "", None, (), bad.error))
     good = [f for f in files if f.error is None]
@@ -270,9 +333,53 @@ def run_xrd(inputs: Sequence[Any], settings: FrameSettings, output: str | Path, 
         raise DataFormatError(files[0].error if len(files) == 1 else
                               f"no usable frame among {len(files)} inputs; first: {files[0].error}")
     comparison = None
-    if len(good) >= 2:
-        comparison = _compare(store, good, instrument, xcfg, wl)
+    samples = [f for f in good if not f.calibrant]
+    if xcfg.reference is not None and not any(f.name == xcfg.reference for f in samples):
+        log.warning("reference sample %s was rejected or is the calibrant image: no comparison", xcfg.reference)
+    elif len(samples) >= 2:
+        ref_name = xcfg.reference if xcfg.reference is not None else samples[0].name
+        a = next(f for f in samples if f.name == ref_name)
+        if xcfg.reference is None and _looks_like_calibrant(a):
+            log.warning("reference sample %s looks like a calibrant image; give it as --calibrant FILE (with "
+                        "--calibrant-name) or choose the reference with --reference NAME", a.name)
+        if instrument is None:
+            log.warning("%s", NO_INSTRUMENT_NOTE)
+        comparison = _compare(store, a, [f for f in samples if f is not a], instrument, xcfg, wl)
     return XrdSummary(output=str(output), files=tuple(files), comparison=comparison)
+
+
+def _looks_like_calibrant(f: XrdFileResult) -> bool:
+    """Named like a pyFAI calibrant (``CeO2.tif``) but not like a built-in phase."""
+    from xsuite.diffraction.phases import is_calibrant
+
+    stem = Path(f.source.split("::", 1)[0]).stem
+    return any(is_calibrant(n) and not _is_builtin(n) for n in (f.name, stem))
+
+
+def _abs(path: Any) -> Path:
+    """Absolute file path of an input (the file part of ``file.h5::/dataset``)."""
+    return Path(str(path).split("::", 1)[0]).expanduser().absolute()
+
+
+def _in_input_order(refs: Sequence[Any], inputs: Sequence[Any]) -> list[Any]:
+    """Frames in the order of the inputs; a glob or folder contributes its files in (natural) sorted order."""
+    import glob as _glob
+
+    if not inputs or not isinstance(inputs[0], (str, Path)):
+        return list(refs)  # FrameRefs given: their order
+    rank: dict[Path, int] = {}
+    for item in inputs:
+        text = str(item)
+        if "::" not in text and any(ch in text for ch in "*?["):
+            found = sorted(_glob.glob(text), key=_natural_key)
+        elif "::" not in text and Path(text).is_dir():
+            found = sorted((str(p) for p in Path(text).iterdir() if p.is_file()), key=_natural_key)
+        else:
+            found = [text]
+        for f in found:
+            rank.setdefault(_abs(f), len(rank))
+    return sorted(refs, key=lambda r: (rank.get(_abs(getattr(r, "path", "")), len(rank)),
+                                       int(getattr(r, "index", 0) or 0)))
 
 
 def _name_of(ref: Any) -> str:
@@ -298,9 +405,10 @@ def _write_entry(store: Any, entry: str, name: str, res: FrameResult, pat: Patte
         axes = {"q": Field(q, "1/angstrom", "q"), "d": Field(d_from_q(q), "angstrom", "d spacing"),
                 "two_theta": Field(two_theta_from_q(q, wl), "deg", f"2theta at {wl:.5f} A"),
                 "two_theta_cu": Field(two_theta_cu_from_q(q), "deg", "2theta for Cu Ka (1.54184 A)")}
-        primary = {"q_A^-1": "q", "2th_deg": "two_theta", "d_A": "d"}[cfg.unit]  # plotted axis; all stored
+        primary = {"q_A^-1": "q", "2th_deg": "two_theta", "d_A": "d"}[cfg.unit]  # plotted axis
         e.write_nxdata("pattern", signal=("intensity", Field(pat.intensity, "counts", "intensity", errors=pat.sigma)),
-                       axes=[(primary, axes.pop(primary))], aux=axes, default=True, title=f"{name}: I({primary})")
+                       axes=[(primary, axes.pop(primary))], alt_axes={k: (0, v) for k, v in axes.items()},
+                       default=True, title=f"{name}: I({primary})")
         if pat.correlation is not None:
             write_noise_model(e, pat.correlation)
         if cake is not None:
@@ -352,18 +460,30 @@ def _instrument_resolution(cfg: DiffractionConfig, xcfg: XrdConfig, wl: float) -
         return (fw, eta)
 
 
-def _compare(store: Any, good: Sequence[XrdFileResult], instrument: Any, xcfg: XrdConfig, wl: float) -> dict:
-    """Compare every later sample with the first one on their common labelled reflections."""
-    from xsuite.diffraction.transmission import compare_samples
-    from xsuite.io.nexus import Field
+def _instrument_info(instrument: Any) -> tuple[Any, str]:
+    """The instrumental width as JSON and where it came from (``calibrant``, ``fixed``, ``none``)."""
+    if instrument is None:
+        return None, "none"
+    if isinstance(instrument, tuple):
+        return {"fwhm_inv_angstrom": float(instrument[0]), "eta": float(instrument[1])}, "fixed"
+    return instrument.to_dict(), "calibrant"
 
-    a = good[0]
+
+def _compare(store: Any, a: XrdFileResult, others: Sequence[XrdFileResult], instrument: Any, xcfg: XrdConfig,
+             wl: float) -> Optional[dict]:
+    """Compare every other sample with the reference ``a`` on their common labelled reflections."""
+    from xsuite.diffraction.transmission import compare_samples
+    from xsuite.io.nexus import Field, safe_name
+
+    inst_json, inst_source = _instrument_info(instrument)
+    note = NO_INSTRUMENT_NOTE if instrument is None else ""
     out = []
-    for b in good[1:]:
+    for b in others:
         la = {f"{p.phase} {p.hkl}": p for p in a.peaks if p.phase}
         lb = {f"{p.phase} {p.hkl}": p for p in b.peaks if p.phase}
         labels = [k for k in la if k in lb]
         if not labels:
+            log.warning("%s vs %s: no labelled reflection in common; not compared", b.name, a.name)
             continue
         comp = compare_samples(labels, [la[k].fit for k in labels], [lb[k].fit for k in labels],
                                sample_a=a.name, sample_b=b.name, instrument=instrument,
@@ -382,10 +502,9 @@ def _compare(store: Any, good: Sequence[XrdFileResult], instrument: Any, xcfg: X
             return np.array(vals, float)
 
         with store.transaction() as tx:
-            from xsuite.io.nexus import safe_name
-
             e = tx.entry(safe_name(f"xrd_comparison_{a.name}_{b.name}"), kind="xrd_comparison",
-                         title=f"{b.name} vs {a.name}", parameters={"sample_a": a.name, "sample_b": b.name})
+                         title=f"{b.name} vs {a.name}", parameters={"sample_a": a.name, "sample_b": b.name,
+                                                                   "instrument_source": inst_source})
             e.write_collection("comparison", {
                 "label": np.array([r.label for r in rows], dtype="S64"),
                 "q": Field(col("q_inv_angstrom"), "1/angstrom", "q"),
@@ -399,9 +518,14 @@ def _compare(store: Any, good: Sequence[XrdFileResult], instrument: Any, xcfg: X
                 "size_b_nm": Field(size("size_b", "size_nm"), "nm", "Scherrer size B",
                                    errors=size("size_b", "size_err_nm")),
                 "sample_a": a.name, "sample_b": b.name,
+                "instrument_source": inst_source, "note": note,
             })
-        out.append(comp.to_dict())
-    return {"comparisons": out} if out else None
+        doc = comp.to_dict()
+        doc.update({"instrument": inst_json, "instrument_source": inst_source})
+        if note:
+            doc["note"] = note
+        out.append(doc)
+    return {"reference": a.name, "comparisons": out} if out else None
 
 
 def demo(sample_dir: Path, output: Path) -> dict:
