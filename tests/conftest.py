@@ -29,6 +29,15 @@ def sample_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def xdir(sample_data: Path) -> Path:
+    """The transmission XRD sample data (skipped with a reason when not generated)."""
+    x = sample_data / "xrd"
+    if not (x / "ground_truth.json").is_file():
+        pytest.skip("sample_data/xrd not generated (run `xsuite simulate xrd -o sample_data/xrd`)")
+    return x
+
+
+@pytest.fixture(scope="session")
 def configs_dir() -> Path:
     """The shipped beamline configs."""
     return ROOT / "beamline_configs"

@@ -12,14 +12,6 @@ from xsuite.cli import cli
 from xsuite.errors import ConfigError
 
 
-@pytest.fixture(scope="module")
-def xdir(sample_data):
-    x = sample_data / "xrd"
-    if not (x / "ground_truth.json").is_file():
-        pytest.skip("sample_data/xrd not generated (run `xsuite simulate xrd -o sample_data/xrd`)")
-    return x
-
-
 def test_glob_with_calibrant_image_and_reference(xdir, tmp_path):
     common = ["--poni", str(xdir / "geometry.poni"), "--mask", str(xdir / "mask.tif"), "--json"]
     res = CliRunner().invoke(cli, ["xrd", str(xdir / "*.tif"), "--calibrant", str(xdir / "CeO2.tif"),

@@ -75,14 +75,6 @@ def test_pmma_broader_and_weaker(xrd_run):
 SHARED_PHASES = Path(__file__).resolve().parents[3] / "shared" / "phases"
 
 
-@pytest.fixture(scope="module")
-def xdir(sample_data):
-    x = sample_data / "xrd"
-    if not (x / "ground_truth.json").is_file():
-        pytest.skip("sample_data/xrd not generated (run `xsuite simulate xrd -o sample_data/xrd`)")
-    return x
-
-
 def _settings(x, sample="sample", **xrd_options):
     truth = json.loads((x / "ground_truth.json").read_text())
     cfg = DiffractionConfig(poni=x / "geometry.poni", mask=x / "mask.tif",

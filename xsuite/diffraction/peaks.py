@@ -48,6 +48,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from xsuite.diffraction.profiles import group_reflections
 from xsuite.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -241,7 +242,7 @@ def select_tracking_reflections(
         own = refl[ph.name]
         foreign = np.array([r.q_inv_angstrom for name, rs in refl.items() if name != ph.name
                             for r in rs if r.intensity >= other_min_intensity])
-        groups = _merge_groups(own, min_separation_inv_angstrom)
+        groups = group_reflections(own, min_separation_inv_angstrom)
         if ph.name in user:
             wanted = [parse_hkl(h) for h in user[ph.name]]
             chosen = []
@@ -359,16 +360,6 @@ def peak_profile(q: np.ndarray, area: float, center: float, fwhm: float, eta: fl
     for off, frac in components:
         out += pseudo_voigt(q, area * frac, center + off, fwhm, eta)
     return out
-
-
-def _merge_groups(refl: Sequence[Any], tol: float) -> list[list[Any]]:
-    groups: list[list[Any]] = []
-    for r in sorted(refl, key=lambda r: r.q_inv_angstrom):
-        if groups and r.q_inv_angstrom - groups[-1][0].q_inv_angstrom < tol:
-            groups[-1].append(r)
-        else:
-            groups.append([r])
-    return groups
 
 
 def _hkl_in_group(hkl: tuple[int, ...], grp: Sequence[Any]) -> bool:

@@ -185,7 +185,7 @@ class PatternDecomposition:
 def group_reflections(reflections: Sequence[Any], merge_inv_angstrom: float) -> list[list[Any]]:
     """Same-phase reflections (objects with ``q_inv_angstrom``) in groups: a reflection joins the
     previous group when it lies less than ``merge_inv_angstrom`` above the group's first member (the rule
-    of :func:`xsuite.diffraction.peaks.select_tracking_reflections`)."""
+    :func:`xsuite.diffraction.peaks.select_tracking_reflections` merges tracked groups with, too)."""
     groups: list[list[Any]] = []
     for r in sorted(reflections, key=lambda r: r.q_inv_angstrom):
         if groups and r.q_inv_angstrom - groups[-1][0].q_inv_angstrom < merge_inv_angstrom:
