@@ -43,7 +43,8 @@ MODELS = ("jmak", "parabolic")
 def jmak(t: np.ndarray, a_inf: float, k_per_s: float, n: float, t0_s: float) -> np.ndarray:
     """JMAK/Avrami growth A∞(1 − exp(−(k(t − t0))^n)), zero before t0."""
     x = np.clip(k_per_s * (np.asarray(t, dtype=float) - t0_s), 0.0, None)
-    return a_inf * -np.expm1(-(x ** n))
+    with np.errstate(over="ignore"):  # (k t)^n -> inf far past saturation: exp(-inf) = 0, A = A_inf
+        return a_inf * -np.expm1(-(x ** n))
 
 
 def parabolic(t: np.ndarray, k_parabolic: float, t0_s: float) -> np.ndarray:

@@ -1338,6 +1338,8 @@ def decompose_series(q: np.ndarray, intensities: np.ndarray, sigmas: np.ndarray,
     y_sum, s_sum = summed_series(intensities, sigmas)
     finite = np.asarray(q, float)[np.isfinite(s_sum)]
     q_max = float(finite.max()) + 0.2 if finite.size else 3.0
+    if options.get("q_range") is not None:
+        q_max = min(q_max, float(options["q_range"][1]) + 0.2)
     refl = {}
     for p in phases:
         ph = get_phase(p)

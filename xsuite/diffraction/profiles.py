@@ -218,35 +218,50 @@ class _Problem:
 
     def __init__(self, qq: np.ndarray, yy: np.ndarray, ss: np.ndarray, comps: list[Component],
                  background: np.ndarray) -> None:
+        import scipy.sparse as sp
+
         self.qq, self.ss = qq, ss
         self.b = yy / ss
         self.comps = comps
         self.bg = background / ss[:, None]
         phases = sorted({c.phase for c in comps})
+        # per phase: member positions and the (members x components) matrix adding members into components
         self.members: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for p in phases:
             idx = [k for k, c in enumerate(comps) if c.phase == p]
             qm = np.array([m for k in idx for m in comps[k].member_q_inv_angstrom])
-            fr = np.array([f for k in idx for f in comps[k].member_fractions])
             owner = np.array([k for k in idx for _ in comps[k].member_q_inv_angstrom])
-            self.members[p] = (qm, fr, owner)
+            fr = np.array([f for k in idx for f in comps[k].member_fractions])
+            local = np.searchsorted(np.array(idx), owner)  # column of each member among the phase's own
+            gather = sp.csr_matrix((fr, (np.arange(qm.size), local)), shape=(qm.size, len(idx)))
+            self.members[p] = (qm, gather, np.array(idx))
 
     def peak_columns(self, shapes: Mapping[str, Shape]) -> np.ndarray:
         from xsuite.diffraction.peaks import pseudo_voigt
 
         cols = np.zeros((self.qq.size, len(self.comps)))
-        for p, (qm, fr, owner) in self.members.items():
+        for p, (qm, gather, idx) in self.members.items():
             fw, eta, strain = shapes[p]
-            prof = pseudo_voigt(self.qq[:, None], 1.0, qm[None, :] * (1.0 + strain), fw, eta) * fr[None, :]
-            np.add.at(cols.T, owner, prof.T)
+            prof = pseudo_voigt(self.qq[:, None], 1.0, qm[None, :] * (1.0 + strain), fw, eta)
+            cols[:, idx] = (gather.T @ prof.T).T
         return cols / self.ss[:, None]
 
     def design(self, shapes: Mapping[str, Shape]) -> np.ndarray:
         return np.concatenate([self.peak_columns(shapes), self.bg], axis=1)
 
     def solve(self, shapes: Mapping[str, Shape]) -> tuple[np.ndarray, np.ndarray]:
+        from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
         a = self.design(shapes)
-        coef, *_ = np.linalg.lstsq(a, self.b, rcond=1e-12)
+        gram = a.T @ a
+        # normal equations by Cholesky, 20x faster than SVD here; reflections of two phases at one q are
+        # degenerate, so a ridge of 1e-10 of the largest diagonal keeps the factorisation defined (it moves
+        # only such undetermined splits, not the fit)
+        gram[np.diag_indices_from(gram)] += 1e-10 * float(np.max(np.diag(gram)))
+        try:
+            coef = cho_solve(cho_factor(gram, check_finite=False), a.T @ self.b, check_finite=False)
+        except LinAlgError:
+            coef, *_ = np.linalg.lstsq(a, self.b, rcond=1e-12)
         return a, coef
 
     def chi2(self, shapes: Mapping[str, Shape]) -> float:
@@ -275,19 +290,24 @@ def _strain_scan(prob: _Problem, phases: Sequence[str], start: Mapping[str, Shap
     for p in phases:
         fw = out[p][0]
         step = max(0.25 * fw / 2.0, 1e-4)
-        grid = np.arange(-max_strain, max_strain + 0.5 * step, step)
+        n = int(max_strain // step)
+        grid = step * np.arange(-n, n + 1)  # symmetric, through 0 (the table itself)
         chi = [prob.chi2({**out, p: (out[p][0], out[p][1], float(e))}) for e in grid]
         out[p] = (out[p][0], out[p][1], float(grid[int(np.argmin(chi))]))
     return out
 
 
 def _fit_shapes(prob: _Problem, phases: Sequence[str], start: Mapping[str, Shape],
-                fwhm_bounds: tuple[float, float], max_strain: float) -> tuple[dict[str, Shape], Any]:
+                fwhm_bounds: tuple[float, float], max_strain: float,
+                free: Optional[Sequence[str]] = None) -> tuple[dict[str, Shape], Any]:
+    """Per-phase (FWHM, eta, strain) by variable projection; phases not in ``free`` (default: all) keep
+    their start shape (their areas stay free)."""
     import lmfit
 
     from xsuite.diffraction.peaks import _nudge
 
     keys = {p: f"p{i}" for i, p in enumerate(phases)}
+    free = set(phases if free is None else free)
 
     def shapes_of(v: Mapping[str, float]) -> dict[str, Shape]:
         return {p: (v[f"{k}_fwhm"], v[f"{k}_eta"], v[f"{k}_strain"]) for p, k in keys.items()}
@@ -299,12 +319,17 @@ def _fit_shapes(prob: _Problem, phases: Sequence[str], start: Mapping[str, Shape
     params = lmfit.Parameters()
     for p, k in keys.items():
         fw0, eta0, e0 = start[p]
+        if p not in free:
+            for name, v in (("fwhm", fw0), ("eta", eta0), ("strain", e0)):
+                params.add(f"{k}_{name}", value=float(v), vary=False)
+            continue
         params.add(f"{k}_fwhm", value=_nudge(fw0, *fwhm_bounds), min=fwhm_bounds[0], max=fwhm_bounds[1])
         params.add(f"{k}_eta", value=_nudge(eta0, 0.0, 1.0), min=0.0, max=1.0)
         if max_strain > 0:
             params.add(f"{k}_strain", value=_nudge(e0, -max_strain, max_strain), min=-max_strain, max=max_strain)
         else:
             params.add(f"{k}_strain", value=0.0, vary=False)
+    # shapes to ~1e-4 relative are plenty (their errors are ~1e-2): a looser stop halves the evaluations
     res = lmfit.minimize(residual, params, xtol=1e-6, ftol=1e-8, max_nfev=200 * (len(phases) + 1))
     return shapes_of(res.params.valuesdict()), res
 
@@ -433,17 +458,16 @@ def decompose_pattern(
     prob = _Problem(qq, yy, ss, comps, background)
     start = _strain_scan(prob, sorted(prob.members), {p: (float(fwhm_guess), float(eta_guess), 0.0)
                                                        for p in prob.members}, max_strain)
-    # screen at the start shape first: a phase absent from the pattern leaves its shape undetermined and
-    # the non-linear fit wanders (5 s instead of 0.5 s measured); keep anything at all visible (>= 3)
+    # first pass: only the phases visible at the start shape (>= 3 sigma) get their shapes fitted; the others
+    # keep the start shape with free areas. A phase absent from the pattern has an undetermined shape that
+    # makes the fit wander (5 s instead of 0.5 s measured), and a present phase hidden at the start shape
+    # by a neighbour's free areas (LiCl.H2O under YCl3.6H2O at 6 deg) must stay in the model to be found.
     signif = {p: _template_significance(prob, start, p, correlation, index) for p in prob.members}
-    candidates = [p for p in prob.members if np.isfinite(signif[p]) and signif[p] >= min(3.0, min_significance)]
-    if candidates and len(candidates) < len(prob.members):
-        prob = _Problem(qq, yy, ss, [c for c in comps if c.phase in candidates], background)
-    measured: list[str] = []
-    if candidates:
-        shapes, res = _fit_shapes(prob, sorted(prob.members), start, fwhm_bounds, max_strain)
-        signif.update({p: _template_significance(prob, shapes, p, correlation, index) for p in prob.members})
-        measured = [p for p in prob.members if np.isfinite(signif[p]) and signif[p] >= min_significance]
+    visible = [p for p in prob.members if np.isfinite(signif[p]) and signif[p] >= min(3.0, min_significance)]
+    shapes, res = _fit_shapes(prob, sorted(prob.members), start, fwhm_bounds, max_strain,
+                              free=visible or [max(prob.members, key=lambda p: np.nan_to_num(signif[p], nan=-1))])
+    signif.update({p: _template_significance(prob, shapes, p, correlation, index) for p in prob.members})
+    measured = [p for p in prob.members if np.isfinite(signif[p]) and signif[p] >= min_significance]
     if not measured:
         log.debug("no phase significant in the pattern (%s)", signif)
         prof = {p: PhaseProfile(p, float(fwhm_guess), nan, float(eta_guess), nan, float(signif.get(p, nan)), False,
@@ -451,7 +475,8 @@ def decompose_pattern(
         return PatternDecomposition(prof, (), (lo, hi), nan, int(index.size), True,
                                     "no phase significant: default profiles")
     comps = [c for c in comps if c.phase in measured]
-    if len(measured) < len(prob.members):  # weak phases out: their free areas would only absorb noise
+    if set(measured) != set(visible) or len(measured) < len(prob.members):
+        # weak phases out (their free areas would only absorb noise); every measured shape fitted
         prob = _Problem(qq, yy, ss, comps, background)
         shapes, res = _fit_shapes(prob, sorted(measured), {p: shapes[p] for p in measured}, fwhm_bounds, max_strain)
     a, coef = prob.solve(shapes)
