@@ -37,3 +37,26 @@ def test_help_says_what_sample_does_with_several_files():
     text = " ".join(res.output.split())
     assert "--reference NAME" in text and "--calibrant-name" in text
     assert "With several inputs it is ignored, with a warning" in text
+
+
+def test_dark_flag_subtracts_the_dark_image(xdir, tmp_path):
+    """A frame with 50 dark counts per pixel added, integrated with --dark, gives the pattern of the clean frame."""
+    import fabio
+
+    clean = fabio.open(str(xdir / "LYC.tif")).data.astype(np.float32)
+    dark = np.full(clean.shape, 50.0, np.float32)
+    noisy = np.where(clean >= 0, clean + dark, clean)  # gaps (-1) stay gaps
+    fabio.tifimage.TifImage(data=noisy).write(str(tmp_path / "LYC_dark.tif"))
+    (tmp_path / "LYC_dark.json").write_text((xdir / "LYC.json").read_text())  # same monitor sidecar
+    fabio.tifimage.TifImage(data=dark).write(str(tmp_path / "dark.tif"))
+    common = ["--poni", str(xdir / "geometry.poni"), "--mask", str(xdir / "mask.tif"), "--phases", "Li3YCl6"]
+    a = CliRunner().invoke(cli, ["xrd", str(xdir / "LYC.tif"), "-o", str(tmp_path / "a.h5"), *common])
+    b = CliRunner().invoke(cli, ["xrd", str(tmp_path / "LYC_dark.tif"), "--dark", str(tmp_path / "dark.tif"),
+                                 "-o", str(tmp_path / "b.h5"), *common])
+    assert a.exit_code == 0 and b.exit_code == 0, (a.stderr, b.stderr)
+    from xsuite.io.nexus import read_results
+
+    pa = read_results(tmp_path / "a.h5").entries["LYC_xrd"].nxdata["pattern"].signal
+    pb = read_results(tmp_path / "b.h5").entries["LYC_dark_xrd"].nxdata["pattern"].signal
+    ok = np.isfinite(pa) & np.isfinite(pb)
+    np.testing.assert_allclose(pb[ok], pa[ok], rtol=1e-4, atol=1e-3)

@@ -27,6 +27,10 @@ __all__ = ["command"]
               help="pyFAI PONI calibration (or `diffraction.poni` in the config).")
 @click.option("--mask", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Mask image (non-zero = excluded).")
+@click.option("--dark", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Dark-current image, subtracted (or `diffraction.dark` in the config).")
+@click.option("--flat", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Flat-field image, divided (or `diffraction.flat` in the config).")
 @click.option("--phases", default=None,
               help="Phases to label peaks with, comma-separated: Li3YCl6, LiCl, ..., user CIF files (my.cif, "
                    "labelled with the CIF's formula or file stem) or pyFAI calibrants (CeO2, LaB6).")
@@ -44,7 +48,8 @@ __all__ = ["command"]
 @output_option
 @workers_options
 @json_option
-def command(files: tuple[str, ...], poni: Optional[Path], mask: Optional[Path], phases: Optional[str],
+def command(files: tuple[str, ...], poni: Optional[Path], mask: Optional[Path], dark: Optional[Path],
+            flat: Optional[Path], phases: Optional[str],
             reference: Optional[str], calibrant_file: Optional[Path], calibrant_name: Optional[str],
             sample: Optional[str], orientation: Optional[int], flip_ud: Optional[bool], flip_lr: Optional[bool],
             config_path: Optional[Path], output: Path, workers: int, scheduler: Optional[str], as_json: bool) -> None:
@@ -55,7 +60,7 @@ def command(files: tuple[str, ...], poni: Optional[Path], mask: Optional[Path], 
 
     cfg_file = load_config_for(config_path, "xrd")
     cfg = build_config(cfg_file, technique="xrd", poni=poni, mask=mask, orientation=orientation,
-                       flip_ud=flip_ud, flip_lr=flip_lr,
+                       flip_ud=flip_ud, flip_lr=flip_lr, dark=dark, flat=flat,
                        xrd={"phases": _split(phases), "reference": reference, "calibrant": calibrant_name,
                             "calibrant_file": calibrant_file.absolute() if calibrant_file is not None else None})
     name = sample or (cfg_file.sample if cfg_file is not None and cfg_file.sample else "sample")
