@@ -244,3 +244,17 @@ def test_real_giwaxs_horizon_side_is_checked(realdata):
     fmap = right.fiber_map(img)
     q_oop = fmap.q_oop_inv_angstrom[np.isfinite(fmap.intensity).any(axis=1)]
     assert q_oop.min() > -0.05 and q_oop.max() > 2.0
+
+
+def test_legacy_sigma_inflation_replaces_the_correlation():
+    """error_oversampling_correction=True: sigma x sqrt(bins per pixel step) and no correlation (so the two
+    corrections are never applied together)."""
+    ai = _small_geometry()
+    frame = np.random.default_rng(2).poisson(200.0, (200, 180)).astype(np.float32)
+    plain = PowderIntegrator(ai.get_config(), IntegrationSettings()).integrate(frame)
+    legacy_integ = PowderIntegrator(ai.get_config(), IntegrationSettings(error_oversampling_correction=True))
+    legacy = legacy_integ.integrate(frame)
+    assert legacy_integ.sigma_scale == pytest.approx(math.sqrt(3.0), rel=1e-6)
+    ok = np.isfinite(plain.sigma)
+    np.testing.assert_allclose(legacy.sigma[ok], plain.sigma[ok] * math.sqrt(3.0), rtol=1e-6)
+    assert legacy.correlation.shape == (legacy.intensity.size, 0) and plain.correlation.shape[1] >= 2

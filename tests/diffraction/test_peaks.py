@@ -172,10 +172,10 @@ def test_tracking_growth_series(targets):
         assert pk.detected and pk.shape_from == "phase profile", pk
         truth = areas[:, j]
         meas = res.area[:, j]
-        # this seed is the worst of 47 for the lone LiCl.H2O doublet: its phase has no other reflection
-        # here, so its eta (0.52 +- 0.05 vs 0.40 true) sets a 7 % scale: R2 0.977 (>= 0.98 in the other 46,
-        # see test_tracked_areas_r2_over_seeds); single reflections >= 0.996
-        assert r_squared(meas, truth) >= (0.97 if tg.components else 0.99), (tg.label, r_squared(meas, truth))
+        # this seed is the worst of 54 for the lone LiCl.H2O doublet: its phase has no other reflection
+        # here, so its eta (0.50 +- 0.05 vs 0.40 true) sets a 5 % scale: R2 0.985 (0.977 before phases
+        # with indistinguishable etas shared one); single reflections >= 0.996
+        assert r_squared(meas, truth) >= (0.98 if tg.components else 0.99), (tg.label, r_squared(meas, truth))
         assert np.std((meas - truth) / res.area_err[:, j]) < (2.0 if tg.components else 1.4)
         # onset: first frame whose TRUE area reaches 3 expected sigma, within one frame
         exp_sig = truth / np.nanmedian(res.area_err[:, j])

@@ -14,7 +14,13 @@ Three layers:
   all fixed the model is linear in (area, background, neighbour areas) and is solved by weighted
   linear least squares (~0.2 ms), giving the same numbers as lmfit with those parameters fixed
   (checked in the tests).
-* :func:`track_peaks` runs a series. First the SHAPE is measured on the error-weighted sum of all
+* :func:`track_peaks` runs a series. With a ``decomposition`` of the summed series
+  (:func:`decompose_series`, :mod:`xsuite.diffraction.profiles`; what the GIXRD pipeline does), every
+  tracked reflection of a known phase takes that phase's FWHM, eta and strain, and all other reflections
+  within 0.1 1/Å of its window enter as one template per phase (their areas and shapes in the summed
+  series) with one free amplitude per frame; the centre is refined on the sum, shape held. Otherwise
+  (bare positions, no phase table) the SHAPE is measured in the window, as follows.
+  First on the error-weighted sum of all
   frames, by variable projection (lmfit over centre/FWHM/eta, the linear parameters solved inside):
   the neighbouring reflections of the other phases in the window (``TrackedReflection.
   neighbors_inv_angstrom``) get their own common FWHM/eta and free areas. If the tracked peak is
@@ -33,6 +39,11 @@ consecutive frames; ``onset_s`` is the time of the first frame of the first such
 detected is reported as "not detected" with an upper limit on its area (max over frames of
 max(area, 0) + threshold·σ from the fixed-shape fit); its per-frame numbers are still returned (they
 scatter around zero) but must not be shown as a growth curve.
+
+Errors: with per-bin ``sigma`` and the bin ``correlation`` of a pixel-split pattern
+(:mod:`xsuite.diffraction.noise`), every reported standard error is the sandwich one (weighted least squares
+for the estimate, the correlated-noise covariance for its error): significances of noise-only series are
+N(0, 1) (tests).
 
 All functions are pure (arrays in, frozen dataclasses out); a fit that fails on one frame gives NaN
 and a reason, never an exception.
