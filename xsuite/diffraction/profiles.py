@@ -15,6 +15,11 @@ shape from all of its reflections at once. On the simulated air-exposure series 
 tracked reflections come out within 1-4 % of the truth (LiCl.H2O 101/110 included) where window fits
 gave 0.37-1.10x.
 
+Each phase's reflections may also move together by a relative ``strain`` (±2 %, started from a grid scan):
+model structures (d uncertain by 1-2 %) and small wavelength/distance errors. Phases whose fitted etas
+agree within twice their combined error are refitted with one shared eta (a lone reflection cannot pin
+its own).
+
 A phase is "measured" when its table-intensity template is significant (``min_significance`` σ, errors
 with the bin correlation) in the pattern; a phase that is not (a hydrate absent from a no-change series)
 is left out of the fit and given the profile of the most significant measured phase (``source``).

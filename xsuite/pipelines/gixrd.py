@@ -668,6 +668,8 @@ def _profiles_table(profiles: Sequence[Any]) -> dict[str, Any]:
     return {"phase": np.array([p.phase for p in profiles], dtype="S64"),
             "fwhm": Field(col("fwhm_inv_angstrom"), "1/angstrom", "FWHM", errors=col("fwhm_err")),
             "eta": Field(col("eta"), "", "pseudo-Voigt Lorentzian fraction", errors=col("eta_err")),
+            "strain": Field(col("strain"), "", "relative shift of the phase's reflections, q = q_table (1 + strain)",
+                            errors=col("strain_err")),
             "significance": Field(col("significance"), "", "phase template area / sigma in the summed series"),
             "measured": np.array([p.measured for p in profiles], dtype=np.int8),
             "source": np.array([p.source for p in profiles], dtype="S64")}
