@@ -989,15 +989,13 @@ class GixrdFolderSource:
         return {r.key: replace(r, time_s=float(r.timestamp - origin)) for r in refs}
 
     def _discover(self, files: Sequence[str]) -> dict[str, Any]:
-        from xsuite.config.diffraction import GixrdConfig
         from xsuite.io.images import discover_frames
         from xsuite.pipelines.gixrd import shift_interval_times
 
         kw: dict[str, Any] = {"interval_s": self.interval_s}
         if self.interval_s:
             kw["start_time"] = self.start_time_s
-        refs = shift_interval_times(discover_frames(list(files), **kw),
-                                    GixrdConfig(interval_s=self.interval_s, start_time_s=self.start_time_s or 0.0))
+        refs = shift_interval_times(discover_frames(list(files), **kw), self.start_time_s)
         return {r.key: r for r in refs}
 
     def prepare(self, ready: list[Candidate], done: set[str]) -> tuple[list[Candidate], dict[str, tuple]]:

@@ -588,16 +588,16 @@ class PowderIntegrator:
         n_pix = int(np.prod(shape))
         w = sp.csr_matrix((np.asarray(eng.data, np.float64), np.asarray(eng.indices), np.asarray(eng.indptr)),
                           shape=(int(self.n_points), n_pix))
-        return lag_correlation(w, self._pixel_norm(shape))
+        return lag_correlation(w, self._pixel_norm(self._ai, shape))
 
-    def _pixel_norm(self, shape: tuple[int, ...]) -> np.ndarray:
+    def _pixel_norm(self, ai: Any, shape: tuple[int, ...]) -> np.ndarray:
         """Per-pixel normalisation pyFAI divides by (solid angle × polarisation × flat), flattened."""
         s = self.settings
         norm = np.ones(int(np.prod(shape)))
         if s.correct_solid_angle:
-            norm = norm * np.asarray(self._ai.solidAngleArray(shape), dtype=float).ravel()
+            norm = norm * np.asarray(ai.solidAngleArray(shape), dtype=float).ravel()
         if s.polarization_factor is not None:
-            norm = norm * np.asarray(self._ai.polarization(shape, factor=s.polarization_factor), dtype=float).ravel()
+            norm = norm * np.asarray(ai.polarization(shape, factor=s.polarization_factor), dtype=float).ravel()
         if self.flat is not None:
             norm = norm * self.flat.astype(float).ravel()
         return norm
@@ -724,8 +724,7 @@ class GrazingIntegrator(PowderIntegrator):
         keep = valid.ravel() & (idx >= 0) & (idx < n)
         cols = np.nonzero(keep)[0]
         mat = sparse.csr_matrix((np.ones(cols.size), (idx[cols], cols)), shape=(n, q.size))
-        self._ai = ai  # _pixel_norm reads the geometry
-        norm = self._pixel_norm(shape)
+        norm = self._pixel_norm(ai, shape)
         return {"matrix": mat, "norm_sum": mat @ norm, "count": np.asarray(mat.sum(axis=1)).ravel(),
                 "centres": 0.5 * (edges[1:] + edges[:-1])}
 

@@ -278,11 +278,12 @@ def validate_phase_names(names: Iterable[str], field: Optional[str] = None) -> N
         A ``.cif`` entry whose file does not exist.
     """
     from xsuite.diffraction.phases import get_phase
+    from xsuite.io.cif import is_cif_path
 
     where = f" (in `{field}`)" if field else ""
     for name in names:
-        text = str(name)
-        if text.lower().endswith(".cif"):
+        text = str(name).strip()
+        if is_cif_path(text):  # the rule xsuite.pipelines._phases.resolve_phase reads CIF entries by
             if not Path(text).is_file():
                 raise InputNotFoundError(f"CIF file not found: {text}{where}")
             continue

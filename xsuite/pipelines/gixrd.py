@@ -1109,17 +1109,17 @@ def discover_series(inputs: Sequence[Any], gi: GixrdConfig) -> tuple[list[Any], 
         kwargs["start_time"] = start
     refs, failures = discover_frames_checked(list(inputs), **kwargs)
     bad = [FrameResult(key=f.key, time_s=math.nan, source=str(f.path), index=0, error=f.reason) for f in failures]
-    return shift_interval_times(refs, gi), bad
+    return shift_interval_times(refs, gi.start_time_s), bad
 
 
-def shift_interval_times(refs: Sequence[Any], gi: GixrdConfig) -> list[Any]:
+def shift_interval_times(refs: Sequence[Any], start_time_s: Optional[float]) -> list[Any]:
     """``time_s`` counts from the start of air exposure: with interval timing the first slot is at
     ``start_time_s``, not 0 (frames timed from their metadata are left as they are). Used by the batch
     pipeline and the watcher alike."""
     from dataclasses import replace as _replace
 
-    start = float(gi.start_time_s or 0.0)
-    if refs and gi.interval_s and start and all(getattr(r, "time_source", "") == "interval" for r in refs):
+    start = float(start_time_s or 0.0)
+    if refs and start and all(getattr(r, "time_source", "") == "interval" for r in refs):
         return [_replace(r, time_s=start + float(r.time_s)) for r in refs]
     return list(refs)
 
