@@ -41,3 +41,57 @@ def xdir(sample_data: Path) -> Path:
 def configs_dir() -> Path:
     """The shipped beamline configs."""
     return ROOT / "beamline_configs"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def dask_cluster(tmp_path_factory):
+    """A real Dask cluster: ``dask scheduler`` and ``dask worker`` started as processes on 127.0.0.1 (two
+    worker processes, one thread each), ended after the session. Yields the scheduler address."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    distributed = pytest.importorskip("distributed")
+    dask_cli = shutil.which("dask", path=str(Path(sys.executable).parent)) or shutil.which("dask")
+    if dask_cli is None:
+        pytest.skip("the `dask` command is not installed (pip install 'dask[distributed]')")
+    port = _free_port()
+    addr = f"tcp://127.0.0.1:{port}"
+    logs = tmp_path_factory.mktemp("dask")
+    # workers import xsuite and the tests' own picklable helpers (test modules are top-level modules)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), str(ROOT / "tests"),
+                                                                   os.environ.get("PYTHONPATH")])))
+    sched = subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                             stdout=open(logs / "scheduler.log", "w"), stderr=subprocess.STDOUT, env=env)
+    worker = subprocess.Popen([dask_cli, "worker", addr, "--nworkers", "2", "--nthreads", "1", "--no-dashboard",
+                               "--host", "127.0.0.1", "--memory-limit", "4GiB"],
+                              stdout=open(logs / "worker.log", "w"), stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                with distributed.Client(addr, timeout="5s") as client:
+                    client.wait_for_workers(2, timeout=60)
+                break
+            except (OSError, TimeoutError) as exc:
+                if time.time() > deadline or sched.poll() is not None:
+                    raise RuntimeError(f"Dask cluster did not start ({exc}); see {logs}") from None
+                time.sleep(0.5)
+        yield addr
+    finally:
+        for p in (worker, sched):
+            p.terminate()
+        for p in (worker, sched):
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()

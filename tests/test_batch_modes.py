@@ -167,8 +167,10 @@ def assert_same(a: dict, b: dict, *, same_order: bool = True) -> None:
 
 # ------------------------------------------------------------------------------------------ tests
 @pytest.mark.slow
-def test_serial_workers_dask_and_watch_give_the_same_numbers(tmp_path, series):
-    distributed = pytest.importorskip("distributed")
+def test_serial_workers_dask_and_watch_give_the_same_numbers(tmp_path, series, dask_cluster):
+    """One session, four ways to drive it: the numbers agree to 1e-6 (here: exactly). The Dask run is the
+    command a user runs (`xsuite gixrd --scheduler tcp://...`, a process) against a real scheduler and
+    workers (processes on 127.0.0.1)."""
     from xsuite.watch import watch_gixrd
 
     # watch: the master appears, then the data file grows frame by frame while the watcher runs
@@ -196,9 +198,13 @@ def test_serial_workers_dask_and_watch_give_the_same_numbers(tmp_path, series):
     for name, kw in (("serial", {}), ("workers2", {"workers": 2})):
         gx.run_gixrd([live / "LYC_2deg_master.h5"], settings(), tmp_path / f"{name}.h5", **kw)
         runs[name] = stored(tmp_path / f"{name}.h5")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        gx.run_gixrd([live / "LYC_2deg_master.h5"], settings(), tmp_path / "dask.h5", scheduler=client)
+    cfg = tmp_path / "gixrd.yaml"
+    cfg.write_text(CONFIG_YAML.format(poni=SAMPLE / "geometry.poni", mask=SAMPLE / "mask.tif"))
+    proc = subprocess.run([sys.executable, "-m", "xsuite", "gixrd", str(live / "LYC_2deg_master.h5"), "--config",
+                           str(cfg), "-o", str(tmp_path / "dask.h5"), "--scheduler", dask_cluster, "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["series"][0]["n_frames"] == 6
     runs["dask"] = stored(tmp_path / "dask.h5")
     runs["watch"] = stored(tmp_path / "watch.h5")
     ref = runs["serial"]
@@ -276,10 +282,10 @@ def test_killed_batch_run_restarts_to_the_uninterrupted_file(tmp_path, series, c
 class KillingReducer(gx.FrameReducer):
     """The pipeline reducer, except that the worker running frame 3 is killed (OOM killer, segfault)."""
 
-    def __call__(self, ref):
-        if str(getattr(ref, "key", "")).startswith("LYC_2deg_0003"):
+    def __call__(self, task):
+        if str(getattr(getattr(task, "ref", task), "key", "")).startswith("LYC_2deg_0003"):
             os.kill(os.getpid(), signal.SIGKILL)
-        return super().__call__(ref)
+        return super().__call__(task)
 
 
 @pytest.mark.slow
@@ -295,7 +301,9 @@ def test_batch_faults_killed_worker_corrupt_and_vanished_frames(tmp_path, series
     p1 = frames / "LYC_2deg_0001.tif"
     p1.write_bytes(p1.read_bytes()[:5000])
     (frames / "LYC_2deg_0004.tif").unlink()
-    monkeypatch.setattr(gx, "FrameReducer", KillingReducer)
+    from xsuite.series import session
+
+    monkeypatch.setattr(session, "FrameReducer", KillingReducer)
     with caplog.at_level("WARNING"):
         summ = gx.run_gixrd(refs, settings(), tmp_path / "out.h5", workers=2)
     s = stored(tmp_path / "out.h5")

@@ -28,3 +28,19 @@ class InputNotFoundError(XsuiteError, FileNotFoundError):
 
 class ResultsFileError(XsuiteError, OSError):
     """The results (NeXus/HDF5) file cannot be opened, or does not hold what was asked for."""
+
+
+def error_reason(exc: BaseException) -> str:
+    """One line describing an exception: the message of an :class:`XsuiteError`, else ``Type: message``.
+
+    Examples
+    --------
+    >>> error_reason(DataFormatError("a.tif: truncated\\nmore"))
+    'a.tif: truncated'
+    >>> error_reason(KeyError("x"))
+    "KeyError: 'x'"
+    """
+    msg = str(exc).splitlines()[0] if str(exc) else ""
+    if isinstance(exc, XsuiteError):
+        return msg or type(exc).__name__
+    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__

@@ -398,7 +398,7 @@ def _map_dask(
     func: Callable[[T], R], items: Iterable[T], scheduler: Any, max_in_flight: int | None
 ) -> Iterator[tuple[T, R | Exception]]:
     try:
-        from distributed import Client, wait as dask_wait
+        from distributed import Client, as_completed
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ConfigError(
             "`--scheduler` needs Dask distributed; install it with `pip install 'xsuite-synchrotron[dask]'`"
@@ -426,6 +426,9 @@ def _map_dask(
         done: dict[int, tuple[T, Any]] = {}
         next_index = 0
         exhausted = False
+        # the client's own loop: `distributed.wait`/`as_completed` would look for a default client, and this
+        # one is deliberately not the default (set_as_default=False)
+        completed = as_completed(loop=client.loop)
         while True:
             while not exhausted and len(inflight) < window:
                 try:
@@ -435,23 +438,22 @@ def _map_dask(
                     break
                 fut = client.submit(_call_with, func_ref, item, pure=False)
                 inflight[fut] = (idx, item)
+                completed.add(fut)
             if not inflight:
                 break
-            finished, _ = dask_wait(list(inflight), return_when="FIRST_COMPLETED")
-            for fut in finished:
-                idx, item = inflight.pop(fut)
-                if fut.status == "finished":
-                    done[idx] = (item, fut.result())
-                else:
-                    try:
-                        exc = fut.exception()
-                    except Exception as e:  # noqa: BLE001 - e.g. cancelled
-                        exc = e
-                    if type(exc).__name__ == "KilledWorker":
-                        exc = WorkerCrashedError(f"Dask workers died while processing {item!r} ({exc}); "
-                                                 "item skipped")
-                    done[idx] = (item, exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
-                fut.release()
+            fut = next(completed)
+            idx, item = inflight.pop(fut)
+            if fut.status == "finished":
+                done[idx] = (item, fut.result())
+            else:
+                try:
+                    exc = fut.exception()
+                except Exception as e:  # noqa: BLE001 - e.g. cancelled
+                    exc = e
+                if type(exc).__name__ == "KilledWorker":
+                    exc = WorkerCrashedError(f"Dask workers died while processing {item!r} ({exc}); item skipped")
+                done[idx] = (item, exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+            fut.release()
             while next_index in done:
                 item, res = done.pop(next_index)
                 next_index += 1

@@ -1,8 +1,9 @@
 """On-the-fly reduction: watch a folder, reduce each frame once it is complete, append it to the store.
 
-The watcher is only a scheduler around the pipeline objects the one-off commands use (for GIXRD:
-:class:`xsuite.pipelines.gixrd.FrameReducer` and :class:`~xsuite.pipelines.gixrd.SeriesWriter`), so a
-frame reduced here gives the same numbers as ``xsuite gixrd`` on the same file.
+The watcher is only a scheduler around the objects the one-off commands use (for GIXRD: the series
+session of :mod:`xsuite.series.session` — :class:`~xsuite.series.frames.FrameReducer` per frame,
+:class:`~xsuite.series.session.GixrdSession` as the writer, its ``refit``/``finish`` as the analysis), so
+a frame reduced here gives the same numbers as ``xsuite gixrd`` on the same file.
 
 How a frame gets in
 -------------------
@@ -30,7 +31,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import math
 import os
 import re
 import threading
@@ -108,7 +108,7 @@ class FrameSource(Protocol):
 
 
 class SeriesSink(Protocol):
-    """The one writer of the results file (e.g. :class:`xsuite.pipelines.gixrd.SeriesWriter`)."""
+    """The one writer of the results file (e.g. :class:`GixrdSink` over the series sessions)."""
 
     def keys(self) -> set[str] | Sequence[str]:
         """Keys of the frames already stored (for resume)."""
@@ -843,16 +843,14 @@ def _hdf5_extensions() -> tuple[str, ...]:
 
 
 class GixrdReducer:
-    """Picklable dispatcher: ``(angle, FrameRef) -> (angle, FrameResult)`` with one FrameReducer per angle.
+    """Picklable dispatcher: ``(angle, FrameRef) -> (angle, FrameResult)`` with the series' reducer per angle.
 
     A frame the pipeline rejects (``FrameResult.error``) raises :class:`DataFormatError` instead, so the
     watcher retries it (it may still be being written) and reports it when it gives up.
     """
 
-    def __init__(self, settings_by_angle: Mapping[float, Any]) -> None:
-        from xsuite.pipelines.gixrd import FrameReducer
-
-        self.reducers = {a: FrameReducer(s) for a, s in settings_by_angle.items()}
+    def __init__(self, reducers_by_angle: Mapping[float, Any]) -> None:
+        self.reducers = dict(reducers_by_angle)
 
     def __call__(self, item: tuple[float, Any]) -> tuple[float, Any]:
         angle, ref = item
@@ -990,7 +988,7 @@ class GixrdFolderSource:
 
     def _discover(self, files: Sequence[str]) -> dict[str, Any]:
         from xsuite.io.images import discover_frames
-        from xsuite.pipelines.gixrd import shift_interval_times
+        from xsuite.series.frames import shift_interval_times
 
         kw: dict[str, Any] = {"interval_s": self.interval_s}
         if self.interval_s:
@@ -1040,29 +1038,29 @@ class GixrdFolderSource:
 
 
 class GixrdSink:
-    """One :class:`xsuite.pipelines.gixrd.SeriesWriter` per incidence angle, behind the watcher's sink API.
+    """The GIXRD series sessions of a watched folder (one per incidence angle), behind the sink API.
 
     Parameters
     ----------
     output : path-like
         Results file.
-    settings_by_angle : mapping
-        ``angle -> FrameSettings`` (the same settings ``run_gixrd`` would get).
-    reducer : GixrdReducer, optional
-        Used at the end of the session for the q_ip/q_oop map of the last frame (``map_2d``).
+    setups_by_angle : mapping
+        ``angle -> SeriesSetup`` (what ``run_gixrd`` would resolve for the same config).
+    reducers_by_angle : mapping, optional
+        ``angle -> FrameReducer`` (the watcher's engine runs the same objects).
     """
 
-    def __init__(self, output: str | os.PathLike[str], settings_by_angle: Mapping[float, Any],
-                 reducer: GixrdReducer | None = None) -> None:
-        from xsuite.pipelines.gixrd import SeriesWriter
+    def __init__(self, output: str | os.PathLike[str], setups_by_angle: Mapping[float, Any],
+                 reducers_by_angle: Mapping[float, Any] | None = None) -> None:
+        from xsuite.series.session import GixrdSession
+        from xsuite.series.writer import ResultsFile
 
         self.output = Path(output)
-        self.settings = dict(settings_by_angle)
-        self.writers = {a: SeriesWriter(self.output, s) for a, s in self.settings.items()}
-        self.reducer = reducer
+        self.file = ResultsFile(self.output)
+        self.sessions = {a: GixrdSession(s, self.file, (reducers_by_angle or {}).get(a))
+                         for a, s in setups_by_angle.items()}
         self.summaries: dict[float, Any] = {}
         self._dirty: set[float] = set()
-        self._last_ref: dict[float, Any] = {}
         self.latest: tuple[float, Any] | None = None
         self._job: list[tuple[float, Any]] | None = None
         self._touched: set[float] = set()  # series that got frames (or rejections) in this session
@@ -1086,34 +1084,34 @@ class GixrdSink:
     def keys(self) -> set[str]:
         """Keys stored in any of the series."""
         out: set[str] = set()
-        for w in self.writers.values():
-            out |= set(w.keys())
+        for s in self.sessions.values():
+            out |= s.keys()
         return out
 
     def append(self, item: tuple[float, Any]) -> None:
         """Append one ``(angle, FrameResult)``."""
         angle, res = item
-        self.writers[angle].append(res)
+        self.sessions[angle].append(res)
         self._dirty.add(angle)
         self._touched.add(angle)
         self.latest = (angle, res)
 
     def note_ref(self, angle: float, ref: Any) -> None:
-        self._last_ref[angle] = ref
+        """The FrameRef of the frame just appended (the q_ip/q_oop map is made from the last one)."""
+        self.sessions[angle].last_good = ref
 
     def reject(self, cand: Candidate, reason: str) -> None:
         """Record a frame the watcher gave up on in its series' ``rejected`` list."""
-        from xsuite.pipelines.gixrd import FrameResult
-
-        angle = cand.order[0] if cand.order else next(iter(self.writers))
-        self.writers[angle].append(FrameResult(key=cand.key, time_s=math.nan, source=str(cand.path), error=reason))
+        angle = cand.order[0] if cand.order else next(iter(self.sessions))
+        self.sessions[angle].reject(cand.key, reason)
         self._dirty.add(angle)
         self._touched.add(angle)
 
     # -- asynchronous refit ---------------------------------------------------------------------------
-    # Tracking + kinetics of a whole series takes seconds (lmfit per peak and frame); run synchronously it
-    # would hold up the next frame by that much. The arrays are read here, the analysis (the pipeline's
-    # pure `analyse_series`) runs in a helper process, and its result is written back between frames.
+    # The analysis of a whole series takes a fraction of a second to seconds; run synchronously it would hold
+    # up the next frame by that much. The session hands over its frames (from memory), the pure analysis
+    # (`SeriesInputs.analyse`) runs in a helper process, and its result is written back (in place) between
+    # frames.
 
     def refit(self) -> None:
         """Start re-fitting tracking/kinetics of the series that got frames (returns at once)."""
@@ -1124,19 +1122,12 @@ class GixrdSink:
         if not dirty:
             return
         self._dirty.clear()
-        jobs = []
-        for angle in dirty:
-            args = self._analysis_inputs(angle)
-            if args is not None:
-                jobs.append((angle, args))
+        jobs = [(a, inputs) for a in dirty if (inputs := self.sessions[a].analysis_inputs()) is not None]
         if not jobs:
             return
         try:
             if self._pool is None:
-                import multiprocessing
-                from concurrent.futures import ProcessPoolExecutor
-
-                self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+                self.warm_up()
             self._job = [(angle, self._pool.submit(_analyse, inputs)) for angle, inputs in jobs]
         except Exception:
             self._dirty.update(a for a, _ in jobs)
@@ -1155,47 +1146,30 @@ class GixrdSink:
                 log.warning("re-fit of the %g deg series failed: %s: %s", angle, type(exc).__name__, exc)
                 self._dirty.add(angle)
                 continue
-            self._write(angle, analysis)
+            self.summaries[angle] = self.sessions[angle].write_analysis(analysis)
             wrote = True
         if self._again:
             self._again = False
             self.refit()
         return wrote
 
-    def _analysis_inputs(self, angle: float) -> Any:
-        return self.writers[angle].analysis_inputs()  # closes the appender; it re-opens at the next frame
-
-    def _write(self, angle: float, analysis: Any) -> None:
-        self.summaries[angle] = self.writers[angle].write_analysis(analysis)
-
     def finish(self) -> None:
-        """Final refit, synchronous and exactly as the batch pipeline does it (with the q_ip/q_oop map of
-        the last frame when ``map_2d``), then close the file and the helper process."""
-        from xsuite.config.diffraction import GixrdConfig
-
+        """The sessions' end-of-run step (as the batch pipeline's: the q_ip/q_oop map of the last frame when
+        ``map_2d``, a final synchronous re-fit), then close the file and the helper process."""
         try:
             if self._job is not None:
                 for _, fut in self._job:
                     fut.cancel()
                 self._job = None
-            for angle, w in self.writers.items():
+            for angle, session in self.sessions.items():
                 if angle not in self._touched and angle not in self._dirty:
                     continue
-                fmap = None
-                gi = self.settings[angle].config.gixrd or GixrdConfig()
-                ref = self._last_ref.get(angle)
-                if gi.map_2d and ref is not None and self.reducer is not None:
-                    try:
-                        fmap = self.reducer.reducers[angle].fiber_map(ref)
-                    except XsuiteError as exc:
-                        log.warning("no q_ip/q_oop map: %s", exc)
-                s = w.refit(fiber_map=fmap)
+                s = session.finish()
                 if s is not None:
                     self.summaries[angle] = s
             self._dirty.clear()
         finally:
-            for w in self.writers.values():
-                w.close()
+            self.file.close()
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
@@ -1205,8 +1179,7 @@ def _warm_up() -> bool:
     """Helper-process warm-up: import what the series analysis needs before the first refit."""
     import lmfit  # noqa: F401
 
-    from xsuite.diffraction import kinetics, peaks  # noqa: F401
-    from xsuite.pipelines import gixrd  # noqa: F401
+    from xsuite.diffraction import kinetics, peaks, series  # noqa: F401
 
     return True
 
@@ -1282,16 +1255,18 @@ def watch_gixrd(
         Call :meth:`Watcher.run`; the sink (``watcher.sink``) closes the results file when it returns.
     """
     from xsuite.config.diffraction import GixrdConfig
-    from xsuite.pipelines.gixrd import settings_from_config
+    from xsuite.series.frames import FrameReducer
+    from xsuite.series.setup import FrameSettings, resolve_setup
 
     folder = Path(folder)
     gi = config.gixrd or GixrdConfig()
     angles = [float(a) for a in (incidence_angles_deg or gi.incidence_angles_deg)]
     sample = sample or folder.resolve().name
-    settings = {a: settings_from_config(config, sample=sample, incidence_angle_deg=a, config_yaml=config_yaml)
-                for a in angles}
-    reducer = GixrdReducer(settings)
-    sink = GixrdSink(output, settings, reducer)
+    setups = {a: resolve_setup(FrameSettings(config=config, sample=sample, incidence_angle_deg=a,
+                                             config_yaml=config_yaml)) for a in angles}
+    reducers = {a: FrameReducer(st) for a, st in setups.items()}
+    reducer = GixrdReducer(reducers)
+    sink = GixrdSink(output, setups, reducers)
     watcher_options.setdefault("update_interval_s", 3.0)  # a PNG every few seconds at most
     exclude = [output] + ([live_figure] if live_figure else [])
     source = GixrdFolderSource(angles, interval_s=gi.interval_s, start_time_s=gi.start_time_s, exclude=exclude)
@@ -1302,8 +1277,15 @@ def watch_gixrd(
         def on_update(_results: list[Any]) -> None:
             write_png_atomic(render_live_figure(sink), target)
 
-    # pay the heavy imports (pyFAI in this process, the analysis in the refit helper) before frames arrive
+    # pay the heavy imports and builds before frames arrive: the analysis helper process, and each angle's
+    # integrator with its CSR engine when the frame shape is known (PONI detector or mask)
     sink.warm_up()
+    for angle, red in reducers.items():
+        try:
+            if red.warm_up():
+                log.info("integrator for %g deg built before the first frame", angle)
+        except XsuiteError as exc:  # the first frame will say it again, with its file name
+            log.warning("could not prepare the %g deg integrator: %s", angle, exc)
     try:
         import pyFAI.integrator.azimuthal  # noqa: F401
         import pyFAI.integrator.fiber  # noqa: F401

@@ -60,10 +60,10 @@ def _ceo2_peaks(realdata, flip: bool):
     from xsuite.config.diffraction import DiffractionConfig
     from xsuite.diffraction.peaks import fit_peak
     from xsuite.pipelines.gixrd import FrameReducer
-    from xsuite.pipelines._diffraction import FrameSettings
+    from xsuite.series.setup import FrameSettings, resolve_setup
 
     cfg = DiffractionConfig(poni=realdata / "xrd" / "CeO2_Pilatus1M.poni", flip_ud=flip)
-    res = FrameReducer(FrameSettings(config=cfg, sample="CeO2"))(str(realdata / "xrd" / "CeO2_Pilatus1M.tif"))
+    res = FrameReducer(resolve_setup(FrameSettings(config=cfg, sample="CeO2")))(str(realdata / "xrd" / "CeO2_Pilatus1M.tif"))
     assert res.ok, res.error
     cal = get_calibrant("CeO2")
     cal.wavelength = 0.4066e-10

@@ -30,7 +30,6 @@ def demo_results(sample_data: Path, tmp_path_factory: pytest.TempPathFactory):
     truth = json.loads((sample_data / "gixrd" / "ground_truth.json").read_text())
     config, groups = gixrd.demo_plan(sample_data / "gixrd", truth)
     gixrd.run_gixrd_series({k: v for k, v in groups.items() if float(k[1]) == 2.0}, config, out)
-    gixrd.write_depth_table(out, "LYC")
     return out, read_results(out)
 
 

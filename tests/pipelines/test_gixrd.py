@@ -21,10 +21,12 @@ from xsuite.io.nexus import read_results
 from xsuite.pipelines.gixrd import (
     FrameReducer,
     GixrdSummary,
-    SeriesWriter,
     run_gixrd,
     settings_from_config,
 )
+from xsuite.series.session import GixrdSession
+from xsuite.series.setup import resolve_setup
+from xsuite.series.writer import ResultsFile
 
 WAVELENGTH_A = 12398.419843320026 / 12700.0
 SHAPE = (300, 280)
@@ -216,8 +218,8 @@ def test_lyc_store_layout(lyc_run):
 
 def test_resume_skips_stored_frames(lyc_run):
     folder, _, out, _, st = lyc_run
-    w = SeriesWriter(out, st)
-    assert len(w.keys()) == 12
+    with ResultsFile(out) as rf:
+        assert len(GixrdSession(resolve_setup(st), rf).keys()) == 12
     again = run_gixrd([str(folder / "LYC_2deg_*.npy")], st, out)
     assert read_results(out).entries["LYC_gixrd_2deg"].nxdata["patterns"].signal.shape[0] == 12
     assert again.series[0].n_frames == 12
@@ -288,7 +290,7 @@ def test_reducer_pickles_and_caches_engine(tmp_path):
 
     write_series(tmp_path, "LYC_PMMA", 2.0, n_frames=3, seed=5)
     st = settings_from_config(_config(tmp_path), sample="LYC_PMMA", incidence_angle_deg=2.0)
-    red = FrameReducer(st)
+    red = FrameReducer(resolve_setup(st))
     files = sorted(tmp_path.glob("LYC_PMMA_2deg_*.npy"))
     r0 = red(str(files[0]))
     assert r0.ok, r0.error
@@ -306,13 +308,14 @@ def test_missing_poni_is_one_line(tmp_path):
     write_series(tmp_path, "LYC", 2.0, n_frames=1)
     cfg = _config(tmp_path).model_copy(update={"poni": tmp_path / "nope.poni"})
     st = settings_from_config(cfg, sample="LYC", incidence_angle_deg=2.0)
-    res = FrameReducer(st)(str(tmp_path / "LYC_2deg_0000.npy"))
-    assert not res.ok and "nope.poni" in res.error and "\n" not in res.error
+    with pytest.raises(InputNotFoundError, match="nope.poni") as err:
+        run_gixrd([str(tmp_path / "LYC_2deg_0000.npy")], st, tmp_path / "out.h5")
+    assert "\n" not in str(err.value) and not (tmp_path / "out.h5").exists()
 
 
 def test_shipped_configs_load(configs_dir):
     from xsuite.config import load_config
-    from xsuite.pipelines._diffraction import load_geometry
+    from xsuite.series.geometry import load_geometry
 
     gi = load_config(configs_dir / "ssrl_11-3_gixrd.yaml")
     assert gi.technique == "gixrd" and gi.diffraction.gixrd.incidence_angles_deg == [2.0, 4.0, 6.0]
@@ -327,20 +330,21 @@ def test_shipped_configs_load(configs_dir):
 
 
 def test_writer_protocol_for_the_watcher(tmp_path):
-    """reducer -> writer.append one frame at a time, reject(), finish(): what `xsuite watch` drives."""
+    """session.reducer -> session.append one frame at a time, reject(), finish(): what `xsuite watch` drives.
+    Every append is visible to a reader at once (SWMR, in place)."""
     write_series(tmp_path, "LYC", 2.0, n_frames=4, seed=11)
     st = settings_from_config(_config(tmp_path), sample="LYC", incidence_angle_deg=2.0)
-    red, out = FrameReducer(st), tmp_path / "w.h5"
-    w = SeriesWriter(out, st)
+    out = tmp_path / "w.h5"
     files = sorted(tmp_path.glob("LYC_2deg_*.npy"))
-    for i, f in enumerate(files[:3]):
-        res = red(str(f))
-        object.__setattr__(res, "time_s", 360.0 * i)
-        assert w.append(res)
-        assert len(read_results(out).entries["LYC_gixrd_2deg"].nxdata["patterns"].fields["time_s"]) == i + 1
-    w.reject(type("C", (), {"key": "LYC_2deg_0003.npy#0"})(), "gave up: still being written")
-    summary = w.finish()
-    w.close()
+    with ResultsFile(out) as rf:
+        w = GixrdSession(resolve_setup(st), rf)
+        for i, f in enumerate(files[:3]):
+            res = w.reducer(str(f))
+            object.__setattr__(res, "time_s", 360.0 * i)
+            assert w.append(res, str(f))
+            assert len(read_results(out).entries["LYC_gixrd_2deg"].nxdata["patterns"].fields["time_s"]) == i + 1
+        w.reject("LYC_2deg_0003.npy#0", "gave up: still being written")
+        summary = w.finish()
     assert summary.n_frames == 3 and dict(summary.rejected) == {"LYC_2deg_0003.npy#0": "gave up: still being written"}
     e = read_results(out).entries["LYC_gixrd_2deg"]
     assert "map_2d" in e.nxdata and "tracking" in e.collections

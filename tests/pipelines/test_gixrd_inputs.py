@@ -17,12 +17,8 @@ from xsuite.config.diffraction import DiffractionConfig, GixrdConfig
 from xsuite.errors import ConfigError, InputNotFoundError
 from xsuite.io.nexus import read_results
 from xsuite.pipelines import gixrd as gixrd_mod
-from xsuite.pipelines._diffraction import (
-    load_geometry,
-    majority_shape,
-    series_frame_shape,
-    validate_phase_names,
-)
+from xsuite.series.geometry import load_geometry, majority_shape, validate_phase_names
+from xsuite.series.setup import resolve_setup
 from xsuite.pipelines.gixrd import discover_series, run_gixrd, settings_from_config
 
 WAVELENGTH_A = 0.97625  # 12.7 keV
@@ -74,15 +70,15 @@ def _settings(folder: Path, **gi):
 def test_start_time_sets_time_s_and_unreadable_files_keep_their_slot(tmp_path):
     files = write_frames(tmp_path, n=4)
     gi = GixrdConfig(interval_s=900.0, start_time_s=600.0)
-    refs, bad = discover_series([str(tmp_path / "S_2deg_*.npy")], gi)
+    refs, bad = discover_series([str(tmp_path / "S_2deg_*.npy")], gi.interval_s, gi.start_time_s)
     assert [r.time_s for r in refs] == [600.0, 1500.0, 2400.0, 3300.0] and bad == []
     assert [r.timestamp for r in refs] == [600.0, 1500.0, 2400.0, 3300.0]
     # no start time: from 0 as before
-    refs0, _ = discover_series([str(tmp_path / "S_2deg_*.npy")], GixrdConfig(interval_s=900.0))
+    refs0, _ = discover_series([str(tmp_path / "S_2deg_*.npy")], 900.0)
     assert [r.time_s for r in refs0] == [0.0, 900.0, 1800.0, 2700.0]
     # a truncated second file keeps its slot: the others keep their true times
     files[1].write_bytes(files[1].read_bytes()[:150])
-    refs, bad = discover_series([str(tmp_path / "S_2deg_*.npy")], gi)
+    refs, bad = discover_series([str(tmp_path / "S_2deg_*.npy")], gi.interval_s, gi.start_time_s)
     assert [r.path.name for r in refs] == ["S_2deg_0000.npy", "S_2deg_0002.npy", "S_2deg_0003.npy"]
     assert [r.time_s for r in refs] == [600.0, 2400.0, 3300.0]
     assert [b.key for b in bad] == ["S_2deg_0001.npy#0"] and "S_2deg_0001.npy" in bad[0].error
@@ -100,9 +96,8 @@ def test_wrong_shaped_first_frame_is_rejected_and_the_good_frames_kept(tmp_path)
     write_frames(tmp_path, n=5)
     np.save(tmp_path / "S_2deg_0000.npy", np.full((100, 100), 5, np.int32))  # odd one, first in the series
     st = _settings(tmp_path)
-    refs, _ = discover_series([str(tmp_path / "S_2deg_*.npy")], st.config.gixrd)
-    geom = load_geometry(tmp_path / "old.poni")
-    assert series_frame_shape(refs, st.config, geom) == SHAPE
+    refs, _ = discover_series([str(tmp_path / "S_2deg_*.npy")], st.config.gixrd.interval_s)
+    assert resolve_setup(st, refs).frame_shape == SHAPE
     out = tmp_path / "out.h5"
     (s,) = run_gixrd([str(tmp_path / "S_2deg_*.npy")], st, out).series
     assert s.n_frames == 4
@@ -124,15 +119,19 @@ def test_series_shape_rule(tmp_path):
     assert majority_shape([(10, 10), (120, 110)]) == (10, 10)  # tie: the earliest
     assert majority_shape([]) is None
     files = write_frames(tmp_path, n=2)
-    cfg = _config(tmp_path)
-    geom = load_geometry(tmp_path / "old.poni")
-    # a mask fixes the shape (checked against it when the integrator is built): no frame is read
+    np.save(files[0], np.full((100, 100), 5, np.int32))  # an odd first frame
+    st = _settings(tmp_path)
+    # a mask fixes the shape (checked against it when the integrator is built): the majority rule is not used
     np.save(tmp_path / "mask.npy", np.zeros(SHAPE, np.uint8))
-    assert series_frame_shape(files, cfg.model_copy(update={"mask": tmp_path / "mask.npy"}), geom) is None
+    masked = st.config.model_copy(update={"mask": tmp_path / "mask.npy"})
+    assert resolve_setup(settings_from_config(masked, sample="S", incidence_angle_deg=2.0), files).frame_shape is None
     # a PONI with a detector shape: pyFAI checks the frames against it
     ai = AzimuthalIntegrator(dist=0.1, detector=Detector(5e-4, 5e-4, max_shape=SHAPE), wavelength=WAVELENGTH_A * 1e-10)
     ai.save(str(tmp_path / "new.poni"))
-    assert series_frame_shape(files, cfg, load_geometry(tmp_path / "new.poni")) is None
+    new = st.config.model_copy(update={"poni": tmp_path / "new.poni"})
+    assert resolve_setup(settings_from_config(new, sample="S", incidence_angle_deg=2.0), files).frame_shape is None
+    # neither: the majority of the first frames (one of each here: the earliest)
+    assert resolve_setup(st, files).frame_shape == (100, 100)
 
 
 # ------------------------------------------------------------------------------------------------ phases

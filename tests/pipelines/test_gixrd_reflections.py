@@ -16,8 +16,20 @@ from xsuite.config import load_config
 from xsuite.config.base import with_overrides
 from xsuite.config.diffraction import DiffractionConfig, GixrdConfig
 from xsuite.io.nexus import Field, ResultsStore, read_results
-from xsuite.pipelines._diffraction import FrameSettings
-from xsuite.pipelines.gixrd import SeriesInputs, choose_reflections, depth_entry_name, write_depth_table
+from xsuite.series.session import analysis_options
+from xsuite.diffraction.series import SeriesInputs
+from xsuite.diffraction.series import choose_reflections as _choose
+from xsuite.io.layout_diffraction import depth_entry_name, depth_rows, write_depth_entry
+
+
+def choose_reflections(gi, wl, q):
+    """The pipeline's choice, with the config's phase entries resolved as the session resolves them."""
+    return _choose(gi, wl, q, analysis_options(gi, wl, 2.0).phases)
+
+
+def write_depth_table(out, sample):
+    with ResultsStore(out).transaction() as tx:
+        write_depth_entry(tx, sample, depth_rows(tx.h5, sample))
 
 SHARED_PHASES = Path(__file__).resolve().parents[3] / "shared" / "phases"
 WL = 0.976
@@ -118,9 +130,9 @@ def test_cif_tracking_runs_in_a_helper_process_and_finds_the_onset(phases_dir):
     t, y, s = _series()
     cfg = DiffractionConfig(wavelength_angstrom=WL, gixrd=GixrdConfig(
         incidence_angles_deg=[2.0], track=[str(phases_dir / "LiCl_H2O.cif")], matrix_phases=["Li3YCl6"]))
-    inputs = SeriesInputs(q=Q_SERIES, intensity=y, sigma=s, time_s=t, settings=FrameSettings(config=cfg, sample="LYC",
-                          incidence_angle_deg=2.0), name="LYC_gixrd_2deg", rejected={})
-    # as the watcher does: the settings (with the CIF path as text) are pickled to a spawned process
+    inputs = SeriesInputs(q=Q_SERIES, intensity=y, sigma=s, time_s=t, name="LYC_gixrd_2deg", rejected={},
+                          options=analysis_options(cfg.gixrd, WL, 2.0, "LYC"))
+    # as the watcher does: the inputs (with the CIF's phase) are pickled to a spawned process
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         analysis = pool.submit(_analyse, inputs).result(timeout=600)
     peaks = analysis.summary.peaks

@@ -15,7 +15,7 @@ from xsuite.config.diffraction import DiffractionConfig, XrdConfig
 from xsuite.errors import ConfigError
 from xsuite.io.nexus import read_results
 from xsuite.pipelines import xrd
-from xsuite.pipelines._diffraction import FrameSettings
+from xsuite.series.setup import FrameSettings, resolve_setup
 from xsuite.pipelines.xrd import run_xrd
 
 
@@ -167,7 +167,7 @@ def test_pattern_alternative_axes_are_not_plotted_as_signals(calibrant_run):
     with h5py.File(out, "r") as h5:
         nx = silx_nxdata.get_default(h5)
         assert nx.group.name.endswith("_xrd/pattern")
-        assert nx.signal_name == "intensity" and nx.axes_dataset_names == ["q"]
+        assert nx.signal.name.endswith("/intensity") and nx.axes_dataset_names == ["q"]
         assert nx.auxiliary_signals_names == []
         grp = h5["LYC_xrd/pattern"]
         assert "auxiliary_signals" not in grp.attrs

@@ -86,7 +86,7 @@ def _split(value: Optional[str]) -> Optional[list[str]]:
 def _default_sample(files: tuple[str, ...]) -> str:
     import re
 
-    from xsuite.pipelines._diffraction import sample_from_name
+    from xsuite.series.geometry import sample_from_name
 
     stem = sample_from_name(Path(files[0].replace("*", "").replace("?", "")))
     stem = re.sub(r"[_-]?\d+(\.\d+)?deg.*$", "", stem)

@@ -4,7 +4,9 @@ Inputs keep the order given (a glob is expanded in sorted order). With ``--json`
 document: ``{"output": ..., "files": [{"name", "source", "entry", "peaks": [{"q", "d", "two_theta_cu_deg",
 "fwhm", "area", ... "phase", "hkl"}]}], "rejected": [...], "comparison": {"reference", "comparisons":
 [{"sample_a", "sample_b", "instrument", "instrument_source", "note"?, "reflections": [...]}]}}``
-(``phase``/``hkl`` only for assigned peaks; ``--phases`` accepts built-in names, user ``.cif`` files and
+(one item per sample: the frames of a stack, or of files named like ``ceo2_0001.tif``, form one sample,
+with ``n_frames`` and the peaks of its mean pattern; every frame's peaks are in the results file,
+``frame_peaks``; ``phase``/``hkl`` only for assigned peaks; ``--phases`` accepts built-in names, user ``.cif`` files and
 pyFAI calibrant names such as CeO2 and LaB6; the calibrant image's file entry has ``"calibrant": true``).
 """
 
@@ -55,7 +57,7 @@ def command(files: tuple[str, ...], poni: Optional[Path], mask: Optional[Path], 
             config_path: Optional[Path], output: Path, workers: int, scheduler: Optional[str], as_json: bool) -> None:
     """Integrate transmission XRD images; find, fit and label peaks; compare samples with a reference."""
     from xsuite.config import config_text
-    from xsuite.pipelines._diffraction import FrameSettings
+    from xsuite.series.setup import FrameSettings
     from xsuite.pipelines.xrd import run_xrd
 
     cfg_file = load_config_for(config_path, "xrd")
@@ -71,11 +73,11 @@ def command(files: tuple[str, ...], poni: Optional[Path], mask: Optional[Path], 
     if as_json:
         emit_json(summary.to_dict())
         return
+    for name, reason in summary.rejected:
+        click.echo(f"{name}: rejected: {reason}", err=True)
     for f in summary.files:
-        if f.error:
-            click.echo(f"{f.name}: rejected: {f.error}", err=True)
-            continue
-        click.echo(f"{f.name}: {len(f.peaks)} peaks" + (" (calibrant image)" if f.calibrant else ""), err=True)
+        frames = f" ({f.n_frames} frames; peaks of their mean pattern)" if f.n_frames > 1 else ""
+        click.echo(f"{f.name}: {len(f.peaks)} peaks{frames}" + (" (calibrant image)" if f.calibrant else ""), err=True)
         for p in f.peaks:
             lab = f" {p.phase} {p.hkl}" if p.phase else ""
             click.echo(f"  q {p.q:.4f} 1/A  d {p.d:.4f} A  2th(Cu) {p.two_theta_cu_deg:.3f} deg  "

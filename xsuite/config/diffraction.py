@@ -125,7 +125,9 @@ class XrdConfig(XsuiteModel):
     scherrer_k: float = Field(0.9, gt=0, le=2, description="Scherrer shape factor.")
     min_significance: float = Field(5.0, gt=0, description="Minimum area/σ for a peak to be reported.")
     match_tolerance_inv_angstrom: float = Field(0.01, gt=0, description="Max |q − q_ref| to assign a phase.")
-    cake: bool = Field(True, description="Also store the 2D cake.")
+    cake: Optional[bool] = Field(
+        None, description="Store the 2D cake (of a sample's last frame): None = for single images only (a "
+                          "series of frames gets none unless asked), True = always, False = never.")
 
 
 @register_model

@@ -524,6 +524,11 @@ class PowderIntegrator:
             self._build(frame.shape, source)
 
     @property
+    def shape(self) -> Optional[tuple[int, int]]:
+        """Frame shape the integrator was built for (None before the first frame)."""
+        return self._shape
+
+    @property
     def engine_ids(self) -> tuple[int, ...]:
         """ids of the pyFAI engines currently cached (unchanged from frame 2 on when the cache works)."""
         if self._ai is None:
@@ -556,15 +561,31 @@ class PowderIntegrator:
         _check_monitor(monitor, source)
         with self._lock:
             self._ensure(frame, source)
-            s = self.settings
-            res = self._ai.integrate1d_ng(
-                frame, self.n_points, unit="q_A^-1", radial_range=s.radial_range_inv_angstrom,
-                correctSolidAngle=s.correct_solid_angle, polarization_factor=s.polarization_factor,
-                method=s.method, error_model=s.pyfai_error_model, dark=self.dark, flat=self.flat,
-                normalization_factor=float(monitor), dummy=np.nan)
-            if self.correlation is None:
-                self.correlation = self._bin_correlation(frame.shape)
+            res = self._integrate1d(frame, monitor)
         return _pattern_from(res, self.wavelength_angstrom, monitor, self.sigma_scale, self.correlation)
+
+    def _integrate1d(self, frame: np.ndarray, monitor: float) -> Any:
+        """pyFAI's 1D integration with this series' settings (the CSR engine is built at the first call,
+        then reused); the bin correlation is computed once, after the first call."""
+        s = self.settings
+        res = self._ai.integrate1d_ng(
+            frame, self.n_points, unit="q_A^-1", radial_range=s.radial_range_inv_angstrom,
+            correctSolidAngle=s.correct_solid_angle, polarization_factor=s.polarization_factor,
+            method=s.method, error_model=s.pyfai_error_model, dark=self.dark, flat=self.flat,
+            normalization_factor=float(monitor), dummy=np.nan)
+        if self.correlation is None:
+            self.correlation = self._bin_correlation(frame.shape)
+        return res
+
+    def prepare(self, shape: tuple[int, int]) -> None:
+        """Build everything for frames of ``shape`` before the first one arrives (the watcher's warm-up):
+        the pyFAI objects, the CSR engine and the bin correlation. The first real frame is still checked
+        (shape; for grazing incidence, the sample horizon)."""
+        shape = (int(shape[0]), int(shape[1]))
+        with self._lock:
+            if self._ai is None:
+                self._build(shape, "")
+            self._integrate1d(np.zeros(shape, np.float32), 1.0)
 
     def _bin_correlation(self, shape: tuple[int, ...]) -> Optional[np.ndarray]:
         """Noise correlation of neighbouring bins, from the cached CSR engine's pixel-to-bin matrix.

@@ -67,6 +67,7 @@ __all__ = [
     "InputFile",
     "safe_name",
     "file_sha256",
+    "input_file",
     "open_for_reading",
 ]
 
@@ -85,12 +86,18 @@ PATH_DTYPE = "S1024"
 # ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Field:
-    """An array (or scalar) with its units, a human label and optional standard errors."""
+    """An array (or scalar) with its units, a human label and optional standard errors.
+
+    ``resizable=True`` stores an array with an unlimited first dimension (chunked), so a SWMR writer can
+    later give it another length and new values with :meth:`Appender.update` (summaries re-fitted while a
+    series grows); strings are then fixed-length bytes.
+    """
 
     data: Any
     units: str = ""
     long_name: str = ""
     errors: Any = None
+    resizable: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,12 @@ def safe_name(text: str) -> str:
     out = "".join(c if (c.isascii() and (c.isalnum() or c == "_")) else "_" for c in str(text))
     out = "_".join(p for p in out.split("_") if p) or "entry"
     return out if not out[0].isdigit() else f"n{out}"
+
+
+def input_file(path: str | Path) -> "InputFile":
+    """The provenance record (absolute path, size, SHA-256) of an input file."""
+    p = Path(str(path).split("::", 1)[0]).resolve()
+    return InputFile(str(p), p.stat().st_size, file_sha256(p))
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -165,7 +178,13 @@ def _write_field(group: Any, name: str, fld: Field | Any) -> None:
         arr = np.asarray(data)
         if arr.dtype == bool:
             arr = arr.astype(np.int8)
-        if arr.dtype.kind == "U":
+        if fld.resizable and arr.ndim >= 1:
+            if arr.dtype.kind in "UO":
+                arr = np.array([_to_bytes(str(v), "S256") for v in arr.ravel()], dtype="S256").reshape(arr.shape)
+            ds = group.create_dataset(name, data=arr, maxshape=(None, *arr.shape[1:]),
+                                      chunks=(max(1, min(256, arr.shape[0] or 1)), *arr.shape[1:]) if arr.size
+                                      else True, fillvalue=np.nan if arr.dtype.kind == "f" else None)
+        elif arr.dtype.kind == "U":
             ds = group.create_dataset(name, data=arr.astype(object), dtype=h5py.string_dtype())
         elif arr.ndim >= 2 and arr.size > 4096:
             ds = group.create_dataset(name, data=arr, compression="gzip", compression_opts=4, shuffle=True)
@@ -174,7 +193,8 @@ def _write_field(group: Any, name: str, fld: Field | Any) -> None:
     ds.attrs["units"] = fld.units or ""
     ds.attrs["long_name"] = fld.long_name or name
     if fld.errors is not None:
-        err = Field(np.asarray(fld.errors, dtype=float), fld.units, f"{fld.long_name or name} (standard error)")
+        err = Field(np.asarray(fld.errors, dtype=float), fld.units, f"{fld.long_name or name} (standard error)",
+                    resizable=fld.resizable)
         _write_field(group, f"{name}_errors", err)
 
 
@@ -543,21 +563,29 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def _add_inputs(files_grp: Any, inputs: Sequence[str | Path]) -> None:
+def _add_inputs(files_grp: Any, inputs: Sequence[Any]) -> None:
+    """Record input files (each once): paths (size and SHA-256 computed here) or :class:`InputFile` records
+    whose SHA-256 was computed elsewhere (e.g. by the worker that read the file)."""
     if not inputs:
         return
     known = {_decode(p) for p in files_grp["path"][()]}
     for item in inputs:
-        path = Path(str(item).split("::", 1)[0]).resolve()
-        if str(path) in known or not path.is_file():
+        if isinstance(item, InputFile):
+            path, size, digest = Path(item.path), int(item.size_bytes), str(item.sha256)
+        else:
+            path = Path(str(item).split("::", 1)[0]).resolve()
+            if str(path) in known or not path.is_file():
+                continue
+            size, digest = path.stat().st_size, file_sha256(path)
+        if str(path) in known:
             continue
         known.add(str(path))
         n = files_grp["path"].shape[0]
         for col in ("path", "size_bytes", "sha256"):
             files_grp[col].resize(n + 1, axis=0)
         files_grp["path"][n] = _to_bytes(str(path), PATH_DTYPE)
-        files_grp["size_bytes"][n] = path.stat().st_size
-        files_grp["sha256"][n] = file_sha256(path).encode()
+        files_grp["size_bytes"][n] = size
+        files_grp["sha256"][n] = digest.encode()
 
 
 class SeriesAppender:
@@ -667,6 +695,62 @@ class Appender:
             raise ResultsFileError(f"{self.path}: {path} has shape {ds.shape}, new data {arr.shape}")
         ds[...] = arr
         self.flush()
+
+    def update(self, path: str, data: Any) -> None:
+        """Give a resizable dataset (:class:`Field` ``resizable=True``) new values, of any first-axis length.
+
+        Fixed-shape datasets take values of their own shape. Strings go in as fixed-length bytes (truncated
+        to the dataset's width). Used for summaries re-fitted while a series grows: SWMR allows it, so
+        readers see either the old or the new values and the file is never copied.
+        """
+        if path not in self.h5:
+            raise ResultsFileError(f"{self.path}: no dataset {path} to update")
+        ds = self.h5[path]
+        arr = np.asarray(data)
+        if ds.dtype.kind == "S":
+            width = ds.dtype.str.lstrip("|<>")
+            arr = np.array([_to_bytes(v.decode() if isinstance(v, bytes) else str(v), width)
+                            for v in arr.ravel()], dtype=ds.dtype).reshape(arr.shape)
+        if arr.shape != ds.shape:
+            if ds.maxshape and ds.maxshape[0] is None and arr.shape[1:] == ds.shape[1:]:
+                ds.resize(arr.shape[0], axis=0)
+            else:
+                raise ResultsFileError(f"{self.path}: {path} has shape {ds.shape}, new data {arr.shape}")
+        if arr.size:
+            ds[...] = arr
+
+    def update_fields(self, group: str, values: Mapping[str, Any]) -> None:
+        """:meth:`update` every field of a group: ``{name: Field or array}`` (a Field's errors go to
+        ``<name>_errors``; ``None`` becomes NaN)."""
+        for name, value in values.items():
+            fld = value if isinstance(value, Field) else Field(value)
+            data = np.nan if fld.data is None else fld.data
+            self.update(f"{group}/{safe_name(name)}", data)
+            if fld.errors is not None:
+                self.update(f"{group}/{safe_name(name)}_errors", np.asarray(fld.errors, dtype=float))
+        self.flush()
+
+    def extend(self, group: str, rows: Mapping[str, Any]) -> None:
+        """Append rows to the resizable 1-D fields of a table group: ``{name: values or (values, errors)}``
+        (every field gets the same number of rows; ``<name>_errors`` for the errors)."""
+        items: list[tuple[str, Any]] = []
+        for name, value in rows.items():
+            data, errors = value if isinstance(value, tuple) else (value, None)
+            items.append((name, data))
+            if errors is not None:
+                items.append((f"{name}_errors", errors))
+        for name, data in items:
+            ds = self.h5[f"{group}/{name}"]
+            arr = np.asarray(data)
+            if ds.dtype.kind == "S":
+                width = ds.dtype.str.lstrip("|<>")
+                arr = np.array([_to_bytes(v.decode() if isinstance(v, bytes) else str(v), width)
+                                for v in arr.ravel()], dtype=ds.dtype)
+            if not arr.size:
+                continue
+            n = ds.shape[0]
+            ds.resize(n + arr.shape[0], axis=0)
+            ds[n:] = arr
 
     def add_inputs(self, entry: str, inputs: Sequence[str | Path]) -> None:
         """Record more input files (size + SHA-256) in the entry's provenance."""

@@ -1,35 +1,39 @@
-"""Transmission XRD pipeline: images -> 1D patterns (q, d, 2θ, 2θ Cu Kα) and cakes -> peaks, phases.
+"""Transmission XRD pipeline: images -> 1D patterns (q, d, 2θ, 2θ Cu Kα) -> peaks, phases, comparisons.
 
-For every input frame: integrate with pyFAI (geometry and CSR engine built once, reused for all files;
-the per-frame work is :class:`xsuite.pipelines.gixrd.FrameReducer`, the same as GIXRD), find the
-significant peaks, fit each (pseudo-Voigt + linear background, :func:`xsuite.diffraction.peaks.fit_peak`),
-assign them to the reflections of the given phases (built-in names, user CIF files) or pyFAI calibrants,
-and store everything in the results file (layout: ``docs/layout_diffraction.md``). Inputs keep the order
-given (each glob expanded in sorted order). With two or more samples, the others are compared with the
-reference sample (``xrd.reference``; default the first input that is not the calibrant image):
-:func:`xsuite.diffraction.transmission.compare_samples` gives intensity ratios, FWHM and Scherrer sizes,
-with the instrumental width from the calibrant image (``xrd.calibrant_file`` + ``xrd.calibrant``) or a
-fixed ``instrument_fwhm_inv_angstrom``; without either the sizes use zero instrument width (lower bounds,
-logged and marked in the comparison).
+Wiring only; the work is done by the series session (:mod:`xsuite.series.session`), the same one the GIXRD
+pipeline and the watcher drive. Inputs keep the order given (each glob expanded in sorted order) and are
+grouped into samples: the frames of one file stack, or files whose names differ only in a trailing frame
+counter of three or more digits (``ceo2_0000.tif``, ``ceo2_0001.tif`` -> sample ``ceo2``), form one sample's
+series; ``names`` can name the samples explicitly (one per frame). Every frame is integrated (the geometry
+and CSR engine built once per process) and its peaks are found and fitted
+(:func:`xsuite.diffraction.peak_search.find_and_fit_peaks`) where it is reduced — so ``--workers`` and Dask
+share that work —, then stored in place. Each sample ends with its mean pattern and that pattern's peaks,
+labelled with the reflections of the given phases (built-in names, user CIF files) or pyFAI calibrants.
+
+With two or more samples, the others are compared with the reference sample (``xrd.reference``; default
+the first that is not the calibrant image): :func:`xsuite.diffraction.transmission.compare_samples` gives
+intensity ratios, FWHM and Scherrer sizes, with the instrumental width from the calibrant image
+(``xrd.calibrant_file`` + ``xrd.calibrant``) or a fixed ``instrument_fwhm_inv_angstrom``; without either the
+sizes use zero instrument width (lower bounds, said in a warning and in the comparison). Layout:
+``docs/layout_diffraction.md``.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
 from xsuite.config.diffraction import DiffractionConfig, XrdConfig
-from xsuite.diffraction.integrate import Cake, Pattern1D
-from xsuite.diffraction.units import d_from_q, two_theta_cu_from_q, two_theta_from_q
-from xsuite.errors import ConfigError, XsuiteError
-from xsuite.pipelines._diffraction import FrameSettings, error_reason, load_geometry
+from xsuite.diffraction.peak_search import PeakSearch, XrdPeak, find_and_fit_peaks
+from xsuite.errors import ConfigError, DataFormatError, error_reason
 from xsuite.io.images import _natural_key
-from xsuite.pipelines.gixrd import FrameReducer, FrameResult, discover_series, write_noise_model
+from xsuite.series.frames import FrameReducer, discover_series
+from xsuite.series.setup import FrameSettings, resolve_setup
 
 log = logging.getLogger(__name__)
 
@@ -37,74 +41,23 @@ log = logging.getLogger(__name__)
 NO_INSTRUMENT_NOTE = ("no instrumental width (no calibrant image, no instrument_fwhm_inv_angstrom): Scherrer "
                       "sizes use zero instrument width and are lower bounds")
 
-__all__ = ["XrdPeak", "XrdFileResult", "XrdSummary", "find_and_fit_peaks", "reference_reflections",
-           "run_xrd", "demo"]
-
-
-@dataclass(frozen=True)
-class XrdPeak:
-    """One fitted reflection of a transmission pattern (q, FWHM in 1/Å; area in counts·1/Å)."""
-
-    q: float
-    q_err: float
-    d: float
-    two_theta_cu_deg: float
-    fwhm: float
-    fwhm_err: float
-    area: float
-    area_err: float
-    significance: float
-    eta: float
-    phase: Optional[str] = None
-    hkl: Optional[str] = None
-    fit: Any = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {"q": self.q, "q_err": self.q_err, "d": self.d, "two_theta_cu_deg": self.two_theta_cu_deg,
-               "fwhm": self.fwhm, "fwhm_err": self.fwhm_err, "area": self.area, "area_err": self.area_err,
-               "significance": self.significance}
-        if self.phase is not None:
-            out["phase"] = self.phase
-            out["hkl"] = self.hkl
-        return out
-
-
-@dataclass(frozen=True)
-class XrdFileResult:
-    """The reduction of one file: its pattern, peaks and entry name (or why it was rejected).
-
-    ``calibrant`` is True for the calibrant image (instrumental width; never compared as a sample).
-    """
-
-    name: str
-    source: str
-    entry: str
-    pattern: Optional[Pattern1D]
-    peaks: tuple[XrdPeak, ...]
-    error: Optional[str] = None
-    calibrant: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "source": self.source, "entry": self.entry,
-                               "peaks": [p.to_dict() for p in self.peaks]}
-        if self.calibrant:
-            out["calibrant"] = True
-        if self.error:
-            out["error"] = self.error
-        return out
+__all__ = ["XrdPeak", "XrdSummary", "find_and_fit_peaks", "reference_reflections", "sample_groups", "run_xrd",
+           "demo"]
 
 
 @dataclass(frozen=True)
 class XrdSummary:
-    """Headline of an xrd run: ``{"output", "files": [...], "comparison": ... }``."""
+    """Headline of an xrd run: ``{"output", "files": [...], "rejected", "comparison", "warnings"}``."""
 
     output: str
-    files: tuple[XrdFileResult, ...]
+    files: tuple[Any, ...]
+    rejected: tuple[tuple[str, str], ...] = ()
     comparison: Optional[dict[str, Any]] = None
+    warnings: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"output": self.output, "files": [f.to_dict() for f in self.files if f.error is None],
-               "rejected": [{"name": f.name, "reason": f.error} for f in self.files if f.error is not None]}
+        out = {"output": self.output, "files": [f.to_dict() for f in self.files],
+               "rejected": [{"name": k, "reason": r} for k, r in self.rejected], "warnings": list(self.warnings)}
         if self.comparison is not None:
             out["comparison"] = self.comparison
         return out
@@ -156,204 +109,43 @@ def _is_builtin(name: str) -> bool:
         return False
 
 
-def find_and_fit_peaks(q: np.ndarray, intensity: np.ndarray, sigma: np.ndarray, *,
-                       references: Sequence[tuple[str, Any]] = (), min_significance: float = 5.0,
-                       match_tolerance: float = 0.01, fwhm_guess: float = 0.02,
-                       wavelength_angstrom: Optional[float] = None,
-                       correlation: Optional[np.ndarray] = None) -> list[XrdPeak]:
-    """Find significant peaks in a 1D pattern, fit each, and label them with the nearest reference.
+# ------------------------------------------------------------------------------------------------ samples
+_FRAME_COUNTER = re.compile(r"[_\-.]?\d{3,}$")
+
+
+def sample_groups(refs: Sequence[Any], names: Optional[Sequence[str]] = None,
+                  sample: Optional[str] = None) -> dict[str, list[Any]]:
+    """The samples of a run, in input order: ``{sample name: [FrameRef, ...]}``.
 
     Parameters
     ----------
-    q, intensity, sigma : ndarray
-        The pattern (1/Å, counts, standard errors).
-    references : sequence of (phase, Reflection)
-        Candidate reflections for labelling (closest within ``match_tolerance``).
-    min_significance : float
-        Minimum area/σ(area) of a reported peak.
-    match_tolerance : float
-        Maximum |q − q_ref| (1/Å) to assign a reflection.
-    fwhm_guess : float
-        Starting FWHM (1/Å).
-    correlation : ndarray, shape (len(q), K), optional
-        Noise correlation of neighbouring bins (:attr:`xsuite.diffraction.integrate.Pattern1D.correlation`):
-        the fitted errors and significances then include it.
+    refs : sequence of FrameRef
+        The frames, in input order.
+    names : sequence of str, optional
+        One sample name per frame (frames with the same name form one sample).
+    sample : str, optional
+        The name of the sample when the frames form exactly one.
 
-    Returns
-    -------
-    list of XrdPeak, by increasing q
+    Examples
+    --------
+    >>> from types import SimpleNamespace as F
+    >>> refs = [F(path=Path(f"ceo2_{i:04d}.tif"), index=0) for i in range(3)] + [F(path=Path("LYC.tif"), index=0)]
+    >>> {k: len(v) for k, v in sample_groups(refs).items()}
+    {'ceo2': 3, 'LYC': 1}
     """
-    from scipy.signal import find_peaks
+    from xsuite.series.geometry import sample_from_name
 
-    from xsuite.diffraction.peaks import fit_peak
-
-    q = np.asarray(q, float)
-    y = np.asarray(intensity, float)
-    s = np.asarray(sigma, float)
-    ok = np.isfinite(q) & np.isfinite(y) & np.isfinite(s) & (s > 0)
-    if ok.sum() < 10:
-        return []
-    qq, yy, ss = q[ok], y[ok], s[ok]
-    dq = float(np.median(np.diff(qq)))
-    width_pts = max(fwhm_guess / dq, 1.0)
-    noise = float(np.median(ss))
-    # candidates: 3 sigma prominence in one bin; the fitted area significance makes the real cut
-    idx, _ = find_peaks(yy, prominence=3.0 * noise, width=(0.3 * width_pts, None))
-    peaks: list[XrdPeak] = []
-    ref_q = np.array([r.q_inv_angstrom for _, r in references], float) if references else np.zeros(0)
-    for i in idx:
-        c = float(qq[i])
-        half = 2.5 * fwhm_guess
-        # the full arrays: the correlation refers to the pattern's own bin indices (fit_peak skips NaN bins)
-        fit = fit_peak(q, y, np.where(ok, s, np.nan), (c - half, c + half), {"center": c, "fwhm": fwhm_guess},
-                       center_bounds=(c - fwhm_guess, c + fwhm_guess), vary_eta=True, correlation=correlation)
-        if not fit.success or not np.isfinite(fit.significance) or fit.significance < min_significance:
-            continue
-        if any(abs(p.q - fit.center) < 0.5 * fit.fwhm for p in peaks):
-            continue
-        phase = hkl = None
-        if ref_q.size:
-            j = int(np.argmin(np.abs(ref_q - fit.center)))
-            if abs(ref_q[j] - fit.center) <= match_tolerance:
-                phase = references[j][0]
-                hkl = references[j][1].hkl_label
-        peaks.append(XrdPeak(q=float(fit.center), q_err=float(fit.center_err), d=float(d_from_q(fit.center)),
-                             two_theta_cu_deg=float(two_theta_cu_from_q(fit.center)), fwhm=float(fit.fwhm),
-                             fwhm_err=float(fit.fwhm_err), area=float(fit.area), area_err=float(fit.area_err),
-                             significance=float(fit.significance), eta=float(fit.eta), phase=phase, hkl=hkl,
-                             fit=fit))
-    return sorted(peaks, key=lambda p: p.q)
-
-
-# ------------------------------------------------------------------------------------------------ running
-def run_xrd(inputs: Sequence[Any], settings: FrameSettings, output: str | Path, *, workers: int = 1,
-            scheduler: Any = None, progress: Optional[Callable[[Any], None]] = None,
-            names: Optional[Sequence[str]] = None) -> XrdSummary:
-    """Reduce transmission XRD images into the results file and compare the samples.
-
-    Parameters
-    ----------
-    inputs : list of paths/globs/folders
-        One pattern per frame (a stack gives one entry per frame), kept in the order given; a glob or
-        folder contributes its files in sorted order.
-    settings : FrameSettings
-        Config (``incidence_angle_deg`` must be None). ``sample`` names the entry when there is one
-        sample; with several it is ignored (logged) and entries are named after the files.
-    output : Path
-        Results file.
-    workers, scheduler, progress
-        As :func:`xsuite.pipelines.gixrd.run_gixrd`.
-    names : list of str, optional
-        Sample names, one per frame, in input order (default: file stems).
-
-    Returns
-    -------
-    XrdSummary
-        ``comparison`` compares every sample with the reference one (``xrd.reference``, default the
-        first that is not the calibrant image ``xrd.calibrant_file``, which is stored but not compared).
-
-    Raises
-    ------
-    ConfigError
-        ``xrd.reference`` names no sample; ``calibrant_file`` without ``calibrant``.
-    DataFormatError
-        No input gave a usable pattern.
-    """
-    from xsuite.io.nexus import ResultsStore, safe_name
-    from xsuite.parallel import map_ordered
-
-    cfg = settings.config
-    xcfg = cfg.xrd or XrdConfig()
-    if xcfg.calibrant_file is not None and xcfg.calibrant is None:
-        raise ConfigError(f"calibrant image {xcfg.calibrant_file} needs the calibrant's name: --calibrant-name "
-                          "(e.g. CeO2) or `xrd.calibrant` in the config")
-    geom = load_geometry(cfg.poni, cfg.wavelength_angstrom)
-    wl = float(geom["wavelength"]) * 1e10
-    from xsuite.config.diffraction import GixrdConfig
-
-    refs, unreadable = discover_series(list(inputs), GixrdConfig(interval_s=1.0))
-    refs = _in_input_order(refs, inputs)
-    cal_path = _abs(xcfg.calibrant_file) if xcfg.calibrant_file is not None else None
-    is_cal = [cal_path is not None and _abs(getattr(r, "path", "")) == cal_path for r in refs]
-    sample_given = settings.sample not in ("", "sample", None)
-    if xcfg.reference is not None:
-        known = {names[k] if names and k < len(names) else _name_of(r) for k, r in enumerate(refs)}
-        if sample_given:
-            known.add(settings.sample)
-        if xcfg.reference not in known:
-            raise ConfigError(f"`reference` {xcfg.reference!r} is not one of the samples; expected one of "
-                              f"{', '.join(sorted(known)) or 'none'} (names are the file names, or --sample)")
-    reducer = FrameReducer(FrameSettings(config=cfg, sample=settings.sample, incidence_angle_deg=None,
-                                         config_yaml=settings.config_yaml))
-    results: list[tuple[Any, FrameResult]] = []
-    for ref, res in map_ordered(reducer, refs, workers=workers, scheduler=scheduler, progress=progress):
-        if isinstance(res, BaseException):
-            res = FrameResult.failed(ref, error_reason(res))
-        results.append((ref, res))
-    n_samples = sum(1 for k, (_, r) in enumerate(results) if r.ok and not is_cal[k])
-    if sample_given and not names and n_samples > 1:
-        log.warning("sample name %r ignored: %d samples, each entry is named after its file", settings.sample,
-                    n_samples)
-    files: list[XrdFileResult] = []
-    store = ResultsStore(output)
-    instrument = _instrument_resolution(cfg, xcfg, wl)
-    for k, (ref, res) in enumerate(results):
-        name = (names[k] if names and k < len(names) else
-                (settings.sample if (n_samples == 1 and sample_given and not is_cal[k]) else _name_of(ref)))
-        entry = safe_name(f"{name}_xrd")
-        if not res.ok:
-            log.warning("%s rejected: %s", res.source, res.error)
-            files.append(XrdFileResult(name, res.source, entry, None, (), res.error, calibrant=is_cal[k]))
-            continue
-        pat = Pattern1D(res.q_inv_angstrom, res.intensity, res.sigma, np.ones_like(res.intensity), wl, res.monitor,
-                        res.correlation)
-        q_max = float(np.nanmax(pat.q_inv_angstrom))
-        labels = list(xcfg.phases)
-        if is_cal[k] and xcfg.calibrant not in labels:
-            labels.append(xcfg.calibrant)
-        refl = reference_reflections(labels, wl, q_max) if labels else []
-        peaks = find_and_fit_peaks(pat.q_inv_angstrom, pat.intensity, pat.sigma, references=refl,
-                                   min_significance=xcfg.min_significance,
-                                   match_tolerance=xcfg.match_tolerance_inv_angstrom, wavelength_angstrom=wl,
-                                   correlation=pat.correlation)
-        cake = None
-        if xcfg.cake:
-            try:
-                cake = reducer.integrator.cake(reducer.read(ref), monitor=res.monitor, source=res.source)
-            except XsuiteError as exc:
-                log.warning("%s: no cake: %s", res.source, error_reason(exc))
-        _write_entry(store, entry, name, res, pat, peaks, cake, settings, wl)
-        files.append(XrdFileResult(name, res.source, entry, pat, tuple(peaks), calibrant=is_cal[k]))
-    for bad in unreadable:
-        files.append(XrdFileResult(Path(bad.source).stem, bad.source, "", None, (), bad.error))
-    good = [f for f in files if f.error is None]
-    if not good and files:  # nothing usable: a one-line error naming the (first) file
-        from xsuite.errors import DataFormatError
-
-        raise DataFormatError(files[0].error if len(files) == 1 else
-                              f"no usable frame among {len(files)} inputs; first: {files[0].error}")
-    comparison = None
-    samples = [f for f in good if not f.calibrant]
-    if xcfg.reference is not None and not any(f.name == xcfg.reference for f in samples):
-        log.warning("reference sample %s was rejected or is the calibrant image: no comparison", xcfg.reference)
-    elif len(samples) >= 2:
-        ref_name = xcfg.reference if xcfg.reference is not None else samples[0].name
-        a = next(f for f in samples if f.name == ref_name)
-        if xcfg.reference is None and _looks_like_calibrant(a):
-            log.warning("reference sample %s looks like a calibrant image; give it as --calibrant FILE (with "
-                        "--calibrant-name) or choose the reference with --reference NAME", a.name)
-        if instrument is None:
-            log.warning("%s", NO_INSTRUMENT_NOTE)
-        comparison = _compare(store, a, [f for f in samples if f is not a], instrument, xcfg, wl)
-    return XrdSummary(output=str(output), files=tuple(files), comparison=comparison)
-
-
-def _looks_like_calibrant(f: XrdFileResult) -> bool:
-    """Named like a pyFAI calibrant (``CeO2.tif``) but not like a built-in phase."""
-    from xsuite.diffraction.phases import is_calibrant
-
-    stem = Path(f.source.split("::", 1)[0]).stem
-    return any(is_calibrant(n) and not _is_builtin(n) for n in (f.name, stem))
+    groups: dict[str, list[Any]] = {}
+    for k, ref in enumerate(refs):
+        if names and k < len(names):
+            name = str(names[k])
+        else:
+            stem = sample_from_name(Path(str(getattr(ref, "path", ref))))
+            name = _FRAME_COUNTER.sub("", stem) or stem
+        groups.setdefault(name, []).append(ref)
+    if sample and len(groups) == 1 and not names:
+        return {sample: next(iter(groups.values()))}
+    return groups
 
 
 def _abs(path: Any) -> Path:
@@ -382,71 +174,188 @@ def _in_input_order(refs: Sequence[Any], inputs: Sequence[Any]) -> list[Any]:
                                        int(getattr(r, "index", 0) or 0)))
 
 
-def _name_of(ref: Any) -> str:
-    from xsuite.pipelines._diffraction import sample_from_name
+# ------------------------------------------------------------------------------------------------ running
+def run_xrd(inputs: Sequence[Any], settings: FrameSettings, output: str | Path, *, workers: int = 1,
+            scheduler: Any = None, progress: Optional[Callable[[Any], None]] = None,
+            names: Optional[Sequence[str]] = None) -> XrdSummary:
+    """Reduce transmission XRD images into the results file and compare the samples.
 
-    base = sample_from_name(Path(str(getattr(ref, "path", ref))))
-    idx = int(getattr(ref, "index", 0) or 0)
-    return base if idx == 0 else f"{base}_{idx}"
+    Parameters
+    ----------
+    inputs : list of paths/globs/folders
+        Frames, kept in the order given; a glob or folder contributes its files in sorted order.
+    settings : FrameSettings
+        Config (``incidence_angle_deg`` must be None). ``sample`` names the entry when the frames form one
+        sample; with several it is ignored (logged).
+    output : Path
+        Results file; frames already stored there are skipped (resume).
+    workers, scheduler, progress
+        Engine of the per-frame work (:func:`xsuite.parallel.map_ordered`): integration AND peak fits.
+    names : list of str, optional
+        Sample names, one per frame, in input order (default: file stems without frame counters).
+
+    Returns
+    -------
+    XrdSummary
+
+    Raises
+    ------
+    ConfigError
+        ``xrd.reference`` names no sample; ``calibrant_file`` without ``calibrant``.
+    DataFormatError
+        No input gave a usable pattern.
+    """
+    from xsuite.series.session import XrdSession, pending_tasks, reduce_into
+    from xsuite.series.writer import ResultsFile
+
+    xcfg = settings.config.xrd or XrdConfig()
+    if xcfg.calibrant_file is not None and xcfg.calibrant is None:
+        raise ConfigError(f"calibrant image {xcfg.calibrant_file} needs the calibrant's name: --calibrant-name "
+                          "(e.g. CeO2) or `xrd.calibrant` in the config")
+    inputs = list(inputs)
+    cal_path = _abs(xcfg.calibrant_file) if xcfg.calibrant_file is not None else None
+    setup = resolve_setup(settings)  # PONI, phases, mask checked before the frame discovery
+    refs, unreadable = discover_series(inputs, interval_s=1.0)
+    refs = _in_input_order(refs, inputs)
+    setup = setup.for_frames(refs)
+    sample_given = settings.sample not in ("", "sample", None)
+    is_cal = [cal_path is not None and _abs(r.path) == cal_path for r in refs]
+    groups = sample_groups([r for r, c in zip(refs, is_cal) if not c], names,
+                           settings.sample if sample_given else None)
+    if sample_given and not names and len(groups) > 1:
+        log.warning("sample name %r ignored: %d samples, each entry is named after its files", settings.sample,
+                    len(groups))
+    cal_refs = [r for r, c in zip(refs, is_cal) if c]
+    if cal_refs:  # the calibrant image is one of the inputs: stored (in input order), never compared
+        order = [_sample_of(r, groups, cal_refs) for r in refs]
+        groups = {n: (cal_refs if n == _CAL else groups[n]) for n in dict.fromkeys(order)}
+    _check_reference(xcfg, groups)
+    reducer = FrameReducer(setup, PeakSearch(min_significance=xcfg.min_significance))
+    sessions: dict[str, XrdSession] = {}
+    tasks = []
+    with ResultsFile(output) as rf:
+        for name, frames in groups.items():
+            cal = name == _CAL
+            labels = list(xcfg.phases) + ([xcfg.calibrant] if cal and xcfg.calibrant not in xcfg.phases else [])
+            sname = Path(cal_refs[0].path).stem if cal else name
+            sessions[sname] = XrdSession(setup, rf, sname, _labeller(labels, setup.wavelength_angstrom),
+                                         len(frames), reducer, calibrant=cal)
+            tasks += pending_tasks(sessions[sname], frames, key=sname)
+        reduce_into(sessions, tasks, workers=workers, scheduler=scheduler, progress=progress)
+        samples = [s for s in (sess.finish() for sess in sessions.values()) if s is not None]
+        rejected = tuple((Path(k.split("#")[0]).stem, r) for sess in sessions.values()
+                         for k, r in sess.writer.rejected.items())
+        rejected += tuple((Path(b.source).stem, str(b.error)) for b in unreadable)
+        if not samples:
+            reasons = [r for _, r in rejected]
+            raise DataFormatError(reasons[0] if len(reasons) == 1 else
+                                  f"no usable frame among {len(reasons)} inputs; first: {reasons[0] if reasons else '?'}")
+        warnings = [w for s in samples for w in s.warnings]
+        calibrant = next((s for s in samples if s.calibrant), None)
+        if calibrant is None and xcfg.calibrant_file is not None:
+            calibrant = _calibrant_peaks(reducer, xcfg, setup)
+        comparison = _compare_all(rf, samples, calibrant, setup, xcfg, warnings)
+    return XrdSummary(output=str(output), files=tuple(samples), rejected=rejected, comparison=comparison,
+                      warnings=tuple(dict.fromkeys(warnings)))
 
 
-def _write_entry(store: Any, entry: str, name: str, res: FrameResult, pat: Pattern1D, peaks: Sequence[XrdPeak],
-                 cake: Optional[Cake], settings: FrameSettings, wl: float) -> None:
-    from xsuite.io.nexus import Field
-
-    cfg = settings.config
-    q = pat.q_inv_angstrom
-    params = {"sample": name, "wavelength_angstrom": wl, "polarization_factor": cfg.polarization_factor,
-              "n_points": int(q.size), "poni": str(cfg.poni), "flip_ud": cfg.flip_ud, "flip_lr": cfg.flip_lr,
-              "orientation": cfg.orientation, "splitting": cfg.splitting, "monitor": res.monitor}
-    with store.transaction() as tx:
-        e = tx.entry(entry, kind="xrd", title=f"{name}, transmission XRD", config_yaml=settings.config_yaml,
-                     parameters=params, inputs=[res.source])
-        axes = {"q": Field(q, "1/angstrom", "q"), "d": Field(d_from_q(q), "angstrom", "d spacing"),
-                "two_theta": Field(two_theta_from_q(q, wl), "deg", f"2theta at {wl:.5f} A"),
-                "two_theta_cu": Field(two_theta_cu_from_q(q), "deg", "2theta for Cu Ka (1.54184 A)")}
-        primary = {"q_A^-1": "q", "2th_deg": "two_theta", "d_A": "d"}[cfg.unit]  # plotted axis
-        e.write_nxdata("pattern", signal=("intensity", Field(pat.intensity, "counts", "intensity", errors=pat.sigma)),
-                       axes=[(primary, axes.pop(primary))], alt_axes={k: (0, v) for k, v in axes.items()},
-                       default=True, title=f"{name}: I({primary})")
-        if pat.correlation is not None:
-            write_noise_model(e, pat.correlation)
-        if cake is not None:
-            e.write_nxdata("cake", signal=("intensity", Field(cake.intensity, "counts", "intensity")),
-                           axes=[("chi", Field(cake.chi_deg, "deg", "azimuth")),
-                                 ("q", Field(cake.q_inv_angstrom, "1/angstrom", "q"))], title=f"{name}: cake")
-
-        def arr(attr: str) -> np.ndarray:
-            return np.array([getattr(p, attr) for p in peaks], float)
-
-        e.write_collection("peaks", {
-            "q": Field(arr("q"), "1/angstrom", "peak position", errors=arr("q_err")),
-            "d": Field(arr("d"), "angstrom", "d spacing"),
-            "two_theta_cu_deg": Field(arr("two_theta_cu_deg"), "deg", "2theta for Cu Ka"),
-            "fwhm": Field(arr("fwhm"), "1/angstrom", "FWHM", errors=arr("fwhm_err")),
-            "area": Field(arr("area"), "counts*1/angstrom", "area", errors=arr("area_err")),
-            "significance": arr("significance"),
-            "phase": np.array([p.phase or "" for p in peaks], dtype="S64"),
-            "hkl": np.array([p.hkl or "" for p in peaks], dtype="S32"),
-        })
+_CAL = "\0calibrant"
 
 
-def _instrument_resolution(cfg: DiffractionConfig, xcfg: XrdConfig, wl: float) -> Any:
-    """Instrumental width: Caglioti fit of a calibrant image, or a fixed FWHM, or None."""
+def _sample_of(ref: Any, groups: dict[str, list[Any]], cal_refs: list[Any]) -> str:
+    if any(ref is r for r in cal_refs):
+        return _CAL
+    return next(n for n, g in groups.items() if any(ref is r for r in g))
+
+
+def _calibrant_peaks(reducer: FrameReducer, xcfg: XrdConfig, setup: Any) -> Any:
+    """The calibrant image named only in the config: reduced here (not stored), for the instrument width."""
+    from types import SimpleNamespace
+
+    from xsuite.diffraction.peak_search import label_peaks
+
+    res = reducer(str(xcfg.calibrant_file))
+    if not res.ok:
+        raise ConfigError(f"calibrant image {xcfg.calibrant_file}: {res.error}")
+    refl = reference_reflections([xcfg.calibrant], setup.wavelength_angstrom, float(np.nanmax(res.q_inv_angstrom)))
+    peaks = label_peaks(res.peaks or (), refl, xcfg.match_tolerance_inv_angstrom)
+    return SimpleNamespace(name=Path(str(xcfg.calibrant_file)).stem, peaks=peaks, calibrant=True)
+
+
+def _labeller(labels: Sequence[str], wavelength_angstrom: float) -> Callable[[float], list[tuple[str, Any]]]:
+    """``references(q_max)``: the (phase, Reflection) pairs the peaks of a sample are labelled with."""
+    def references(q_max: float) -> list[tuple[str, Any]]:
+        return reference_reflections(labels, wavelength_angstrom, q_max) if labels else []
+
+    return references
+
+
+def _check_reference(xcfg: XrdConfig, groups: dict[str, list[Any]]) -> None:
+    if xcfg.reference is not None and xcfg.reference not in groups:
+        known = [n for n in groups if n != _CAL]
+        raise ConfigError(f"`reference` {xcfg.reference!r} is not one of the samples; expected one of "
+                          f"{', '.join(sorted(known)) or 'none'} (names are the file names, or --sample)")
+
+
+def _compare_all(rf: Any, samples: Sequence[Any], calibrant: Any, setup: Any, xcfg: XrdConfig,
+                 warnings: list[str]) -> Optional[dict]:
+    """Compare every sample with the reference one (entries written in one transaction)."""
+    cands = [s for s in samples if not s.calibrant]
+    if xcfg.reference is not None and not any(s.name == xcfg.reference for s in cands):
+        warnings.append(f"reference sample {xcfg.reference} was rejected or is the calibrant image: no comparison")
+        log.warning("%s", warnings[-1])
+        return None
+    if len(cands) < 2:
+        return None
+    ref_name = xcfg.reference if xcfg.reference is not None else cands[0].name
+    a = next(s for s in cands if s.name == ref_name)
+    if xcfg.reference is None and _looks_like_calibrant(a):
+        warnings.append(f"reference sample {a.name} looks like a calibrant image; give it as --calibrant FILE "
+                        "(with --calibrant-name) or choose the reference with --reference NAME")
+        log.warning("%s", warnings[-1])
+    instrument = _instrument_resolution(calibrant, xcfg, setup.wavelength_angstrom, warnings)
+    if instrument is None:
+        warnings.append(NO_INSTRUMENT_NOTE)
+        log.warning("%s", NO_INSTRUMENT_NOTE)
+    docs, tables = [], []
+    for b in cands:
+        if b is a:
+            continue
+        comp = _compare(a, b, instrument, xcfg, setup.wavelength_angstrom)
+        if comp is not None:
+            docs.append(comp[0])
+            tables.append((b, comp[1]))
+    if not tables:
+        return None
+    inst_source = _instrument_info(instrument)[1]
+    with rf.transaction() as tx:
+        from xsuite.io.nexus import safe_name
+
+        for b, table in tables:
+            e = tx.entry(safe_name(f"xrd_comparison_{a.name}_{b.name}"), kind="xrd_comparison",
+                         title=f"{b.name} vs {a.name}", parameters={"sample_a": a.name, "sample_b": b.name,
+                                                                   "instrument_source": inst_source})
+            e.write_collection("comparison", table)
+    return {"reference": a.name, "comparisons": docs}
+
+
+def _looks_like_calibrant(s: Any) -> bool:
+    """Named like a pyFAI calibrant (``CeO2.tif``) but not like a built-in phase."""
+    from xsuite.diffraction.phases import is_calibrant
+
+    stem = Path(s.source.split("::", 1)[0]).stem
+    return any(is_calibrant(n) and not _is_builtin(n) for n in (s.name, stem))
+
+
+def _instrument_resolution(cal: Any, xcfg: XrdConfig, wl: float, warnings: list[str]) -> Any:
+    """Instrumental width: Caglioti fit of the calibrant image's reflections, or a fixed FWHM, or None."""
     if xcfg.instrument_fwhm_inv_angstrom is not None:
         return (float(xcfg.instrument_fwhm_inv_angstrom), 0.5)
-    if xcfg.calibrant_file is None or xcfg.calibrant is None:
+    if cal is None:
         return None
     from xsuite.diffraction.transmission import caglioti_from_peak_fits
 
-    red = FrameReducer(FrameSettings(config=cfg, sample="calibrant", incidence_angle_deg=None))
-    res = red(str(xcfg.calibrant_file))
-    if not res.ok:
-        raise ConfigError(f"calibrant image {xcfg.calibrant_file}: {res.error}")
-    refl = reference_reflections([xcfg.calibrant], wl, float(np.nanmax(res.q_inv_angstrom)))
-    peaks = find_and_fit_peaks(res.q_inv_angstrom, res.intensity, res.sigma, references=refl,
-                               min_significance=xcfg.min_significance, correlation=res.correlation)
-    fits = [p.fit for p in peaks if p.phase is not None]
+    fits = [p for p in cal.peaks if p.phase is not None]
     if not fits:
         raise ConfigError(f"calibrant image {xcfg.calibrant_file}: no {xcfg.calibrant} reflection found; "
                           "check `calibrant` and the geometry")
@@ -455,8 +364,9 @@ def _instrument_resolution(cfg: DiffractionConfig, xcfg: XrdConfig, wl: float) -
     except ConfigError as exc:  # too few reflections in range for a Caglioti curve: constant width
         fw = float(np.median([f.fwhm for f in fits]))
         eta = float(np.median([f.eta for f in fits]))
-        log.warning("calibrant %s: %s; using a constant instrumental FWHM %.4f 1/A", xcfg.calibrant_file,
-                    error_reason(exc), fw)
+        warnings.append(f"calibrant {xcfg.calibrant_file}: {error_reason(exc)}; using a constant instrumental "
+                        f"FWHM {fw:.4f} 1/A")
+        log.warning("%s", warnings[-1])
         return (fw, eta)
 
 
@@ -469,65 +379,53 @@ def _instrument_info(instrument: Any) -> tuple[Any, str]:
     return instrument.to_dict(), "calibrant"
 
 
-def _compare(store: Any, a: XrdFileResult, others: Sequence[XrdFileResult], instrument: Any, xcfg: XrdConfig,
-             wl: float) -> Optional[dict]:
-    """Compare every other sample with the reference ``a`` on their common labelled reflections."""
+def _compare(a: Any, b: Any, instrument: Any, xcfg: XrdConfig, wl: float) -> Optional[tuple[dict, dict]]:
+    """(JSON, table) comparing sample ``b`` with the reference ``a`` on their common labelled reflections."""
     from xsuite.diffraction.transmission import compare_samples
-    from xsuite.io.nexus import Field, safe_name
+    from xsuite.io.nexus import Field
 
     inst_json, inst_source = _instrument_info(instrument)
     note = NO_INSTRUMENT_NOTE if instrument is None else ""
-    out = []
-    for b in others:
-        la = {f"{p.phase} {p.hkl}": p for p in a.peaks if p.phase}
-        lb = {f"{p.phase} {p.hkl}": p for p in b.peaks if p.phase}
-        labels = [k for k in la if k in lb]
-        if not labels:
-            log.warning("%s vs %s: no labelled reflection in common; not compared", b.name, a.name)
-            continue
-        comp = compare_samples(labels, [la[k].fit for k in labels], [lb[k].fit for k in labels],
-                               sample_a=a.name, sample_b=b.name, instrument=instrument,
-                               k_factor=xcfg.scherrer_k, wavelength_angstrom=wl)
-        rows = comp.rows
+    la = {f"{p.phase} {p.hkl}": p for p in a.peaks if p.phase}
+    lb = {f"{p.phase} {p.hkl}": p for p in b.peaks if p.phase}
+    labels = [k for k in la if k in lb]
+    if not labels:
+        log.warning("%s vs %s: no labelled reflection in common; not compared", b.name, a.name)
+        return None
+    comp = compare_samples(labels, [la[k] for k in labels], [lb[k] for k in labels], sample_a=a.name,
+                           sample_b=b.name, instrument=instrument, k_factor=xcfg.scherrer_k, wavelength_angstrom=wl)
+    rows = comp.rows
 
-        def col(attr: str) -> np.ndarray:
-            return np.array([getattr(r, attr) for r in rows], float)
+    def col(attr: str) -> np.ndarray:
+        return np.array([getattr(r, attr) for r in rows], float)
 
-        def size(which: str, attr: str) -> np.ndarray:
-            vals = []
-            for r in rows:
-                sz = getattr(r, which)
-                v = getattr(sz, attr, None) if sz is not None else None
-                vals.append(np.nan if v is None else float(v))
-            return np.array(vals, float)
+    def size(which: str, attr: str) -> np.ndarray:
+        vals = []
+        for r in rows:
+            sz = getattr(r, which)
+            v = getattr(sz, attr, None) if sz is not None else None
+            vals.append(np.nan if v is None else float(v))
+        return np.array(vals, float)
 
-        with store.transaction() as tx:
-            e = tx.entry(safe_name(f"xrd_comparison_{a.name}_{b.name}"), kind="xrd_comparison",
-                         title=f"{b.name} vs {a.name}", parameters={"sample_a": a.name, "sample_b": b.name,
-                                                                   "instrument_source": inst_source})
-            e.write_collection("comparison", {
-                "label": np.array([r.label for r in rows], dtype="S64"),
-                "q": Field(col("q_inv_angstrom"), "1/angstrom", "q"),
-                "ratio": Field(col("ratio"), "", "area B / area A", errors=col("ratio_err")),
-                "ratio_normalised": Field(col("ratio_normalised"), "", "normalised ratio",
-                                          errors=col("ratio_normalised_err")),
-                "fwhm_a": Field(col("fwhm_a_q"), "1/angstrom", "FWHM A", errors=col("fwhm_a_err_q")),
-                "fwhm_b": Field(col("fwhm_b_q"), "1/angstrom", "FWHM B", errors=col("fwhm_b_err_q")),
-                "size_a_nm": Field(size("size_a", "size_nm"), "nm", "Scherrer size A",
-                                   errors=size("size_a", "size_err_nm")),
-                "size_b_nm": Field(size("size_b", "size_nm"), "nm", "Scherrer size B",
-                                   errors=size("size_b", "size_err_nm")),
-                "sample_a": a.name, "sample_b": b.name,
-                "instrument_source": inst_source, "note": note,
-            })
-        doc = comp.to_dict()
-        doc.update({"instrument": inst_json, "instrument_source": inst_source})
-        if note:
-            doc["note"] = note
-        out.append(doc)
-    return {"reference": a.name, "comparisons": out} if out else None
+    table = {
+        "label": np.array([r.label for r in rows], dtype="S64"),
+        "q": Field(col("q_inv_angstrom"), "1/angstrom", "q"),
+        "ratio": Field(col("ratio"), "", "area B / area A", errors=col("ratio_err")),
+        "ratio_normalised": Field(col("ratio_normalised"), "", "normalised ratio", errors=col("ratio_normalised_err")),
+        "fwhm_a": Field(col("fwhm_a_q"), "1/angstrom", "FWHM A", errors=col("fwhm_a_err_q")),
+        "fwhm_b": Field(col("fwhm_b_q"), "1/angstrom", "FWHM B", errors=col("fwhm_b_err_q")),
+        "size_a_nm": Field(size("size_a", "size_nm"), "nm", "Scherrer size A", errors=size("size_a", "size_err_nm")),
+        "size_b_nm": Field(size("size_b", "size_nm"), "nm", "Scherrer size B", errors=size("size_b", "size_err_nm")),
+        "sample_a": a.name, "sample_b": b.name, "instrument_source": inst_source, "note": note,
+    }
+    doc = comp.to_dict()
+    doc.update({"instrument": inst_json, "instrument_source": inst_source})
+    if note:
+        doc["note"] = note
+    return doc, table
 
 
+# ------------------------------------------------------------------------------------------------ demo
 def demo(sample_dir: Path, output: Path) -> dict:
     """Run the XRD pipeline on ``sample_dir/xrd`` (simulated LYC / LYC_PMMA pair + calibrant)."""
     import json
@@ -564,3 +462,4 @@ def demo_plan(xdir: Path, truth: dict) -> tuple[DiffractionConfig, list[Path], l
                                monitor_reference=float(truth.get("monitor_ref") or 1.0),
                                xrd=XrdConfig(phases=["Li3YCl6"], calibrant=cal_name, calibrant_file=cal_file))
     return config, files, names
+

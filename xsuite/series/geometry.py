@@ -1,7 +1,6 @@
-"""Pieces shared by the xrd and gixrd pipelines: settings, geometry/mask loading, frame reduction.
-
-Private to ``xsuite.pipelines``; the public entry points are in :mod:`xsuite.pipelines.xrd` and
-:mod:`xsuite.pipelines.gixrd`.
+"""Geometry and detector inputs of a diffraction series: PONI, orientation, mask/dark/flat, frame shape,
+critical angle, phase names. Used by :func:`xsuite.series.setup.resolve_setup`, the one place a series
+resolves them (once).
 """
 
 from __future__ import annotations
@@ -10,14 +9,13 @@ import functools
 import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
 from xsuite.config.diffraction import DiffractionConfig
-from xsuite.errors import ConfigError, DataFormatError, InputNotFoundError, XsuiteError
+from xsuite.errors import ConfigError, DataFormatError, InputNotFoundError, XsuiteError, error_reason
 
 log = logging.getLogger(__name__)
 
@@ -103,37 +101,6 @@ def _load_geometry(poni: Optional[Path], wavelength_angstrom: Optional[float] = 
     return cfg
 
 
-# ------------------------------------------------------------------------------------------------ settings
-@dataclass(frozen=True)
-class FrameSettings:
-    """What a worker needs to reduce frames (picklable; the heavy pyFAI objects are built lazily).
-
-    Attributes
-    ----------
-    config : DiffractionConfig
-        The validated ``diffraction`` section (paths resolved).
-    sample : str
-        Sample name used in entry names.
-    incidence_angle_deg : float or None
-        Grazing incidence angle; None for transmission.
-    config_yaml : str or None
-        Config text stored as provenance.
-    frame_shape : tuple of int or None
-        Shape every frame of the series must have, when the PONI's detector has none (set by
-        :func:`xsuite.pipelines.gixrd.run_gixrd`, see :func:`series_frame_shape`); None = the mask's, or
-        the first frame's.
-    """
-
-    config: DiffractionConfig
-    sample: str = "sample"
-    incidence_angle_deg: Optional[float] = None
-    config_yaml: Optional[str] = None
-    frame_shape: Optional[tuple[int, int]] = None
-
-    def with_angle(self, angle: float) -> "FrameSettings":
-        return replace(self, incidence_angle_deg=float(angle))
-
-
 # ------------------------------------------------------------------------------------------------ arrays
 def geometry_orientation(geom: dict[str, Any]) -> int:
     """pyFAI detector orientation (1-4) of a geometry config dict (3 when not stated)."""
@@ -188,44 +155,6 @@ def detector_shape(geometry: dict[str, Any]) -> Optional[tuple[int, int]]:
     ai.set_config(dict(geometry))
     shape = getattr(ai.detector, "max_shape", None)
     return None if shape is None else (int(shape[0]), int(shape[1]))
-
-
-def series_frame_shape(refs: Sequence[Any], cfg: DiffractionConfig, geometry: dict[str, Any],
-                       n_frames: int = 5) -> Optional[tuple[int, int]]:
-    """The shape the frames of a series must have when neither the PONI nor a mask fixes it.
-
-    Parameters
-    ----------
-    refs : sequence of FrameRef (or paths)
-        The frames of the series, in order.
-    cfg : DiffractionConfig
-        The config (orientation, mask).
-    geometry : dict
-        The geometry of :func:`load_geometry`.
-    n_frames : int, optional
-        How many of the first frames are read (default 5).
-
-    Returns
-    -------
-    tuple of int or None
-        The most common shape among the first ``n_frames`` readable frames (ties: the earliest); None
-        when the PONI's detector has a shape or a mask is given (frames are checked against those), or
-        no frame can be read.
-    """
-    if cfg.mask is not None or detector_shape(geometry) is not None:
-        return None
-    go = geometry_orientation(geometry)
-    o = file_orientation(cfg, go)
-    shapes: list[tuple[int, int]] = []
-    for ref in list(refs)[: max(int(n_frames), 0)]:
-        source = ref if isinstance(ref, (str, Path)) or hasattr(ref, "dataset") else str(ref.path)
-        try:
-            img = read_image(source, int(getattr(ref, "index", 0) or 0), o, go)
-        except (XsuiteError, OSError) as exc:
-            log.debug("%s not used for the series shape: %s", source, error_reason(exc))
-            continue
-        shapes.append(tuple(int(n) for n in img.shape))
-    return majority_shape(shapes)
 
 
 def majority_shape(shapes: Sequence[tuple[int, ...]]) -> Optional[tuple[int, ...]]:
@@ -296,33 +225,6 @@ def validate_phase_names(names: Iterable[str], field: Optional[str] = None) -> N
 def auto_mask(frame: np.ndarray) -> np.ndarray:
     """Pixels that cannot hold counts: negative values (Pilatus gaps, -1/-2 flags) and non-finite ones."""
     return ~np.isfinite(frame) | (frame < 0)
-
-
-def frame_monitor(ref: Any, cfg: DiffractionConfig) -> float:
-    """Normalisation factor of a frame: I0 (``monitor`` or ``metadata[monitor_key]``) / ``monitor_reference``.
-
-    1 when the frame has no monitor value.
-    """
-    mon = None
-    if cfg.monitor_key:
-        mon = (getattr(ref, "metadata", None) or {}).get(cfg.monitor_key)
-    if mon is None:
-        mon = getattr(ref, "monitor", None)
-    if mon is None:
-        return 1.0
-    try:
-        mon = float(mon)
-    except (TypeError, ValueError):
-        raise DataFormatError(f"{getattr(ref, 'path', '?')}: monitor value {mon!r} is not a number") from None
-    return mon / float(cfg.monitor_reference)
-
-
-def error_reason(exc: BaseException) -> str:
-    """One line describing why a frame was rejected."""
-    msg = str(exc).splitlines()[0] if str(exc) else ""
-    if isinstance(exc, XsuiteError):
-        return msg or type(exc).__name__
-    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
 
 
 def sample_from_name(path: Path) -> str:

@@ -1,0 +1,434 @@
+"""The one driver of diffraction series, used by every mode (batch, ``--workers``, Dask, watch, notebooks).
+
+A session is one series (one results entry) with its frozen :class:`~xsuite.series.setup.SeriesSetup`, its
+:class:`~xsuite.series.frames.FrameReducer` and its :class:`~xsuite.series.writer.SeriesWriter`:
+
+* :meth:`SeriesSession.append` stores a reduced frame (in place, SWMR; kept in memory too);
+* :func:`reduce_into` runs the reducers of one or more sessions over their frames — serially, on a process
+  pool or on a Dask cluster (:func:`xsuite.parallel.map_ordered`) — and appends the results in order;
+* :meth:`GixrdSession.finish` / :meth:`XrdSession.finish` is the one end-of-run step (the watcher calls the
+  same method when it stops, and :meth:`GixrdSession.refit` between frames).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable, Hashable, Mapping, Optional, Sequence
+
+import numpy as np
+
+from xsuite.errors import XsuiteError, error_reason
+from xsuite.series.frames import FrameReducer, FrameResult, FrameTask, ref_key
+from xsuite.series.writer import ResultsFile, SeriesWriter
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SeriesSession", "GixrdSession", "XrdSession", "Dispatch", "reduce_into", "pending_tasks",
+           "analysis_options"]
+
+
+class SeriesSession:
+    """One series entry: setup, reducer, writer (base of :class:`GixrdSession` and :class:`XrdSession`).
+
+    Parameters
+    ----------
+    setup : SeriesSetup
+        The series' resolved setup.
+    file : ResultsFile
+        The run's results file (shared by the sessions of a run).
+    entry : str
+        Entry name.
+    reducer : FrameReducer, optional
+        The per-frame function (default: one built from the setup). Sessions of one geometry may share it,
+        so each worker builds its integrator once for all of them.
+    """
+
+    kind = "series"
+
+    def __init__(self, setup: Any, file: ResultsFile, entry: str, reducer: Optional[FrameReducer] = None) -> None:
+        self.setup = setup
+        self.file = file
+        self.entry = entry
+        self.reducer = reducer or FrameReducer(setup)
+        self.writer = SeriesWriter(file, entry, self._create, self._frame_rows)
+        self.warnings: list[str] = list(setup.warnings)
+        self.last_good: Any = None
+
+    # -- frames ----------------------------------------------------------------------------------------------
+    def keys(self) -> set[str]:
+        """Keys of the frames already stored (earlier runs included)."""
+        return self.writer.keys()
+
+    def append(self, result: FrameResult, ref: Any = None) -> bool:
+        """Store one reduced frame (or record its rejection). Returns True when it was stored."""
+        stored = self.writer.append(result)
+        if stored:
+            self.last_good = ref if ref is not None else result
+        return stored
+
+    def reject(self, key: str, reason: str) -> None:
+        """Record a frame given up on (e.g. by the watcher) with its one-line reason."""
+        self.writer.reject(key, reason)
+
+    def warn(self, message: str) -> None:
+        """A warning for the user: logged, kept for the JSON document and stored in the entry."""
+        if message not in self.warnings:
+            self.warnings.append(message)
+            log.warning("%s: %s", self.entry, message)
+
+    def task(self, ref: Any, last: bool = False) -> FrameTask:
+        """The work item of one frame (which 2D products it should also give)."""
+        return FrameTask(ref)
+
+    # -- structure ------------------------------------------------------------------------------------------
+    def _create(self, tx: Any, first: FrameResult) -> None:
+        raise NotImplementedError
+
+    def _frame_rows(self, result: FrameResult) -> Mapping[str, Mapping[str, Any]]:
+        return {}
+
+
+# ==================================================================================================== GIXRD
+class GixrdSession(SeriesSession):
+    """A GIXRD series (one sample at one incidence angle): frames, then tracking, kinetics and depth.
+
+    Parameters
+    ----------
+    setup : SeriesSetup
+        Grazing-incidence setup (``setup.incidence_angle_deg`` set).
+    file : ResultsFile
+        The run's results file.
+    """
+
+    kind = "gixrd"
+
+    def __init__(self, setup: Any, file: ResultsFile, reducer: Optional[FrameReducer] = None) -> None:
+        from xsuite.io.layout_diffraction import gixrd_entry_name
+
+        self._options = analysis_options(setup.gixrd, setup.wavelength_angstrom, float(setup.incidence_angle_deg),
+                                         setup.sample)
+        super().__init__(setup, file, gixrd_entry_name(setup.sample, float(setup.incidence_angle_deg)), reducer)
+        self.summary: Any = None
+        self.fiber_map: Any = None
+
+    @property
+    def title(self) -> str:
+        return f"{self.setup.sample}, GIXRD {self.setup.incidence_angle_deg:g} deg"
+
+    def task(self, ref: Any, last: bool = False) -> FrameTask:
+        """The last frame of a batch also gives the q_ip/q_oop map (``map_2d``)."""
+        return FrameTask(ref, fiber_map=bool(last and self.setup.gixrd.map_2d))
+
+    def append(self, result: FrameResult, ref: Any = None) -> bool:
+        stored = super().append(result, ref)
+        if stored and result.fiber_map is not None:
+            self.fiber_map = result.fiber_map
+        return stored
+
+    def _create(self, tx: Any, first: FrameResult) -> None:
+        from xsuite.diffraction.series import choose_reflections, reflection_label
+        from xsuite.io.layout_diffraction import create_gixrd_summary, create_series_entry, depth_rows, write_depth_entry
+
+        q = np.asarray(first.q_inv_angstrom, dtype=float)
+        e = create_series_entry(tx, self.entry, kind="gixrd", title=self.title, setup=self.setup, q=q,
+                                correlation=first.correlation, inputs=self.writer.inputs_of(first),
+                                time_label="air-exposure time")
+        gi = self.setup.gixrd
+        labels = [reflection_label(r) for r in choose_reflections(gi, self.setup.wavelength_angstrom, q,
+                                                                  self._options.phases)]
+        names = list(dict.fromkeys(self._options.phase(p).name for p in list(gi.track) + list(gi.matrix_phases)))
+        s = self.setup.config.integration_settings()
+        create_gixrd_summary(e, labels, names if labels else [],
+                             (s.n_q_oop, s.n_q_ip) if gi.map_2d else None, gi, self._depth_um(labels))
+        write_depth_entry(tx, self.setup.sample, depth_rows(tx.h5, self.setup.sample))
+
+    def _depth_um(self, labels: Sequence[tuple[str, str, float]]) -> Optional[float]:
+        from xsuite.diffraction.series import PeakSummary, information_depth
+
+        peaks = [PeakSummary(phase=p, hkl=h, q=q, detected=False, onset_s=None, time_s=np.zeros(0),
+                             area=np.zeros(0), area_err=np.zeros(0), significance=np.zeros(0)) for p, h, q in labels]
+        return information_depth(self._options, peaks)
+
+    # -- analysis -------------------------------------------------------------------------------------------
+    def analysis_inputs(self) -> Any:
+        """The stored frames as :class:`~xsuite.diffraction.series.SeriesInputs` (from memory; picklable, so
+        the watcher analyses in a helper process). None before the first frame."""
+        from xsuite.diffraction.series import SeriesInputs
+
+        if not len(self.writer.buffer):
+            return None
+        t, inten, sig, _ = self.writer.frames()
+        return SeriesInputs(q=self.writer.q, intensity=inten, sigma=sig, time_s=t, options=self._options,
+                            name=self.entry, rejected=self.writer.all_rejected(),
+                            correlation=self.writer.correlation, warnings=tuple(self.warnings))
+
+    def write_analysis(self, analysis: Any) -> Any:
+        """Give the summary groups (and the sample's depth table) the values of an analysis, in place."""
+        from xsuite.io.layout_diffraction import depth_rows, depth_updates, gixrd_summary_values
+
+        self.writer.update(gixrd_summary_values(analysis, self.writer.all_rejected(), self.fiber_map))
+        with self.file.read() as h5:
+            rows = depth_rows(h5, self.setup.sample)
+        try:
+            self.writer.update(depth_updates(self.setup.sample, rows), absolute=True)
+        except XsuiteError as exc:  # another run added series of this sample meanwhile: rebuilt at its creation
+            log.warning("%s: depth table not updated: %s", self.entry, error_reason(exc))
+        self.summary = analysis.summary
+        return analysis.summary
+
+    def refit(self) -> Any:
+        """Analyse the frames stored so far and write the summaries (None before the first frame)."""
+        inputs = self.analysis_inputs()
+        return None if inputs is None else self.write_analysis(inputs.analyse())
+
+    def finish(self) -> Any:
+        """The end-of-run step: the q_ip/q_oop map (when the run produced none and ``map_2d`` wants one),
+        then a final re-fit. Returns the :class:`~xsuite.diffraction.series.SeriesSummary` (None when the
+        series holds no frame)."""
+        if self.setup.gixrd.map_2d and self.fiber_map is None and self.last_good is not None \
+                and not isinstance(self.last_good, FrameResult):
+            res = FrameReducer(self.setup)(FrameTask(self.last_good, fiber_map=True))
+            self.fiber_map = res.fiber_map
+        summary = self.refit()
+        self.writer.flush_inputs()
+        if summary is None and self.writer.rejected:
+            log.warning("%s: no good frame stored; rejected: %s", self.entry, self.writer.rejected)
+        return summary
+
+
+def analysis_options(gixrd: Any, wavelength_angstrom: float, incidence_angle_deg: float, sample: str = "sample") -> Any:
+    """:class:`~xsuite.diffraction.series.SeriesAnalysisOptions` of a series: the ``gixrd`` config's phase
+    entries (built-in names, user CIF paths) resolved to phases here, once (CIFs are read here)."""
+    from xsuite.diffraction.series import SeriesAnalysisOptions
+    from xsuite.pipelines._phases import resolve_phase
+
+    entries = list(gixrd.track) + list(gixrd.matrix_phases) + [r.phase for r in gixrd.reflections or []]
+    return SeriesAnalysisOptions(gixrd=gixrd, phases={str(e): resolve_phase(e) for e in entries},
+                                 wavelength_angstrom=float(wavelength_angstrom),
+                                 incidence_angle_deg=float(incidence_angle_deg), sample=sample)
+
+
+# ==================================================================================================== XRD
+@dataclass(frozen=True)
+class XrdSampleSummary:
+    """Headline of one transmission sample (the JSON ``files`` items)."""
+
+    name: str
+    sources: tuple[str, ...]
+    entry: str
+    n_frames: int
+    pattern: Any
+    peaks: tuple[Any, ...]
+    calibrant: bool = False
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def source(self) -> str:
+        return self.sources[0] if self.sources else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "source": self.source, "entry": self.entry,
+                               "n_frames": self.n_frames, "peaks": [p.to_dict() for p in self.peaks]}
+        if len(self.sources) > 1:
+            out["sources"] = list(self.sources)
+        if self.calibrant:
+            out["calibrant"] = True
+        return out
+
+
+class XrdSession(SeriesSession):
+    """One transmission sample: its frames (one or many), per-frame peak fits, mean pattern and its peaks.
+
+    Parameters
+    ----------
+    setup : SeriesSetup
+        Transmission setup.
+    file : ResultsFile
+        The run's results file.
+    name : str
+        Sample name (entry ``<name>_xrd``).
+    references : callable
+        ``references(q_max) -> [(phase, Reflection), ...]``: the reflections the peaks are labelled with
+        (listed up to the patterns' highest q, once known).
+    n_frames : int
+        Frames of the sample in this run (a single image also stores its cake, ``xrd.cake`` permitting).
+    reducer : FrameReducer
+        Shared by every sample of the run (one integrator per worker).
+    calibrant : bool
+        The sample is the calibrant image (instrumental width; not compared).
+    """
+
+    kind = "xrd"
+
+    def __init__(self, setup: Any, file: ResultsFile, name: str,
+                 references: Callable[[float], Sequence[tuple[str, Any]]], n_frames: int, reducer: FrameReducer,
+                 calibrant: bool = False) -> None:
+        from xsuite.io.layout_diffraction import xrd_entry_name
+
+        self.name = name
+        self._references_for = references
+        self._references: Optional[list[tuple[str, Any]]] = None
+        self.n_frames = int(n_frames)
+        self.calibrant = calibrant
+        self.frame_peaks: dict[str, tuple[Any, ...]] = {}
+        self.cake: Any = None
+        self.sources: list[str] = []
+        super().__init__(setup, file, xrd_entry_name(name), reducer)
+        self._row_keys = self._stored_row_keys()
+
+    @property
+    def wants_cake(self) -> bool:
+        """Store the 2D cake (of the sample's last frame)? ``xrd.cake``: None (default) = for a single image
+        only, True = always, False = never."""
+        c = self.setup.xrd.cake
+        return bool(c) if c is not None else self.n_frames == 1
+
+    def task(self, ref: Any, last: bool = False) -> FrameTask:
+        return FrameTask(ref, cake=bool(self.wants_cake and last))
+
+    def _stored_row_keys(self) -> set[str]:
+        if not self.writer.created or not self.file.has(f"{self.entry}/frame_peaks/frame_key"):
+            return set()
+        with self.file.read() as h5:
+            return {k.decode() if isinstance(k, bytes) else str(k) for k in h5[f"{self.entry}/frame_peaks/frame_key"][()]}
+
+    def _create(self, tx: Any, first: FrameResult) -> None:
+        from xsuite.io.layout_diffraction import create_series_entry, create_xrd_summary
+
+        q = np.asarray(first.q_inv_angstrom, dtype=float)
+        title = f"{self.name}, transmission XRD"
+        e = create_series_entry(tx, self.entry, kind="xrd", title=title, setup=self.setup, q=q,
+                                correlation=first.correlation, inputs=self.writer.inputs_of(first),
+                                time_label="frame time", default=False)
+        s = self.setup.config.integration_settings()
+        create_xrd_summary(e, q, self.setup, cake_shape=(s.n_chi, q.size) if self.wants_cake else None)
+
+    @property
+    def references(self) -> list[tuple[str, Any]]:
+        """(phase, Reflection) pairs the peaks are labelled with, up to the patterns' highest q."""
+        if self._references is None:
+            q = self.writer.q
+            self._references = list(self._references_for(float(np.nanmax(q)) if q is not None else 12.0))
+        return self._references
+
+    def labelled(self, peaks: Sequence[Any]) -> tuple[Any, ...]:
+        """Peaks labelled with the nearest reference reflection within ``match_tolerance_inv_angstrom``."""
+        from xsuite.diffraction.peak_search import label_peaks
+
+        return label_peaks(peaks, self.references, self.setup.xrd.match_tolerance_inv_angstrom)
+
+    def _frame_rows(self, result: FrameResult) -> Mapping[str, Mapping[str, Any]]:
+        from xsuite.io.layout_diffraction import xrd_peak_rows
+
+        peaks = self.labelled(result.peaks or ())
+        self.frame_peaks[result.key] = peaks
+        if result.key in self._row_keys:  # rows written by a run killed before it stored the frame
+            return {}
+        return {"frame_peaks": xrd_peak_rows(peaks, result.key)}
+
+    def append(self, result: FrameResult, ref: Any = None) -> bool:
+        stored = super().append(result, ref)
+        if stored:
+            self.sources.append(result.source)
+            if result.cake is not None:
+                self.cake = result.cake
+        return stored
+
+    def finish(self) -> Optional[XrdSampleSummary]:
+        """Mean pattern of the sample's frames, its peaks (a single frame's own fits), the cake; written in
+        place. None when the sample has no stored frame."""
+        from xsuite.diffraction.integrate import Pattern1D
+        from xsuite.io.layout_diffraction import xrd_summary_values
+
+        if not len(self.writer.buffer):
+            return None
+        t, inten, sig, keys = self.writer.frames()
+        n = inten.shape[0]
+        with np.errstate(invalid="ignore"):
+            mean = np.nanmean(inten, axis=0) if n > 1 else inten[0]
+            err = np.sqrt(np.nansum(sig ** 2, axis=0)) / np.maximum(np.sum(np.isfinite(sig), axis=0), 1) \
+                if n > 1 else sig[0]
+        pattern = Pattern1D(self.writer.q, mean, err, np.ones_like(mean), self.setup.wavelength_angstrom, 1.0,
+                            self.writer.correlation)
+        if n == 1 and keys[0] in self.frame_peaks:
+            peaks = self.frame_peaks[keys[0]]
+        else:
+            peaks = self.labelled(self.reducer.peak_search(pattern.q_inv_angstrom, mean, err, pattern.correlation))
+        self.writer.update(xrd_summary_values(pattern, peaks, self.cake, self.writer.all_rejected(), self.warnings))
+        return XrdSampleSummary(name=self.name, sources=tuple(dict.fromkeys(self.sources)) or tuple(
+            self.writer.stored_sources()), entry=self.entry, n_frames=n, pattern=pattern, peaks=tuple(peaks),
+            calibrant=self.calibrant, warnings=tuple(self.warnings))
+
+
+# ==================================================================================================== driving
+class Dispatch:
+    """Picklable per-item function over several sessions: ``(session key, FrameTask) -> (key, FrameResult)``.
+
+    Sessions sharing a reducer object keep sharing it in every worker (one integrator per worker).
+    """
+
+    def __init__(self, reducers: Mapping[Hashable, FrameReducer]) -> None:
+        self.reducers = dict(reducers)
+
+    def __call__(self, item: tuple[Hashable, FrameTask]) -> tuple[Hashable, FrameResult]:
+        key, task = item
+        return key, self.reducers[key](task)
+
+
+def reduce_into(sessions: Mapping[Hashable, SeriesSession], tasks: Sequence[tuple[Hashable, FrameTask]], *,
+                workers: int = 1, scheduler: Any = None, progress: Optional[Callable[[Any], None]] = None) -> int:
+    """Reduce frames on the chosen engine and append each result to its session, in input order.
+
+    Parameters
+    ----------
+    sessions : mapping
+        Session key -> session.
+    tasks : sequence of (session key, FrameTask)
+        The frames to reduce.
+    workers, scheduler, progress
+        Engine (:func:`xsuite.parallel.map_ordered`).
+
+    Returns
+    -------
+    int
+        Frames stored.
+    """
+    from xsuite.parallel import map_ordered
+
+    dispatch = Dispatch({k: s.reducer for k, s in sessions.items()})
+    shared: dict[int, Any] = {}  # the bin correlation per reducer, for results that arrive without it
+    stored = 0
+    for (key, task), out in map_ordered(dispatch, list(tasks), workers=workers, scheduler=scheduler,
+                                        progress=progress):
+        session = sessions[key]
+        if isinstance(out, BaseException):
+            res = FrameResult.failed(task.ref, error_reason(out))
+        else:
+            res = out[1]
+        rid = id(session.reducer)
+        if res.ok and res.correlation is not None:
+            shared.setdefault(rid, res.correlation)
+        elif res.ok and not session.writer.created and rid in shared:
+            from dataclasses import replace
+
+            res = replace(res, correlation=shared[rid])
+        stored += bool(session.append(res, task.ref))
+    return stored
+
+
+def pending_tasks(session: SeriesSession, refs: Sequence[Any], key: Hashable = 0) -> list[tuple[Hashable, FrameTask]]:
+    """Tasks of the frames not stored yet (the last one flagged as the batch's last frame)."""
+    done = session.keys()
+    todo = [r for r in refs if ref_key(r) not in done]
+    return [(key, session.task(r, last=(i == len(todo) - 1))) for i, r in enumerate(todo)]
+
+
+def frame_time_warning(refs: Sequence[Any]) -> Optional[str]:
+    """A warning when frame times are not from the frames' metadata (interval or file times)."""
+    sources = {getattr(r, "time_source", "metadata") for r in refs}
+    if "mtime" in sources:
+        return ("frame times taken from file modification times (no time in the frames' metadata and no "
+                "--interval): check them")
+    return None
+

@@ -1,0 +1,250 @@
+"""Writing series into a results file: in place, SWMR, with the appended frames kept in memory.
+
+* :class:`ResultsFile` — one results file shared by every series of a run: structural edits in a
+  transaction (once per series, when it is created), everything else through ONE SWMR appender.
+* :class:`SeriesWriter` — one series entry: creates it at its first good frame (with the final structure
+  of its summaries, see :mod:`xsuite.io.layout_diffraction`), appends frames in place, records rejected
+  frames and input files, updates summaries in place, and keeps what it appended in a
+  :class:`FrameBuffer` so the analysis never reads the file back. The file is read only to resume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
+
+import numpy as np
+
+from xsuite.errors import DataFormatError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ResultsFile", "SeriesWriter", "FrameBuffer"]
+
+
+class ResultsFile:
+    """A results file shared by the series of one run (one SWMR appender at a time, one writer lock).
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.h5`` results file (created at the first series).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        from xsuite.io.nexus import ResultsStore
+
+        self.path = Path(path)
+        self.store = ResultsStore(self.path)
+        self._cm: Any = None
+        self._ap: Any = None
+
+    def appender(self) -> Any:
+        """The open SWMR appender (opened on first use)."""
+        if self._ap is None:
+            self._cm = self.store.appender()
+            self._ap = self._cm.__enter__()
+        return self._ap
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A structural edit (the appender is closed meanwhile)."""
+        self.close()
+        with self.store.transaction() as tx:
+            yield tx
+
+    def read(self) -> Any:
+        """A read-only handle: the appender's file when it is open, else a fresh read-only open."""
+        if self._ap is not None:
+            return contextlib.nullcontext(self._ap.h5)
+        from xsuite.io.nexus import open_for_reading
+
+        return open_for_reading(self.path)
+
+    def has(self, path: str) -> bool:
+        """True when the file exists and holds ``path``."""
+        if self._ap is None and not self.path.exists():
+            return False
+        with self.read() as h5:
+            return path in h5
+
+    def close(self) -> None:
+        """Close the appender (the file is consistent at every moment; this just releases it)."""
+        if self._cm is not None:
+            cm, self._cm, self._ap = self._cm, None, None
+            cm.__exit__(None, None, None)
+
+    def __enter__(self) -> "ResultsFile":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+@dataclass
+class FrameBuffer:
+    """The frames of a series held in memory (appended ones, plus stored ones when resuming)."""
+
+    keys: list[str] = field(default_factory=list)
+    time_s: list[float] = field(default_factory=list)
+    intensity: list[np.ndarray] = field(default_factory=list)
+    sigma: list[np.ndarray] = field(default_factory=list)
+    monitor: list[float] = field(default_factory=list)
+
+    def add(self, key: str, time_s: float, intensity: np.ndarray, sigma: np.ndarray, monitor: float) -> None:
+        self.keys.append(key)
+        self.time_s.append(float(time_s))
+        self.intensity.append(np.asarray(intensity, dtype=float))
+        self.sigma.append(np.asarray(sigma, dtype=float))
+        self.monitor.append(float(monitor))
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+        """(time_s, intensity (F, Q), sigma (F, Q), keys), sorted by time (stable)."""
+        t = np.asarray(self.time_s, dtype=float)
+        order = np.argsort(t, kind="stable")
+        return (t[order], np.stack(self.intensity)[order], np.stack(self.sigma)[order],
+                [self.keys[i] for i in order])
+
+
+class SeriesWriter:
+    """The one writer of a series entry (see the module doc).
+
+    Parameters
+    ----------
+    file : ResultsFile
+        The run's results file.
+    entry : str
+        Entry name.
+    create : callable
+        ``create(tx, first_result) -> None``: makes the entry with its whole structure (called once, in a
+        transaction, at the first good frame).
+    frame_rows : callable, optional
+        ``frame_rows(result) -> {group: rows}``: per-frame table rows appended with each frame (e.g. a
+        transmission frame's peak fits), before the frame's pattern row (which commits the frame).
+    """
+
+    def __init__(self, file: ResultsFile, entry: str, create: Callable[[Any, Any], None],
+                 frame_rows: Optional[Callable[[Any], Mapping[str, Mapping[str, Any]]]] = None) -> None:
+        self.file = file
+        self.entry = entry
+        self._create_fn = create
+        self._frame_rows = frame_rows
+        self.buffer = FrameBuffer()
+        self.correlation: Optional[np.ndarray] = None
+        self.q: Optional[np.ndarray] = None
+        self.rejected: dict[str, str] = {}
+        self._stored_rejected: dict[str, str] = {}
+        self._inputs_recorded: set[str] = set()
+        self._pending_inputs: list[str] = []
+        self.created = self.file.has(f"{entry}/patterns")
+        if self.created:
+            self._resume()
+
+    # -- resume ---------------------------------------------------------------------------------------------
+    def _resume(self) -> None:
+        """Load the frames a previous run stored (the only time the file is read back)."""
+        from xsuite.io.layout_diffraction import read_series_frames
+
+        with self.file.read() as h5:
+            got = read_series_frames(h5, self.entry)
+            paths = h5.get(f"{self.entry}/process/input_files/path")
+            self._inputs_recorded = {v.decode() if isinstance(v, bytes) else str(v) for v in paths[()]} \
+                if paths is not None else set()
+        for i, key in enumerate(got["keys"]):
+            self.buffer.add(key, got["time_s"][i], got["intensity"][i], got["sigma"][i], got["monitor"][i])
+        self.q, self.correlation = got["q"], got["correlation"]
+        self._stored_rejected = {k: v for k, v in got["rejected"].items() if k not in set(got["keys"])}
+        log.info("%s: %d frame(s) already stored", self.entry, len(self.buffer))
+
+    # -- frames -----------------------------------------------------------------------------------------------
+    def keys(self) -> set[str]:
+        """Keys of the frames stored (including earlier runs)."""
+        return set(self.buffer.keys)
+
+    def all_rejected(self) -> dict[str, str]:
+        """Frames rejected in this run and earlier ones (not since stored), key -> reason."""
+        out = {k: v for k, v in self._stored_rejected.items() if k not in self.buffer.keys}
+        out.update(self.rejected)
+        return out
+
+    def append(self, result: Any) -> bool:
+        """Store one frame (True) or record why it was rejected (False); a stored key is ignored."""
+        if not result.ok:
+            self.reject(result.key, result.error)
+            return False
+        if result.key in self.buffer.keys:
+            return False
+        if not self.created:
+            self._create(result)
+        if self.q is not None and result.intensity.shape != self.q.shape:
+            raise DataFormatError(f"{result.source}: pattern has {result.intensity.size} points, the series "
+                                  f"{self.entry} in {self.file.path} has {self.q.size}")
+        ap = self.file.appender()
+        for group, rows in (self._frame_rows(result) if self._frame_rows else {}).items():
+            ap.extend(f"{self.entry}/{group}", rows)
+        from xsuite.io.layout_diffraction import pattern_row
+
+        ap.series(self.entry, "patterns").append(result.key, pattern_row(result))
+        self.buffer.add(result.key, result.time_s, result.intensity, result.sigma, result.monitor)
+        self.rejected.pop(result.key, None)
+        self._note_inputs(result)
+        return True
+
+    def reject(self, key: str, reason: Optional[str]) -> None:
+        """Record a frame given up on, with its one-line reason (stored at the next summary update)."""
+        self.rejected[str(key)] = str(reason)
+        log.warning("%s: frame %s skipped: %s", self.entry, key, reason)
+
+    def _create(self, first: Any) -> None:
+        with self.file.transaction() as tx:
+            self._create_fn(tx, first)
+        self.created = True
+        self.q = np.asarray(first.q_inv_angstrom, dtype=float)
+        self.correlation = first.correlation
+        self._inputs_recorded.update(getattr(r, "path", r) for r in self.inputs_of(first))
+
+    def _note_inputs(self, result: Any) -> None:
+        """Queue the provenance of a stored frame's files (hashed by the worker that read them)."""
+        for rec in getattr(result, "inputs", ()) or ():
+            if rec.path not in self._inputs_recorded:
+                self._inputs_recorded.add(rec.path)
+                self._pending_inputs.append(rec)
+        if len(self._pending_inputs) >= 64:
+            self.flush_inputs()
+
+    def flush_inputs(self) -> None:
+        """Record the input files seen since the last call (size + SHA-256), in one batch."""
+        if self._pending_inputs and self.created:
+            self.file.appender().add_inputs(self.entry, list(self._pending_inputs))
+        self._pending_inputs.clear()
+
+    # -- summaries --------------------------------------------------------------------------------------------
+    def update(self, values: Mapping[str, Mapping[str, Any]], *, absolute: bool = False) -> None:
+        """Give summary groups new values in place: ``{group: {field: value}}`` (groups relative to the
+        entry unless ``absolute``)."""
+        self.flush_inputs()
+        ap = self.file.appender()
+        for group, fields in values.items():
+            ap.update_fields(group if absolute else f"{self.entry}/{group}", fields)
+
+    def frames(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+        """Stored frames sorted by time: (time_s, intensity, sigma, keys)."""
+        return self.buffer.arrays()
+
+    def inputs_of(self, first: Any) -> list[Any]:
+        """Input files recorded at creation: the first frame's file and its linked data files (the records
+        the worker made, else their paths)."""
+        if getattr(first, "inputs", ()):
+            return list(first.inputs)
+        from xsuite.io.images import linked_files
+
+        return [str(Path(first.source.split("::", 1)[0]).resolve()), *map(str, linked_files(first.source))]
+
+    def stored_sources(self) -> Sequence[str]:
+        return sorted(self._inputs_recorded)
