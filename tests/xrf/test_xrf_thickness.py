@@ -113,7 +113,7 @@ def test_erf_edge_fit_recovers_noiseless_parameters():
     assert fit.success
     assert fit.thickness_px == pytest.approx(t, abs=1e-3)
     assert fit.sigma_px == pytest.approx(sig, abs=1e-3)
-    assert fit.cl_layer == pytest.approx(1.1, abs=1e-3)
+    assert fit.layer_level == pytest.approx(1.1, abs=1e-3)
     # and the deficit integral gives the same thickness without any threshold on Y; the outer edge is
     # the half maximum of the layer's Cl level (1.1 here, so 0.55 of the bulk)
     tl, s_cl, s_y = th.local_thickness(s, cl[None, :], y[None, :], s_max_px=25.0, cl_half=0.55,

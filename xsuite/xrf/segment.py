@@ -25,6 +25,8 @@ __all__ = [
     "normalise_counts",
     "PelletLevels",
     "pellet_levels",
+    "ElementLevels",
+    "element_levels",
     "pellet_mask",
     "detect_interface_side",
     "ratio_map",
@@ -230,19 +232,93 @@ def pellet_levels(smoothed: np.ndarray, name: str = "map") -> PelletLevels:
     return PelletLevels(background=bg, bulk=bulk)
 
 
-def pellet_mask(cl_norm_s: np.ndarray, y_norm_s: np.ndarray) -> np.ndarray:
-    """The pellet: where smoothed Cl (or Y) reaches half its bulk level; largest component, holes filled.
+@dataclass(frozen=True)
+class ElementLevels:
+    """Background and unit levels of the reference and the layer element (see :func:`element_levels`).
+
+    ``layer.bulk`` is the layer element's bulk level when the bulk holds it (``layer_in_bulk``), else
+    its level inside the layer; the normalised layer map is 1 at that level.
+    """
+
+    reference: PelletLevels
+    layer: PelletLevels
+    layer_in_bulk: bool
+
+
+def _robust_background(vals: np.ndarray) -> float:
+    """Background of values that hold background and possibly a brighter population (Otsu when bimodal)."""
+    if vals.size < 8 or float(np.ptp(vals)) <= 0:
+        return float(np.median(vals)) if vals.size else 0.0
+    thr = _otsu(vals)
+    lo, hi = vals[vals <= thr], vals[vals > thr]
+    if lo.size and hi.size:
+        mad = float(np.median(np.abs(lo - np.median(lo)))) * 1.4826
+        if float(np.median(hi)) > float(np.median(lo)) + 5.0 * max(mad, 1e-12):
+            return float(np.median(lo))
+    return float(np.median(vals))
+
+
+def element_levels(ref_s: np.ndarray, lay_s: np.ndarray, names: tuple[str, str] = ("reference", "layer")
+                   ) -> ElementLevels:
+    """Levels of both maps: the reference from an Otsu split, the layer element from the reference's bulk.
+
+    The reference is present in the bulk only (background outside and in the layer): an Otsu split
+    gives its background and bulk. The layer element may be as rich, richer or poorer in the layer than
+    in the bulk, or absent from the bulk, so a split of its own values is not trusted: its bulk level is
+    its median where the reference is at ≥ 90 % of its bulk level, its background the lower population
+    where the reference is absent (Li side and layer).
+
+    Raises
+    ------
+    DataFormatError
+        A map is empty, or neither map shows a pellet against an empty side.
+
+    Examples
+    --------
+    >>> ref = np.zeros((20, 20)); ref[:, 10:] = 100.0
+    >>> lay = np.zeros((20, 20)); lay[:, 7:10] = 150.0; lay[:, 10:] = 100.0
+    >>> lev = element_levels(ref + 1.0, lay + 1.0)
+    >>> lev.reference.bulk, lev.layer.bulk, lev.layer.background, lev.layer_in_bulk
+    (101.0, 101.0, 1.0, True)
+    """
+    lev_r = pellet_levels(ref_s, names[0])
+    vals_l = _sample(lay_s)
+    if not np.any(vals_l > 0) or float(np.ptp(vals_l)) <= 0:
+        raise DataFormatError(f"map {names[1]!r} is empty (all pixels equal); expected fluorescence counts")
+    ref_n = (ref_s - lev_r.background) / (lev_r.bulk - lev_r.background)
+    bulk_px = ref_n >= 0.9
+    out_px = ref_n < 0.1
+    bg_l = _robust_background(_sample(lay_s[out_px])) if out_px.any() else float(np.min(vals_l))
+    bulk_l = float(np.median(_sample(lay_s[bulk_px]))) if bulk_px.any() else float(np.max(vals_l))
+    high = float(np.percentile(vals_l, 99.0))
+    in_bulk = (bulk_l - bg_l) >= 0.1 * max(high - bg_l, 1e-12)
+    if not in_bulk:
+        cand = _sample(lay_s[out_px]) if out_px.any() else vals_l
+        cand = cand[cand > bg_l]
+        unit = float(np.percentile(cand, 90.0)) if cand.size else high
+        if not unit > bg_l:
+            unit = high
+        return ElementLevels(lev_r, PelletLevels(background=bg_l, bulk=unit), False)
+    if not bulk_l > bg_l:
+        raise DataFormatError(f"map {names[1]!r} has no contrast between pellet and background")
+    return ElementLevels(lev_r, PelletLevels(background=bg_l, bulk=bulk_l), True)
+
+
+def pellet_mask(cl_norm_s: np.ndarray, y_norm_s: np.ndarray, level: float = 0.5) -> np.ndarray:
+    """The pellet: where either smoothed map reaches ``level`` of its unit; largest component, holes filled.
 
     Parameters
     ----------
     cl_norm_s, y_norm_s : ndarray
-        Smoothed maps normalised to 0 (background) .. 1 (bulk).
+        Smoothed layer-element and reference maps normalised to 0 (background) .. 1 (bulk / unit).
+    level : float
+        Fraction of the unit level that counts as material.
 
     Returns
     -------
     ndarray of bool
     """
-    m = (cl_norm_s >= 0.5) | (y_norm_s >= 0.5)
+    m = (cl_norm_s >= level) | (y_norm_s >= level)
     lab, n = ndimage.label(m)
     if n == 0:
         return m
@@ -329,7 +405,7 @@ def detect_interface_side(pellet: np.ndarray, ratio_n: np.ndarray | None = None,
 
 
 def ratio_map(cl: np.ndarray, y: np.ndarray, pellet: np.ndarray,
-              y_floor: float) -> tuple[np.ndarray, float]:
+              y_floor: float, bulk: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """Cl/Y ratio of smoothed, background-subtracted maps, normalised to its bulk median.
 
     Parameters
@@ -341,6 +417,8 @@ def ratio_map(cl: np.ndarray, y: np.ndarray, pellet: np.ndarray,
     y_floor : float
         Floor of the Y denominator (e.g. 5 % of the bulk Y level), so a Y-free layer gives a large,
         finite ratio.
+    bulk : ndarray of bool, optional
+        Pixels whose median is the bulk ratio (default: the pellet; a thick layer is better left out).
 
     Returns
     -------
@@ -351,7 +429,8 @@ def ratio_map(cl: np.ndarray, y: np.ndarray, pellet: np.ndarray,
     """
     r = np.maximum(y, np.asarray(y_floor, dtype=y.dtype))
     np.divide(cl, r, out=r)
-    vals = _sample(r[pellet]) if pellet.any() else np.array([1.0])
+    sel = pellet if bulk is None or not bulk.any() else bulk
+    vals = _sample(r[sel]) if sel.any() else np.array([1.0])
     med = float(np.median(vals))
     if not np.isfinite(med) or med <= 0:
         med = 1.0

@@ -73,6 +73,8 @@ __all__ = [
     "EdgeFit",
     "fit_edges",
     "local_thickness",
+    "integral_thickness",
+    "profile_levels",
     "block_sem",
     "serial_sem",
     "SerialSem",
@@ -87,7 +89,7 @@ __all__ = [
 ]
 
 #: Systematic error of the mean local thickness, pixels (added in quadrature; see module docstring).
-MEAN_SYSTEMATIC_PX = 0.04
+MEAN_SYSTEMATIC_PX = 0.025
 #: Model/geometry error floor of the edge-fit thickness, pixels (see module docstring).
 EDGE_GEOMETRY_PX = 0.012
 
@@ -123,8 +125,12 @@ class InterfaceCurve:
 
     @property
     def tilt_deg(self) -> float:
-        """Mean angle of the interface to the map side, degrees."""
-        return float(np.degrees(np.arctan(np.mean(self.slope)))) if self.slope.size else float("nan")
+        """Angle of the interface to the map side (straight-line fit of the raw crossings), degrees."""
+        fin = np.isfinite(self.col_raw)
+        if fin.sum() < 3:
+            return float(np.degrees(np.arctan(np.mean(self.slope)))) if self.slope.size else float("nan")
+        slope = np.polyfit(self.rows[fin].astype(float), self.col_raw[fin], 1)[0]
+        return float(np.degrees(np.arctan(slope)))
 
     def arc_length_px(self) -> np.ndarray:
         """Cumulative arc length along the smoothed curve, pixels (0 at the first row)."""
@@ -152,19 +158,22 @@ def _first_crossing(vals: np.ndarray, level: np.ndarray | float) -> np.ndarray:
 
 
 def interface_curve(cl_norm: np.ndarray, pellet: np.ndarray, *, window_rows: int = 31,
-                    search_px: int = 6) -> InterfaceCurve:
+                    search_px: int = 6, level: float = 0.5) -> InterfaceCurve:
     """Locate the interface (outer pellet edge on the left) with sub-pixel precision.
 
     Parameters
     ----------
     cl_norm : ndarray
-        Smoothed Cl map normalised to 0 (background) .. 1 (bulk), canonical frame.
+        Smoothed material map (e.g. the larger of the normalised layer-element and reference maps)
+        normalised to 0 (background) .. 1 (bulk), canonical frame.
     pellet : ndarray of bool
         Pellet mask, canonical frame.
     window_rows : int
         Savitzky–Golay window along the interface (rows; order 2).
     search_px : int
         Half-width of the search for the crossing around the first pellet pixel of each row.
+    level : float
+        Crossing level (fraction of the unit level).
 
     Returns
     -------
@@ -182,7 +191,7 @@ def interface_curve(cl_norm: np.ndarray, pellet: np.ndarray, *, window_rows: int
     offs = np.arange(-search_px, search_px + 1)
     cols = np.clip(first[rows_all][:, None] + offs[None, :], 0, nx - 1)
     vals = cl_norm[rows_all[:, None], cols]
-    kx = _first_crossing(vals, 0.5)
+    kx = _first_crossing(vals, level)
     raw = np.where(np.isfinite(kx), cols[:, 0] + kx, np.nan)
     # keep the contiguous span between the first and last valid rows
     good = np.isfinite(raw)
@@ -435,19 +444,20 @@ class EdgeFit:
     thickness_err_px: float
     sigma_px: float
     sigma_err_px: float
-    cl_layer: float
-    cl_bulk: float
-    y_bulk: float
+    layer_level: float
+    layer_level_err: float
+    layer_bulk: float
+    ref_bulk: float
     redchi: float
     success: bool
     message: str
-    cl_model: np.ndarray = field(repr=False)
-    y_model: np.ndarray = field(repr=False)
+    layer_model: np.ndarray = field(repr=False)
+    ref_model: np.ndarray = field(repr=False)
 
     def to_dict(self) -> dict:
         """Scalars as a JSON-ready dict."""
         return {k: (float(v) if isinstance(v, (float, np.floating)) else v)
-                for k, v in self.__dict__.items() if k not in ("cl_model", "y_model")}
+                for k, v in self.__dict__.items() if k not in ("layer_model", "ref_model")}
 
 
 def _edge_models(s: np.ndarray, p: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -461,20 +471,26 @@ def _edge_models(s: np.ndarray, p: dict[str, float]) -> tuple[np.ndarray, np.nda
 
 def fit_edges(s_px: np.ndarray, cl: np.ndarray, cl_err: np.ndarray, y: np.ndarray,
               y_err: np.ndarray, *, thickness0_px: float, sigma0_px: float = 1.0,
-              d0_max_px: float = 3.0, corr_samples: float = 1.0) -> EdgeFit:
-    """Fit the averaged Cl and Y normal profiles with shared erf edges (lmfit, least squares).
+              d0_max_px: float = 6.0, corr_samples: float = 1.0, layer0: float = 1.0) -> EdgeFit:
+    """Fit the averaged layer-element and reference normal profiles with shared erf edges (lmfit).
+
+    Model: ``L = b + (c_L - b) Φ((s-d0)/σ) + (c_B - c_L) Φ((s-d0-T)/σ)``,
+    ``R = b_R + (r_B - b_R) Φ((s-d0-T)/σ)``.
 
     Parameters
     ----------
     s_px : ndarray
         Distance along the normal, pixels.
     cl, y : ndarray
-        Averaged normalised profiles (0 outside, 1 in the bulk).
+        Averaged normalised profiles of the layer element and the reference element (0 outside, 1 in
+        the bulk; the layer element may be richer or poorer in the layer, or absent from the bulk).
     cl_err, y_err : ndarray
         Their standard errors (weights).
     thickness0_px : float
-        Starting thickness (e.g. from the deficit integral). Below 0.3 px the layer Cl level is tied to
+        Starting thickness (e.g. from the deficit integral). Below 0.3 px the layer level is tied to
         the bulk level (it is not identifiable for a vanishing layer).
+    layer0 : float
+        Starting layer level of the layer element.
     sigma0_px : float
         Starting edge width (Gaussian sigma), pixels.
     d0_max_px : float
@@ -503,7 +519,7 @@ def fit_edges(s_px: np.ndarray, cl: np.ndarray, cl_err: np.ndarray, y: np.ndarra
         if tied:
             params.add("cl_layer", expr="cl_bulk")
         else:
-            params.add("cl_layer", value=1.0, min=0.3, max=3.0)
+            params.add("cl_layer", value=float(np.clip(layer0, 0.05, 10.0)), min=0.02, max=20.0)
         params.add("y_bg", value=0.0)
         params.add("y_bulk", value=1.0)
         return params
@@ -523,7 +539,7 @@ def fit_edges(s_px: np.ndarray, cl: np.ndarray, cl_err: np.ndarray, y: np.ndarra
         log.warning("edge fit failed: %s", exc)
         nan = float("nan")
         z = np.full_like(s_px, np.nan)
-        return EdgeFit(nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, False, str(exc), z, z)
+        return EdgeFit(nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, False, str(exc), z, z)
     v = res.params
 
     def err(name: str) -> float:
@@ -537,9 +553,9 @@ def fit_edges(s_px: np.ndarray, cl: np.ndarray, cl_err: np.ndarray, y: np.ndarra
         d0_px=float(v["d0"].value), d0_err_px=err("d0"),
         thickness_px=float(v["thickness"].value), thickness_err_px=err("thickness"),
         sigma_px=float(v["sigma"].value), sigma_err_px=err("sigma"),
-        cl_layer=float(v["cl_layer"].value), cl_bulk=float(v["cl_bulk"].value),
-        y_bulk=float(v["y_bulk"].value), redchi=float(res.redchi), success=bool(res.success),
-        message=str(res.message), cl_model=m_cl, y_model=m_y,
+        layer_level=float(v["cl_layer"].value), layer_level_err=err("cl_layer"),
+        layer_bulk=float(v["cl_bulk"].value), ref_bulk=float(v["y_bulk"].value), redchi=float(res.redchi),
+        success=bool(res.success), message=str(res.message), layer_model=m_cl, ref_model=m_y,
     )
 
 
@@ -600,3 +616,89 @@ def local_thickness(s_px: np.ndarray, cl_prof: np.ndarray, y_prof: np.ndarray, *
     integ = np.trapezoid(yn, dx=h, axis=1) if hasattr(np, "trapezoid") else np.trapz(yn, dx=h, axis=1)
     s_y = s_px[kmax] - integ
     return s_y - s_cl, s_cl, s_y
+
+
+def profile_levels(s_px: np.ndarray, profiles: np.ndarray, *, s_max_px: float, plateau_px: float = 3.0,
+                   level_rows: int = 15) -> np.ndarray:
+    """Local bulk level of each normal profile: mean over ``[s_max, s_max + plateau]``, median-filtered
+    along the interface over ``level_rows`` points."""
+    h = float(s_px[1] - s_px[0])
+    kmax = min(max(int(np.searchsorted(s_px, s_max_px)), 2), s_px.size - 1)
+    kplat = min(s_px.size, kmax + max(1, int(round(plateau_px / h))))
+    lev = profiles[:, kmax:kplat].mean(axis=1) if kplat - kmax >= 2 else profiles[:, kmax].copy()
+    if level_rows > 1 and lev.size > 2:
+        lev = ndimage.median_filter(lev, size=min(level_rows, lev.size) | 1, mode="nearest")
+    return lev
+
+
+def integral_thickness(s_px: np.ndarray, layer_prof: np.ndarray, ref_prof: np.ndarray, *, s_max_px: float,
+                       layer_level: float, plateau_px: float = 3.0, along_rows: int = 5,
+                       level_rows: int = 15) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Layer thickness per interface point from the excess of the layer element over the reference.
+
+    Along a normal, the reference ``R`` is a blurred step at the inner edge ``s_in`` and the layer
+    element ``L`` is ``ℓ`` over the layer and ``b`` in the bulk. With ``R`` normalised to its local
+    bulk level, ``L - b R`` is ``ℓ`` in the layer and 0 in the background and the bulk, whatever the
+    (common) blur, so
+
+    ``T = ∫ (L - b R) ds / ℓ``  and  ``s_in = s_max - ∫ R ds``,  ``s_out = s_in - T``
+
+    over a window from the background to beyond the inner edge. No threshold and no edge position
+    enter: exact for layers thinner or thicker than the beam, for any interface position within the
+    window, for layers richer (``ℓ > b``), poorer (``ℓ < b``) or made only of the layer element
+    (``b = 0``); ≈0 where there is no layer.
+
+    Parameters
+    ----------
+    s_px : ndarray
+        Sample positions along the normal (uniform step, starting in the background), pixels.
+    layer_prof, ref_prof : ndarray
+        ``(n_rows, n_s)`` profiles, background-subtracted (0 outside the pellet).
+    s_max_px : float
+        End of the integration window (in the bulk, beyond the inner edge and its blur), pixels.
+    layer_level : float
+        ``ℓ``, level of the layer element inside the layer, in the units of ``layer_prof`` at the
+        median bulk level of the map (the local value follows the local bulk level when there is one).
+    plateau_px : float
+        Width of the bulk plateau beyond ``s_max_px`` that gives the local bulk levels.
+    along_rows : int
+        Profiles are averaged over this many neighbouring rows first (noise).
+    level_rows : int
+        Median filter length (rows) of the local bulk levels.
+
+    Returns
+    -------
+    thickness_px, s_out_px, s_in_px : ndarray
+        ``(n_rows,)`` local thickness, outer and inner edge positions, pixels (NaN where the reference
+        has no bulk plateau).
+
+    Examples
+    --------
+    >>> from scipy.special import ndtr
+    >>> s = np.arange(-10, 30, 0.25)
+    >>> ref = ndtr((s - 6.0) / 1.5)[None, :]            # inner edge at 6 px
+    >>> lay = (2.0 * ndtr(s / 1.5) - 1.0 * ndtr((s - 6.0) / 1.5))[None, :]   # layer twice as rich
+    >>> t, s_out, s_in = integral_thickness(s, lay, ref, s_max_px=14.0, layer_level=2.0, along_rows=1)
+    >>> round(float(t[0]), 3), round(float(s_out[0]), 3), round(float(s_in[0]), 3)
+    (6.0, 0.0, 6.0)
+    """
+    h = float(s_px[1] - s_px[0])
+    if along_rows > 1 and layer_prof.shape[0] > 1:
+        layer_prof = ndimage.uniform_filter1d(layer_prof, along_rows, axis=0, mode="nearest")
+        ref_prof = ndimage.uniform_filter1d(ref_prof, along_rows, axis=0, mode="nearest")
+    kmax = min(max(int(np.searchsorted(s_px, s_max_px)), 2), s_px.size - 1)
+    lev_r = profile_levels(s_px, ref_prof, s_max_px=s_max_px, plateau_px=plateau_px, level_rows=level_rows)
+    lev_l = profile_levels(s_px, layer_prof, s_max_px=s_max_px, plateau_px=plateau_px, level_rows=level_rows)
+    lev_r = np.where(lev_r > 0.2, lev_r, np.nan)
+    r_n = ref_prof[:, : kmax + 1] / lev_r[:, None]
+    # the layer's level follows the local bulk level (density texture) when the bulk holds the element
+    med_l = float(np.nanmedian(lev_l)) if np.isfinite(lev_l).any() else 0.0
+    if med_l > 0.2 * abs(layer_level) and med_l > 0:
+        ell = layer_level * np.clip(lev_l / med_l, 0.5, 2.0)
+    else:
+        ell = np.full(lev_l.shape, float(layer_level))
+    integrand = layer_prof[:, : kmax + 1] - lev_l[:, None] * r_n
+    trap = np.trapezoid if hasattr(np, "trapezoid") else np.trapz
+    t = trap(integrand, dx=h, axis=1) / ell
+    s_in = s_px[kmax] - trap(r_n, dx=h, axis=1)  # R = 0 at s_px[0]: s_max - ∫R is the inner edge
+    return t, s_in - t, s_in
