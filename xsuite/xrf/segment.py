@@ -33,6 +33,9 @@ __all__ = [
     "segment_layer",
     "Segmentation",
     "fill_holes",
+    "ElementObjects",
+    "element_objects",
+    "map_correlation",
 ]
 
 log = logging.getLogger(__name__)
@@ -522,3 +525,75 @@ def segment_layer(
     keep_ids = np.nonzero(keep)[0]
     layer = keep[lab]
     return Segmentation(layer, thr, mad, int(keep_ids.size))
+
+
+@dataclass(frozen=True)
+class ElementObjects:
+    """Otsu segmentation of one element map: threshold, labels and the objects, largest first.
+
+    ``area_px``, ``centroid_row``, ``centroid_col`` and ``mean_value`` are arrays over the objects
+    (pixel-centre indices, values in the map's units).
+    """
+
+    threshold: float
+    n_above: int
+    labels: np.ndarray
+    area_px: np.ndarray
+    centroid_row: np.ndarray
+    centroid_col: np.ndarray
+    mean_value: np.ndarray
+
+
+def element_objects(a: np.ndarray, *, min_area_px: int = 1) -> ElementObjects:
+    """Where an element is: pixels above the Otsu threshold of its map, split in 4-connected objects.
+
+    Labels are renumbered so that object 1 is the largest. On the real NSLS-II HXN aggregate the S map
+    gives one 446-pixel object (the pyrite grain) and the Cr map objects of 198, 98 and 61 pixels.
+
+    Examples
+    --------
+    >>> a = np.zeros((20, 20)); a[2:6, 2:6] = 5.0; a[10:12, 10:13] = 5.0
+    >>> obj = element_objects(a)
+    >>> obj.area_px.tolist(), obj.centroid_row.tolist()
+    ([16, 6], [3.5, 10.5])
+    """
+    a = np.asarray(a, dtype=float)
+    vals = _sample(a[np.isfinite(a)])
+    thr = _otsu(vals) if vals.size and float(np.ptp(vals)) > 0 else float(np.nanmax(a))
+    mask = np.isfinite(a) & (a > thr)
+    lab, n = ndimage.label(mask)
+    if n == 0:
+        z = np.zeros(0)
+        return ElementObjects(thr, 0, np.zeros(a.shape, np.int32), z.astype(int), z, z, z)
+    idx = np.arange(1, n + 1)
+    area = np.bincount(lab.ravel(), minlength=n + 1)[1:]
+    keep = area >= min_area_px
+    order = idx[keep][np.argsort(-area[keep], kind="stable")]
+    remap = np.zeros(n + 1, dtype=np.int32)
+    remap[order] = np.arange(1, order.size + 1, dtype=np.int32)
+    labels = remap[lab]
+    rows, cols = np.indices(a.shape)
+    cnt = area[order - 1].astype(float)
+    cr = ndimage.sum(rows, lab, order) / cnt
+    cc = ndimage.sum(cols, lab, order) / cnt
+    mv = ndimage.mean(a, lab, order)
+    return ElementObjects(float(thr), int(mask.sum()), labels, area[order - 1].astype(int), np.asarray(cr, float),
+                          np.asarray(cc, float), np.asarray(mv, float))
+
+
+def map_correlation(maps: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray]:
+    """Pearson correlation of element maps over all pixels (co-location of elements).
+
+    Examples
+    --------
+    >>> names, r = map_correlation({"a": np.arange(9.0).reshape(3, 3), "b": -np.arange(9.0).reshape(3, 3)})
+    >>> names, r.round(3).tolist()
+    (['a', 'b'], [[1.0, -1.0], [-1.0, 1.0]])
+    """
+    names = list(maps)
+    if not names:
+        return names, np.zeros((0, 0))
+    stack = np.stack([np.asarray(maps[k], dtype=float).ravel() for k in names])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.corrcoef(stack) if len(names) > 1 else np.ones((1, 1))
+    return names, np.atleast_2d(r)
