@@ -393,9 +393,11 @@ def normalise_maps(data: Mapping[str, Any], cfg: Any, dwell_s: Any = None) -> di
             norm.append("dwell")
         val = a * factor
         e = np.sqrt((err * factor) ** 2 + val**2 * rel_extra)
-        base = "counts/s" if dwell is not None else "counts"
+        base = md.units if md.units != "counts" or counts else "a.u."  # a value the file does not call counts
+        if dwell is not None:
+            base = f"{base}/s"
         units = f"{base} (I0-normalised)" if ref_i0 is not None else base
-        long = f"{el} {md.metadata.get('values', 'counts')}"
+        long = f"{el} {md.metadata.get('values', 'counts' if counts else 'signal (as stored)')}"
         if ref_i0 is not None:
             long += f" at I0 = {ref_i0:.4g} ({data.get('monitor') or 'monitor'})"
         attrs.update({"normalisation": " + ".join(norm) or "none", "quantified": 0,

@@ -670,6 +670,9 @@ def analyse_xrf_map(
     if not detected:
         layer_crop = np.zeros_like(layer_crop)
         ub = max(floor, (mean + 3 * sem) if np.isfinite(mean) and np.isfinite(sem) else floor)
+        if ub > w_in * p:  # noise larger than the window: the maps hold no measurable interface profile
+            ub = w_in * p
+            reasons.append(f"no measurable layer profile (upper bound capped at the {w_in * p:.3g} um window)")
     else:
         ub = float("nan")
     lap("statistics")
