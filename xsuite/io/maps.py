@@ -188,7 +188,10 @@ def _h5_dataset(h5: Any, path: Path, dset: str) -> Any:
     import h5py
 
     if dset not in h5:
-        raise InputNotFoundError(f"{path}: dataset {dset} not found")
+        parent = dset.rsplit("/", 1)[0] or "/"
+        near = sorted(h5[parent].keys()) if parent in h5 and isinstance(h5[parent], h5py.Group) else []
+        hint = f"; {parent} holds {', '.join(near[:12])}" if near else ""
+        raise InputNotFoundError(f"{path}: dataset {dset} not found{hint}")
     obj = h5[dset]
     if not isinstance(obj, h5py.Dataset):
         raise DataFormatError(f"{path}::{dset} is a group; expected a dataset")

@@ -101,12 +101,13 @@ def _peak_centroid(spec: np.ndarray, k: int, half: int) -> tuple[float, float]:
     try:
         popt, _ = curve_fit(model, x, y, p0=[float(spec[k]) - b0, float(k), max(half / 1.2, 1.0), b0, 0.0],
                             sigma=np.sqrt(np.maximum(y, 1.0)), maxfev=2000)
-        a, c = float(popt[0]), float(popt[1])
-        if lo <= c <= hi and a > 0:
+        a, c, w = float(popt[0]), float(popt[1]), abs(float(popt[2]))
+        sigma0 = max(half / 1.2, 1.0)
+        if lo <= c <= hi and a > 0 and 0.4 * sigma0 <= w <= 2.5 * sigma0:  # a line's width, not noise
             return c, a
     except (RuntimeError, ValueError):
         pass
-    return float(k), float(spec[k]) - b0
+    return float(k), 0.0  # no line-shaped peak here
 
 
 def _lines(channel: str) -> list[tuple[float, float]]:
