@@ -849,11 +849,18 @@ def demo(sample_dir: Path, output: Path) -> dict:
         sample_dir = sample_dir / "xrf"
     truth_path = sample_dir / "ground_truth.json"
     truth = json.loads(truth_path.read_text(encoding="utf-8")) if truth_path.exists() else {}
-    cfg = XrfConfig(layout="xsuite")
+    cfg, cfg_yaml = XrfConfig(layout="xsuite"), None
+    shipped = Path(__file__).resolve().parents[2] / "beamline_configs" / "ssrl_2-3_xrf.yaml"
+    if shipped.is_file():  # the config a user copies (elements, settings, XANES spots); files from sample_dir
+        from xsuite.config import config_text, load_config
+
+        cfg, cfg_yaml = _config(load_config(shipped)), config_text(shipped)
     recs = []
     for name in ("LYC", "LYC_PMMA"):
         f = sample_dir / f"{name}_xrf.h5"
         if not f.exists():
             raise DataFormatError(f"sample data file {f} missing; run `xsuite simulate xrf -o {sample_dir}`")
-        recs.append(run_xrf(output=output, name=name, file=f, config=cfg))
+        smp = cfg.samples.get(name)
+        recs.append(run_xrf(output=output, name=name, file=f, config=cfg, config_yaml=cfg_yaml,
+                            spots=smp.spots if smp is not None and smp.spots else None))
     return {"maps": recs, "ground_truth": truth.get("maps", {})}

@@ -1,4 +1,4 @@
-"""Normalisation, pellet mask, interface side and segmentation of the Cl-rich layer in µXRF maps.
+"""Normalisation, pellet mask, interface side, segmentation of the layer and element objects in µXRF maps.
 
 Pure functions on numpy arrays (no files, no printing). Conventions:
 
@@ -356,7 +356,7 @@ def detect_interface_side(pellet: np.ndarray, ratio_n: np.ndarray | None = None,
 
     A side qualifies when, on most scan lines crossing it, there is empty background between the map
     border and the pellet. Among qualifying sides the one with the largest Cl/Y ratio excess in a band
-    just inside the pellet wins (the Cl-rich layer marks the Li side), then the one with the most empty
+    just inside the pellet wins (the layer at the interface marks the Li side), then the one with the most empty
     lines.
 
     Parameters
@@ -463,7 +463,7 @@ def segment_layer(
     touch_px: float = 2.0,
     bulk_values: np.ndarray | None = None,
 ) -> Segmentation:
-    """Segment the Cl-rich layer: robust threshold on the normalised ratio + morphology + connectivity.
+    """Segment the layer: robust threshold on the normalised ratio + morphology + connectivity.
 
     Threshold ``t = 1 + max(k_mad * 1.4826 * MAD, min_excess)`` where the MAD is taken over the pellet
     (the bulk dominates). Pixels above ``t`` inside the pellet are closed (3×3 cross), holes filled,

@@ -1,27 +1,31 @@
-"""Thickness of the Cl-rich layer along the local interface normal.
+"""Thickness of the layer along the local interface normal.
 
 Works in the canonical frame of :mod:`xsuite.xrf.segment` (Li side on the left, one interface point
-per row). Pure numpy/scipy/lmfit; no files, no printing.
+per row). Two roles: the *reference* element (bulk only: Y) and the *layer* element (in the layer: Cl).
+Pure numpy/scipy/lmfit; no files, no printing.
 
 Method
 ------
-1. **Interface curve.** Per row, the sub-pixel position where the smoothed Cl map first reaches half
-   its bulk level (the outer pellet edge: Cl is present in both the layer and the bulk). The positions
-   are smoothed along the interface with a Savitzky–Golay filter, which also gives the local slope and
-   hence the local normal (tilted and gently curved interfaces).
-2. **Normal profiles.** Cl and Y are sampled along every normal (bilinear interpolation, 0.25 px steps)
+1. **Interface curve.** Per row, the sub-pixel position where the smoothed material map (the larger of
+   the normalised reference and layer-element maps) first reaches 30 % of its unit level (the outer
+   pellet edge). The positions are smoothed along the interface with a Savitzky–Golay filter, which
+   gives the local slope and hence the local normal (tilted and curved interfaces, any side).
+2. **Normal profiles.** Both maps are sampled along every normal (bilinear interpolation, 0.25 px steps)
    with :func:`scipy.ndimage.map_coordinates`: one vectorised call for all rows.
-3. **Local thickness** (threshold-free for Y). For a Y-free layer of thickness T between two blurred
-   steps, the Y profile is a blurred step at ``s_Cl + T``; whatever the (symmetric) blur,
-   ``∫ Y ds = s_max - s_Y`` over a window that covers the transition, so ``T = s_max - ∫ Y ds - s_Cl``
-   with ``s_Cl`` the Cl half-maximum crossing. Unbiased for any layer thinner or thicker than the beam,
-   and ≈0 where there is no layer. Computed per row on profiles averaged over a few neighbouring rows.
-4. **Edge fit** (sub-pixel figure). The interface-averaged Cl and Y profiles are fitted together with
-   error-function steps sharing the edge position ``d0``, the width ``sigma`` and the thickness ``T``
-   (lmfit): ``Cl = b + (c_L - b) Φ((s-d0)/σ) + (c_B - c_L) Φ((s-d0-T)/σ)``,
-   ``Y = b_Y + (y_B - b_Y) Φ((s-d0-T)/σ)``.
-5. **Significance.** The mean local thickness over its standard error — the Y deficit, i.e. the Cl/Y
-   ratio excess, next to the interface.
+3. **Local thickness** (:func:`integral_thickness`, threshold-free). With the reference normalised to
+   its local bulk level, ``L - b R`` (``b`` the layer element's bulk level) is ``ℓ`` over the layer and 0
+   outside and in the bulk whatever the common blur, so ``T = ∫ (L - b R) ds / ℓ`` over a window from the
+   background to past the inner edge. No edge position or threshold enters, so the estimate holds for
+   layers thinner or thicker than the beam, richer or poorer in the layer element than the bulk, or a
+   layer element absent from the bulk; it is ≈0 where there is no layer. (Until issue 15 the outer edge
+   was a half-maximum crossing of the layer element: a layer holding half the bulk level put it at the
+   inner edge, 10.2 µm for 15 µm.)
+4. **Edge fit** (sub-pixel figure and ``ℓ``). The interface-averaged profiles are fitted together with
+   error-function steps sharing the outer edge ``d0``, the width ``sigma`` and the thickness ``T``
+   (lmfit): ``L = b0 + (ℓ - b0) Φ((s-d0)/σ) + (b - ℓ) Φ((s-d0-T)/σ)``, ``R = r0 + (r_B - r0) Φ((s-d0-T)/σ)``.
+   Its ``ℓ`` is used in step 3 when determined to better than 15 %; a vanishing layer falls back to
+   ``ℓ = b`` (same concentration; reported as ``layer_level_source``).
+5. **Significance.** The mean local thickness over its standard error.
 
 Uncertainties (issue 5)
 -----------------------
@@ -35,8 +39,8 @@ alone gives (:func:`processing_tau`), and ``var(mean) = c0 * tau / (n - tau)`` (
 for correlated data), ``n_eff = n / tau`` independent points; (2) a Student-t small-sample factor
 ``sqrt(nu / (nu - 2))``, ``nu = n_eff - 1`` (floored at 3), makes the error cover like a Gaussian one
 although it is estimated from few points; (3) a systematic term of :data:`MEAN_SYSTEMATIC_PX` pixels is
-added in quadrature: the residual bias of the half-maximum/deficit estimator on the pixel grid, up to
-+0.08 px at 2 µm pixels (2 µm beam) on simulated maps.
+added in quadrature: the residual bias of the estimator on the pixel grid (0.025 px with the excess
+integral of issue 15; it was 0.04 px for the half-maximum/deficit estimator before).
 
 *Edge fit* (:func:`edge_fit_error`). The least-squares error (scaled for correlated profile samples)
 is combined in quadrature with a systematic term (:func:`edge_systematic_px`): a pixelation part
