@@ -237,8 +237,8 @@ def smoothed_variance(var: np.ndarray, sigma_px: float, truncate: float = 2.0) -
     Examples
     --------
     >>> v = smoothed_variance(np.ones((40, 40)), 1.0)
-    >>> round(float(v[20, 20]), 4)     # a 1-px Gaussian averages ~4 pixels' worth of noise per axis
-    0.0828
+    >>> round(float(v[20, 20]), 4)     # a 1-px Gaussian keeps 8 % of the pixel noise variance
+    0.0825
     """
     v = np.asarray(var, dtype=float)
     if sigma_px <= 0:
@@ -266,7 +266,7 @@ def composite_rgb(reference_map: np.ndarray, layer_map: np.ndarray, pellet: np.n
     >>> ref = np.zeros((4, 4)); ref[:, 2:] = 10.0
     >>> rgb, scale = composite_rgb(ref, np.ones((4, 4)), ref > 0)
     >>> rgb[0, 3].tolist(), rgb[0, 0].tolist()
-    [[255, 0, 0], [0, 0, 0]]
+    ([255, 0, 0], [0, 0, 0])
     """
     sel = pellet if pellet.any() else np.ones_like(pellet, dtype=bool)
 

@@ -33,7 +33,7 @@ def line_energy_ev(channel: str) -> float:
     Examples
     --------
     >>> round(line_energy_ev("Fe"), 1), round(line_energy_ev("Pt_L"), 1)
-    (6400.8, 9442.0)
+    (6400.8, 9434.0)
     """
     import xraydb
 
