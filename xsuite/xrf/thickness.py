@@ -76,7 +76,6 @@ __all__ = [
     "normal_profiles",
     "EdgeFit",
     "fit_edges",
-    "local_thickness",
     "integral_thickness",
     "profile_levels",
     "block_sem",
@@ -561,65 +560,6 @@ def fit_edges(s_px: np.ndarray, cl: np.ndarray, cl_err: np.ndarray, y: np.ndarra
         layer_bulk=float(v["cl_bulk"].value), ref_bulk=float(v["y_bulk"].value), redchi=float(res.redchi),
         success=bool(res.success), message=str(res.message), layer_model=m_cl, ref_model=m_y,
     )
-
-
-def local_thickness(s_px: np.ndarray, cl_prof: np.ndarray, y_prof: np.ndarray, *, s_max_px: float,
-                    plateau_px: float = 3.0, cl_half: float = 0.5, along_rows: int = 5,
-                    level_rows: int = 15) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Layer thickness per interface point from the Y-deficit integral and the Cl half-max edge.
-
-    Parameters
-    ----------
-    s_px : ndarray
-        Sample positions along the normal (uniform step), pixels.
-    cl_prof, y_prof : ndarray
-        ``(n_rows, n_s)`` normalised profiles.
-    s_max_px : float
-        End of the integration window (beyond the Y edge, in the bulk), pixels.
-    plateau_px : float
-        Width of the bulk plateau beyond ``s_max_px`` used to renormalise each profile locally.
-    cl_half : float
-        Fraction of the local bulk Cl level that defines the outer edge.
-    along_rows : int
-        Profiles are averaged over this many neighbouring rows first (noise).
-    level_rows : int
-        Median filter length (rows) of the local bulk levels.
-
-    Returns
-    -------
-    thickness_px : ndarray
-        ``(n_rows,)`` local thickness, pixels (NaN where undefined).
-    s_cl_px : ndarray
-        Outer (Cl) edge per row.
-    s_y_px : ndarray
-        Inner (Y) edge per row.
-    """
-    h = float(s_px[1] - s_px[0])
-    if along_rows > 1 and cl_prof.shape[0] > 1:
-        cl_prof = ndimage.uniform_filter1d(cl_prof, along_rows, axis=0, mode="nearest")
-        y_prof = ndimage.uniform_filter1d(y_prof, along_rows, axis=0, mode="nearest")
-    kmax = int(np.searchsorted(s_px, s_max_px))
-    kmax = min(max(kmax, 2), s_px.size - 1)
-    kplat = min(s_px.size, kmax + max(1, int(round(plateau_px / h))))
-    if kplat - kmax >= 2:
-        lev_y = y_prof[:, kmax:kplat].mean(axis=1)
-        lev_cl = cl_prof[:, kmax:kplat].mean(axis=1)
-    else:
-        lev_y = y_prof[:, kmax]
-        lev_cl = cl_prof[:, kmax]
-    if level_rows > 1 and lev_y.size > 2:
-        size = min(level_rows, lev_y.size) | 1
-        lev_y = ndimage.median_filter(lev_y, size=size, mode="nearest")
-        lev_cl = ndimage.median_filter(lev_cl, size=size, mode="nearest")
-    lev_y = np.where(lev_y > 0.2, lev_y, np.nan)
-    lev_cl = np.where(lev_cl > 0.2, lev_cl, np.nan)
-    # outer edge: first crossing of cl_half * local level inside [0, kmax]
-    kx = _first_crossing(cl_prof[:, : kmax + 1], cl_half * lev_cl)
-    s_cl = s_px[0] + kx * h
-    yn = y_prof[:, : kmax + 1] / lev_y[:, None]
-    integ = np.trapezoid(yn, dx=h, axis=1) if hasattr(np, "trapezoid") else np.trapz(yn, dx=h, axis=1)
-    s_y = s_px[kmax] - integ
-    return s_y - s_cl, s_cl, s_y
 
 
 def profile_levels(s_px: np.ndarray, profiles: np.ndarray, *, s_max_px: float, plateau_px: float = 3.0,
