@@ -352,3 +352,33 @@ def test_bad_roles_and_maps_one_line(tmp_path, sample_data):
         run_xrf(output=tmp_path / "o.h5", maps={"Y": str(tmp_path / "small.npy"), "Cl": maps["Cl"]},
                 pixel_size_um=1.0)
     assert not (tmp_path / "o.h5").exists()
+
+
+def test_maps_only_xrfmaps_layout_i0_normalised(tmp_path):
+    """An XRF-Maps v10-style file (NNLS counts per second + scaler table): exported I0-normalised with the
+    scaler named, no pellet edge needed (a uniform film)."""
+    import h5py
+
+    from xsuite.config.xrf import XrfConfig
+
+    rng = np.random.default_rng(5)
+    ds_ic = rng.uniform(0.8e5, 1.2e5, (12, 15))
+    conc = {"Ca": 40.0, "Fe": 12.0}
+    f = tmp_path / "xrfmaps.h5"
+    with h5py.File(f, "w") as h5:
+        cps = np.stack([rng.poisson(conc[e] * ds_ic / 1e5).astype(float) for e in conc])
+        h5["/MAPS/XRF_Analyzed/NNLS/Counts_Per_Sec"] = cps
+        h5["/MAPS/XRF_Analyzed/NNLS/Channel_Names"] = np.array([b"Ca", b"Fe"])
+        h5["/MAPS/Scalers/Values"] = np.stack([np.full((12, 15), 100.0), ds_ic])
+        h5["/MAPS/Scalers/Names"] = np.array([b"SRcurrent", b"ds_ic"])
+        h5["/MAPS/Scan/x_axis"] = np.arange(15) * 0.002
+        h5["/MAPS/Scan/y_axis"] = np.arange(12) * 0.002
+    rec = run_xrf(output=tmp_path / "o.h5", name="film", file=f, maps_only=True, config=XrfConfig(layout="xrfmaps"))
+    assert set(rec["maps"]) == {"Ca", "Fe"} and rec["pixel_size_um"] == pytest.approx(2.0)
+    for el, c in conc.items():
+        m = rec["maps"][el]
+        assert m["units"] == "counts/s (I0-normalised)"
+        assert m["monitor"].endswith("/MAPS/Scalers/Values[ds_ic]")
+        assert m["monitor_reference"] == pytest.approx(np.median(ds_ic), rel=1e-6)
+        # the beam variation is divided out: the map is the concentration at the median beam
+        assert m["mean"] == pytest.approx(c * np.median(ds_ic) / 1e5, rel=0.05)

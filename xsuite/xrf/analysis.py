@@ -24,7 +24,7 @@ from xsuite.xrf import segment as seg
 from xsuite.xrf import thickness as th
 
 __all__ = ["LayerStats", "XrfMapOptions", "XrfMapResult", "analyse_xrf_map", "composite_rgb",
-           "smoothed_variance"]
+           "smoothing_variance_factor"]
 
 log = logging.getLogger(__name__)
 
@@ -229,23 +229,21 @@ def _gauss_weights(sigma: float, truncate: float) -> np.ndarray:
     return w / w.sum()
 
 
-def smoothed_variance(var: np.ndarray, sigma_px: float, truncate: float = 2.0) -> np.ndarray:
-    """Variance of a Gaussian-smoothed map of independent pixels: the variance convolved with ``w²``.
+def smoothing_variance_factor(sigma_px: float, truncate: float = 2.0) -> float:
+    """Fraction of the pixel noise variance a 2-D Gaussian smoothing keeps: ``(sum w²)²`` of its 1-D taps.
 
-    Matches ``scipy.ndimage.gaussian_filter(a, sigma_px, mode="nearest", truncate=truncate)``.
+    Exact for a locally uniform variance; matches
+    ``scipy.ndimage.gaussian_filter(a, sigma_px, mode="nearest", truncate=truncate)``.
 
     Examples
     --------
-    >>> v = smoothed_variance(np.ones((40, 40)), 1.0)
-    >>> round(float(v[20, 20]), 4)     # a 1-px Gaussian keeps 8 % of the pixel noise variance
+    >>> round(smoothing_variance_factor(1.0), 4)     # a 1-px Gaussian keeps 8 % of the noise variance
     0.0825
     """
-    v = np.asarray(var, dtype=float)
     if sigma_px <= 0:
-        return v.copy()
-    w2 = _gauss_weights(sigma_px, truncate) ** 2
-    out = ndimage.correlate1d(v, w2, axis=0, mode="nearest")
-    return ndimage.correlate1d(out, w2, axis=1, mode="nearest")
+        return 1.0
+    w2 = float(np.sum(_gauss_weights(sigma_px, truncate) ** 2))
+    return w2 * w2
 
 
 def composite_rgb(reference_map: np.ndarray, layer_map: np.ndarray, pellet: np.ndarray, *,
@@ -356,16 +354,21 @@ def _prepare(ref: np.ndarray, lay: np.ndarray, ref_var: np.ndarray | None, lay_v
     ratio_n, bulk_ratio = seg.ratio_map(lay_s, ref_s, pellet, y_floor=0.05 * (lr.bulk - lr.background),
                                         bulk=bulk)
     # propagated error of the normalised ratio from the pixel variances (smoothing included)
-    if ref_var is None:
-        ref_var = np.maximum(ref, 0.0)
-    if lay_var is None:
-        lay_var = np.maximum(lay, 0.0)
-    v_r = smoothed_variance(ref_var, sig)
-    v_l = smoothed_variance(lay_var, sig)
-    den = np.maximum(ref_s, 0.05 * (lr.bulk - lr.background))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rel2 = v_l / np.maximum(lay_s, 1e-12) ** 2 + v_r / den**2
-        ratio_err = (np.abs(ratio_n) * np.sqrt(rel2)).astype(np.float32)
+    f32 = np.float32
+    k = f32(smoothing_variance_factor(sig))
+    v_r = np.multiply(np.maximum(ref, f32(0)) if ref_var is None else np.asarray(ref_var, f32), k)
+    v_l = np.multiply(np.maximum(lay, f32(0)) if lay_var is None else np.asarray(lay_var, f32), k)
+    # relative variances of numerator and (floored) denominator, in place (float32: big maps)
+    tmp = np.maximum(lay_s, f32(1e-6))
+    np.square(tmp, out=tmp)
+    np.divide(v_l, tmp, out=v_l)
+    np.maximum(ref_s, f32(0.05 * (lr.bulk - lr.background)), out=tmp)
+    np.square(tmp, out=tmp)
+    np.divide(v_r, tmp, out=v_r)
+    v_l += v_r
+    np.sqrt(v_l, out=v_l)
+    with np.errstate(invalid="ignore"):
+        ratio_err = np.multiply(v_l, np.abs(ratio_n), out=v_l)
     ratio_err[~pellet] = np.nan
     excess = lay_n - (np.float32(1.0) if lev.layer_in_bulk else np.float32(0.0)) * ref_n
     return _Prepared(ref_n, lay_n, lev, pellet, bulk, ratio_n, ratio_err, bulk_ratio, excess)
