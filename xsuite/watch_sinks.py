@@ -276,7 +276,7 @@ class XrfSink:
             rec = run_xrf(output=self.output, name=name, file=p, i0=smp.i0 if smp else None,
                           pixel_size_um=smp.pixel_size_um if smp else None,
                           interface=smp.interface if smp else None, config=self.config,
-                          config_yaml=self.config_yaml)
+                          config_yaml=self.config_yaml, spots=smp.spots if smp and smp.spots else None)
         except (OSError, XsuiteError):
             raise
         except Exception as exc:  # noqa: BLE001 - the watcher reports it (file and reason) and goes on

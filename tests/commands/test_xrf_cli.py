@@ -99,3 +99,64 @@ def test_xrf_errors_one_line_exit_2(tmp_path, capsys, case, expect):
     assert r.stdout == ""
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and expect in lines[0], r.stderr
+
+
+def test_xrf_any_elements_roles_spots_json(tmp_path, capsys):
+    """--map Fe=… --map S=… --reference Fe --layer S: log line, JSON and spots follow the elements."""
+    from xsuite.simulate.xrf import simulate_map
+
+    sim = simulate_map((80, 110), thickness_um=6.0, tilt_deg=9.0, side="top", seed=12)
+    np.save(tmp_path / "fe.npy", sim["Y"])
+    np.save(tmp_path / "s.npy", sim["Cl"])
+    r = run_inproc(capsys, "xrf", "--map", f"Fe={tmp_path / 'fe.npy'}", "--map", f"S={tmp_path / 's.npy'}",
+                   "--reference", "Fe", "--layer", "S", "--pixel-size", "1", "--spot", "L1=30,20",
+                   "--spot", "L2=60,40", "-o", str(tmp_path / "o.h5"), "--json")
+    assert r.returncode == 0, r.stderr
+    (m,) = json.loads(r.stdout)["maps"]
+    assert m["elements"] == {"reference": "Fe", "layer": "S"} and m["interface_side"] == "top"
+    assert abs(m["thickness_um"]["mean"] - 6.0) <= 1.0
+    assert m["xanes_spots"] == {"L1": [30.0, 20.0], "L2": [60.0, 40.0]}
+    assert "S layer detected (Fe absent)" in r.stderr and "Cl" not in r.stderr
+
+
+@pytest.mark.realdata
+def test_xrf_maps_only_cli_maps_v9(tmp_path, capsys, realdata):
+    path = realdata / "xrf" / "aps2ide_maps_v9_axo" / "axo_std.h5"
+    r = run_inproc(capsys, "xrf", "--maps-only", "--file", str(path), "--layout", "maps_v9", "--scaler", "us_ic",
+                   "--element", "Ca", "--element", "Cl", "-o", str(tmp_path / "m.h5"), "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    (m,) = doc["maps"]
+    assert m["mode"] == "maps" and set(m["maps"]) == {"Ca", "Cl"}
+    assert m["maps"]["Cl"]["median"] == pytest.approx(0.392, rel=0.01) and m["maps"]["Cl"]["units"] == "ug/cm2"
+    assert doc["warnings"] == []
+    assert "maps exported (Ca median 2.64" in r.stderr
+
+
+@pytest.mark.parametrize("case,expect", [
+    ("role", "--layer Zn: no Zn map among the inputs (--map gave Y, Cl); expected one of Y, Cl"),
+    ("noroles", "--map gave Fe, S but the reference element is Y"),
+    ("nan", "Ynan.npy: 1 NaN/inf pixel(s)"),
+    ("shape", "Ysmall.npy"),
+    ("spot", "--spot expects NAME=X_UM,Y_UM"),
+    ("element", "LYC_xrf.h5: dataset /xrf/Zn not found; /xrf holds Cl, Y"),
+])
+def test_xrf_bad_input_names_file_field_and_expectation(tmp_path, capsys, case, expect):
+    y = np.load(SAMPLE / "LYC_Y.npy").astype(float)
+    ynan = y.copy()
+    ynan[5, 5] = np.nan
+    np.save(tmp_path / "Ynan.npy", ynan)
+    np.save(tmp_path / "Ysmall.npy", y[:40])
+    yf, cl = str(SAMPLE / "LYC_Y.npy"), str(SAMPLE / "LYC_Cl.tif")
+    args = {
+        "role": ["--map", f"Y={yf}", "--map", f"Cl={cl}", "--layer", "Zn"],
+        "noroles": ["--map", f"Fe={yf}", "--map", f"S={cl}"],
+        "nan": ["--map", f"Y={tmp_path / 'Ynan.npy'}", "--map", f"Cl={cl}"],
+        "shape": ["--map", f"Y={tmp_path / 'Ysmall.npy'}", "--map", f"Cl={cl}"],
+        "spot": ["--map", f"Y={yf}", "--map", f"Cl={cl}", "--spot", "L1=3"],
+        "element": ["--file", str(SAMPLE / "LYC_xrf.h5"), "--layout", "xsuite", "--layer", "Zn"],
+    }[case]
+    r = run_inproc(capsys, "xrf", *args, "--pixel-size", "1", "-o", str(tmp_path / "e.h5"), "--json")
+    assert r.returncode == 2 and r.stdout == ""
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and expect in lines[0], r.stderr

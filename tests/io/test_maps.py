@@ -158,3 +158,79 @@ def test_tiff_pixel_size_from_resolution_tags(tmp_path):
     assert mio.read_map(tmp_path / "um.tif").pixel_size_um == pytest.approx(1.5)
     assert mio.read_map(tmp_path / "cm.tif").pixel_size_um == pytest.approx(2.0)
     assert mio.read_map(tmp_path / "none.tif").pixel_size_um is None
+
+
+# ---------------------------------------------------------------- raw spectra: MDA and MAPS_RAW (issue 15)
+@pytest.mark.realdata
+def test_mda_axo_standard_spectra_scalers_positions(realdata):
+    """axo_std.mda: rank 3, 11 x 11 pixels x 4 elements x 2000 channels; 3 029 614 counts in all (MANIFEST)."""
+    from xsuite.io.mda import read_mda
+
+    path = realdata / "xrf" / "aps2ide_xrfmaps_raw" / "axo_std.mda"
+    mda = read_mda(path)
+    assert mda.rank == 3 and mda.dimensions == (11, 11, 2000)
+    assert mda.dims[2].detectors.shape == (11, 11, 4, 2000)
+    assert float(np.nansum(mda.dims[2].detectors)) == 3_029_614
+    sm = mio.read_spectrum_map(path)
+    assert sm.spectra.shape == (11, 11, 2000) and sm.n_detectors == 4
+    assert float(sm.spectra.sum()) == 3_029_614
+    assert sm.pixel_size_um == pytest.approx(100.0)          # 0.1 mm steps in both directions
+    assert {"ds_ic", "us_ic", "SRcurrent"} <= set(sm.scalers)
+    assert np.median(sm.scalers["ds_ic"]) == pytest.approx(266180.5, rel=1e-4)
+    assert sm.calibration_ev == pytest.approx((50.0, 9.4, 0.0), abs=1e-3)   # as the MCA record stores it
+    assert sm.incident_energy_ev == pytest.approx(10348.7, abs=0.5)
+    assert 1.0 < np.median(sm.icr / sm.ocr) < 1.05
+
+
+@pytest.mark.realdata
+def test_mda_fly_scan_has_no_spectra(realdata):
+    from xsuite.io.mda import read_mda
+
+    path = realdata / "xrf" / "aps2ide_xrfmaps_raw" / "2xfm_0011.mda"
+    mda = read_mda(path)
+    assert mda.rank == 2 and mda.dims[1].detectors.shape[0] == 11
+    with pytest.raises(DataFormatError, match=r"2xfm_0011\.mda: MDA rank 2 without per-pixel spectra"):
+        mio.read_spectrum_map(path)
+
+
+@pytest.mark.realdata
+def test_maps_raw_hdf5_spectra_and_override_calibration(realdata):
+    folder = realdata / "xrf" / "aps2ide_xrfmaps_raw"
+    sm = mio.read_spectrum_map(folder / "2xfm_0011_2xfm3__0.h5")
+    assert sm.spectra.shape == (11, 9, 2048) and sm.n_detectors == 4 and sm.calibration_ev is None
+    with h5py.File(folder / "2xfm_0011_2xfm3__0.h5") as f:
+        total = sum(float(f[f"/MAPS_RAW/data_{c}"][()].astype(float).sum()) for c in "abcd")
+    assert float(sm.spectra.sum()) == pytest.approx(total)
+    assert sm.real_s[:, 0].mean() > 2 * sm.real_s[:, 1:].mean()   # first column dwells ~1.2 s, others ~0.5 s
+    cal = mio.read_maps_calibration(folder / "maps_fit_parameters_override.txt")
+    assert cal["slope_ev"] == pytest.approx(9.5216077) and cal["offset_ev"] == pytest.approx(-4.1840752)
+
+
+def test_mda_bad_files(tmp_path):
+    from xsuite.io.mda import read_mda
+
+    (tmp_path / "x.mda").write_bytes(b"\x00\x00\x00\x00not an mda file")
+    with pytest.raises(DataFormatError, match=r"x\.mda: not an MDA file"):
+        read_mda(tmp_path / "x.mda")
+    import struct
+
+    (tmp_path / "t.mda").write_bytes(struct.pack(">fiii", 1.3, 1, 1, 5))
+    with pytest.raises(DataFormatError, match=r"t\.mda: MDA file truncated"):
+        read_mda(tmp_path / "t.mda")
+    with pytest.raises(InputNotFoundError):
+        read_mda(tmp_path / "none.mda")
+    (tmp_path / "o.override").write_text("VERSION: 5\n")
+    with pytest.raises(DataFormatError, match="CAL_OFFSET"):
+        mio.read_maps_calibration(tmp_path / "o.override")
+
+
+@pytest.mark.realdata
+def test_maps_v9_errors_and_unquantified_element(realdata):
+    path = realdata / "xrf" / "aps2ide_maps_v9_axo" / "axo_std.h5"
+    md = mio.read_maps_v9(path, ["Ca"], scaler="ds_ic")
+    with h5py.File(path) as f:
+        names = [n.decode().strip() for n in f["/MAPS/channel_names"][()]]
+        raw = f["/MAPS/XRF_fits"][names.index("Ca")]
+    # Poisson errors of the fitted counts, scaled like the values
+    np.testing.assert_allclose(md["Ca"].errors / md["Ca"].data, 1.0 / np.sqrt(np.maximum(raw, 1.0)), rtol=1e-9)
+    assert md["Ca"].metadata["scaler"] == "ds_ic"

@@ -125,5 +125,5 @@ def test_outputs_geometry_and_composite():
     # ratio map: ~1 in the bulk, NaN outside the pellet
     assert np.nanmedian(res.ratio[:, 60:]) == pytest.approx(1.0, abs=0.02)
     assert np.isnan(res.ratio[:, :20]).all()
-    rgb2, scale2 = composite_rgb(res.y_map, res.cl_map, res.pellet)
+    rgb2, scale2 = composite_rgb(res.reference_map, res.layer_map, res.pellet)
     np.testing.assert_array_equal(rgb2, rgb)

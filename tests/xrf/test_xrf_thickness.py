@@ -113,14 +113,14 @@ def test_erf_edge_fit_recovers_noiseless_parameters():
     assert fit.success
     assert fit.thickness_px == pytest.approx(t, abs=1e-3)
     assert fit.sigma_px == pytest.approx(sig, abs=1e-3)
-    assert fit.cl_layer == pytest.approx(1.1, abs=1e-3)
-    # and the deficit integral gives the same thickness without any threshold on Y; the outer edge is
-    # the half maximum of the layer's Cl level (1.1 here, so 0.55 of the bulk)
-    tl, s_cl, s_y = th.local_thickness(s, cl[None, :], y[None, :], s_max_px=25.0, cl_half=0.55,
-                                       along_rows=1, level_rows=1)
+    assert fit.layer_level == pytest.approx(1.1, abs=1e-3)
+    # and the excess integral gives the same thickness without any threshold or edge position; the
+    # layer holds 1.1 x the bulk level of the layer element here
+    tl, s_out, s_in = th.integral_thickness(s, cl[None, :], y[None, :], s_max_px=25.0, layer_level=1.1,
+                                            along_rows=1, level_rows=1)
     assert tl[0] == pytest.approx(t, abs=0.02)
-    assert s_cl[0] == pytest.approx(d0, abs=0.02)
-    assert s_y[0] == pytest.approx(d0 + t, abs=0.02)
+    assert s_out[0] == pytest.approx(d0, abs=0.02)
+    assert s_in[0] == pytest.approx(d0 + t, abs=0.02)
 
 
 def test_block_sem_accounts_for_correlation():

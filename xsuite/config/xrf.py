@@ -25,8 +25,16 @@ __all__ = ["XrfConfig", "XrfSample", "XrfElements", "XrfPaths"]
 class XrfElements(XsuiteModel):
     """Which channels are the bulk reference (red) and the layer marker (green)."""
 
-    reference: str = Field("Y", description="Element whose signal vanishes in the layer (composite red).")
-    layer: str = Field("Cl", description="Element present in the layer and the bulk (composite green).")
+    reference: str = Field("Y", description="Element present in the bulk and absent from the layer (composite red).")
+    layer: str = Field("Cl", description="Element present in the layer, in the bulk or not (composite green).")
+
+    @field_validator("reference", "layer")
+    @classmethod
+    def _channel_name(cls, v: str) -> str:
+        v = v.strip()
+        if not v or any(c in v for c in "/\\[]=:"):
+            raise ValueError(f"element {v!r} must be a channel name such as Fe, S or Pt_L")
+        return v
 
 
 class XrfPaths(XsuiteModel):
@@ -57,13 +65,17 @@ class XrfSample(XsuiteModel):
     pixel_size_um: Optional[float] = Field(None, gt=0, description="Overrides the section value.")
     interface: Optional[Literal["auto", "left", "right", "top", "bottom"]] = Field(
         None, description="Overrides the section value.")
+    spots: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="XANES spot positions drawn on the composite: name -> [x_um, y_um] "
+        "in the map's coordinates (e.g. L1: [120.0, 45.5]).")
 
 
 class XrfConfig(XsuiteModel):
     """Settings of the µXRF pipeline (``xsuite xrf``)."""
 
-    layout: Literal["files", "xsuite", "maps_v9", "xrfmaps", "larch", "pymca"] = Field(
-        "files", description="How maps are stored: one file per element, or a beamline HDF5 layout.")
+    layout: Literal["files", "xsuite", "maps_v9", "xrfmaps", "larch", "pymca", "raw"] = Field(
+        "files", description="How maps are stored: one file per element, a beamline HDF5 layout, or raw "
+        "per-pixel spectra (MDA, XRF-Maps MAPS_RAW).")
     paths: XrfPaths = Field(default_factory=XrfPaths, description="Dataset paths overriding the preset.")
     elements: XrfElements = Field(default_factory=XrfElements, description="Reference and layer elements.")
     samples: dict[str, XrfSample] = Field(default_factory=dict, description="Maps to analyse, by sample name.")
@@ -76,6 +88,21 @@ class XrfConfig(XsuiteModel):
     maps_v9_scaler: Literal["SRcurrent", "us_ic", "ds_ic"] = Field(
         "ds_ic", description="MAPS v9: scaler used for quantification to µg/cm².")
     maps_v9_quantify: bool = Field(True, description="MAPS v9: convert fitted counts to µg/cm².")
+    maps_only: bool = Field(False, description="Export quantified / I0-normalised maps without a layer analysis.")
+    export_elements: list[str] = Field(default_factory=list,
+                                       description="Maps to export with maps_only (default: every element channel).")
+    monitor: Optional[str] = Field(None, description="Raw spectra: scaler used as I0 (ds_ic, us_ic, SRcurrent; "
+                                   "default ds_ic when the file has it).")
+    energy_calibration_ev: Optional[tuple[float, float]] = Field(
+        None, description="Raw spectra: [offset, slope] in eV (E = offset + slope * channel) used as the start "
+        "of the calibration on the data.")
+    calibration_file: Optional[ConfigPath] = Field(
+        None, description="Raw spectra: a MAPS maps_fit_parameters_override.txt giving the energy scale.")
+    calibrate_on_data: bool = Field(True, description="Raw spectra: refine the energy scale on the summed spectrum.")
+    roi_width_fwhm: float = Field(1.0, gt=0, le=3, description="Raw spectra: ROI half-width in detector FWHMs.")
+    layer_level: Optional[float] = Field(
+        None, gt=0, description="Level of the layer element in the layer relative to its bulk level (1 = same); "
+        "default: fitted, or 1 for layers too thin to tell.")
     smooth_sigma_px: float = Field(1.0, ge=0, le=5, description="Gaussian smoothing before analysis, px.")
     k_mad: float = Field(5.0, gt=0, description="Segmentation threshold: bulk + k·1.4826·MAD of the ratio.")
     min_excess: float = Field(0.3, ge=0, description="Minimum relative ratio excess of the threshold.")

@@ -157,9 +157,11 @@ def figure_plan(results: Any) -> list[_Planned]:
     if f_entries:
         for e in f_entries:
             add(f"{e.name}_maps", xrf.xrf_maps, e.name, e.name)
-            add(f"{e.name}_composite", xrf.xrf_composite, e.name, e.name)
-            add(f"{e.name}_thickness", xrf.xrf_thickness, e.name, e.name)
-        add("xrf_compare", xrf.xrf_compare, None)
+            if "composite" in e.nxdata:  # maps-only entries (xsuite xrf --maps-only) have no layer analysis
+                add(f"{e.name}_composite", xrf.xrf_composite, e.name, e.name)
+                add(f"{e.name}_thickness", xrf.xrf_thickness, e.name, e.name)
+        if sum("composite" in e.nxdata for e in f_entries) >= 2:
+            add("xrf_compare", xrf.xrf_compare, None)
     else:
         none_of("xrf", "xrf")
     return plan

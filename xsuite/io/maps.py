@@ -42,6 +42,9 @@ __all__ = [
     "read_maps_v9",
     "read_dead_time",
     "check_same_shape",
+    "SpectrumMap",
+    "read_spectrum_map",
+    "read_maps_calibration",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,7 +71,10 @@ class MapData:
     x_um, y_um : ndarray or None
         Pixel-centre positions, µm, when the file has them.
     metadata : dict
-        Anything else worth keeping (attributes, dwell time...).
+        Anything else worth keeping (attributes, dwell time, the scaler of a quantification...).
+    errors : ndarray or None
+        Standard errors in the units of ``data`` when the reader knows them (MAPS quantified maps:
+        Poisson errors of the fitted counts, scaled like the data); ``None`` = the pipeline decides.
     """
 
     data: np.ndarray
@@ -78,6 +84,7 @@ class MapData:
     x_um: np.ndarray | None = field(default=None, repr=False)
     y_um: np.ndarray | None = field(default=None, repr=False)
     metadata: dict = field(default_factory=dict)
+    errors: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def path(self) -> Path:
@@ -181,7 +188,10 @@ def _h5_dataset(h5: Any, path: Path, dset: str) -> Any:
     import h5py
 
     if dset not in h5:
-        raise InputNotFoundError(f"{path}: dataset {dset} not found")
+        parent = dset.rsplit("/", 1)[0] or "/"
+        near = sorted(h5[parent].keys()) if parent in h5 and isinstance(h5[parent], h5py.Group) else []
+        hint = f"; {parent} holds {', '.join(near[:12])}" if near else ""
+        raise InputNotFoundError(f"{path}: dataset {dset} not found{hint}")
     obj = h5[dset]
     if not isinstance(obj, h5py.Dataset):
         raise DataFormatError(f"{path}::{dset} is a group; expected a dataset")
@@ -475,15 +485,25 @@ def read_maps_v9(path: str | Path, elements: list[str], *, dataset: str = "XRF_f
         src = f"{path}::/MAPS/{dataset}[{el}]"
         m = _select_channel(stack, names, el, 0, src)
         units = "counts"
+        counts = np.asarray(m, dtype=float)
+        err = np.sqrt(np.maximum(counts, 1.0))  # Poisson errors of the fitted line counts
+        meta: dict[str, Any] = {"dataset": dataset, "values": "fitted counts" if dataset == "XRF_fits" else
+                                "ROI counts", "scaler": scaler, "scaler_median": float(np.median(sc))}
         if quantify:
             if quant is None:
                 raise DataFormatError(f"{path}: /MAPS/{dataset}_quant missing; cannot quantify (quantify=False)")
             q = float(quant[qidx[scaler], 0, [n.lower() for n in names].index(el.lower())])
+            if not (np.isfinite(q) and q > 0):
+                raise DataFormatError(f"{path}::/MAPS/{dataset}_quant[{scaler}, {el}] = {q:g}; expected a positive "
+                                      "quantification factor (this element was not calibrated)")
             with np.errstate(divide="ignore", invalid="ignore"):
-                m = np.where(sc > 0, m / (sc * q), 0.0)
+                m = np.where(sc > 0, counts / (sc * q), 0.0)
+                err = np.where(sc > 0, err / (sc * q), 0.0)
             units = "ug/cm2"
+            meta.update({"quantified": True, "quant_factor": q,
+                         "quantification": f"{dataset} / ({scaler} x {dataset}_quant[{scaler}])"})
         out[el] = MapData(data=_as_2d(m, src), source=src, units=units, pixel_size_um=px, x_um=xu, y_um=yu,
-                          metadata={"scaler": scaler, "dataset": dataset})
+                          metadata=meta, errors=err)
     return out
 
 
@@ -525,3 +545,205 @@ def check_same_shape(maps: Mapping[str, np.ndarray], where: str | Path = "") -> 
         raise DataFormatError(f"maps have different shapes ({desc}){' in ' + str(where) if where else ''}; "
                               "expected one scan grid")
     return next(iter(shapes.values())) if shapes else (0, 0)
+
+
+# ------------------------------------------------------------------------------------ raw spectra maps
+@dataclass(frozen=True)
+class SpectrumMap:
+    """Per-pixel fluorescence spectra of a map scan (summed over the detector elements) and its scalers.
+
+    Attributes
+    ----------
+    spectra : ndarray
+        ``(ny, nx, n_channels)`` counts, summed over ``n_detectors`` elements.
+    source : str
+        The file (and group) read.
+    n_detectors : int
+        Detector elements summed.
+    calibration_ev : tuple of float or None
+        ``(offset, slope, quadratic)`` of the energy scale in eV (``E = o + s·ch + q·ch²``) as the file
+        records it; ``None`` when it does not.
+    icr, ocr : ndarray or None
+        Input and output counts or count rates summed over the elements (dead-time factor icr/ocr).
+    live_s, real_s : ndarray or None
+        Live and real time per pixel (mean over the elements), s.
+    scalers : dict
+        Monitor maps by name (``us_ic``, ``ds_ic``, ``SRcurrent``, ``clock``...).
+    x_um, y_um : ndarray or None
+        Positions of the columns and rows, µm.
+    pixel_size_um : float or None
+    incident_energy_ev : float or None
+    """
+
+    spectra: np.ndarray = field(repr=False)
+    source: str
+    n_detectors: int
+    calibration_ev: tuple[float, float, float] | None
+    icr: np.ndarray | None = field(default=None, repr=False)
+    ocr: np.ndarray | None = field(default=None, repr=False)
+    live_s: np.ndarray | None = field(default=None, repr=False)
+    real_s: np.ndarray | None = field(default=None, repr=False)
+    scalers: dict = field(default_factory=dict, repr=False)
+    x_um: np.ndarray | None = field(default=None, repr=False)
+    y_um: np.ndarray | None = field(default=None, repr=False)
+    pixel_size_um: float | None = None
+    incident_energy_ev: float | None = None
+
+
+_SCALER_NAMES = (("ds ion", "ds_ic"), ("us ion", "us_ic"), ("10 mhz", "clock"), ("tfy", "TFY"))
+
+
+def _mda_scalers(mda: Any, row: Any) -> dict[str, np.ndarray]:
+    """Scaler maps of an APS 2-ID MDA row scan, named through the scaler's NMn extra PVs."""
+    out: dict[str, np.ndarray] = {}
+    letters = "ABCD"
+    for i, d in enumerate(row.detector_info):
+        m = re.search(r"scaler\d+_cts(\d+)\.([A-D])$", d.name)
+        if m:
+            chan = (int(m.group(1)) - 1) * 4 + letters.index(m.group(2)) + 1
+            label = next((v for k, v in mda.extra_pvs.items() if re.search(rf"scaler\d*\.NM{chan}$", k)), "")
+            key = next((n for pat, n in _SCALER_NAMES if str(label).lower().startswith(pat)), None)
+            if key and key not in out:
+                out[key] = row.detectors[:, i, :].astype(float)
+        elif d.name.startswith("S:SRcurrent"):
+            out["SRcurrent"] = row.detectors[:, i, :].astype(float)
+    return out
+
+
+def _mda_sum(row: Any, pattern: str) -> np.ndarray | None:
+    idx = [i for i, d in enumerate(row.detector_info) if re.search(pattern, d.name)]
+    if not idx:
+        return None
+    return np.nansum(row.detectors[:, idx, :].astype(float), axis=1)
+
+
+def _read_spectrum_mda(path: Path) -> SpectrumMap:
+    from xsuite.io.mda import read_mda
+
+    mda = read_mda(path)
+    if mda.rank != 3 or len(mda.dims) < 3:
+        raise DataFormatError(f"{path}: MDA rank {mda.rank} without per-pixel spectra; expected a rank-3 map "
+                              "(rows x columns x detector spectra); fly scans keep their spectra in the "
+                              "companion HDF5 file (MAPS_RAW)")
+    outer, row, inner = mda.dims[0], mda.dims[1], mda.dims[2]
+    spectra = np.nan_to_num(inner.detectors.sum(axis=2)).astype(np.float32)  # (ny, nx, nch)
+    cal = None
+    keys = [k for k in mda.extra_pvs if re.search(r"mca1\.CALS$", k)]
+    if keys:
+        base = keys[0][: -len("CALS")]
+        o, s_, q = (float(mda.extra_pvs.get(base + k, 0.0)) for k in ("CALO", "CALS", "CALQ"))
+        cal = (1000.0 * o, 1000.0 * s_, 1000.0 * q)  # the MCA record calibrates in keV
+    live = _mda_sum(row, r"mca\d+\.ELTM$")
+    real = _mda_sum(row, r"mca\d+\.ERTM$")
+    n_det = int(inner.detectors.shape[2])
+    x = row.positioners[0, 0, :] if row.positioners.shape[1] else None
+    y = outer.positioners[0, :] if outer.positioners.shape[0] else None
+    scale = {"mm": 1000.0, "um": 1.0, "nm": 1e-3}.get((row.positioner_info[0].unit if row.positioner_info
+                                                        else "mm").strip().lower(), 1000.0)
+    xu, yu, px = _grid_from_positions(x, y, scale)
+    energy = next((float(v) * 1000.0 for k, v in mda.extra_pvs.items()
+                   if k.endswith("ds:Energy.VAL") and isinstance(v, float)), None)
+    return SpectrumMap(spectra=spectra, source=str(path), n_detectors=n_det, calibration_ev=cal,
+                       icr=_mda_sum(row, r"InputCountRate$"), ocr=_mda_sum(row, r"OutputCountRate$"),
+                       live_s=None if live is None else live / n_det, real_s=None if real is None else real / n_det,
+                       scalers=_mda_scalers(mda, row), x_um=xu, y_um=yu, pixel_size_um=px,
+                       incident_energy_ev=energy)
+
+
+def _read_spectrum_maps_raw(path: Path) -> SpectrumMap:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h5:
+            if "MAPS_RAW" not in h5:
+                raise DataFormatError(f"{path}: no /MAPS_RAW group; expected an XRF-Maps raw file "
+                                      "(/MAPS_RAW/data_a.., inputcounts, ouputcounts, livetime)")
+            g = h5["MAPS_RAW"]
+            names = sorted(k for k in g if re.fullmatch(r"data_[a-z]", k))
+            if not names:
+                raise DataFormatError(f"{path}: /MAPS_RAW holds no data_a.. spectra")
+            total = None
+            for k in names:
+                arr = np.asarray(g[k][()], dtype=np.float32)  # (n_channels, ny, nx)
+                if arr.ndim != 3:
+                    raise DataFormatError(f"{path}::/MAPS_RAW/{k} has shape {arr.shape}; expected (channels, ny, nx)")
+                total = arr if total is None else total + arr
+            spectra = np.ascontiguousarray(np.moveaxis(total, 0, -1))
+
+            def summed(key: str) -> np.ndarray | None:
+                if key not in g:
+                    return None
+                a = np.asarray(g[key][()], dtype=float)
+                return a.sum(axis=0) if a.ndim == 3 else a
+
+            live, real = summed("livetime"), summed("realtime")
+            n = len(names)
+            return SpectrumMap(spectra=spectra, source=f"{path}::/MAPS_RAW", n_detectors=n, calibration_ev=None,
+                               icr=summed("inputcounts"), ocr=summed("ouputcounts") if "ouputcounts" in g
+                               else summed("outputcounts"), live_s=None if live is None else live / n,
+                               real_s=None if real is None else real / n)
+    except XsuiteError:
+        raise
+    except OSError as exc:
+        raise DataFormatError(f"{path}: cannot be read as HDF5 ({exc})") from None
+
+
+def read_spectrum_map(path: str | Path) -> SpectrumMap:
+    """Read per-pixel spectra of a raw map: an EPICS MDA file (rank 3) or an XRF-Maps ``MAPS_RAW`` HDF5 file.
+
+    Examples
+    --------
+    >>> sm = read_spectrum_map("axo_std.mda")       # doctest: +SKIP
+    >>> sm.spectra.shape, sm.n_detectors, sorted(sm.scalers)   # doctest: +SKIP
+    ((11, 11, 2000), 4, ['SRcurrent', 'TFY', 'clock', 'ds_ic', 'us_ic'])
+    """
+    path = Path(path)
+    _require_file(path)
+    if path.suffix.lower() == ".mda":
+        return _read_spectrum_mda(path)
+    if path.suffix.lower() in H5_SUFFIXES:
+        return _read_spectrum_maps_raw(path)
+    raise DataFormatError(f"{path}: unknown raw map format {path.suffix or '(no suffix)'}; expected .mda or "
+                          "an XRF-Maps HDF5 file with /MAPS_RAW")
+
+
+def read_maps_calibration(path: str | Path) -> dict[str, float]:
+    """Energy calibration and resolution from a MAPS ``maps_fit_parameters_override.txt`` file, in eV.
+
+    Returns ``offset_ev``, ``slope_ev``, ``quad_ev`` and, when present, ``fwhm_offset_ev`` and
+    ``fwhm_fanoprime``.
+    """
+    path = Path(path)
+    _require_file(path)
+    keys = {"CAL_OFFSET_[E_OFFSET]": "offset_ev", "CAL_SLOPE_[E_LINEAR]": "slope_ev",
+            "CAL_QUAD_[E_QUADRATIC]": "quad_ev", "FWHM_OFFSET": "fwhm_offset_ev", "FWHM_FANOPRIME": "fwhm_fanoprime"}
+    out: dict[str, float] = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        key, sep, val = line.strip().partition(":")
+        if sep and key.strip() in keys:
+            try:
+                v = float(val.split()[0])
+            except (ValueError, IndexError):
+                raise DataFormatError(f"{path}: {key.strip()} = {val.strip()!r}; expected a number") from None
+            out[keys[key.strip()]] = v * (1000.0 if keys[key.strip()].endswith("_ev") else 1.0)
+    if "offset_ev" not in out or "slope_ev" not in out:
+        raise DataFormatError(f"{path}: no CAL_OFFSET_[E_OFFSET] / CAL_SLOPE_[E_LINEAR]; expected a MAPS "
+                              "fit-parameters file")
+    out.setdefault("quad_ev", 0.0)
+    return out
+
+
+def maps_v9_channels(path: str | Path, dataset: str = "XRF_fits") -> list[str]:
+    """Element channels of a MAPS v9 file (names that are element symbols, optionally ``_L``/``_M``)."""
+    import h5py
+
+    path = Path(path)
+    _require_file(path)
+    try:
+        with h5py.File(path, "r") as h5:
+            names = _decode_names(_h5_dataset(h5, path, "/MAPS/channel_names")[()])
+    except XsuiteError:
+        raise
+    except OSError as exc:
+        raise DataFormatError(f"{path}: cannot be read as HDF5 ({exc})") from None
+    return [n for n in names if re.fullmatch(r"[A-Z][a-z]?(_[KLM])?", n)]

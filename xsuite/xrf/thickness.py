@@ -1,27 +1,31 @@
-"""Thickness of the Cl-rich layer along the local interface normal.
+"""Thickness of the layer along the local interface normal.
 
 Works in the canonical frame of :mod:`xsuite.xrf.segment` (Li side on the left, one interface point
-per row). Pure numpy/scipy/lmfit; no files, no printing.
+per row). Two roles: the *reference* element (bulk only: Y) and the *layer* element (in the layer: Cl).
+Pure numpy/scipy/lmfit; no files, no printing.
 
 Method
 ------
-1. **Interface curve.** Per row, the sub-pixel position where the smoothed Cl map first reaches half
-   its bulk level (the outer pellet edge: Cl is present in both the layer and the bulk). The positions
-   are smoothed along the interface with a Savitzky–Golay filter, which also gives the local slope and
-   hence the local normal (tilted and gently curved interfaces).
-2. **Normal profiles.** Cl and Y are sampled along every normal (bilinear interpolation, 0.25 px steps)
+1. **Interface curve.** Per row, the sub-pixel position where the smoothed material map (the larger of
+   the normalised reference and layer-element maps) first reaches 30 % of its unit level (the outer
+   pellet edge). The positions are smoothed along the interface with a Savitzky–Golay filter, which
+   gives the local slope and hence the local normal (tilted and curved interfaces, any side).
+2. **Normal profiles.** Both maps are sampled along every normal (bilinear interpolation, 0.25 px steps)
    with :func:`scipy.ndimage.map_coordinates`: one vectorised call for all rows.
-3. **Local thickness** (threshold-free for Y). For a Y-free layer of thickness T between two blurred
-   steps, the Y profile is a blurred step at ``s_Cl + T``; whatever the (symmetric) blur,
-   ``∫ Y ds = s_max - s_Y`` over a window that covers the transition, so ``T = s_max - ∫ Y ds - s_Cl``
-   with ``s_Cl`` the Cl half-maximum crossing. Unbiased for any layer thinner or thicker than the beam,
-   and ≈0 where there is no layer. Computed per row on profiles averaged over a few neighbouring rows.
-4. **Edge fit** (sub-pixel figure). The interface-averaged Cl and Y profiles are fitted together with
-   error-function steps sharing the edge position ``d0``, the width ``sigma`` and the thickness ``T``
-   (lmfit): ``Cl = b + (c_L - b) Φ((s-d0)/σ) + (c_B - c_L) Φ((s-d0-T)/σ)``,
-   ``Y = b_Y + (y_B - b_Y) Φ((s-d0-T)/σ)``.
-5. **Significance.** The mean local thickness over its standard error — the Y deficit, i.e. the Cl/Y
-   ratio excess, next to the interface.
+3. **Local thickness** (:func:`integral_thickness`, threshold-free). With the reference normalised to
+   its local bulk level, ``L - b R`` (``b`` the layer element's bulk level) is ``ℓ`` over the layer and 0
+   outside and in the bulk whatever the common blur, so ``T = ∫ (L - b R) ds / ℓ`` over a window from the
+   background to past the inner edge. No edge position or threshold enters, so the estimate holds for
+   layers thinner or thicker than the beam, richer or poorer in the layer element than the bulk, or a
+   layer element absent from the bulk; it is ≈0 where there is no layer. (Until issue 15 the outer edge
+   was a half-maximum crossing of the layer element: a layer holding half the bulk level put it at the
+   inner edge, 10.2 µm for 15 µm.)
+4. **Edge fit** (sub-pixel figure and ``ℓ``). The interface-averaged profiles are fitted together with
+   error-function steps sharing the outer edge ``d0``, the width ``sigma`` and the thickness ``T``
+   (lmfit): ``L = b0 + (ℓ - b0) Φ((s-d0)/σ) + (b - ℓ) Φ((s-d0-T)/σ)``, ``R = r0 + (r_B - r0) Φ((s-d0-T)/σ)``.
+   Its ``ℓ`` is used in step 3 when determined to better than 15 %; a vanishing layer falls back to
+   ``ℓ = b`` (same concentration; reported as ``layer_level_source``).
+5. **Significance.** The mean local thickness over its standard error.
 
 Uncertainties (issue 5)
 -----------------------
@@ -35,8 +39,8 @@ alone gives (:func:`processing_tau`), and ``var(mean) = c0 * tau / (n - tau)`` (
 for correlated data), ``n_eff = n / tau`` independent points; (2) a Student-t small-sample factor
 ``sqrt(nu / (nu - 2))``, ``nu = n_eff - 1`` (floored at 3), makes the error cover like a Gaussian one
 although it is estimated from few points; (3) a systematic term of :data:`MEAN_SYSTEMATIC_PX` pixels is
-added in quadrature: the residual bias of the half-maximum/deficit estimator on the pixel grid, up to
-+0.08 px at 2 µm pixels (2 µm beam) on simulated maps.
+added in quadrature: the residual bias of the estimator on the pixel grid (0.025 px with the excess
+integral of issue 15; it was 0.04 px for the half-maximum/deficit estimator before).
 
 *Edge fit* (:func:`edge_fit_error`). The least-squares error (scaled for correlated profile samples)
 is combined in quadrature with a systematic term (:func:`edge_systematic_px`): a pixelation part
@@ -72,7 +76,8 @@ __all__ = [
     "normal_profiles",
     "EdgeFit",
     "fit_edges",
-    "local_thickness",
+    "integral_thickness",
+    "profile_levels",
     "block_sem",
     "serial_sem",
     "SerialSem",
@@ -87,7 +92,7 @@ __all__ = [
 ]
 
 #: Systematic error of the mean local thickness, pixels (added in quadrature; see module docstring).
-MEAN_SYSTEMATIC_PX = 0.04
+MEAN_SYSTEMATIC_PX = 0.025
 #: Model/geometry error floor of the edge-fit thickness, pixels (see module docstring).
 EDGE_GEOMETRY_PX = 0.012
 
@@ -123,8 +128,12 @@ class InterfaceCurve:
 
     @property
     def tilt_deg(self) -> float:
-        """Mean angle of the interface to the map side, degrees."""
-        return float(np.degrees(np.arctan(np.mean(self.slope)))) if self.slope.size else float("nan")
+        """Angle of the interface to the map side (straight-line fit of the raw crossings), degrees."""
+        fin = np.isfinite(self.col_raw)
+        if fin.sum() < 3:
+            return float(np.degrees(np.arctan(np.mean(self.slope)))) if self.slope.size else float("nan")
+        slope = np.polyfit(self.rows[fin].astype(float), self.col_raw[fin], 1)[0]
+        return float(np.degrees(np.arctan(slope)))
 
     def arc_length_px(self) -> np.ndarray:
         """Cumulative arc length along the smoothed curve, pixels (0 at the first row)."""
@@ -152,19 +161,22 @@ def _first_crossing(vals: np.ndarray, level: np.ndarray | float) -> np.ndarray:
 
 
 def interface_curve(cl_norm: np.ndarray, pellet: np.ndarray, *, window_rows: int = 31,
-                    search_px: int = 6) -> InterfaceCurve:
+                    search_px: int = 6, level: float = 0.5) -> InterfaceCurve:
     """Locate the interface (outer pellet edge on the left) with sub-pixel precision.
 
     Parameters
     ----------
     cl_norm : ndarray
-        Smoothed Cl map normalised to 0 (background) .. 1 (bulk), canonical frame.
+        Smoothed material map (e.g. the larger of the normalised layer-element and reference maps)
+        normalised to 0 (background) .. 1 (bulk), canonical frame.
     pellet : ndarray of bool
         Pellet mask, canonical frame.
     window_rows : int
         Savitzky–Golay window along the interface (rows; order 2).
     search_px : int
         Half-width of the search for the crossing around the first pellet pixel of each row.
+    level : float
+        Crossing level (fraction of the unit level).
 
     Returns
     -------
@@ -182,7 +194,7 @@ def interface_curve(cl_norm: np.ndarray, pellet: np.ndarray, *, window_rows: int
     offs = np.arange(-search_px, search_px + 1)
     cols = np.clip(first[rows_all][:, None] + offs[None, :], 0, nx - 1)
     vals = cl_norm[rows_all[:, None], cols]
-    kx = _first_crossing(vals, 0.5)
+    kx = _first_crossing(vals, level)
     raw = np.where(np.isfinite(kx), cols[:, 0] + kx, np.nan)
     # keep the contiguous span between the first and last valid rows
     good = np.isfinite(raw)
@@ -435,19 +447,20 @@ class EdgeFit:
     thickness_err_px: float
     sigma_px: float
     sigma_err_px: float
-    cl_layer: float
-    cl_bulk: float
-    y_bulk: float
+    layer_level: float
+    layer_level_err: float
+    layer_bulk: float
+    ref_bulk: float
     redchi: float
     success: bool
     message: str
-    cl_model: np.ndarray = field(repr=False)
-    y_model: np.ndarray = field(repr=False)
+    layer_model: np.ndarray = field(repr=False)
+    ref_model: np.ndarray = field(repr=False)
 
     def to_dict(self) -> dict:
         """Scalars as a JSON-ready dict."""
         return {k: (float(v) if isinstance(v, (float, np.floating)) else v)
-                for k, v in self.__dict__.items() if k not in ("cl_model", "y_model")}
+                for k, v in self.__dict__.items() if k not in ("layer_model", "ref_model")}
 
 
 def _edge_models(s: np.ndarray, p: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -461,20 +474,26 @@ def _edge_models(s: np.ndarray, p: dict[str, float]) -> tuple[np.ndarray, np.nda
 
 def fit_edges(s_px: np.ndarray, cl: np.ndarray, cl_err: np.ndarray, y: np.ndarray,
               y_err: np.ndarray, *, thickness0_px: float, sigma0_px: float = 1.0,
-              d0_max_px: float = 3.0, corr_samples: float = 1.0) -> EdgeFit:
-    """Fit the averaged Cl and Y normal profiles with shared erf edges (lmfit, least squares).
+              d0_max_px: float = 6.0, corr_samples: float = 1.0, layer0: float = 1.0) -> EdgeFit:
+    """Fit the averaged layer-element and reference normal profiles with shared erf edges (lmfit).
+
+    Model: ``L = b + (c_L - b) Φ((s-d0)/σ) + (c_B - c_L) Φ((s-d0-T)/σ)``,
+    ``R = b_R + (r_B - b_R) Φ((s-d0-T)/σ)``.
 
     Parameters
     ----------
     s_px : ndarray
         Distance along the normal, pixels.
     cl, y : ndarray
-        Averaged normalised profiles (0 outside, 1 in the bulk).
+        Averaged normalised profiles of the layer element and the reference element (0 outside, 1 in
+        the bulk; the layer element may be richer or poorer in the layer, or absent from the bulk).
     cl_err, y_err : ndarray
         Their standard errors (weights).
     thickness0_px : float
-        Starting thickness (e.g. from the deficit integral). Below 0.3 px the layer Cl level is tied to
+        Starting thickness (e.g. from the deficit integral). Below 0.3 px the layer level is tied to
         the bulk level (it is not identifiable for a vanishing layer).
+    layer0 : float
+        Starting layer level of the layer element.
     sigma0_px : float
         Starting edge width (Gaussian sigma), pixels.
     d0_max_px : float
@@ -503,7 +522,7 @@ def fit_edges(s_px: np.ndarray, cl: np.ndarray, cl_err: np.ndarray, y: np.ndarra
         if tied:
             params.add("cl_layer", expr="cl_bulk")
         else:
-            params.add("cl_layer", value=1.0, min=0.3, max=3.0)
+            params.add("cl_layer", value=float(np.clip(layer0, 0.05, 10.0)), min=0.02, max=20.0)
         params.add("y_bg", value=0.0)
         params.add("y_bulk", value=1.0)
         return params
@@ -523,7 +542,7 @@ def fit_edges(s_px: np.ndarray, cl: np.ndarray, cl_err: np.ndarray, y: np.ndarra
         log.warning("edge fit failed: %s", exc)
         nan = float("nan")
         z = np.full_like(s_px, np.nan)
-        return EdgeFit(nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, False, str(exc), z, z)
+        return EdgeFit(nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, False, str(exc), z, z)
     v = res.params
 
     def err(name: str) -> float:
@@ -537,29 +556,55 @@ def fit_edges(s_px: np.ndarray, cl: np.ndarray, cl_err: np.ndarray, y: np.ndarra
         d0_px=float(v["d0"].value), d0_err_px=err("d0"),
         thickness_px=float(v["thickness"].value), thickness_err_px=err("thickness"),
         sigma_px=float(v["sigma"].value), sigma_err_px=err("sigma"),
-        cl_layer=float(v["cl_layer"].value), cl_bulk=float(v["cl_bulk"].value),
-        y_bulk=float(v["y_bulk"].value), redchi=float(res.redchi), success=bool(res.success),
-        message=str(res.message), cl_model=m_cl, y_model=m_y,
+        layer_level=float(v["cl_layer"].value), layer_level_err=err("cl_layer"),
+        layer_bulk=float(v["cl_bulk"].value), ref_bulk=float(v["y_bulk"].value), redchi=float(res.redchi),
+        success=bool(res.success), message=str(res.message), layer_model=m_cl, ref_model=m_y,
     )
 
 
-def local_thickness(s_px: np.ndarray, cl_prof: np.ndarray, y_prof: np.ndarray, *, s_max_px: float,
-                    plateau_px: float = 3.0, cl_half: float = 0.5, along_rows: int = 5,
-                    level_rows: int = 15) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Layer thickness per interface point from the Y-deficit integral and the Cl half-max edge.
+def profile_levels(s_px: np.ndarray, profiles: np.ndarray, *, s_max_px: float, plateau_px: float = 3.0,
+                   level_rows: int = 15) -> np.ndarray:
+    """Local bulk level of each normal profile: mean over ``[s_max, s_max + plateau]``, median-filtered
+    along the interface over ``level_rows`` points."""
+    h = float(s_px[1] - s_px[0])
+    kmax = min(max(int(np.searchsorted(s_px, s_max_px)), 2), s_px.size - 1)
+    kplat = min(s_px.size, kmax + max(1, int(round(plateau_px / h))))
+    lev = profiles[:, kmax:kplat].mean(axis=1) if kplat - kmax >= 2 else profiles[:, kmax].copy()
+    if level_rows > 1 and lev.size > 2:
+        lev = ndimage.median_filter(lev, size=min(level_rows, lev.size) | 1, mode="nearest")
+    return lev
+
+
+def integral_thickness(s_px: np.ndarray, layer_prof: np.ndarray, ref_prof: np.ndarray, *, s_max_px: float,
+                       layer_level: float, plateau_px: float = 3.0, along_rows: int = 5,
+                       level_rows: int = 15) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Layer thickness per interface point from the excess of the layer element over the reference.
+
+    Along a normal, the reference ``R`` is a blurred step at the inner edge ``s_in`` and the layer
+    element ``L`` is ``ℓ`` over the layer and ``b`` in the bulk. With ``R`` normalised to its local
+    bulk level, ``L - b R`` is ``ℓ`` in the layer and 0 in the background and the bulk, whatever the
+    (common) blur, so
+
+    ``T = ∫ (L - b R) ds / ℓ``  and  ``s_in = s_max - ∫ R ds``,  ``s_out = s_in - T``
+
+    over a window from the background to beyond the inner edge. No threshold and no edge position
+    enter: exact for layers thinner or thicker than the beam, for any interface position within the
+    window, for layers richer (``ℓ > b``), poorer (``ℓ < b``) or made only of the layer element
+    (``b = 0``); ≈0 where there is no layer.
 
     Parameters
     ----------
     s_px : ndarray
-        Sample positions along the normal (uniform step), pixels.
-    cl_prof, y_prof : ndarray
-        ``(n_rows, n_s)`` normalised profiles.
+        Sample positions along the normal (uniform step, starting in the background), pixels.
+    layer_prof, ref_prof : ndarray
+        ``(n_rows, n_s)`` profiles, background-subtracted (0 outside the pellet).
     s_max_px : float
-        End of the integration window (beyond the Y edge, in the bulk), pixels.
+        End of the integration window (in the bulk, beyond the inner edge and its blur), pixels.
+    layer_level : float
+        ``ℓ``, level of the layer element inside the layer, in the units of ``layer_prof`` at the
+        median bulk level of the map (the local value follows the local bulk level when there is one).
     plateau_px : float
-        Width of the bulk plateau beyond ``s_max_px`` used to renormalise each profile locally.
-    cl_half : float
-        Fraction of the local bulk Cl level that defines the outer edge.
+        Width of the bulk plateau beyond ``s_max_px`` that gives the local bulk levels.
     along_rows : int
         Profiles are averaged over this many neighbouring rows first (noise).
     level_rows : int
@@ -567,36 +612,37 @@ def local_thickness(s_px: np.ndarray, cl_prof: np.ndarray, y_prof: np.ndarray, *
 
     Returns
     -------
-    thickness_px : ndarray
-        ``(n_rows,)`` local thickness, pixels (NaN where undefined).
-    s_cl_px : ndarray
-        Outer (Cl) edge per row.
-    s_y_px : ndarray
-        Inner (Y) edge per row.
+    thickness_px, s_out_px, s_in_px : ndarray
+        ``(n_rows,)`` local thickness, outer and inner edge positions, pixels (NaN where the reference
+        has no bulk plateau).
+
+    Examples
+    --------
+    >>> from scipy.special import ndtr
+    >>> s = np.arange(-10, 30, 0.25)
+    >>> ref = ndtr((s - 6.0) / 1.5)[None, :]            # inner edge at 6 px
+    >>> lay = (2.0 * ndtr(s / 1.5) - 1.0 * ndtr((s - 6.0) / 1.5))[None, :]   # layer twice as rich
+    >>> t, s_out, s_in = integral_thickness(s, lay, ref, s_max_px=14.0, layer_level=2.0, along_rows=1)
+    >>> round(float(t[0]), 3), round(float(s_out[0]), 3), round(float(s_in[0]), 3)
+    (6.0, 0.0, 6.0)
     """
     h = float(s_px[1] - s_px[0])
-    if along_rows > 1 and cl_prof.shape[0] > 1:
-        cl_prof = ndimage.uniform_filter1d(cl_prof, along_rows, axis=0, mode="nearest")
-        y_prof = ndimage.uniform_filter1d(y_prof, along_rows, axis=0, mode="nearest")
-    kmax = int(np.searchsorted(s_px, s_max_px))
-    kmax = min(max(kmax, 2), s_px.size - 1)
-    kplat = min(s_px.size, kmax + max(1, int(round(plateau_px / h))))
-    if kplat - kmax >= 2:
-        lev_y = y_prof[:, kmax:kplat].mean(axis=1)
-        lev_cl = cl_prof[:, kmax:kplat].mean(axis=1)
+    if along_rows > 1 and layer_prof.shape[0] > 1:
+        layer_prof = ndimage.uniform_filter1d(layer_prof, along_rows, axis=0, mode="nearest")
+        ref_prof = ndimage.uniform_filter1d(ref_prof, along_rows, axis=0, mode="nearest")
+    kmax = min(max(int(np.searchsorted(s_px, s_max_px)), 2), s_px.size - 1)
+    lev_r = profile_levels(s_px, ref_prof, s_max_px=s_max_px, plateau_px=plateau_px, level_rows=level_rows)
+    lev_l = profile_levels(s_px, layer_prof, s_max_px=s_max_px, plateau_px=plateau_px, level_rows=level_rows)
+    lev_r = np.where(lev_r > 0.2, lev_r, np.nan)
+    r_n = ref_prof[:, : kmax + 1] / lev_r[:, None]
+    # the layer's level follows the local bulk level (density texture) when the bulk holds the element
+    med_l = float(np.nanmedian(lev_l)) if np.isfinite(lev_l).any() else 0.0
+    if med_l > 0.2 * abs(layer_level) and med_l > 0:
+        ell = layer_level * np.clip(lev_l / med_l, 0.5, 2.0)
     else:
-        lev_y = y_prof[:, kmax]
-        lev_cl = cl_prof[:, kmax]
-    if level_rows > 1 and lev_y.size > 2:
-        size = min(level_rows, lev_y.size) | 1
-        lev_y = ndimage.median_filter(lev_y, size=size, mode="nearest")
-        lev_cl = ndimage.median_filter(lev_cl, size=size, mode="nearest")
-    lev_y = np.where(lev_y > 0.2, lev_y, np.nan)
-    lev_cl = np.where(lev_cl > 0.2, lev_cl, np.nan)
-    # outer edge: first crossing of cl_half * local level inside [0, kmax]
-    kx = _first_crossing(cl_prof[:, : kmax + 1], cl_half * lev_cl)
-    s_cl = s_px[0] + kx * h
-    yn = y_prof[:, : kmax + 1] / lev_y[:, None]
-    integ = np.trapezoid(yn, dx=h, axis=1) if hasattr(np, "trapezoid") else np.trapz(yn, dx=h, axis=1)
-    s_y = s_px[kmax] - integ
-    return s_y - s_cl, s_cl, s_y
+        ell = np.full(lev_l.shape, float(layer_level))
+    integrand = layer_prof[:, : kmax + 1] - lev_l[:, None] * r_n
+    trap = np.trapezoid if hasattr(np, "trapezoid") else np.trapz
+    t = trap(integrand, dx=h, axis=1) / ell
+    s_in = s_px[kmax] - trap(r_n, dx=h, axis=1)  # R = 0 at s_px[0]: s_max - ∫R is the inner edge
+    return t, s_in - t, s_in
