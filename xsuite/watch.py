@@ -1282,10 +1282,12 @@ def watch_gixrd(
     sink.warm_up()
     for angle, red in reducers.items():
         try:
-            if red.warm_up():
-                log.info("integrator for %g deg built before the first frame", angle)
+            q = red.warm_up()
+            if q is not None:
+                sink.sessions[angle].prepare(q)
+                log.info("integrator and reflections for %g deg ready before the first frame", angle)
         except XsuiteError as exc:  # the first frame will say it again, with its file name
-            log.warning("could not prepare the %g deg integrator: %s", angle, exc)
+            log.warning("could not prepare the %g deg series: %s", angle, exc)
     try:
         import pyFAI.integrator.azimuthal  # noqa: F401
         import pyFAI.integrator.fiber  # noqa: F401

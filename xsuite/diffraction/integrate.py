@@ -577,15 +577,16 @@ class PowderIntegrator:
             self.correlation = self._bin_correlation(frame.shape)
         return res
 
-    def prepare(self, shape: tuple[int, int]) -> None:
+    def prepare(self, shape: tuple[int, int]) -> np.ndarray:
         """Build everything for frames of ``shape`` before the first one arrives (the watcher's warm-up):
         the pyFAI objects, the CSR engine and the bin correlation. The first real frame is still checked
-        (shape; for grazing incidence, the sample horizon)."""
+        (shape; for grazing incidence, the sample horizon). Returns the q axis (1/Å) of the patterns."""
         shape = (int(shape[0]), int(shape[1]))
         with self._lock:
             if self._ai is None:
                 self._build(shape, "")
-            self._integrate1d(np.zeros(shape, np.float32), 1.0)
+            res = self._integrate1d(np.zeros(shape, np.float32), 1.0)
+        return np.asarray(res.radial, dtype=float)
 
     def _bin_correlation(self, shape: tuple[int, ...]) -> Optional[np.ndarray]:
         """Noise correlation of neighbouring bins, from the cached CSR engine's pixel-to-bin matrix.

@@ -148,19 +148,19 @@ class FrameReducer:
         return {"setup": self.setup, "peak_search": self.peak_search, "_integ": None,
                 "_sent_correlation": False, "_hashed": {}, "_warm": False}
 
-    def warm_up(self) -> bool:
+    def warm_up(self) -> Optional[np.ndarray]:
         """Build the integrator and its CSR engine now, before the first frame (the watcher), when the
         frame shape is known (the PONI's detector, the mask or the series' frames). The first frame is then
         only checked: if it shows gaps the mask does not cover (negative pixels), the integrator is
-        rebuilt with them. Returns True when it warmed up."""
+        rebuilt with them. Returns the patterns' q axis (None when the shape is not known yet)."""
         s = self.setup
         shape = s.frame_shape or s.detector_shape or (s.mask.shape if s.mask is not None else None)
         if shape is None or self._integ is not None:
-            return False
+            return None
         integ = s.integrator()
-        integ.prepare(shape)
+        q = integ.prepare(shape)
         self._integ, self._warm = integ, True
-        return True
+        return q
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)

@@ -143,6 +143,15 @@ class GixrdSession(SeriesSession):
                              (s.n_q_oop, s.n_q_ip) if gi.map_2d else None, gi, self._depth_um(labels))
         write_depth_entry(tx, self.setup.sample, depth_rows(tx.h5, self.setup.sample))
 
+    def prepare(self, q: np.ndarray) -> None:
+        """Before the first frame (the watcher's warm-up): work out the reflections to track on the patterns'
+        q axis and the information depth, so the first frame pays for neither (nor for their imports)."""
+        from xsuite.diffraction.series import choose_reflections, reflection_label
+
+        labels = [reflection_label(r) for r in choose_reflections(self.setup.gixrd, self.setup.wavelength_angstrom,
+                                                                  np.asarray(q, float), self._options.phases)]
+        self._depth_um(labels)
+
     def _depth_um(self, labels: Sequence[tuple[str, str, float]]) -> Optional[float]:
         from xsuite.diffraction.series import PeakSummary, information_depth
 
