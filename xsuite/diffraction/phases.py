@@ -444,8 +444,9 @@ def check_lattice(
                                   f"got {shown[k]!r}")
     ca, cb, cg = (math.cos(math.radians(x)) for x in values[3:])
     if not 1.0 - ca * ca - cb * cb - cg * cg + 2.0 * ca * cb * cg > 1e-6:
-        raise DataFormatError(f"{source}: cell angles {values[3]:g}, {values[4]:g}, {values[5]:g} degrees make no "
-                              "cell (zero or imaginary volume); expected the angles of a real lattice, e.g. 90, 90, 120")
+        raise DataFormatError(f"{source}: cell angles {values[3]:g}, {values[4]:g}, {values[5]:g} degrees make "
+                              "no cell (zero or imaginary volume); expected the angles of a real lattice, "
+                              "e.g. 90, 90, 120")
     return tuple(values)  # type: ignore[return-value]
 
 
