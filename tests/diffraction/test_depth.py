@@ -116,7 +116,8 @@ def test_each_definition_against_its_formula(density, alpha):
         b = math.sin(math.radians(tth - alpha))
         z = probing_depth_um("Li3YCl6", density, E, alpha, definition="incident_exit_1e", two_theta_deg=tth)
         assert z == pytest.approx(1e4 / (mu * (1 / s + 1 / b)), rel=1e-3)
-    # above the critical angle (β ≪ sin²α − 2δ): Im √(sin²α − 2δ + 2iβ) ≈ β/√(sin²α − 2δ), z = √(sin²α − 2δ)/µ
+    # above the critical angle (β ≪ sin²α − 2δ): Im √(sin²α − 2δ + 2iβ) ≈ β/√(sin²α − 2δ),
+    # so z = √(sin²α − 2δ)/µ
     import xraydb
 
     delta = xraydb.xray_delta_beta("Li3YCl6", density, E)[0]
@@ -127,8 +128,8 @@ def test_each_definition_against_its_formula(density, alpha):
 
 
 def test_refracted_depth_limits_at_and_below_the_critical_angle():
-    """Evanescent wave: below α_c the 1/e intensity depth is 1/(2k sqrt(α_c² − α²)) (β ≪ α_c² − α²), and it
-    stays finite (nm) where sin α/µ would claim a fraction of a µm; at α_c it is 1/(2k sqrt(β))."""
+    """Evanescent wave: below α_c the 1/e intensity depth is 1/(2k sqrt(α_c² − α²)) (β ≪ α_c² − α²), and
+    it stays finite (nm) where sin α/µ would claim a fraction of a µm; at α_c it is 1/(2k sqrt(β))."""
     import xraydb
 
     from xsuite.diffraction.depth import probing_depth_um

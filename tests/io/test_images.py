@@ -821,8 +821,8 @@ def test_real_lambda_any_module_file_gives_the_stitched_50_frame_series(realdata
     gaps[0:516, 2:1556] = gaps[660:1176, 0:1554] = gaps[1317:1833, 0:1554] = False
     assert np.all(up[gaps] == -1) and gaps.sum() == 1833 * 1556 - 3 * 516 * 1554
     # an explicit dataset is the module as stored; the frame count of any module file is its part's
-    assert np.array_equal(im.read_frame(f"{lam / (LAMBDA_PREFIX + '_m2_part00003.nxs')}::/entry/instrument/detector/data",
-                                        7), mods[1])
+    m2 = lam / f"{LAMBDA_PREFIX}_m2_part00003.nxs"
+    assert np.array_equal(im.read_frame(f"{m2}::/entry/instrument/detector/data", 7), mods[1])
     assert im.frame_count(lam / f"{LAMBDA_PREFIX}_m3_part00004.nxs") == 10
     assert not im.is_frame_file(lam / f"{LAMBDA_PREFIX}_m2_part00000.nxs")
     assert im.is_frame_file(lam / f"{LAMBDA_PREFIX}_m1_part00000.nxs")
@@ -924,7 +924,8 @@ def test_real_dioptas_mask_loads_with_its_polarity_and_orientation(realdata):
     lam = _lambda_dir(realdata)
     mask = im.load_mask(next(lam.glob("*.mask")), shape=(1833, 1556))
     assert mask.dtype == bool and int(mask.sum()) == 25988
-    total = sum(im.read_frame(r).astype(np.int64) for r in im.discover_frames(lam / f"{LAMBDA_PREFIX}_m1_part00000.nxs")[:10])
+    refs = im.discover_frames(lam / f"{LAMBDA_PREFIX}_m1_part00000.nxs")[:10]
+    total = sum(im.read_frame(r).astype(np.int64) for r in refs)
     live = total >= 0
     inside, outside = total[mask & live].mean(), total[~mask & live].mean()
     assert inside > 100 * outside
@@ -988,7 +989,8 @@ def test_lambda_modules_with_different_frame_counts_or_overlap_are_refused(tmp_p
         f["entry/instrument/detector/translation/distance"][...] = [0, 40, 0]
         del f["entry/instrument/detector/data"]
         f["entry/instrument/detector/data"] = np.zeros((2, 30, 40), np.uint16)
-    with pytest.raises(DataFormatError, match=r"different frame counts \(acq_m1_part00000.nxs: 3, acq_m2_part00000.nxs: 2\)"):
+    with pytest.raises(DataFormatError,
+                       match=r"different frame counts \(acq_m1_part00000.nxs: 3, acq_m2_part00000.nxs: 2\)"):
         im.frame_count(tmp_path / "acq_m1_part00000.nxs")
 
 
@@ -1073,7 +1075,8 @@ def test_dioptas_mask_formats_polarity_and_shape(tmp_path, caplog):
     for name in ("dioptas.mask", "dioptas_text.mask", "pyfai_mask.edf"):
         m = im.load_mask(tmp_path / name, shape=(37, 53))
         assert m.dtype == bool and np.array_equal(m, truth), name
-    with pytest.raises(DataFormatError, match=r"mask .*dioptas.mask has shape \(37, 53\), expected \(53, 37\).*transposed"):
+    with pytest.raises(DataFormatError,
+                       match=r"mask .*dioptas.mask has shape \(37, 53\), expected \(53, 37\).*transposed"):
         im.load_mask(tmp_path / "dioptas.mask", shape=(53, 37))
     # oriented like the frames when they need a flip
     assert np.array_equal(im.load_mask(tmp_path / "dioptas.mask", orientation=2), truth[::-1])
