@@ -22,7 +22,10 @@ Public API
 ``poni_orientation(poni_path)``
     Image orientation in pyFAI's convention (see below).
 ``linked_files(source)``
-    The other files an HDF5 stack reads (Eiger data files of a master), for provenance.
+    The other files an HDF5 stack reads (Eiger data files of a master, the other modules of a Lambda
+    part), for provenance.
+``lambda_acquisition(path)``
+    The :class:`LambdaAcquisition` (modules and parts) a Lambda module file belongs to, or None.
 ``is_frame_complete(path)``, ``is_frame_file(path)``
     For the watcher: a file is readable and its size stable; a file name is a frame (not a mask, sidecar...).
 
@@ -33,7 +36,24 @@ Everything fabio reads (TIFF, EDF, CBF, MAR/Rayonix, ADSC, ...); TIFF goes throu
 file, in which case the image dataset is found by (1) the NeXus ``@default``/``@signal`` chain,
 (2) Eiger master links ``/entry/data/data_000001, data_000002, ...`` (read as one stack; external data
 files, bitshuffle/LZ4 via ``hdf5plugin``), (3) ``/entry/data/data``, ``/entry/instrument/detector/data``,
-(4) the largest 2D/3D numeric dataset.
+(4) the largest 2D/3D numeric dataset. A NeXus default plot that is a stack of 1D patterns (Dioptas'
+``*_proc.nxs`` batch results) is refused as a frame file. Eiger data files are put in acquisition order
+by their ``image_nr_low``/``image_nr_high`` and checked against them (a count that contradicts them, or
+a hole in the numbering, is a DataFormatError; fewer frames than the master's ``nimages * ntrigger`` is
+logged).
+
+Multi-module detectors (X-Spectrum Lambda NeXus: ``<prefix>_m<N>[_part<K>].nxs``, one file per module
+and part): ANY module file stands for the whole acquisition. Discovery lists every part, in order, as
+one series (3 modules x 5 parts x 10 frames = 50 frames), keyed by the lowest module's file of each
+part; each frame is the modules placed by their stored ``/entry/instrument/detector/translation/
+distance`` (x = column, y = row, pixels; shifted so the smallest is 0), pixels between modules -1
+(NaN for float data; unsigned data promoted to a signed type), then flipped up-down: the orientation
+Dioptas shows and PONIs made with Dioptas assume (``FrameRef.metadata["assembly"]`` says so). Orientation
+options apply on top of that. ``file.nxs::/entry/instrument/detector/data`` reads one module as stored.
+
+Masks: nonzero = masked, as Dioptas (``*.mask``: a deflate TIFF; text matrices as its fallback), pyFAI
+(EDF) and Fit2D (``.msk``) write them; a Dioptas mask of a Lambda detector is in the stitched, flipped
+orientation of the frames above.
 
 Orientation (pyFAI convention, :class:`pyFAI.detectors.orientation.Orientation`)
 ------------------------------------------------------------------------------
@@ -107,6 +127,8 @@ __all__ = [
     "is_frame_complete",
     "is_frame_file",
     "linked_files",
+    "lambda_acquisition",
+    "LambdaAcquisition",
     "close_cached_files",
     "frame_cache",
     "split_source",
