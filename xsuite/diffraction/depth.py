@@ -43,7 +43,9 @@ but with a depth-independent µ no definition grows faster than sin 6°/sin 2° 
 α_c = 0.14° changes the 2° depth by 0.2 %). 6 µm at 2° needs ρ = 2.0 g/cm³ (82 % of crystal density),
 13 µm at 4° needs 1.86 and 21 µm at 6° needs 1.72. The closest reading is ``incident_1e`` with a
 packing density of ~1.86 g/cm³ (76 %), which gives 6.5 / 13.0 / 19.4 µm; at 2.0 g/cm³ it gives
-6.0 / 12.1 / 18.1 µm. Nothing here is tuned to the paper's figures.
+6.0 / 12.1 / 18.1 µm. With the shipped config's pellet density (2.2 g/cm³, ``ssrl_11-3_gixrd.yaml``)
+``incident_exit_1e`` at LiCl·H2O 101 gives 4.9 / 8.8 / 11.6 µm (what the pipeline reported before the
+definitions were named) and ``incident_1e`` 5.5 / 11.0 / 16.4 µm. Nothing here is tuned to the paper.
 """
 
 from __future__ import annotations
