@@ -170,3 +170,89 @@ def test_no_reflection_below_q_max_is_an_empty_list():
     from xsuite.diffraction.phases import get_phase
 
     assert get_phase("LiCl.H2O").reflections(0.97, q_max_inv_angstrom=1.0) == []
+
+
+# ---------------------------------------------------------------------------------------------------
+# Cell and reflection-count validation
+# ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("lattice, field, got", [
+    ((float("nan"), 5, 5, 90, 90, 90), "a", "nan"),
+    ((5, 0.0, 5, 90, 90, 90), "b", "0.0"),
+    ((5, 5, -3, 90, 90, 90), "c", "-3.0"),
+    ((5, 5, 1e6, 90, 90, 90), "c", "1000000.0"),
+    ((5, 5, 5, 180, 90, 90), "alpha", "180.0"),
+    ((5, 5, 5, 90, float("inf"), 90), "beta", "inf"),
+])
+def test_check_lattice_names_the_bad_value(lattice, field, got):
+    from xsuite.diffraction.phases import check_lattice
+
+    with pytest.raises(DataFormatError, match=rf"my.cif: `{field}` must be a finite number between .*; got '{got}'"):
+        check_lattice(lattice, "my.cif")
+
+
+def test_check_lattice_impossible_angles():
+    from xsuite.diffraction.phases import check_lattice
+
+    # alpha + beta < gamma: the three basis vectors cannot close a cell
+    with pytest.raises(DataFormatError, match="make no cell"):
+        check_lattice((5, 5, 5, 30, 30, 100), "tri.cif")
+    assert check_lattice((5, 6, 7, 80, 85, 95)) == (5.0, 6.0, 7.0, 80.0, 85.0, 95.0)
+
+
+def _count_lattice_points(lattice: tuple[float, ...], q_max: float) -> int:
+    """Brute-force count of (h, k, l) != 0 with |G| <= q_max from the reciprocal metric (independent of
+    the code's volume formula)."""
+    import numpy as np
+
+    a, b, c, al, be, ga = lattice
+    ca, cb, cg = (math.cos(math.radians(x)) for x in (al, be, ga))
+    sg = math.sin(math.radians(ga))
+    basis = np.array([[a, 0, 0], [b * cg, b * sg, 0],
+                      [c * cb, c * (ca - cb * cg) / sg, 0.0]])
+    basis[2, 2] = math.sqrt(c * c - basis[2, 0] ** 2 - basis[2, 1] ** 2)
+    recip = 2 * math.pi * np.linalg.inv(basis).T
+    n = int(q_max / min(np.linalg.norm(recip, axis=1))) + 2
+    r = np.arange(-n, n + 1)
+    hkl = np.stack(np.meshgrid(r, r, r, indexing="ij"), -1).reshape(-1, 3)
+    g = np.linalg.norm(hkl @ recip, axis=1)
+    return int(np.count_nonzero((g <= q_max) & (g > 0)))
+
+
+@pytest.mark.parametrize("lattice", [(5.12952, 5.12952, 5.12952, 90, 90, 90), (9.4123, 6.3622, 7.7333, 90, 93.67, 90),
+                                     (11.21, 11.21, 6.05, 90, 90, 120), (6.0, 7.0, 8.0, 75, 85, 100)])
+def test_lattice_points_estimate_matches_a_brute_force_count(lattice):
+    from xsuite.diffraction.phases import Phase, Site
+
+    ph = Phase(name="t", space_group="P1", lattice=lattice, sites=(Site("Cl", 0, 0, 0),))
+    for q_max in (4.0, 8.0):
+        truth = _count_lattice_points(lattice, q_max)
+        assert ph.lattice_points(q_max) == pytest.approx(truth, rel=0.05)
+
+
+def test_reflection_list_is_bounded_by_q_max_and_a_hard_cap():
+    """A 150 Å cubic cell: ~4.6e5 lattice points up to 2 1/Å (refused in well under a second, not computed
+    for minutes), but fine up to 0.5 1/Å (~7e3 points). Phases of the built-in table are far below the cap."""
+    import time
+
+    from xsuite.diffraction.phases import MAX_LATTICE_POINTS, Phase, Site, list_phases
+
+    big = Phase(name="big", space_group="P1", lattice=(150.0, 150.0, 150.0, 90, 90, 90),
+                sites=(Site("Cl", 0, 0, 0),), source="big.cif")
+    t0 = time.perf_counter()
+    with pytest.raises(DataFormatError, match=r"big.cif: the cell .* has ~4\.[0-9]+e\+05 reflections up to q = 2 1/Å"):
+        big.reflections(1.0, q_max_inv_angstrom=2.0)
+    assert time.perf_counter() - t0 < 30  # generous: the point is "refused before computing", not speed
+    refl = big.reflections(1.0, q_max_inv_angstrom=0.5)
+    assert refl and max(r.q_inv_angstrom for r in refl) <= 0.5
+    assert refl[0].d_angstrom == pytest.approx(150.0)
+    # q beyond 4π/λ adds nothing: the bound uses the reachable q
+    assert big.lattice_points(4 * math.pi / 20.0) < MAX_LATTICE_POINTS
+    for name in list_phases():
+        assert get_phase(name).lattice_points(8.0) < MAX_LATTICE_POINTS / 5
+
+
+def test_phase_from_cif_text_without_sites_is_refused():
+    text = "data_x\n_cell_length_a 5\n_cell_length_b 5\n_cell_length_c 5\n_cell_angle_alpha 90\n" \
+           "_cell_angle_beta 90\n_cell_angle_gamma 90\n_symmetry_space_group_name_H-M 'P 1'\n"
+    with pytest.raises(DataFormatError, match="empty.cif: "):
+        phase_from_cif(text, "X", source="empty.cif")

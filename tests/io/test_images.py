@@ -452,10 +452,11 @@ def test_real_lambda_nexus_and_hexrd_pilatus2m(realdata):
     parts = sorted(lam.glob("*_m1_part*.nxs"))
     assert len(parts) == 5
     assert im.frame_count(parts[0]) == 10
-    f = im.read_frame(parts[0], 9)
-    assert f.shape == (516, 1554) and f.dtype == np.int16
+    raw = im.read_frame(f"{parts[0]}::/entry/instrument/detector/data", 9)  # one module, as stored
+    assert raw.shape == (516, 1554) and raw.dtype == np.int16
+    assert im.read_frame(parts[0], 9).shape == (1833, 1556)  # the stitched detector (see the Lambda tests)
     refs = im.discover_frames(str(lam / "*_m2_part*.nxs"), interval_s=0.2)
-    assert len(refs) == 50 and refs[-1].key.endswith("part00004.nxs#9") and refs[-1].time_s == pytest.approx(9.8)
+    assert len(refs) == 50 and refs[-1].key.endswith("m1_part00004.nxs#9") and refs[-1].time_s == pytest.approx(9.8)
     mask = im.load_mask(next(lam.glob("*.mask")))
     assert mask.shape == (1833, 1556) and int(mask.sum()) == 25988
     hx = realdata / "xrd/hexrd_ceria_pilatus2m"
@@ -773,3 +774,313 @@ def test_linked_files_of_an_eiger_master(tmp_path):
     assert im.linked_files(tmp_path / "plain.h5") == [] and im.linked_files(tmp_path / "a.tif") == []
     with pytest.raises(InputNotFoundError, match="absent.h5"):
         im.linked_files(tmp_path / "absent.h5")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Multi-module detectors: X-Spectrum Lambda (real and written here), Eiger masters, Dioptas masks
+# ---------------------------------------------------------------------------------------------------
+LAMBDA_PREFIX = "testasapo1_1009_00002"
+
+
+def _lambda_dir(realdata: Path) -> Path:
+    d = realdata / "xrd/dioptas_lambda_nxs"
+    if not (d / "L2.poni").is_file():
+        pytest.skip(f"Lambda NeXus set not present in {d}")
+    return d
+
+
+def _module_frame(path: Path, index: int) -> np.ndarray:
+    import h5py
+
+    with h5py.File(path, "r") as h:
+        return h["entry/instrument/detector/data"][index]
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("given", ["m2_part00003.nxs", "m3_part00000.nxs", "folder", "glob_m1"])
+def test_real_lambda_any_module_file_gives_the_stitched_50_frame_series(realdata, given):
+    """MANIFEST.md: modules at translation (x, y) m1 (0, 0), m2 (-2, 660), m3 (-2, 1317) pixels; Dioptas shifts x
+    by -min(x), places the 516x1554 modules into 1833x1556 and flips up-down. 5 parts x 10 frames = 50."""
+    lam = _lambda_dir(realdata)
+    src = {"folder": lam, "glob_m1": lam / "*_m1_part*.nxs"}.get(given, lam / f"{LAMBDA_PREFIX}_{given}")
+    refs, failures = im.discover_frames_checked(src, interval_s=1.0)
+    assert len(refs) == 50
+    assert [f.path.name for f in failures] == (["testasapo1_1009_00002_proc.nxs"] if given == "folder" else [])
+    assert [(r.path.name[-9:-4], r.index) for r in refs] == [(f"{p:05d}", i) for p in range(5) for i in range(10)]
+    assert [r.time_s for r in refs] == pytest.approx(np.arange(50.0))
+    assert "then flipped up-down" in refs[0].metadata["assembly"]
+    k = 37  # part 3, frame 7
+    img = im.read_frame(refs[k])
+    assert img.shape == (1833, 1556) and img.dtype == np.int16
+    up = img[::-1]  # undo Dioptas' flip: rows then follow the translation y
+    mods = [_module_frame(lam / f"{LAMBDA_PREFIX}_m{m}_part00003.nxs", 7) for m in (1, 2, 3)]
+    assert np.array_equal(up[0:516, 2:1556], mods[0])
+    assert np.array_equal(up[660:1176, 0:1554], mods[1])
+    assert np.array_equal(up[1317:1833, 0:1554], mods[2])
+    gaps = np.ones(up.shape, bool)
+    gaps[0:516, 2:1556] = gaps[660:1176, 0:1554] = gaps[1317:1833, 0:1554] = False
+    assert np.all(up[gaps] == -1) and gaps.sum() == 1833 * 1556 - 3 * 516 * 1554
+    # an explicit dataset is the module as stored; the frame count of any module file is its part's
+    m2 = lam / f"{LAMBDA_PREFIX}_m2_part00003.nxs"
+    assert np.array_equal(im.read_frame(f"{m2}::/entry/instrument/detector/data", 7), mods[1])
+    assert im.frame_count(lam / f"{LAMBDA_PREFIX}_m3_part00004.nxs") == 10
+    assert not im.is_frame_file(lam / f"{LAMBDA_PREFIX}_m2_part00000.nxs")
+    assert im.is_frame_file(lam / f"{LAMBDA_PREFIX}_m1_part00000.nxs")
+    assert [p.name for p in im.linked_files(refs[0])] == [f"{LAMBDA_PREFIX}_m2_part00000.nxs",
+                                                           f"{LAMBDA_PREFIX}_m3_part00000.nxs"]
+
+
+def _dioptas_reference(lam: Path) -> tuple[np.ndarray, np.ndarray]:
+    import h5py
+
+    with h5py.File(lam / f"{LAMBDA_PREFIX}_proc.nxs", "r") as h:
+        return h["processed/result/binning"][()], h["processed/result/data"][0]
+
+
+def _integrate_like_dioptas(img: np.ndarray, poni: Path, tth: np.ndarray) -> np.ndarray:
+    """pyFAI integrate1d as Dioptas' batch run (csr, 2th_deg, 4038 bins on its range); gaps/flags masked."""
+    import pyFAI
+
+    ai = pyFAI.load(str(poni))
+    step = (tth[-1] - tth[0]) / (len(tth) - 1)
+    res = ai.integrate1d(img.astype(np.float32), len(tth), unit="2th_deg", method="csr", mask=img < 0,
+                         radial_range=(tth[0] - step / 2, tth[-1] + step / 2))
+    assert np.allclose(res.radial, tth, atol=1e-4)
+    return res.intensity
+
+
+def _peak_positions(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    from scipy.signal import find_peaks
+
+    y = np.nan_to_num(y)
+    idx, _ = find_peaks(y, prominence=0.2 * y.max())
+    return x[idx]
+
+
+@pytest.mark.realdata
+def test_real_lambda_frame0_matches_dioptas_batch_integration(realdata):
+    """Ground truth: Dioptas' own batch integration (`_proc.nxs`, 2θ, 4038 bins) of frame 0 with L2.poni.
+    Reading any module file, stitching and orienting as the PONI assumes must give r >= 0.999 and the same
+    peaks; a single module (the old reading) or the unflipped stitch cannot."""
+    lam = _lambda_dir(realdata)
+    tth, ref = _dioptas_reference(lam)
+    refs = im.discover_frames(lam / f"{LAMBDA_PREFIX}_m3_part00002.nxs")
+    img = im.read_frame(refs[0])
+    y = _integrate_like_dioptas(img, lam / "L2.poni", tth)
+    ok = np.isfinite(y)
+    assert ok.sum() > 4000
+    assert np.corrcoef(y[ok], ref[ok])[0, 1] >= 0.999
+    want = _peak_positions(tth, ref)
+    got = _peak_positions(tth, y)
+    assert len(want) >= 10
+    step = tth[1] - tth[0]
+    found = [t for t in want if np.min(np.abs(got - t)) <= 1.01 * step]  # same bin or the next one
+    assert len(found) >= len(want) - 2 and all(t in found for t in want[want < 14])  # the 9 rings at 12.7-13.7°
+    unflipped = _integrate_like_dioptas(img[::-1], lam / "L2.poni", tth)
+    ok2 = np.isfinite(unflipped)
+    assert np.corrcoef(unflipped[ok2], ref[ok2])[0, 1] < 0.5
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_real_lambda_through_the_xrd_command(realdata, tmp_path):
+    """`xsuite xrd <one module file> --poni L2.poni`: one part (its three module files copied as they are)
+    gives 10 stitched frames; frame 0's stored 2θ pattern follows Dioptas' (r >= 0.99 after interpolation
+    onto Dioptas' bins, peaks within 0.01°). Before, it integrated one 516x1554 module."""
+    import shutil
+    import subprocess
+    import sys
+
+    import h5py
+
+    lam = _lambda_dir(realdata)
+    for m in (1, 2, 3):
+        shutil.copy(lam / f"{LAMBDA_PREFIX}_m{m}_part00000.nxs", tmp_path)
+    out = tmp_path / "lam.h5"
+    proc = subprocess.run([sys.executable, "-m", "xsuite", "xrd", str(tmp_path / f"{LAMBDA_PREFIX}_m2_part00000.nxs"),
+                           "--poni", str(lam / "L2.poni"), "-o", str(out)], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    tth, ref = _dioptas_reference(lam)
+    with h5py.File(out, "r") as h:
+        entries = sorted(k for k in h if k.endswith("_xrd"))
+        assert len(entries) == 10
+        pat = h[f"{LAMBDA_PREFIX}_m1_part00000_xrd/pattern"]
+        x, y = pat["two_theta"][()], pat["intensity"][()]
+    ok = np.isfinite(y)
+    yi = np.interp(tth, x[ok], y[ok], left=np.nan, right=np.nan)
+    g = np.isfinite(yi)
+    assert np.corrcoef(yi[g], ref[g])[0, 1] >= 0.99
+    got = _peak_positions(tth, yi)
+    for t in _peak_positions(tth, ref)[:9]:
+        assert np.min(np.abs(got - t)) < 0.01
+
+
+@pytest.mark.realdata
+def test_real_dioptas_mask_loads_with_its_polarity_and_orientation(realdata):
+    """The Dioptas mask of that folder (a deflate TIFF named *.mask, 1 = masked) covers the saturated spot of
+    the stitched, flipped frames: masked pixels hold >100x the counts of the others; flipped or inverted it
+    would not."""
+    lam = _lambda_dir(realdata)
+    mask = im.load_mask(next(lam.glob("*.mask")), shape=(1833, 1556))
+    assert mask.dtype == bool and int(mask.sum()) == 25988
+    refs = im.discover_frames(lam / f"{LAMBDA_PREFIX}_m1_part00000.nxs")[:10]
+    total = sum(im.read_frame(r).astype(np.int64) for r in refs)
+    live = total >= 0
+    inside, outside = total[mask & live].mean(), total[~mask & live].mean()
+    assert inside > 100 * outside
+    assert total[mask[::-1] & live].mean() < outside  # upside down it masks nothing special
+
+
+def _write_lambda(folder: Path, truth: np.ndarray, parts: int, frames: int, translations, module_shape,
+                  dtype=np.uint16) -> None:
+    """A Lambda acquisition written from a known full-detector image: module k at translation (x, y)."""
+    import h5py
+
+    (h, w) = module_shape
+    xs = [t[0] for t in translations]
+    for part in range(parts):
+        for k, (x, y) in enumerate(translations, start=1):
+            r, c = y - translations[0][1], x - min(xs)
+            data = np.stack([(truth[r:r + h, c:c + w] + 1000 * (part * frames + i)).astype(dtype)
+                             for i in range(frames)])
+            with h5py.File(folder / f"acq_m{k}_part{part:05d}.nxs", "w") as f:
+                d = f.create_group("entry/instrument/detector")
+                d.create_dataset("data", data=data, compression="gzip")
+                t = d.create_dataset("translation/distance", data=np.array([x, y, 0], np.float32))
+                t.attrs["units"] = "pixel"
+                d["description"] = np.array([b"Lambda"])
+
+
+def test_lambda_acquisition_written_here_is_stitched_with_gaps_marked(tmp_path, caplog):
+    """Two 30x40 modules cut from a known 66x43 detector image at (x, y) = (3, 0) and (0, 36): the stitched frame
+    (unflipped) reproduces it where modules are, -1 elsewhere (uint16 promoted to int32 to hold it); parts in
+    order; frame j of the series = truth + 1000 j."""
+    truth = RNG.integers(0, 500, size=(66, 43)).astype(np.int64)
+    _write_lambda(tmp_path, truth, parts=3, frames=4, translations=[(3, 0), (0, 36)], module_shape=(30, 40))
+    refs = im.discover_frames(tmp_path / "acq_m2_part00001.nxs", interval_s=2.0)
+    assert len(refs) == 12 and [r.key for r in refs][:2] == ["acq_m1_part00000.nxs#0", "acq_m1_part00000.nxs#1"]
+    for j in (0, 5, 11):
+        up = im.read_frame(refs[j])[::-1]
+        assert up.dtype == np.int32 and up.shape == (66, 43)
+        assert np.array_equal(up[0:30, 3:43], truth[0:30, 3:43] + 1000 * j)
+        assert np.array_equal(up[36:66, 0:40], truth[36:66, 0:40] + 1000 * j)
+        gap = np.ones(up.shape, bool)
+        gap[0:30, 3:43] = gap[36:66, 0:40] = False
+        assert np.all(up[gap] == -1)
+    # a part missing a module: that part is reported, the others stay (with their slots' times)
+    (tmp_path / "acq_m2_part00001.nxs").unlink()
+    refs, failures = im.discover_frames_checked(tmp_path / "acq_m1_part00000.nxs", interval_s=2.0)
+    assert len(refs) == 8 and len(failures) == 1 and "acq_m2_part00001.nxs is missing" in failures[0].reason
+    # the failed part keeps one slot (the rule of discover_frames_checked): part 2 starts at 5 x 2 s
+    assert refs[4].path.name == "acq_m1_part00002.nxs" and refs[4].time_s == pytest.approx(10.0)
+    with pytest.raises(DataFormatError, match="acq_m2_part00001.nxs is missing"):
+        im.read_frame(tmp_path / "acq_m1_part00001.nxs")
+
+
+def test_lambda_modules_with_different_frame_counts_or_overlap_are_refused(tmp_path):
+    import h5py
+
+    truth = np.zeros((70, 40), np.int64)
+    _write_lambda(tmp_path, truth, parts=1, frames=3, translations=[(0, 0), (0, 20)], module_shape=(30, 40))
+    with pytest.raises(DataFormatError, match="modules overlap"):
+        im.read_frame(tmp_path / "acq_m1_part00000.nxs")
+    with h5py.File(tmp_path / "acq_m2_part00000.nxs", "a") as f:
+        f["entry/instrument/detector/translation/distance"][...] = [0, 40, 0]
+        del f["entry/instrument/detector/data"]
+        f["entry/instrument/detector/data"] = np.zeros((2, 30, 40), np.uint16)
+    with pytest.raises(DataFormatError,
+                       match=r"different frame counts \(acq_m1_part00000.nxs: 3, acq_m2_part00000.nxs: 2\)"):
+        im.frame_count(tmp_path / "acq_m1_part00000.nxs")
+
+
+def _eiger_file(path: Path, first: int, n: int, shape=(6, 7), nr_attrs=True) -> None:
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        data = np.stack([np.full(shape, first + i, np.uint32) for i in range(n)])
+        d = f.create_dataset("entry/data/data", data=data, chunks=(1, *shape), compression="gzip")
+        if nr_attrs:
+            d.attrs["image_nr_low"] = np.uint64(first)
+            d.attrs["image_nr_high"] = np.uint64(first + n - 1)
+
+
+def _eiger_master_with(tmp_path: Path, files: list[str], nimages: int | None = None, ntrigger: int = 1) -> Path:
+    import h5py
+
+    master = tmp_path / "scan_master.h5"
+    with h5py.File(master, "w") as f:
+        for k, name in enumerate(files, start=1):
+            f[f"entry/data/data_{k:06d}"] = h5py.ExternalLink(name, "/entry/data/data")
+        if nimages is not None:
+            f["entry/instrument/detector/detectorSpecific/nimages"] = np.uint32(nimages)
+            f["entry/instrument/detector/detectorSpecific/ntrigger"] = np.uint32(ntrigger)
+    return master
+
+
+@pytest.mark.parametrize("counts", [(4, 4, 2), (1,), (10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 3)])
+def test_eiger_master_with_several_data_files_frames_in_order_counts_right(tmp_path, counts, caplog):
+    """Frame j holds value j + 1 (the Eiger 1-based image number), split over data files as `counts`."""
+    names, first = [], 1
+    for k, n in enumerate(counts, start=1):
+        names.append(f"scan_data_{k:06d}.h5")
+        _eiger_file(tmp_path / names[-1], first, n)
+        first += n
+    total = sum(counts)
+    master = _eiger_master_with(tmp_path, names, nimages=total)
+    assert im.frame_count(master) == total
+    values = [int(f[0, 0]) for _, f in im.iter_frames(master)]
+    assert values == list(range(1, total + 1))
+    with im.frame_cache():
+        assert [int(im.read_frame(master, j)[3, 3]) for j in (total - 1, 0)] == [total, 1]
+    refs = im.discover_frames(tmp_path, interval_s=0.5)  # the folder: master only, data files dropped
+    assert [r.key for r in refs] == [f"scan_master.h5#{j}" for j in range(total)]
+    assert not [r for r in caplog.records if "announces" in r.getMessage()]
+
+
+def test_eiger_image_numbers_order_and_check_the_data_files(tmp_path, caplog):
+    # links named in an order that is not the acquisition order: image_nr_low decides
+    _eiger_file(tmp_path / "b.h5", 5, 3)
+    _eiger_file(tmp_path / "a.h5", 1, 4)
+    master = _eiger_master_with(tmp_path, ["b.h5", "a.h5"], nimages=8)
+    assert [int(f[0, 0]) for _, f in im.iter_frames(master)] == list(range(1, 8))
+    assert any("hold 7 frames, the master announces 8" in r.getMessage() for r in caplog.records)
+    # a data file whose frame count contradicts its image numbers
+    _eiger_file(tmp_path / "c.h5", 8, 2)
+    import h5py
+
+    with h5py.File(tmp_path / "c.h5", "a") as f:
+        f["entry/data/data"].attrs["image_nr_high"] = np.uint64(12)
+    master = _eiger_master_with(tmp_path, ["a.h5", "b.h5", "c.h5"])
+    with pytest.raises(DataFormatError, match=r"c.h5: holds 2 frames but its image_nr_low/high say 8..12"):
+        im.frame_count(master)
+    # a hole in the numbering: frames lost between two data files
+    _eiger_file(tmp_path / "c.h5", 9, 2)
+    with pytest.raises(DataFormatError, match=r"Eiger frames 8..8 are in no data file"):
+        im.frame_count(master)
+
+
+def test_dioptas_mask_formats_polarity_and_shape(tmp_path, caplog):
+    """Dioptas saves masks as int8 TIFFs (deflate) named *.mask and reads text matrices as a fallback;
+    Fit2D .msk and pyFAI EDF masks: 1 = masked in all of them."""
+    import fabio
+    from PIL import Image
+
+    truth = np.zeros((37, 53), bool)
+    truth[5:9, 10:30] = True
+    truth[:, 0] = True
+    Image.fromarray(truth.astype(np.int8)).save(tmp_path / "dioptas.mask", "tiff", compression="tiff_deflate")
+    np.savetxt(tmp_path / "dioptas_text.mask", truth.astype(int), fmt="%d")
+    fabio.edfimage.EdfImage(data=truth.astype(np.int8)).write(str(tmp_path / "pyfai_mask.edf"))
+    for name in ("dioptas.mask", "dioptas_text.mask", "pyfai_mask.edf"):
+        m = im.load_mask(tmp_path / name, shape=(37, 53))
+        assert m.dtype == bool and np.array_equal(m, truth), name
+    with pytest.raises(DataFormatError,
+                       match=r"mask .*dioptas.mask has shape \(37, 53\), expected \(53, 37\).*transposed"):
+        im.load_mask(tmp_path / "dioptas.mask", shape=(53, 37))
+    # oriented like the frames when they need a flip
+    assert np.array_equal(im.load_mask(tmp_path / "dioptas.mask", orientation=2), truth[::-1])
+    # a mask that would exclude most of the detector is kept but said
+    Image.fromarray((~truth).astype(np.int8)).save(tmp_path / "inverted.mask", "tiff")
+    assert im.load_mask(tmp_path / "inverted.mask").mean() > 0.5
+    assert any("is it inverted" in r.getMessage() for r in caplog.records)

@@ -47,6 +47,10 @@ PhaseEntry = Annotated[str, AfterValidator(_resolve_cif_entry)]
 resolve against the config file, or the current directory for command-line values)."""
 
 
+DepthDefinition = Literal["incident_exit_1e", "incident_1e", "incident_1e_amplitude", "incident_1e_refracted"]
+"""Names of :data:`xsuite.diffraction.depth.DEPTH_DEFINITIONS` (kept equal by a test)."""
+
+
 class ReflectionChoice(XsuiteModel):
     """One reflection the user wants tracked (instead of the automatic choice)."""
 
@@ -74,6 +78,16 @@ class GixrdConfig(XsuiteModel):
     horizon_margin_deg: float = Field(0.0, ge=0, le=5, description="Extra exit angle above the horizon masked (deg).")
     composition: Optional[str] = Field(None, description="Sample formula for depth and critical angle, e.g. 'Li3YCl6'.")
     density_g_cm3: Optional[float] = Field(None, gt=0, le=30, description="(Packing) density in g/cm3.")
+    depth_definition: DepthDefinition = Field(
+        "incident_exit_1e",
+        description="Probing depth shown in the depth table and figure (xsuite.diffraction.depth.DEPTH_DEFINITIONS): "
+                    "'incident_exit_1e' 1/e depth of incident + exit path at the reflection's 2θ; 'incident_1e' "
+                    "incident-beam 1/e penetration sin α/µ (the paper's ~6/13/21 µm); 'incident_1e_amplitude' "
+                    "2 sin α/µ; 'incident_1e_refracted' with refraction (needed within ~3x the critical angle).")
+    depth_two_theta_deg: Optional[float] = Field(
+        None, gt=0, lt=180,
+        description="2θ (deg) of the reflection the `incident_exit_1e` exit path is taken for; None = the first "
+                    "tracked reflection.")
     refraction_correction: bool = Field(
         False, description="Correct |q| and q_oop for refraction (needs composition and density); off by default.")
     track: list[PhaseEntry] = Field(default_factory=lambda: ["LiCl.H2O", "YCl3.6H2O"],

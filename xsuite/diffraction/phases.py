@@ -45,6 +45,16 @@ log = logging.getLogger(__name__)
 #: Cu Kα wavelength used by the paper to compare with lab data (Å).
 CU_KA_WAVELENGTH_ANGSTROM = 1.54184
 
+#: Accepted cell lengths (Å): shorter than any bond, or longer than the cells a powder pattern resolves,
+#: is a typo or a unit mix-up (nm, pm).
+CELL_LENGTH_RANGE_ANGSTROM = (1.0, 1000.0)
+#: Accepted cell angles (degrees).
+CELL_ANGLE_RANGE_DEG = (10.0, 170.0)
+#: Most lattice points (h, k, l) a reflection list may need below its q_max, (4π/3)(q_max/2π)³ V:
+#: pymatgen spends ~30 µs on each (100 000 ≈ 3 s), a 30 Å cubic cell needs ~100 000 up to q = 6 1/Å.
+MAX_LATTICE_POINTS = 100_000
+_LATTICE_FIELDS = ("a", "b", "c", "alpha", "beta", "gamma")
+
 
 @dataclass(frozen=True)
 class Reflection:
@@ -193,8 +203,26 @@ class Phase:
         wl = _check_wavelength(wavelength_angstrom)
         if not (q_max_inv_angstrom > 0):
             raise ConfigError(f"`q_max_inv_angstrom` must be > 0; got {q_max_inv_angstrom!r}")
+        self.check_reflection_count(min(float(q_max_inv_angstrom), 4 * math.pi / wl))
         return list(_reflections_cached(self, round(wl, 9), float(q_max_inv_angstrom),
                                         float(q_min_inv_angstrom), float(min_intensity)))
+
+    def lattice_points(self, q_max_inv_angstrom: float) -> float:
+        """Expected number of lattice points (h, k, l) with q ≤ q_max: (4π/3) (q_max/2π)³ V_cell."""
+        a, b, c, al, be, ga = check_lattice(self.lattice, self.source or self.name)
+        ca, cb, cg = (math.cos(math.radians(x)) for x in (al, be, ga))
+        volume = a * b * c * math.sqrt(1 - ca * ca - cb * cb - cg * cg + 2 * ca * cb * cg)
+        return 4.0 * math.pi / 3.0 * (float(q_max_inv_angstrom) / (2 * math.pi)) ** 3 * volume
+
+    def check_reflection_count(self, q_max_inv_angstrom: float) -> None:
+        """DataFormatError when the reflection list up to ``q_max`` would need more than
+        :data:`MAX_LATTICE_POINTS` lattice points (a cell in the wrong unit, or far too large)."""
+        n = self.lattice_points(q_max_inv_angstrom)
+        if n > MAX_LATTICE_POINTS:
+            raise DataFormatError(
+                f"{self.source or self.name}: the cell (a, b, c = {self.lattice[0]:g}, {self.lattice[1]:g}, "
+                f"{self.lattice[2]:g} Å) has ~{n:.3g} reflections up to q = {q_max_inv_angstrom:g} 1/Å; expected at "
+                f"most {MAX_LATTICE_POINTS} (check the cell lengths are in Å, or lower the q range)")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (no reflections)."""
@@ -366,6 +394,78 @@ def get_phase(name_or_alias: str | Phase) -> Phase:
     return p
 
 
+def check_lattice(
+    lattice: Any, source: str = "phase", *, fields: tuple[str, ...] = _LATTICE_FIELDS,
+    texts: Any = None,
+) -> tuple[float, float, float, float, float, float]:
+    """Check a unit cell before any crystallographic code sees it.
+
+    Lengths must be finite and within :data:`CELL_LENGTH_RANGE_ANGSTROM`, angles within
+    :data:`CELL_ANGLE_RANGE_DEG`, and the angles must make a cell of positive volume.
+
+    Parameters
+    ----------
+    lattice : sequence of 6 numbers
+        a, b, c (Å), alpha, beta, gamma (degrees).
+    source : str, optional
+        The file or phase named in the error.
+    fields : tuple of str, optional
+        Names of the six values in the error (the CIF tags ``_cell_length_a`` ... for a CIF).
+    texts : sequence of str, optional
+        The values as written (quoted in the error); default their ``repr``.
+
+    Returns
+    -------
+    tuple of 6 floats
+
+    Raises
+    ------
+    DataFormatError
+        One line naming the source, the field, the value and the expected range.
+
+    Examples
+    --------
+    >>> check_lattice((3.6474, 3.6474, 5.7306, 90, 90, 120))
+    (3.6474, 3.6474, 5.7306, 90.0, 90.0, 120.0)
+    >>> check_lattice((float("nan"), 5, 5, 90, 90, 90), "x.cif")
+    Traceback (most recent call last):
+    ...
+    xsuite.errors.DataFormatError: x.cif: `a` must be a finite number between 1 and 1000 Å; got 'nan'
+    """
+    values = [float(v) for v in lattice]
+    if len(values) != 6:
+        raise DataFormatError(f"{source}: a cell needs 6 values (a, b, c, alpha, beta, gamma); got {len(values)}")
+    shown = [str(t).strip() for t in texts] if texts is not None else [repr(v) for v in values]
+    for k, (name, v) in enumerate(zip(fields, values)):
+        lo, hi = CELL_LENGTH_RANGE_ANGSTROM if k < 3 else CELL_ANGLE_RANGE_DEG
+        unit = "Å" if k < 3 else "degrees"
+        if not (math.isfinite(v) and lo <= v <= hi):
+            raise DataFormatError(f"{source}: `{name}` must be a finite number between {lo:g} and {hi:g} {unit}; "
+                                  f"got {shown[k]!r}")
+    ca, cb, cg = (math.cos(math.radians(x)) for x in values[3:])
+    if not 1.0 - ca * ca - cb * cb - cg * cg + 2.0 * ca * cb * cg > 1e-6:
+        raise DataFormatError(f"{source}: cell angles {values[3]:g}, {values[4]:g}, {values[5]:g} degrees make "
+                              "no cell (zero or imaginary volume); expected the angles of a real lattice, "
+                              "e.g. 90, 90, 120")
+    return tuple(values)  # type: ignore[return-value]
+
+
+def _check_sites(struct: Any, source: str) -> None:
+    """At least one site, finite coordinates and occupancies in (0, 1] (before spglib sees them)."""
+    if len(struct) == 0:
+        raise DataFormatError(f"{source}: no atom sites; expected the `_atom_site_fract_x/y/z` loop of the atoms")
+    frac = np.asarray(struct.frac_coords, dtype=float)
+    if not np.all(np.isfinite(frac)):
+        bad = int(np.flatnonzero(~np.all(np.isfinite(frac), axis=1))[0])
+        raise DataFormatError(f"{source}: atom site {bad + 1} has a non-finite coordinate "
+                              f"(`_atom_site_fract_x/y/z` = {frac[bad].tolist()}); expected numbers")
+    for i, site in enumerate(struct):
+        occ = float(sum(site.species.values()))
+        if not (math.isfinite(occ) and 0 < occ <= 1.0 + 1e-3):
+            raise DataFormatError(f"{source}: atom site {i + 1} has occupancy {occ:g} "
+                                  "(`_atom_site_occupancy`); expected a number in (0, 1]")
+
+
 def phase_from_cif(text: str, name: str, source: str = "user CIF") -> Phase:
     """Build a phase from the TEXT of a CIF file (the caller reads the file).
 
@@ -387,7 +487,9 @@ def phase_from_cif(text: str, name: str, source: str = "user CIF") -> Phase:
     Raises
     ------
     DataFormatError
-        The text is not a CIF pymatgen can turn into a structure.
+        The text is not a CIF pymatgen can turn into a structure, its cell fails
+        :func:`check_lattice`, it has no atom sites, or a site has non-finite coordinates or an
+        occupancy outside (0, 1].
     """
     from pymatgen.core import Structure
 
@@ -401,7 +503,12 @@ def phase_from_cif(text: str, name: str, source: str = "user CIF") -> Phase:
             log.info("%s: pymatgen: %s", source, w.message)
     except Exception as exc:  # pymatgen raises ValueError/KeyError/... on bad CIFs
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataFormatError(f"{source}: cannot build a crystal structure from the CIF ({msg})") from exc
+        why = [str(w.message).splitlines()[0] for w in caught if "No structure parsed" not in str(w.message)]
+        raise DataFormatError(f"{source}: cannot build a crystal structure from the CIF ({msg}"
+                              f"{'; ' + why[0] if why else ''})") from exc
+    lat = struct.lattice
+    check_lattice((lat.a, lat.b, lat.c, lat.alpha, lat.beta, lat.gamma), source)
+    _check_sites(struct, source)
     try:
         with warnings.catch_warnings():
             # spglib >= 2.5 deprecation notice about its error handling, raised inside pymatgen
@@ -409,7 +516,6 @@ def phase_from_cif(text: str, name: str, source: str = "user CIF") -> Phase:
             sg = struct.get_space_group_info(symprec=0.01)[0]
     except Exception:  # symmetry finding is informative only
         sg = "P1"
-    lat = struct.lattice
     sites = []
     for s in struct:
         for sp, occ in s.species.items():

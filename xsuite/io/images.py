@@ -22,7 +22,10 @@ Public API
 ``poni_orientation(poni_path)``
     Image orientation in pyFAI's convention (see below).
 ``linked_files(source)``
-    The other files an HDF5 stack reads (Eiger data files of a master), for provenance.
+    The other files an HDF5 stack reads (Eiger data files of a master, the other modules of a Lambda
+    part), for provenance.
+``lambda_acquisition(path)``
+    The :class:`LambdaAcquisition` (modules and parts) a Lambda module file belongs to, or None.
 ``is_frame_complete(path)``, ``is_frame_file(path)``
     For the watcher: a file is readable and its size stable; a file name is a frame (not a mask, sidecar...).
 
@@ -33,7 +36,24 @@ Everything fabio reads (TIFF, EDF, CBF, MAR/Rayonix, ADSC, ...); TIFF goes throu
 file, in which case the image dataset is found by (1) the NeXus ``@default``/``@signal`` chain,
 (2) Eiger master links ``/entry/data/data_000001, data_000002, ...`` (read as one stack; external data
 files, bitshuffle/LZ4 via ``hdf5plugin``), (3) ``/entry/data/data``, ``/entry/instrument/detector/data``,
-(4) the largest 2D/3D numeric dataset.
+(4) the largest 2D/3D numeric dataset. A NeXus default plot that is a stack of 1D patterns (Dioptas'
+``*_proc.nxs`` batch results) is refused as a frame file. Eiger data files are put in acquisition order
+by their ``image_nr_low``/``image_nr_high`` and checked against them (a count that contradicts them, or
+a hole in the numbering, is a DataFormatError; fewer frames than the master's ``nimages * ntrigger`` is
+logged).
+
+Multi-module detectors (X-Spectrum Lambda NeXus: ``<prefix>_m<N>[_part<K>].nxs``, one file per module
+and part): ANY module file stands for the whole acquisition. Discovery lists every part, in order, as
+one series (3 modules x 5 parts x 10 frames = 50 frames), keyed by the lowest module's file of each
+part; each frame is the modules placed by their stored ``/entry/instrument/detector/translation/
+distance`` (x = column, y = row, pixels; shifted so the smallest is 0), pixels between modules -1
+(NaN for float data; unsigned data promoted to a signed type), then flipped up-down: the orientation
+Dioptas shows and PONIs made with Dioptas assume (``FrameRef.metadata["assembly"]`` says so). Orientation
+options apply on top of that. ``file.nxs::/entry/instrument/detector/data`` reads one module as stored.
+
+Masks: nonzero = masked, as Dioptas (``*.mask``: a deflate TIFF; text matrices as its fallback), pyFAI
+(EDF) and Fit2D (``.msk``) write them; a Dioptas mask of a Lambda detector is in the stitched, flipped
+orientation of the frames above.
 
 Orientation (pyFAI convention, :class:`pyFAI.detectors.orientation.Orientation`)
 ------------------------------------------------------------------------------
@@ -107,6 +127,8 @@ __all__ = [
     "is_frame_complete",
     "is_frame_file",
     "linked_files",
+    "lambda_acquisition",
+    "LambdaAcquisition",
     "close_cached_files",
     "frame_cache",
     "split_source",
@@ -330,8 +352,22 @@ def _is_hdf5(path: Path) -> bool:
         return False
 
 
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+#: Extensions whose content may be a TIFF under another name (Dioptas saves masks as TIFF ``*.mask``).
+_MAYBE_TIFF_EXTENSIONS = (".mask", ".msk")
+
+
 def _is_tiff(path: Path) -> bool:
-    return path.suffix.lower() in TIFF_EXTENSIONS
+    suffix = path.suffix.lower()
+    if suffix in TIFF_EXTENSIONS:
+        return True
+    if suffix not in _MAYBE_TIFF_EXTENSIONS:
+        return False
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) in _TIFF_MAGIC
+    except OSError:
+        return False
 
 
 def _require(path: Path) -> None:
@@ -354,6 +390,7 @@ class _Hdf5Stack:
         import hdf5plugin  # noqa: F401  (registers bitshuffle/LZ4/... filters)
 
         self.path = path
+        self._from_eiger = False
         try:
             self.h5 = h5py.File(path, "r", locking=False)
         except OSError as exc:
@@ -364,6 +401,8 @@ class _Hdf5Stack:
         try:
             self.parts, self.name = self._find(dataset)
             self.counts = [self._nframes(d) for d in self.parts]
+            if self._from_eiger:
+                self._order_eiger_parts()
         except Exception:
             self.h5.close()
             raise
@@ -427,6 +466,7 @@ class _Hdf5Stack:
         if isinstance(obj, h5py.Group) and "signal" in obj.attrs:
             sig = _attr_str(obj.attrs["signal"])
             if sig in obj and isinstance(obj[sig], h5py.Dataset) and obj[sig].ndim >= 2:
+                self._refuse_patterns(obj, obj[sig])
                 return [obj[sig]], obj[sig].name
         # 2. Eiger master
         if "entry/data" in self.h5:
@@ -451,6 +491,21 @@ class _Hdf5Stack:
             return best, best[0].name
         raise DataFormatError(f"HDF5 file {self.path}: no 2D/3D image dataset found; give `file.h5::/path`")
 
+    def _refuse_patterns(self, group: Any, signal: Any) -> None:
+        """DataFormatError when a NeXus default plot is a stack of 1D patterns (e.g. a Dioptas ``_proc.nxs``
+        batch result: ``@axes = [".", "binning"]``), not detector images."""
+        import h5py
+
+        axes = group.attrs.get("axes")
+        names = [_attr_str(a) for a in np.atleast_1d(axes)] if axes is not None else []
+        interp = _attr_str(signal.attrs.get("interpretation", "")).lower()
+        last = names[-1] if names else "."
+        one_d = (last != "." and last in group and isinstance(group[last], h5py.Dataset)
+                 and group[last].ndim == 1 and group[last].shape[0] == signal.shape[-1])
+        if interp == "spectrum" or (signal.ndim == 2 and len(names) == 2 and names[0] == "." and one_d):
+            raise DataFormatError(f"HDF5 file {self.path}: `{signal.name}` {tuple(signal.shape)} is a stack of 1D "
+                                  f"patterns (axes {names}), not detector images")
+
     def _eiger_parts(self, group: Any) -> list[Any]:
         names = sorted(k for k in group.keys() if _EIGER_DATA_RE.match(k))
         parts, missing = [], []
@@ -472,7 +527,47 @@ class _Hdf5Stack:
         if missing:  # an acquisition in progress: the detector has not closed the later data files yet
             logger.warning("%s: %d of %d Eiger data files not present (yet); reading the first %d",
                      self.path, len(missing), len(names), len(parts))
+        self._from_eiger = bool(parts)
         return parts
+
+    def _order_eiger_parts(self) -> None:
+        """Put Eiger data files in acquisition order and check their frame counts.
+
+        Each data file's ``/entry/data/data`` carries ``image_nr_low``/``image_nr_high`` (1-based numbers of
+        its first and last frame): when every part has them they set the order, must match the frame count
+        of the file, and must follow each other without a gap. The master's ``nimages * ntrigger``
+        (``detectorSpecific``) is compared with the total (fewer: logged, the acquisition may be running).
+        """
+        ranges = []
+        for d in self.parts:
+            lo, hi = d.attrs.get("image_nr_low"), d.attrs.get("image_nr_high")
+            if lo is None or hi is None:
+                ranges = []
+                break
+            ranges.append((int(np.ravel(lo)[0]), int(np.ravel(hi)[0])))
+        if ranges:
+            for d, c, (lo, hi) in zip(self.parts, self.counts, ranges):
+                if hi - lo + 1 != c:
+                    raise DataFormatError(f"Eiger data file {d.file.filename}: holds {c} frames but its "
+                                          f"image_nr_low/high say {lo}..{hi} ({hi - lo + 1}); expected the same")
+            order = sorted(range(len(ranges)), key=lambda k: ranges[k][0])
+            self.parts = [self.parts[k] for k in order]
+            self.counts = [self.counts[k] for k in order]
+            ranges = [ranges[k] for k in order]
+            expected_next = ranges[0][0]
+            for d, (lo, hi) in zip(self.parts, ranges):
+                if lo != expected_next:
+                    raise DataFormatError(f"HDF5 file {self.path}: Eiger frames {expected_next}..{lo - 1} are in no "
+                                          f"data file (next one, {Path(d.file.filename).name}, starts at {lo})")
+                expected_next = hi + 1
+        spec = "entry/instrument/detector/detectorSpecific"
+        if f"{spec}/nimages" in self.h5:
+            n_img = int(np.ravel(self.h5[f"{spec}/nimages"][()])[0])
+            n_trig = int(np.ravel(self.h5[f"{spec}/ntrigger"][()])[0]) if f"{spec}/ntrigger" in self.h5 else 1
+            total = int(sum(self.counts))
+            if total != n_img * max(n_trig, 1):
+                logger.warning("%s: the data files hold %d frames, the master announces %d (nimages %d x ntrigger "
+                               "%d)", self.path, total, n_img * max(n_trig, 1), n_img, n_trig)
 
     def _nframes(self, d: Any) -> int:
         shape = tuple(s for s in d.shape)
@@ -566,6 +661,219 @@ class _Hdf5Stack:
             got = vector(("monitor", "i0", "I0", "flux"))
             monitors = None if got is None else got[0]
         return times, monitors, meta
+
+
+# ----------------------------------------------------------------------------------------------------
+# Multi-module detectors: X-Spectrum Lambda NeXus (one file per module and part)
+# ----------------------------------------------------------------------------------------------------
+_LAMBDA_RE = re.compile(r"^(?P<prefix>.+)_m(?P<module>\d+)(?P<part>_part\d+)?(?P<ext>\.(nxs|h5|hdf5|nx5))$",
+                        re.IGNORECASE)
+_LAMBDA_TRANSLATION = "entry/instrument/detector/translation/distance"
+_LAMBDA_DATA = "entry/instrument/detector/data"
+
+
+@dataclass(frozen=True)
+class LambdaAcquisition:
+    """The module files of one X-Spectrum Lambda acquisition (found from any one of them).
+
+    A Lambda detector writes one NeXus file per module (``<prefix>_m1.nxs``, ``_m2``, ...) and, for long
+    series, per part (``<prefix>_m1_part00000.nxs``, ``_part00001`` ...). Each module file holds its
+    frames at ``/entry/instrument/detector/data`` and its position on the detector plane at
+    ``/entry/instrument/detector/translation/distance`` (x = column, y = row offset, in pixels).
+
+    Attributes
+    ----------
+    folder : Path
+        Folder of the files.
+    prefix : str
+        File-name prefix before ``_m<module>``.
+    modules : tuple of int
+        Module numbers found (any part).
+    parts : tuple of str
+        Part suffixes in series order (``("_part00000", ...)``, or ``("",)`` without parts).
+    ext : str
+        File extension (``.nxs``).
+    """
+
+    folder: Path
+    prefix: str
+    modules: tuple[int, ...]
+    parts: tuple[str, ...]
+    ext: str
+
+    def module_file(self, module: int, part: str) -> Path:
+        """Path of one module's file of one part (it may not exist)."""
+        return self.folder / f"{self.prefix}_m{module}{part}{self.ext}"
+
+    def part_files(self, part: str) -> list[Path]:
+        """The module files of a part, by module number (DataFormatError naming a missing one)."""
+        files = [self.module_file(m, part) for m in self.modules]
+        missing = [p for p in files if not p.is_file()]
+        if missing:
+            raise DataFormatError(f"Lambda acquisition {self.prefix}: module file {missing[0].name} is missing "
+                                  f"(the acquisition has modules {', '.join(map(str, self.modules))})")
+        return files
+
+    def representatives(self) -> list[Path]:
+        """One file per part (the lowest module number present), in series order: the frame files."""
+        out = []
+        for part in self.parts:
+            present = [self.module_file(m, part) for m in self.modules if self.module_file(m, part).is_file()]
+            if present:
+                out.append(present[0])
+        return out
+
+
+def lambda_acquisition(path: str | os.PathLike) -> LambdaAcquisition | None:
+    """The Lambda acquisition a module file belongs to; None when ``path`` is not a Lambda module file.
+
+    A file counts as a Lambda module file when its name is ``<prefix>_m<N>[_part<K>].nxs`` and it holds
+    ``/entry/instrument/detector/translation/distance`` and ``/entry/instrument/detector/data``.
+
+    Parameters
+    ----------
+    path : str or path
+        Any module file of the acquisition (any module, any part).
+
+    Returns
+    -------
+    LambdaAcquisition or None
+
+    Examples
+    --------
+    >>> acq = lambda_acquisition("testasapo1_1009_00002_m2_part00003.nxs")  # doctest: +SKIP
+    >>> acq.modules, len(acq.parts)                                         # doctest: +SKIP
+    ((1, 2, 3), 5)
+    """
+    p = Path(path)
+    m = _LAMBDA_RE.match(p.name)
+    if m is None or not p.is_file() or not _is_lambda_module(p):
+        return None
+    prefix, ext = m.group("prefix"), m.group("ext")
+    modules, parts = set(), set()
+    for sib in p.parent.glob(f"{glob.escape(prefix)}_m*{ext}"):
+        ms = _LAMBDA_RE.match(sib.name)
+        if ms is not None and ms.group("prefix") == prefix and ms.group("ext") == ext:
+            modules.add(int(ms.group("module")))
+            parts.add(ms.group("part") or "")
+    return LambdaAcquisition(folder=p.parent, prefix=prefix, modules=tuple(sorted(modules)),
+                             parts=tuple(sorted(parts, key=_natural_key)), ext=ext)
+
+
+def _is_lambda_module(path: Path) -> bool:
+    import h5py
+
+    try:
+        with h5py.File(path, "r", locking=False) as h:
+            return _LAMBDA_TRANSLATION in h and _LAMBDA_DATA in h
+    except OSError:
+        return False
+
+
+def _lambda_part(path: Path) -> str | None:
+    m = _LAMBDA_RE.match(path.name)
+    return None if m is None else (m.group("part") or "")
+
+
+class _LambdaStack:
+    """The frames of one part of a Lambda acquisition, modules placed by their stored translations.
+
+    Same interface as :class:`_Hdf5Stack` (``n``, ``read``, ``files``, ``frame_metadata``, ``close``).
+    Frames come out as Dioptas shows them (and as PONIs made with Dioptas assume): modules stitched,
+    then flipped up-down; pixels between modules are -1 (NaN for float data), which the pipelines mask.
+    """
+
+    def __init__(self, path: Path, acquisition: LambdaAcquisition):
+        self.path = path
+        self.acquisition = acquisition
+        part = _lambda_part(path)
+        files = acquisition.part_files(part or "")
+        self.modules: list[_Hdf5Stack] = []
+        try:
+            for f in files:
+                self.modules.append(_Hdf5Stack(f, "/" + _LAMBDA_DATA))
+            self._layout(files)
+        except Exception:
+            self.close()
+            raise
+        self.name = "/" + _LAMBDA_DATA
+        self.files = sorted({str(f) for st in self.modules for f in st.files})
+
+    def _layout(self, files: list[Path]) -> None:
+        counts = {st.n for st in self.modules}
+        if len(counts) != 1:
+            detail = ", ".join(f"{f.name}: {st.n}" for f, st in zip(files, self.modules))
+            raise DataFormatError(f"Lambda acquisition {self.acquisition.prefix}: the modules of one part hold "
+                                  f"different frame counts ({detail}); expected the same")
+        self.n = counts.pop()
+        shapes, offsets = [], []
+        for f, st in zip(files, self.modules):
+            d = st.h5[_LAMBDA_TRANSLATION]
+            units = _attr_str(d.attrs.get("units", "pixel")).strip().lower()
+            t = np.asarray(d[()], dtype=float).ravel()
+            if units not in ("pixel", "pixels", "px", "") or t.size < 2 or not np.all(np.isfinite(t[:2])):
+                raise DataFormatError(f"{f}: `/{_LAMBDA_TRANSLATION}` must give the module offset (x, y) in "
+                                      f"pixels; got {t.tolist()} {units}")
+            if np.any(np.abs(t[:2] - np.round(t[:2])) > 1e-6):
+                raise DataFormatError(f"{f}: `/{_LAMBDA_TRANSLATION}` = {t.tolist()} is not a whole number of "
+                                      "pixels; expected integer module offsets")
+            shapes.append(tuple(int(s) for s in st.parts[0].shape[-2:]))
+            offsets.append((int(round(t[1])), int(round(t[0]))))  # (row, column)
+        r0 = min(o[0] for o in offsets)
+        c0 = min(o[1] for o in offsets)
+        self.offsets = [(r - r0, c - c0) for r, c in offsets]
+        self.shapes = shapes
+        self.shape = (max(r + s[0] for (r, _), s in zip(self.offsets, shapes)),
+                      max(c + s[1] for (_, c), s in zip(self.offsets, shapes)))
+        cover = np.zeros(self.shape, dtype=np.uint8)
+        for (r, c), (h, w) in zip(self.offsets, shapes):
+            cover[r:r + h, c:c + w] += 1
+        if cover.max() > 1:
+            raise DataFormatError(f"Lambda acquisition {self.acquisition.prefix}: modules overlap with the stored "
+                                  f"translations {offsets} (row, column); expected side-by-side modules")
+        dtype = np.dtype(self.modules[0].parts[0].dtype)
+        self.dtype = dtype if dtype.kind in "if" else np.promote_types(dtype, np.int8)
+        self.fill = np.nan if self.dtype.kind == "f" else -1
+
+    def read(self, index: int) -> np.ndarray:
+        out = np.full(self.shape, self.fill, dtype=self.dtype)
+        for st, (r, c), (h, w) in zip(self.modules, self.offsets, self.shapes):
+            out[r:r + h, c:c + w] = st.read(index)
+        return out[::-1]
+
+    def frame_metadata(self) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, Any]]:
+        times, monitors, meta = self.modules[0].frame_metadata()
+        meta = dict(meta)
+        meta["assembly"] = lambda_assembly_text(self)
+        return times, monitors, meta
+
+    def close(self) -> None:
+        for st in self.modules:
+            st.close()
+        self.modules = []
+
+    def __enter__(self) -> _LambdaStack:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def lambda_assembly_text(stack: Any) -> str:
+    """One line saying how the modules were placed (stored in the frame metadata, for provenance)."""
+    places = ", ".join(f"m{m} at (row {r}, col {c})" for m, (r, c) in zip(stack.acquisition.modules, stack.offsets))
+    return (f"Lambda: {len(stack.offsets)} modules stitched by their stored translations into "
+            f"{stack.shape[0]}x{stack.shape[1]} ({places}), then flipped up-down (Dioptas orientation); "
+            "gaps = -1")
+
+
+def _open_stack(path: Path, dataset: str | None) -> _Hdf5Stack | _LambdaStack:
+    """The image stack of an HDF5 file: a stitched Lambda acquisition part, or a dataset/Eiger master."""
+    if dataset is None and _LAMBDA_RE.match(path.name):
+        acq = lambda_acquisition(path)
+        if acq is not None:
+            return _LambdaStack(path, acq)
+    return _Hdf5Stack(path, dataset)
 
 
 def _attr_str(v: Any) -> str:
@@ -825,7 +1133,7 @@ def _cached_stack(path: Path, dataset: str | None) -> _Hdf5Stack:
             _STACK_CACHE[key] = hit  # most recently used last
             return st
         st.close()
-    st = _Hdf5Stack(path, dataset)
+    st = _open_stack(path, dataset)
     try:
         stamp = _stamp(st.files)
     except OSError:
@@ -850,7 +1158,7 @@ def _raw_frame(path: Path, dataset: str | None, index: int) -> np.ndarray:
         raise DataFormatError(f"image file {path} is empty (0 bytes)")
     if dataset is not None or _is_hdf5(path):
         if _CACHE_DEPTH <= 0:
-            with _Hdf5Stack(path, dataset) as stack:
+            with _open_stack(path, dataset) as stack:
                 return stack.read(index)
         st = _cached_stack(path, dataset)
         try:
@@ -955,7 +1263,7 @@ def linked_files(source: str | os.PathLike | FrameRef) -> list[Path]:
     if dataset is None and not _is_hdf5(path):
         return []
     own = path.resolve()
-    with _Hdf5Stack(path, dataset) as st:
+    with _open_stack(path, dataset) as st:
         return sorted({Path(f).resolve() for f in st.files} - {own})
 
 
@@ -966,7 +1274,7 @@ def frame_count(source: str | os.PathLike | FrameRef) -> int:
     if path.stat().st_size == 0:
         raise DataFormatError(f"image file {path} is empty (0 bytes)")
     if dataset is not None or _is_hdf5(path):
-        with _Hdf5Stack(path, dataset) as st:
+        with _open_stack(path, dataset) as st:
             return st.n
     if path.suffix.lower() == ".npy":
         try:
@@ -994,7 +1302,7 @@ def iter_frames(
     path, dataset = split_source(source)
     _require(path)
     if dataset is not None or _is_hdf5(path):
-        with _Hdf5Stack(path, dataset) as st:
+        with _open_stack(path, dataset) as st:
             for i in range(st.n):
                 yield i, _orient(st.read(i), orientation, geometry_orientation)
         return
@@ -1028,16 +1336,50 @@ def load_mask(
     orientation: int | None = None,
     geometry_orientation: int | None = 3,
 ) -> np.ndarray:
-    """Load a mask (nonzero = masked) from a fabio format, TIFF, ``.npy`` or ``file.h5::/path``.
+    """Load a mask (nonzero = masked) from a fabio format, TIFF, ``.npy``, text or ``file.h5::/path``.
+
+    The formats Dioptas writes are read as Dioptas reads them: its ``*.mask`` files are (deflate-
+    compressed) TIFFs, and a mask that is no image is read as a text matrix of 0/1 (``numpy.loadtxt``).
+    Dioptas, pyFAI (EDF) and Fit2D (``.msk``) masks all mean 1 = masked. A mask that excludes more than
+    half of the detector is kept as given but logged as a warning (inverted polarity?).
 
     Returns
     -------
     ndarray of bool
         True where pixels are masked. Shape-checked against ``shape`` when given.
+
+    Examples
+    --------
+    >>> m = load_mask("beamstop.mask", shape=(1833, 1556))  # doctest: +SKIP
     """
-    arr = read_frame(path, 0, orientation=orientation, geometry_orientation=geometry_orientation)
+    try:
+        arr = read_frame(path, 0, orientation=orientation, geometry_orientation=geometry_orientation)
+    except DataFormatError:
+        arr = _text_mask(path)
+        if arr is None:
+            raise
+        arr = _orient(arr, orientation, geometry_orientation)
     check_shape(arr, shape, path, "mask")
-    return np.asarray(arr != 0)
+    mask = np.asarray(arr != 0)
+    if mask.size and mask.mean() > 0.5:
+        logger.warning("mask %s excludes %.0f %% of the pixels; 1 = masked is the convention (Dioptas, pyFAI, "
+                       "Fit2D): is it inverted?", path, 100.0 * mask.mean())
+    return mask
+
+
+def _text_mask(path: str | os.PathLike) -> np.ndarray | None:
+    """A mask written as a text matrix (Dioptas' fallback format); None when the file is not one."""
+    p, dataset = split_source(path)
+    if dataset is not None or not p.is_file():
+        return None
+    try:
+        head = p.read_bytes()[:4096]
+        if not head or not re.fullmatch(rb"[0-9.\s,;eE+\-]*", head):
+            return None
+        arr = np.loadtxt(p, ndmin=2)
+    except (OSError, ValueError):
+        return None
+    return arr if arr.ndim == 2 and arr.size > 1 and np.all(np.isfinite(arr)) else None
 
 
 def _mean_image(path: str | os.PathLike, orientation: int | None, geometry_orientation: int | None) -> np.ndarray:
@@ -1222,7 +1564,7 @@ def _file_frames_meta(path: Path, dataset: str | None) -> list[tuple[int, float 
     """Per frame: (index, timestamp or None, monitor or None, metadata)."""
     side = _sidecar(path)
     if dataset is not None or _is_hdf5(path):
-        with _Hdf5Stack(path, dataset) as st:
+        with _open_stack(path, dataset) as st:
             times, mons, meta = st.frame_metadata()
             out = [(i, None if times is None else float(times[i]), None if mons is None else float(mons[i]),
                     dict(meta)) for i in range(st.n)]
@@ -1299,6 +1641,7 @@ def _expand_inputs(inputs: Iterable[str | os.PathLike] | str | os.PathLike) -> l
         else:
             _require(path)
             found.append((path, None))
+    found = _lambda_series(found)
     # Eiger data files are read through their master: drop them when the master is in the list too.
     masters = {p.name for p, _ in found}
     out = []
@@ -1314,15 +1657,47 @@ def _expand_inputs(inputs: Iterable[str | os.PathLike] | str | os.PathLike) -> l
     return out
 
 
+def _lambda_series(found: list[tuple[Path, str | None]]) -> list[tuple[Path, str | None]]:
+    """Lambda module files -> one frame file per part of their acquisition (all parts, in order)."""
+    out: list[tuple[Path, str | None]] = []
+    done: set[tuple[str, str]] = set()
+    for path, dataset in found:
+        m = _LAMBDA_RE.match(path.name) if dataset is None else None
+        if m is None:
+            out.append((path, dataset))
+            continue
+        key = (str(path.parent.resolve()), m.group("prefix"))
+        if key in done:
+            continue
+        acq = lambda_acquisition(path)
+        if acq is None:
+            out.append((path, dataset))
+            continue
+        done.add(key)
+        reps = acq.representatives()
+        logger.info("Lambda acquisition %s: %d modules x %d parts read as one series", acq.prefix,
+                    len(acq.modules), len(reps))
+        out += [(r, None) for r in reps]
+    return out
+
+
 def is_frame_file(path: str | os.PathLike) -> bool:
     """True when a folder scan should take ``path`` as a frame file (the rule of :func:`discover_frames`).
 
     Image extension (:data:`IMAGE_EXTENSIONS`), not hidden, not a sidecar/PONI, not named like a
     correction (``*mask*``, ``*dark*``, ``*flat*``, ...). Eiger ``*_data_NNNNNN.h5`` files are frame files
-    here; :func:`discover_frames` drops them when their master is also listed.
+    here; :func:`discover_frames` drops them when their master is also listed. A Lambda module file
+    ``<prefix>_m<N>[_part<K>].nxs`` is not one when a lower-numbered module file of the same part exists:
+    its frames are read, stitched, through that file.
     """
     p = Path(path)
-    return p.name.lower().endswith(IMAGE_EXTENSIONS) and not _skip(p) and not _CORRECTION_RE.search(p.stem)
+    if not (p.name.lower().endswith(IMAGE_EXTENSIONS) and not _skip(p) and not _CORRECTION_RE.search(p.stem)):
+        return False
+    m = _LAMBDA_RE.match(p.name)
+    if m is None:
+        return True
+    part, ext = m.group("part") or "", m.group("ext")
+    return not any((p.parent / f"{m.group('prefix')}_m{k}{part}{ext}").is_file() for k in range(int(m.group("module"))))
 
 
 def _skip(p: Path) -> bool:
@@ -1546,7 +1921,7 @@ def is_frame_complete(path: str | os.PathLike, settle_s: float = 0.05) -> bool:
         if st1.st_size != st2.st_size or st1.st_mtime_ns != st2.st_mtime_ns:
             return False
         if dataset is not None or _is_hdf5(p):
-            with _Hdf5Stack(p, dataset) as stack:  # fresh handle: never trust a cached one here
+            with _open_stack(p, dataset) as stack:  # fresh handle: never trust a cached one here
                 stack.read(stack.n - 1)
             return True
         n = frame_count(path)
