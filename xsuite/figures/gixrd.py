@@ -505,11 +505,11 @@ def _draw_kinetics_table(axt: Any, rows: list[tuple[str, str, str, dict[str, str
             line.append(t)
         grid.append(line)
     fig = axt.get_figure(root=True)
+    fig.draw_without_rendering()  # the layout once; then only the texts are measured
+    ax_w = axt.get_window_extent().width
     for size in (6.0, 5.5, 5.0, 4.5, 4.0):
         for t in (t for line in grid for t in line):
             t.set_fontsize(size)
-        fig.draw_without_rendering()
-        ax_w = axt.get_window_extent().width
         widths = [max(line[j].get_window_extent().width for line in grid) / ax_w for j in range(len(columns))]
         gap = (1.0 - sum(widths)) / (len(widths) - 1)
         if gap >= 0.015 or size == 4.0:
@@ -619,8 +619,10 @@ def gixrd_kinetics(results: Any, entry: Any = None, *, table: bool = True, width
                 onsets_at.append(trk["onset_s"])
                 used.add("onset")
             elif trk is not None and np.isfinite(trk["upper_limit_area"]) and t_fin.size:
+                # dashed over the measured times, ending in a down-pointing "upper limit" marker (visible
+                # even for a single frame)
                 ln = ax.plot([t_fin.min() / 60.0, t_last / 60.0], [trk["upper_limit_area"]] * 2, ls="--", lw=0.9,
-                             color=color, label="_nolegend_")[0]
+                             marker="v", markevery=[1], ms=3.5, color=color, label="_nolegend_")[0]
                 ln.set_gid(f"ul:{g}")
                 used.add("ul")
             if axt is not None:
@@ -639,7 +641,8 @@ def gixrd_kinetics(results: Any, entry: Any = None, *, table: bool = True, width
                    "parabolic": (Line2D([], [], color="0.3", ls="-.", lw=1.0), "parabolic fit"),
                    "onset": (Line2D([], [], color="0.3", ls="none", marker="^", ms=5, mec="white"),
                              "detection onset"),
-                   "ul": (Line2D([], [], color="0.3", ls="--", lw=0.9), _ul_label(tracked))}
+                   "ul": (Line2D([], [], color="0.3", ls="--", lw=0.9, marker="v", markevery=[1], ms=3.5),
+                          _ul_label(tracked))}
         for key, (h, lab) in proxies.items():
             if key in used:  # neutral proxies: colour = phase, as the points
                 handles.append(h)
@@ -647,7 +650,8 @@ def gixrd_kinetics(results: Any, entry: Any = None, *, table: bool = True, width
         ax.set_title(_title(entry_info(e)))
         if axt is not None:
             _draw_kinetics_table(axt, rows, "parabolic" in used, units)
-        place_legend(ax, handles, labels, fontsize=6)  # last: it needs the final layout
+        # last: it needs the final layout (the table has just made it: its texts sit inside their axes)
+        place_legend(ax, handles, labels, fontsize=6, layout_ready=axt is not None)
     return fig
 
 
@@ -838,9 +842,10 @@ def gixrd_depth(results: Any, entries: Any = None, *, width: Any = "double") -> 
         fig.xsuite_depth_definition = text  # type: ignore[attr-defined]
         label_panels([ax1, ax2])
         place_legend(ax1, fontsize=5.5)  # last: the legends need the final layout
-        if ax2.lines:
-            place_legend(ax2, fontsize=5.5)
-            settle_legends(fig)
+        if ax2.lines:  # a legend inside ax1 moves nothing; head-room added to ax2 may (tick labels)
+            leg = place_legend(ax2, fontsize=5.5, layout_ready=True)
+            if leg is not None and ("headroom" in leg.xsuite_placement or "outside" in leg.xsuite_placement):
+                settle_legends(fig)
     return fig
 
 

@@ -223,12 +223,16 @@ def new_figure(
     fig : matplotlib.figure.Figure
     axes : Axes or ndarray of Axes
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     w = figure_width_in(width)
     if height_in is None:
         height_in = min(w / ncols * PANEL_ASPECT * nrows, 9.0)
     fig = Figure(figsize=(w, height_in), layout="constrained")
+    # an Agg canvas (no GUI, no pyplot): its renderer is cached, so laying out legends and tables (which
+    # measure text) does not rebuild one each time; savefig still writes any format
+    FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, sharex=sharex, sharey=sharey, squeeze=squeeze, **subplot_kw)
     return fig, axes
 
@@ -381,8 +385,8 @@ def _legend_fits(ax: Any, handles: Any, labels: Any, loc: str, kw: dict[str, Any
     return leg
 
 
-def place_legend(ax: Any, handles: Sequence[Any] | None = None, labels: Sequence[str] | None = None,
-                 **legend_kw: Any) -> Any:
+def place_legend(ax: Any, handles: Sequence[Any] | None = None, labels: Sequence[str] | None = None, *,
+                 layout_ready: bool = False, **legend_kw: Any) -> Any:
     """Put a legend where it covers no data, and say where it went.
 
     Tries :data:`LEGEND_LOCATIONS` inside the axes; if every one covers data, raises the top of the y
@@ -395,6 +399,9 @@ def place_legend(ax: Any, handles: Sequence[Any] | None = None, labels: Sequence
     ax : matplotlib.axes.Axes
     handles, labels : sequence, optional
         As for :meth:`~matplotlib.axes.Axes.legend` (default: the axes' labelled artists).
+    layout_ready : bool
+        The caller has just laid the figure out (``fig.draw_without_rendering()``) and changed nothing
+        that moves the axes since: skip that (costly) step.
     **legend_kw
         Passed to :meth:`~matplotlib.axes.Axes.legend` (``fontsize``, ``ncols``, ``title``...).
 
@@ -420,7 +427,8 @@ def place_legend(ax: Any, handles: Sequence[Any] | None = None, labels: Sequence
     if not handles:
         return None
     fig = ax.get_figure(root=True)
-    fig.draw_without_rendering()
+    if not layout_ready:
+        fig.draw_without_rendering()
     for loc in LEGEND_LOCATIONS:
         leg = _legend_fits(ax, handles, labels, loc, legend_kw)
         if leg is not None:
