@@ -504,7 +504,7 @@ def _draw_kinetics_table(axt: Any, rows: list[tuple[str, str, str, dict[str, str
             t.set_gid(f"param:{group}:{key}")
             line.append(t)
         grid.append(line)
-    fig = axt.get_figure(root=True)
+    fig = axt.figure
     fig.draw_without_rendering()  # the layout once; then only the texts are measured
     ax_w = axt.get_window_extent().width
     for size in (6.0, 5.5, 5.0, 4.5, 4.0):
@@ -856,7 +856,7 @@ def _draw_lower_bounds(ax: Any, bounds: list[tuple[str, np.ndarray, np.ndarray, 
     ys = [y for b in bounds for y in b[2]] + [y for ln in ax.get_lines() for y in np.asarray(ln.get_ydata(), float)]
     top = float(np.nanmax(ys)) if ys else 1.0
     arrow = 0.12 * top if top > 0 else 1.0
-    fig = ax.get_figure(root=True)
+    fig = ax.figure
     for k, (gid, x, y, kw) in enumerate(bounds):
         cont = ax.errorbar(x, y, yerr=np.vstack([np.zeros_like(y), np.full_like(y, arrow)]), lolims=True,
                            ls="none", ms=4, mfc="white", elinewidth=0.8, capsize=3, **kw)

@@ -352,7 +352,7 @@ def data_hits_bbox(ax: Any, bbox: Any) -> bool:
     from matplotlib.collections import LineCollection
 
     box = (bbox.x0, bbox.y0, bbox.x1, bbox.y1)
-    px_per_pt = ax.get_figure(root=True).dpi / 72.0
+    px_per_pt = ax.figure.dpi / 72.0
     for ln in ax.get_lines():
         if not ln.get_visible() or getattr(ln, "xsuite_decoration", False):
             continue
@@ -426,7 +426,7 @@ def place_legend(ax: Any, handles: Sequence[Any] | None = None, labels: Sequence
         labels = lab if labels is None else labels
     if not handles:
         return None
-    fig = ax.get_figure(root=True)
+    fig = ax.figure
     if not layout_ready:
         fig.draw_without_rendering()
     for loc in LEGEND_LOCATIONS:
