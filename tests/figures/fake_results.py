@@ -65,12 +65,13 @@ def write_gixrd(store: ResultsStore, sample: str, degrading: bool, rng: np.rando
                                        "time_s": float(t), "monitor": 1.0, "ok": ok})
         with store.transaction() as tx:
             e = tx.entry(name, kind="gixrd")
-            phases, hkls, qrefs, onsets, det = [], [], [], [], []
+            phases, hkls, qrefs, onsets, det, measured = [], [], [], [], [], []
             for ph, hkl, qc in PEAKS:
                 a_true = np.asarray(areas[ph])
                 err = np.full_like(a_true, 0.25)
                 meas = a_true + rng.normal(0, 0.25, a_true.size)
                 meas[7] = np.nan
+                measured.append(meas)
                 g = safe_name(f"{ph}_{hkl}")
                 e.write_nxdata(f"peak_{g}", signal=("area", Field(meas, "counts*1/angstrom", "area", errors=err)),
                                axes=[("time_s", Field(TIMES_S, "s", "time"))],
@@ -83,10 +84,18 @@ def write_gixrd(store: ResultsStore, sample: str, degrading: bool, rng: np.rando
                 qrefs.append(qc)
                 onsets.append(t0 + 360.0 if degrading else np.nan)
                 det.append(bool(degrading))
+            # upper limit when not detected: max over frames of max(area, 0) + threshold * sigma
+            ul = [float(np.nanmax(np.maximum(e_meas, 0.0)) + 5.0 * 0.25) if not d else np.nan
+                  for e_meas, d in zip(measured, det)]
             e.write_collection("tracking", {
                 "phase": phases, "hkl": hkls, "q_ref": Field(np.array(qrefs), "1/angstrom"),
                 "detected": np.array(det), "onset_s": Field(np.array(onsets), "s", errors=np.full(2, 180.0)),
+                "upper_limit_area": Field(np.array(ul), "counts*1/angstrom"),
                 "threshold": 5.0, "n_consecutive": 3})
+            if degrading:  # the q_ip/q_oop map of the last frame (only LYC: LYC_PMMA's figure is skipped)
+                q_ip, q_oop, fmap = fiber_map(rng)
+                e.write_nxdata("map_2d", signal=("intensity", Field(fmap, "counts")),
+                               axes=[("q_oop", Field(q_oop, "1/angstrom")), ("q_ip", Field(q_ip, "1/angstrom"))])
             nanp = np.full(2, np.nan)
             e.write_collection("kinetics", {
                 "phase": phases, "hkl": hkls, "model": ["jmak" if degrading else "none"] * 2,
@@ -110,6 +119,18 @@ def write_gixrd(store: ResultsStore, sample: str, degrading: bool, rng: np.rando
             "rate_per_s": Field(np.array(r, float), "1/s", errors=np.abs(np.array(r, float)) * 0.05)})
 
 
+def fiber_map(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A small q_ip/q_oop map: powder rings at the LYC and hydrate q, NaN in the shadow and a detector gap."""
+    q_ip = np.linspace(-0.3, 2.3, 130)
+    q_oop = np.linspace(0.05, 2.0, 98)
+    qq = np.hypot(*np.meshgrid(q_ip, q_oop))
+    lam = 20.0 + sum(300.0 * _gauss(qq, c, 0.012) for c in (*LYC_PEAKS, *(p[2] for p in PEAKS)))
+    fmap = rng.poisson(lam).astype(float)
+    fmap[q_oop < 0.2, :] = np.nan  # below the horizon
+    fmap[:, (q_ip > 1.0) & (q_ip < 1.05)] = np.nan  # module gap
+    return q_ip, q_oop, fmap
+
+
 def _jmak_rate(a_inf: float, k: float, n: float, t0: float, t_last: float) -> float:
     a_end = jmak(np.array([t_last]), a_inf, k, n, t0)[0]
     return float(k / (-np.log1p(-a_end / (2 * a_inf))) ** (1 / n))
@@ -126,7 +147,9 @@ def write_xrd(store: ResultsStore, rng: np.random.Generator) -> None:
                 base = base + a * (0.6 if sample == "LYC_PMMA" else 1.0) * _gauss(q, c, 0.01)
         inten = rng.poisson(base).astype(float)
         with store.transaction() as tx:
-            e = tx.entry(f"{sample}_xrd", kind="xrd", parameters={"wavelength_angstrom": 0.974})
+            # `--phases Li3YCl6,LiCl,CeO2` as the xrd command stores them (CeO2: a pyFAI calibrant)
+            e = tx.entry(f"{sample}_xrd", kind="xrd",
+                         parameters={"wavelength_angstrom": 0.974, "phases": ["Li3YCl6", "LiCl", "CeO2"]})
             e.write_nxdata("pattern", signal=("intensity", Field(inten, "counts", errors=np.sqrt(inten))),
                            axes=[("q", Field(q, "1/angstrom"))],
                            aux={"d": Field(d_from_q(q), "angstrom"),

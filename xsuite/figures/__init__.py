@@ -8,10 +8,19 @@ reason (logged and listed in the report) while the others are still made.
 
 * GIXRD (:mod:`xsuite.figures.gixrd`): ``gixrd_waterfall`` (patterns vs exposure time, hydrate
   reflections marked), ``gixrd_heatmap`` (time–q map, optionally the change since the first frame),
-  ``gixrd_kinetics`` (tracked peak areas ± σ with the kinetics fits), ``gixrd_depth`` (onset and rate vs
-  probing depth), ``gixrd_compare`` (LYC vs LYC_PMMA side by side, one row per angle).
-* Transmission XRD (:mod:`xsuite.figures.xrd`): ``xrd_patterns`` (several samples in 2θ for Cu Kα, q or
-  d, with reference-phase ticks).
+  ``gixrd_kinetics`` (tracked peak areas ± σ with the kinetics fits, detection onsets, upper limits of
+  undetected peaks and a table of k, n, t0 ± errors), ``gixrd_map2d`` (the q_ip/q_oop map of the last
+  frame with the hydrate powder rings), ``gixrd_depth`` (onset and rate vs probing depth, undetected
+  phases as lower bounds at the last frame time, the depth definition stated), ``gixrd_compare`` (LYC vs
+  LYC_PMMA side by side, one row per angle).
+* Transmission XRD (:mod:`xsuite.figures.xrd`): ``xrd_patterns`` (several samples in 2θ for Cu Kα, q, d
+  or 2θ, with ticks of the phases named with ``--phases`` and of calibrants, computed at the entry's
+  wavelength).
+* Live view (:mod:`xsuite.figures.live`): ``live_series_figure`` (latest pattern + peak growth of a
+  series being measured, from arrays or from a results entry; drawn by the watcher's live PNG).
+
+Legends are placed where they cover no data (:func:`xsuite.figures.style.place_legend`), above image
+panels.
 * XANES (:mod:`xsuite.figures.xanes`): ``xanes_spectra`` (normalised spectra with the Y⁰/Y³⁺
   references), ``xanes_lcf`` (one LCF fit with its residual), ``xanes_fractions`` (Y⁰ fraction vs
   position ± σ).
@@ -134,6 +143,12 @@ def figure_plan(results: Any) -> list[_Planned]:
             add(f"{e.name}_waterfall", gixrd.gixrd_waterfall, e.name, e.name)
             add(f"{e.name}_heatmap", gixrd.gixrd_heatmap, e.name, e.name)
             add(f"{e.name}_kinetics", gixrd.gixrd_kinetics, e.name, e.name)
+            if "map_2d" in e.nxdata:
+                add(f"{e.name}_map2d", gixrd.gixrd_map2d, e.name, e.name)
+            else:
+                plan.append(_Planned(f"{e.name}_map2d", gixrd.gixrd_map2d.__name__, e.name, None,
+                                     f"entry {e.name} has no NXdata 'map_2d' (the q_ip/q_oop map is computed only "
+                                     "when the GIXRD config sets map_2d: true)"))
         add("gixrd_compare", gixrd.gixrd_compare, None)
     else:
         none_of("gixrd", "gixrd")

@@ -96,3 +96,46 @@ def parameters(entry: Any) -> dict[str, Any]:
 def finite(a: Any) -> np.ndarray:
     """``a`` as a float array."""
     return np.asarray(a, dtype=float)
+
+
+def text_value(v: Any) -> str | None:
+    """A stored string (scalar, or an array whose non-empty entries all agree) as ``str``; else ``None``.
+
+    Examples
+    --------
+    >>> text_value(np.array([b"1/e depth", b"1/e depth", b""]))
+    '1/e depth'
+    >>> text_value(["a", "b"]) is None
+    True
+    """
+    if v is None:
+        return None
+    vals = {x.strip() for x in str_array(v) if x.strip()}
+    return vals.pop() if len(vals) == 1 else None
+
+
+def entry_wavelength(entry: Any) -> float | None:
+    """Wavelength (Å) of an entry: ``parameters["wavelength_angstrom"]``, else the NXazint1d
+    ``instrument/monochromator/wavelength`` (Å, or m/nm when its units say so); ``None`` when unknown.
+
+    Examples
+    --------
+    >>> from xsuite.io.nexus import read_results                        # doctest: +SKIP
+    >>> entry_wavelength(read_results("out.h5").entries["LYC_xrd"])      # doctest: +SKIP
+    0.974
+    """
+    wl = parameters(entry).get("wavelength_angstrom")
+    if wl is None:
+        mono = entry.collections.get("instrument/monochromator", {})
+        v = mono.get("wavelength")
+        if v is not None:
+            wl = float(np.asarray(v.value, dtype=float).ravel()[0])
+            if v.units in ("m", "meter", "metre"):
+                wl *= 1e10
+            elif v.units in ("nm", "nanometer"):
+                wl *= 10.0
+    try:
+        wl = float(wl)
+    except (TypeError, ValueError):
+        return None
+    return wl if np.isfinite(wl) and wl > 0 else None

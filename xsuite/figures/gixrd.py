@@ -24,22 +24,29 @@ import numpy as np
 from xsuite.figures._common import (
     FigureDataMissing,
     as_results,
+    error,
     get_collection,
     get_entry,
     get_nxdata,
     parameters,
     str_array,
+    text_value,
     value,
 )
 from xsuite.figures.style import (
     DIVERGING_CMAP,
     SEQUENTIAL_CMAP,
     axis_label,
+    format_value_error,
     label_panels,
+    mark_decoration,
     new_figure,
     phase_color,
     phase_label,
+    place_legend,
+    settle_legends,
     style_context,
+    unit_text,
 )
 
 logger = logging.getLogger(__name__)
@@ -132,12 +139,12 @@ def reflection_markers(entry: Any, q_range: tuple[float, float] | None = None,
     return out
 
 
-def _mark_reflections(ax: Any, markers: list[tuple[str, str, float]], *, legend: bool = True,
-                      style: str = "lines") -> None:
-    """Mark each reflection, one colour per phase, gid ``ref:<phase>:<hkl>``.
+def _mark_reflections(ax: Any, markers: list[tuple[str, str, float]], *, style: str = "lines") -> list[Any]:
+    """Mark each reflection, one colour per phase, gid ``ref:<phase>:<hkl>``; returns legend proxies.
 
-    ``style="lines"``: dotted full-height lines behind the curves; ``"ticks"``: downward triangles along
-    the top edge (visible over an image).
+    ``style="lines"``: dotted full-height lines behind the curves; ``"ticks"``: downward triangles sitting
+    on the top edge of the axes, outside the data (for images). Marks are reference decoration: a legend
+    may cover them (:func:`~xsuite.figures.style.mark_decoration`).
     """
     from matplotlib.lines import Line2D
 
@@ -146,21 +153,34 @@ def _mark_reflections(ax: Any, markers: list[tuple[str, str, float]], *, legend:
     for phase, hkl, q in markers:
         color = seen.setdefault(phase, phase_color(phase, len(seen) + 1))
         if style == "ticks":
-            ln = ax.plot([q], [0.97], transform=trans, ls="none", marker="v", ms=4, mfc=color, mec="white",
-                         mew=0.4, zorder=3, clip_on=False)[0]
+            ln = ax.plot([q], [1.0], transform=trans, ls="none", marker=7, ms=5, color=color, mec="white",
+                         mew=0.3, zorder=3, clip_on=False)[0]  # marker 7 = caret down, its tip on the spine
         else:
             ln = ax.plot([q, q], [0.0, 1.0], transform=trans, ls=":", lw=0.8, color=color, zorder=0.5)[0]
         ln.set_gid(f"ref:{phase}:{hkl}")
-    if legend and seen:
-        if style == "ticks":
-            handles = [Line2D([], [], ls="none", marker="v", mfc=c, mec="white", color=c, label=phase_label(p))
-                       for p, c in seen.items()]
-        else:
-            handles = [Line2D([], [], ls=":", color=c, label=phase_label(p)) for p, c in seen.items()]
-        leg = ax.legend(handles=handles, loc="upper left", fontsize=6, bbox_to_anchor=(0.0, 0.93),
-                        frameon=(style == "ticks"))
-        if style == "ticks":  # readable over any image
-            leg.get_frame().set(facecolor="white", alpha=0.8, edgecolor="none")
+        mark_decoration(ln)
+    if style == "ticks":
+        return [Line2D([], [], ls="none", marker=7, ms=5, color=c, label=phase_label(p)) for p, c in seen.items()]
+    return [Line2D([], [], ls=":", color=c, label=phase_label(p)) for p, c in seen.items()]
+
+
+def legend_above(ax: Any, handles: Sequence[Any], **kw: Any) -> Any:
+    """A one-row legend just above the axes (for image axes, where any inside position covers data).
+
+    Examples
+    --------
+    >>> from matplotlib.lines import Line2D
+    >>> fig, ax = new_figure()
+    >>> legend_above(ax, [Line2D([], [], ls=":", label="LiCl·H$_2$O")]).xsuite_placement
+    'outside above'
+    """
+    if not handles:
+        return None
+    leg = ax.legend(handles=list(handles), loc="lower left", bbox_to_anchor=(0.0, 1.04), borderaxespad=0.0,
+                    ncols=len(handles), frameon=False, handletextpad=0.3, columnspacing=1.0,
+                    fontsize=kw.pop("fontsize", 6), **kw)
+    leg.xsuite_placement = "outside above"
+    return leg
 
 
 def _time_edges(t_min: np.ndarray) -> np.ndarray:
@@ -239,13 +259,14 @@ def gixrd_waterfall(results: Any, entry: Any = None, *, max_curves: int = 26, of
         lo = float(np.nanmin(inten[idx]))
         hi = float(np.nanmax(inten[idx])) + (len(idx) - 1) * offset
         ax.set_ylim(lo - 0.02 * (hi - lo), hi + 0.08 * (hi - lo))
-        _mark_reflections(ax, reflection_markers(e, (float(np.nanmin(q)), float(np.nanmax(q)))))
+        refs = _mark_reflections(ax, reflection_markers(e, (float(np.nanmin(q)), float(np.nanmax(q)))))
         ax.set_xlabel(axis_label("q", "1/angstrom"))
         ax.set_ylabel(axis_label("intensity + offset", _units(e, "patterns", "intensity", "counts")))
         sm = ScalarMappable(norm=norm, cmap=cmap)
         cb = fig.colorbar(sm, ax=ax, pad=0.02)
         cb.set_label(axis_label("exposure time", "min"))
         ax.set_title(_title(info))
+        place_legend(ax, refs, [h.get_label() for h in refs], fontsize=6)
     fig.xsuite_offset = offset  # type: ignore[attr-defined]
     return fig
 
@@ -309,13 +330,15 @@ def gixrd_heatmap(results: Any, entry: Any = None, *, difference: bool = False, 
     with style_context():
         fig, ax = new_figure(width=width, height_in=2.8)
         mesh = _draw_heatmap(ax, t, q, inten, good, difference=difference)
-        _mark_reflections(ax, reflection_markers(e, (float(np.nanmin(q)), float(np.nanmax(q)))), style="ticks")
+        refs = _mark_reflections(ax, reflection_markers(e, (float(np.nanmin(q)), float(np.nanmax(q)))),
+                                 style="ticks")
         ax.set_xlabel(axis_label("q", "1/angstrom"))
         ax.set_ylabel(axis_label("exposure time", "min"))
         cb = fig.colorbar(mesh, ax=ax, pad=0.02)
         cb.set_label(axis_label("Δ intensity" if difference else "intensity",
                                 _units(e, "patterns", "intensity", "counts")))
-        ax.set_title(_title(entry_info(e)))
+        legend_above(ax, refs)  # over the image every inside position would hide data
+        fig.suptitle(_title(entry_info(e)))
     return fig
 
 
@@ -348,44 +371,214 @@ def kinetics_curve(model: str, t_s: np.ndarray, a_inf: float, k_per_s: float, n_
     return np.full_like(t, np.nan)
 
 
-def _kinetics_rows(entry: Any) -> dict[tuple[str, str], dict[str, Any]]:
-    col = entry.collections.get("kinetics")
-    if col is None or "model" not in col:
+def _column(col: dict[str, Any], name: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(values, errors) of a per-peak column as float arrays of length ``n`` (NaN where absent)."""
+    v = np.atleast_1d(np.asarray(value(col, name, np.full(n, np.nan)), dtype=float))
+    e = error(col, name)
+    e = np.full(n, np.nan) if e is None else np.atleast_1d(np.asarray(e, dtype=float))
+    return _pad(v, n), _pad(e, n)
+
+
+def _pad(a: np.ndarray, n: int) -> np.ndarray:
+    return np.concatenate([a, np.full(max(n - len(a), 0), np.nan)])[:n]
+
+
+def _per_peak_table(entry: Any, name: str, fields: Sequence[str]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Rows of a per-peak collection (``tracking`` / ``kinetics``) keyed by (phase, hkl).
+
+    Each row maps a field to its value and ``<field>_err`` to its stored error (NaN when none).
+    """
+    col = entry.collections.get(name)
+    if col is None or "phase" not in col:
         return {}
     ph = str_array(value(col, "phase"))
     hkl = str_array(value(col, "hkl")) if "hkl" in col else [""] * len(ph)
-    models = str_array(value(col, "model"))
-    out = {}
+    cols = {f: _column(col, f, len(ph)) for f in fields}
+    out: dict[tuple[str, str], dict[str, Any]] = {}
     for i, key in enumerate(zip(ph, hkl)):
-        row = {"model": models[i]}
-        for f in ("a_inf", "k_per_s", "n_avrami", "t0_s", "r2", "parabolic_k"):
-            v = np.atleast_1d(np.asarray(value(col, f, np.full(len(ph), np.nan)), dtype=float))
-            row[f] = float(v[i]) if i < len(v) else float("nan")
+        row: dict[str, Any] = {}
+        for f, (v, e) in cols.items():
+            row[f], row[f"{f}_err"] = float(v[i]), float(e[i])
         out[key] = row
     return out
 
 
-def gixrd_kinetics(results: Any, entry: Any = None, *, width: Any = "single") -> Any:
-    """Tracked hydrate peak areas vs time with standard errors and the fitted kinetics curves.
+def _kinetics_rows(entry: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """Stored kinetics fit per (phase, hkl): model name, parameters and their standard errors."""
+    rows = _per_peak_table(entry, "kinetics", ("a_inf", "k_per_s", "n_avrami", "t0_s", "r2", "parabolic_k"))
+    col = entry.collections.get("kinetics", {})
+    models = str_array(value(col, "model")) if "model" in col else []
+    if not models:
+        return {}
+    for row, m in zip(rows.values(), models):
+        row["model"] = m.lower()
+    return rows
+
+
+def _tracking_rows(entry: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """Stored detection result per (phase, hkl): detected, onset (± error), upper limit of the area."""
+    rows = _per_peak_table(entry, "tracking", ("onset_s", "upper_limit_area", "max_significance"))
+    col = entry.collections.get("tracking", {})
+    det = np.atleast_1d(np.asarray(value(col, "detected", []), dtype=bool))
+    for i, row in enumerate(rows.values()):
+        row["detected"] = bool(det[i]) if i < len(det) else bool(np.isfinite(row["onset_s"]))
+    thr = value(col, "threshold")
+    for row in rows.values():
+        row["threshold"] = float(thr) if thr is not None else float("nan")
+    return rows
+
+
+def _fit_amplitude(row: dict[str, Any]) -> float:
+    return row["a_inf"] if row["model"] == "jmak" else row["parabolic_k"]
+
+
+def kinetics_parameter_text(row: dict[str, Any]) -> dict[str, str]:
+    """Table cells for one stored kinetics fit, in the figure's units (min).
+
+    ``k`` = ``k_per_s``·60 (1/min) for JMAK, or — marked ``†`` — the parabolic K·√60
+    (area/√min); ``n`` = ``n_avrami``; ``t0`` = ``t0_s``/60 (min); each "value ± error" rounded to its
+    error (:func:`~xsuite.figures.style.format_value_error`); ``"–"`` where the model has no such
+    parameter.
+
+    Examples
+    --------
+    >>> row = {"model": "jmak", "k_per_s": 6.2e-4, "k_per_s_err": 4e-5, "n_avrami": 1.04, "n_avrami_err": 0.09,
+    ...        "t0_s": 0.0, "t0_s_err": 18.0, "a_inf": 3.71, "a_inf_err": 0.04}
+    >>> kinetics_parameter_text(row)
+    {'model': 'JMAK', 'k': '0.037 ± 0.002', 'n': '1.04 ± 0.09', 't0': '0.0 ± 0.3', 'a': '3.71 ± 0.04'}
+    """
+    model = row.get("model", "none")
+
+    def fmt(v: float, e: float, scale: float) -> str:
+        if not np.isfinite(v):
+            return "–"
+        return format_value_error(v * scale, e * scale if np.isfinite(e) else None)
+
+    if model == "jmak":
+        return {"model": "JMAK", "k": fmt(row["k_per_s"], row["k_per_s_err"], 60.0),
+                "n": fmt(row["n_avrami"], row["n_avrami_err"], 1.0),
+                "t0": fmt(row["t0_s"], row["t0_s_err"], 1.0 / 60.0), "a": fmt(row["a_inf"], row["a_inf_err"], 1.0)}
+    if model == "parabolic":
+        return {"model": "parabolic", "k": fmt(row["parabolic_k"], row["parabolic_k_err"], np.sqrt(60.0)) + " †",
+                "n": "–", "t0": fmt(row["t0_s"], row["t0_s_err"], 1.0 / 60.0), "a": "–"}
+    return {"model": "none", "k": "–", "n": "–", "t0": "–", "a": "–"}
+
+
+def _onset_text(trk: dict[str, Any] | None, t_last_s: float) -> str:
+    if trk is None:
+        return "–"
+    if trk["detected"] and np.isfinite(trk["onset_s"]):
+        e = trk["onset_s_err"]
+        return format_value_error(trk["onset_s"] / 60.0, e / 60.0 if np.isfinite(e) else None)
+    return f"≥ {t_last_s / 60.0:.0f} (n.d.)" if np.isfinite(t_last_s) else "n.d."
+
+
+_KIN_COLUMNS = (("reflection", "reflection"), ("model", "model"), ("k", "k (min$^{-1}$)"), ("n", "n"),
+                ("t0", "t$_0$ (min)"), ("onset", "onset (min)"), ("a", "A$_\\infty$"))
+
+
+def _draw_kinetics_table(axt: Any, rows: list[tuple[str, str, str, dict[str, str]]], parabolic: bool,
+                         area_units: str) -> None:
+    """Fitted parameters, one row per tracked reflection (text artists gid ``param:<group>:<column>``).
+
+    Columns are laid out from the measured text widths (the font shrinks until the table fits).
+    """
+    axt.set_axis_off()
+    axt.set_gid("kinetics_table")
+    n = len(rows)
+    dy = min(0.085, 0.75 / max(n + 1, 1))
+    y0 = 0.96
+    models = {cells["model"] for *_x, cells in rows}
+    # one model for every row: said once in the notes, not repeated in a column
+    columns = [c for c in _KIN_COLUMNS if not (c[0] == "model" and len(models) == 1)]
+    grid: list[list[Any]] = []
+    head = [axt.text(0.0, y0, h, transform=axt.transAxes, ha="left", va="top", fontsize=6, fontweight="bold")
+            for _k, h in columns]
+    grid.append(head)
+    for i, (group, label, color, cells) in enumerate(rows):
+        line = []
+        for key, _h in columns:
+            t = axt.text(0.0, y0 - (i + 1) * dy, label if key == "reflection" else cells[key],
+                         transform=axt.transAxes, ha="left", va="top", fontsize=6,
+                         color=color if key == "reflection" else "black")
+            t.set_gid(f"param:{group}:{key}")
+            line.append(t)
+        grid.append(line)
+    fig = axt.figure
+    fig.draw_without_rendering()  # the layout once; then only the texts are measured
+    ax_w = axt.get_window_extent().width
+    for size in (6.0, 5.5, 5.0, 4.5, 4.0):
+        for t in (t for line in grid for t in line):
+            t.set_fontsize(size)
+        widths = [max(line[j].get_window_extent().width for line in grid) / ax_w for j in range(len(columns))]
+        gap = (1.0 - sum(widths)) / (len(widths) - 1)
+        if gap >= 0.015 or size == 4.0:
+            break
+    x = 0.0
+    for j, w in enumerate(widths):
+        for line in grid:
+            line[j].set_x(x)
+        x += w + max(gap, 0.01)
+    notes = [f"areas in {unit_text(area_units)}"]
+    if len(models) == 1:
+        notes[0] += "; model: " + {"n.d.": "none (not detected)"}.get(next(iter(models)), next(iter(models)))
+    if "JMAK" in models:
+        notes.append("JMAK: A = A$_\\infty$(1 − exp(−(k(t − t$_0$))$^n$))")
+    if parabolic:
+        notes.append(f"† parabolic A = K√(t − t$_0$), K in {unit_text(area_units)}·min$^{{-1/2}}$")
+    if any(m not in ("n.d.",) for m in models):
+        notes.append("onset: first frame of the run of significant frames (± half the frame interval)")
+    if "n.d." in models:
+        notes.append("n.d.: not detected, the onset is after the last frame; A$_\\infty$ column: < upper limit "
+                     "of the area")
+    axt.text(0.0, y0 - (n + 1.4) * dy, "\n".join(notes), transform=axt.transAxes, ha="left", va="top",
+             fontsize=5.5, color="0.3", linespacing=1.4, wrap=True)
+
+
+def gixrd_kinetics(results: Any, entry: Any = None, *, table: bool = True, width: Any = None) -> Any:
+    """Tracked hydrate peak areas vs time (± σ), fitted kinetics, detection onsets and upper limits.
+
+    Parameters
+    ----------
+    table : bool
+        Add the panel of fitted parameters (k, n, t0 ± errors and the onset, in minutes) next to the
+        plot.
+    width : {"single", "double"} or float, optional
+        Default: double column with the table, single without.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One axes. Per tracked peak an error-bar container (label ``"<phase> <hkl>"``, data line gid
-        ``"area:<group>"``: x = time_s/60, y = stored area, y errors = stored ``area_errors``) and,
-        when a model was fitted, a line (gid ``"fit:<group>"``) of :func:`kinetics_curve`.
+        Axes 0 (the plot): per tracked peak an error-bar container (label ``"<phase> <hkl>"``, data line
+        gid ``"area:<group>"``: x = time_s/60, y = stored area, y errors = stored ``area_errors``);
+        when a model was fitted, a line (gid ``"fit:<group>"``) of :func:`kinetics_curve`; when detected,
+        an onset marker on the zero line (gid ``"onset:<group>"``, x = stored ``onset_s``/60 with
+        ``onset_s_errors``/60 as x error); when not detected, a dashed line (gid ``"ul:<group>"``) at the
+        stored ``upper_limit_area`` over the measured times. Axes 1 (``table``): text artists gid
+        ``"param:<group>:<k|n|t0|onset|model|reflection>"`` holding :func:`kinetics_parameter_text`.
     """
+    from matplotlib.lines import Line2D
+
     name = "gixrd_kinetics"
     e = get_entry(results, entry, name, ("gixrd",))
     groups = [g for g in e.nxdata if g.startswith("peak_")]
     if not groups:
         raise FigureDataMissing(f"{name}: entry {e.name} has no tracked peaks (no NXdata 'peak_*')")
     fits = _kinetics_rows(e)
+    tracked = _tracking_rows(e)
     units = "counts*1/angstrom"
+    width = width if width is not None else ("double" if table else "single")
     with style_context():
-        fig, ax = new_figure(width=width)
+        if table:
+            fig, (ax, axt) = new_figure(1, 2, width=width, height_in=max(2.7, 0.9 + 0.16 * len(groups)),
+                                        gridspec_kw={"width_ratios": [1.0, 1.2]})
+        else:
+            fig, ax = new_figure(width=width)
+            axt = None
         t_max = 0.0
-        fit_labels: set[str] = set()
+        used: set[str] = set()
+        rows = []
+        onsets_at: list[float] = []
         for k, g in enumerate(groups):
             nx = get_nxdata(e, g, name, ("time_s",))
             t = np.asarray(nx.fields["time_s"], dtype=float)
@@ -396,38 +589,170 @@ def gixrd_kinetics(results: Any, entry: Any = None, *, width: Any = "single") ->
             hkl = str(nx.attrs.get("hkl", ""))
             color = phase_color(phase, k + 1)
             n_same = sum(1 for gg in groups[:k] if str(e.nxdata[gg].attrs.get("phase", "")) == phase)
+            label = f"{phase_label(phase)} {hkl}".strip()
             cont = ax.errorbar(t / 60.0, area, yerr=err, fmt="osD^v<>"[n_same % 7], ms=2.5, color=color, mfc="none",
-                               mew=0.7, elinewidth=0.6, label=f"{phase_label(phase)} {hkl}".strip())
+                               mew=0.7, elinewidth=0.6, label=label)
             cont.lines[0].set_gid(f"area:{g}")
-            t_max = max(t_max, float(np.nanmax(t)) if np.isfinite(t).any() else 0.0)
+            t_fin = t[np.isfinite(t)]
+            t_last = float(t_fin.max()) if t_fin.size else float("nan")
+            t_max = max(t_max, t_last if np.isfinite(t_last) else 0.0)
             row = fits.get((phase, hkl))
-            amp = row and (row["a_inf"] if row["model"] == "jmak" else row["parabolic_k"])
-            if row is not None and row["model"] in ("jmak", "parabolic") and np.isfinite(amp):
-                tt = np.linspace(0.0, float(np.nanmax(t)), 300)
+            if row is not None and row["model"] in ("jmak", "parabolic") and np.isfinite(_fit_amplitude(row)):
+                tt = np.linspace(0.0, t_last, 300)
                 yy = kinetics_curve(row["model"], tt, row["a_inf"], row["k_per_s"], row["n_avrami"], row["t0_s"],
                                     row["parabolic_k"])
-                # line style = model (solid JMAK, dashed parabolic); colour = phase, as the points
-                ln = ax.plot(tt / 60.0, yy, "-" if row["model"] == "jmak" else "--", color=color, lw=1.0,
+                # line style = model (solid JMAK, dashed-dotted parabolic); colour = phase, as the points
+                ln = ax.plot(tt / 60.0, yy, "-" if row["model"] == "jmak" else "-.", color=color, lw=1.0,
                              label="_nolegend_")[0]
                 ln.set_gid(f"fit:{g}")
-                fit_labels.add(row["model"])
-        ax.axhline(0.0, color="0.6", lw=0.5, zorder=0)
+                used.add(row["model"])
+            trk = tracked.get((phase, hkl))
+            if trk is not None and trk["detected"] and np.isfinite(trk["onset_s"]):
+                xe = trk["onset_s_err"] / 60.0 if np.isfinite(trk["onset_s_err"]) else None
+                # a caret standing on the bottom axis (x = onset ± error, in data units; y in axes units),
+                # apart from the data; equal onsets are stacked upwards by a few points (time unchanged)
+                oc = ax.errorbar([trk["onset_s"] / 60.0], [0.0], xerr=xe, fmt="^", ms=5,
+                                 color=color, mec="white", mew=0.4, elinewidth=1.0, capsize=0, zorder=4,
+                                 label="_nolegend_", transform=ax.get_xaxis_transform(), clip_on=False)
+                oc.lines[0].set_gid(f"onset:{g}")
+                _shift_points(fig, oc, 0.0, 3.0 + 4.5 * onsets_at.count(trk["onset_s"]))
+                onsets_at.append(trk["onset_s"])
+                used.add("onset")
+            elif trk is not None and np.isfinite(trk["upper_limit_area"]) and t_fin.size:
+                # dashed over the measured times, ending in a down-pointing "upper limit" marker (visible
+                # even for a single frame)
+                ln = ax.plot([t_fin.min() / 60.0, t_last / 60.0], [trk["upper_limit_area"]] * 2, ls="--", lw=0.9,
+                             marker="v", markevery=[1], ms=3.5, color=color, label="_nolegend_")[0]
+                ln.set_gid(f"ul:{g}")
+                used.add("ul")
+            if axt is not None:
+                cells = kinetics_parameter_text(row) if row is not None else kinetics_parameter_text({})
+                cells["onset"] = _onset_text(trk, t_last)
+                if trk is not None and not trk["detected"]:
+                    cells["model"] = "n.d."
+                    if np.isfinite(trk["upper_limit_area"]):
+                        cells["a"] = f"< {trk['upper_limit_area']:.2g}"
+                rows.append((g, label, color, cells))
+        ax.axhline(0.0, color="0.6", lw=0.5, zorder=0).set_gid("zero")
         ax.set_xlabel(axis_label("exposure time", "min"))
         ax.set_ylabel(axis_label("peak area", units))
         handles, labels = ax.get_legend_handles_labels()
-        from matplotlib.lines import Line2D
-
-        for m, ls in (("jmak", "-"), ("parabolic", "--")):
-            if m in fit_labels:  # neutral proxies: the fit colour is the phase colour
-                handles.append(Line2D([], [], color="0.3", ls=ls, lw=1.0))
-                labels.append("JMAK fit" if m == "jmak" else "parabolic fit")
-        ax.legend(handles, labels, loc="upper left", fontsize=6)
+        proxies = {"jmak": (Line2D([], [], color="0.3", ls="-", lw=1.0), "JMAK fit"),
+                   "parabolic": (Line2D([], [], color="0.3", ls="-.", lw=1.0), "parabolic fit"),
+                   "onset": (Line2D([], [], color="0.3", ls="none", marker="^", ms=5, mec="white"),
+                             "detection onset"),
+                   "ul": (Line2D([], [], color="0.3", ls="--", lw=0.9, marker="v", markevery=[1], ms=3.5),
+                          _ul_label(tracked))}
+        for key, (h, lab) in proxies.items():
+            if key in used:  # neutral proxies: colour = phase, as the points
+                handles.append(h)
+                labels.append(lab)
         ax.set_title(_title(entry_info(e)))
+        if axt is not None:
+            _draw_kinetics_table(axt, rows, "parabolic" in used, units)
+        # last: it needs the final layout (the table has just made it: its texts sit inside their axes)
+        place_legend(ax, handles, labels, fontsize=6, layout_ready=axt is not None)
     return fig
+
+
+def _shift_points(fig: Any, container: Any, dx_pt: float, dy_pt: float) -> None:
+    """Draw an error-bar container shifted by (dx, dy) points on the page; its data stay as stored."""
+    from matplotlib.transforms import ScaledTranslation
+
+    if not dx_pt and not dy_pt:
+        return
+    shift = ScaledTranslation(dx_pt / 72.0, dy_pt / 72.0, fig.dpi_scale_trans)
+    for art in [container.lines[0], *container.lines[1], *container.lines[2]]:
+        art.set_transform(art.get_transform() + shift)
+
+
+def _ul_label(tracked: dict[tuple[str, str], dict[str, Any]]) -> str:
+    thr = {r["threshold"] for r in tracked.values() if np.isfinite(r.get("threshold", np.nan))}
+    rule = f"max(A, 0) + {thr.pop():g}σ" if len(thr) == 1 else "max(A, 0) + threshold·σ"
+    return f"upper limit, not detected ({rule})"
+
+
+#: What the depth axis shows when the file does not say (the pipeline's 1/e information depth).
+DEFAULT_DEPTH_DEFINITION = "1/e information depth (incident + exit)"
+_DEFINITION_KEYS = ("depth_definition", "definition")
+
+
+def depth_definition(results: Any, depth_entry: Any) -> str:
+    """Which probing-depth definition a depth entry's ``depth_um`` column holds.
+
+    Looked up, first hit wins: a string field ``depth_definition``/``definition`` of the ``depth_table``
+    collection, a ``depth_definition``/``definition`` attribute of its ``onset_vs_depth_*`` NXdata, the
+    entry's parameters, then the same fields of the sample's GIXRD entries (``tracking`` collection,
+    parameters); else :data:`DEFAULT_DEPTH_DEFINITION`.
+
+    Examples
+    --------
+    >>> from xsuite.io.nexus import read_results                                    # doctest: +SKIP
+    >>> res = read_results("out.h5")                                                # doctest: +SKIP
+    >>> depth_definition(res, res.entries["LYC_gixrd_depth"])                       # doctest: +SKIP
+    '1/e information depth (incident + exit)'
+    """
+    res = as_results(results)
+    sample = parameters(depth_entry).get("sample") or depth_entry.name.removesuffix("_gixrd_depth")
+    sources: list[dict[str, Any]] = [
+        {k: value(depth_entry.collections.get("depth_table", {}), k) for k in _DEFINITION_KEYS}]
+    sources += [nx.attrs for g, nx in depth_entry.nxdata.items() if g.startswith("onset_vs_depth_")]
+    sources.append(parameters(depth_entry))
+    for e in gixrd_entries(res):
+        if entry_info(e)["sample"] == sample:
+            sources.append({k: value(e.collections.get("tracking", {}), k) for k in _DEFINITION_KEYS})
+            sources.append(parameters(e))
+    for src in sources:
+        for k in _DEFINITION_KEYS:
+            text = text_value(src.get(k))
+            if text:
+                return text
+    return DEFAULT_DEPTH_DEFINITION
+
+
+def _last_frame_times(results: Any, sample: str) -> dict[float, float]:
+    """Incidence angle -> time (s) of the last good frame of the sample's GIXRD series."""
+    out = {}
+    for e in gixrd_entries(results):
+        info = entry_info(e)
+        if info["sample"] != sample:
+            continue
+        try:
+            t, _q, _i, good = _patterns(e, "gixrd_depth")
+        except FigureDataMissing:
+            continue
+        out[info["incidence_angle_deg"]] = float(np.nanmax(t[good]))
+    return out
+
+
+def _depth_rows(e: Any, name: str) -> dict[str, np.ndarray]:
+    col = get_collection(e, "depth_table", name, ("phase", "onset_s"))
+    onset = np.atleast_1d(np.asarray(value(col, "onset_s"), dtype=float))
+    n = len(onset)
+    nan = np.full(n, np.nan)
+
+    def arr(f: str) -> np.ndarray:
+        return np.atleast_1d(np.asarray(value(col, f, nan), dtype=float))
+
+    def err(f: str) -> np.ndarray:
+        v = error(col, f)
+        return nan if v is None else np.atleast_1d(np.asarray(v, dtype=float))
+
+    rate_units = col["rate_per_s"].units if "rate_per_s" in col else "1/s"
+    return {"phase": np.array(str_array(value(col, "phase")), dtype=object), "onset": onset,
+            "onset_err": err("onset_s"), "depth": arr("depth_um"), "angle": arr("incidence_angle_deg"),
+            "rate": arr("rate_per_s"), "rate_err": err("rate_per_s"),
+            "detected": np.atleast_1d(np.asarray(value(col, "detected", np.isfinite(onset)), dtype=bool)),
+            "rate_units": rate_units}
 
 
 def gixrd_depth(results: Any, entries: Any = None, *, width: Any = "double") -> Any:
     """Hydrate onset time and growth rate vs probing depth (one marker style per sample).
+
+    A phase not detected at a depth has no onset: it is drawn as a lower bound, an arrow pointing up from
+    the time of that series' last frame (the onset, if any, is later). The x axis is the stored
+    ``depth_um``; the definition of that depth (:func:`depth_definition`) is written under the panels.
+    Without a composition (no depth) the x axis is the incidence angle.
 
     Parameters
     ----------
@@ -437,10 +762,11 @@ def gixrd_depth(results: Any, entries: Any = None, *, width: Any = "double") -> 
     Returns
     -------
     matplotlib.figure.Figure
-        Two axes: onset (min) vs depth (µm) and rate (1/min) vs depth (µm). Data lines have gid
-        ``"onset:<sample>:<phase>"`` / ``"rate:<sample>:<phase>"`` with x = stored ``depth_um``,
-        y = ``onset_s``/60 and ``rate_per_s``·60 (detected rows); phases never detected at a depth are
-        drawn as open triangles at the top (gid ``"nd:<sample>:<phase>"``).
+        Two axes: onset (min) and rate (1/min) vs depth (µm). Data lines have gid
+        ``"onset:<sample>:<phase>"`` / ``"rate:<sample>:<phase>"`` with x = stored ``depth_um``
+        (or ``incidence_angle_deg``), y = ``onset_s``/60 and ``rate_per_s``·60 (detected rows); rows not
+        detected are a line gid ``"nd:<sample>:<phase>"`` at y = last frame time/60 with up-arrows. The
+        definition text has gid ``"depth_definition"``; ``fig.xsuite_depth_definition`` holds it.
     """
     name = "gixrd_depth"
     res = as_results(results)
@@ -450,60 +776,229 @@ def gixrd_depth(results: Any, entries: Any = None, *, width: Any = "double") -> 
         ents = [get_entry(res, x, name) for x in ([entries] if isinstance(entries, str) else entries)]
     if not ents:
         raise FigureDataMissing(f"{name}: {res.path} has no gixrd_depth entry (depth table)")
+    tables = [(e, _depth_rows(e, name)) for e in ents]
+    by_angle = not all(np.isfinite(tab["depth"]).all() for _e, tab in tables)
     markers = ["o", "s", "D", "^", "v"]
     plotted = 0
     rate_label = "1/min"
+    bounds: list[tuple[Any, np.ndarray, np.ndarray, dict[str, Any]]] = []
+    definitions: dict[str, str] = {}
     with style_context():
-        fig, (ax1, ax2) = new_figure(1, 2, width=width, height_in=2.6)
-        for si, e in enumerate(ents):
-            col = get_collection(e, "depth_table", name, ("depth_um", "phase", "onset_s"))
-            sample = e.name[: -len("_gixrd_depth")] if e.name.endswith("_gixrd_depth") else e.name
-            depth = np.atleast_1d(np.asarray(value(col, "depth_um"), dtype=float))
-            phase = str_array(value(col, "phase"))
-            onset = np.atleast_1d(np.asarray(value(col, "onset_s"), dtype=float))
-            onset_err = col["onset_s"].error
-            rate = np.atleast_1d(np.asarray(value(col, "rate_per_s", np.full(len(depth), np.nan)), dtype=float))
-            rate_err = col["rate_per_s"].error if "rate_per_s" in col else None
-            rate_units = col["rate_per_s"].units if "rate_per_s" in col else "1/s"
-            # JMAK k is stored per second: drawn per minute, like the time axes; other units as stored
-            rate_scale = 60.0 if rate_units in ("1/s", "s^-1", "") else 1.0
-            rate_label = "1/min" if rate_scale == 60.0 else rate_units
-            det = np.atleast_1d(np.asarray(value(col, "detected", np.isfinite(onset)), dtype=bool))
-            for pi, ph in enumerate(dict.fromkeys(phase)):
-                sel = np.array([p == ph for p in phase]) & det & np.isfinite(onset)
-                order = np.argsort(depth[sel])
+        fig, (ax1, ax2) = new_figure(1, 2, width=width, height_in=2.8)
+        for si, (e, tab) in enumerate(tables):
+            sample = parameters(e).get("sample") or e.name.removesuffix("_gixrd_depth")
+            definitions[sample] = depth_definition(res, e)
+            x_all = tab["angle"] if by_angle else tab["depth"]
+            last = _last_frame_times(res, sample)
+            rate_scale = 60.0 if tab["rate_units"] in ("1/s", "s^-1", "") else 1.0
+            rate_label = "1/min" if rate_scale == 60.0 else tab["rate_units"]
+            for pi, ph in enumerate(dict.fromkeys(tab["phase"])):
+                is_ph = tab["phase"] == ph
+                sel = is_ph & tab["detected"] & np.isfinite(tab["onset"])
                 color = phase_color(ph, pi + 1)
-                kw = dict(fmt=markers[si % len(markers)] + ("-" if si == 0 else "--"), color=color, ms=3.5,
-                          mfc="none" if si else color, lw=0.8, elinewidth=0.6,
-                          label=f"{sample}: {phase_label(ph)}")
+                kw = {"fmt": markers[si % len(markers)] + ("-" if si == 0 else "--"), "color": color, "ms": 3.5,
+                      "mfc": "none" if si else color, "lw": 0.8, "elinewidth": 0.6,
+                      "label": f"{sample}: {phase_label(ph)}"}
                 if sel.any():
-                    oe = None if onset_err is None else np.atleast_1d(np.asarray(onset_err, float))[sel][order] / 60.0
-                    c1 = ax1.errorbar(depth[sel][order], onset[sel][order] / 60.0, yerr=oe, **kw)
+                    o = np.argsort(x_all[sel])
+                    c1 = ax1.errorbar(x_all[sel][o], tab["onset"][sel][o] / 60.0,
+                                      yerr=tab["onset_err"][sel][o] / 60.0, **kw)
                     c1.lines[0].set_gid(f"onset:{sample}:{ph}")
-                    rsel = sel & np.isfinite(rate)
-                    ro = np.argsort(depth[rsel])
-                    re_ = (None if rate_err is None
-                           else np.atleast_1d(np.asarray(rate_err, float))[rsel][ro] * rate_scale)
-                    c2 = ax2.errorbar(depth[rsel][ro], rate[rsel][ro] * rate_scale, yerr=re_, **kw)
+                    rsel = sel & np.isfinite(tab["rate"])
+                    ro = np.argsort(x_all[rsel])
+                    c2 = ax2.errorbar(x_all[rsel][ro], tab["rate"][rsel][ro] * rate_scale,
+                                      yerr=tab["rate_err"][rsel][ro] * rate_scale, **kw)
                     c2.lines[0].set_gid(f"rate:{sample}:{ph}")
                     plotted += 1
-                nd = np.array([p == ph for p in phase]) & ~(det & np.isfinite(onset))
-                if nd.any():
-                    ln = ax1.plot(depth[nd], np.full(nd.sum(), 0.95), marker="^", ls="none", mfc="none",
-                                  color=color, transform=ax1.get_xaxis_transform(), ms=4,
-                                  label=f"{sample}: {phase_label(ph)} not detected")[0]
-                    ln.set_gid(f"nd:{sample}:{ph}")
+                nd = is_ph & ~(tab["detected"] & np.isfinite(tab["onset"]))
+                t_last = np.array([last.get(float(a), np.nan) for a in tab["angle"][nd]])
+                if nd.any() and not np.isfinite(t_last).all():
+                    logger.warning("%s: %s %s not detected at %s, but the last frame time of that series is not "
+                                   "in the file: no lower bound drawn", name, sample, ph,
+                                   ", ".join(f"{a:g}°" for a in tab["angle"][nd][~np.isfinite(t_last)]))
+                ok = np.isfinite(t_last)
+                if ok.any():
+                    o = np.argsort(x_all[nd][ok])
+                    bounds.append((f"nd:{sample}:{ph}", x_all[nd][ok][o], t_last[ok][o] / 60.0,
+                                   {"marker": markers[si % len(markers)], "color": color,
+                                    "label": f"{sample}: {phase_label(ph)} n.d. (onset ≥ last frame)"}))
                     plotted += 1
         if not plotted:
             raise FigureDataMissing(f"{name}: the depth tables of {', '.join(e.name for e in ents)} are empty")
+        _draw_lower_bounds(ax1, bounds)
         if not ax2.lines:
             ax2.text(0.5, 0.5, "no growth rate fitted", transform=ax2.transAxes, ha="center", va="center")
-        ax1.set_xlabel(axis_label("probing depth", "um"))
+        xq = ("incidence angle", "deg") if by_angle else ("probing depth", "um")
+        for ax in (ax1, ax2):
+            ax.set_xlabel(axis_label(*xq))
         ax1.set_ylabel(axis_label("onset time", "min"))
-        ax2.set_xlabel(axis_label("probing depth", "um"))
         ax2.set_ylabel(axis_label("growth rate", rate_label))
-        ax1.legend(fontsize=5.5, loc="lower right")
+        defs = set(definitions.values())
+        text = ("probing depth: " + (defs.pop() if len(defs) == 1 else
+                                     "; ".join(f"{s}: {d}" for s, d in definitions.items())))
+        if by_angle:
+            text = "no probing depth in the file (no composition given): x = incidence angle"
+        fig.supxlabel(text, fontsize=6.5, color="0.25").set_gid("depth_definition")
+        fig.xsuite_depth_definition = text  # type: ignore[attr-defined]
         label_panels([ax1, ax2])
+        place_legend(ax1, fontsize=5.5)  # last: the legends need the final layout
+        if ax2.lines:  # a legend inside ax1 moves nothing; head-room added to ax2 may (tick labels)
+            leg = place_legend(ax2, fontsize=5.5, layout_ready=True)
+            if leg is not None and ("headroom" in leg.xsuite_placement or "outside" in leg.xsuite_placement):
+                settle_legends(fig)
+    return fig
+
+
+def _draw_lower_bounds(ax: Any, bounds: list[tuple[str, np.ndarray, np.ndarray, dict[str, Any]]]) -> None:
+    """Lower bounds on the onset: an open marker at the last frame time with an arrow pointing up."""
+    if not bounds:
+        return
+    ys = [y for b in bounds for y in b[2]] + [y for ln in ax.get_lines() for y in np.asarray(ln.get_ydata(), float)]
+    top = float(np.nanmax(ys)) if ys else 1.0
+    arrow = 0.12 * top if top > 0 else 1.0
+    fig = ax.figure
+    for k, (gid, x, y, kw) in enumerate(bounds):
+        cont = ax.errorbar(x, y, yerr=np.vstack([np.zeros_like(y), np.full_like(y, arrow)]), lolims=True,
+                           ls="none", ms=4, mfc="white", elinewidth=0.8, capsize=3, **kw)
+        cont.lines[0].set_gid(gid)
+        # bounds of several phases at one depth share (x, y): shift each sideways by a few points so that
+        # all stay visible (the data values are unchanged)
+        _shift_points(fig, cont, (k - 0.5 * (len(bounds) - 1)) * 5.0, 0.0)
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(min(lo, 0.0), max(hi, top + 1.25 * arrow))
+
+
+def map_axes(nx: Any, figure: str = "gixrd_map2d") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(q_ip, q_oop, intensity[q_oop, q_ip]) of a stored ``map_2d`` NXdata, whatever its axis order.
+
+    Examples
+    --------
+    >>> from xsuite.io.nexus import read_results                                    # doctest: +SKIP
+    >>> nx = read_results("out.h5").entries["LYC_gixrd_2deg"].nxdata["map_2d"]      # doctest: +SKIP
+    >>> q_ip, q_oop, inten = map_axes(nx)                                           # doctest: +SKIP
+    """
+    inten = np.asarray(nx.signal, dtype=float)
+    names = list(nx.axis_names)
+    if inten.ndim != 2 or sorted(names) != ["q_ip", "q_oop"] or any(a not in nx.axes for a in names):
+        raise FigureDataMissing(f"{figure}: {nx.path} is not a (q_oop, q_ip) map (axes {names}, shape {inten.shape})")
+    if names == ["q_ip", "q_oop"]:
+        inten = inten.T
+    q_ip = np.asarray(nx.axes["q_ip"], dtype=float)
+    q_oop = np.asarray(nx.axes["q_oop"], dtype=float)
+    if inten.shape != (q_oop.size, q_ip.size):
+        raise FigureDataMissing(f"{figure}: {nx.path} intensity {inten.shape} does not match its axes "
+                                f"(q_oop {q_oop.size}, q_ip {q_ip.size})")
+    return q_ip, q_oop, inten
+
+
+def _ring(q: float, q_ip: np.ndarray, q_oop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points of the powder ring |q| = q inside the map's extent (NaN outside: the line breaks)."""
+    phi = np.linspace(-np.pi, np.pi, 721)
+    x, y = q * np.sin(phi), q * np.cos(phi)
+    out = (x < q_ip.min()) | (x > q_ip.max()) | (y < q_oop.min()) | (y > q_oop.max())
+    return np.where(out, np.nan, x), np.where(out, np.nan, y)
+
+
+def gixrd_map2d(results: Any, entry: Any = None, *, scale: str = "log", rings: bool = True,
+                width: Any = "single") -> Any:
+    """The q_ip/q_oop map (``map_2d``) of a GIXRD series: the reciprocal-space image of its last good frame.
+
+    In-plane q horizontal, out-of-plane q vertical, equal scales (pyFAI's fiber/grazing-incidence
+    convention); grey where the map has no pixel (NaN: detector gaps, the sample shadow below the
+    horizon). The tracked hydrate reflections are drawn as their powder rings |q| = q_ref (dotted): a
+    ring the image lights up along its whole arc is a randomly oriented powder, intensity gathered on
+    parts of it is texture.
+
+    Parameters
+    ----------
+    scale : {"log", "sqrt", "linear"}
+        Colour scale of the intensity (log: the weak hydrate rings next to the strong electrolyte ones).
+    rings : bool
+        Draw the rings of the tracked reflections (collection ``tracking``, else the strongest hydrate
+        reflections of the phase table).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes (plus colour bar) with a ``QuadMesh`` (gid ``"map2d"``) whose array is the stored
+        intensity ``[q_oop, q_ip]`` and whose cell centres are the stored ``q_ip`` (x) and ``q_oop`` (y);
+        rings are lines gid ``"ring:<phase>:<hkl>"``.
+
+    Raises
+    ------
+    FigureDataMissing
+        The entry has no ``map_2d`` NXdata (it is computed only when the GIXRD config sets ``map_2d``).
+
+    Examples
+    --------
+    >>> fig = gixrd_map2d("out.h5", "LYC_gixrd_2deg", scale="sqrt")                 # doctest: +SKIP
+    >>> fig.savefig("LYC_2deg_map.pdf")                                             # doctest: +SKIP
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import LogNorm, Normalize, PowerNorm
+    from matplotlib.lines import Line2D
+
+    name = "gixrd_map2d"
+    e = get_entry(results, entry, name, ("gixrd",))
+    if "map_2d" not in e.nxdata:
+        raise FigureDataMissing(f"{name}: entry {e.name} has no NXdata 'map_2d' (the q_ip/q_oop map is only "
+                                "computed when the GIXRD config sets map_2d: true)")
+    nx = e.nxdata["map_2d"]
+    q_ip, q_oop, inten = map_axes(nx, name)
+    fin = inten[np.isfinite(inten)]
+    if fin.size == 0:
+        raise FigureDataMissing(f"{name}: {e.name}/map_2d holds no finite intensity")
+    pos = fin[fin > 0]
+    if scale == "log" and pos.size:
+        lo, hi = np.percentile(pos, [1.0, 99.9])
+        norm = LogNorm(vmin=float(lo), vmax=float(max(hi, lo * 10)), clip=True)  # ≤ 0 shown as the lowest colour
+    elif scale in ("sqrt", "log"):
+        lo, hi = _robust_limits(fin)
+        norm = PowerNorm(0.5, vmin=max(lo, 0.0), vmax=hi, clip=True)
+    elif scale == "linear":
+        norm = Normalize(*_robust_limits(fin), clip=True)
+    else:
+        raise ValueError(f"`scale` must be 'log', 'sqrt' or 'linear'; got {scale!r}")
+    cmap = colormaps[SEQUENTIAL_CMAP].with_extremes(bad="0.88")
+    info = entry_info(e)
+    units = nx.units.get(nx.signal_name) or "counts"
+    with style_context():
+        from xsuite.figures.style import figure_width_in
+
+        # equal q scales: the height follows the map's aspect (axes ≈ 2/3 of the width, colour bar beside)
+        aspect = float(np.ptp(q_oop) / np.ptp(q_ip)) if np.ptp(q_ip) > 0 else 1.0
+        fig, ax = new_figure(width=width, height_in=float(np.clip(0.66 * figure_width_in(width) * aspect + 0.95,
+                                                                  2.2, 7.0)))
+        mesh = ax.pcolormesh(_centre_edges(q_ip), _centre_edges(q_oop), np.ma.masked_invalid(inten), cmap=cmap,
+                             norm=norm, shading="flat", rasterized=True)
+        mesh.set_gid("map2d")
+        ax.set_aspect("equal")
+        ax.set_xlim(float(_centre_edges(q_ip)[0]), float(_centre_edges(q_ip)[-1]))
+        ax.set_ylim(float(_centre_edges(q_oop)[0]), float(_centre_edges(q_oop)[-1]))
+        handles = []
+        if rings:
+            seen: dict[str, str] = {}
+            q_abs = np.hypot(*np.meshgrid(q_ip, q_oop))
+            q_rng = (float(q_abs.min()), float(q_abs.max()))
+            for phase, hkl, q in reflection_markers(e, q_rng):
+                color = seen.setdefault(phase, phase_color(phase, len(seen) + 1))
+                xr, yr = _ring(q, q_ip, q_oop)
+                if not np.isfinite(xr).any():
+                    continue
+                ln = ax.plot(xr, yr, ls=(0, (1.5, 1.5)), lw=0.8, color=color)[0]
+                ln.set_gid(f"ring:{phase}:{hkl}")
+                mark_decoration(ln)
+            handles = [Line2D([], [], ls=(0, (1.5, 1.5)), lw=0.8, color=c, label=phase_label(p))
+                       for p, c in seen.items()]
+        ax.set_xlabel(axis_label("q$_{ip}$", nx.units.get("q_ip") or "1/angstrom"))
+        ax.set_ylabel(axis_label("q$_{oop}$", nx.units.get("q_oop") or "1/angstrom"))
+        # colour bar as an inset: it keeps the height of the (equal-aspect) map, not of the grid cell
+        cb = fig.colorbar(mesh, cax=ax.inset_axes((1.04, 0.0, 0.045, 1.0)))
+        cb.set_label(axis_label("intensity", units))
+        legend_above(ax, handles)
+        t_last = _last_frame_times(as_results(results), info["sample"]).get(info["incidence_angle_deg"])
+        when = "last frame" + (f", t = {t_last / 60.0:.0f} min" if t_last is not None and np.isfinite(t_last) else "")
+        fig.suptitle(f"{_title(info)}\n{when}", fontsize=7.5)
     return fig
 
 
@@ -542,6 +1037,7 @@ def gixrd_compare(results: Any, samples: Sequence[str] | None = None, *, differe
     with style_context():
         fig, axes = new_figure(len(angles), len(samples), width=width, height_in=1.9 * len(angles) + 0.3,
                                sharex=True, sharey=True, squeeze=False)
+        ref_handles: dict[str, Any] = {}
         for r, ang in enumerate(angles):
             data = {}
             for s in samples:
@@ -567,8 +1063,10 @@ def gixrd_compare(results: Any, samples: Sequence[str] | None = None, *, differe
                     e, t, q, inten, good = data[s]
                     mesh = _draw_heatmap(ax, t, q, inten, good, vlim, difference)
                     mesh.set_gid(f"heatmap:{e.name}")
-                    _mark_reflections(ax, reflection_markers(e, (float(np.nanmin(q)), float(np.nanmax(q)))),
-                                      legend=(r == 0 and c == 0), style="ticks")
+                    refs = _mark_reflections(ax, reflection_markers(e, (float(np.nanmin(q)), float(np.nanmax(q)))),
+                                             style="ticks")
+                    for h in refs:
+                        ref_handles.setdefault(h.get_label(), h)
                     ax.set_title(_title(entry_info(e)), fontsize=7)
                 if c == 0:
                     ax.set_ylabel(axis_label("exposure time", "min"))
@@ -578,5 +1076,9 @@ def gixrd_compare(results: Any, samples: Sequence[str] | None = None, *, differe
                 cb = fig.colorbar(mesh, ax=list(axes[r, :]), pad=0.01, shrink=0.9)
                 cb.set_label(axis_label("Δ intensity" if difference else "intensity",
                                         _units(e, "patterns", "intensity", "counts")))
+        if ref_handles:  # one legend for every panel, above them (over an image it would hide data)
+            leg = fig.legend(handles=list(ref_handles.values()), loc="outside upper center",
+                             ncols=len(ref_handles), frameon=False, fontsize=6)
+            leg.xsuite_placement = "outside above"
         label_panels(list(axes.ravel()))
     return fig

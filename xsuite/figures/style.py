@@ -223,12 +223,16 @@ def new_figure(
     fig : matplotlib.figure.Figure
     axes : Axes or ndarray of Axes
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     w = figure_width_in(width)
     if height_in is None:
         height_in = min(w / ncols * PANEL_ASPECT * nrows, 9.0)
     fig = Figure(figsize=(w, height_in), layout="constrained")
+    # an Agg canvas (no GUI, no pyplot): its renderer is cached, so laying out legends and tables (which
+    # measure text) does not rebuild one each time; savefig still writes any format
+    FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, sharex=sharex, sharey=sharey, squeeze=squeeze, **subplot_kw)
     return fig, axes
 
@@ -273,6 +277,207 @@ def label_panels(axes: Sequence[Any], *, start: str = "a") -> None:
         )
 
 
+#: Legend positions tried, in order, inside the axes by :func:`place_legend`.
+LEGEND_LOCATIONS: tuple[str, ...] = ("upper left", "upper right", "lower right", "lower left", "upper center",
+                                     "lower center", "center left", "center right")
+#: Extra head-room (fractions of the y range) :func:`place_legend` adds, in turn, above the data to make room
+#: for the legend at the top before it puts the legend outside the axes.
+LEGEND_HEADROOM: tuple[float, ...] = (0.2, 0.45, 0.8)
+
+
+def mark_decoration(artist: Any) -> Any:
+    """Flag ``artist`` as a reference mark (not data): :func:`place_legend` may cover it. Returns it.
+
+    Examples
+    --------
+    >>> fig, ax = new_figure()
+    >>> line = mark_decoration(ax.axvline(2.31, ls=":"))
+    >>> line.xsuite_decoration
+    True
+    """
+    artist.xsuite_decoration = True
+    return artist
+
+
+def _segments_hit_box(p0: np.ndarray, p1: np.ndarray, box: tuple[float, float, float, float]) -> bool:
+    """True when any segment p0[i]–p1[i] (display coordinates) crosses the box (x0, y0, x1, y1).
+
+    Liang–Barsky clipping, vectorised over the segments; NaN segments never hit.
+    """
+    x0, y0, x1, y1 = box
+    d = p1 - p0
+    t_lo = np.zeros(len(p0))
+    t_hi = np.ones(len(p0))
+    ok = np.isfinite(p0).all(axis=1) & np.isfinite(p1).all(axis=1)
+    for dim, lo, hi in ((0, x0, x1), (1, y0, y1)):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ta = (lo - p0[:, dim]) / d[:, dim]
+            tb = (hi - p0[:, dim]) / d[:, dim]
+        flat = d[:, dim] == 0
+        inside = (p0[:, dim] >= lo) & (p0[:, dim] <= hi)
+        ok &= ~flat | inside
+        t_lo = np.where(flat, t_lo, np.maximum(t_lo, np.minimum(ta, tb)))
+        t_hi = np.where(flat, t_hi, np.minimum(t_hi, np.maximum(ta, tb)))
+    return bool(np.any(ok & (t_lo <= t_hi)))
+
+
+def _points_hit_box(pts: np.ndarray, box: tuple[float, float, float, float], pad: float) -> bool:
+    x0, y0, x1, y1 = box
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    return bool(np.any((pts[:, 0] >= x0 - pad) & (pts[:, 0] <= x1 + pad)
+                       & (pts[:, 1] >= y0 - pad) & (pts[:, 1] <= y1 + pad)))
+
+
+def _drawn_style(ls: Any) -> bool:
+    return ls not in (None, "None", "none", "", " ")
+
+
+def data_hits_bbox(ax: Any, bbox: Any) -> bool:
+    """True when a data artist of ``ax`` (line, marker, error bar, image) is drawn inside ``bbox``.
+
+    ``bbox`` is in display coordinates (e.g. ``legend.get_window_extent()``). Artists flagged with
+    :func:`mark_decoration` and invisible ones are ignored. Call after the figure layout is done
+    (``fig.draw_without_rendering()``).
+
+    Examples
+    --------
+    >>> from matplotlib.transforms import Bbox
+    >>> fig, ax = new_figure()
+    >>> _ = ax.plot([0, 1], [0, 1])
+    >>> fig.draw_without_rendering()
+    >>> corner = ax.transAxes.transform([(0.0, 0.8), (0.2, 1.0)])  # top-left 20 % of the axes
+    >>> data_hits_bbox(ax, Bbox(corner))
+    False
+    """
+    from matplotlib.collections import LineCollection
+
+    box = (bbox.x0, bbox.y0, bbox.x1, bbox.y1)
+    px_per_pt = ax.figure.dpi / 72.0
+    for ln in ax.get_lines():
+        if not ln.get_visible() or getattr(ln, "xsuite_decoration", False):
+            continue
+        xy = ln.get_transform().transform(np.asarray(ln.get_xydata(), dtype=float))
+        if len(xy) == 0:
+            continue
+        if _drawn_style(ln.get_linestyle()) and len(xy) > 1 and _segments_hit_box(xy[:-1], xy[1:], box):
+            return True
+        if _drawn_style(ln.get_marker()) and _points_hit_box(xy, box, 0.5 * ln.get_markersize() * px_per_pt):
+            return True
+    for coll in ax.collections:
+        if not coll.get_visible() or getattr(coll, "xsuite_decoration", False):
+            continue
+        if isinstance(coll, LineCollection):
+            tr = coll.get_transform()
+            for seg in coll.get_segments():
+                xy = tr.transform(np.asarray(seg, dtype=float))
+                if len(xy) > 1 and _segments_hit_box(xy[:-1], xy[1:], box):
+                    return True
+        elif coll.get_window_extent().overlaps(bbox):  # meshes, scatter clouds, filled areas: their extent
+            return True
+    return any(im.get_visible() and im.get_window_extent().overlaps(bbox) for im in ax.get_images())
+
+
+def _legend_fits(ax: Any, handles: Any, labels: Any, loc: str, kw: dict[str, Any]) -> Any:
+    leg = ax.legend(handles, labels, loc=loc, **kw)
+    if data_hits_bbox(ax, leg.get_window_extent()):
+        leg.remove()
+        return None
+    return leg
+
+
+def place_legend(ax: Any, handles: Sequence[Any] | None = None, labels: Sequence[str] | None = None, *,
+                 layout_ready: bool = False, **legend_kw: Any) -> Any:
+    """Put a legend where it covers no data, and say where it went.
+
+    Tries :data:`LEGEND_LOCATIONS` inside the axes; if every one covers data, raises the top of the y
+    range by :data:`LEGEND_HEADROOM` steps and tries the upper positions again; if that fails too, puts
+    the legend outside the axes, to the right. Overlap is tested in display coordinates against every
+    data artist (:func:`data_hits_bbox`).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    handles, labels : sequence, optional
+        As for :meth:`~matplotlib.axes.Axes.legend` (default: the axes' labelled artists).
+    layout_ready : bool
+        The caller has just laid the figure out (``fig.draw_without_rendering()``) and changed nothing
+        that moves the axes since: skip that (costly) step.
+    **legend_kw
+        Passed to :meth:`~matplotlib.axes.Axes.legend` (``fontsize``, ``ncols``, ``title``...).
+
+    Returns
+    -------
+    matplotlib.legend.Legend or None
+        ``None`` when there is nothing to label. Its ``xsuite_placement`` attribute is the location used
+        (``"upper left"``, ..., ``"upper left+headroom"`` or ``"outside right"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fig, ax = new_figure()
+    >>> x = np.linspace(0, 1, 50)
+    >>> _ = ax.plot(x, x, label="rising")
+    >>> place_legend(ax).xsuite_placement
+    'upper left'
+    """
+    if handles is None or labels is None:
+        h, lab = ax.get_legend_handles_labels()
+        handles = h if handles is None else handles
+        labels = lab if labels is None else labels
+    if not handles:
+        return None
+    fig = ax.figure
+    if not layout_ready:
+        fig.draw_without_rendering()
+    for loc in LEGEND_LOCATIONS:
+        leg = _legend_fits(ax, handles, labels, loc, legend_kw)
+        if leg is not None:
+            leg.xsuite_placement = loc
+            return leg
+    ylim = ax.get_ylim()
+    for extra in LEGEND_HEADROOM:
+        if ax.get_yscale() == "log" and min(ylim) > 0:
+            lo, hi = np.log10(ylim)
+            ax.set_ylim(ylim[0], 10 ** (hi + extra * (hi - lo)))
+        else:
+            ax.set_ylim(ylim[0], ylim[1] + extra * (ylim[1] - ylim[0]))
+        fig.draw_without_rendering()
+        for loc in ("upper left", "upper right", "upper center"):
+            leg = _legend_fits(ax, handles, labels, loc, legend_kw)
+            if leg is not None:
+                leg.xsuite_placement = f"{loc}+headroom"
+                return leg
+    ax.set_ylim(*ylim)
+    leg = ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+                    **legend_kw)
+    leg.xsuite_placement = "outside right"
+    return leg
+
+
+def settle_legends(fig: Any, **legend_kw: Any) -> None:
+    """Re-place any legend of ``fig`` placed by :func:`place_legend` that a later layout change (another
+    panel's legend, a colour bar) has pushed onto data.
+
+    Examples
+    --------
+    >>> fig, (a1, a2) = new_figure(1, 2)
+    >>> _ = a1.plot([0, 1], [0, 1], label="a")
+    >>> _ = a2.plot([0, 1], [1, 0], label="b")
+    >>> _ = place_legend(a1), place_legend(a2)
+    >>> settle_legends(fig)
+    """
+    fig.draw_without_rendering()
+    for ax in fig.axes:
+        leg = ax.get_legend()
+        if leg is None or getattr(leg, "xsuite_placement", "").startswith("outside"):
+            continue
+        if data_hits_bbox(ax, leg.get_window_extent()):
+            handles, labels = leg.legend_handles, [t.get_text() for t in leg.get_texts()]
+            kw = {"fontsize": leg.get_texts()[0].get_fontsize() if leg.get_texts() else None, **legend_kw}
+            leg.remove()
+            place_legend(ax, handles, labels, **{k: v for k, v in kw.items() if v is not None})
+
+
 def color_cycle(n: int) -> list[str]:
     """``n`` colours from the Okabe-Ito palette (repeats after 8)."""
     return [PALETTE[i % len(PALETTE)] for i in range(n)]
@@ -286,16 +491,29 @@ def phase_color(phase: str, index: int = 0) -> str:
 def format_value_error(value: float, error: float | None, max_decimals: int = 4) -> str:
     """``"0.110 ± 0.003"``: the value rounded to the first significant digit of its error.
 
+    When the error needs more than ``max_decimals`` decimals (or the value is ≥ 10⁵), both are written
+    with a common power of ten, ``"(3.7 ± 0.4)×10$^{-5}$"``, so that a small rate constant never prints
+    as ``"0.0000 ± 0.0000"``.
+
     Examples
     --------
     >>> format_value_error(0.1104, 0.0031)
     '0.110 ± 0.003'
     >>> format_value_error(8.96, 0.04)
     '8.96 ± 0.04'
+    >>> format_value_error(3.71e-5, 4.2e-6)
+    '(3.7 ± 0.4)×10$^{-5}$'
     """
     if error is None or not np.isfinite(error) or error <= 0:
         return f"{value:.3g}"
-    decimals = int(np.clip(-np.floor(np.log10(error)), 0, max_decimals))
+    first_digit = int(np.floor(np.log10(error)))
+    if -first_digit > max_decimals or (np.isfinite(value) and abs(value) >= 1e5):
+        ref = abs(value) if np.isfinite(value) and value != 0 else error
+        exp = int(np.floor(np.log10(max(ref, error))))
+        decimals = max(exp - first_digit, 0)
+        scale = 10.0**exp
+        return f"({value / scale:.{decimals}f} ± {error / scale:.{decimals}f})×10$^{{{exp}}}$"
+    decimals = int(np.clip(-first_digit, 0, max_decimals))
     return f"{value:.{decimals}f} ± {error:.{decimals}f}"
 
 

@@ -1,7 +1,9 @@
 """Transmission XRD figure: patterns of several samples with reference-phase ticks (paper Fig. 1a).
 
 Reads entries of kind ``xrd`` (``docs/layout_diffraction.md``). The x axis is 2θ for Cu Kα
-(1.54184 Å, the paper's comparison with lab data), q or d.
+(1.54184 Å, the paper's comparison with lab data), q, d or 2θ at the measurement wavelength. The ticks
+are the phases named with ``xsuite xrd --phases`` (stored in the entry parameters) and the phases
+assigned to found peaks, computed at the entry's wavelength.
 """
 
 from __future__ import annotations
@@ -12,8 +14,25 @@ from typing import Any
 
 import numpy as np
 
-from xsuite.figures._common import FigureDataMissing, as_results, get_entry, get_nxdata, str_array, value
-from xsuite.figures.style import axis_label, color_cycle, new_figure, phase_color, phase_label, style_context
+from xsuite.figures._common import (
+    FigureDataMissing,
+    as_results,
+    entry_wavelength,
+    get_entry,
+    get_nxdata,
+    parameters,
+    str_array,
+    value,
+)
+from xsuite.figures.style import (
+    axis_label,
+    color_cycle,
+    new_figure,
+    phase_color,
+    phase_label,
+    place_legend,
+    style_context,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -21,11 +40,13 @@ _X_AXES = {
     "two_theta_cu": ("2θ (Cu Kα)", "deg"),
     "q": ("q", "1/angstrom"),
     "d": ("d", "angstrom"),
+    "two_theta": ("2θ", "deg"),
 }
 
 
-def pattern_x(nx: Any, x: str) -> np.ndarray:
-    """The x values of a stored ``pattern`` NXdata in the requested unit (stored field, else computed from q)."""
+def pattern_x(nx: Any, x: str, wavelength_angstrom: float | None = None) -> np.ndarray:
+    """The x values of a stored ``pattern`` NXdata in the requested unit (stored field, else computed from q;
+    ``"two_theta"`` needs the measurement wavelength then)."""
     from xsuite.diffraction import units
 
     if x in nx.fields:
@@ -37,6 +58,10 @@ def pattern_x(nx: Any, x: str) -> np.ndarray:
         return np.asarray(units.two_theta_cu_from_q(q), dtype=float)
     if x == "d":
         return np.asarray(units.d_from_q(q), dtype=float)
+    if x == "two_theta" and wavelength_angstrom:
+        return np.asarray(units.two_theta_from_q(q, wavelength_angstrom), dtype=float)
+    if x == "two_theta":
+        raise FigureDataMissing(f"{nx.path} has no 'two_theta' field and its entry no wavelength")
     raise ValueError(f"`x` must be one of {', '.join(_X_AXES)}; got {x!r}")
 
 
@@ -53,41 +78,139 @@ def stored_phases(entries: Sequence[Any]) -> list[str]:
     return out
 
 
-def reference_ticks(phase: str, x: str, x_range: tuple[float, float],
-                    min_intensity: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
-    """Reference reflection positions (in ``x`` units) and relative intensities of ``phase`` in ``x_range``.
+def named_phases(entries: Sequence[Any]) -> list[str]:
+    """Phases named with ``--phases`` (``parameters["phases"]`` of the entries), in order, without repeats.
 
-    Positions come from :mod:`xsuite.diffraction.phases` (computed from the crystal structure).
+    Examples
+    --------
+    >>> from xsuite.io.nexus import read_results                                    # doctest: +SKIP
+    >>> named_phases(read_results("powders.h5").of_kind("xrd"))                     # doctest: +SKIP
+    ['Li3YCl6', 'LiCl', 'CeO2']
     """
-    from xsuite.diffraction.phases import CU_KA_WAVELENGTH_ANGSTROM, get_phase
+    out: list[str] = []
+    for e in entries:
+        names = parameters(e).get("phases") or []
+        if isinstance(names, str):
+            names = names.split(",")
+        for n in (str(x).strip() for x in names):
+            if n and n not in out:
+                out.append(n)
+    return out
 
-    refl = get_phase(phase).reflections(CU_KA_WAVELENGTH_ANGSTROM, q_max_inv_angstrom=8.0)
-    pos = {
-        "two_theta_cu": np.array([r.two_theta_deg for r in refl]),
-        "q": np.array([r.q_inv_angstrom for r in refl]),
-        "d": np.array([r.d_angstrom for r in refl]),
-    }[x]
-    inten = np.array([r.intensity for r in refl])
+
+def _x_of_reflections(refl: Sequence[Any], x: str) -> np.ndarray:
+    from xsuite.diffraction.units import two_theta_cu_from_q
+
+    q = np.array([r.q_inv_angstrom for r in refl], dtype=float)
+    if x == "q":
+        return q
+    if x == "d":
+        return np.array([r.d_angstrom for r in refl], dtype=float)
+    if x == "two_theta":
+        return np.array([r.two_theta_deg for r in refl], dtype=float)
+    return np.asarray(two_theta_cu_from_q(q), dtype=float)
+
+
+def reference_ticks(phase: str, x: str, x_range: tuple[float, float], *, wavelength_angstrom: float | None = None,
+                    q_max: float = 8.0, min_intensity: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """Reflection positions (in ``x`` units) and relative intensities of a phase or pyFAI calibrant.
+
+    Computed by :mod:`xsuite.diffraction.phases` at ``wavelength_angstrom`` (default Cu Kα): a built-in
+    phase's reflections up to ``q_max`` (1/Å; intensities relative to the strongest of them) that reach
+    ``min_intensity``; a calibrant's (``CeO2``, ``LaB6``…) d-spacings, all kept (intensity NaN when pyFAI
+    does not list it). Only positions inside ``x_range`` are returned.
+
+    Raises
+    ------
+    ConfigError
+        ``phase`` is neither a built-in phase nor a pyFAI calibrant.
+
+    Examples
+    --------
+    >>> pos, rel = reference_ticks("CeO2", "q", (0.0, 2.5), wavelength_angstrom=0.974)
+    >>> [round(float(p), 4) for p in pos], [float(r) for r in rel]
+    ([2.011, 2.3221], [100.0, 27.73])
+    """
+    from xsuite.diffraction.phases import CU_KA_WAVELENGTH_ANGSTROM, calibrant_reflections, get_phase, is_calibrant
+    from xsuite.errors import ConfigError
+
+    wl = wavelength_angstrom or CU_KA_WAVELENGTH_ANGSTROM
+    try:
+        refl = [r for r in get_phase(phase).reflections(wl, q_max_inv_angstrom=q_max) if r.intensity >= min_intensity]
+    except ConfigError:
+        if not is_calibrant(phase):
+            raise
+        refl = calibrant_reflections(phase, wl, q_max_inv_angstrom=q_max)
+    pos = _x_of_reflections(refl, x)
+    inten = np.array([r.intensity for r in refl], dtype=float)
     lo, hi = min(x_range), max(x_range)
-    keep = np.isfinite(pos) & (pos >= lo) & (pos <= hi) & (inten >= min_intensity)
+    keep = np.isfinite(pos) & (pos >= lo) & (pos <= hi)
     return pos[keep], inten[keep]
+
+
+def _assigned_ticks(entries: Sequence[Any], phase: str, x: str, x_range: tuple[float, float]) -> np.ndarray:
+    """Positions of the stored ``peaks`` rows assigned to ``phase`` (for phases the file cannot rebuild)."""
+    from xsuite.diffraction.units import d_from_q, two_theta_cu_from_q, two_theta_from_q
+
+    out = []
+    for e in entries:
+        col = e.collections.get("peaks")
+        if col is None or "phase" not in col or "q" not in col:
+            continue
+        q = np.atleast_1d(np.asarray(value(col, "q"), dtype=float))
+        sel = np.array([p == phase for p in str_array(value(col, "phase"))])[: len(q)]
+        q = q[sel]
+        wl = entry_wavelength(e)
+        conv = {"q": q, "d": d_from_q(q), "two_theta_cu": two_theta_cu_from_q(q),
+                "two_theta": two_theta_from_q(q, wl) if wl else np.full_like(q, np.nan)}[x]
+        out.extend(np.asarray(conv, dtype=float).tolist())
+    pos = np.unique(np.round(np.array(out, dtype=float), 6))
+    return pos[np.isfinite(pos) & (pos >= min(x_range)) & (pos <= max(x_range))]
+
+
+def _tick_rows(entries: Sequence[Any], phases: Sequence[str], x: str, x_range: tuple[float, float],
+               wavelength: float | None, q_max: float) -> list[tuple[str, np.ndarray, np.ndarray, str]]:
+    """(phase, positions, relative intensities, source) per tick row; source "computed" or "assigned"."""
+    from xsuite.io.cif import is_cif_path
+
+    rows = []
+    for p in phases:
+        if is_cif_path(p):
+            logger.warning("xrd_patterns: phase %s was given as a CIF file; the results file holds only the peaks "
+                           "assigned to it, ticked under the CIF phase's name", p)
+            continue
+        try:
+            pos, inten = reference_ticks(p, x, x_range, wavelength_angstrom=wavelength, q_max=q_max)
+            rows.append((p, pos, inten, "computed"))
+        except Exception as exc:  # noqa: BLE001 - unknown phase: its assigned peaks if any, else skip
+            pos = _assigned_ticks(entries, p, x, x_range)
+            if pos.size:
+                rows.append((p, pos, np.full(pos.size, np.nan), "assigned"))
+            else:
+                logger.warning("xrd_patterns: no reference ticks for phase %r (%s)", p, exc)
+    return rows
 
 
 def xrd_patterns(results: Any, entries: Any = None, *, x: str = "two_theta_cu",
                  phases: Sequence[str] | None = None, normalize: bool = True, offset: float = 1.1,
                  width: Any = "single") -> Any:
-    """Stacked 1D patterns of several samples with reference-phase tick rows below.
+    """Stacked 1D patterns of several samples with reference-phase tick rows below (paper Fig. 1a).
 
     Parameters
     ----------
     results : Results or path
     entries : str or list of str, optional
-        XRD entries (default: all entries of kind ``xrd``, in file order).
-    x : {"two_theta_cu", "q", "d"}
-        Abscissa: 2θ for Cu Kα (deg), q (1/Å) or d (Å).
+        XRD entries (default: all entries of kind ``xrd``, in file order, the first at the bottom).
+    x : {"two_theta_cu", "q", "d", "two_theta"}
+        Abscissa: 2θ for Cu Kα (deg, the paper's axis), q (1/Å), d (Å) or 2θ at the measurement
+        wavelength (deg; all entries must share it).
     phases : list of str, optional
-        Reference phases to tick (default: the phases assigned in the file's ``peaks`` tables, else
-        ``["Li3YCl6"]``). Unknown names are skipped with a warning.
+        Phases (built-in names, pyFAI calibrants such as ``CeO2``) to tick. Default: the phases named with
+        ``--phases`` (``parameters["phases"]`` of the entries), then those assigned in the ``peaks``
+        tables; none when the file names none. Positions are computed with
+        :mod:`xsuite.diffraction.phases` at the entries' wavelength (:func:`reference_ticks`, up to the
+        highest q of the patterns). A phase the file cannot rebuild (a user CIF) is ticked at the peaks
+        assigned to it.
     normalize : bool
         Divide each pattern by its maximum.
     offset : float
@@ -98,8 +221,8 @@ def xrd_patterns(results: Any, entries: Any = None, *, x: str = "two_theta_cu",
     matplotlib.figure.Figure
         Axes 0: one line per sample, gid ``"pattern:<entry>"``; xdata = the stored x field (or q converted),
         ydata = stored intensity (divided by its max when ``normalize``), drawn shifted by ``k·offset``
-        through its transform. Axes 1 (when phases are known): tick rows, one ``LineCollection`` per phase
-        (gid ``"ticks:<phase>"``).
+        through its transform. Axes 1 (when there are ticks): tick rows, one ``LineCollection`` per phase
+        (gid ``"ticks:<phase>"``, ``xsuite_source`` "computed" or "assigned").
     """
     from matplotlib.ticker import NullLocator
     from matplotlib.transforms import Affine2D
@@ -121,24 +244,25 @@ def xrd_patterns(results: Any, entries: Any = None, *, x: str = "two_theta_cu",
         except FigureDataMissing as exc:
             logger.warning("%s", exc)
             continue
-        xs = pattern_x(nx, x)
+        xs = pattern_x(nx, x, entry_wavelength(e))
         ys = np.asarray(nx.signal, dtype=float)
         if normalize:
             m = np.nanmax(ys) if np.isfinite(ys).any() else 1.0
             ys = ys / (m if m > 0 else 1.0)
-        curves.append((e, xs, ys, nx.units.get(nx.signal_name, "counts")))
+        curves.append((e, xs, ys, nx.units.get(nx.signal_name, "counts"), _q_of(nx)))
     if not curves:
         raise FigureDataMissing(f"{name}: no XRD entry has a 'pattern' NXdata")
+    used = [c[0] for c in curves]
+    wls = sorted({round(w, 6) for w in (entry_wavelength(e) for e in used) if w is not None})
+    if x == "two_theta" and len(wls) != 1:
+        raise FigureDataMissing(f"{name}: x='two_theta' needs one measurement wavelength; the entries have "
+                                f"{', '.join(f'{w:g} Å' for w in wls) or 'none recorded'}")
     if phases is None:
-        phases = stored_phases([c[0] for c in curves]) or ["Li3YCl6"]
+        phases = list(dict.fromkeys(named_phases(used) + stored_phases(used)))
     x_lo = float(min(np.nanmin(c[1]) for c in curves))
     x_hi = float(max(np.nanmax(c[1]) for c in curves))
-    ticks = []
-    for p in phases:
-        try:
-            ticks.append((p, *reference_ticks(p, x, (x_lo, x_hi))))
-        except Exception as exc:  # unknown phase: skip it, keep the figure
-            logger.warning("%s: no reference ticks for phase %r (%s)", name, p, exc)
+    q_max = float(max(np.nanmax(c[4]) for c in curves))
+    ticks = _tick_rows(used, phases, x, (x_lo, x_hi), wls[0] if wls else None, q_max)
     with style_context():
         if ticks:
             fig, (ax, axt) = new_figure(2, 1, width=width, height_in=2.6 + 0.12 * len(ticks), sharex=True,
@@ -147,29 +271,50 @@ def xrd_patterns(results: Any, entries: Any = None, *, x: str = "two_theta_cu",
             fig, ax = new_figure(width=width, height_in=2.6)
             axt = None
         colors = color_cycle(len(curves))
-        for k, (e, xs, ys, _u) in enumerate(curves):
+        for k, (e, xs, ys, _u, _q) in enumerate(curves):
             tr = Affine2D().translate(0.0, k * offset) + ax.transData
             ln = ax.plot(xs, ys, color=colors[k], lw=0.8, transform=tr, label=e.name.removesuffix("_xrd"))[0]
             ln.set_gid(f"pattern:{e.name}")
         ax.set_xlim(x_lo, x_hi)
-        ylab = "normalised intensity + offset" if normalize else "intensity + offset"
+        _fit_stack_limits(ax, curves, offset)
+        ylab = "norm. intensity + offset" if normalize else "intensity + offset"
         ax.set_ylabel(axis_label(ylab, "a.u." if normalize else curves[0][3]))
-        handles, labels = ax.get_legend_handles_labels()
-        ax.legend(handles[::-1], labels[::-1], loc="upper right", fontsize=6)  # top curve first
         xlabel = axis_label(*_X_AXES[x])
+        if x == "two_theta" and wls:
+            xlabel = axis_label(f"2θ (λ = {wls[0]:.4g} Å)", "deg")
         if axt is not None:
-            for row, (p, pos, inten) in enumerate(ticks):
-                y0 = len(ticks) - 1 - row
-                h = 0.3 + 0.6 * inten / 100.0
-                coll = axt.vlines(pos, y0, y0 + h, color=phase_color(p, row + 1), lw=0.8)
-                coll.set_gid(f"ticks:{p}")
-            axt.set_yticks(np.arange(len(ticks)) + 0.4)
-            axt.set_yticklabels([phase_label(t[0]) for t in ticks][::-1], fontsize=6)
-            axt.set_ylim(-0.1, len(ticks))
-            axt.tick_params(axis="y", which="both", left=False, right=False)
+            _draw_tick_rows(axt, ticks)
             axt.yaxis.set_minor_locator(NullLocator())
-            axt.set_gid("reference_ticks")  # categorical y axis: phase names, no units
             axt.set_xlabel(xlabel)
         else:
             ax.set_xlabel(xlabel)
+        handles, labels = ax.get_legend_handles_labels()
+        place_legend(ax, handles[::-1], labels[::-1], fontsize=6)  # top curve first
     return fig
+
+
+def _q_of(nx: Any) -> np.ndarray:
+    return np.asarray(nx.axes.get("q", nx.fields.get("q")), dtype=float)
+
+
+def _fit_stack_limits(ax: Any, curves: Sequence[Any], offset: float) -> None:
+    lo = min(float(np.nanmin(c[2])) for c in curves)
+    hi = max(float(np.nanmax(c[2])) + k * offset for k, c in enumerate(curves))
+    pad = 0.04 * (hi - lo) if hi > lo else 1.0
+    ax.set_ylim(lo - pad, hi + pad)
+
+
+def _draw_tick_rows(axt: Any, ticks: Sequence[tuple[str, np.ndarray, np.ndarray, str]]) -> None:
+    """One row of vertical ticks per phase, height ∝ relative intensity (uniform when unknown)."""
+    for row, (p, pos, inten, source) in enumerate(ticks):
+        y0 = len(ticks) - 1 - row
+        rel = np.where(np.isfinite(inten), inten, 60.0) / 100.0
+        coll = axt.vlines(pos, y0, y0 + 0.3 + 0.6 * rel, color=phase_color(p, row + 1), lw=0.8)
+        coll.set_gid(f"ticks:{p}")
+        coll.xsuite_source = source
+    labels = [phase_label(t[0]) + (" (assigned)" if t[3] == "assigned" else "") for t in ticks]
+    axt.set_yticks(np.arange(len(ticks)) + 0.4)
+    axt.set_yticklabels(labels[::-1], fontsize=6)
+    axt.set_ylim(-0.1, len(ticks))
+    axt.tick_params(axis="y", which="both", left=False, right=False)
+    axt.set_gid("reference_ticks")  # categorical y axis: phase names, no units
