@@ -1190,31 +1190,11 @@ def _analyse(inputs: Any) -> Any:
 
 
 def render_live_figure(sink: GixrdSink) -> Any:
-    """Figure of the latest pattern and the tracked peak areas vs time (from the last refit).
+    """Figure of the latest pattern and the tracked peak areas vs time (from the last refit):
+    :func:`xsuite.figures.live.live_figure_from_watch`. Returns a :class:`matplotlib.figure.Figure`."""
+    from xsuite.figures.live import live_figure_from_watch
 
-    Returns a :class:`matplotlib.figure.Figure` (Agg, no pyplot state).
-    """
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(9, 3.6), layout="constrained")
-    ax1, ax2 = fig.subplots(1, 2)
-    if sink.latest is not None:
-        angle, res = sink.latest
-        ax1.plot(res.q_inv_angstrom, res.intensity, lw=0.8, color="k")
-        ax1.set_title(f"latest: {res.key} ({angle:g} deg, t = {res.time_s / 60:.1f} min)", fontsize=9)
-    ax1.set_xlabel("q (1/Å)")
-    ax1.set_ylabel("intensity (counts)")
-    for angle, summ in sorted(sink.summaries.items()):
-        for p in summ.peaks:
-            t = np.asarray(p.time_s, float) / 60.0
-            ax2.errorbar(t, p.area, yerr=p.area_err, marker="o", ms=3, lw=0.8, capsize=0,
-                         label=f"{p.phase} {p.hkl} ({angle:g}°)" + (" *" if p.detected else ""))
-    ax2.set_xlabel("time (min)")
-    ax2.set_ylabel("peak area")
-    if ax2.get_legend_handles_labels()[0]:
-        ax2.legend(fontsize=7, title="* detected", title_fontsize=7)
-    ax2.set_title("tracked peaks (updated as frames arrive)", fontsize=9)
-    return fig
+    return live_figure_from_watch(sink.latest, sink.summaries)
 
 
 def watch_gixrd(

@@ -28,14 +28,36 @@ from xsuite.commands.common import (
 __all__ = ["command", "orientation_options", "build_config"]
 
 
+class _OrientationType(click.ParamType):
+    """An orientation number 1-8 or ``auto``."""
+
+    name = "1-8|auto"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if value is None or str(value).lower() == "auto":
+            return None if value is None else "auto"
+        try:
+            v = int(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not an orientation: expected 1-8 or auto", param, ctx)
+        if not 1 <= v <= 8:
+            self.fail(f"{v} is not an orientation: expected 1-8 or auto", param, ctx)
+        return v
+
+
+_ORIENTATION = _OrientationType()
+
+
 def orientation_options(func: Any) -> Any:
     """``--orientation N`` and ``--flip-ud``/``--flip-lr`` (how the files store the image vs the PONI)."""
     func = click.option("--flip-lr", is_flag=True, default=None,
                         help="Frames need a left-right flip to match the PONI.")(func)
     func = click.option("--flip-ud", is_flag=True, default=None,
                         help="Frames need an up-down flip to match the PONI (e.g. Fit2D/old Dioptas PONIs).")(func)
-    func = click.option("--orientation", type=click.IntRange(1, 8), default=None,
-                        help="pyFAI orientation (1-4; EXIF 5-8) in which the files store the image.")(func)
+    func = click.option("--orientation", type=_ORIENTATION, default=None,
+                        help="pyFAI orientation (1-4; EXIF 5-8) in which the files store the image, or 'auto' "
+                             "(xrd with --phases/--calibrant: the one in which the reference indexes clearly "
+                             "best).")(func)
     return func
 
 

@@ -21,7 +21,7 @@ the values through :func:`xsuite.config.base.with_overrides`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal, Optional, Union
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
@@ -154,10 +154,13 @@ class DiffractionConfig(XsuiteModel):
                                                         "(CLI --dark).")
     flat: Optional[ConfigPath] = Field(None, description="Flat-field image (mean of its frames, normalised to its "
                                                         "median), divided (CLI --flat).")
-    orientation: Optional[int] = Field(
-        None, ge=1, le=8,
+    orientation: Optional[Union[Annotated[int, Field(ge=1, le=8)], Literal["auto"]]] = Field(
+        None,
         description="Orientation in which the files store the image (pyFAI convention 1-4, EXIF 5-8); frames, "
-                    "masks, darks and flats are re-ordered to the PONI's detector orientation. None = as stored.")
+                    "masks, darks and flats are re-ordered to the PONI's detector orientation. None = as stored. "
+                    "'auto' (transmission XRD with a calibrant or phases named): the orientation in which the "
+                    "reference reflections index clearly best (xsuite.diffraction.orientation), recorded in "
+                    "the results file.")
     flip_ud: bool = Field(False, description="Frames need an up-down flip to match the PONI (ignored with `orientation`).")
     flip_lr: bool = Field(False, description="Frames need a left-right flip to match the PONI (ignored with `orientation`).")
     wavelength_angstrom: Optional[float] = Field(None, gt=0, lt=10, description="Overrides the PONI wavelength (Å).")

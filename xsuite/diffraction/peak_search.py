@@ -23,7 +23,7 @@ import numpy as np
 
 from xsuite.diffraction.units import d_from_q, two_theta_cu_from_q
 
-__all__ = ["XrdPeak", "PeakSearch", "find_and_fit_peaks", "label_peaks"]
+__all__ = ["XrdPeak", "PeakSearch", "find_and_fit_peaks", "label_peaks", "indexing_summary"]
 
 _SQRT_2LN2 = math.sqrt(2.0 * math.log(2.0))
 
@@ -50,6 +50,12 @@ class XrdPeak:
     hkl: Optional[str] = None
     redchi: float = float("nan")
     method: str = "batch-lm"
+    q_ref: float = float("nan")
+
+    @property
+    def residual(self) -> float:
+        """q_obs − q_calc (1/Å) of a labelled peak (NaN when unlabelled); its error is ``q_err``."""
+        return float(self.q - self.q_ref)
 
     @property
     def d_err(self) -> float:
@@ -85,8 +91,7 @@ class XrdPeak:
                "eta": self.eta, "eta_err": self.eta_err, "area": self.area, "area_err": self.area_err,
                "significance": self.significance}
         if self.phase is not None:
-            out["phase"] = self.phase
-            out["hkl"] = self.hkl
+            out.update({"phase": self.phase, "hkl": self.hkl, "q_ref": self.q_ref, "residual": self.residual})
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in out.items()}
 
 
@@ -134,15 +139,15 @@ def label_peaks(peaks: Sequence[XrdPeak], references: Sequence[tuple[str, Any]],
     '111'
     """
     if not references:
-        return tuple(replace(p, phase=None, hkl=None) for p in peaks)
+        return tuple(replace(p, phase=None, hkl=None, q_ref=float("nan")) for p in peaks)
     ref_q = np.array([r.q_inv_angstrom for _, r in references], float)
     out = []
     for p in peaks:
         j = int(np.argmin(np.abs(ref_q - p.q)))
         if abs(ref_q[j] - p.q) <= tolerance_inv_angstrom:
-            out.append(replace(p, phase=references[j][0], hkl=references[j][1].hkl_label))
+            out.append(replace(p, phase=references[j][0], hkl=references[j][1].hkl_label, q_ref=float(ref_q[j])))
         else:
-            out.append(replace(p, phase=None, hkl=None))
+            out.append(replace(p, phase=None, hkl=None, q_ref=float("nan")))
     return tuple(out)
 
 
@@ -460,3 +465,27 @@ def _with_errors(win: _Windows, k: int, p: np.ndarray, correlation: Optional[np.
     dof = max(int(valid.sum()) - 6, 1)
     redchi = float(np.sum(r[0][valid] ** 2) / dof)
     return _peak(p[1], err[1], 2 * p[2], 2 * err[2], p[0], err[0], p[3], err[3], redchi, "batch-lm")
+
+
+def indexing_summary(peaks: Sequence[XrdPeak]) -> dict[str, dict[str, Any]]:
+    """Per phase: the reflections indexed, their residuals q_obs − q_calc and the rms residual with its error.
+
+    Examples
+    --------
+    >>> p = XrdPeak(2.0113, 1e-4, 3.124, 28.5, 0.01, 1e-4, 5.0, 0.1, 50.0, 0.5, phase="CeO2", hkl="111",
+    ...             q_ref=2.0115)
+    >>> round(indexing_summary([p])["CeO2"]["rms_residual_inv_angstrom"], 4)
+    0.0002
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for phase in dict.fromkeys(p.phase for p in peaks if p.phase):
+        mine = [p for p in peaks if p.phase == phase]
+        r = np.array([p.residual for p in mine], float)
+        e = np.array([p.q_err for p in mine], float)
+        rms = float(np.sqrt(np.mean(r ** 2)))
+        # error of the rms from the peaks' position errors (linear propagation)
+        rms_err = float(np.sqrt(np.sum((r * e) ** 2)) / (len(r) * rms)) if rms > 0 else float("nan")
+        out[phase] = {"n_indexed": len(mine), "hkl": [p.hkl for p in mine],
+                      "residual_inv_angstrom": r.tolist(), "residual_err_inv_angstrom": e.tolist(),
+                      "rms_residual_inv_angstrom": rms, "rms_residual_err_inv_angstrom": rms_err}
+    return out

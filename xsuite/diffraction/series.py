@@ -90,10 +90,13 @@ class SeriesSummary:
     rejected: tuple[tuple[str, str], ...]
     peaks: tuple[PeakSummary, ...]
     warnings: tuple[str, ...] = ()
+    depth_definition: Optional[str] = None
+    depth_label: Optional[str] = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "sample": self.sample, "incidence_angle_deg": self.incidence_angle_deg,
-                "depth_um": self.depth_um, "n_frames": self.n_frames,
+                "depth_um": self.depth_um, "depth_definition": self.depth_definition,
+                "depth_label": self.depth_label, "n_frames": self.n_frames,
                 "rejected": [{"key": k, "reason": r} for k, r in self.rejected],
                 "peaks": [p.to_dict() for p in self.peaks], "warnings": list(self.warnings)}
 
@@ -292,7 +295,10 @@ def analyse_series(q: np.ndarray, intensities: np.ndarray, sigmas: np.ndarray, t
                                  kinetics=kin))
     depth = information_depth(options, peaks)
     summary = SeriesSummary(name=name, sample=options.sample,
-                            incidence_angle_deg=float(options.incidence_angle_deg), depth_um=depth,
+                            incidence_angle_deg=float(options.incidence_angle_deg),
+                            depth_um=None if depth is None else _fnum(depth.depth_um),
+                            depth_definition=None if depth is None else depth.definition,
+                            depth_label=None if depth is None else depth.label,
                             n_frames=int(time_s.size), rejected=tuple(sorted((rejected or {}).items())),
                             peaks=tuple(peaks), warnings=tuple(warnings))
     profiles = tuple(dec.profiles.values()) if dec is not None and dec.success else ()
@@ -387,20 +393,25 @@ def flatten_kinetics(res: Any) -> dict[str, Any]:
     return out
 
 
-def information_depth(options: SeriesAnalysisOptions, peaks: Sequence[PeakSummary]) -> Optional[float]:
-    """1/e information depth (µm) at the series' incidence angle, or None without composition/density.
+def information_depth(options: SeriesAnalysisOptions, peaks: Sequence[PeakSummary]) -> Any:
+    """The probing depth of the series (a :class:`~xsuite.diffraction.depth.ProbingDepth` saying which
+    definition it is), or None without a composition.
 
-    The exit angle is taken as β = 2θ − α of the first tracked reflection (the point of its ring in the
-    plane of incidence), so z = 1/(µ(1/sin α + 1/sin β)).
+    The definition is ``gixrd.depth_definition``; the incident + exit path one takes the exit angle at
+    ``gixrd.depth_two_theta_deg``, else at the 2θ of the first tracked reflection (β = 2θ − α, the point of its
+    ring in the plane of incidence). Without ``density_g_cm3`` the crystal density of ``composition`` is used.
     """
-    from xsuite.diffraction.depth import information_depth_um
+    from xsuite.diffraction.depth import probing_depth
 
     gi = options.gixrd
-    if gi.composition is None or gi.density_g_cm3 is None:
+    if gi.composition is None:
         return None
-    alpha = float(options.incidence_angle_deg)
     q_ref = next((p.q for p in peaks if np.isfinite(p.q)), 2.0)
-    tth = float(two_theta_from_q(q_ref, options.wavelength_angstrom))
-    beta = max(tth - alpha, 0.1)
-    energy = energy_from_wavelength(options.wavelength_angstrom)
-    return _fnum(information_depth_um(gi.composition, gi.density_g_cm3, energy, alpha, beta))
+    tth = gi.depth_two_theta_deg or float(two_theta_from_q(q_ref, options.wavelength_angstrom))
+    try:
+        return probing_depth(gi.composition, energy_from_wavelength(options.wavelength_angstrom),
+                             float(options.incidence_angle_deg), definition=gi.depth_definition,
+                             density_g_cm3=gi.density_g_cm3, two_theta_deg=tth)
+    except XsuiteError as exc:
+        log.warning("no probing depth: %s", error_reason(exc))
+        return None

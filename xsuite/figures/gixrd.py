@@ -674,7 +674,7 @@ def _ul_label(tracked: dict[tuple[str, str], dict[str, Any]]) -> str:
 
 #: What the depth axis shows when the file does not say (the pipeline's 1/e information depth).
 DEFAULT_DEPTH_DEFINITION = "1/e information depth (incident + exit)"
-_DEFINITION_KEYS = ("depth_definition", "definition")
+_DEFINITION_KEYS = ("definition_label", "depth_label", "depth_definition", "definition")
 
 
 def depth_definition(results: Any, depth_entry: Any) -> str:

@@ -191,7 +191,7 @@ def _nan(n: int) -> np.ndarray:
 
 
 def create_gixrd_summary(e: Any, labels: Sequence[tuple[str, str, float]], phases: Sequence[str],
-                         map_shape: Optional[tuple[int, int]], gi: Any, depth_um: Optional[float]) -> None:
+                         map_shape: Optional[tuple[int, int]], gi: Any, depth: Any) -> None:
     """Create the summary groups of a GIXRD series with their final structure (values NaN until the first
     re-fit; see :func:`gixrd_summary_values`).
 
@@ -207,8 +207,8 @@ def create_gixrd_summary(e: Any, labels: Sequence[tuple[str, str, float]], phase
         Shape of the q_ip/q_oop map, when one is stored.
     gi : GixrdConfig
         Detection rule stored with the tracking table.
-    depth_um : float or None
-        Information depth of the series.
+    depth : ProbingDepth or None
+        Probing depth of the series (its definition and label are stored with it).
     """
     for phase, hkl, q_ref in labels:
         name = peak_group_name(phase, hkl)
@@ -234,7 +234,11 @@ def create_gixrd_summary(e: Any, labels: Sequence[tuple[str, str, float]], phase
         "upper_limit_area": Field(_nan(n), AREA_UNITS, "upper limit of the area when not detected"),
         "max_significance": Field(_nan(n), "", "largest area/sigma over the frames"),
         "threshold": float(gi.significance_threshold), "n_consecutive": int(gi.n_consecutive),
-        "depth_um": Field(np.nan if depth_um is None else float(depth_um), "um", "1/e information depth"),
+        "depth_um": Field(np.nan if depth is None else float(depth.depth_um), "um",
+                          "probing depth" if depth is None else depth.label,
+                          errors=np.nan if depth is None else float(depth.depth_err_um)),
+        "depth_definition": _strings(["" if depth is None else depth.definition])[0],
+        "depth_label": _strings(["" if depth is None else depth.label], "S256")[0],
     })
     kin: dict[str, Any] = {"phase": _strings([lab[0] for lab in labels]),
                            "hkl": _strings([lab[1] for lab in labels], "S32"),
@@ -325,11 +329,15 @@ def _profiles_values(profiles: Sequence[Any]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------ depth table
-def depth_rows(h5: Any, sample: str) -> list[tuple[float, float, str, bool, float, float, float, float]]:
-    """Rows (angle, depth, phase, detected, onset, onset_err, rate, rate_err) of a sample's depth table,
+def depth_rows(h5: Any, sample: str) -> list[tuple]:
+    """Rows (angle, depth, phase, detected, onset, onset_err, rate, rate_err, depth definition, its label) of a
+    sample's depth table,
     from every GIXRD entry of that sample: per angle and phase, the onset of its earliest-detected
     reflection and the rate of its most significant detected one."""
     rows = []
+
+    def text(grp: Any, name: str) -> str:
+        return _dec(grp[name][()]) if name in grp else ""
 
     def col(grp: Any, name: str, n: int) -> np.ndarray:
         """A per-peak column of length n (NaN where the group has no such field)."""
@@ -362,14 +370,15 @@ def depth_rows(h5: Any, sample: str) -> list[tuple[float, float, str, bool, floa
             first = min(same, key=lambda k: (not det[k], onset[k] if np.isfinite(onset[k]) else np.inf))
             best = max(same, key=lambda k: (bool(det[k]), float(strength[k])))
             rows.append((angle, depth, ph, bool(det[first]), float(onset[first]), float(onset_e[first]),
-                         float(rate[best]), float(rate_e[best])))
+                         float(rate[best]), float(rate_e[best]), text(tr, "depth_definition"),
+                         text(tr, "depth_label")))
     rows.sort(key=lambda r: (r[2], r[0]))
     return rows
 
 
 def depth_table_values(rows: Sequence[tuple]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """(``depth_table`` values, ``{onset_vs_depth_<phase>: values}``) of depth rows."""
-    cols = list(zip(*rows)) if rows else [()] * 8
+    cols = list(zip(*rows)) if rows else [()] * 10
     table = {"incidence_angle_deg": np.array(cols[0], float), "depth_um": np.array(cols[1], float),
              "phase": _strings(cols[2]), "detected": np.array(cols[3], np.int8),
              "onset_s": Field(np.array(cols[4], float), errors=np.array(cols[5], float)),
@@ -392,13 +401,15 @@ def write_depth_entry(tx: Any, sample: str, rows: Sequence[tuple]) -> None:
     if "depth_table" in e.group:
         return
     table, plots = depth_table_values(rows)
-    units = {"incidence_angle_deg": ("deg", "incidence angle"), "depth_um": ("um", "1/e information depth"),
+    units = {"incidence_angle_deg": ("deg", "incidence angle"), "depth_um": ("um", "probing depth (see definition_label)"),
              "onset_s": ("s", "onset time"), "rate_per_s": ("1/s", "growth rate")}
     fields = {}
     for k, v in table.items():
         u, lab = units.get(k, ("", k))
         data, err = (v.data, v.errors) if isinstance(v, Field) else (v, None)
         fields[k] = Field(data, u, lab, errors=err)
+    fields["definition"] = _strings(cols_of(rows, 8))
+    fields["definition_label"] = _strings(cols_of(rows, 9), "S256")
     e.write_collection("depth_table", fields)
     by_depth = all(np.isfinite(r[1]) for r in rows)
     xname, xunits = ("depth_um", "um") if by_depth else ("incidence_angle_deg", "deg")
@@ -408,6 +419,11 @@ def write_depth_entry(tx: Any, sample: str, rows: Sequence[tuple]) -> None:
                                                        errors=vals["onset_s"].errors)),
                        axes=[(xname, Field(vals["x"], xunits, xname))], default="entry" if i == 0 else False,
                        title=f"{sample}: {ph} onset vs depth")
+
+
+def cols_of(rows: Sequence[tuple], k: int) -> list[Any]:
+    """Column k of depth rows."""
+    return [r[k] for r in rows]
 
 
 def _same_rows(eg: Any, rows: Sequence[tuple]) -> bool:
@@ -424,7 +440,8 @@ def depth_updates(sample: str, rows: Sequence[tuple]) -> dict[str, dict[str, Any
     """In-place updates of a depth entry whose rows are unchanged: ``{group path: values}``."""
     name = depth_entry_name(sample)
     table, plots = depth_table_values(rows)
-    out = {f"{name}/depth_table": {k: v for k, v in table.items() if k not in ("phase", "incidence_angle_deg")}}
+    fixed = ("phase", "incidence_angle_deg", "definition", "definition_label")
+    out = {f"{name}/depth_table": {k: v for k, v in table.items() if k not in fixed}}
     for gname, vals in plots.items():
         out[f"{name}/{gname}"] = {"onset_s": vals["onset_s"]}
     return out
@@ -447,6 +464,9 @@ def _peak_table(peaks: Sequence[Any], resizable: bool) -> dict[str, Any]:
                           resizable=resizable)
     out["phase"] = Field(_strings([p.phase or "" for p in peaks]), resizable=resizable)
     out["hkl"] = Field(_strings([p.hkl or "" for p in peaks], "S32"), resizable=resizable)
+    out["q_ref"] = Field(arr("q_ref"), "1/angstrom", "q of the assigned reflection (NaN: not assigned)",
+                         resizable=resizable)
+    out["residual"] = Field(arr("residual"), "1/angstrom", "q_obs - q_calc", errors=arr("q_err"), resizable=resizable)
     return out
 
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from xsuite.config.diffraction import DiffractionConfig, XrdConfig
 from xsuite.diffraction.peak_search import PeakSearch, XrdPeak, find_and_fit_peaks
-from xsuite.errors import ConfigError, DataFormatError, error_reason
+from xsuite.errors import ConfigError, DataFormatError, XsuiteError, error_reason
 from xsuite.io.images import _natural_key
 from xsuite.series.frames import FrameReducer, discover_series
 from xsuite.series.setup import FrameSettings, resolve_setup
@@ -54,10 +54,13 @@ class XrdSummary:
     rejected: tuple[tuple[str, str], ...] = ()
     comparison: Optional[dict[str, Any]] = None
     warnings: tuple[str, ...] = field(default=())
+    orientation_check: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {"output": self.output, "files": [f.to_dict() for f in self.files],
                "rejected": [{"name": k, "reason": r} for k, r in self.rejected], "warnings": list(self.warnings)}
+        if self.orientation_check is not None:
+            out["orientation_check"] = self.orientation_check.to_dict()
         if self.comparison is not None:
             out["comparison"] = self.comparison
         return out
@@ -230,6 +233,7 @@ def run_xrd(inputs: Sequence[Any], settings: FrameSettings, output: str | Path, 
         order = [_sample_of(r, groups, cal_refs) for r in refs]
         groups = {n: (cal_refs if n == _CAL else groups[n]) for n in dict.fromkeys(order)}
     _check_reference(xcfg, groups)
+    check, setup, note = _orientation(setup, xcfg, cal_refs or refs, refs)
     reducer = FrameReducer(setup, PeakSearch(min_significance=xcfg.min_significance))
     sessions: dict[str, XrdSession] = {}
     tasks = []
@@ -240,6 +244,9 @@ def run_xrd(inputs: Sequence[Any], settings: FrameSettings, output: str | Path, 
             sname = Path(cal_refs[0].path).stem if cal else name
             sessions[sname] = XrdSession(setup, rf, sname, _labeller(labels, setup.wavelength_angstrom),
                                          len(frames), reducer, calibrant=cal)
+            sessions[sname].orientation_check = check
+            if note:
+                sessions[sname].warn(note)
             tasks += pending_tasks(sessions[sname], frames, key=sname)
         reduce_into(sessions, tasks, workers=workers, scheduler=scheduler, progress=progress)
         samples = [s for s in (sess.finish() for sess in sessions.values()) if s is not None]
@@ -256,7 +263,53 @@ def run_xrd(inputs: Sequence[Any], settings: FrameSettings, output: str | Path, 
             calibrant = _calibrant_peaks(reducer, xcfg, setup)
         comparison = _compare_all(rf, samples, calibrant, setup, xcfg, warnings)
     return XrdSummary(output=str(output), files=tuple(samples), rejected=rejected, comparison=comparison,
-                      warnings=tuple(dict.fromkeys(warnings)))
+                      warnings=tuple(dict.fromkeys(warnings)), orientation_check=check)
+
+
+def _orientation(setup: Any, xcfg: XrdConfig, refs: Sequence[Any], all_refs: Sequence[Any]
+                 ) -> tuple[Any, Any, Optional[str]]:
+    """Check the image orientation on the first readable frame against the calibrant (or the first named
+    phase): (the check or None, the setup — re-oriented with ``orientation: auto`` when another orientation
+    is clearly better —, the warning to record or None)."""
+    from dataclasses import replace
+
+    from xsuite.diffraction.orientation import check_orientation
+    from xsuite.io.images import load_mask, read_frame
+
+    name = xcfg.calibrant if xcfg.calibrant else (xcfg.phases[0] if xcfg.phases else None)
+    auto = setup.config.orientation == "auto"
+    if name is None or not refs:
+        if auto:
+            raise ConfigError("`orientation: auto` needs a reference: --phases or --calibrant/--calibrant-name")
+        return None, setup, None
+    image = None
+    for ref in list(refs)[:5]:
+        try:
+            image = read_frame(ref)  # as stored: the check tries every orientation itself
+            break
+        except (XsuiteError, OSError):
+            continue
+    if image is None:
+        return None, setup, None
+    cfg = setup.config
+    mask = load_mask(cfg.mask) if cfg.mask is not None else None
+    q_max = 4 * np.pi / setup.wavelength_angstrom
+    refl = [r for _, r in reference_reflections([name], setup.wavelength_angstrom, q_max)]
+    try:
+        check = check_orientation(image, setup.geometry, refl, mask=mask if mask is not None and mask.shape ==
+                                  image.shape else None, given_orientation=setup.file_orientation, reference=str(name))
+    except (ValueError, XsuiteError) as exc:
+        log.warning("image orientation not checked: %s", error_reason(exc))
+        return None, setup, None
+    note = check.warning
+    if auto and check.clearly_better:
+        note = (f"orientation auto: {check.reference} indexes clearly best with orientation {check.best} "
+                f"({check.flag}); used")
+        cfg = setup.config.model_copy(update={"orientation": int(check.best)})  # recorded in the parameters
+        setup = resolve_setup(replace(setup.spec, config=cfg)).for_frames(all_refs)
+    elif auto:
+        log.info("orientation auto: the image is used as the geometry expects (no orientation fits clearly better)")
+    return check, setup, note
 
 
 _CAL = "\0calibrant"

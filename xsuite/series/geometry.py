@@ -117,6 +117,8 @@ def file_orientation(cfg: DiffractionConfig, geom_orientation: int) -> Optional[
     ``orientation`` in the config wins; otherwise ``flip_ud``/``flip_lr`` say which flips make the
     stored image match the PONI (the real CeO2 Pilatus image of ../shared/realdata needs ``flip_ud``).
     """
+    if cfg.orientation == "auto":
+        return None  # decided by the orientation check of the series' first frame
     if cfg.orientation is not None:
         return int(cfg.orientation)
     if cfg.flip_ud or cfg.flip_lr:

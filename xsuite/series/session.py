@@ -140,7 +140,7 @@ class GixrdSession(SeriesSession):
         names = list(dict.fromkeys(self._options.phase(p).name for p in list(gi.track) + list(gi.matrix_phases)))
         s = self.setup.config.integration_settings()
         create_gixrd_summary(e, labels, names if labels else [],
-                             (s.n_q_oop, s.n_q_ip) if gi.map_2d else None, gi, self._depth_um(labels))
+                             (s.n_q_oop, s.n_q_ip) if gi.map_2d else None, gi, self._depth(labels))
         write_depth_entry(tx, self.setup.sample, depth_rows(tx.h5, self.setup.sample))
 
     def prepare(self, q: np.ndarray) -> None:
@@ -150,9 +150,9 @@ class GixrdSession(SeriesSession):
 
         labels = [reflection_label(r) for r in choose_reflections(self.setup.gixrd, self.setup.wavelength_angstrom,
                                                                   np.asarray(q, float), self._options.phases)]
-        self._depth_um(labels)
+        self._depth(labels)
 
-    def _depth_um(self, labels: Sequence[tuple[str, str, float]]) -> Optional[float]:
+    def _depth(self, labels: Sequence[tuple[str, str, float]]) -> Any:
         from xsuite.diffraction.series import PeakSummary, information_depth
 
         peaks = [PeakSummary(phase=p, hkl=h, q=q, detected=False, onset_s=None, time_s=np.zeros(0),
@@ -239,6 +239,9 @@ class XrdSampleSummary:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "source": self.source, "entry": self.entry,
                                "n_frames": self.n_frames, "peaks": [p.to_dict() for p in self.peaks]}
+        from xsuite.diffraction.peak_search import indexing_summary
+
+        out["indexing"] = indexing_summary(self.peaks)
         if len(self.sources) > 1:
             out["sources"] = list(self.sources)
         if self.calibrant:
@@ -282,6 +285,7 @@ class XrdSession(SeriesSession):
         self.calibrant = calibrant
         self.frame_peaks: dict[str, tuple[Any, ...]] = {}
         self.cake: Any = None
+        self.orientation_check: Any = None  # xsuite.diffraction.orientation.OrientationCheck of the run
         self.sources: list[str] = []
         super().__init__(setup, file, xrd_entry_name(name), reducer)
         self._row_keys = self._stored_row_keys()
@@ -312,6 +316,8 @@ class XrdSession(SeriesSession):
                                 time_label="frame time", default=False)
         s = self.setup.config.integration_settings()
         create_xrd_summary(e, q, self.setup, cake_shape=(s.n_chi, q.size) if self.wants_cake else None)
+        if self.orientation_check is not None:
+            e.write_collection("orientation_check", self.orientation_check.to_collection())
 
     @property
     def references(self) -> list[tuple[str, Any]]:
