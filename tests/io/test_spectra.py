@@ -117,9 +117,10 @@ def test_errors_name_file_and_column(tmp_path):
     with pytest.raises(DataFormatError, match=r"short.dat: column `energy` has 8 points"):
         extract_channels(read_scan(f))
     f = _write_cols(tmp_path / "ok.dat", good)
-    with pytest.raises(DataFormatError, match=r"column `ROI9` \(fluorescence ROI\) not found"):
+    with pytest.raises(DataFormatError, match=r"column `ROI9` \(fluorescence \(--ifluor\)\) not found; columns "
+                       r"are energy, I0, I1, I2"):
         extract_channels(read_scan(f), ColumnMap(rois=("ROI9",)))
-    with pytest.raises(DataFormatError, match="no fluorescence ROI"):
+    with pytest.raises(DataFormatError, match="no fluorescence column"):
         extract_channels(read_scan(f), need=["rois"])
     (tmp_path / "junk.dat").write_text("hello\nworld\n")
     with pytest.raises(DataFormatError, match="junk.dat"):
