@@ -48,7 +48,7 @@ from xsuite.io.spectra import (
 )
 from xsuite.xanes.calibrate import CalibrationResult, Glitch, MergeResult, calibrate, estimate_noise, merge_scans
 from xsuite.xanes.edge import E0_DEFINITION, NoEdgeError, locate_edge, tabulated_edge_ev
-from xsuite.xanes.lcf import CombinationFit, LCFResult, fit_lcf, rank_combinations
+from xsuite.xanes.lcf import CombinationFit, LCFResult, fit_lcf, rank_combinations, select_combination
 from xsuite.xanes.mu import mu_fluorescence, mu_reference, mu_transmission
 from xsuite.xanes.normalize import NormalizationResult, normalization_modes, normalize
 
@@ -132,7 +132,8 @@ class SpectrumResult:
                 if key in fr:
                     out[key] = fr[key]
         if self.combinations:
-            out["best_combination"] = self.combinations[0].combination
+            out["best_combination"] = select_combination(self.combinations).combination
+            out["lowest_r_combination"] = self.combinations[0].combination
             out["combinations"] = [c.to_dict() for c in self.combinations[:max_combinations]]
         return out
 
@@ -655,7 +656,8 @@ def _normalize(cfg: XanesConfig, e: NDArray, mu: NDArray, e0: float, flatten: bo
                      **_windows(cfg, e, e0))
 
 
-def _lcf_normalization(cfg: XanesConfig, norm: NormalizationResult, anchor_ev: float | None) -> NormalizationResult:
+def _lcf_normalization(cfg: XanesConfig, norm: NormalizationResult, anchor_ev: float | None,
+                       force: bool = False) -> NormalizationResult:
     """The normalisation the LCF uses: windows anchored at one common E0 for data and standards.
 
     With windows relative to each spectrum's own E0 (Y3+ 4 eV above Y0) the post-edge polynomials run
@@ -666,7 +668,7 @@ def _lcf_normalization(cfg: XanesConfig, norm: NormalizationResult, anchor_ev: f
     e0 = float(cfg.e0_ev) if cfg.e0_ev is not None else anchor_ev
     if e0 is None or norm.nnorm < 0 or not (norm.energy_ev[0] < e0 < norm.energy_ev[-1]):
         return norm
-    if e0 == norm.e0_ev:
+    if e0 == norm.e0_ev and not force:
         return norm
     return _normalize(cfg, norm.energy_ev, norm.mu, e0, flatten=False)
 
@@ -697,6 +699,7 @@ class _Fitter:
     modes: dict[str, NDArray]
     anchor_ev: float | None
     steps: dict[str, float] = field(default_factory=dict)
+    cfg: XanesConfig | None = None  # the LCF's normalisation windows when they differ from the run's
 
 
 def _renormalized(std: StandardResult, grid: NDArray, cfg: XanesConfig, anchor: float | None
@@ -756,7 +759,7 @@ def _components(cfg: XanesConfig, names: Sequence[str]) -> tuple[str, ...]:
 
 
 def _fitter(stds: Sequence[StandardResult], cfg: XanesConfig, edge: EdgeSpec, explicit: Sequence[str],
-            grid: NDArray) -> _Fitter | None:
+            grid: NDArray, notes: _Notes) -> _Fitter | None:
     if not stds:
         return None
     names = [s.name for s in stds]
@@ -765,12 +768,15 @@ def _fitter(stds: Sequence[StandardResult], cfg: XanesConfig, edge: EdgeSpec, ex
         fit_names, rank, best = _components(cfg, names), cfg.combinatorial, False
     else:
         fit_names, rank, best = tuple(names), cfg.combinatorial or library, library
+    lcfg = _library_windows(cfg, stds, edge.tabulated_ev, grid, notes)
+    force = lcfg is not cfg
     norms, errs, steps = {}, {}, {}
     for s in stds:
         if s.normalization.nnorm < 0:  # normalised elsewhere (library, results file): same windows again
-            norms[s.name], errs[s.name], steps[s.name] = _renormalized(s, grid, cfg, edge.tabulated_ev)
+            norms[s.name], errs[s.name], steps[s.name] = _renormalized(s, grid, lcfg, edge.tabulated_ev)
         else:
-            norms[s.name], errs[s.name] = _lcf_normalization(cfg, s.normalization, edge.tabulated_ev), s.merge.mu_error
+            norms[s.name] = _lcf_normalization(lcfg, s.normalization, edge.tabulated_ev, force)
+            errs[s.name] = s.merge.mu_error
     sigma = ({n: (norms[n].energy_ev, errs[n] / norms[n].edge_step) for n in norms}
              if cfg.weighting == "noise" and cfg.fit_space == "norm" else None)
     # error budget beyond the fit's own noise: energy-calibration and normalisation errors (fit_lcf Notes).
@@ -781,13 +787,45 @@ def _fitter(stds: Sequence[StandardResult], cfg: XanesConfig, edge: EdgeSpec, ex
                    curves={nm: (n.energy_ev, n.norm) for nm, n in norms.items()}, sigma=sigma,
                    cal_err={s.name: _calibration_error_ev(s.calibrations) for s in stds},
                    modes={n: normalization_modes(norms[n], errs[n]) for n in norms},
-                   anchor_ev=edge.tabulated_ev, steps=steps)
+                   anchor_ev=edge.tabulated_ev, steps=steps, cfg=lcfg if force else None)
+
+
+def _library_windows(cfg: XanesConfig, stds: Sequence[StandardResult], anchor: float | None, grid: NDArray,
+                     notes: _Notes) -> XanesConfig:
+    """Windows for data and standards in the LCF: within the energies every pre-normalised standard (library)
+    covers, so that both are normalised over the same points. Past a standard's end its last value would be
+    held, which misplaces its edge step when the post-edge still oscillates; before its start the first
+    value is held, harmless for a flat normalised pre-edge — so a pre-edge window is kept (and extended) when
+    fewer than 10 eV of it would remain. Returns ``cfg`` itself when nothing changes."""
+    libs = [s for s in stds if s.normalization.nnorm < 0]
+    if not libs or anchor is None:
+        return cfg
+    start = max(float(s.normalization.energy_ev[0]) for s in libs)
+    end = min(float(s.normalization.energy_ev[-1]) for s in libs)
+    w = _windows(cfg, grid, anchor)
+    update: dict[str, float] = {}
+    if anchor + w["pre1_ev"] < start - 1e-6 and w["pre2_ev"] - (start - anchor) >= 10.0:
+        update["pre1_ev"] = start - anchor
+    if anchor + w["norm2_ev"] > end + 1e-6:
+        cap = end - anchor
+        norm1 = w["norm1_ev"] if cfg.norm1_ev is not None and w["norm1_ev"] < cap - 5 else float(max(15.0, round(cap / 3)))
+        if cap - norm1 < 5:
+            notes.warn(f"the standards end {cap:.0f} eV above the edge: too short a post-edge to normalise data and "
+                       "standards alike; standards used with their own normalisation")
+        else:
+            update.update(norm1_ev=norm1, norm2_ev=cap)
+    if not update:
+        return cfg
+    new = {**w, **update}
+    notes.warn(f"LCF normalisation windows {new['pre1_ev']:g}..{new['pre2_ev']:g} and {new['norm1_ev']:g}..."
+               f"{new['norm2_ev']:.1f} eV (data and standards alike: the library covers {start:.1f}–{end:.1f} eV)")
+    return cfg.model_copy(update=new)
 
 
 def _fit(fitter: _Fitter, cfg: XanesConfig, norm: NormalizationResult, merged: MergeResult,
          cals: Sequence[CalibrationResult | None], label: str, notes: _Notes
          ) -> tuple[LCFResult | None, tuple[CombinationFit, ...] | None, str]:
-    lnorm = _lcf_normalization(cfg, norm, fitter.anchor_ev)
+    lnorm = _lcf_normalization(fitter.cfg or cfg, norm, fitter.anchor_ev, force=fitter.cfg is not None)
     sigma = merged.mu_error / lnorm.edge_step if cfg.weighting == "noise" else None
     kw = dict(e0_ev=norm.e0_ev, fit_range_ev=tuple(cfg.fit_range_ev), sum_to_one=cfg.sum_to_one, sigma=sigma,
               space=cfg.fit_space)
@@ -798,7 +836,7 @@ def _fit(fitter: _Fitter, cfg: XanesConfig, norm: NormalizationResult, merged: M
             combos = rank_combinations(lnorm.energy_ev, lnorm.norm, {n: fitter.curves[n] for n in names},
                                        max_components=cfg.max_components, **kw)
             if fitter.best_of_ranking and combos:
-                names = list(combos[0].standards)
+                names = list(select_combination(combos).standards)
         lcf = fit_lcf(lnorm.energy_ev, lnorm.norm, {n: fitter.curves[n] for n in names}, **kw,
                       vary_shifts=cfg.vary_shifts, max_shift_ev=cfg.max_shift_ev, n_bootstrap=cfg.n_bootstrap,
                       standards_sigma=None if fitter.sigma is None else {n: fitter.sigma[n] for n in names},
@@ -918,7 +956,7 @@ def run_xanes(
     edge, merged = _load_positions(groups, cfg, edge, notes, progress)
     stds, explicit = _standards_of(standards, libraries, cfg, edge, notes)
     grid = merged[0].merge.energy_ev
-    fitter = _fitter(stds, cfg, edge, explicit, grid)
+    fitter = _fitter(stds, cfg, edge, explicit, grid, notes)
     results: list[SpectrumResult] = []
     for p in merged:
         m = p.merge
@@ -1133,7 +1171,8 @@ def _write_combinations(e: Any, run: XanesRun) -> None:
             j = keys.index(c.combination)
             rf[i, j], rc[i, j], rank[i, j] = c.r_factor, c.reduced_chisq, c.rank
     e.write_collection("combinations", {"combination": keys, "r_factor": rf, "reduced_chisq": rc, "rank": rank,
-                                        "best_combination": [c[0].combination if c else "" for c in ranked]})
+                                        "best_combination": [select_combination(c).combination if c else ""
+                                                             for c in ranked]})
 
 
 def _write_notes(e: Any, run: XanesRun) -> None:
@@ -1290,9 +1329,11 @@ def _choose_components(cfg: XanesConfig, stds: Sequence[StandardResult], e: NDAr
                                                       for s in stds}, e0_ev=anchor,
                                    fit_range_ev=tuple(cfg.fit_range_ev), max_components=cfg.max_components,
                                    sum_to_one=cfg.sum_to_one, flatten=cfg.flatten, **windows)
-    best = ranking[0].standards
+    chosen = select_combination(ranking)
+    best = chosen.standards
     notes.warn(f"{where}: no --components: the map uses {', '.join(best)}, the best of {len(ranking)} combinations "
-               f"of the {len(stds)} standards for the summed spectrum (R = {ranking[0].r_factor:.2e})")
+               f"of the {len(stds)} standards for the summed spectrum (R = {chosen.r_factor:.2e}, F-test p = "
+               f"{chosen.p_value:.2f} against the lowest R)")
     return [next(s for s in stds if s.name == c) for c in best], ranking
 
 

@@ -36,6 +36,8 @@ __all__ = [
     "CombinatorialResult",
     "CombinationFit",
     "rank_combinations",
+    "ranked",
+    "select_combination",
     "solve_lcf_batch",
     "fit_lcf",
     "fit_lcf_combinations",
@@ -745,6 +747,7 @@ class CombinationFit:
     n_points: int
     n_free: int
     rank: int = 0
+    p_value: float = float("nan")
 
     @property
     def combination(self) -> str:
@@ -755,7 +758,7 @@ class CombinationFit:
         """JSON record: combination, statistics and each fraction ± error."""
         return {"rank": self.rank, "combination": self.combination, "r_factor": self.r_factor,
                 "chisq": self.chisq, "reduced_chisq": self.reduced_chisq, "n_points": self.n_points,
-                "n_free": self.n_free,
+                "n_free": self.n_free, "p_value": self.p_value,
                 "fractions": {s: float(v) for s, v in zip(self.standards, self.fractions)},
                 "fraction_errors": {s: float(v) for s, v in zip(self.standards, self.fraction_errors)}}
 
@@ -819,8 +822,50 @@ def rank_combinations(
                 standards=tuple(names[i] for i in combo), fractions=w, fraction_errors=res.fraction_errors[0],
                 r_factor=float(res.r_factor[0]), chisq=float(res.chisq[0]),
                 reduced_chisq=float(res.reduced_chisq[0]), n_points=int(e.size), n_free=int(res.n_free[0])))
-    fits.sort(key=lambda f: (f.r_factor, len(f.standards)))
-    return tuple(CombinationFit(**{**f.__dict__, "rank": i + 1}) for i, f in enumerate(fits))
+    return ranked(fits)
+
+
+def ranked(fits: Sequence[CombinationFit]) -> tuple[CombinationFit, ...]:
+    """Fits sorted by R-factor (Athena's order) with ``rank`` and the F-test ``p_value`` against the lowest-R fit.
+
+    ``p_value`` is the probability that a fit with fewer free parameters is as much worse than the
+    lowest-R fit as it is by chance alone (F = [(χ²ₐ − χ²_b)/(p_b − pₐ)] / [χ²_b/(n − p_b)], Hamilton's
+    test in its F form); 1 for the lowest-R fit, NaN (not tested) for fits with as many parameters or more.
+    """
+    from scipy.stats import f as f_dist
+
+    order = sorted(fits, key=lambda f: (f.r_factor, len(f.standards)))
+    if not order:
+        return ()
+    top = order[0]
+    out = []
+    for i, f in enumerate(order):
+        dp = top.n_free - f.n_free
+        dof = top.n_points - top.n_free
+        if i == 0:
+            p = 1.0
+        elif dp <= 0 or dof <= 0 or top.chisq <= 0:
+            p = float("nan")
+        else:
+            stat = max(f.chisq - top.chisq, 0.0) / dp / (top.chisq / dof)
+            p = float(f_dist.sf(stat, dp, dof))
+        out.append(CombinationFit(**{**f.__dict__, "rank": i + 1, "p_value": p}))
+    return tuple(out)
+
+
+def select_combination(fits: Sequence[CombinationFit], alpha: float = 0.05) -> CombinationFit:
+    """The smallest subset not significantly worse than the lowest-R fit (``p_value ≥ alpha``), lowest R
+    among equals — more standards always lower R a little, so R alone would always pick the largest set.
+
+    Examples
+    --------
+    >>> fits = ranked([CombinationFit(("A", "B", "C"), np.ones(3) / 3, np.zeros(3), 1.0e-4, 100.0, 1.0, 103, 2),
+    ...                CombinationFit(("A", "B"), np.ones(2) / 2, np.zeros(2), 1.01e-4, 101.0, 1.0, 103, 1)])
+    >>> select_combination(fits).combination
+    'A+B'
+    """
+    ok = [f for f in fits if f.p_value >= alpha] or list(fits[:1])
+    return min(ok, key=lambda f: (len(f.standards), f.r_factor))
 
 
 def fit_lcf_map(

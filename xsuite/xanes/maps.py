@@ -86,11 +86,14 @@ def map_windows(energy_ev: ArrayLike, e0_ev: float, pre1_ev: float | None = None
     p1, p2 = int(_index_of(e, e0_ev + pre1)), int(_index_nearest(e, e0_ev + pre2))
     if p2 - p1 < 2:
         p2 = min(m, p1 + 2)
-    q1, q2 = int(_index_of(e, e0_ev + norm1)), int(_index_nearest(e, e0_ev + norm2)) + 1
-    q1 = min(q1, m - 2)
+    # larch's index rules: [index_of(norm1), index_nearest(norm2)), at least 2 points, nnorm ≤ 1 below 5
+    q1, q2 = int(_index_of(e, e0_ev + norm1)), int(_index_nearest(e, e0_ev + norm2))
+    q1 = min(q1, m - 3)
     deg = 1 if nnorm is None else int(nnorm)
-    if q2 - q1 < 5:
-        deg = min(deg, 1 if q2 - q1 >= 3 else 0)
+    if q2 - q1 < 2:
+        q1, deg = q1 - 2, 0
+    elif q2 - q1 < 5:
+        deg = min(deg, 1)
     if p2 - p1 < 2 or q2 - q1 < 2:
         raise ValueError(f"normalisation windows hold {p2 - p1} pre-edge and {q2 - q1} post-edge points on the "
                          f"grid {e[0]:.1f}–{e[-1]:.1f} eV (E0 {e0_ev:.1f}); expected at least 2 each")
@@ -477,7 +480,8 @@ def rank_summed_spectrum(
     Returns
     -------
     tuple of :class:`~xsuite.xanes.lcf.CombinationFit`
-        Best (lowest R-factor) first; fractions in the standards' own unit-step normalisation.
+        Lowest R-factor first (with F-test p-values, :func:`~xsuite.xanes.lcf.ranked`); fractions in the
+        standards' own unit-step normalisation.
 
     Examples
     --------
@@ -489,7 +493,7 @@ def rank_summed_spectrum(
     """
     import itertools
 
-    from xsuite.xanes.lcf import CombinationFit
+    from xsuite.xanes.lcf import CombinationFit, ranked
 
     e = np.asarray(energy_ev, float)
     y = np.asarray(spectrum, float)[None, :]
@@ -513,5 +517,4 @@ def rank_summed_spectrum(
                                        r_factor=float(res.r_factor[0]), chisq=float(res.chisq[0]),
                                        reduced_chisq=float(res.reduced_chisq[0]), n_points=int(sel.sum()),
                                        n_free=int(res.n_free[0])))
-    fits.sort(key=lambda f: (f.r_factor, len(f.standards)))
-    return tuple(CombinationFit(**{**f.__dict__, "rank": i + 1}) for i, f in enumerate(fits))
+    return ranked(fits)
