@@ -175,13 +175,14 @@ class ChemicalMap:
 
 
 def pixel_noise(mu: NDArray) -> NDArray:
-    """White-noise σ of every row of ``mu`` (n, m): robust scatter of the second difference / √6."""
-    d2 = mu[:, :-2] - 2 * mu[:, 1:-1] + mu[:, 2:]
-    med = np.median(d2, axis=1, keepdims=True)
-    return 1.4826 * np.median(np.abs(d2 - med), axis=1) / np.sqrt(6.0)
+    """White-noise σ of every row of ``mu`` (n, m): 1.4826 × median |second difference| / √6 (the second
+    difference of a smooth spectrum is ~0, of white noise N(0, 6σ²); the median ignores the edge)."""
+    d2 = np.abs(mu[:, :-2] - 2 * mu[:, 1:-1] + mu[:, 2:]).astype(np.float32)  # float32 partition: 3x faster
+    k = d2.shape[1] // 2
+    return 1.4826 * np.partition(d2, k, axis=1)[:, k].astype(float) / np.sqrt(6.0)
 
 
-def _normalize_pixels(e: NDArray, mu: NDArray, w: NormWindows) -> dict[str, NDArray]:
+def _normalize_pixels(e: NDArray, mu: NDArray, w: NormWindows, sigma: NDArray | None = None) -> dict[str, NDArray]:
     """larch-style normalisation of every pixel with shared windows (one pseudo-inverse per window).
 
     The step's standard error comes from the pixel's white noise σ (:func:`pixel_noise`, robust over the
@@ -201,7 +202,7 @@ def _normalize_pixels(e: NDArray, mu: NDArray, w: NormWindows) -> dict[str, NDAr
     cov_p, cov_q = np.linalg.pinv(xp.T @ xp), np.linalg.pinv(xq.T @ xq)
     dq_dc = -(hq @ np.vander(x[w.post], 2, increasing=True))  # post-edge response to the pre-edge line
     ds_dc = xq0 @ dq_dc
-    sigma = pixel_noise(mu)
+    sigma = pixel_noise(mu) if sigma is None else sigma
     var_step = sigma**2 * (float(xq0 @ cov_q @ xq0) + float(ds_dc @ cov_p @ ds_dc))
     return {"x": x, "pre": pre, "step": np.abs(step_signed), "step_signed": step_signed, "cq": cq,
             "step_err": np.sqrt(var_step), "sigma": sigma, "cov_p": cov_p, "xq0": xq0, "cov_q": cov_q,
@@ -413,11 +414,13 @@ def fit_chemical_map(
     for start in range(0, n, chunk):
         rows = slice(start, min(n, start + chunk))
         nrm = _normalize_pixels(e, pix[rows], w)
-        nrm_all.append({"step": nrm["step"], "step_err": nrm["step_err"], "signed": nrm["step_signed"]})
+        nrm_all.append({"step": nrm["step"], "step_err": nrm["step_err"], "signed": nrm["step_signed"],
+                        "sigma": nrm["sigma"]})
         step[rows], step_err[rows] = nrm["step"], nrm["step_err"]
         e0map[rows] = _pixel_e0(e, pix[rows], (e0_ev - e0_search_ev, e0_ev + e0_search_ev))
     snr = np.where(step_err > 0, step / np.maximum(step_err, np.finfo(float).tiny), np.inf)
     signed = np.concatenate([d["signed"] for d in nrm_all])
+    sigma_all = np.concatenate([d["sigma"] for d in nrm_all])
     if min_edge_step is None:
         good = step[finite & (signed > 0)]
         min_edge_step = 0.02 * float(np.percentile(good, 99)) if good.size else 0.0
@@ -425,7 +428,7 @@ def fit_chemical_map(
     fit_rows = np.flatnonzero(mask)
     for start in range(0, fit_rows.size, chunk):
         rows = fit_rows[start:start + chunk]
-        nrm = _normalize_pixels(e, pix[rows], w)
+        nrm = _normalize_pixels(e, pix[rows], w, sigma_all[rows])
         ynorm = _normalized(pix[rows], nrm, w, flatten)[:, sel]
         res = solve_lcf_batch(A, ynorm, sum_to_one=sum_to_one, names=names)
         dof = np.maximum(sel.sum() - res.n_free, 1)
