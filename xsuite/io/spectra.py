@@ -815,6 +815,14 @@ def read_stack(path: str | Path) -> Stack:
     ------
     DataFormatError
         Not a 3-D stack.
+
+    Examples
+    --------
+    >>> import tempfile, os, tifffile
+    >>> f = os.path.join(tempfile.mkdtemp(), "stack.tif")
+    >>> tifffile.imwrite(f, np.zeros((73, 4, 5), np.float32))
+    >>> read_stack(f).data.shape
+    (73, 4, 5)
     """
     p, inner = split_source(path)
     if not p.exists():
@@ -869,6 +877,14 @@ def read_energies(path: str | Path) -> NDArray[np.float64]:
     ------
     DataFormatError
         Not numbers, or not strictly increasing.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> f = os.path.join(tempfile.mkdtemp(), "e.txt")
+    >>> np.savetxt(f, [7.1, 7.11, 7.12, 7.13, 7.14])
+    >>> read_energies(f).tolist()
+    [7100.0, 7110.0, 7120.0, 7130.0, 7140.0]
     """
     p = Path(path)
     if not p.exists():

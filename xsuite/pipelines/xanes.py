@@ -48,7 +48,8 @@ from xsuite.io.spectra import (
 )
 from xsuite.xanes.calibrate import CalibrationResult, Glitch, MergeResult, calibrate, estimate_noise, merge_scans
 from xsuite.xanes.edge import E0_DEFINITION, NoEdgeError, locate_edge, tabulated_edge_ev
-from xsuite.xanes.lcf import CombinationFit, LCFResult, fit_lcf, rank_combinations, select_combination
+from xsuite.xanes.lcf import (CombinationFit, LCFResult, fit_lcf, rank_combinations, select_combination,
+                              unit_step_fractions)
 from xsuite.xanes.mu import mu_fluorescence, mu_reference, mu_transmission
 from xsuite.xanes.normalize import NormalizationResult, normalization_modes, normalize
 
@@ -257,6 +258,13 @@ def resolve_edge(cfg: XanesConfig, first: Scan | None) -> EdgeSpec:
     ------
     ConfigError
         An element/edge xraydb does not know.
+
+    Examples
+    --------
+    >>> resolve_edge(XanesConfig(element="fe"), None).label
+    'Fe K'
+    >>> resolve_edge(XanesConfig(element="U", edge="L3", reference_element="Y"), None).reference_tabulated_ev
+    17038.0
     """
     if cfg.element:
         el, ed, src = cfg.element.strip().capitalize(), (cfg.edge or "K").upper(), "config"
@@ -439,6 +447,17 @@ def load_scan(path: Path, cfg: XanesConfig, edge: EdgeSpec, notes: _Notes, *, st
     DataFormatError
         Missing columns, no edge of the absorber in any usable µ(E), a required reference without edge —
         one line naming the file, the field and what was expected.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from xsuite.simulate.xanes import simulate_edge_scan, write_edge_scan
+    >>> cols, truth = simulate_edge_scan("Cu", "K", seed=0)
+    >>> f = write_edge_scan(os.path.join(tempfile.mkdtemp(), "cu.xdi"), cols, "xdi", element="Cu")
+    >>> cfg = XanesConfig()
+    >>> s = load_scan(f, cfg, resolve_edge(cfg, read_scan(f)), _Notes())
+    >>> s.mode, abs(s.calibration.energy_shift_ev + truth["offset_ev"]) < 0.1
+    ('transmission', True)
     """
     scan = read_scan(path)
     mode = cfg.standards_mode if standard else cfg.mode
@@ -729,24 +748,15 @@ def _unit_step(lcf: LCFResult, steps: Mapping[str, float]) -> LCFResult:
     s = np.array([steps.get(n, 1.0) for n in lcf.standards])
     if np.allclose(s, 1.0):
         return lcf
-    a = lcf.fractions / s
-    tot = a.sum() if lcf.sum_to_one and a.sum() > 0 else 1.0
-    scale = 1.0 / (s * tot)
-
-    def conv(v: NDArray) -> NDArray:
-        return (np.asarray(v, float) / s) / tot
-
-    return replace(lcf, fractions=a / tot, fraction_errors=lcf.fraction_errors * scale,
-                   fraction_ci_low=conv(lcf.fraction_ci_low), fraction_ci_high=conv(lcf.fraction_ci_high),
-                   error_budget={k: v * scale for k, v in lcf.error_budget.items()},
-                   status=lcf.status if lcf.status != "ok" else "ok")
+    f, scale = unit_step_fractions(lcf.fractions, s, lcf.sum_to_one)
+    ci = [unit_step_fractions(b, s, lcf.sum_to_one)[0] for b in (lcf.fraction_ci_low, lcf.fraction_ci_high)]
+    return replace(lcf, fractions=f, fraction_errors=lcf.fraction_errors * scale, fraction_ci_low=ci[0],
+                   fraction_ci_high=ci[1], error_budget={k: v * scale for k, v in lcf.error_budget.items()})
 
 
 def _unit_step_combination(c: CombinationFit, steps: Mapping[str, float]) -> CombinationFit:
-    s = np.array([steps.get(n, 1.0) for n in c.standards])
-    a = c.fractions / s
-    tot = a.sum() if a.sum() > 0 else 1.0
-    return replace(c, fractions=a / tot, fraction_errors=c.fraction_errors / (s * tot))
+    f, scale = unit_step_fractions(c.fractions, [steps.get(n, 1.0) for n in c.standards])
+    return replace(c, fractions=f, fraction_errors=c.fraction_errors * scale)
 
 
 def _components(cfg: XanesConfig, names: Sequence[str]) -> tuple[str, ...]:
@@ -1406,6 +1416,22 @@ def run_xanes_map(
         Unreadable stack, energies not matching the pages, no edge of the absorber in the summed spectrum.
     ConfigError
         No standards, unknown components.
+
+    Examples
+    --------
+    >>> import tempfile, os, tifffile
+    >>> from xsuite.simulate.xanes import model_norm, simulate_xanes_stack
+    >>> d = tempfile.mkdtemp()
+    >>> e = np.arange(8900.0, 9100.0, 1.0)
+    >>> a, b = model_norm(e, 8980.0, white_line=0.05), model_norm(e, 8988.0, white_line=0.8)
+    >>> np.savetxt(os.path.join(d, "lib.dat"), np.c_[e, a, b], header="energy Cu CuO")
+    >>> f = np.linspace(0, 1, 20).reshape(4, 5)
+    >>> tifffile.imwrite(os.path.join(d, "s.tif"), simulate_xanes_stack(e, np.array([a, b]), np.array([f, 1 - f]),
+    ...                                                                 counts=1e7).astype(np.float32))
+    >>> run = run_xanes_map(os.path.join(d, "s.tif"), energies=e, libraries=[os.path.join(d, "lib.dat")],
+    ...                     config=XanesConfig(element="Cu"))
+    >>> bool(np.allclose(run.chemical_map.fractions[0], f, atol=0.03))
+    True
     """
     import time
 

@@ -337,6 +337,12 @@ def model_norm(energy_ev: ArrayLike, edge_ev: float, *, white_line: float = 0.4,
     The step's derivative maximum (the inflection of the arctan) is at ``edge_ev``; the white line sits
     ``2·width_ev`` above it and shifts the derivative maximum only slightly (the truth the tests use is
     the model's own derivative maximum on a fine grid, :func:`model_e0`).
+
+    Examples
+    --------
+    >>> y = model_norm(np.array([8900.0, 8979.0, 9200.0]), 8979.0, white_line=0.0)
+    >>> np.round(y, 2).tolist()
+    [0.01, 0.5, 1.0]
     """
     x = np.asarray(energy_ev, float) - edge_ev
     y = 0.5 + np.arctan(x / width_ev) / np.pi
@@ -346,7 +352,13 @@ def model_norm(energy_ev: ArrayLike, edge_ev: float, *, white_line: float = 0.4,
 
 
 def model_e0(edge_ev: float, **kw: Any) -> float:
-    """Derivative maximum of :func:`model_norm` on a 0.001 eV grid (the E0 truth)."""
+    """Derivative maximum of :func:`model_norm` on a 0.001 eV grid (the E0 truth).
+
+    Examples
+    --------
+    >>> round(model_e0(8979.0, white_line=0.0), 2)
+    8979.0
+    """
     fine = np.arange(edge_ev - 30.0, edge_ev + 30.0, 0.001)
     return float(fine[int(np.argmax(np.gradient(model_norm(fine, edge_ev, **kw), fine)))])
 
@@ -367,6 +379,12 @@ def simulate_edge_scan(element: str, edge: str = "K", *, shift_ev: float = 3.0, 
         Columns ``energy, I0, I1, I2`` (+ ``ROIk, ICRk, OCRk, DTk`` with ``fluorescence``) and the truth:
         ``tabulated_e0_ev``, ``e0_ev`` (calibrated sample E0), ``offset_ev``, ``edge_step`` (transmission
         jump), ``shift_ev``.
+
+    Examples
+    --------
+    >>> cols, truth = simulate_edge_scan("Cu", "K", seed=0)
+    >>> sorted(cols), truth["tabulated_e0_ev"]
+    (['I0', 'I1', 'I2', 'energy'], 8979.0)
     """
     import xraydb
 
@@ -410,6 +428,14 @@ def write_edge_scan(path: str | Path, cols: dict[str, NDArray[np.float64]], voca
     ``ssrl``: SSRL "EXAFS Data Collector" (I0, I1, I2, header offsets, no element); ``gsecars``: Epics
     StepScan (I0, I1, I2, ``<El>_Ka_mcaN`` + ``DTFactor_mcaN``, ``ScanParameters.element``); ``xdac``: NSLS
     XDAC (I0, It, Ir, Ifch/Ifslow/Iffast, no element); ``bmm``: NSLS-II BMM XDI (I0, It, Ir, ROI/ICR/OCR).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> cols, _ = simulate_edge_scan("Fe", "K", seed=0)
+    >>> p = write_edge_scan(os.path.join(tempfile.mkdtemp(), "fe.xdi"), cols, "xdi", element="Fe")
+    >>> p.read_text().splitlines()[2]
+    '# Column.2: i0'
     """
     p = Path(path)
     e = cols["energy"]
@@ -495,6 +521,13 @@ def simulate_xanes_stack(energy_ev: ArrayLike, standards_norm: ArrayLike, amount
     -------
     ndarray (m, y, x)
         µ(E) = counts/monitor, with a sloped pre-edge and a varying edge step (the amounts).
+
+    Examples
+    --------
+    >>> e = np.arange(7080.0, 7200.0, 1.0)
+    >>> stack = simulate_xanes_stack(e, model_norm(e, 7112.0)[None, :], np.ones((1, 3, 4)))
+    >>> stack.shape
+    (120, 3, 4)
     """
     rng = np.random.default_rng(seed)
     e = np.asarray(energy_ev, float)

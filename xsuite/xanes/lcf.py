@@ -38,6 +38,7 @@ __all__ = [
     "rank_combinations",
     "ranked",
     "select_combination",
+    "unit_step_fractions",
     "solve_lcf_batch",
     "fit_lcf",
     "fit_lcf_combinations",
@@ -825,12 +826,41 @@ def rank_combinations(
     return ranked(fits)
 
 
+def unit_step_fractions(weights: ArrayLike, steps: ArrayLike, sum_to_one: bool = True
+                        ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Weights of standards renormalised with the data's windows -> fractions in the standards' own unit-step
+    normalisation, fᵢ = (wᵢ/sᵢ)/Σ(wⱼ/sⱼ) (without sum-to-one: wᵢ/sᵢ), and the factor that scales their errors.
+
+    ``steps`` are the standards' edge steps in those windows (1 for a standard normalised there in the
+    first place). Works on (..., k) arrays.
+
+    Examples
+    --------
+    >>> f, scale = unit_step_fractions([0.5, 0.5], [1.0, 0.8])
+    >>> np.round(f, 4).tolist(), np.round(scale, 4).tolist()
+    ([0.4444, 0.5556], [0.8889, 1.1111])
+    """
+    w = np.asarray(weights, float)
+    s = np.asarray(steps, float)
+    a = w / s
+    tot = np.sum(a, axis=-1, keepdims=True) if sum_to_one else np.ones(a.shape[:-1] + (1,))
+    tot = np.where(tot > 0, tot, 1.0)
+    return a / tot, np.broadcast_to(1.0 / (s * tot), a.shape).copy()
+
+
 def ranked(fits: Sequence[CombinationFit]) -> tuple[CombinationFit, ...]:
     """Fits sorted by R-factor (Athena's order) with ``rank`` and the F-test ``p_value`` against the lowest-R fit.
 
     ``p_value`` is the probability that a fit with fewer free parameters is as much worse than the
     lowest-R fit as it is by chance alone (F = [(χ²ₐ − χ²_b)/(p_b − pₐ)] / [χ²_b/(n − p_b)], Hamilton's
     test in its F form); 1 for the lowest-R fit, NaN (not tested) for fits with as many parameters or more.
+
+    Examples
+    --------
+    >>> a = CombinationFit(("A",), np.ones(1), np.zeros(1), 2e-4, 130.0, 1.3, 101, 0)
+    >>> b = CombinationFit(("A", "B"), np.ones(2) / 2, np.zeros(2), 1e-4, 100.0, 1.0, 101, 1)
+    >>> [(f.combination, f.rank, round(f.p_value, 4)) for f in ranked([a, b])]
+    [('A+B', 1, 1.0), ('A', 2, 0.0)]
     """
     from scipy.stats import f as f_dist
 

@@ -27,7 +27,7 @@ from typing import Any, Mapping
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from xsuite.xanes.lcf import solve_lcf_batch
+from xsuite.xanes.lcf import solve_lcf_batch, unit_step_fractions
 from xsuite.xanes.normalize import _index_nearest, _index_of
 
 __all__ = ["ChemicalMap", "NormWindows", "fit_chemical_map", "map_windows", "normalized_pixels", "pixel_noise",
@@ -176,7 +176,15 @@ class ChemicalMap:
 
 def pixel_noise(mu: NDArray) -> NDArray:
     """White-noise σ of every row of ``mu`` (n, m): 1.4826 × median |second difference| / √6 (the second
-    difference of a smooth spectrum is ~0, of white noise N(0, 6σ²); the median ignores the edge)."""
+    difference of a smooth spectrum is ~0, of white noise N(0, 6σ²); the median ignores the edge).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> mu = np.linspace(0, 1, 400)[None, :] + rng.normal(0, 0.01, (3, 400))
+    >>> bool(np.all(np.abs(pixel_noise(mu) - 0.01) < 0.0015))
+    True
+    """
     d2 = np.abs(mu[:, :-2] - 2 * mu[:, 1:-1] + mu[:, 2:]).astype(np.float32)  # float32 partition: 3x faster
     k = d2.shape[1] // 2
     return 1.4826 * np.partition(d2, k, axis=1)[:, k].astype(float) / np.sqrt(6.0)
@@ -286,7 +294,7 @@ def _standards_on_grid(e: NDArray, standards: Mapping[str, tuple[ArrayLike, Arra
     Normalising pixels and standards with the same windows keeps the model linear: a pixel holding amounts
     aᵢ of standards with steps sᵢ (in those windows) normalises to Σ (aᵢsᵢ/Σaⱼsⱼ)·ñᵢ, so the fitted weights
     sum to one exactly and ``wᵢ/sᵢ`` are the amounts in the standards' own unit-step normalisation
-    (:func:`_unit_step_fractions`). Without it, a library normalised elsewhere (Athena, over a long EXAFS
+    (:func:`~xsuite.xanes.lcf.unit_step_fractions`). Without it, a library normalised elsewhere (Athena, over a long EXAFS
     range) does not have unit step in the stack's short windows and sum-to-one biases every fraction
     (by 0.02–0.05 on the HXN Fe library). Below (above) a standard's first (last) energy its first (last)
     value is held (flat normalised pre- and post-edge).
@@ -302,19 +310,16 @@ def _standards_on_grid(e: NDArray, standards: Mapping[str, tuple[ArrayLike, Arra
     return _normalized(raw, nrm, w, flatten), nrm["step"]
 
 
-def _unit_step_fractions(w: NDArray, errors: tuple[NDArray, ...], steps: NDArray, sum_to_one: bool
-                         ) -> tuple[NDArray, ...]:
-    """Weights of standards normalised in the map windows -> fractions in the standards' own unit-step
-    normalisation: fᵢ = (wᵢ/sᵢ)/Σ(wⱼ/sⱼ) (without the sum: wᵢ/sᵢ); errors scaled by ∂fᵢ/∂wᵢ."""
-    a = w / steps[None, :]
-    scale = 1.0 / steps[None, :]
-    if sum_to_one:
-        tot = a.sum(axis=1, keepdims=True)
-        tot = np.where(tot > 0, tot, 1.0)
-        f = a / tot
-        scale = scale / tot * np.abs(1.0 - f)  + scale / tot * f  # (1 − f)/ (s T) + f/(s T): ≤ 1/(sT)
-        return (f,) + tuple(err * scale for err in errors)
-    return (a,) + tuple(err * scale for err in errors)
+def _fit_window(e: NDArray, standards: Mapping[str, tuple[ArrayLike, ArrayLike]], e0_ev: float,
+                fit_range_ev: tuple[float, float]) -> NDArray[np.bool_]:
+    """Stack energies in E0 + fit range that every standard covers."""
+    lo = max([e0_ev + fit_range_ev[0]] + [float(np.min(standards[n][0])) for n in standards])
+    hi = min([e0_ev + fit_range_ev[1]] + [float(np.max(standards[n][0])) for n in standards])
+    sel = (e >= lo - 1e-9) & (e <= hi + 1e-9)
+    if sel.sum() <= len(standards) + 1:
+        raise ValueError(f"only {int(sel.sum())} stack energies in the fit window {lo:.1f}–{hi:.1f} eV that the "
+                         f"standards cover; expected more than {len(standards) + 1}")
+    return sel
 
 
 def fit_chemical_map(
@@ -393,12 +398,7 @@ def fit_chemical_map(
         raise ValueError(f"stack must be (energy, y, x) with {e.size} energies; got shape {cube.shape}")
     m, ny, nx = cube.shape
     names = tuple(standards)
-    lo = max([e0_ev + fit_range_ev[0]] + [float(np.min(standards[n][0])) for n in names])
-    hi = min([e0_ev + fit_range_ev[1]] + [float(np.max(standards[n][0])) for n in names])
-    sel = (e >= lo - 1e-9) & (e <= hi + 1e-9)
-    if sel.sum() <= len(names) + 1:
-        raise ValueError(f"only {int(sel.sum())} stack energies in the fit window {lo:.1f}–{hi:.1f} eV that the "
-                         f"standards cover; expected more than {len(names) + 1}")
+    sel = _fit_window(e, standards, e0_ev, fit_range_ev)
     w = map_windows(e, e0_ev, pre1_ev, pre2_ev, norm1_ev, norm2_ev, nnorm)
     A, std_step = _standards_on_grid(e, standards, w, flatten)
     A = A[:, sel]
@@ -434,8 +434,8 @@ def fit_chemical_map(
         dof = np.maximum(sel.sum() - res.n_free, 1)
         nrm["flatten"] = flatten
         err_z = _normalization_errors(res.fractions, A, nrm["x"][sel], e[sel] >= e[w.i_e0], nrm, sum_to_one)
-        fr[rows], fn[rows], fz[rows] = _unit_step_fractions(res.fractions, (res.fraction_errors, err_z), std_step,
-                                                            sum_to_one)
+        fr[rows], scale = unit_step_fractions(res.fractions, std_step, sum_to_one)
+        fn[rows], fz[rows] = res.fraction_errors * scale, err_z * scale
         rf[rows], rc[rows] = res.r_factor, res.chisq / dof
         rr[rows] = np.sqrt(res.chisq / sel.sum())
     fe = np.sqrt(fn**2 + fz**2)
@@ -456,7 +456,16 @@ def fit_chemical_map(
 
 def normalized_pixels(energy_ev: ArrayLike, stack: ArrayLike, windows: NormWindows,
                       pixels: NDArray[np.bool_], flatten: bool = True) -> NDArray[np.float64]:
-    """Normalised spectra (n, m) of the selected pixels (``pixels`` a (y, x) mask), as the map fit saw them."""
+    """Normalised spectra (n, m) of the selected pixels (``pixels`` a (y, x) mask), as the map fit saw them.
+
+    Examples
+    --------
+    >>> e = np.arange(7080.0, 7200.0, 1.0)
+    >>> cube = np.broadcast_to((0.1 + 2.0 / (1 + np.exp(-(e - 7112.0) / 2)))[:, None, None], (e.size, 2, 2))
+    >>> y = normalized_pixels(e, cube, map_windows(e, 7112.0), np.ones((2, 2), bool))
+    >>> y.shape, round(float(y[0, -1]), 2)
+    ((4, 120), 1.0)
+    """
     e = np.asarray(energy_ev, float)
     cube = np.asarray(stack, float)
     pix = cube.reshape(cube.shape[0], -1).T[np.asarray(pixels, bool).ravel()]
@@ -503,9 +512,7 @@ def rank_summed_spectrum(
     names = list(standards)
     w = map_windows(e, e0_ev, **windows)
     A_all, steps = _standards_on_grid(e, standards, w, flatten)
-    lo = max([e0_ev + fit_range_ev[0]] + [float(np.min(standards[n][0])) for n in names])
-    hi = min([e0_ev + fit_range_ev[1]] + [float(np.max(standards[n][0])) for n in names])
-    sel = (e >= lo - 1e-9) & (e <= hi + 1e-9)
+    sel = _fit_window(e, standards, e0_ev, fit_range_ev)
     ynorm = _normalized(y, _normalize_pixels(e, y, w), w, flatten)[:, sel]
     kmax = len(names) if max_components is None else max(1, min(int(max_components), len(names)))
     fits = []
@@ -515,8 +522,9 @@ def rank_summed_spectrum(
             res = solve_lcf_batch(A_all[idx][:, sel], ynorm, sum_to_one=sum_to_one)
             if r > 1 and np.any(res.fractions[0] < min_weight):
                 continue
-            f, fe = _unit_step_fractions(res.fractions, (res.fraction_errors,), steps[idx], sum_to_one)
-            fits.append(CombinationFit(standards=tuple(names[i] for i in idx), fractions=f[0], fraction_errors=fe[0],
+            f, scale = unit_step_fractions(res.fractions[0], steps[idx], sum_to_one)
+            fits.append(CombinationFit(standards=tuple(names[i] for i in idx), fractions=f,
+                                       fraction_errors=res.fraction_errors[0] * scale,
                                        r_factor=float(res.r_factor[0]), chisq=float(res.chisq[0]),
                                        reduced_chisq=float(res.reduced_chisq[0]), n_points=int(sel.sum()),
                                        n_free=int(res.n_free[0])))
