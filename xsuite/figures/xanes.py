@@ -213,9 +213,8 @@ REGION_COLORS = (OKABE_ITO["sky_blue"], OKABE_ITO["orange"], OKABE_ITO["bluish_g
 
 
 def _draw_regions(ax: Any, spans: Sequence[tuple[str, float, float]], label: bool) -> None:
-    """Shade each standard's edge region; names inside the top of the axes, beside their band."""
-    order = sorted(range(len(spans)), key=lambda i: spans[i][1])
-    for rank, i in enumerate(order):
+    """Shade each standard's edge region (named in the legend when ``label``)."""
+    for i in sorted(range(len(spans)), key=lambda i: spans[i][1]):
         sn, lo, hi = spans[i]
         rc = REGION_COLORS[i % 4]
         span = ax.axvspan(lo, hi, color=rc, alpha=0.25, lw=0, zorder=0)

@@ -430,7 +430,7 @@ def read_athena_project(path: str | Path) -> dict[str, Scan]:
         if g is None or not hasattr(g, "energy") or not hasattr(g, "mu"):
             continue
         cols = {"energy": np.asarray(g.energy, float), "mu": np.asarray(g.mu, float)}
-        if hasattr(g, "i0") and np.size(getattr(g, "i0")) == cols["energy"].size:
+        if hasattr(g, "i0") and np.size(g.i0) == cols["energy"].size:
             cols["i0"] = np.asarray(g.i0, float)
         label = str(getattr(g, "label", name) or name)
         out[label] = Scan(path=f"{p}::{label}", columns=cols, format="athena",
@@ -739,7 +739,7 @@ _NOT_SPECTRA = {"i0", "izero", "itrans", "i1", "i2", "it", "ir", "iref", "irefer
 
 def _normalized_by_values(members: Mapping[str, tuple[NDArray, NDArray]]) -> bool:
     """Every member starts near 0 and ends near 1 (a normalised spectrum)."""
-    for e, y in members.values():
+    for _, y in members.values():
         n = max(3, y.size // 20)
         if not (abs(float(np.median(y[:n]))) < 0.1 and 0.6 < float(np.median(y[-4 * n:])) < 1.4):
             return False

@@ -302,7 +302,7 @@ def _standards_on_grid(e: NDArray, standards: Mapping[str, tuple[ArrayLike, Arra
     from xsuite.xanes.lcf import _spline
 
     rows = []
-    for name, (se, sy) in standards.items():
+    for se, sy in standards.values():
         se, sy = np.asarray(se, float), np.asarray(sy, float)
         rows.append(np.where(e < se[0], sy[0], np.where(e > se[-1], sy[-1], _spline(se, sy)(np.clip(e, se[0], se[-1])))))
     raw = np.array(rows)
@@ -390,8 +390,6 @@ def fit_chemical_map(
     >>> bool(np.allclose(cm.fractions[0], f, atol=1e-3))
     True
     """
-    from xsuite.xanes.lcf import _spline
-
     e = np.asarray(energy_ev, float)
     cube = np.asarray(stack, float)
     if cube.ndim != 3 or cube.shape[0] != e.size:
