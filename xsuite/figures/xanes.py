@@ -162,8 +162,8 @@ def xanes_spectra(results: Any, entry: Any = None, *, energy_window_ev: tuple[fl
     -------
     matplotlib.figure.Figure
         One axes. Lines with gid ``"spectrum:<label>"`` (xdata = stored energy, ydata = stored
-        ``mu_norm`` row, drawn shifted by ``k·offset``), ``"standard:<name>"`` (dashed) and spans
-        ``"region:<name>"``; the legend sits above the axes.
+        ``mu_norm`` row, drawn shifted by ``k·offset``), a tick ``"e0:<label>"`` at the stored E0,
+        ``"standard:<name>"`` (dashed) and spans ``"region:<name>"``; the legend sits above the axes.
     """
     from matplotlib.transforms import Affine2D
 
@@ -176,6 +176,7 @@ def xanes_spectra(results: Any, entry: Any = None, *, energy_window_ev: tuple[fl
     std = e.nxdata.get("standards")
     names = _stored_standard_names(e, std)
     e_ref = _e_ref(e, energy)
+    e0s = np.atleast_1d(np.asarray(value(e.collections.get("results", {}), "e0_ev", []), dtype=float))
     with style_context():
         fig, ax = new_figure(width=width, height_in=3.0)
         colors = color_cycle(len(labels) + 1)[1:] if len(labels) < 7 else None
@@ -186,6 +187,9 @@ def xanes_spectra(results: Any, entry: Any = None, *, energy_window_ev: tuple[fl
             c = colors[k] if colors else mpl.colormaps["viridis"](k / max(len(labels) - 1, 1))
             ln = ax.plot(energy, row, color=c, lw=0.9, transform=tr, label=lab)[0]
             ln.set_gid(f"spectrum:{lab}")
+            if k < e0s.size and np.isfinite(e0s[k]):  # E0 as stored: the steepest point of this row
+                y0 = float(np.interp(e0s[k], energy, np.nan_to_num(row)))
+                ax.plot([e0s[k]], [y0], marker="|", ms=7, mew=1.0, color=c, transform=tr, gid=f"e0:{lab}")
         if std is not None:
             smu = np.atleast_2d(np.asarray(std.signal, dtype=float))
             senergy = np.asarray(std.fields.get("energy", energy), dtype=float)
