@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "xrd": ("xsuite.commands.xrd", "Integrate transmission XRD images; peaks, phases, Scherrer sizes."),
     "gixrd": ("xsuite.commands.gixrd", "Integrate GIXRD series; track hydrate peak growth and kinetics."),
     "xanes": ("xsuite.commands.xanes", "Normalise XANES scans and fit linear combinations of standards."),
+    "xanes-map": ("xsuite.commands.xanes_map", "Per-pixel XANES chemical maps from an image stack (normalise + LCF)."),
     "xrf": ("xsuite.commands.xrf", "Segment µXRF Cl/Y maps and measure the Cl-rich interphase."),
     "watch": ("xsuite.commands.watch", "Reduce frames on the fly as they are written (beamtime mode)."),
     "figures": ("xsuite.commands.figures", "Make publication figures from a results file."),

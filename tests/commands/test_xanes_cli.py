@@ -6,6 +6,8 @@ import json
 
 from types import SimpleNamespace
 
+import numpy as np
+
 import pytest
 
 from xsuite.cli import main
@@ -58,3 +60,78 @@ def test_cli_from_config_and_errors(run, tmp_path, sample_data, configs_dir):
     assert missing.exit_code == 2 and "nope.dat" in missing.stderr
     none = run(["xanes", "--standard", f"Y0={d / 'Y0_foil.dat'}", "-o", str(tmp_path / "x.h5")])
     assert none.exit_code == 2 and "no SPECTRA" in none.stderr
+
+
+@pytest.mark.realdata
+def test_cli_normalise_only_real_cu_foil(run, tmp_path, realdata):
+    """`xsuite xanes cu_metal_rt.xdi -o x.h5` without standards: E0 8980.5 eV (the Cu foil's steepest point;
+    tabulated 8979), a figure, and no LCF."""
+    out = tmp_path / "x.h5"
+    r = run(["xanes", str(realdata / "xas" / "cu_metal_rt.xdi"), "-o", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    s = doc["spectra"][0]
+    assert (doc["element"], doc["edge"], doc["absorber_from"]) == ("Cu", "K", "header")
+    assert s["e0"] == pytest.approx(8980.5, abs=0.3) and s["status"] == "normalised"
+    assert "dmu/dE" in doc["e0_definition"] and doc["standards"] == []
+    assert (tmp_path / "x_xanes.png").stat().st_size > 10000 and doc["figure"].endswith("x_xanes.png")
+
+
+@pytest.mark.realdata
+def test_cli_any_element_flags_and_one_line_errors(run, tmp_path, realdata):
+    f = str(realdata / "xas" / "SSRL1_2006.dat")
+    r = run(["xanes", f, "--element", "Ag", "--pre1", "-150", "--pre2", "-40", "--norm1", "60", "--norm2", "600",
+             "--nnorm", "2", "-o", str(tmp_path / "ag.h5"), "--json", "--no-figure"])
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)["spectra"][0]
+    assert s["e0"] == pytest.approx(25519.2, abs=1.0) and s["reference_e0"] == pytest.approx(25515.9, abs=0.5)
+    bad = run(["xanes", f, "--element", "Y", "-o", str(tmp_path / "y.h5")])
+    assert bad.exit_code == 2
+    line = bad.stderr.strip().splitlines()[-1]
+    assert "SSRL1_2006.dat" in line and "no Y K edge (17038.0 eV) in range" in line and "Traceback" not in bad.stderr
+    miss = run(["xanes", f, "--element", "Ag", "--i0", "monitor", "-o", str(tmp_path / "m.h5")])
+    assert miss.exit_code == 2 and "column `monitor`" in miss.stderr and "columns are real_time_clock" in miss.stderr
+
+
+@pytest.mark.realdata
+def test_cli_xanes_map_tiff_and_hdf5(run, tmp_path, realdata):
+    """A raw HXN-like stack built from the authors' chemical map (truth) and the 11-standard library."""
+    import h5py
+    import tifffile
+
+    from xsuite.io.spectra import read_energies, read_library
+    from xsuite.simulate.xanes import simulate_xanes_stack
+
+    d = realdata / "xrf" / "hxn_fe_aggregate"
+    comps = ["LiFe(II)PO4", "Pyrite", "StainlessSteelNP", "Hematite_NP"]
+    e = read_energies(d / "energy_list_corr.txt")
+    lib = read_library(d / "FeLibNov2021.nor").select(comps)
+    amounts = tifffile.imread(d / "chemical_map.tiff").astype(float)
+    stack = simulate_xanes_stack(e, np.array([np.interp(e, *lib.members[c]) for c in comps]), amounts, counts=2e4,
+                                 seed=3)
+    tifffile.imwrite(tmp_path / "stack.tif", stack.astype(np.float32))
+    with h5py.File(tmp_path / "stack.h5", "w") as h5:
+        h5["xanes/data"] = stack
+        h5["xanes/energy"] = e
+    truth = amounts.sum(axis=(1, 2)) / amounts.sum()
+    for args in (["xanes-map", str(tmp_path / "stack.tif"), "--energies", str(d / "energy_list_corr.txt")],
+                 ["xanes-map", f"{tmp_path / 'stack.h5'}::/xanes", "--element", "Fe"]):
+        out = tmp_path / ("m_" + args[1][-3:] + ".h5")
+        r = run(args + ["--library", str(d / "FeLibNov2021.nor"), "--components", ",".join(comps), "-o", str(out),
+                        "--json"])
+        assert r.exit_code == 0, r.output
+        doc = json.loads(r.stdout)
+        assert doc["shape"] == [155, 160] and doc["standards"] == comps and doc["element"] == "Fe"
+        assert 5000 < doc["n_fitted"] < 12000
+        np.testing.assert_allclose(list(doc["summed_spectrum_fractions"].values()), truth, atol=0.02)
+        from xsuite.io.nexus import read_results
+
+        ent = read_results(out).entries["xanes_map"]
+        fr = ent.nxdata["fractions"]
+        assert fr.signal.shape == (4, 155, 160) and fr.errors.shape == (4, 155, 160)
+        assert all(nx.errors is not None for nx in ent.nxdata.values())
+        assert int(ent.nxdata["edge_step"].fields["mask"].sum()) == doc["n_fitted"]
+        assert (tmp_path / (out.stem + "_xanes_map.png")).is_file()
+    bad = run(["xanes-map", str(tmp_path / "stack.tif"), "--energies", str(d / "FeLibNov2021.nor"), "-o",
+               str(tmp_path / "b.h5"), "--library", str(d / "FeLibNov2021.nor")])
+    assert bad.exit_code == 2 and "73 stack pages but 196 energies" in bad.stderr

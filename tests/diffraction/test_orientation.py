@@ -195,7 +195,7 @@ def test_real_ceo2_pilatus_calibrated_on_the_flipped_image(realdata):
     flipped up-down all 17 within the check's range do, the first ten within ~0.0015 1/Å."""
     from xsuite.diffraction.phases import calibrant_reflections
     from xsuite.io.images import read_frame
-    from xsuite.pipelines._diffraction import load_geometry
+    from xsuite.series.geometry import load_geometry
 
     tif = realdata / "xrd/CeO2_Pilatus1M.tif"
     geom = load_geometry(Path(realdata / "xrd/CeO2_Pilatus1M.poni"))

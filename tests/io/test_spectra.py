@@ -117,9 +117,10 @@ def test_errors_name_file_and_column(tmp_path):
     with pytest.raises(DataFormatError, match=r"short.dat: column `energy` has 8 points"):
         extract_channels(read_scan(f))
     f = _write_cols(tmp_path / "ok.dat", good)
-    with pytest.raises(DataFormatError, match=r"column `ROI9` \(fluorescence ROI\) not found"):
+    with pytest.raises(DataFormatError, match=r"column `ROI9` \(fluorescence \(--ifluor\)\) not found; columns "
+                       r"are energy, I0, I1, I2"):
         extract_channels(read_scan(f), ColumnMap(rois=("ROI9",)))
-    with pytest.raises(DataFormatError, match="no fluorescence ROI"):
+    with pytest.raises(DataFormatError, match="no fluorescence column"):
         extract_channels(read_scan(f), need=["rois"])
     (tmp_path / "junk.dat").write_text("hello\nworld\n")
     with pytest.raises(DataFormatError, match="junk.dat"):
@@ -172,3 +173,123 @@ def test_positions_csv(tmp_path, sample_data):
     (tmp_path / "p.csv").write_text("label,distance_um\nA,abc\n")
     with pytest.raises(DataFormatError, match="line 2 column `distance_um`"):
         read_positions(tmp_path / "p.csv")
+
+
+# ------------------------------------------------------------------------- vocabularies, libraries, stacks
+VOCAB_TRUTH = {  # what a reader must find in each beamline's vocabulary (written by simulate.write_edge_scan)
+    "xdi": dict(i0="i0", i1="itrans", i2="irefer", rois=["ifluor"], deadtime="none"),
+    "ssrl": dict(i0="i0", i1="i1", i2="i2", rois=[], deadtime="none"),
+    "gsecars": dict(i0="i0", i1="i1", i2="i2", rois=[f"cu_ka_mca{k}" for k in range(1, 5)], deadtime="dtfactor"),
+    "xdac": dict(i0="i0", i1="it", i2="ir", rois=[f"ifch{k}" for k in range(1, 5)], deadtime="icr/ocr"),
+    "bmm": dict(i0="i0", i1="it", i2="ir", rois=[f"roi{k}" for k in range(1, 5)], deadtime="icr/ocr"),
+}
+
+
+@pytest.mark.parametrize("vocabulary", sorted(VOCAB_TRUTH))
+@pytest.mark.parametrize("fluorescence", [False, True])
+def test_every_vocabulary_is_read(tmp_path, vocabulary, fluorescence):
+    from xsuite.io.spectra import scan_edge_hint
+    from xsuite.simulate.xanes import simulate_edge_scan, write_edge_scan
+
+    cols, _ = simulate_edge_scan("Cu", "K", fluorescence=fluorescence, seed=3)
+    f = write_edge_scan(tmp_path / f"s_{vocabulary}.dat", cols, vocabulary, element="Cu")
+    scan = read_scan(f)
+    ch = extract_channels(scan, element="Cu")
+    t = VOCAB_TRUTH[vocabulary]
+    assert (ch.column_names["i0"], ch.column_names["i1"], ch.column_names["i2"]) == (t["i0"], t["i1"], t["i2"])
+    assert ch.column_names["rois"] == (t["rois"] if fluorescence else [])
+    if fluorescence:
+        assert ch.deadtime == t["deadtime"]
+    np.testing.assert_allclose(ch.energy_ev, cols["energy"], atol=1e-3)
+    np.testing.assert_allclose(ch.i0, cols["I0"], rtol=1e-5)
+    # the header names the absorber where the format has a place for it
+    assert scan_edge_hint(scan) == (("Cu", "K") if vocabulary in ("xdi", "gsecars", "bmm") else (None, None))
+
+
+def test_explicit_columns_by_file_name_and_errors(tmp_path):
+    from xsuite.simulate.xanes import simulate_edge_scan, write_edge_scan
+
+    cols, _ = simulate_edge_scan("Fe", "K", fluorescence=True, seed=1)
+    f = write_edge_scan(tmp_path / "gse.001", cols, "gsecars", element="Fe")
+    scan = read_scan(f)
+    # written as Fe_Ka_mca1 in the file; matched case- and punctuation-insensitively, dead time found by number
+    ch = extract_channels(scan, ColumnMap(i0="I0", rois=("Fe_Ka_mca1", "FE KA MCA2")))
+    assert ch.column_names["rois"] == ["fe_ka_mca1", "fe_ka_mca2"] and ch.deadtime == "dtfactor"
+    with pytest.raises(DataFormatError, match=r"gse.001: column `Ifluor9` \(fluorescence \(--ifluor\)\) not found; "
+                                              r"columns are Energy, TSCALER, I0, I1, I2, Fe_Ka_mca1"):
+        extract_channels(scan, ColumnMap(rois=("Ifluor9",)))
+    # two ROI families and no element: one line saying how to choose
+    with pytest.raises(DataFormatError, match=r"several fluorescence ROI sets \(ca_ka, fe_ka\).*--element"):
+        extract_channels(scan)
+
+
+def test_kev_energies_are_converted(tmp_path):
+    e = np.linspace(7.0, 7.3, 300)
+    f = _write_cols(tmp_path / "kev.dat", {"energy": e, "i0": np.full(300, 1e5), "i1": np.full(300, 5e4)})
+    ch = extract_channels(read_scan(f))
+    assert ch.energy_ev[0] == pytest.approx(7000.0) and any("keV" in n for n in ch.notes)
+
+
+@pytest.mark.realdata
+def test_athena_library_real(realdata):
+    from xsuite.io.spectra import read_library
+
+    lib = read_library(realdata / "xrf" / "hxn_fe_aggregate" / "FeLibNov2021.nor")
+    assert list(lib.members) == ["Magnetite", "Maghemite", "Goethite", "HFO", "FeIII_sulfate", "Fe3P", "LiFe(II)PO4",
+                                 "Fe(III)PO4", "Pyrite", "StainlessSteelNP", "Hematite_NP"]
+    assert lib.normalized
+    e, y = lib.members["Pyrite"]
+    assert e[0] == pytest.approx(7090.0) and y.size == e.size == 196
+    assert lib.select(["pyrite", "hematite_np"]).members.keys() == {"Pyrite", "Hematite_NP"}
+    with pytest.raises(DataFormatError, match="no standard `Wustite` in the library; it holds Magnetite"):
+        lib.select(["Wustite"])
+    with pytest.raises(DataFormatError, match="looks like a raw scan"):
+        read_library(realdata / "xas" / "cu_metal_rt.xdi")
+
+
+def test_library_from_athena_project_and_raw_columns(tmp_path):
+    from larch import Group
+    from larch.io import create_athena
+
+    from xsuite.io.spectra import read_library
+
+    e = np.linspace(8900, 9100, 300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        proj = create_athena(str(tmp_path / "lib.prj"))
+        for name, c in (("Cu", 8979.0), ("Cu2O", 8983.0)):
+            proj.add_group(Group(energy=e, mu=0.2 + np.arctan((e - c) / 2), i0=np.ones_like(e), filename=name,
+                                 label=name, groupname=name))
+        proj.save()
+    lib = read_library(tmp_path / "lib.prj")
+    assert list(lib.members) == ["Cu", "Cu2O"] and not lib.normalized
+    raw = _write_cols(tmp_path / "raw.dat", {"energy": e, "A": 3 + np.arctan(e - 8979), "B": 2 + np.arctan(e - 8983)})
+    lib2 = read_library(raw)
+    assert list(lib2.members) == ["A", "B"] and not lib2.normalized
+
+
+def test_stacks_tiff_and_hdf5(tmp_path):
+    import h5py
+    import tifffile
+
+    from xsuite.io.spectra import read_energies, read_stack
+
+    cube = np.random.default_rng(0).random((12, 5, 7)).astype(np.float32)
+    tifffile.imwrite(tmp_path / "s.tif", cube)
+    st = read_stack(tmp_path / "s.tif")
+    assert st.data.shape == (12, 5, 7) and np.allclose(st.data, cube) and st.energy_ev is None
+    with h5py.File(tmp_path / "s.h5", "w") as h5:
+        h5["entry/data"] = cube
+        h5["entry/energy"] = np.arange(12) + 7100.0
+    st = read_stack(f"{tmp_path / 's.h5'}::/entry")
+    assert st.data.shape == (12, 5, 7) and st.energy_ev[0] == 7100.0
+    st2 = read_stack(f"{tmp_path / 's.h5'}::/entry/data")
+    assert np.allclose(st2.data, cube)
+    (tmp_path / "e.txt").write_text("\n".join(f"{v:.5f}" for v in np.linspace(7.1, 7.2, 12)))
+    assert read_energies(tmp_path / "e.txt")[0] == pytest.approx(7100.0)
+    tifffile.imwrite(tmp_path / "flat.tif", cube[0])
+    with pytest.raises(DataFormatError, match=r"flat.tif: stack has shape \(5, 7\); expected 3-D"):
+        read_stack(tmp_path / "flat.tif")
+    (tmp_path / "bad.txt").write_text("7100\n7099\n7101\n7102\n7103\n")
+    with pytest.raises(DataFormatError, match="strictly increasing"):
+        read_energies(tmp_path / "bad.txt")

@@ -70,8 +70,14 @@ def test_deglitch_removes_isolated_spikes_only():
     assert np.max(np.abs(clean - y)[[40, 130, 200]]) < 0.05
     clean2, mask2 = deglitch(y)
     assert mask2.sum() == 0  # white line and edge are not glitches
-    m = merge_scans([e, e], [bad, y])
+    assert merge_scans([e, e], [bad, y]).n_deglitched == 0  # only when asked
+    m = merge_scans([e, e], [bad, y], deglitch_threshold=6.0)
     assert m.n_deglitched == 3
+    assert [(g.scan, g.energy_ev) for g in m.glitches] == [(0, e[40]), (0, e[130]), (0, e[200])]
+    assert [g.old for g in m.glitches] == pytest.approx(bad[[40, 130, 200]].tolist())
+    # a protected range is never touched
+    p = merge_scans([e], [bad], deglitch_threshold=6.0, deglitch_protect_ev=(e[120], e[140]))
+    assert [g.energy_ev for g in p.glitches] == [e[40], e[200]]
 
 
 def test_estimate_noise_white():

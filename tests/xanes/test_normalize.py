@@ -112,10 +112,15 @@ def test_real_foils_calibrate_onto_tabulated_edge(realdata, name, element, tab, 
     mu = mu_reference(ch.i1, ch.i2) if mode == "ref" else mu_transmission(ch.i0, ch.i1)
     raw = normalize(ch.energy_ev, mu)
     cal = calibrate(ch.energy_ev, mu, element=element)
+    largest = calibrate(ch.energy_ev, mu, element=element, first_peak=None)
     assert cal.tabulated_e0_ev == tab
-    assert abs(cal.reference_e0_ev - raw.e0_ev) < 1.0  # our derivative max agrees with larch's
-    fixed = normalize(ch.energy_ev + cal.energy_shift_ev, mu)
+    assert abs(largest.reference_e0_ev - raw.e0_ev) < 1.0  # the largest derivative peak is larch's E0
+    fixed = normalize(ch.energy_ev + largest.energy_shift_ev, mu)
     assert abs(fixed.e0_ev - tab) < 1.0
     if element == "Ag":
-        assert raw.e0_ev == pytest.approx(25523.0, abs=1.0)  # MANIFEST: uncalibrated, ~+9 eV
-        assert cal.energy_shift_ev == pytest.approx(-9.0, abs=1.0)
+        # the Ag foil's derivative has a shoulder (first inflection) at 25515.9 eV, 0.67 of the main peak at
+        # 25523 eV (larch's E0, MANIFEST): the tabulated 25514.0 eV refers to the first inflection, so the
+        # mono is off by +1.9 eV, not +9 eV (and the Ag(I)-cysteine sample then sits +5 eV above the metal)
+        assert raw.e0_ev == pytest.approx(25523.0, abs=1.0)
+        assert cal.reference_e0_ev == pytest.approx(25515.9, abs=0.5)
+        assert largest.energy_shift_ev == pytest.approx(-9.0, abs=1.0)

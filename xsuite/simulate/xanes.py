@@ -37,6 +37,12 @@ __all__ = [
     "simulate_fluorescence",
     "simulate_map_mu",
     "write_dataset",
+    "VOCABULARIES",
+    "model_norm",
+    "model_e0",
+    "simulate_edge_scan",
+    "write_edge_scan",
+    "simulate_xanes_stack",
 ]
 
 Y_K_EDGE_EV = 17038.0
@@ -316,3 +322,228 @@ def write_dataset(out_dir: Path, *, seed: int = 0, n_repeats: int = 2, **options
     (out / "positions.csv").write_text("\n".join(pos_rows) + "\n", encoding="ascii")
     (out / "ground_truth.json").write_text(json.dumps(truth, indent=1) + "\n", encoding="ascii")
     return truth
+
+
+# --------------------------------------------------------------------------- any element, edge, vocabulary
+VOCABULARIES = ("xdi", "ssrl", "gsecars", "xdac", "bmm")
+"""Column vocabularies :func:`write_edge_scan` writes (XDI 1.0 dictionary names, SSRL 2-3, GSECARS Epics
+StepScan, NSLS XDAC, NSLS-II BMM)."""
+
+
+def model_norm(energy_ev: ArrayLike, edge_ev: float, *, white_line: float = 0.4, width_ev: float = 2.0,
+               period_ev: float = 40.0) -> NDArray[np.float64]:
+    """Normalised XANES model of any edge: arctan step, Gaussian white line, damped EXAFS-like wiggle.
+
+    The step's derivative maximum (the inflection of the arctan) is at ``edge_ev``; the white line sits
+    ``2·width_ev`` above it and shifts the derivative maximum only slightly (the truth the tests use is
+    the model's own derivative maximum on a fine grid, :func:`model_e0`).
+
+    Examples
+    --------
+    >>> y = model_norm(np.array([8900.0, 8979.0, 9200.0]), 8979.0, white_line=0.0)
+    >>> np.round(y, 2).tolist()
+    [0.01, 0.5, 1.0]
+    """
+    x = np.asarray(energy_ev, float) - edge_ev
+    y = 0.5 + np.arctan(x / width_ev) / np.pi
+    y += white_line * np.exp(-0.5 * ((x - 2.0 * width_ev) / (1.5 * width_ev)) ** 2)
+    on = 0.5 * (1 + np.tanh((x - 4 * width_ev) / (2 * width_ev)))
+    return y + 0.06 * on * np.sin(2 * np.pi * x / period_ev) * np.exp(-np.clip(x, 0, None) / (3 * period_ev))
+
+
+def model_e0(edge_ev: float, **kw: Any) -> float:
+    """Derivative maximum of :func:`model_norm` on a 0.001 eV grid (the E0 truth).
+
+    Examples
+    --------
+    >>> round(model_e0(8979.0, white_line=0.0), 2)
+    8979.0
+    """
+    fine = np.arange(edge_ev - 30.0, edge_ev + 30.0, 0.001)
+    return float(fine[int(np.argmax(np.gradient(model_norm(fine, edge_ev, **kw), fine)))])
+
+
+def simulate_edge_scan(element: str, edge: str = "K", *, shift_ev: float = 3.0, offset_ev: float = 1.5,
+                       step_ev: float = 0.5, jump: float = 1.2, flux: float = 2e6, seed: int = 0,
+                       fluorescence: bool = False, n_elements: int = 4, white_line: float = 0.4
+                       ) -> tuple[dict[str, NDArray[np.float64]], dict[str, float]]:
+    """A raw XANES scan of any absorber with a metal-foil reference, and its truth.
+
+    The sample's edge is ``shift_ev`` above the tabulated edge (chemical shift), the foil's first
+    inflection exactly on it; the mono records ``true + offset_ev``. Grid: 10 eV steps from −200 eV,
+    ``step_ev`` from −30 to +60 eV, 3 eV to +300 eV. Poisson noise on every counter.
+
+    Returns
+    -------
+    (dict, dict)
+        Columns ``energy, I0, I1, I2`` (+ ``ROIk, ICRk, OCRk, DTk`` with ``fluorescence``) and the truth:
+        ``tabulated_e0_ev``, ``e0_ev`` (calibrated sample E0), ``offset_ev``, ``edge_step`` (transmission
+        jump), ``shift_ev``.
+
+    Examples
+    --------
+    >>> cols, truth = simulate_edge_scan("Cu", "K", seed=0)
+    >>> sorted(cols), truth["tabulated_e0_ev"]
+    (['I0', 'I1', 'I2', 'energy'], 8979.0)
+    """
+    import xraydb
+
+    rng = np.random.default_rng(seed)
+    tab = float(xraydb.xray_edge(element, edge).energy)
+    e_rec = np.concatenate([np.arange(tab - 200, tab - 30, 10.0), np.arange(tab - 30, tab + 60, step_ev),
+                            np.arange(tab + 60, tab + 300, 3.0)])
+    e_true = e_rec - offset_ev
+    width = max(0.6, 0.8 + tab / 20000.0)  # core-hole broadening grows with the edge energy
+    sample = model_norm(e_true, tab + shift_ev, white_line=white_line, width_ev=width)
+    foil = model_norm(e_true, tab, white_line=0.05, width_ev=width)
+    d = (e_true - tab) / 1000.0
+    i0 = rng.poisson(flux * (1 + 0.03 * np.sin((e_rec - e_rec[0]) / 70.0))).astype(float)
+    mu_s = 0.5 - 0.25 * d + jump * sample * (1 - 0.3 * d)
+    i1 = rng.poisson(i0 * 0.9 * np.exp(-mu_s)).astype(float)
+    mu_f = 0.4 - 0.2 * d + 1.0 * foil * (1 - 0.3 * d)
+    i2 = rng.poisson(i1 * 0.8 * np.exp(-mu_f)).astype(float)
+    cols = {"energy": e_rec, "I0": i0, "I1": i1, "I2": i2}
+    if fluorescence:
+        rel = i0 / flux
+        for k in range(1, n_elements + 1):
+            roi_true = 2e4 * (0.9 + 0.05 * k) * rel * (0.03 + sample * (1 - 0.2 * d))
+            icr_rate = roi_true / 0.6 + 1500.0
+            live = np.exp(-icr_rate * 2e-6)
+            cols[f"ROI{k}"] = rng.poisson(roi_true * live).astype(float)
+            cols[f"ICR{k}"] = rng.poisson(icr_rate).astype(float)
+            cols[f"OCR{k}"] = np.round(cols[f"ICR{k}"] * live)
+            cols[f"DT{k}"] = cols[f"ICR{k}"] / np.maximum(cols[f"OCR{k}"], 1.0)
+    foil_e0 = model_e0(tab, white_line=0.05, width_ev=width)
+    truth = {"tabulated_e0_ev": tab, "offset_ev": offset_ev + (foil_e0 - tab), "shift_ev": shift_ev,
+             "e0_ev": model_e0(tab + shift_ev, white_line=white_line, width_ev=width) - (foil_e0 - tab),
+             "edge_step": jump, "foil_e0_ev": foil_e0}
+    return cols, truth
+
+
+def write_edge_scan(path: str | Path, cols: dict[str, NDArray[np.float64]], vocabulary: str, *,
+                    element: str | None = None, edge: str = "K") -> Path:
+    """Write a scan from :func:`simulate_edge_scan` with one beamline's column names and header.
+
+    ``xdi``: XDI 1.0 dictionary (energy, i0, itrans, irefer, ifluor) with ``Element.symbol/edge``;
+    ``ssrl``: SSRL "EXAFS Data Collector" (I0, I1, I2, header offsets, no element); ``gsecars``: Epics
+    StepScan (I0, I1, I2, ``<El>_Ka_mcaN`` + ``DTFactor_mcaN``, ``ScanParameters.element``); ``xdac``: NSLS
+    XDAC (I0, It, Ir, Ifch/Ifslow/Iffast, no element); ``bmm``: NSLS-II BMM XDI (I0, It, Ir, ROI/ICR/OCR).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> cols, _ = simulate_edge_scan("Fe", "K", seed=0)
+    >>> p = write_edge_scan(os.path.join(tempfile.mkdtemp(), "fe.xdi"), cols, "xdi", element="Fe")
+    >>> p.read_text().splitlines()[2]
+    '# Column.2: i0'
+    """
+    p = Path(path)
+    e = cols["energy"]
+    fluo = [k for k in range(1, 9) if f"ROI{k}" in cols]
+    if vocabulary == "ssrl":
+        _write_ssrl(p, cols, "simulated scan", [0.0, 0.0, 0.0, 120.0, 95.5, 80.25])
+        return p
+    if vocabulary == "xdi":
+        names = {"energy": e, "i0": cols["I0"], "itrans": cols["I1"], "irefer": cols["I2"]}
+        if fluo:
+            names["ifluor"] = np.sum([cols[f"ROI{k}"] * cols[f"DT{k}"] for k in fluo], axis=0)
+        head = ["# XDI/1.0 xsuite-simulate/1.0"] + [f"# Column.{i}: {n}" + (" eV" if n == "energy" else "")
+                                                    for i, n in enumerate(names, 1)]
+        head += [f"# Element.symbol: {element}", f"# Element.edge: {edge}"] if element else []
+        head += ["# Mono.d_spacing: 3.13557", "# ///", "# simulated", "#----", "# " + " ".join(names)]
+    elif vocabulary == "gsecars":
+        sym = element or "Fe"
+        names = {"Energy": e, "TSCALER": np.full(e.size, 1e7), "I0": cols["I0"], "I1": cols["I1"], "I2": cols["I2"]}
+        for k in fluo:
+            names[f"{sym}_Ka_mca{k}"] = cols[f"ROI{k}"]
+            names[f"Ca_Ka_mca{k}"] = np.round(0.3 * cols[f"ROI{k}"].mean() + 0 * e)
+        for k in fluo:
+            names[f"DTFactor_mca{k}"] = cols[f"DT{k}"]
+        head = ["#XDI/1.1    Epics StepScan File / 2.0", "# Legend.Start: Column.N: Name  units || EpicsPV"]
+        head += [f"# Column.{i}: {n} {'eV' if i == 1 else 'counts'}  ||  SIM:{i}" for i, n in enumerate(names, 1)]
+        head += ["# Legend.End: here"] + ([f"# ScanParameters.element: {element}", f"# ScanParameters.edge: {edge}"]
+                                          if element else [])
+        head += ["#----", "# " + " ".join(names)]
+    elif vocabulary == "xdac":
+        names = {"Energy": e, "I0": cols["I0"], "It": cols["I1"]}
+        for k in fluo:
+            names[f"Ifch{k}"] = cols[f"ROI{k}"]
+        for k in fluo:
+            names[f"Ifslow{k}"] = cols[f"OCR{k}"]
+        for k in fluo:
+            names[f"Iffast{k}"] = cols[f"ICR{k}"]
+        names["Ir"] = cols["I2"]
+        names["IntTime"] = np.ones(e.size)
+        head = ['XDAC V1.4 Datafile V1', '"SIM.001" created on 1/1/2025 at 1:00:00 AM on X-00', "E0= 0.00",
+                "Offsets= " + " ".join("0.00" for _ in range(len(names) - 1)), "-" * 40,
+                "".join(f"{n:>14}" for n in names)]
+        _write_table(p, head, names)
+        return p
+    elif vocabulary == "bmm":
+        names = {"energy": e, "I0": cols["I0"], "It": cols["I1"], "Ir": cols["I2"]}
+        for k in fluo:
+            names[f"ROI{k}"], names[f"ICR{k}"], names[f"OCR{k}"] = cols[f"ROI{k}"], cols[f"ICR{k}"], cols[f"OCR{k}"]
+        head = ["# XDI/1.0 BlueSky/1.5.0"] + [f"# Column.{i}: {n}" for i, n in enumerate(names, 1)]
+        head += [f"# Element.symbol: {element}", f"# Element.edge: {edge}"] if element else []
+        head += ["# -----------", "# " + "  ".join(names)]
+    else:
+        raise ValueError(f"vocabulary must be one of {', '.join(VOCABULARIES)}; got {vocabulary!r}")
+    _write_table(p, head, names)
+    return p
+
+
+def _write_table(p: Path, head: list[str], names: dict[str, NDArray]) -> None:
+    data = np.column_stack(list(names.values()))
+    rows = head + ["  ".join(f"{v:.4f}" if i == 0 else f"{v:.6g}" for i, v in enumerate(r)) for r in data]
+    p.write_text("\n".join(rows) + "\n", encoding="ascii")
+
+
+def simulate_xanes_stack(energy_ev: ArrayLike, standards_norm: ArrayLike, amounts: ArrayLike, *,
+                         counts: float = 2000.0, background: float = 0.3, pre_slope_per_kev: float = 0.8,
+                         post_slope_per_kev: float = 0.5, seed: int = 0) -> NDArray[np.float64]:
+    """A raw fluorescence XANES stack (E, y, x) of a mixture map, as an image-stack beamline records it.
+
+    Parameters
+    ----------
+    energy_ev : array_like (m,)
+    standards_norm : array_like (k, m)
+        Normalised standards on the stack energies (the truth shapes).
+    amounts : array_like (k, y, x)
+        Amount of each component per pixel (edge-step units): fractions = amounts / Σ amounts.
+    counts : float
+        Fluorescence counts at unit amount (Poisson noise; the I0 monitor is noise-free).
+    background : float
+        Pre-edge level (scatter and other elements) per pixel at unit amount scale, varied ±50 % over the map.
+    pre_slope_per_kev, post_slope_per_kev : float
+        Pre-edge slope (varied per pixel) and the post-edge decline of the absorber's signal.
+
+    Returns
+    -------
+    ndarray (m, y, x)
+        µ(E) = counts/monitor, with a sloped pre-edge and a varying edge step (the amounts).
+
+    Examples
+    --------
+    >>> e = np.arange(7080.0, 7200.0, 1.0)
+    >>> stack = simulate_xanes_stack(e, model_norm(e, 7112.0)[None, :], np.ones((1, 3, 4)))
+    >>> stack.shape
+    (120, 3, 4)
+    """
+    rng = np.random.default_rng(seed)
+    e = np.asarray(energy_ev, float)
+    a = np.asarray(amounts, float)
+    s = np.asarray(standards_norm, float)
+    k, ny, nx = a.shape
+    total = a.sum(axis=0)
+    ref = float(np.percentile(total, 99)) or 1.0
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    smooth = 0.5 + 0.5 * np.sin(yy / 23.0 + 0.3) * np.cos(xx / 31.0)  # 0..1 smooth field
+    bg = background * ref * (0.5 + smooth)
+    slope = pre_slope_per_kev * ref * (0.5 + rng.uniform(0.0, 1.0, (ny, nx)))
+    d = (e - e[0])[:, None, None] / 1000.0
+    edge = e[int(np.argmax(np.gradient(s.mean(axis=0), e)))]
+    post = 1.0 - post_slope_per_kev * np.clip(e - edge, 0, None)[:, None, None] / 1000.0
+    signal = np.einsum("km,kyx->myx", s, a) * post
+    mu = bg[None] + slope[None] * d + signal
+    lam = np.clip(mu, 0, None) * counts / ref
+    return rng.poisson(lam).astype(float) * ref / counts

@@ -34,6 +34,11 @@ __all__ = [
     "LCFResult",
     "BatchLCFResult",
     "CombinatorialResult",
+    "CombinationFit",
+    "rank_combinations",
+    "ranked",
+    "select_combination",
+    "unit_step_fractions",
     "solve_lcf_batch",
     "fit_lcf",
     "fit_lcf_combinations",
@@ -715,6 +720,182 @@ def fit_lcf_combinations(
             results.append(fit_lcf(energy_ev, mu_norm, {c: standards[c] for c in combo}, **kwargs))
     results.sort(key=lambda r: (r.r_factor, len(r.standards)))
     return CombinatorialResult(results=tuple(results))
+
+
+@dataclass(frozen=True)
+class CombinationFit:
+    """One subset of a library fitted (noise-term errors), as listed by :func:`rank_combinations`.
+
+    Attributes
+    ----------
+    standards : tuple of str
+        The subset, in library order.
+    fractions, fraction_errors : ndarray, shape (s,)
+        Weights and their standard errors (fit covariance scaled by the reduced χ², lmfit convention).
+    r_factor, chisq, reduced_chisq : float
+        Σ(y − fit)²/Σy² (Athena/Larch), χ² (noise-weighted when σ is given) and χ²/(n − n_free).
+    n_points, n_free : int
+    rank : int
+        1 = lowest R-factor.
+    """
+
+    standards: tuple[str, ...]
+    fractions: NDArray[np.float64]
+    fraction_errors: NDArray[np.float64]
+    r_factor: float
+    chisq: float
+    reduced_chisq: float
+    n_points: int
+    n_free: int
+    rank: int = 0
+    p_value: float = float("nan")
+
+    @property
+    def combination(self) -> str:
+        """``A+B+C``."""
+        return "+".join(self.standards)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON record: combination, statistics and each fraction ± error."""
+        return {"rank": self.rank, "combination": self.combination, "r_factor": self.r_factor,
+                "chisq": self.chisq, "reduced_chisq": self.reduced_chisq, "n_points": self.n_points,
+                "n_free": self.n_free, "p_value": self.p_value,
+                "fractions": {s: float(v) for s, v in zip(self.standards, self.fractions)},
+                "fraction_errors": {s: float(v) for s, v in zip(self.standards, self.fraction_errors)}}
+
+
+def rank_combinations(
+    energy_ev: ArrayLike,
+    mu_norm: ArrayLike,
+    standards: StandardsLike,
+    *,
+    e0_ev: float,
+    fit_range_ev: tuple[float, float] = (-20.0, 30.0),
+    sum_to_one: bool = True,
+    sigma: ArrayLike | None = None,
+    max_components: int | None = 4,
+    min_weight: float = 5e-4,
+    space: Literal["norm", "deriv"] = "norm",
+) -> tuple[CombinationFit, ...]:
+    """Fit every subset of a library of standards and rank the fits by R-factor (Athena's combinatorics).
+
+    Each subset is solved exactly (non-negative, optionally Σw = 1) with :func:`solve_lcf_batch` on the
+    standards interpolated once onto the fit window, so a library of 11 standards taken up to 4 at a
+    time (561 subsets) costs well under a second. A subset in which a standard gets a weight below
+    ``min_weight`` is the same fit as the smaller subset without it and is dropped (larch
+    ``lincombo_fitall`` does the same). Ties in R are broken by the smaller subset.
+
+    Parameters
+    ----------
+    energy_ev, mu_norm, standards, e0_ev, fit_range_ev, sum_to_one, sigma, space
+        As for :func:`fit_lcf`.
+    max_components : int, optional
+        Largest subset size (None = all standards).
+    min_weight : float
+        Weights below this mark a duplicate of a smaller subset.
+
+    Returns
+    -------
+    tuple of CombinationFit
+        Best first (``rank`` 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> e = np.linspace(7090, 7160, 141)
+    >>> lib = {n: (e, 1 / (1 + np.exp(-(e - c) / 2))) for n, c in (("A", 7112), ("B", 7120), ("C", 7128))}
+    >>> y = 0.3 * lib["A"][1] + 0.7 * lib["C"][1]
+    >>> best = rank_combinations(e, y, lib, e0_ev=7120)[0]
+    >>> best.combination, np.round(best.fractions, 6).tolist()
+    ('A+C', [0.3, 0.7])
+    """
+    e, y, s, names, stds = _prepare(energy_ev, mu_norm, standards, e0_ev, fit_range_ev, sigma, space)
+    A = np.array([_spline(se, sy)(e) for se, sy in stds])
+    kmax = len(names) if max_components is None else max(1, min(int(max_components), len(names)))
+    fits = []
+    for r in range(1, kmax + 1):
+        for combo in itertools.combinations(range(len(names)), r):
+            res = solve_lcf_batch(A[list(combo)], y, sigma=None if sigma is None else s, sum_to_one=sum_to_one)
+            w = res.fractions[0]
+            if r > 1 and np.any(w < min_weight):
+                continue
+            fits.append(CombinationFit(
+                standards=tuple(names[i] for i in combo), fractions=w, fraction_errors=res.fraction_errors[0],
+                r_factor=float(res.r_factor[0]), chisq=float(res.chisq[0]),
+                reduced_chisq=float(res.reduced_chisq[0]), n_points=int(e.size), n_free=int(res.n_free[0])))
+    return ranked(fits)
+
+
+def unit_step_fractions(weights: ArrayLike, steps: ArrayLike, sum_to_one: bool = True
+                        ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Weights of standards renormalised with the data's windows -> fractions in the standards' own unit-step
+    normalisation, fᵢ = (wᵢ/sᵢ)/Σ(wⱼ/sⱼ) (without sum-to-one: wᵢ/sᵢ), and the factor that scales their errors.
+
+    ``steps`` are the standards' edge steps in those windows (1 for a standard normalised there in the
+    first place). Works on (..., k) arrays.
+
+    Examples
+    --------
+    >>> f, scale = unit_step_fractions([0.5, 0.5], [1.0, 0.8])
+    >>> np.round(f, 4).tolist(), np.round(scale, 4).tolist()
+    ([0.4444, 0.5556], [0.8889, 1.1111])
+    """
+    w = np.asarray(weights, float)
+    s = np.asarray(steps, float)
+    a = w / s
+    tot = np.sum(a, axis=-1, keepdims=True) if sum_to_one else np.ones(a.shape[:-1] + (1,))
+    tot = np.where(tot > 0, tot, 1.0)
+    return a / tot, np.broadcast_to(1.0 / (s * tot), a.shape).copy()
+
+
+def ranked(fits: Sequence[CombinationFit]) -> tuple[CombinationFit, ...]:
+    """Fits sorted by R-factor (Athena's order) with ``rank`` and the F-test ``p_value`` against the lowest-R fit.
+
+    ``p_value`` is the probability that a fit with fewer free parameters is as much worse than the
+    lowest-R fit as it is by chance alone (F = [(χ²ₐ − χ²_b)/(p_b − pₐ)] / [χ²_b/(n − p_b)], Hamilton's
+    test in its F form); 1 for the lowest-R fit, NaN (not tested) for fits with as many parameters or more.
+
+    Examples
+    --------
+    >>> a = CombinationFit(("A",), np.ones(1), np.zeros(1), 2e-4, 130.0, 1.3, 101, 0)
+    >>> b = CombinationFit(("A", "B"), np.ones(2) / 2, np.zeros(2), 1e-4, 100.0, 1.0, 101, 1)
+    >>> [(f.combination, f.rank, round(f.p_value, 4)) for f in ranked([a, b])]
+    [('A+B', 1, 1.0), ('A', 2, 0.0)]
+    """
+    from scipy.stats import f as f_dist
+
+    order = sorted(fits, key=lambda f: (f.r_factor, len(f.standards)))
+    if not order:
+        return ()
+    top = order[0]
+    out = []
+    for i, f in enumerate(order):
+        dp = top.n_free - f.n_free
+        dof = top.n_points - top.n_free
+        if i == 0:
+            p = 1.0
+        elif dp <= 0 or dof <= 0 or top.chisq <= 0:
+            p = float("nan")
+        else:
+            stat = max(f.chisq - top.chisq, 0.0) / dp / (top.chisq / dof)
+            p = float(f_dist.sf(stat, dp, dof))
+        out.append(CombinationFit(**{**f.__dict__, "rank": i + 1, "p_value": p}))
+    return tuple(out)
+
+
+def select_combination(fits: Sequence[CombinationFit], alpha: float = 0.05) -> CombinationFit:
+    """The smallest subset not significantly worse than the lowest-R fit (``p_value ≥ alpha``), lowest R
+    among equals — more standards always lower R a little, so R alone would always pick the largest set.
+
+    Examples
+    --------
+    >>> fits = ranked([CombinationFit(("A", "B", "C"), np.ones(3) / 3, np.zeros(3), 1.0e-4, 100.0, 1.0, 103, 2),
+    ...                CombinationFit(("A", "B"), np.ones(2) / 2, np.zeros(2), 1.01e-4, 101.0, 1.0, 103, 1)])
+    >>> select_combination(fits).combination
+    'A+B'
+    """
+    ok = [f for f in fits if f.p_value >= alpha] or list(fits[:1])
+    return min(ok, key=lambda f: (len(f.standards), f.r_factor))
 
 
 def fit_lcf_map(

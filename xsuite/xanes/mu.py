@@ -7,7 +7,7 @@ offsets from the file header are subtracted there when known).
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -76,7 +76,8 @@ def mu_fluorescence(rois: Sequence[ArrayLike], i0: ArrayLike, *,
                     icr: Sequence[ArrayLike] | None = None,
                     ocr: Sequence[ArrayLike] | None = None,
                     factors: Sequence[ArrayLike] | None = None,
-                    max_factor: float = 3.0, outlier_ratio: float | None = 1.25) -> NDArray[np.float64]:
+                    max_factor: float = 3.0, outlier_ratio: float | None = 1.25,
+                    return_kept: bool = False) -> Any:
     """Fluorescence µ(E) ∝ Σ_k ROI_k · DT_k / I0 with DT_k = ICR_k/OCR_k.
 
     Parameters
@@ -97,9 +98,19 @@ def mu_fluorescence(rois: Sequence[ArrayLike], i0: ArrayLike, *,
         elements) of the largest corrections — e.g. the NSLS X-23A2 Vortex file whose element 4 needs up
         to 1.5 while elements 1–3 need 1.01. None disables the rule.
 
+    return_kept : bool
+        Also return the indices of the elements summed (to report the dropped ones).
+
     Returns
     -------
-    ndarray
+    ndarray, or (ndarray, list of int) with ``return_kept``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> roi = [np.full(5, 100.0), np.full(5, 120.0)]
+    >>> mu_fluorescence(roi, np.full(5, 1e4)).tolist()
+    [0.022, 0.022, 0.022, 0.022, 0.022]
     """
     rois_a = [np.asarray(r, float) for r in rois]
     if not rois_a:
@@ -127,7 +138,10 @@ def mu_fluorescence(rois: Sequence[ArrayLike], i0: ArrayLike, *,
     if not keep:
         keep = [int(np.argmin([np.nanmax(f) if np.all(np.isfinite(f)) else np.inf for f in factors]))]
     total = np.sum([rois_a[k] * factors[k] for k in keep], axis=0)
+    if np.median(total) <= 0:
+        raise ValueError(f"fluorescence counts are not positive (median {np.median(total):.4g}); expected ROI counts "
+                         "(is this a detector signal with an offset, or the wrong column?)")
     i0a = np.asarray(i0, float)
     if np.any(i0a <= 0):
         raise ValueError(f"I0 has {int(np.count_nonzero(i0a <= 0))} non-positive point(s)")
-    return total / i0a
+    return (total / i0a, keep) if return_kept else total / i0a

@@ -29,6 +29,7 @@ __all__ = [
     "find_e0_batch",
     "half_height_energy",
     "normalization_modes",
+    "default_windows",
 ]
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,31 @@ def half_height_energy(energy_ev: ArrayLike, norm: ArrayLike, e0_ev: float, leve
     i = idx[np.argmin(np.abs(e[idx] - e0_ev))]
     t = (level - y[i]) / (y[i + 1] - y[i])
     return float(e[i] + t * (e[i + 1] - e[i]))
+
+
+def default_windows(energy_ev: ArrayLike, e0_ev: float) -> dict[str, float]:
+    """Pre/post-edge windows (relative to E0, larch names) that suit both EXAFS-length and XANES-only scans.
+
+    Long scans get the usual −150…−30 eV and +50…+250 eV; a scan that starts less than 60 eV below E0
+    fits its pre-edge from the second point to half-way to E0 (larch's rule), and a short post-edge runs
+    from max(15 eV, a third of the way) to the end — larch's own ``norm1 = min(25, norm2/15)`` would land
+    inside the white line of a XANES-only scan.
+
+    Examples
+    --------
+    >>> e = np.arange(16838.0, 17300.0, 1.0)
+    >>> default_windows(e, 17038.0)
+    {'pre1_ev': -150.0, 'pre2_ev': -30.0, 'norm1_ev': 50.0, 'norm2_ev': 250.0}
+    >>> default_windows(np.arange(7075.0, 7197.0, 1.0), 7123.0)
+    {'pre1_ev': -45.0, 'pre2_ev': -22.5, 'norm1_ev': 24.0, 'norm2_ev': 73.0}
+    """
+    e = np.asarray(energy_ev, float)
+    start = float(e[1] - e0_ev) if e.size > 1 else float(e[0] - e0_ev)
+    pre1 = max(-150.0, 5.0 * round(start / 5.0))
+    pre2 = -30.0 if pre1 <= -60.0 else 0.5 * pre1
+    norm2 = float(min(250.0, e[-1] - e0_ev))
+    norm1 = 50.0 if norm2 >= 150.0 else float(max(15.0, round(norm2 / 3.0)))
+    return {"pre1_ev": float(pre1), "pre2_ev": float(pre2), "norm1_ev": norm1, "norm2_ev": norm2}
 
 
 def _index_of(energy: NDArray, value: NDArray | float) -> NDArray:
