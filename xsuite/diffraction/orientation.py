@@ -317,7 +317,7 @@ def check_orientation(
         One frame AS STORED in the file (``read_frame(..., orientation=None)``); negative and non-finite
         pixels are excluded.
     geometry : mapping
-        pyFAI geometry config dict (``xsuite.pipelines._diffraction.load_geometry``).
+        pyFAI geometry config dict (``xsuite.series.geometry.load_geometry``).
     reflections : sequence
         Reference reflections (objects with ``q_inv_angstrom`` and ``hkl_label``, e.g.
         :func:`xsuite.diffraction.phases.calibrant_reflections` or ``Phase.reflections``).

@@ -168,6 +168,8 @@ def figure_plan(results: Any) -> list[_Planned]:
         add("xanes_fractions", xanes.xanes_fractions, None)
     else:
         none_of("xanes", "xanes")
+    for e in sorted(res.of_kind("xanes_map"), key=lambda e: e.name):  # xsuite xanes-map
+        add(f"{e.name}_composite", xanes.xanes_map_composite, e.name, e.name)
     f_entries = sorted(res.of_kind("xrf"), key=lambda e: e.name.removesuffix("_xrf"))
     if f_entries:
         for e in f_entries:
