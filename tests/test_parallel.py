@@ -62,9 +62,13 @@ def test_serial_consumes_generators_lazily():
             pulled.append(i)
             yield i
 
-    it = map_ordered(Toy(), gen())
+    it = map_ordered(Toy(), gen(), threads=1)
     next(it)
-    assert pulled == [0]  # nothing read ahead in serial mode
+    assert pulled == [0]  # one item at a time: nothing read ahead
+    pulled.clear()
+    it = map_ordered(Toy(), gen())  # two threads: a bounded window (2 x threads) ahead, in order
+    assert next(it)[0] == 0 and pulled == [0, 1, 2, 3]
+    assert [i for i, _ in it] == [1, 2, 3, 4]
 
 
 def test_resolve_workers():

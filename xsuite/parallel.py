@@ -164,6 +164,7 @@ def map_ordered(
     scheduler: Any = None,
     progress: Callable[[Progress], None] | None = None,
     max_in_flight: int | None = None,
+    threads: int = 2,
 ) -> Iterator[tuple[T, R | Exception]]:
     """Apply ``func`` to every item and yield ``(item, result_or_exception)`` in input order.
 
@@ -175,8 +176,13 @@ def map_ordered(
     items : iterable
         Items to process (consumed lazily; a generator is fine).
     workers : int, default 1
-        1: run in this process, one item at a time. ``N > 1``: a local pool of N ``spawn``-ed processes.
-        0 or negative: one process per available CPU.
+        1: run in this process. ``N > 1``: a local pool of N ``spawn``-ed processes. 0 or negative: one
+        process per available CPU.
+    threads : int, default 2
+        With ``workers=1``: items run on this many threads of this process, so the pure-Python and numpy
+        work of one item (e.g. a frame's peak fits, its file hash) overlaps the GIL-free work of the next
+        (pyFAI's OpenMP integration, file reads). ``func`` must be thread-safe (the pipelines' reducers
+        are: one integrator per process behind a lock). 1 = strictly one item at a time.
     scheduler : str or distributed.Client, optional
         Address of a Dask distributed scheduler (``"tcp://host:8786"``), or an existing
         ``distributed.Client``. When given, ``workers`` is ignored and the cluster does the work.
@@ -206,7 +212,9 @@ def map_ordered(
         gen = _map_dask(func, items, scheduler, max_in_flight)
     else:
         n = resolve_workers(workers)
-        if n == 1:
+        if n == 1 and threads > 1:
+            gen = _map_threads(func, items, int(threads), max_in_flight or 2 * int(threads))
+        elif n == 1:
             gen = _map_serial(func, items)
         else:
             gen = _map_pool(func, items, n, max_in_flight or max(8, 4 * n))
@@ -223,6 +231,30 @@ def _map_serial(func: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T,
             log.debug("item %r failed: %s", item, exc)
             result = exc
         yield item, result
+
+
+def _map_threads(func: Callable[[T], R], items: Iterable[T], n: int, window: int
+                 ) -> Iterator[tuple[T, R | Exception]]:
+    """``func`` on a few threads of this process, a bounded window of items ahead, results in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def call(item: T) -> Any:
+        try:
+            return func(item)
+        except Exception as exc:  # noqa: BLE001 - per-item failures are results, by contract
+            log.debug("item %r failed: %s", item, exc)
+            return exc
+
+    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="xsuite-item") as ex:
+        pending: deque[tuple[T, Future]] = deque()
+        for item in items:
+            pending.append((item, ex.submit(call, item)))
+            if len(pending) >= window:
+                it, fut = pending.popleft()
+                yield it, fut.result()
+        while pending:
+            it, fut = pending.popleft()
+            yield it, fut.result()
 
 
 def _new_pool(func: Callable[[Any], Any], n: int) -> ProcessPoolExecutor:

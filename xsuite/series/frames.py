@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -143,10 +144,15 @@ class FrameReducer:
         self._sent_correlation = False
         self._hashed: dict[tuple[str, int, int], Any] = {}
         self._warm = False
+        self._lock = threading.Lock()  # frames may be reduced on two threads (xsuite.parallel.map_ordered)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"setup": self.setup, "peak_search": self.peak_search, "_integ": None,
                 "_sent_correlation": False, "_hashed": {}, "_warm": False}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def warm_up(self) -> Optional[np.ndarray]:
         """Build the integrator and its CSR engine now, before the first frame (the watcher), when the
@@ -161,9 +167,6 @@ class FrameReducer:
         q = integ.prepare(shape)
         self._integ, self._warm = integ, True
         return q
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
 
     @property
     def integrator(self) -> Any:
@@ -213,11 +216,13 @@ class FrameReducer:
         try:
             frame = self.read(ref)
             monitor = self.setup.monitor(ref)
-            if self._warm:
-                self._check_warm(frame, source)
-            if self._integ is None:
-                self._integ = self._build(frame, source)
-            pat = self._integ.integrate(frame, monitor=monitor, source=source)
+            with self._lock:
+                if self._warm:
+                    self._check_warm(frame, source)
+                if self._integ is None:
+                    self._integ = self._build(frame, source)
+                integ = self._integ
+            pat = integ.integrate(frame, monitor=monitor, source=source)
             extras = self._extras(task, frame, monitor, source)
             peaks = None
             if self.peak_search is not None:
@@ -227,8 +232,9 @@ class FrameReducer:
             log.warning("frame %s rejected: %s", ref_key(ref), reason)
             return FrameResult.failed(ref, reason)
         corr = None
-        if not self._sent_correlation:
-            corr, self._sent_correlation = pat.correlation, True
+        with self._lock:
+            if not self._sent_correlation:
+                corr, self._sent_correlation = pat.correlation, True
         t = getattr(ref, "time_s", 0.0)
         return FrameResult(key=ref_key(ref), time_s=float(t or 0.0), source=source, index=ref_index(ref),
                            q_inv_angstrom=pat.q_inv_angstrom, intensity=pat.intensity, sigma=pat.sigma,
