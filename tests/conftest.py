@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+if "XSUITE_CACHE_DIR" not in os.environ:  # a fresh on-disk cache per test run (subprocesses inherit it)
+    import tempfile
+
+    os.environ["XSUITE_CACHE_DIR"] = tempfile.mkdtemp(prefix="xsuite-test-cache-")
 
 ROOT = Path(__file__).resolve().parents[1]
 REALDATA = ROOT.parent / "shared" / "realdata"

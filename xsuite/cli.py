@@ -105,6 +105,9 @@ def main(argv: list[str] | None = None) -> Any:
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    from xsuite.io.cache import install_reflection_store
+
+    install_reflection_store()  # phase tables computed once per machine (pymatgen costs ~1 s per process)
     try:
         if "--json" in args:  # keep stdout for the one JSON document; stray prints go to stderr
             common._JSON_STREAM.append(sys.stdout)

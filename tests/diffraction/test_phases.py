@@ -256,3 +256,19 @@ def test_phase_from_cif_text_without_sites_is_refused():
            "_cell_angle_beta 90\n_cell_angle_gamma 90\n_symmetry_space_group_name_H-M 'P 1'\n"
     with pytest.raises(DataFormatError, match="empty.cif: "):
         phase_from_cif(text, "X", source="empty.cif")
+
+
+def test_reflection_store_round_trips_the_pymatgen_table(tmp_path, monkeypatch):
+    """The on-disk store gives back exactly what pymatgen computed (and is used instead of it)."""
+    from xsuite.diffraction import phases
+    from xsuite.io.cache import JsonStore
+
+    ph = phases.get_phase("Li3YCl6")
+    monkeypatch.setattr(phases, "REFLECTION_STORE", JsonStore(tmp_path))
+    phases._reflections_cached.cache_clear()
+    computed = ph.reflections(0.97625, q_max_inv_angstrom=4.0)
+    assert len(list(tmp_path.glob("*.json"))) == 1
+    phases._reflections_cached.cache_clear()
+    monkeypatch.setattr(phases, "_compute_reflections", lambda *a: pytest.fail("recomputed"))
+    assert ph.reflections(0.97625, q_max_inv_angstrom=4.0) == computed
+    phases._reflections_cached.cache_clear()

@@ -663,10 +663,48 @@ def _build_structure(phase: Phase) -> Any:
         return Structure.from_spacegroup(phase.space_group, lat, species, coords, tol=1e-3)
 
 
+#: Optional store of computed reflection lists, so a phase's table is computed (with pymatgen, whose import
+#: alone takes ~1 s) once per machine rather than once per command: an object with ``get(key)`` returning
+#: a list of dicts or None, and ``put(key, rows)``. None (the default in library use) = in-memory cache
+#: only. The command line installs :func:`xsuite.io.cache.install_reflection_store`.
+REFLECTION_STORE: Any = None
+_STORE_VERSION = 1
+
+
+def _store_key(phase: Phase, *args: float) -> str:
+    """Content key of a reflection list: the structure, the arguments and the pymatgen version."""
+    import hashlib
+    import json
+    from importlib import metadata
+
+    try:
+        version = metadata.version("pymatgen-core")
+    except metadata.PackageNotFoundError:  # pragma: no cover - older pymatgen layouts
+        version = metadata.version("pymatgen")
+    text = json.dumps([_STORE_VERSION, version, repr(phase), [repr(a) for a in args]])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 @lru_cache(maxsize=256)
 def _reflections_cached(
     phase: Phase, wl: float, q_max: float, q_min: float, min_intensity: float
 ) -> tuple[Reflection, ...]:
+    store, key = REFLECTION_STORE, None
+    if store is not None:
+        key = _store_key(phase, wl, q_max, q_min, min_intensity)
+        rows = store.get(key)
+        if rows is not None:
+            return tuple(Reflection(tuple(r["hkl"]), r["d"], r["q"], r["tth"], r["i"], r["m"]) for r in rows)
+    out = _compute_reflections(phase, wl, q_max, q_min, min_intensity)
+    if store is not None:
+        store.put(key, [{"hkl": list(r.hkl), "d": r.d_angstrom, "q": r.q_inv_angstrom, "tth": r.two_theta_deg,
+                         "i": r.intensity, "m": r.multiplicity} for r in out])
+    return out
+
+
+def _compute_reflections(phase: Phase, wl: float, q_max: float, q_min: float,
+                         min_intensity: float) -> tuple[Reflection, ...]:
+    """The powder reflections of a phase by pymatgen's XRDCalculator (kinematic, Cu-free: any wavelength)."""
     from pymatgen.analysis.diffraction.xrd import XRDCalculator
 
     s_max = min(wl * q_max / (4 * math.pi), 1.0)
