@@ -904,9 +904,10 @@ def test_real_lambda_through_the_xrd_command(realdata, tmp_path):
     tth, ref = _dioptas_reference(lam)
     with h5py.File(out, "r") as h:
         entries = sorted(k for k in h if k.endswith("_xrd"))
-        assert len(entries) == 10
-        pat = h[f"{LAMBDA_PREFIX}_m1_part00000_xrd/pattern"]
-        x, y = pat["two_theta"][()], pat["intensity"][()]
+        assert entries == [f"{LAMBDA_PREFIX}_xrd"]  # one acquisition: one sample series of 10 frames
+        pat = h[f"{LAMBDA_PREFIX}_xrd/patterns"]
+        assert pat["intensity"].shape[0] == 10
+        x, y = h[f"{LAMBDA_PREFIX}_xrd/q_axes/two_theta"][()], pat["intensity"][0]
     ok = np.isfinite(y)
     yi = np.interp(tth, x[ok], y[ok], left=np.nan, right=np.nan)
     g = np.isfinite(yi)

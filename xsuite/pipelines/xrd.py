@@ -113,7 +113,7 @@ def _is_builtin(name: str) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------ samples
-_FRAME_COUNTER = re.compile(r"[_\-.]?\d{3,}$")
+_FRAME_COUNTER = re.compile(r"(_m\d+_part\d+|[_\-.]?\d{3,})$")  # Lambda module/part files, frame counters
 
 
 def sample_groups(refs: Sequence[Any], names: Optional[Sequence[str]] = None,
@@ -293,8 +293,8 @@ def _orientation(setup: Any, xcfg: XrdConfig, refs: Sequence[Any], all_refs: Seq
         return None, setup, None
     cfg = setup.config
     mask = load_mask(cfg.mask) if cfg.mask is not None else None
-    q_max = 4 * np.pi / setup.wavelength_angstrom
-    refl = [r for _, r in reference_reflections([name], setup.wavelength_angstrom, q_max)]
+    refl = [r for _, r in reference_reflections([name], setup.wavelength_angstrom,
+                                                _q_reach(setup.geometry, image.shape, setup.wavelength_angstrom))]
     try:
         check = check_orientation(image, setup.geometry, refl, mask=mask if mask is not None and mask.shape ==
                                   image.shape else None, given_orientation=setup.file_orientation, reference=str(name))
@@ -313,6 +313,19 @@ def _orientation(setup: Any, xcfg: XrdConfig, refs: Sequence[Any], all_refs: Seq
 
 
 _CAL = "\0calibrant"
+
+
+def _q_reach(geometry: dict, shape: tuple[int, ...], wavelength_angstrom: float) -> float:
+    """The highest q (1/Å) a detector of this shape reaches, from the PONI's distance, point of normal
+    incidence and pixel sizes (tilts ignored, 15 % margin): the reference list is computed up to it."""
+    dc = geometry.get("detector_config") or {}
+    p1 = float(dc.get("pixel1") or geometry.get("pixel1") or 1e-4)
+    p2 = float(dc.get("pixel2") or geometry.get("pixel2") or 1e-4)
+    ys = np.array([0.0, shape[0] * p1]) - float(geometry.get("poni1", 0.0))
+    xs = np.array([0.0, shape[1] * p2]) - float(geometry.get("poni2", 0.0))
+    tth = np.arctan2(float(np.sqrt(np.max(ys ** 2) + np.max(xs ** 2))), float(geometry["dist"]))
+    q = 4 * np.pi * np.sin(tth / 2) / wavelength_angstrom
+    return float(min(1.15 * q, 4 * np.pi / wavelength_angstrom))
 
 
 def _sample_of(ref: Any, groups: dict[str, list[Any]], cal_refs: list[Any]) -> str:
