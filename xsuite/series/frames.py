@@ -61,8 +61,8 @@ class FrameResult:
     error : str or None
         One-line reason the frame was rejected; None when it is good.
     correlation : ndarray or None
-        Bin-to-bin noise correlation of the series (:attr:`xsuite.diffraction.integrate.Pattern1D.correlation`);
-        set on the first frame a reducer returns only (it is the same for every frame).
+        Bin-to-bin noise correlation of the series (:attr:`xsuite.diffraction.integrate.Pattern1D.correlation`;
+        the same array for every frame, stored once with the series).
     fiber_map : FiberMap or None
         The q_ip/q_oop map, when the task asked for it.
     cake : Cake or None
@@ -141,14 +141,13 @@ class FrameReducer:
         self.setup = setup
         self.peak_search = peak_search
         self._integ: Any = None
-        self._sent_correlation = False
         self._hashed: dict[tuple[str, int, int], Any] = {}
         self._warm = False
         self._lock = threading.Lock()  # frames may be reduced on two threads (xsuite.parallel.map_ordered)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"setup": self.setup, "peak_search": self.peak_search, "_integ": None,
-                "_sent_correlation": False, "_hashed": {}, "_warm": False}
+        return {"setup": self.setup, "peak_search": self.peak_search, "_integ": None, "_hashed": {},
+                "_warm": False}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -231,10 +230,7 @@ class FrameReducer:
             reason = error_reason(exc)
             log.warning("frame %s rejected: %s", ref_key(ref), reason)
             return FrameResult.failed(ref, reason)
-        corr = None
-        with self._lock:
-            if not self._sent_correlation:
-                corr, self._sent_correlation = pat.correlation, True
+        corr = pat.correlation  # the same array for every frame (no copy in this process)
         t = getattr(ref, "time_s", 0.0)
         return FrameResult(key=ref_key(ref), time_s=float(t or 0.0), source=source, index=ref_index(ref),
                            q_inv_angstrom=pat.q_inv_angstrom, intensity=pat.intensity, sigma=pat.sigma,

@@ -15,7 +15,7 @@ from typing import Any, Optional
 import numpy as np
 
 from xsuite.config.diffraction import DiffractionConfig
-from xsuite.errors import ConfigError, DataFormatError, InputNotFoundError, XsuiteError, error_reason
+from xsuite.errors import ConfigError, DataFormatError, InputNotFoundError, error_reason
 
 log = logging.getLogger(__name__)
 

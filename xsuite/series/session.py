@@ -46,12 +46,14 @@ class SeriesSession:
 
     kind = "series"
 
+    keep_frames = True  # the analysis needs every frame (False: running sums only)
+
     def __init__(self, setup: Any, file: ResultsFile, entry: str, reducer: Optional[FrameReducer] = None) -> None:
         self.setup = setup
         self.file = file
         self.entry = entry
         self.reducer = reducer or FrameReducer(setup)
-        self.writer = SeriesWriter(file, entry, self._create, self._frame_rows)
+        self.writer = SeriesWriter(file, entry, self._create, self._frame_rows, keep_frames=self.keep_frames)
         self.warnings: list[str] = list(setup.warnings)
         self.last_good: Any = None
 
@@ -272,6 +274,7 @@ class XrdSession(SeriesSession):
     """
 
     kind = "xrd"
+    keep_frames = False  # a mean pattern needs running sums only: memory flat in the number of frames
 
     def __init__(self, setup: Any, file: ResultsFile, name: str,
                  references: Callable[[float], Sequence[tuple[str, Any]]], n_frames: int, reducer: FrameReducer,
@@ -283,7 +286,7 @@ class XrdSession(SeriesSession):
         self._references: Optional[list[tuple[str, Any]]] = None
         self.n_frames = int(n_frames)
         self.calibrant = calibrant
-        self.frame_peaks: dict[str, tuple[Any, ...]] = {}
+        self._last_peaks: tuple[str, tuple[Any, ...]] = ("", ())  # a single frame's fits are its sample's
         self.cake: Any = None
         self.orientation_check: Any = None  # xsuite.diffraction.orientation.OrientationCheck of the run
         self.sources: list[str] = []
@@ -337,7 +340,7 @@ class XrdSession(SeriesSession):
         from xsuite.io.layout_diffraction import xrd_peak_rows
 
         peaks = self.labelled(result.peaks or ())
-        self.frame_peaks[result.key] = peaks
+        self._last_peaks = (result.key, peaks)
         if result.key in self._row_keys:  # rows written by a run killed before it stored the frame
             return {}
         return {"frame_peaks": xrd_peak_rows(peaks, result.key)}
@@ -356,18 +359,15 @@ class XrdSession(SeriesSession):
         from xsuite.diffraction.integrate import Pattern1D
         from xsuite.io.layout_diffraction import xrd_summary_values
 
-        if not len(self.writer.buffer):
+        buf = self.writer.buffer
+        if not len(buf):
             return None
-        t, inten, sig, keys = self.writer.frames()
-        n = inten.shape[0]
-        with np.errstate(invalid="ignore"):
-            mean = np.nanmean(inten, axis=0) if n > 1 else inten[0]
-            err = np.sqrt(np.nansum(sig ** 2, axis=0)) / np.maximum(np.sum(np.isfinite(sig), axis=0), 1) \
-                if n > 1 else sig[0]
+        n, keys = len(buf), buf.keys
+        mean, err = buf.mean()
         pattern = Pattern1D(self.writer.q, mean, err, np.ones_like(mean), self.setup.wavelength_angstrom, 1.0,
                             self.writer.correlation)
-        if n == 1 and keys[0] in self.frame_peaks:
-            peaks = self.frame_peaks[keys[0]]
+        if n == 1 and keys[0] == self._last_peaks[0]:
+            peaks = self._last_peaks[1]
         else:
             peaks = self.labelled(self.reducer.peak_search(pattern.q_inv_angstrom, mean, err, pattern.correlation))
         self.writer.update(xrd_summary_values(pattern, peaks, self.cake, self.writer.all_rejected(), self.warnings))
@@ -412,23 +412,11 @@ def reduce_into(sessions: Mapping[Hashable, SeriesSession], tasks: Sequence[tupl
     from xsuite.parallel import map_ordered
 
     dispatch = Dispatch({k: s.reducer for k, s in sessions.items()})
-    shared: dict[int, Any] = {}  # the bin correlation per reducer, for results that arrive without it
     stored = 0
     for (key, task), out in map_ordered(dispatch, list(tasks), workers=workers, scheduler=scheduler,
                                         progress=progress):
-        session = sessions[key]
-        if isinstance(out, BaseException):
-            res = FrameResult.failed(task.ref, error_reason(out))
-        else:
-            res = out[1]
-        rid = id(session.reducer)
-        if res.ok and res.correlation is not None:
-            shared.setdefault(rid, res.correlation)
-        elif res.ok and not session.writer.created and rid in shared:
-            from dataclasses import replace
-
-            res = replace(res, correlation=shared[rid])
-        stored += bool(session.append(res, task.ref))
+        res = FrameResult.failed(task.ref, error_reason(out)) if isinstance(out, BaseException) else out[1]
+        stored += bool(sessions[key].append(res, task.ref))
     return stored
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 
@@ -84,28 +83,57 @@ class ResultsFile:
         self.close()
 
 
-@dataclass
 class FrameBuffer:
-    """The frames of a series held in memory (appended ones, plus stored ones when resuming)."""
+    """The frames of a series held in memory (appended ones, plus stored ones when resuming).
 
-    keys: list[str] = field(default_factory=list)
-    time_s: list[float] = field(default_factory=list)
-    intensity: list[np.ndarray] = field(default_factory=list)
-    sigma: list[np.ndarray] = field(default_factory=list)
-    monitor: list[float] = field(default_factory=list)
+    With ``keep_frames=False`` only their running sums are kept (what a mean pattern needs): memory then
+    does not grow with the number of frames.
+    """
+
+    def __init__(self, keep_frames: bool = True) -> None:
+        self.keep_frames = keep_frames
+        self.keys: list[str] = []
+        self._keyset: set[str] = set()
+        self.time_s: list[float] = []
+        self.monitor: list[float] = []
+        self.intensity: list[np.ndarray] = []
+        self.sigma: list[np.ndarray] = []
+        self._sum: Optional[np.ndarray] = None
+        self._var: Optional[np.ndarray] = None
+        self._count: Optional[np.ndarray] = None
 
     def add(self, key: str, time_s: float, intensity: np.ndarray, sigma: np.ndarray, monitor: float) -> None:
         self.keys.append(key)
+        self._keyset.add(key)
         self.time_s.append(float(time_s))
-        self.intensity.append(np.asarray(intensity, dtype=float))
-        self.sigma.append(np.asarray(sigma, dtype=float))
         self.monitor.append(float(monitor))
+        y, e = np.asarray(intensity, dtype=float), np.asarray(sigma, dtype=float)
+        if self.keep_frames:
+            self.intensity.append(y)
+            self.sigma.append(e)
+        ok = np.isfinite(y) & np.isfinite(e)
+        if self._sum is None:
+            self._sum, self._var, self._count = np.zeros(y.shape), np.zeros(y.shape), np.zeros(y.shape)
+        self._sum += np.where(ok, y, 0.0)
+        self._var += np.where(ok, e * e, 0.0)
+        self._count += ok
 
     def __len__(self) -> int:
         return len(self.keys)
 
+    def __contains__(self, key: str) -> bool:
+        return key in self._keyset
+
+    def mean(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mean pattern, its standard error) over the frames, bin by bin (NaN where no frame has data)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            n = np.where(self._count > 0, self._count, np.nan)
+            return self._sum / n, np.sqrt(self._var) / n
+
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
         """(time_s, intensity (F, Q), sigma (F, Q), keys), sorted by time (stable)."""
+        if not self.keep_frames:
+            raise ValueError("this buffer keeps running sums only (keep_frames=False)")
         t = np.asarray(self.time_s, dtype=float)
         order = np.argsort(t, kind="stable")
         return (t[order], np.stack(self.intensity)[order], np.stack(self.sigma)[order],
@@ -127,15 +155,18 @@ class SeriesWriter:
     frame_rows : callable, optional
         ``frame_rows(result) -> {group: rows}``: per-frame table rows appended with each frame (e.g. a
         transmission frame's peak fits), before the frame's pattern row (which commits the frame).
+    keep_frames : bool, optional
+        Keep every frame in memory (the analysis of a GIXRD series needs them); False keeps running sums.
     """
 
     def __init__(self, file: ResultsFile, entry: str, create: Callable[[Any, Any], None],
-                 frame_rows: Optional[Callable[[Any], Mapping[str, Mapping[str, Any]]]] = None) -> None:
+                 frame_rows: Optional[Callable[[Any], Mapping[str, Mapping[str, Any]]]] = None,
+                 keep_frames: bool = True) -> None:
         self.file = file
         self.entry = entry
         self._create_fn = create
         self._frame_rows = frame_rows
-        self.buffer = FrameBuffer()
+        self.buffer = FrameBuffer(keep_frames)
         self.correlation: Optional[np.ndarray] = None
         self.q: Optional[np.ndarray] = None
         self.rejected: dict[str, str] = {}
@@ -169,7 +200,7 @@ class SeriesWriter:
 
     def all_rejected(self) -> dict[str, str]:
         """Frames rejected in this run and earlier ones (not since stored), key -> reason."""
-        out = {k: v for k, v in self._stored_rejected.items() if k not in self.buffer.keys}
+        out = {k: v for k, v in self._stored_rejected.items() if k not in self.buffer}
         out.update(self.rejected)
         return out
 
@@ -178,7 +209,7 @@ class SeriesWriter:
         if not result.ok:
             self.reject(result.key, result.error)
             return False
-        if result.key in self.buffer.keys:
+        if result.key in self.buffer:
             return False
         if not self.created:
             self._create(result)
