@@ -17,7 +17,9 @@ masters, XRF maps) and files a test breaks on purpose (unreadable) are left alon
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Iterable
 
@@ -80,6 +82,13 @@ def is_results_file(path: Path) -> bool:
 
 def file_problems(path: Path) -> list[str]:
     """Every problem of one results file (empty list: valid)."""
+    with tempfile.TemporaryDirectory() as tmp:  # nexusformat opens files read-write (it touches them): a copy
+        copy = Path(tmp) / path.name
+        shutil.copyfile(path, copy)
+        return _problems_of_copy(copy)
+
+
+def _problems_of_copy(path: Path) -> list[str]:
     import h5py
     from nexusformat.nexus.validate import validate_application, validate_file
     from silx.io.nxdata import is_valid_nxdata

@@ -164,7 +164,7 @@ def test_depth_table_does_not_take_the_files_default_plot(tmp_path):
                 "depth_um": Field(2.5, "um")})
         write_depth_table(out, sample)
     res = read_results(out)
-    assert res.default == "LYC_PMMA_gixrd_2deg"  # the last series, not a depth table
+    assert res.default == "LYC_gixrd_2deg"  # the first GIXRD series (its growth), not a depth table, not the last
     for sample in ("LYC", "LYC_PMMA"):
         assert res.entries[depth_entry_name(sample)].default == "onset_vs_depth_LiCl_H2O"
     np.testing.assert_allclose(res.entries["LYC_gixrd_depth"].nxdata["onset_vs_depth_LiCl_H2O"].signal, [1500.0])
