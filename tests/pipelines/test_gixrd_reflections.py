@@ -170,6 +170,6 @@ def test_depth_table_does_not_take_the_files_default_plot(tmp_path):
     np.testing.assert_allclose(res.entries["LYC_gixrd_depth"].nxdata["onset_vs_depth_LiCl_H2O"].signal, [1500.0])
     with h5py.File(out, "r") as h5:
         nx = silx_nxdata.get_default(h5)
-        assert nx.group.name == "/LYC_PMMA_gixrd_2deg/pattern" and np.all(np.isfinite(nx.signal))
+        assert nx.group.name == "/LYC_gixrd_2deg/pattern" and np.all(np.isfinite(nx.signal))
         assert silx_nxdata.get_default(h5["LYC_PMMA_gixrd_depth"]).group.name == \
             "/LYC_PMMA_gixrd_depth/onset_vs_depth_LiCl_H2O"
