@@ -185,3 +185,30 @@ def test_gixrd_cli_and_demo_give_the_same_numbers(sample_data, configs_dir, tmp_
             assert h5["LYC_gixrd_4deg/azint1d/data/I"] == h5["LYC_gixrd_4deg/patterns/intensity"]
             meta = json.loads(h5["LYC_gixrd_4deg/azint1d/pyFAI/integrate/metadata"][()])
             assert meta["incidence_angle_deg"] == 4.0
+
+
+def test_frame_on_another_monitor_scale_is_rejected_not_mislabelled(xdir, tmp_path):
+    """A monitored series (I0 in the sidecars) with one frame whose sidecar has no monitor: that frame is
+    rejected with its reason instead of being stored unnormalised under counts/monitor units; with
+    `monitor_key` set, a frame without that key is rejected too."""
+    import shutil
+
+    for i, monitor in enumerate((1e5, None, 2e5)):
+        shutil.copyfile(xdir / "LYC.tif", tmp_path / f"S_{i:04d}.tif")
+        side = {"timestamp": 1780000000.0 + 10 * i, "sample": "S"}
+        if monitor is not None:
+            side["monitor"] = monitor
+        (tmp_path / f"S_{i:04d}.json").write_text(json.dumps(side))
+    cfg = DiffractionConfig(poni=xdir / "geometry.poni", mask=xdir / "mask.tif", xrd=XrdConfig(phases=["Li3YCl6"]))
+    doc = run_xrd([str(tmp_path / "S_*.tif")], FrameSettings(config=cfg), tmp_path / "out.h5").to_dict()
+    assert [f["n_frames"] for f in doc["files"]] == [2]
+    (rej,) = doc["rejected"]
+    name, reason = rej["name"], rej["reason"]
+    assert name == "S_0001" and "no monitor (I0) value" in reason and "monitor-normalised" in reason
+    with h5py.File(tmp_path / "out.h5", "r") as h5:
+        np.testing.assert_allclose(h5["S_xrd/patterns/monitor"][()], [1e5, 2e5])
+        assert h5["S_xrd/patterns/intensity"].attrs["units"] == "counts/monitor"
+    keyed = DiffractionConfig(poni=xdir / "geometry.poni", mask=xdir / "mask.tif", monitor_key="i0",
+                              xrd=XrdConfig(phases=["Li3YCl6"]))
+    with pytest.raises(Exception, match="no monitor value `i0`"):
+        run_xrd([str(tmp_path / "S_0001.tif")], FrameSettings(config=keyed), tmp_path / "keyed.h5")
