@@ -4,9 +4,11 @@ The layout is documented in ``docs/layout_diffraction.md``. A series entry is wr
 only the first changes the file's structure:
 
 1. :func:`create_series_entry` (in a :meth:`~xsuite.io.nexus.ResultsStore.transaction`, once per series):
-   the appendable ``patterns`` NXdata, the ``q_axes``, the ``noise_model``, and every summary group with
-   its final structure — resizable datasets for everything a re-fit changes (:func:`create_gixrd_summary`,
-   :func:`create_xrd_summary`);
+   the appendable ``patterns`` NXdata (units from the monitor normalisation, :func:`intensity_units`), the
+   ``q_axes``, the ``noise_model``, the ``azint1d`` NXazint1d view (:func:`write_azint1d`: hard links to
+   ``patterns``, laid out as pyFAI's ``save_NXazint1d``), and every summary group with its final structure —
+   resizable datasets for everything a re-fit changes (:func:`create_gixrd_summary` with the ``growth``
+   default plot, :func:`create_xrd_summary`);
 2. frames are appended in place (SWMR) through :meth:`~xsuite.io.nexus.Appender.series` with
    :func:`pattern_row`;
 3. summaries are given new values in place (SWMR, :meth:`~xsuite.io.nexus.Appender.update_fields`) from
