@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,40 @@ if "XSUITE_CACHE_DIR" not in os.environ:  # a fresh on-disk cache per test run (
     os.environ["XSUITE_CACHE_DIR"] = tempfile.mkdtemp(prefix="xsuite-test-cache-")
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/nexus_check.py
 REALDATA = ROOT.parent / "shared" / "realdata"
 SAMPLE_DATA = ROOT / "sample_data"
+
+
+# ---------------------------------------------------------------------------------------- results files
+# Every results file a test writes is checked when the test ends (files under its tmp_path) and when its
+# module ends (files its module-scoped fixtures wrote with tmp_path_factory): a NeXus validator
+# (nexusformat: base classes and every application definition named by a `definition`, e.g. NXazint1d)
+# and silx's NXdata rules. A problem fails the test (or errors the module's last test) naming the file and
+# the problem. See tests/nexus_check.py.
+def _fail_on_invalid(root: Path) -> None:
+    from nexus_check import tree_problems
+
+    problems = tree_problems(root)
+    if problems:
+        pytest.fail("invalid NeXus results file(s):\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _valid_results_files(request):
+    """At the end of each test: its tmp_path's results files are valid NeXus (see tests/nexus_check.py)."""
+    yield
+    tmp = request.node.funcargs.get("tmp_path") if hasattr(request.node, "funcargs") else None
+    if tmp is not None:
+        _fail_on_invalid(Path(tmp))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _valid_module_results_files(tmp_path_factory):
+    """At the end of each module: every results file written under the session's temporary folder since the
+    last check (module-scoped fixtures) is valid NeXus."""
+    yield
+    _fail_on_invalid(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="session")

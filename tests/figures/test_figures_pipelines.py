@@ -27,8 +27,9 @@ def demo_results(sample_data: Path, tmp_path_factory: pytest.TempPathFactory):
     xrd.demo(sample_data / "xrd", out)
     xanes.demo(sample_data / "xanes", out)
     xrf.demo(sample_data / "xrf", out)
-    truth = json.loads((sample_data / "gixrd" / "ground_truth.json").read_text())
-    config, groups = gixrd.demo_plan(sample_data / "gixrd", truth)
+    from xsuite.pipelines._demo import shipped_config  # the demo's run: shipped config + sample calibration
+
+    config, groups, _ = gixrd.demo_plan(sample_data / "gixrd", shipped_config(gixrd.DEMO_CONFIG, sample_data))
     gixrd.run_gixrd_series({k: v for k, v in groups.items() if float(k[1]) == 2.0}, config, out)
     return out, read_results(out)
 

@@ -286,3 +286,101 @@ def test_entry_default_does_not_steal_the_files_default(tmp_path):
         assert nx.group.name == "/LYC_2deg/pattern"
         np.testing.assert_allclose(nx.signal, np.sin(np.linspace(0.5, 3.0, 50)) ** 2)
         assert silx_nxdata.get_default(h5["depth_B"]).group.name == "/depth_B/onset_vs_depth_Y"
+
+
+def _entry_of_kind(path: Path, name: str, kind: str) -> None:
+    x = np.arange(4.0)
+    with ResultsStore(path).transaction() as tx:
+        tx.entry(name, kind=kind, default=True).write_nxdata(
+            "plot", signal=("y", Field(x, "counts", "y", errors=np.sqrt(x))), axes=[("x", Field(x, "s"))], default=True)
+
+
+@pytest.mark.parametrize("order", [("xrf", "xanes", "gixrd", "xrd", "gixrd"), ("gixrd", "gixrd", "xrd", "xanes", "xrf"),
+                                   ("xanes", "gixrd_depth", "xrf", "gixrd", "xrd")])
+def test_root_default_is_the_first_entry_of_the_best_kind_whatever_the_write_order(tmp_path, order):
+    """The root @default names the summary a user wants first (a GIXRD series before a depth table, a
+    transmission pattern, XANES, XRF), not the entry written last; equal kinds: the first written."""
+    out = tmp_path / "out.h5"
+    for i, kind in enumerate(order):
+        _entry_of_kind(out, f"{kind}_{i}", kind)
+    first_gixrd = f"gixrd_{order.index('gixrd')}"
+    assert read_results(out).default == first_gixrd
+    with ResultsStore(out).transaction() as tx:  # deleting it: the best remaining entry takes over
+        tx.delete_entry(first_gixrd)
+    rest = [(k, i) for i, k in enumerate(order) if f"{k}_{i}" != first_gixrd]
+    rank = ("gixrd", "gixrd_depth", "xrd", "xrd_comparison", "xanes", "xanes_map", "xrf")
+    best = min(rest, key=lambda ki: (rank.index(ki[0]), ki[1]))
+    # among entries of one rank the file's (alphabetical) order decides after a deletion
+    same = sorted(f"{k}_{i}" for k, i in rest if k == best[0])
+    assert read_results(out).default == same[0]
+
+
+def test_links_share_one_dataset_through_appends_updates_and_recovery(tmp_path):
+    """A hard-linked view (write_group + link) sees frames appended in place through the original name, summary
+    updates in place, and survives the recovery copy of a file left by a killed writer as ONE dataset."""
+    from xsuite.io.nexus import is_link_view
+
+    out = tmp_path / "links.h5"
+    q = np.linspace(0.5, 3.0, 20)
+    with ResultsStore(out).transaction() as tx:
+        e = tx.entry("s", kind="gixrd")
+        e.create_series("patterns", signal=Column("intensity", (20,), "counts", "intensity", errors=True),
+                        frame_axis=Column("time_s", units="s"), axes=[("q", Field(q, "1/angstrom", "q"))])
+        e.write_collection("summary", {"area": Field(np.zeros(0), "counts", "area", resizable=True)})
+        e.write_group("view", "NXsubentry", {"title": "a view", "flag": True}, attrs={"default": "data"})
+        e.write_group("view/data", "NXdata", attrs={"signal": "I", "axes": [".", "radial_axis"]})
+        for name, target in (("I", "intensity"), ("I_errors", "intensity_errors"), ("radial_axis", "q")):
+            e.link(f"view/data/{name}", f"patterns/{target}")
+        e.link("view/area", "summary/area")
+        with pytest.raises(ResultsFileError, match="missing"):
+            e.link("view/nothing", "patterns/nothing")
+    with ResultsStore(out).appender() as ap:
+        s = ap.series("s", "patterns")
+        for k in range(3):
+            s.append(f"f{k}", {"intensity": np.full(20, k + 1.0), "intensity_errors": np.ones(20), "time_s": 6.0 * k})
+        ap.update_fields("s/summary", {"area": np.array([1.0, 2.0, 3.0])})
+    with h5py.File(out, "r") as h5:
+        assert h5["s/view/data/I"] == h5["s/patterns/intensity"] and h5["s/view/data/I"].shape == (3, 20)
+        np.testing.assert_array_equal(h5["s/view/area"][()], [1.0, 2.0, 3.0])
+        assert h5["s/view/flag"].dtype == np.bool_ and "units" not in h5["s/view/title"].attrs
+        assert h5["s/view/data/I"].attrs["target"] == "/s/patterns/intensity"
+        assert is_link_view(h5["s/view/data"]) and not is_link_view(h5["s/patterns"])
+    # a writer killed with the file open for SWMR writing: the next writer's recovery copy keeps the links
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        import os, numpy as np
+        from xsuite.io.nexus import ResultsStore
+        ap_cm = ResultsStore({str(out)!r}).appender()
+        ap = ap_cm.__enter__()
+        ap.series("s", "patterns").append("f3", {{"intensity": np.full(20, 4.0), "time_s": 18.0}})
+        os._exit(0)
+        """)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert ResultsStore(out).recover() is True
+    with h5py.File(out, "r") as h5:
+        assert h5["s/view/data/I"] == h5["s/patterns/intensity"]  # still one object with two names
+        np.testing.assert_array_equal(h5["s/view/data/I"][:, 0], [1.0, 2.0, 3.0, 4.0])
+    res = read_results(out)
+    assert "view/data" not in res.entries["s"].nxdata and res.entries["s"].collections["view"]["flag"].value
+
+
+def test_validator_hook_reports_an_invalid_file(tmp_path):
+    """The check run on every results file the tests write (tests/nexus_check.py) names the file and the
+    problem: a wrong enumeration (nexusformat), a missing required group of NXazint1d, an NXdata silx
+    cannot plot."""
+    from nexus_check import file_problems, tree_problems
+
+    out = tmp_path / "bad.h5"
+    x = np.arange(3.0)
+    with ResultsStore(out).transaction() as tx:
+        e = tx.entry("e", kind="xrd")
+        e.write_nxdata("ok", signal=("y", Field(x, "counts", errors=x)), axes=[("x", Field(x, "s"))])
+        e.write_group("azint", "NXsubentry", {"definition": "NXazint1d"})
+        e.write_group("azint/instrument", "NXinstrument", {"name": "x"})
+        e.write_group("azint/instrument/source", "NXsource", {"name": "x", "type": "synchrotron", "probe": "x-ray"})
+        e.write_group("broken", "NXdata", {"y": np.ones(3)}, attrs={"signal": "y", "axes": ["missing"]})
+    problems = file_problems(out)
+    assert any("source/type" in p and "enumerated" in p for p in problems), problems
+    assert any("application definition of /e/azint" in p and "reduction" in p for p in problems), problems
+    assert any(p == "silx: /e/broken is not a valid NXdata" for p in problems), problems
+    assert all(str(out) in p for p in tree_problems(tmp_path))
+    out.unlink()  # so the autouse check of this test's tmp_path does not fail on the file made invalid on purpose

@@ -12,6 +12,7 @@ import json
 import math
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -363,11 +364,16 @@ def test_sample_data_demo_depth_statement(sample_data, tmp_path):
         pytest.skip("sample_data/gixrd not generated")
     truth = json.loads(truth_path.read_text())
     doc = gixrd.demo(sample_data, tmp_path / "demo.h5")
+    assert doc["config"].endswith("beamline_configs/ssrl_11-3_gixrd.yaml")
     series = {(s["sample"], s["incidence_angle_deg"]): s for s in doc["series"]}
+    assert set(series) == {(ts["sample"], float(ts["incidence_angle_deg"])) for ts in truth["series"]}
     dt = truth["interval_s"]
     pulls = []
+    with h5py.File(tmp_path / "demo.h5", "r") as h5:  # the scale the file records: I x nominal / I0
+        nominal = {k: float(h5[f"{k}/azint1d/monitor/nominal"][()]) for k in h5 if f"{k}/azint1d/monitor/nominal" in h5}
     for ts in truth["series"]:
         s = series[(ts["sample"], float(ts["incidence_angle_deg"]))]
+        scale = nominal[s["name"]] / truth["monitor_ref"]  # truth areas are at monitor_ref
         times = np.array(ts["time_s"])
         for p in s["peaks"]:
             ph = ts["phases"][p["phase"]]
@@ -378,7 +384,7 @@ def test_sample_data_demo_depth_statement(sample_data, tmp_path):
             first = times[np.asarray(ph["scale"], dtype=float) > 0][0]
             assert first <= p["onset_s"] <= first + dt, (ts["name"], p["phase"], p["hkl"], p["onset_s"], first)
             members = [r for r in ph["reflections"] if abs(r["q_inv_angstrom"] - p["q"]) < 0.012]
-            true_area = np.sum([r["area"] for r in members], axis=0)
+            true_area = np.sum([r["area"] for r in members], axis=0) * scale
             area = np.array(p["area"], dtype=float)
             err = np.array(p["area_err"], dtype=float)
             c = np.sum(area * true_area) / np.sum(true_area ** 2)

@@ -164,12 +164,12 @@ def test_depth_table_does_not_take_the_files_default_plot(tmp_path):
                 "depth_um": Field(2.5, "um")})
         write_depth_table(out, sample)
     res = read_results(out)
-    assert res.default == "LYC_PMMA_gixrd_2deg"  # the last series, not a depth table
+    assert res.default == "LYC_gixrd_2deg"  # the first GIXRD series (its growth), not a depth table, not the last
     for sample in ("LYC", "LYC_PMMA"):
         assert res.entries[depth_entry_name(sample)].default == "onset_vs_depth_LiCl_H2O"
     np.testing.assert_allclose(res.entries["LYC_gixrd_depth"].nxdata["onset_vs_depth_LiCl_H2O"].signal, [1500.0])
     with h5py.File(out, "r") as h5:
         nx = silx_nxdata.get_default(h5)
-        assert nx.group.name == "/LYC_PMMA_gixrd_2deg/pattern" and np.all(np.isfinite(nx.signal))
+        assert nx.group.name == "/LYC_gixrd_2deg/pattern" and np.all(np.isfinite(nx.signal))
         assert silx_nxdata.get_default(h5["LYC_PMMA_gixrd_depth"]).group.name == \
             "/LYC_PMMA_gixrd_depth/onset_vs_depth_LiCl_H2O"

@@ -31,12 +31,19 @@ def xrd_run(sample_data, tmp_path_factory):
 
 
 def test_peak_positions_and_labels(xrd_run):
+    """The demo (the shipped ssrl_11-3_xrd.yaml with its five phases, the sample data's calibration and CeO2
+    image): every labelled peak of the pure Li3YCl6 samples is Li3YCl6 and sits on a true reflection; the
+    calibrant image indexes as CeO2, so the geometry check raises no warning."""
     truth, _, doc = xrd_run
     files = {f["name"]: f for f in doc["files"]}
-    assert set(files) == {"LYC", "LYC_PMMA"}
+    assert set(files) == {"CeO2", "LYC", "LYC_PMMA"} and files["CeO2"].get("calibrant") is True
+    assert doc["warnings"] == [] and doc["orientation_check"]["best"] == 3
+    assert {p.get("phase") for p in files["CeO2"]["peaks"]} == {"CeO2"}
+    assert doc["config"].endswith("beamline_configs/ssrl_11-3_xrd.yaml")
     for name in ("LYC", "LYC_PMMA"):
         refl = [r for r in truth["samples"][name]["reflections"] if r["intensity"] >= 20]
         labelled = [p for p in files[name]["peaks"] if p.get("phase") == "Li3YCl6"]
+        assert {p.get("phase") for p in files[name]["peaks"]} <= {"Li3YCl6", None}
         assert len(labelled) >= 5
         for p in labelled:
             # every labelled peak sits on a true reflection (within 0.002 1/A)
@@ -53,7 +60,7 @@ def test_peak_positions_and_labels(xrd_run):
 
 def test_pmma_broader_and_weaker(xrd_run):
     truth, out, doc = xrd_run
-    files = {f["name"]: f for f in doc["files"]}
+    files = {f["name"]: f for f in doc["files"] if not f.get("calibrant")}
     fw = {n: np.median([p["fwhm"] for p in files[n]["peaks"] if p.get("phase")]) for n in files}
     assert fw["LYC_PMMA"] > fw["LYC"] * 1.1  # truth: 0.016 vs 0.012 1/A before instrument/pixel broadening
     comp = doc["comparison"]["comparisons"][0]

@@ -4,9 +4,11 @@ The layout is documented in ``docs/layout_diffraction.md``. A series entry is wr
 only the first changes the file's structure:
 
 1. :func:`create_series_entry` (in a :meth:`~xsuite.io.nexus.ResultsStore.transaction`, once per series):
-   the appendable ``patterns`` NXdata, the ``q_axes``, the ``noise_model``, and every summary group with
-   its final structure — resizable datasets for everything a re-fit changes (:func:`create_gixrd_summary`,
-   :func:`create_xrd_summary`);
+   the appendable ``patterns`` NXdata (units from the monitor normalisation, :func:`intensity_units`), the
+   ``q_axes``, the ``noise_model``, the ``azint1d`` NXazint1d view (:func:`write_azint1d`: hard links to
+   ``patterns``, laid out as pyFAI's ``save_NXazint1d``), and every summary group with its final structure —
+   resizable datasets for everything a re-fit changes (:func:`create_gixrd_summary` with the ``growth``
+   default plot, :func:`create_xrd_summary`);
 2. frames are appended in place (SWMR) through :meth:`~xsuite.io.nexus.Appender.series` with
    :func:`pattern_row`;
 3. summaries are given new values in place (SWMR, :meth:`~xsuite.io.nexus.Appender.update_fields`) from
@@ -30,11 +32,16 @@ __all__ = [
     "create_series_entry", "pattern_row", "read_noise_model", "read_series_frames",
     "create_gixrd_summary", "gixrd_summary_values", "create_xrd_summary", "xrd_summary_values",
     "xrd_peak_rows", "depth_rows", "write_depth_entry", "depth_table_values", "depth_updates", "warning_values",
-    "rejected_values", "AREA_UNITS",
+    "rejected_values", "AREA_UNITS", "AZINT1D", "intensity_units", "area_units", "series_intensity_units",
+    "write_azint1d", "stored_monitor_applied",
 ]
 
-#: Units of peak areas (intensity × q); intensities are per-pixel counts scaled by monitor_reference / I0.
+#: Units of peak areas (intensity × q) of patterns that are not normalised by a monitor; see :func:`area_units`.
 AREA_UNITS = "counts*1/angstrom"
+#: Name of the NXazint1d view of a series entry (an ``NXsubentry``, see :func:`write_azint1d`).
+AZINT1D = "azint1d"
+_PYFAI_REFERENCE = ("G. Ashiotis et al., The fast azimuthal integration Python library: pyFAI, J. Appl. Cryst. 48 "
+                    "(2015) 510-519, doi:10.1107/S1600576715004306")
 _KEY_WIDTH = "S256"
 _REASON_WIDTH = "S512"
 
@@ -69,9 +76,56 @@ def _strings(values: Sequence[str], width: str = "S64") -> np.ndarray:
     return np.array([str(v).encode("utf-8")[: int(width[1:])] for v in values], dtype=width)
 
 
+def intensity_units(monitor_applied: bool, monitor_reference: float = 1.0) -> str:
+    """Units of the stored intensities: ``"counts"`` (per pixel) only when no monitor divides them.
+
+    Monitor-normalised intensities are I × ``monitor_reference`` / I0: counts per ``monitor_reference``
+    monitor counts.
+
+    Examples
+    --------
+    >>> intensity_units(False)
+    'counts'
+    >>> intensity_units(True)
+    'counts/monitor'
+    >>> intensity_units(True, 1e5)
+    'counts/(100000 monitor)'
+    """
+    if not monitor_applied:
+        return "counts"
+    ref = float(monitor_reference)
+    return "counts/monitor" if ref == 1.0 else f"counts/({ref:g} monitor)"
+
+
+def area_units(intensity_units_: str) -> str:
+    """Units of a peak area (intensity integrated over q in 1/Å).
+
+    Examples
+    --------
+    >>> area_units("counts")
+    'counts*1/angstrom'
+    >>> area_units("counts/(100000 monitor)")
+    'counts/(100000 monitor)*1/angstrom'
+    """
+    return f"{intensity_units_}*1/angstrom"
+
+
+def series_intensity_units(e: Any) -> str:
+    """Units of the ``patterns`` intensities of a series entry being written (``"counts"`` when unknown)."""
+    ds = e.group.get("patterns/intensity")
+    return _dec(ds.attrs.get("units", "counts")) if ds is not None else "counts"
+
+
+def stored_monitor_applied(h5: Any, entry: str) -> Optional[bool]:
+    """Whether a stored series is monitor-normalised (its ``azint1d/monitor_applied``); None for files written
+    before it was recorded."""
+    path = f"{entry}/{AZINT1D}/monitor_applied"
+    return bool(h5[path][()]) if path in h5 else None
+
+
 def create_series_entry(tx: Any, entry: str, *, kind: str, title: str, setup: Any, q: np.ndarray,
                         correlation: Optional[np.ndarray], inputs: Sequence[str], time_label: str,
-                        default: bool = True) -> Any:
+                        default: bool = True, monitor_applied: bool = False, first_monitor: float = 1.0) -> Any:
     """Create (or open, when resuming) a series entry: provenance, ``patterns``, ``q_axes``, ``noise_model``.
 
     Parameters
@@ -96,23 +150,30 @@ def create_series_entry(tx: Any, entry: str, *, kind: str, title: str, setup: An
         ``long_name`` of the frame axis (``"air-exposure time"``, ``"frame time"``).
     default : bool
         Make ``patterns`` the entry's and the file's default plot.
+    monitor_applied : bool
+        The intensities are divided by a monitor (I0 / ``monitor_reference``): their units say so.
+    first_monitor : float
+        The first frame's normalisation factor (pyFAI's scalar ``normalization_factor``).
 
     Returns
     -------
     EntryWriter
     """
     wl = float(setup.wavelength_angstrom)
+    ref = float(setup.config.monitor_reference)
     e = tx.entry(entry, kind=kind, title=title, config_yaml=setup.spec.config_yaml,
                  parameters=setup.parameters(), inputs=list(inputs), default=default)
     if "patterns" in e.group:
         return e
+    units = intensity_units(monitor_applied, ref)
     e.create_series(
         "patterns",
-        signal=Column("intensity", shape=(q.size,), units="counts", errors=True,
-                      long_name=_intensity_label(setup)),
+        signal=Column("intensity", shape=(q.size,), units=units, errors=True,
+                      long_name=_intensity_label(monitor_applied, ref)),
         frame_axis=Column("time_s", units="s", long_name=time_label),
         axes=[("q", Field(q, "1/angstrom", "q"))],
-        extra=[Column("monitor", units="", long_name="I0 / monitor_reference applied")],
+        extra=[Column("monitor", units="", long_name="normalisation factor applied: I0 / monitor_reference "
+                                                     "(1: none)")],
         default=default, title=title)
     e.write_collection("q_axes", {
         "q": Field(q, "1/angstrom", "q"), "d": Field(d_from_q(q), "angstrom", "d spacing"),
@@ -125,13 +186,187 @@ def create_series_entry(tx: Any, entry: str, *, kind: str, title: str, setup: An
             "description": "per-bin sigma is the true one; bins share split pixels, so fits use the sandwich "
                            "covariance with this correlation (xsuite.diffraction.noise)"})
     e.write_collection("warnings", {"message": Field(_strings([], _REASON_WIDTH), resizable=True)})
+    write_azint1d(e, setup, q, monitor_applied=monitor_applied, first_monitor=first_monitor)
     return e
 
 
-def _intensity_label(setup: Any) -> str:
+def _intensity_label(monitor_applied: bool, monitor_reference: float) -> str:
+    base = "intensity per pixel (solid angle and polarisation corrected)"
+    if not monitor_applied:
+        return base
+    ref = float(monitor_reference)
+    if ref == 1.0:
+        return f"{base} per monitor count: I / I0"
+    return f"{base} per {ref:g} monitor counts: I x {ref:g} / I0"
+
+
+# ------------------------------------------------------------------------------------------------ NXazint1d
+def write_azint1d(e: Any, setup: Any, q: np.ndarray, *, monitor_applied: bool, first_monitor: float = 1.0) -> None:
+    """The series' patterns as an ``NXazint1d`` subentry laid out as pyFAI's ``save_NXazint1d`` writes an entry.
+
+    ``<entry>/azint1d`` (``NXsubentry``, ``definition = NXazint1d``, ``@default = data``): the correction flags,
+    ``instrument`` (name, ``source``, ``monochromator`` wavelength in Å and energy in keV), ``sample/name``,
+    ``pyFAI`` (NXprocess as pyFAI writes it: ``poni`` note with the PONI as pyFAI's JSON, ``integrate``
+    settings), ``reduction`` (NXprocess the NXDL requires: program, reference, ``input`` NXparameters with the
+    PONI, the effective mask, the integration settings and pyFAI's worker configuration as JSON), ``monitor``
+    (``data``: the per-frame normalisation factor, ``nominal``: ``monitor_reference``) and ``data``
+    (``I`` frames x bins, ``I_errors``, ``radial_axis``). ``data/*`` and ``monitor/data`` are hard links to
+    the series' own appendable ``patterns`` datasets: frames appended in place (SWMR) appear in both.
+    """
+    import pyFAI
+
+    sub = f"{e.name}/{AZINT1D}"
+    cfg = setup.config
+    settings = cfg.integration_settings()
+    wl = float(setup.wavelength_angstrom)
+    poni_json, worker_json = _pyfai_configs(setup, q, first_monitor)
+    beamline = _beamline_name(setup.spec.config_yaml)
+    now = _dec(e.group["start_time"][()])
+    e.write_group(AZINT1D, "NXsubentry", {
+        "definition": "NXazint1d", "title": f"{_dec(e.group['title'][()])}: azimuthally integrated patterns",
+        "program_name": "xsuite", "start_time": now,
+        "solid_angle_applied": bool(settings.correct_solid_angle),
+        "polarization_applied": settings.polarization_factor is not None,
+        "normalization_applied": True, "monitor_applied": bool(monitor_applied)}, attrs={"default": "data"})
+    e.write_group(f"{AZINT1D}/instrument", "NXinstrument", {"name": beamline})
+    e.write_group(f"{AZINT1D}/instrument/source", "NXsource", {
+        "name": beamline.split()[0] if beamline.split() else "unknown",
+        "type": "Fixed Tube X-ray" if beamline.lower().startswith("lab") else "Synchrotron X-ray Source",
+        "probe": "x-ray"})
+    e.write_group(f"{AZINT1D}/instrument/monochromator", "NXmonochromator", {
+        "wavelength": Field(wl, "angstrom", "wavelength"),
+        "energy": Field(12.398419843320026 / wl, "keV", "photon energy")})
+    e.write_group(f"{AZINT1D}/sample", "NXsample", {"name": str(setup.sample)})
+    e.write_group(f"{AZINT1D}/pyFAI", "NXprocess", {
+        "sequence_index": 1, "program": "pyFAI", "version": str(pyFAI.version), "date": now})
+    e.write_group(f"{AZINT1D}/pyFAI/poni", "NXnote", {"data": poni_json, "format": "text/json"})
+    e.write_group(f"{AZINT1D}/pyFAI/integrate", "NXcollection", _pyfai_integrate(setup, settings, first_monitor))
+    e.write_group(f"{AZINT1D}/reduction", "NXprocess", {
+        "program": "xsuite (pyFAI)", "version": _xsuite_version(), "date": now, "reference": _PYFAI_REFERENCE,
+        "note": _reduction_note(setup, monitor_applied)})
+    e.write_group(f"{AZINT1D}/reduction/input", "NXparameters", _reduction_input(setup, settings, q, worker_json))
+    e.link(f"{AZINT1D}/reduction/input/poni", f"{AZINT1D}/pyFAI/poni/data")
+    if monitor_applied:
+        e.write_group(f"{AZINT1D}/monitor", "NXmonitor", {
+            "mode": "monitor", "nominal": Field(float(cfg.monitor_reference), "counts",
+                                                "monitor_reference: intensities are I x nominal / I0")})
+        e.link(f"{AZINT1D}/monitor/data", "patterns/monitor")
+    e.write_group(f"{AZINT1D}/data", "NXdata",
+                  attrs={"signal": "I", "axes": [".", "radial_axis"], "interpretation": "spectrum"})
+    for name, target in (("I", "intensity"), ("I_errors", "intensity_errors"), ("radial_axis", "q")):
+        e.link(f"{AZINT1D}/data/{name}", f"patterns/{target}")
+    e.group[f"{AZINT1D}/data"].attrs["title"] = f"{sub}: I(q) per frame"
+
+
+def _xsuite_version() -> str:
+    from xsuite import __version__
+
+    return str(__version__)
+
+
+def _beamline_name(config_yaml: Optional[str]) -> str:
+    """``beamline`` (else ``name``) of the config text, ``"unknown"`` without one."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(config_yaml) if config_yaml else None
+    except yaml.YAMLError:
+        doc = None
+    if isinstance(doc, dict):
+        for key in ("beamline", "name"):
+            if doc.get(key):
+                return str(doc[key])
+    return "unknown"
+
+
+def _pyfai_configs(setup: Any, q: np.ndarray, first_monitor: float) -> tuple[str, str]:
+    """(PONI as pyFAI's JSON, pyFAI ``WorkerConfig`` (version 5) as JSON) of a series."""
+    from pyFAI.io.ponifile import PoniFile
+
+    cfg = setup.config
+    s = cfg.integration_settings()
+    poni = PoniFile(dict(setup.geometry)).as_dict()
+    worker = {
+        "application": "worker", "version": 5, "poni": poni, "nbpt_rad": int(q.size), "nbpt_azim": 1,
+        "unit": "q_A^-1", "chi_discontinuity_at_0": False,
+        "polarization_description": None if s.polarization_factor is None else [float(s.polarization_factor), 0.0],
+        "normalization_factor": float(first_monitor), "val_dummy": None, "delta_dummy": None,
+        "correct_solid_angle": bool(s.correct_solid_angle),
+        "dark_current": str(cfg.dark) if cfg.dark else None, "flat_field": str(cfg.flat) if cfg.flat else None,
+        "mask_file": str(cfg.mask) if cfg.mask else None, "error_model": s.error_model if s.pyfai_error_model else "no",
+        "method": list(s.method), "opencl_device": None, "azimuth_range": None,
+        "radial_range": None if s.radial_range_inv_angstrom is None else [float(v) for v in s.radial_range_inv_angstrom],
+        "integrator_class": "AzimuthalIntegrator", "integrator_method": "integrate1d_ng", "extra_options": None,
+        "monitor_name": cfg.monitor_key,
+        "shape": list(setup.frame_shape or setup.detector_shape or ()) or None,
+    }
+    return json.dumps(poni, indent=2), json.dumps(worker, indent=2)
+
+
+def _pyfai_integrate(setup: Any, s: Any, first_monitor: float) -> dict[str, Any]:
+    """pyFAI's ``integrate`` collection (as its ``_save_pyFAI`` writes it) for the series' settings."""
+    meta: dict[str, Any] = {"xsuite_kind": "gixrd" if setup.grazing else "xrd"}
+    if setup.grazing:
+        gi = setup.gixrd
+        meta.update({"incidence_angle_deg": float(setup.incidence_angle_deg), "tilt_angle_deg": gi.tilt_angle_deg,
+                     "sample_orientation": gi.sample_orientation, "horizon_margin_deg": gi.horizon_margin_deg,
+                     "critical_angle_deg": setup.critical_angle_deg,
+                     "pattern": "|q| of the pixels above the sample horizon (exit angle > horizon_margin_deg)"})
+    return {
+        "polarization_factor": "None" if s.polarization_factor is None else float(s.polarization_factor),
+        "normalization_factor": float(first_monitor),
+        "has_mask_applied": "from detector" if (setup.mask is not None or setup.grazing) else False,
+        "has_dark_correction": setup.dark is not None, "has_flat_correction": setup.flat is not None,
+        "has_solidangle_correction": bool(s.correct_solid_angle), "metadata": json.dumps(meta),
+        "method_called": "integrate1d_ng", "compute_engine": f"pyFAI CSR engine ({s.splitting} pixel splitting)",
+        "error_model": s.error_model if s.pyfai_error_model else "no", "weighted_average": True,
+        "integration_method": json.dumps({"dim": 1, "split": s.splitting, "algo": "csr", "impl": "cython",
+                                          "target": None}),
+    }
+
+
+def _reduction_input(setup: Any, s: Any, q: np.ndarray, worker_json: str) -> dict[str, Any]:
+    """The ``reduction/input`` parameters: everything the patterns were integrated with."""
+    cfg = setup.config
+    out: dict[str, Any] = {
+        "integration_config": worker_json, "poni_file": str(cfg.poni),
+        "wavelength": Field(float(setup.wavelength_angstrom), "angstrom", "wavelength"),
+        "unit": "q_A^-1", "n_points": int(q.size),
+        "radial_range": Field(np.array([float(np.nanmin(q)), float(np.nanmax(q))]), "1/angstrom",
+                              "first and last bin centre"),
+        "error_model": s.error_model, "splitting": s.splitting, "method": json.dumps(list(s.method)),
+        "polarization_factor": "None" if s.polarization_factor is None else float(s.polarization_factor),
+        "correct_solid_angle": bool(s.correct_solid_angle),
+        "monitor_reference": Field(float(cfg.monitor_reference), "counts", "monitor_reference"),
+        "monitor_key": cfg.monitor_key or "", "mask_file": str(cfg.mask) if cfg.mask else "",
+        "dark_file": str(cfg.dark) if cfg.dark else "", "flat_file": str(cfg.flat) if cfg.flat else "",
+        "geometry_orientation": int(setup.geometry_orientation),
+        "file_orientation": int(setup.file_orientation) if setup.file_orientation else int(setup.geometry_orientation),
+    }
+    if setup.mask is not None:
+        out["mask"] = Field(np.asarray(setup.mask, dtype=np.uint8), "", "effective mask (1 = excluded): mask file and "
+                            "detector gaps, oriented as the PONI expects")
+    if setup.grazing:
+        gi = setup.gixrd
+        out.update({"incidence_angle": Field(float(setup.incidence_angle_deg), "deg", "incidence angle"),
+                    "tilt_angle": Field(float(gi.tilt_angle_deg), "deg", "sample tilt"),
+                    "sample_orientation": int(gi.sample_orientation),
+                    "horizon_margin": Field(float(gi.horizon_margin_deg), "deg", "exit angle below which pixels "
+                                            "are masked")})
+    return out
+
+
+def _reduction_note(setup: Any, monitor_applied: bool) -> str:
     ref = float(setup.config.monitor_reference)
-    return (f"intensity per pixel (solid angle and polarisation corrected) x {ref:g} / I0"
-            if (setup.config.monitor_key or ref != 1.0) else "intensity per pixel (solid angle and polarisation corrected)")
+    what = ("I is pyFAI's weighted mean intensity per pixel of each bin (integrate1d_ng), solid angle and "
+            "polarisation corrected as flagged")
+    mon = (f"; divided by the frame's monitor: I x {ref:g} / I0, units {intensity_units(True, ref)} "
+           "(monitor/data = I0 / monitor_reference per frame)" if monitor_applied else "; not monitor-normalised "
+           "(units counts)")
+    gi = ("; grazing incidence: the |q| profile of the pixels above the sample horizon (shadowed pixels masked as "
+          "well, from the incidence angle and sample orientation)" if setup.grazing else "")
+    return (what + mon + gi + "; I_errors is the per-bin standard error (pixel splitting correlates neighbouring "
+            "bins: ../../noise_model/lag_correlation)")
 
 
 def pattern_row(result: Any) -> dict[str, Any]:
@@ -181,8 +416,8 @@ def rejected_values(rejected: Mapping[str, str]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------ gixrd summary
-_KINETICS_FIELDS = (("a_inf", AREA_UNITS), ("k_per_s", "1/s"), ("n_avrami", ""), ("t0_s", "s"),
-                    ("parabolic_k", "counts*1/angstrom/s^0.5"), ("t_half_s", "s"), ("rate_per_s", "1/s"))
+_KINETICS_FIELDS = (("a_inf", "{area}"), ("k_per_s", "1/s"), ("n_avrami", ""), ("t0_s", "s"),
+                    ("parabolic_k", "{area}/s^0.5"), ("t_half_s", "s"), ("rate_per_s", "1/s"))
 _CRITERIA = ("aic_jmak", "bic_jmak", "aic_parabolic", "bic_parabolic", "delta_criterion")
 
 
@@ -209,7 +444,14 @@ def create_gixrd_summary(e: Any, labels: Sequence[tuple[str, str, float]], phase
         Detection rule stored with the tracking table.
     depth : ProbingDepth or None
         Probing depth of the series (its definition and label are stored with it).
+
+    Notes
+    -----
+    With tracked reflections the entry's default plot is ``growth``: every tracked reflection's area vs time
+    with its errors (signal + auxiliary signals, hard links to the ``peak_*`` groups' datasets).
     """
+    iu = series_intensity_units(e)
+    au = area_units(iu)
     for phase, hkl, q_ref in labels:
         name = peak_group_name(phase, hkl)
         if name in e.group:
@@ -219,7 +461,7 @@ def create_gixrd_summary(e: Any, labels: Sequence[tuple[str, str, float]], phase
         def col(units: str, label: str, errors: bool = True) -> Field:
             return Field(np.zeros(0), units, label, errors=np.zeros(0) if errors else None, resizable=True)
 
-        e.write_nxdata(name, signal=("area", col(AREA_UNITS, f"{phase} {hkl} area")),
+        e.write_nxdata(name, signal=("area", col(au, f"{phase} {hkl} area")),
                        axes=[("time_s", Field(empty.data, "s", "air-exposure time", resizable=True))],
                        aux={"position": col("1/angstrom", "peak position"), "fwhm": col("1/angstrom", "FWHM"),
                             "significance": col("", "area / sigma(area)", errors=False)},
@@ -231,7 +473,7 @@ def create_gixrd_summary(e: Any, labels: Sequence[tuple[str, str, float]], phase
         "detected": np.zeros(n, np.int8),
         "onset_s": Field(_nan(n), "s", "onset time", errors=_nan(n)),
         "onset_frame": np.full(n, -1, np.int64),
-        "upper_limit_area": Field(_nan(n), AREA_UNITS, "upper limit of the area when not detected"),
+        "upper_limit_area": Field(_nan(n), au, "upper limit of the area when not detected"),
         "max_significance": Field(_nan(n), "", "largest area/sigma over the frames"),
         "threshold": float(gi.significance_threshold), "n_consecutive": int(gi.n_consecutive),
         "depth_um": Field(np.nan if depth is None else float(depth.depth_um), "um",
@@ -244,7 +486,7 @@ def create_gixrd_summary(e: Any, labels: Sequence[tuple[str, str, float]], phase
                            "hkl": _strings([lab[1] for lab in labels], "S32"),
                            "model": _strings(["none"] * n, "S16")}
     for name, units in _KINETICS_FIELDS:
-        kin[name] = Field(_nan(n), units, name, errors=_nan(n))
+        kin[name] = Field(_nan(n), units.format(area=au), name, errors=_nan(n))
     for name in _CRITERIA:
         kin[name] = _nan(n)
     e.write_collection("kinetics", kin)
@@ -261,11 +503,28 @@ def create_gixrd_summary(e: Any, labels: Sequence[tuple[str, str, float]], phase
                                     "reason": Field(_strings([], _REASON_WIDTH), resizable=True)})
     if map_shape is not None and "map_2d" not in e.group:
         n_oop, n_ip = map_shape
-        e.write_nxdata("map_2d", signal=("intensity", Field(np.full((n_oop, n_ip), np.nan), "counts", "intensity",
+        e.write_nxdata("map_2d", signal=("intensity", Field(np.full((n_oop, n_ip), np.nan), iu, "intensity",
                                                             errors=np.full((n_oop, n_ip), np.nan))),
                        axes=[("q_oop", Field(_nan(n_oop), "1/angstrom", "q_oop")),
                              ("q_ip", Field(_nan(n_ip), "1/angstrom", "q_ip"))],
                        title="q_ip/q_oop map, last frame")
+    if labels and "growth" not in e.group:
+        _write_growth(e, [peak_group_name(p, h) for p, h, _ in labels])
+
+
+def _write_growth(e: Any, groups: Sequence[str]) -> None:
+    """``growth``: the tracked reflections' areas vs time in one plot (the entry's default), as hard links."""
+    names = [safe_name(g[len("peak_"):]) for g in groups]
+    e.write_group("growth", "NXdata", attrs={
+        "signal": names[0], "axes": "time_s", "time_s_indices": np.int32(0),
+        "title": f"{e.name}: tracked reflections, peak area vs air-exposure time"})
+    if len(names) > 1:
+        e.group["growth"].attrs["auxiliary_signals"] = names[1:]
+    e.link("growth/time_s", f"{groups[0]}/time_s")
+    for g, n in zip(groups, names):
+        e.link(f"growth/{n}", f"{g}/area")
+        e.link(f"growth/{n}_errors", f"{g}/area_errors")
+    e.set_default("growth")
 
 
 def gixrd_summary_values(analysis: Any, rejected: Mapping[str, str], fiber_map: Any = None) -> dict[str, dict]:
@@ -451,16 +710,17 @@ def depth_updates(sample: str, rows: Sequence[tuple]) -> dict[str, dict[str, Any
 _XRD_PEAK_FIELDS = (("q", "1/angstrom", "peak position", True), ("d", "angstrom", "d spacing", False),
                     ("two_theta_cu_deg", "deg", "2theta for Cu Ka", False),
                     ("fwhm", "1/angstrom", "FWHM", True), ("eta", "", "pseudo-Voigt Lorentzian fraction", True),
-                    ("area", AREA_UNITS, "area", True), ("significance", "", "area / sigma(area)", False))
+                    ("area", "{area}", "area", True), ("significance", "", "area / sigma(area)", False))
 
 
-def _peak_table(peaks: Sequence[Any], resizable: bool) -> dict[str, Any]:
+def _peak_table(peaks: Sequence[Any], resizable: bool, area_units_: str = AREA_UNITS) -> dict[str, Any]:
     def arr(attr: str) -> np.ndarray:
         return np.array([getattr(p, attr) for p in peaks], float)
 
     out: dict[str, Any] = {}
     for name, units, label, errors in _XRD_PEAK_FIELDS:
-        out[name] = Field(arr(name), units, label, errors=arr(f"{name}_err") if errors else None,
+        out[name] = Field(arr(name), units.format(area=area_units_), label,
+                          errors=arr(f"{name}_err") if errors else None,
                           resizable=resizable)
     out["phase"] = Field(_strings([p.phase or "" for p in peaks]), resizable=resizable)
     out["hkl"] = Field(_strings([p.hkl or "" for p in peaks], "S32"), resizable=resizable)
@@ -477,22 +737,24 @@ def create_xrd_summary(e: Any, q: np.ndarray, setup: Any, *, cake_shape: Optiona
     wl = float(setup.wavelength_angstrom)
     if "pattern" in e.group:
         return
+    iu = series_intensity_units(e)
+    long_name = _dec(e.group["patterns/intensity"].attrs.get("long_name", "intensity"))
     nan = _nan(q.size)
     axes = {"q": Field(q, "1/angstrom", "q"), "d": Field(d_from_q(q), "angstrom", "d spacing"),
             "two_theta": Field(two_theta_from_q(q, wl), "deg", f"2theta at {wl:.5f} A"),
             "two_theta_cu": Field(two_theta_cu_from_q(q), "deg", "2theta for Cu Ka (1.54184 A)")}
     primary = {"q_A^-1": "q", "2th_deg": "two_theta", "d_A": "d"}[setup.config.unit]
-    e.write_nxdata("pattern", signal=("intensity", Field(nan, "counts", _intensity_label(setup), errors=nan)),
+    e.write_nxdata("pattern", signal=("intensity", Field(nan, iu, long_name, errors=nan)),
                    axes=[(primary, axes.pop(primary))], alt_axes={k: (0, v) for k, v in axes.items()},
                    default=True, title=f"{e.name}: I({primary}), mean of the sample's frames")
-    e.write_collection("peaks", _peak_table([], resizable=True))
-    frame = _peak_table([], resizable=True)
+    e.write_collection("peaks", _peak_table([], resizable=True, area_units_=area_units(iu)))
+    frame = _peak_table([], resizable=True, area_units_=area_units(iu))
     frame["frame_key"] = Field(_strings([], _KEY_WIDTH), resizable=True)  # written last: commits the rows
     e.write_collection("frame_peaks", frame)
     e.group["frame_peaks"].attrs["xsuite_series"] = 1  # rows cut short by a kill are trimmed on the next open
     if cake_shape is not None:
         n_chi, n_q = cake_shape
-        e.write_nxdata("cake", signal=("intensity", Field(np.full((n_chi, n_q), np.nan), "counts", "intensity",
+        e.write_nxdata("cake", signal=("intensity", Field(np.full((n_chi, n_q), np.nan), iu, "intensity",
                                                           errors=np.full((n_chi, n_q), np.nan))),
                        axes=[("chi", Field(_nan(n_chi), "deg", "azimuth")), ("q", Field(q, "1/angstrom", "q"))],
                        title=f"{setup.sample}: cake")

@@ -69,6 +69,8 @@ __all__ = [
     "file_sha256",
     "input_file",
     "open_for_reading",
+    "is_link_view",
+    "ROOT_DEFAULT_ORDER",
 ]
 
 LIBVER = ("v110", "latest")
@@ -252,7 +254,7 @@ class EntryWriter:
             child = child.parent
         self.group.attrs["default"] = child.name.rsplit("/", 1)[-1]
         if root:
-            self._tx.set_default_entry(self.name)
+            self._tx.offer_default_entry(self.name)
 
     def write_nxdata(
         self,
@@ -412,11 +414,100 @@ class EntryWriter:
         self._set_default(grp, default)
         return grp.name
 
+    def write_group(self, name: str, nx_class: str, values: Mapping[str, Any] | None = None,
+                    attrs: Mapping[str, Any] | None = None) -> str:
+        """Write (or replace) a group of any NeXus class with its fields, e.g. an ``NXsubentry`` following
+        an application definition, ``NXinstrument``, ``NXsource``, ``NXmonochromator``, ``NXsample``,
+        ``NXmonitor``, ``NXprocess``, ``NXparameters``, ``NXnote``.
+
+        Parameters
+        ----------
+        name : str
+            Group path relative to the entry (parents are created as NXcollection when missing: write
+            them first with their own class).
+        nx_class : str
+            The group's ``@NX_class``.
+        values : dict, optional
+            Fields: str (variable-length UTF-8), bool (an HDF5 boolean, as NeXus ``NX_BOOLEAN`` and pyFAI
+            write them), numbers, arrays or :class:`Field` (units, long_name, errors).
+        attrs : dict, optional
+            Group attributes (e.g. ``{"default": "data"}``).
+
+        Returns
+        -------
+        str
+            The HDF5 path of the group.
+        """
+        parent, leaf = self._parent_for(name)
+        if leaf in parent:
+            del parent[leaf]
+        grp = parent.create_group(leaf)
+        grp.attrs["NX_class"] = nx_class
+        for key, value in (values or {}).items():
+            if isinstance(value, (bool, np.bool_)):
+                grp.create_dataset(safe_name(key), data=np.bool_(value))
+            else:
+                _write_field(grp, safe_name(key), value if isinstance(value, Field) else Field(value))
+                if not isinstance(value, Field):  # plain values: no empty units/long_name attributes
+                    for a in ("units", "long_name"):
+                        del grp[safe_name(key)].attrs[a]
+        for key, value in (attrs or {}).items():
+            grp.attrs[key] = value
+        return grp.name
+
+    def set_default(self, name: str, default: DefaultMode = True) -> None:
+        """Make an existing group (e.g. one written with :meth:`write_group`) the entry's default plot, and
+        offer the entry as the file's (``default`` as in :meth:`write_nxdata`)."""
+        parts = [safe_name(p) for p in name.split("/") if p]
+        self._set_default(self.group["/".join(parts)], default)
+
+    def link(self, name: str, target: str) -> str:
+        """Give an existing dataset or group a second name: an HDF5 hard link, so data appended or updated in
+        place through either name is the same data (no copy). The object gets the NeXus ``@target``
+        attribute (its original path) when it has none.
+
+        Parameters
+        ----------
+        name : str
+            New name relative to the entry (its parent group must exist).
+        target : str
+            The existing object, relative to the entry (or absolute, starting with ``/``).
+
+        Returns
+        -------
+        str
+            The absolute path of the target.
+        """
+        path = target if target.startswith("/") else f"{self.group.name}/{target}"
+        if path not in self.group.file:
+            raise ResultsFileError(f"{self._tx.path}: cannot link {name!r} to missing {path}")
+        obj = self.group.file[path]
+        obj.attrs.setdefault("target", path)
+        parts = [p for p in name.split("/") if p]
+        parent = self.group["/".join(parts[:-1])] if len(parts) > 1 else self.group
+        if parts[-1] in parent:
+            del parent[parts[-1]]
+        parent[parts[-1]] = obj
+        return path
+
     def write_array(self, name: str, fld: Field) -> str:
         """Write one non-plottable dataset (e.g. a per-peak table column) under the entry."""
         parent, leaf = self._parent_for(name)
         _write_field(parent, leaf, fld)
         return parent[leaf].name
+
+
+#: Kinds of entry (``@xsuite_kind``) the root ``@default`` prefers, best first; other kinds rank last. A GIXRD
+#: series (its default: the tracked reflections' area vs time) is what a user of an air-exposure study wants
+#: first, then the depth table, the transmission pattern, XANES fractions, XRF maps.
+ROOT_DEFAULT_ORDER = ("gixrd", "gixrd_depth", "xrd", "xrd_comparison", "xanes", "xanes_map", "xrf")
+
+
+def _default_rank(entry: Any) -> int:
+    """Rank of an entry for the root ``@default`` (higher = preferred; unknown kinds 0)."""
+    kind = entry.attrs.get("xsuite_kind", "")
+    kind = kind.decode("utf-8", "replace") if isinstance(kind, bytes) else str(kind)
+    return len(ROOT_DEFAULT_ORDER) - ROOT_DEFAULT_ORDER.index(kind) if kind in ROOT_DEFAULT_ORDER else 0
 
 
 def _check_default_mode(mode: Any) -> None:
@@ -454,6 +545,21 @@ class Transaction:
     def set_default_entry(self, name: str) -> None:
         """Point the file's root ``@default`` at entry ``name``."""
         self.h5.attrs["default"] = name
+
+    def offer_default_entry(self, name: str) -> bool:
+        """Make entry ``name`` the file's root ``@default`` if it is the summary a user wants first.
+
+        The root names the entry of the highest-ranked kind in :data:`ROOT_DEFAULT_ORDER` (a GIXRD series,
+        whose own default is its peak-area growth, before a depth table, a transmission pattern, XANES, XRF);
+        between entries of the same rank the one already named stays (the first written), so the root does
+        not follow whichever pipeline ran last. Returns True when the root now names ``name``.
+        """
+        current = self.h5.attrs.get("default")
+        current = current.decode("utf-8", "replace") if isinstance(current, bytes) else current
+        if not self.has_default_entry() or _default_rank(self.h5[name]) > _default_rank(self.h5[str(current)]):
+            self.set_default_entry(name)
+            return True
+        return str(current) == name
 
     def has_default_entry(self) -> bool:
         """True when the root ``@default`` names an entry present in the file."""
@@ -524,8 +630,8 @@ class Transaction:
             _write_field(note, "type", Field("application/json"))
             _write_field(note, "data", Field(json.dumps(_jsonable(parameters), sort_keys=True)))
         _add_inputs(proc["input_files"], inputs)
-        if default or "default" not in self.h5.attrs:
-            self.set_default_entry(ename)
+        if default or not self.has_default_entry():
+            self.offer_default_entry(ename)
         self._touched.append(ename)
         return EntryWriter(self, grp)
 
@@ -536,8 +642,9 @@ class Transaction:
             del self.h5[name]
         if self.h5.attrs.get("default") == name:
             rest = [k for k in self.h5 if self.h5[k].attrs.get("NX_class") == "NXentry"]
-            if rest:
-                self.h5.attrs["default"] = rest[0]
+            if rest:  # the best remaining one (the first of the highest rank)
+                best = max(_default_rank(self.h5[k]) for k in rest)
+                self.h5.attrs["default"] = next(k for k in rest if _default_rank(self.h5[k]) == best)
             else:
                 del self.h5.attrs["default"]
 
@@ -1080,12 +1187,12 @@ def _read_nxdata(grp: Any, rel: str) -> NXdataResult:
     )
 
 
-def _read_collection(grp: Any) -> dict[str, Any]:
+def _read_collection(grp: Any, skip: Sequence[str] = ()) -> dict[str, Any]:
     import h5py
 
     out: dict[str, Any] = {}
     for key, obj in grp.items():
-        if key.endswith("_errors"):
+        if key.endswith("_errors") or key in skip:
             continue
         if isinstance(obj, h5py.Group):
             out[key] = _read_collection(obj)
@@ -1121,6 +1228,16 @@ def _read_provenance(grp: Any) -> Provenance | None:
     )
 
 
+def is_link_view(grp: Any) -> bool:
+    """True for an NXdata group whose signal is a hard link to a dataset stored under another name (its NeXus
+    ``@target`` names another path), such as the ``NXazint1d`` view of a series' ``patterns``."""
+    sig = _attr_str(grp, "signal")
+    if not sig or sig not in grp:
+        return False
+    target = _attr_str(grp[sig], "target")
+    return bool(target) and target != f"{grp.name}/{sig}"
+
+
 def _walk_entry(grp: Any, prefix: str, nxdata: dict, collections: dict, arrays: dict) -> None:
     import h5py
 
@@ -1128,6 +1245,8 @@ def _walk_entry(grp: Any, prefix: str, nxdata: dict, collections: dict, arrays: 
         rel = f"{prefix}{key}"
         if isinstance(obj, h5py.Group):
             nx = _attr_str(obj, "NX_class")
+            if nx == "NXdata" and is_link_view(obj):
+                continue  # a second name of data read under its own name (e.g. the NXazint1d view)
             if nx == "NXdata":
                 nxdata[rel] = _read_nxdata(obj, rel)
             elif nx == "NXprocess" and not prefix:
@@ -1137,7 +1256,7 @@ def _walk_entry(grp: Any, prefix: str, nxdata: dict, collections: dict, arrays: 
                         and _attr_str(v, "NX_class") == "NXdata"]
                 if subs:
                     _walk_entry(obj, f"{rel}/", nxdata, collections, arrays)
-                    rest = {k: v for k, v in _read_collection(obj).items() if k not in subs}
+                    rest = _read_collection(obj, skip=subs)
                     rest = {k: v for k, v in rest.items() if not isinstance(v, dict)}
                     if rest:
                         collections[rel] = rest

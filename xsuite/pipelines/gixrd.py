@@ -15,6 +15,7 @@ the CLI and notebooks through :func:`run_gixrd`, ``--workers``/``--scheduler`` t
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -130,41 +131,61 @@ def run_gixrd_series(groups: Mapping[tuple[str, float], Sequence[Any]], config: 
     return GixrdSummary(output=str(output), series=tuple(out))
 
 
-def demo(sample_dir: Path, output: Path) -> dict:
-    """Run the GIXRD pipeline on ``sample_dir/gixrd`` (or ``sample_dir`` itself) into ``output``."""
-    import json
+#: Beamline config the GIXRD demo runs from (the file a user copies).
+DEMO_CONFIG = "ssrl_11-3_gixrd.yaml"
+_SERIES_FILE = re.compile(r"^(?P<sample>.+?)_(?P<angle>\d+(?:\.\d+)?)deg(?:_master\.h5|_\d+\.(?:tiff?|cbf|edf|npy))$",
+                          re.IGNORECASE)
+
+
+def demo(sample_dir: Path, output: Path, config: Optional[Path] = None) -> dict:
+    """Run the GIXRD pipeline on ``sample_dir/gixrd`` (or ``sample_dir`` itself) into ``output``, the way a user
+    runs it: the shipped beamline config (``beamline_configs/ssrl_11-3_gixrd.yaml``, or ``config``) with the
+    sample data's PONI and mask as ``--poni``/``--mask``, one series per ``<sample>_<angle>deg`` file set.
+
+    Returns
+    -------
+    dict
+        The ``xsuite gixrd --json`` document of all series, plus ``config`` (the config file) and
+        ``commands`` (the equivalent ``xsuite gixrd`` command lines).
+    """
+    from xsuite.config import config_text
+    from xsuite.pipelines._demo import shipped_config
 
     sample_dir = Path(sample_dir)
     gdir = sample_dir / "gixrd" if (sample_dir / "gixrd").is_dir() else sample_dir
-    from xsuite.errors import InputNotFoundError
-
-    truth_path = gdir / "ground_truth.json"
-    if not truth_path.is_file():
-        raise InputNotFoundError(f"no GIXRD sample data: {truth_path} is missing (run `xsuite simulate gixrd`)")
-    truth = json.loads(truth_path.read_text(encoding="utf-8"))
-    config, groups = demo_plan(gdir, truth)
-    summary = run_gixrd_series(groups, config, output)
-    return summary.to_dict()
+    cfg_path = Path(config) if config is not None else shipped_config(DEMO_CONFIG, gdir)
+    diffraction, groups, commands = demo_plan(gdir, cfg_path)
+    summary = run_gixrd_series(groups, diffraction, output, config_yaml=config_text(cfg_path))
+    return {**summary.to_dict(), "config": str(cfg_path), "commands": commands}
 
 
-def demo_plan(gdir: Path, truth: Mapping[str, Any]) -> tuple[DiffractionConfig, dict[tuple[str, float], list[Any]]]:
-    """Config and (sample, angle) -> files of the simulated series described by ``ground_truth.json``."""
-    poni = truth.get("poni") or next(iter(sorted(gdir.glob("*.poni"))), None)
-    if poni is None:
-        raise ConfigError(f"{gdir}: no PONI file in the sample data")
-    mask = truth.get("mask")
-    gi_kwargs: dict[str, Any] = {}
-    for key in ("composition", "density_g_cm3", "interval_s"):
-        if truth.get(key) is not None:
-            gi_kwargs[key] = truth[key]
-    series = truth.get("series") or []
-    angles = sorted({float(s["incidence_angle_deg"]) for s in series}) or [2.0]
-    config = DiffractionConfig(poni=gdir / poni, mask=(gdir / mask) if mask else None,
-                               monitor_reference=float(truth.get("monitor_ref") or 1.0),
-                               gixrd=GixrdConfig(incidence_angles_deg=angles, **gi_kwargs))
+def demo_plan(gdir: Path, config_path: Path) -> tuple[DiffractionConfig, dict[tuple[str, float], list[Any]], list[str]]:
+    """The demo's run: (the config's ``diffraction`` section with the folder's PONI and mask as overrides,
+    ``{(sample, angle): [files]}`` from the file names, the equivalent command lines).
+
+    Raises
+    ------
+    ConfigError
+        The config has no ``diffraction`` section, or the folder no PONI or no ``<sample>_<angle>deg`` series.
+    """
+    from xsuite.config import load_config
+    from xsuite.config.base import with_overrides
+    from xsuite.pipelines._demo import cli_line, sample_calibration
+
+    cfg_file = load_config(config_path)
+    if cfg_file.diffraction is None:
+        raise ConfigError(f"{config_path}: no `diffraction` section")
+    poni, mask = sample_calibration(gdir)
+    diffraction = with_overrides(cfg_file.diffraction, source="demo (--poni/--mask)", poni=poni, mask=mask)
     groups: dict[tuple[str, float], list[Any]] = {}
-    for s in series:
-        files = [f for f in (s.get("files") or [s.get("file")]) if f]
-        masters = [f for f in files if "master" in f]
-        groups[(str(s["sample"]), float(s["incidence_angle_deg"]))] = [gdir / f for f in (masters or files)]
-    return config, groups
+    for f in sorted(gdir.iterdir()):
+        m = _SERIES_FILE.match(f.name)
+        if m:
+            groups.setdefault((m["sample"], float(m["angle"])), []).append(f)
+    if not groups:
+        raise ConfigError(f"{gdir}: no GIXRD series (files named <sample>_<angle>deg_master.h5 or "
+                          "<sample>_<angle>deg_NNNN.tif)")
+    commands = [cli_line("gixrd", config_path, poni, mask, "--incidence-angle", f"{angle:g}", "--sample", sample,
+                         *(str(f) for f in files), "-o", "results.h5")
+                for (sample, angle), files in groups.items()]
+    return diffraction, groups, commands

@@ -492,40 +492,59 @@ def _compare(a: Any, b: Any, instrument: Any, xcfg: XrdConfig, wl: float) -> Opt
 
 
 # ------------------------------------------------------------------------------------------------ demo
-def demo(sample_dir: Path, output: Path) -> dict:
-    """Run the XRD pipeline on ``sample_dir/xrd`` (simulated LYC / LYC_PMMA pair + calibrant)."""
-    import json
+#: Beamline config the XRD demo runs from (the file a user copies).
+DEMO_CONFIG = "ssrl_11-3_xrd.yaml"
+_IMAGE_SUFFIXES = (".tif", ".tiff", ".cbf", ".edf", ".npy")
 
-    from xsuite.errors import InputNotFoundError
+
+def demo(sample_dir: Path, output: Path, config: Optional[Path] = None) -> dict:
+    """Run the XRD pipeline on ``sample_dir/xrd`` the way a user runs it: the shipped beamline config
+    (``beamline_configs/ssrl_11-3_xrd.yaml``, or ``config``) with the sample data's PONI and mask as
+    ``--poni``/``--mask``, the image named like a pyFAI calibrant (``CeO2.tif``) as ``--calibrant`` (with
+    ``--calibrant-name``) and first input (so the geometry check runs on it), every other image a sample.
+
+    Returns
+    -------
+    dict
+        The ``xsuite xrd --json`` document plus ``config`` and ``commands`` (the equivalent command line).
+    """
+    from xsuite.config import config_text
+    from xsuite.pipelines._demo import shipped_config
 
     sample_dir = Path(sample_dir)
     xdir = sample_dir / "xrd" if (sample_dir / "xrd").is_dir() else sample_dir
-    truth_path = xdir / "ground_truth.json"
-    if not truth_path.is_file():
-        raise InputNotFoundError(f"no XRD sample data: {truth_path} is missing (run `xsuite simulate xrd`)")
-    truth = json.loads(truth_path.read_text(encoding="utf-8"))
-    config, files, names = demo_plan(xdir, truth)
-    st = FrameSettings(config=config, sample="sample")
-    return run_xrd(files, st, output, names=names).to_dict()
+    cfg_path = Path(config) if config is not None else shipped_config(DEMO_CONFIG, xdir)
+    diffraction, files, command = demo_plan(xdir, cfg_path)
+    st = FrameSettings(config=diffraction, sample="sample", config_yaml=config_text(cfg_path))
+    return {**run_xrd(files, st, output).to_dict(), "config": str(cfg_path), "commands": [command]}
 
 
-def demo_plan(xdir: Path, truth: dict) -> tuple[DiffractionConfig, list[Path], list[str]]:
-    """Config, files and sample names of the simulated transmission data set (calibrant separated)."""
+def demo_plan(xdir: Path, config_path: Path) -> tuple[DiffractionConfig, list[Path], str]:
+    """The demo's run: (the config's ``diffraction`` section with the folder's PONI, mask and calibrant image
+    as overrides, the inputs — the calibrant image, then the sample images in name order —, the equivalent
+    command line)."""
+    from xsuite.config import load_config
+    from xsuite.config.base import with_overrides
     from xsuite.diffraction.phases import is_calibrant
+    from xsuite.pipelines._demo import cli_line, sample_calibration
 
-    poni = truth.get("poni") or next(iter(sorted(xdir.glob("*.poni"))), None)
-    files, names = [], []
-    cal_file = cal_name = None
-    for name, info in (truth.get("samples") or {}).items():
-        phase = str(info.get("phase", ""))
-        if is_calibrant(phase) and not _is_builtin(phase):
-            cal_file, cal_name = xdir / info["file"], phase
-            continue
-        files.append(xdir / info["file"])
-        names.append(str(name))
-    mask = truth.get("mask")
-    config = DiffractionConfig(poni=xdir / str(poni), mask=(xdir / mask) if mask else None,
-                               monitor_reference=float(truth.get("monitor_ref") or 1.0),
-                               xrd=XrdConfig(phases=["Li3YCl6"], calibrant=cal_name, calibrant_file=cal_file))
-    return config, files, names
-
+    cfg_file = load_config(config_path)
+    if cfg_file.diffraction is None:
+        raise ConfigError(f"{config_path}: no `diffraction` section")
+    poni, mask = sample_calibration(xdir)
+    images = [f.resolve() for f in sorted(xdir.iterdir(), key=lambda f: _natural_key(f.name))
+              if f.suffix.lower() in _IMAGE_SUFFIXES and f.stem.lower() != "mask"]
+    cal = next((f for f in images if is_calibrant(f.stem) and not _is_builtin(f.stem)), None)
+    files = [f for f in images if f != cal]
+    if cal is not None:
+        files.insert(0, cal)
+    if len(files) == (cal is not None):
+        raise ConfigError(f"{xdir}: no sample image ({', '.join(_IMAGE_SUFFIXES)})")
+    xrd_cfg = cfg_file.diffraction.xrd or XrdConfig()
+    if cal is not None:
+        xrd_cfg = with_overrides(xrd_cfg, source="demo (--calibrant)", calibrant=cal.stem, calibrant_file=cal)
+    diffraction = with_overrides(cfg_file.diffraction, source="demo (--poni/--mask)", poni=poni, mask=mask,
+                                 xrd=xrd_cfg)
+    extra = ["--calibrant", str(cal), "--calibrant-name", cal.stem] if cal is not None else []
+    command = cli_line("xrd", config_path, poni, mask, *extra, *(str(f) for f in files), "-o", "results.h5")
+    return diffraction, files, command

@@ -56,6 +56,13 @@ class SeriesSession:
         self.writer = SeriesWriter(file, entry, self._create, self._frame_rows, keep_frames=self.keep_frames)
         self.warnings: list[str] = list(setup.warnings)
         self.last_good: Any = None
+        self._first_ref: Any = None
+        self.monitor_applied: Optional[bool] = None  # decided at the series' first frame (stored)
+        if self.writer.created:
+            with file.read() as h5:
+                from xsuite.io.layout_diffraction import stored_monitor_applied
+
+                self.monitor_applied = stored_monitor_applied(h5, entry)
 
     # -- frames ----------------------------------------------------------------------------------------------
     def keys(self) -> set[str]:
@@ -63,7 +70,21 @@ class SeriesSession:
         return self.writer.keys()
 
     def append(self, result: FrameResult, ref: Any = None) -> bool:
-        """Store one reduced frame (or record its rejection). Returns True when it was stored."""
+        """Store one reduced frame (or record its rejection). Returns True when it was stored.
+
+        A frame whose monitor normalisation differs from the series' (a monitor value where the series has
+        none, or none where it has one) is rejected with its reason: its intensities would be on another
+        scale than the units of the series say.
+        """
+        if result.ok and not self.writer.created and self._first_ref is None:
+            self._first_ref = ref
+        if result.ok and self.monitor_applied is not None and result.key not in self.writer.buffer.keys:
+            has = self._frame_has_monitor(result, ref)
+            if has is not None and has != self.monitor_applied:
+                self.writer.reject(result.key, (
+                    f"{result.source}: the frame has {'a' if has else 'no'} monitor (I0) value but the series "
+                    f"{self.entry} is {'' if self.monitor_applied else 'not '}monitor-normalised"))
+                return False
         stored = self.writer.append(result)
         if stored:
             self.last_good = ref if ref is not None else result
@@ -82,6 +103,23 @@ class SeriesSession:
     def task(self, ref: Any, last: bool = False) -> FrameTask:
         """The work item of one frame (which 2D products it should also give)."""
         return FrameTask(ref)
+
+    def _frame_has_monitor(self, result: FrameResult, ref: Any) -> Optional[bool]:
+        """Whether the frame was divided by a monitor: from its FrameRef when known, else from the
+        normalisation applied (1 = none; None when that cannot tell)."""
+        if ref is not None:
+            try:
+                return self.setup.monitor_value(ref) is not None
+            except XsuiteError:
+                return None
+        return True if (self.setup.config.monitor_key or float(result.monitor) != 1.0) else None
+
+    def _monitor_args(self, first: FrameResult) -> dict[str, Any]:
+        """``monitor_applied`` and ``first_monitor`` of :func:`~xsuite.io.layout_diffraction.create_series_entry`
+        (decided on the first stored frame)."""
+        has = self._frame_has_monitor(first, self._first_ref)
+        self.monitor_applied = bool(has) if has is not None else float(first.monitor) != 1.0
+        return {"monitor_applied": self.monitor_applied, "first_monitor": float(first.monitor)}
 
     # -- structure ------------------------------------------------------------------------------------------
     def _create(self, tx: Any, first: FrameResult) -> None:
@@ -135,7 +173,7 @@ class GixrdSession(SeriesSession):
         q = np.asarray(first.q_inv_angstrom, dtype=float)
         e = create_series_entry(tx, self.entry, kind="gixrd", title=self.title, setup=self.setup, q=q,
                                 correlation=first.correlation, inputs=self.writer.inputs_of(first),
-                                time_label="air-exposure time")
+                                time_label="air-exposure time", **self._monitor_args(first))
         gi = self.setup.gixrd
         labels = [reflection_label(r) for r in choose_reflections(gi, self.setup.wavelength_angstrom, q,
                                                                   self._options.phases)]
@@ -316,7 +354,7 @@ class XrdSession(SeriesSession):
         title = f"{self.name}, transmission XRD"
         e = create_series_entry(tx, self.entry, kind="xrd", title=title, setup=self.setup, q=q,
                                 correlation=first.correlation, inputs=self.writer.inputs_of(first),
-                                time_label="frame time", default=False)
+                                time_label="frame time", default=False, **self._monitor_args(first))
         s = self.setup.config.integration_settings()
         create_xrd_summary(e, q, self.setup, cake_shape=(s.n_chi, q.size) if self.wants_cake else None)
         if self.orientation_check is not None:

@@ -175,7 +175,21 @@ class SeriesSetup:
                                      geometry_orientation=self.geometry_orientation))
 
     def monitor(self, ref: Any) -> float:
-        """Normalisation factor of a frame: I0 / ``monitor_reference`` (1 without a monitor)."""
+        """Normalisation factor of a frame: I0 / ``monitor_reference`` (1 without a monitor).
+
+        Raises
+        ------
+        DataFormatError
+            ``monitor_key`` is configured but the frame carries no such value (a frame that cannot be put
+            on the series' monitor scale is rejected, never silently left unnormalised), or the value is not
+            a number.
+        """
+        mon = self.monitor_value(ref)
+        return 1.0 if mon is None else mon / float(self.config.monitor_reference)
+
+    def monitor_value(self, ref: Any) -> Optional[float]:
+        """The frame's raw monitor reading I0 (``monitor_key`` of its metadata, else the reader's monitor);
+        None when the frame has none (and no ``monitor_key`` is configured)."""
         cfg = self.config
         mon = None
         if cfg.monitor_key:
@@ -183,12 +197,14 @@ class SeriesSetup:
         if mon is None:
             mon = getattr(ref, "monitor", None)
         if mon is None:
-            return 1.0
+            if cfg.monitor_key:
+                raise DataFormatError(f"{getattr(ref, 'path', ref)}: no monitor value `{cfg.monitor_key}` "
+                                      "(diffraction.monitor_key) in the frame's metadata")
+            return None
         try:
-            mon = float(mon)
+            return float(mon)
         except (TypeError, ValueError):
             raise DataFormatError(f"{getattr(ref, 'path', '?')}: monitor value {mon!r} is not a number") from None
-        return mon / float(cfg.monitor_reference)
 
     def parameters(self) -> dict[str, Any]:
         """Provenance parameters of the series (stored as JSON in ``process/parameters``)."""
