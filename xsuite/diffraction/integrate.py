@@ -253,6 +253,7 @@ class FiberMap:
     q_oop_inv_angstrom: np.ndarray
     intensity: np.ndarray
     incidence_angle_deg: float
+    sigma: Optional[np.ndarray] = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"q_ip_inv_angstrom": _jl(self.q_ip_inv_angstrom),
@@ -788,6 +789,10 @@ class GrazingIntegrator(PowderIntegrator):
                 method=("no", "histogram", "cython"))
         inten = np.asarray(res.intensity, dtype=float).copy()
         inten[np.asarray(res.count) <= 0] = np.nan
+        # Poisson errors from the counts summed in each bin (pyFAI's fiber map gives none): I / sqrt(N)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sigma = inten / np.sqrt(np.maximum(np.asarray(res.sum_signal, dtype=float), 1.0)) \
+                if getattr(res, "sum_signal", None) is not None else np.full_like(inten, np.nan)
         q_ip = np.asarray(res.inplane, dtype=float)
         q_oop = np.asarray(res.outofplane, dtype=float)
         if self.grazing.critical_angle_deg:
@@ -797,7 +802,7 @@ class GrazingIntegrator(PowderIntegrator):
             beta = np.arcsin(np.clip(q_oop / k - np.sin(a), -1, 1))
             _, q_oop = refraction_corrected_q(np.abs(q_oop), q_oop, np.rad2deg(beta), g.incidence_angle_deg,
                                               float(g.critical_angle_deg), self.wavelength_angstrom)
-        return FiberMap(q_ip, q_oop, inten, g.incidence_angle_deg)
+        return FiberMap(q_ip, q_oop, inten, g.incidence_angle_deg, sigma)
 
 
 _OPPOSITE_ORIENTATION = {1: 3, 2: 4, 3: 1, 4: 2, 5: 7, 6: 8, 7: 5, 8: 6}

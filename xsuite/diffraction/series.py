@@ -92,11 +92,12 @@ class SeriesSummary:
     warnings: tuple[str, ...] = ()
     depth_definition: Optional[str] = None
     depth_label: Optional[str] = None
+    area_units: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "sample": self.sample, "incidence_angle_deg": self.incidence_angle_deg,
                 "depth_um": self.depth_um, "depth_definition": self.depth_definition,
-                "depth_label": self.depth_label, "n_frames": self.n_frames,
+                "depth_label": self.depth_label, "area_units": self.area_units, "n_frames": self.n_frames,
                 "rejected": [{"key": k, "reason": r} for k, r in self.rejected],
                 "peaks": [p.to_dict() for p in self.peaks], "warnings": list(self.warnings)}
 

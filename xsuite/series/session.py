@@ -78,7 +78,7 @@ class SeriesSession:
         """
         if result.ok and not self.writer.created and self._first_ref is None:
             self._first_ref = ref
-        if result.ok and self.monitor_applied is not None and result.key not in self.writer.buffer.keys:
+        if result.ok and self.monitor_applied is not None and result.key not in self.writer.buffer:
             has = self._frame_has_monitor(result, ref)
             if has is not None and has != self.monitor_applied:
                 self.writer.reject(result.key, (
@@ -223,8 +223,13 @@ class GixrdSession(SeriesSession):
             self.writer.update(depth_updates(self.setup.sample, rows), absolute=True)
         except XsuiteError as exc:  # another run added series of this sample meanwhile: rebuilt at its creation
             log.warning("%s: depth table not updated: %s", self.entry, error_reason(exc))
-        self.summary = analysis.summary
-        return analysis.summary
+        from dataclasses import replace
+
+        from xsuite.io.layout_diffraction import area_units, intensity_units
+
+        units = area_units(intensity_units(bool(self.monitor_applied), float(self.setup.config.monitor_reference)))
+        self.summary = replace(analysis.summary, area_units=units)
+        return self.summary
 
     def refit(self) -> Any:
         """Analyse the frames stored so far and write the summaries (None before the first frame)."""
