@@ -59,13 +59,16 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from xsuite.diffraction.framefit import FrameSolution, solve_frames
+from xsuite.diffraction.lineshapes import multiplet, multiplet_with_derivatives, pseudo_voigt
 from xsuite.diffraction.profiles import group_reflections
 from xsuite.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-_LN2 = math.log(2.0)
-_SQRT_2LN2 = math.sqrt(2.0 * _LN2)
+__all__ = ["TrackedReflection", "select_tracking_reflections", "parse_hkl", "peak_profile", "pseudo_voigt",
+           "PeakFit", "fit_peak", "fit_peak_fixed_shape", "PeakSummary", "TrackingResult", "onset_index",
+           "track_peaks", "summed_series", "decompose_series"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -365,12 +368,7 @@ def peak_profile(q: np.ndarray, area: float, center: float, fwhm: float, eta: fl
     ndarray
         Profile at ``q``; its integral is ``area``.
     """
-    if not components:
-        return pseudo_voigt(q, area, center, fwhm, eta)
-    out = np.zeros(np.shape(q), dtype=float)
-    for off, frac in components:
-        out += pseudo_voigt(q, area * frac, center + off, fwhm, eta)
-    return out
+    return multiplet(q, area, center, fwhm, eta, components)
 
 
 def _hkl_in_group(hkl: tuple[int, ...], grp: Sequence[Any]) -> bool:
@@ -450,16 +448,6 @@ class PeakFit:
         return out
 
 
-def pseudo_voigt(q: np.ndarray, area: float, center: float, fwhm: float, eta: float) -> np.ndarray:
-    """Area-normalised pseudo-Voigt, identical to lmfit's ``pvoigt`` with sigma = fwhm/2."""
-    hw = 0.5 * fwhm
-    x = np.asarray(q, dtype=float) - center
-    sg = hw / _SQRT_2LN2
-    g = np.exp(-0.5 * (x / sg) ** 2) / (sg * math.sqrt(2 * math.pi))
-    lo = hw / (math.pi * (x * x + hw * hw))
-    return area * ((1.0 - eta) * g + eta * lo)
-
-
 def _prepare(q: np.ndarray, y: np.ndarray, sigma: np.ndarray | None,
              window: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, np.ndarray]:
     """Points of the window with finite data: q, y, σ, whether σ was given, and their indices in q."""
@@ -471,17 +459,6 @@ def _prepare(q: np.ndarray, y: np.ndarray, sigma: np.ndarray | None,
     yy = y[sel]
     s = np.sqrt(np.clip(yy, 1.0, None))
     return q[sel], yy, s, False, np.nonzero(sel)[0]
-
-
-def _covariance(a: np.ndarray, have_sigma: bool, redchi: float, correlation: np.ndarray | None,
-                index: np.ndarray) -> np.ndarray:
-    """Covariance of a weighted fit: with given σ, the sandwich under the bin correlation
-    (:func:`xsuite.diffraction.noise.sandwich_covariance`); without, (aᵀa)⁻¹ scaled by the reduced χ²."""
-    from xsuite.diffraction.noise import sandwich_covariance
-
-    if not have_sigma:
-        return np.linalg.inv(a.T @ a) * redchi
-    return sandwich_covariance(a, correlation, index)
 
 
 def fit_peak_fixed_shape(
@@ -523,39 +500,47 @@ def fit_peak_fixed_shape(
     q = np.asarray(q, dtype=float)
     y = np.asarray(intensity, dtype=float)
     window = (float(window[0]), float(window[1]))
-    qq, yy, ss, have_sigma, idx = _prepare(q, y, sigma, window)
-    n_par = background_order + 2
-    if qq.size < n_par + 2:
-        return PeakFit.failed(f"only {qq.size} valid points in window", window, "linear", int(qq.size))
+    idx = _window_rows(q, window)
     if not (np.isfinite(center) and np.isfinite(fwhm) and fwhm > 0):
-        return PeakFit.failed("peak shape not finite", window, "linear", int(qq.size))
+        return PeakFit.failed("peak shape not finite", window, "linear", int(idx.size))
+    design = _window_design(q[idx], window, center, fwhm, eta, background_order, neighbors, neighbor_shape,
+                            components, [np.asarray(t, dtype=float)[idx] for t in templates])
+    sol = solve_frames(design, y[None, idx], None if sigma is None else np.asarray(sigma, float)[None, idx],
+                       lags=correlation, index=idx)
+    return _peak_fit_from(sol, 0, center, fwhm, eta, background_order, window)
+
+
+def _window_rows(q: np.ndarray, window: tuple[float, float]) -> np.ndarray:
+    """Indices of the bins inside ``window`` (finite q)."""
+    return np.nonzero((q >= window[0]) & (q <= window[1]))[0]
+
+
+def _window_design(qw: np.ndarray, window: tuple[float, float], center: float, fwhm: float, eta: float, order: int,
+                   neighbors: Sequence[float] = (), neighbor_shape: tuple[float, float] | None = None,
+                   components: Sequence[tuple[float, float]] | None = None,
+                   templates_w: Sequence[np.ndarray] = ()) -> np.ndarray:
+    """Columns of the fixed-shape model at the window's bins ``qw``: the peak (unit area), the background
+    polynomial in powers of (q − window centre), the usable neighbours (unit areas), the templates."""
     q0 = 0.5 * (window[0] + window[1])
-    nb = _usable_neighbors(neighbors, center, fwhm)
-    cols = [peak_profile(qq, 1.0, center, fwhm, eta, components)]
-    cols += [(qq - q0) ** k for k in range(background_order + 1)]
+    cols = [peak_profile(qw, 1.0, center, fwhm, eta, components)]
+    cols += [(qw - q0) ** k for k in range(order + 1)]
     fw_n, eta_n = neighbor_shape if neighbor_shape is not None else (fwhm, eta)
-    cols += [pseudo_voigt(qq, 1.0, c, fw_n, eta_n) for c in nb]
-    cols += [np.asarray(t, dtype=float)[idx] for t in templates]
-    n_par += len(nb) + len(templates)
-    if qq.size < n_par + 2:
-        return PeakFit.failed(f"only {qq.size} valid points in window for {n_par} parameters", window, "linear",
-                              int(qq.size))
-    a = np.stack(cols, axis=1) / ss[:, None]
-    b = yy / ss
-    try:
-        coef, *_ = np.linalg.lstsq(a, b, rcond=None)
-        resid = b - a @ coef
-        dof = max(qq.size - n_par, 1)
-        redchi = float(resid @ resid / dof)
-        cov = _covariance(a, have_sigma, redchi, correlation, idx)
-    except np.linalg.LinAlgError as exc:
-        return PeakFit.failed(f"singular design matrix ({exc})", window, "linear", int(qq.size))
-    area_err = float(math.sqrt(max(cov[0, 0], 0.0)))
-    area = float(coef[0])
+    cols += [pseudo_voigt(qw, 1.0, c, fw_n, eta_n) for c in _usable_neighbors(neighbors, center, fwhm)]
+    cols += list(templates_w)
+    return np.stack(cols, axis=1)
+
+
+def _peak_fit_from(sol: FrameSolution, i: int, center: float, fwhm: float, eta: float, order: int,
+                   window: tuple[float, float]) -> PeakFit:
+    """The fixed-shape :class:`PeakFit` of frame ``i`` of a :func:`solve_frames` solution (area = column 0)."""
+    n_pts = int(sol.n_points[i])
+    if not sol.ok[i]:
+        return PeakFit.failed(sol.reason[i], window, "linear", n_pts)
+    area, area_err = float(sol.coef[i, 0]), float(sol.err(0)[i])
     sig = area / area_err if area_err > 0 else float("nan")
     return PeakFit(area, area_err, float(center), 0.0, float(fwhm), 0.0, float(eta),
-                   tuple(float(c) for c in coef[1:background_order + 2]), redchi, sig, bool(area_err > 0),
-                   "" if area_err > 0 else "zero area error", "linear", window, int(qq.size))
+                   tuple(float(c) for c in sol.coef[i, 1:order + 2]), float(sol.redchi[i]), sig, bool(area_err > 0),
+                   "" if area_err > 0 else "zero area error", "linear", window, n_pts)
 
 
 def _nudge(value: float, lo: float, hi: float) -> float:
@@ -819,95 +804,105 @@ def _fit_shape_varpro(q: np.ndarray, y: np.ndarray, s: np.ndarray, window: tuple
     return fit, nshape
 
 
-def _refine_varpro(q: np.ndarray, y: np.ndarray, s: np.ndarray | None, window: tuple[float, float],
-                   start: PeakFit | Mapping[str, float], eta: float, order: int, neighbors: Sequence[float],
+@dataclass(frozen=True)
+class _Refined:
+    """Per-frame results of :func:`_refine_frames` (arrays over the frames refined)."""
+
+    center: np.ndarray
+    center_err: np.ndarray
+    fwhm: np.ndarray
+    fwhm_err: np.ndarray
+    area: np.ndarray
+    area_err: np.ndarray
+    ok: np.ndarray
+    reason: tuple[str, ...]
+
+
+def _refine_frames(q: np.ndarray, y: np.ndarray, s: np.ndarray | None, window: tuple[float, float],
+                   center0: np.ndarray, fwhm0: np.ndarray, eta: float, order: int, neighbors: Sequence[float],
                    neighbor_shape: tuple[float, float] | None, center_bounds: tuple[float, float],
-                   fwhm_bounds: tuple[float, float],
-                   components: Sequence[tuple[float, float]] | None = None, *,
+                   fwhm_bounds: tuple[float, float], components: Sequence[tuple[float, float]] | None = None, *,
                    templates: Sequence[np.ndarray] = (), correlation: np.ndarray | None = None,
-                   vary_fwhm: bool = True) -> PeakFit:
-    """Per-frame refinement of centre and FWHM (eta and neighbour shapes held) by variable projection.
+                   vary_fwhm: bool = True, max_iter: int = 20) -> _Refined:
+    """Centre and FWHM (eta and neighbour shapes held) of every frame of ``y`` (n_frames, len(q)) at once.
 
-    lmfit varies only centre and sigma (``vary_fwhm=False``: centre only); area, background, neighbour
-    areas and template amplitudes are solved linearly inside the residual. The centre/FWHM standard
-    errors come from the full problem's Jacobian at the optimum (non-linear columns by central
-    differences, linear columns exact), through the sandwich covariance when a bin ``correlation`` is
-    given; the area error is the linear one at the optimum (conditional on the shape). ~10x faster than
-    the full fit when many neighbours share the window.
+    Gauss–Newton on the full problem with analytic derivatives (:mod:`xsuite.diffraction.lineshapes`),
+    vectorised over frames: at the current shape the linear parameters (area, background, neighbour areas,
+    template amplitudes) are solved in closed form; the step of centre/FWHM comes from the linearised
+    problem [J, design]; steps are limited to half a FWHM and kept in the bounds. The centre/FWHM errors
+    are those of the full problem's Jacobian at the optimum (sandwich under the bin ``correlation`` with σ
+    given), the area and its error those of the fixed-shape fit at the refined shape (conditional on it).
+    A frame whose shape ends on a bound or does not converge is reported failed with the reason.
     """
-    import lmfit
-
     q = np.asarray(q, float)
-    y = np.asarray(y, float)
-    qq, yy, ss, have_sigma, idx = _prepare(q, y, s, window)
-    if qq.size < order + 5 + len(neighbors) + len(templates):
-        return PeakFit.failed(f"only {qq.size} valid points in window", window, "lmfit", int(qq.size))
-    g = _guess_dict(start)
+    idx = _window_rows(q, window)
+    qw = q[idx]
+    yw = np.atleast_2d(np.asarray(y, float))[:, idx]
+    sw = None if s is None else np.atleast_2d(np.asarray(s, float))[:, idx]
+    n = yw.shape[0]
     q0 = 0.5 * (window[0] + window[1])
-    bg_cols = np.stack([(qq - q0) ** k for k in range(order + 1)], axis=1)
-    t_cols = [np.asarray(t, dtype=float)[idx][:, None] for t in templates]
-    b = yy / ss
-    fw_fixed = float(g.get("fwhm", 2 * 0.5 * fwhm_bounds[0]))
+    tmpl = [np.asarray(t, float)[idx] for t in templates]
+    nb = _usable_neighbors(neighbors, float(np.nanmedian(center0)), float(np.nanmedian(fwhm0)))
+    share_nb = bool(nb) and neighbor_shape is None
+    fixed = [(qw - q0) ** k for k in range(order + 1)]
+    if nb and not share_nb:
+        fixed += [pseudo_voigt(qw, 1.0, c, neighbor_shape[0], neighbor_shape[1]) for c in nb]
+    fixed_cols = np.stack(fixed + tmpl, axis=1)
+    c = np.clip(np.asarray(center0, float), *center_bounds).copy()
+    w = np.clip(np.asarray(fwhm0, float), *fwhm_bounds).copy()
 
-    def design(center: float, fw: float, nb: Sequence[float]) -> np.ndarray:
-        fw_n, eta_n = neighbor_shape if neighbor_shape is not None else (fw, eta)
-        cols = [peak_profile(qq, 1.0, center, fw, eta, components)[:, None], bg_cols]
-        cols += [pseudo_voigt(qq, 1.0, c, fw_n, eta_n)[:, None] for c in nb]
-        return np.concatenate(cols + t_cols, axis=1) / ss[:, None]
+    def design(c: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        p, dpc, dpw = multiplet_with_derivatives(qw[None, :], c[:, None], w[:, None], eta, components)
+        cols = [p[..., None], np.broadcast_to(fixed_cols, (c.shape[0],) + fixed_cols.shape)]
+        derivs = [dpc, dpw]
+        if share_nb:
+            prof = [pseudo_voigt(qw[None, :], 1.0, cn, w[:, None], eta) for cn in nb]
+            cols.append(np.stack(prof, axis=-1))
+            derivs.append(np.stack([multiplet_with_derivatives(qw[None, :], cn, w[:, None], eta)[2] for cn in nb],
+                                   axis=-1))
+        return np.concatenate(cols, axis=-1), derivs
 
-    def solve(a: np.ndarray) -> np.ndarray:
-        try:  # normal equations: ~3x faster than SVD here, well conditioned for these few columns
-            return np.linalg.solve(a.T @ a, a.T @ b)
-        except np.linalg.LinAlgError:
-            return np.linalg.lstsq(a, b, rcond=None)[0]
+    def jacobian(coef: np.ndarray, derivs: list[np.ndarray]) -> np.ndarray:
+        jac = [coef[:, 0, None] * derivs[0]]
+        if vary_fwhm:
+            jw = coef[:, 0, None] * derivs[1]
+            if share_nb:
+                jw = jw + np.einsum("nmk,nk->nm", derivs[2], coef[:, -len(nb):])
+            jac.append(jw)
+        return np.stack(jac, axis=-1)
 
-    def shape_of(v: Mapping[str, float]) -> tuple[float, float]:
-        return v["center"], (2 * v["sigma"] if vary_fwhm else fw_fixed)
-
-    def residual(p: Any) -> np.ndarray:
-        c, fw = shape_of(p.valuesdict())
-        a = design(c, fw, _usable_neighbors(neighbors, c, fw))
-        return b - a @ solve(a)
-
-    lo_s, hi_s = 0.5 * fwhm_bounds[0], 0.5 * fwhm_bounds[1]
-    params = lmfit.Parameters()
-    params.add("center", value=_nudge(g.get("center", q0), *center_bounds), min=center_bounds[0],
-               max=center_bounds[1])
-    params.add("sigma", value=_nudge(0.5 * g.get("fwhm", 2 * lo_s), lo_s, hi_s), min=lo_s, max=hi_s,
-               vary=vary_fwhm)
-    try:
-        res = lmfit.minimize(residual, params, scale_covar=not have_sigma, max_nfev=300)
-    except Exception as exc:  # never stop a series for one frame
-        return PeakFit.failed(f"refinement failed: {type(exc).__name__}", window, "lmfit", int(qq.size))
-    v = res.params.valuesdict()
-    if not all(np.isfinite(x) for x in v.values()):
-        return PeakFit.failed("refinement gave non-finite values", window, "lmfit", int(qq.size))
-    center, fw = shape_of(v)
-    nb = _usable_neighbors(neighbors, center, fw)
-    a = design(center, fw, nb)
-    coef = solve(a)
-    resid = b - a @ coef
-    n_nonlin = 1 + int(vary_fwhm)
-    redchi = float(resid @ resid / max(qq.size - a.shape[1] - n_nonlin, 1))
-    h = 1e-7
-    jac = [(design(center + h, fw, nb) - design(center - h, fw, nb)) @ coef / (2 * h)]
-    if vary_fwhm:
-        jac.append((design(center, fw + h, nb) - design(center, fw - h, nb)) @ coef / (2 * h))
-    try:
-        cov = _covariance(np.concatenate([np.stack(jac, axis=1), a], axis=1), have_sigma, redchi, correlation, idx)
-        ce = float(math.sqrt(cov[0, 0])) if cov[0, 0] >= 0 else float("nan")
-        fe = (float(math.sqrt(cov[1, 1])) if cov[1, 1] >= 0 else float("nan")) if vary_fwhm else 0.0
-    except np.linalg.LinAlgError:
-        ce = fe = float("nan")
-    lin = fit_peak_fixed_shape(q, y, s if have_sigma else None, window, center, fw, eta, order, neighbors,
-                               neighbor_shape, components, templates=templates, correlation=correlation)
-    ok = lin.success and np.isfinite(ce) and np.isfinite(fe)
-    return PeakFit(
-        area=lin.area, area_err=lin.area_err, center=float(center), center_err=ce, fwhm=float(fw), fwhm_err=fe,
-        eta=float(eta), background=lin.background, redchi=redchi, significance=lin.significance,
-        success=bool(ok), reason="" if ok else "centre/FWHM errors not estimable (at a bound?)", method="lmfit",
-        window=window, n_points=int(qq.size), eta_err=0.0,
-    )
+    active = np.ones(n, dtype=bool)
+    for _ in range(max_iter):
+        if not active.any():
+            break
+        a_idx = np.nonzero(active)[0]
+        d, derivs = design(c[a_idx], w[a_idx])
+        sol = solve_frames(d, yw[a_idx], None if sw is None else sw[a_idx])
+        resid = yw[a_idx] - np.einsum("nmp,np->nm", np.nan_to_num(d), np.nan_to_num(sol.coef))
+        aug = np.concatenate([jacobian(sol.coef, derivs), d], axis=-1)
+        step = solve_frames(aug, resid, None if sw is None else sw[a_idx]).coef
+        dc = np.clip(np.nan_to_num(step[:, 0]), -0.5 * w[a_idx], 0.5 * w[a_idx])
+        dw = np.clip(np.nan_to_num(step[:, 1]), -0.5 * w[a_idx], 0.5 * w[a_idx]) if vary_fwhm else 0.0
+        c[a_idx] = np.clip(c[a_idx] + dc, *center_bounds)
+        w[a_idx] = np.clip(w[a_idx] + dw, *fwhm_bounds)
+        bad = ~np.isfinite(step[:, 0])
+        small = (np.abs(dc) < 1e-7 * w[a_idx]) & (np.abs(dw) < 1e-7 * w[a_idx])
+        active[a_idx[small | bad]] = False
+    d, derivs = design(c, w)
+    fit = solve_frames(d, yw, sw, lags=correlation, index=idx)
+    full = solve_frames(np.concatenate([jacobian(fit.coef, derivs), d], axis=-1), yw, sw, lags=correlation,
+                        index=idx)
+    ce = full.err(0)
+    fe = full.err(1) if vary_fwhm else np.zeros(n)
+    at_bound = ((np.abs(c - center_bounds[0]) < 1e-9) | (np.abs(c - center_bounds[1]) < 1e-9)
+                | (vary_fwhm & ((np.abs(w - fwhm_bounds[0]) < 1e-12) | (np.abs(w - fwhm_bounds[1]) < 1e-12))))
+    ok = fit.ok & full.ok & np.isfinite(ce) & np.isfinite(fe) & ~at_bound & ~active
+    reason = tuple("" if o else (fit.reason[i] or full.reason[i] or
+                                 ("centre/FWHM at a bound" if at_bound[i] else
+                                  "did not converge" if active[i] else "centre/FWHM errors not estimable"))
+                   for i, o in enumerate(ok))
+    return _Refined(center=c, center_err=ce, fwhm=w, fwhm_err=fe, area=fit.coef[:, 0], area_err=fit.err(0), ok=ok,
+                    reason=reason)
 
 
 def _lin_neighbor_areas(qq: np.ndarray, yy: np.ndarray, ss: np.ndarray, window: tuple[float, float],
@@ -1024,10 +1019,22 @@ class PeakSummary:
     area_upper_limit: float
     max_significance: float
     n_failed: int
+    present_at_start: bool = False
+    detection_significance: float = float("nan")
+    frame_threshold: float = float("nan")
+    false_alarm_probability: float = float("nan")
+    baseline_area: float = float("nan")
+    baseline_area_err: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
         return {
+            "present_at_start": bool(self.present_at_start),
+            "detection_significance": _finite_or_none(self.detection_significance),
+            "frame_threshold": _finite_or_none(self.frame_threshold),
+            "false_alarm_probability": _finite_or_none(self.false_alarm_probability),
+            "baseline_area": _finite_or_none(self.baseline_area),
+            "baseline_area_err": _finite_or_none(self.baseline_area_err),
             "label": self.label, "phase": self.phase, "hkl": list(self.hkl),
             "q_ref_inv_angstrom": self.q_ref_inv_angstrom,
             "center_inv_angstrom": _finite_or_none(self.center_inv_angstrom),
@@ -1066,6 +1073,7 @@ class TrackingResult:
     reason: tuple[tuple[str, ...], ...]
     threshold: float
     n_consecutive: int
+    detection: str = "growth"
 
     @property
     def labels(self) -> list[str]:
@@ -1092,7 +1100,7 @@ class TrackingResult:
             d["reason"] = [r[j] for r in self.reason]
             items.append(d)
         return {"time_s": [float(t) for t in self.time_s], "threshold": self.threshold,
-                "n_consecutive": self.n_consecutive, "peaks": items}
+                "n_consecutive": self.n_consecutive, "detection": self.detection, "peaks": items}
 
 
 def onset_index(significance: np.ndarray, threshold: float = 3.0, n_consecutive: int = 3) -> int | None:
@@ -1156,6 +1164,8 @@ def track_peaks(
     fit_multiplets: bool = True,
     correlation: np.ndarray | None = None,
     decomposition: Any = None,
+    detection: str = "growth",
+    false_alarm: float | None = None,
 ) -> TrackingResult:
     """Fit every tracked peak in every frame; decide detection and onset.
 
@@ -1222,6 +1232,8 @@ def track_peaks(
     """
     if area_from not in ("fixed", "refined"):
         raise ConfigError(f"`area_from` must be 'fixed' or 'refined'; got {area_from!r}")
+    if detection not in ("growth", "consecutive"):
+        raise ConfigError(f"`detection` must be 'growth' or 'consecutive'; got {detection!r}")
     q = np.asarray(q, dtype=float)
     y = np.atleast_2d(np.asarray(intensities, dtype=float))
     t = np.asarray(time_s, dtype=float).ravel()
@@ -1253,6 +1265,7 @@ def track_peaks(
     y_sum, s_sum = summed_series(y, s)
     s_sum_arg = None if scale_by_redchi else s_sum
     corr = None if scale_by_redchi else correlation
+    s_frames = None if scale_by_redchi else s
 
     for j, tg in enumerate(targets):
         win = tg["window"]
@@ -1272,53 +1285,93 @@ def track_peaks(
                 q, y, s, y_sum, s_sum, scale_by_redchi, tg, threshold, fwhm_guess, eta, background_order, cb, fb,
                 fb_default, corr)
             nbs, templates = tg.get("neighbors", ()), ()
-        prev: PeakFit | None = None
-        for i in range(n_frames):
-            sig_i = None if scale_by_redchi else s[i]
-            lin = fit_peak_fixed_shape(q, y_j[i], sig_i, win, c_shape, f_shape, e_shape, background_order, nbs,
-                                       nshape, comps, templates=templates, correlation=corr)
-            arr["significance"][i, j] = lin.significance
-            if lin.success:
-                arr["upper_limit"][i, j] = max(lin.area, 0.0) + threshold * lin.area_err
-            use = lin
-            if refine and lin.success and lin.significance >= max(refine_threshold, threshold):
-                start = prev if prev is not None else {"center": c_shape, "fwhm": f_shape,
-                                                       "area": lin.area}
-                ft = _refine_varpro(q, y_j[i], sig_i, win, start, e_shape, background_order, nbs, nshape, cb, fb,
-                                    comps, templates=templates, correlation=corr)
-                if ft.success:
-                    use, prev = ft, ft
-                    refined[i, j] = True
-                else:
-                    reasons[i][j] = f"refinement failed ({ft.reason}); fixed-shape values kept"
-            if not use.success:
-                reasons[i][j] = use.reason
-            success[i, j] = use.success
-            area_src = use if area_from == "refined" else lin
-            for k in ("area", "area_err"):
-                arr[k][i, j] = getattr(area_src, k)
-            for k in ("center", "center_err", "fwhm", "fwhm_err"):
-                arr[k][i, j] = getattr(use, k)
-        idx = onset_index(arr["significance"][:, j], threshold, n_consecutive)
+        _track_columns(arr, reasons, success, j, q, y_j, s_frames, win, c_shape, f_shape, e_shape,
+                              background_order, nbs, nshape, comps, templates, corr, threshold)
+        if refine:
+            strong = np.nonzero(success[:, j] & (arr["significance"][:, j] >= max(refine_threshold, threshold)))[0]
+            if strong.size:
+                ft = _refine_frames(q, y_j[strong], None if s_frames is None else s_frames[strong], win,
+                                    np.full(strong.size, c_shape), np.full(strong.size, f_shape), e_shape,
+                                    background_order, nbs, nshape, cb, fb, comps, templates=templates,
+                                    correlation=corr)
+                _store_refined(arr, reasons, refined, j, strong, ft, area_from)
+        det = _detect(arr["area"][:, j], arr["area_err"][:, j], arr["significance"][:, j], threshold, n_consecutive,
+                      detection, false_alarm)
+        idx = det.onset_index
         ul = arr["upper_limit"][:, j]
         sig_j = arr["significance"][:, j]
         summaries.append(PeakSummary(
             label=tg["label"], phase=tg["phase"], hkl=tuple(tg["hkl"]), q_ref_inv_angstrom=q_ref,
             center_inv_angstrom=float(c_shape), fwhm_inv_angstrom=float(f_shape), eta=float(e_shape),
-            shape_from=shape_from, detected=idx is not None,
+            shape_from=shape_from, detected=det.detected,
             onset_s=float(t[idx]) if idx is not None else None, onset_index=idx,
             area_upper_limit=float(np.nanmax(ul)) if np.isfinite(ul).any() else float("nan"),
             max_significance=float(np.nanmax(sig_j)) if np.isfinite(sig_j).any() else float("nan"),
-            n_failed=int((~success[:, j]).sum()),
+            n_failed=int((~success[:, j]).sum()), present_at_start=det.present_at_start,
+            detection_significance=det.significance, frame_threshold=det.frame_threshold,
+            false_alarm_probability=det.false_alarm_probability, baseline_area=det.baseline,
+            baseline_area_err=det.baseline_err,
         ))
-        log.debug("%s: shape from %s, detected=%s onset=%s", tg["label"], shape_from, idx is not None,
+        log.debug("%s: shape from %s, detected=%s onset=%s", tg["label"], shape_from, det.detected,
                   summaries[-1].onset_s)
 
     return TrackingResult(
         time_s=t, peaks=tuple(summaries), refined=refined, success=success,
         reason=tuple(tuple(r) for r in reasons), threshold=float(threshold),
-        n_consecutive=int(n_consecutive), **arr,
+        n_consecutive=int(n_consecutive), detection=detection, **arr,
     )
+
+
+def _track_columns(arr: dict[str, np.ndarray], reasons: list[list[str]], success: np.ndarray, j: int, q: np.ndarray,
+                   y: np.ndarray, s: np.ndarray | None, win: tuple[float, float], center: float, fwhm: float,
+                   eta: float, order: int, nbs: Sequence[float], nshape: tuple[float, float] | None,
+                   comps: Any, templates: Sequence[np.ndarray], corr: np.ndarray | None, threshold: float) -> None:
+    """Fixed-shape fits of every frame for target column ``j`` (vectorised), into ``arr``."""
+    idx = _window_rows(q, win)
+    design = _window_design(q[idx], win, center, fwhm, eta, order, nbs, nshape, comps,
+                            [np.asarray(t, float)[idx] for t in templates])
+    sol = solve_frames(design, y[:, idx], None if s is None else s[:, idx], lags=corr, index=idx)
+    area, err = sol.coef[:, 0], sol.err(0)
+    good = sol.ok & (err > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        arr["significance"][:, j] = np.where(good, area / np.where(good, err, 1.0), np.nan)
+    arr["area"][:, j], arr["area_err"][:, j] = area, err
+    arr["upper_limit"][:, j] = np.where(good, np.maximum(area, 0.0) + threshold * err, np.nan)
+    arr["center"][:, j], arr["fwhm"][:, j] = np.where(good, center, np.nan), np.where(good, fwhm, np.nan)
+    arr["center_err"][:, j] = arr["fwhm_err"][:, j] = np.where(good, 0.0, np.nan)
+    success[:, j] = good
+    for i in np.nonzero(~good)[0]:
+        reasons[i][j] = sol.reason[i] or "zero area error"
+
+
+def _store_refined(arr: dict[str, np.ndarray], reasons: list[list[str]], refined: np.ndarray, j: int,
+                   frames: np.ndarray, ft: _Refined, area_from: str) -> None:
+    """Centre/FWHM (and with ``area_from="refined"`` the area) of the refined frames; a failed refinement
+    keeps the fixed-shape values and says so."""
+    for k, i in enumerate(frames):
+        if not ft.ok[k]:
+            reasons[i][j] = f"refinement failed ({ft.reason[k]}); fixed-shape values kept"
+            continue
+        refined[i, j] = True
+        arr["center"][i, j], arr["center_err"][i, j] = ft.center[k], ft.center_err[k]
+        arr["fwhm"][i, j], arr["fwhm_err"][i, j] = ft.fwhm[k], ft.fwhm_err[k]
+        if area_from == "refined":
+            arr["area"][i, j], arr["area_err"][i, j] = ft.area[k], ft.area_err[k]
+
+
+def _detect(area: np.ndarray, area_err: np.ndarray, significance: np.ndarray, threshold: float, n_consecutive: int,
+            detection: str, false_alarm: float | None) -> Any:
+    """Growth detection of one tracked peak (:func:`xsuite.diffraction.onset.detect_growth`), or the
+    legacy rule (``detection="consecutive"``: n frames >= threshold above zero, no false-alarm control)."""
+    from xsuite.diffraction.onset import GrowthDetection, detect_growth
+
+    if detection == "growth":
+        return detect_growth(area, area_err, significance=threshold, n_consecutive=n_consecutive,
+                             false_alarm=false_alarm)
+    idx = onset_index(significance, threshold, n_consecutive)
+    nan = float("nan")
+    return GrowthDetection(idx is not None, idx, False, float(threshold), nan, nan, nan, nan, nan, nan,
+                           int(n_consecutive))
 
 
 def summed_series(intensities: np.ndarray, sigmas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1390,10 +1443,11 @@ def _shape_from_decomposition(q: np.ndarray, y_sum: np.ndarray, s_sum: np.ndarra
     lin = fit_peak_fixed_shape(q, y_sum, s_sum, (lo, hi), c_shape, f_shape, e_shape, order, (), None, comps,
                                templates=templates, correlation=correlation)
     if lin.success and lin.significance >= 5.0:
-        ft = _refine_varpro(q, y_sum, s_sum, (lo, hi), {"center": c_shape, "fwhm": f_shape}, e_shape, order, (),
-                            None, cb, fb, comps, templates=templates, correlation=correlation, vary_fwhm=False)
-        if ft.success:
-            c_shape = float(ft.center)
+        ft = _refine_frames(q, y_sum[None, :], None if s_sum is None else s_sum[None, :], (lo, hi),
+                            np.array([c_shape]), np.array([f_shape]), e_shape, order, (), None, cb, fb, comps,
+                            templates=templates, correlation=correlation, vary_fwhm=False)
+        if ft.ok[0]:
+            c_shape = float(ft.center[0])
     return c_shape, f_shape, e_shape, shape_from, templates
 
 
@@ -1466,11 +1520,10 @@ def _subtract_tails(q: np.ndarray, y: np.ndarray, s: np.ndarray, y_sum: np.ndarr
             continue
         prof = pseudo_voigt(q[sel], 1.0, shape.center, shape.fwhm, shape.eta)
         y_sum_out[sel] -= shape.area * prof
-        for i in range(y.shape[0]):
-            fi = fit_peak_fixed_shape(q, y[i], None if scale_by_redchi else s[i], wt, shape.center, shape.fwhm,
-                                      shape.eta, order)
-            if fi.success:
-                y_out[i, sel] -= fi.area * prof
+        idx = _window_rows(q, wt)
+        design = _window_design(q[idx], wt, shape.center, shape.fwhm, shape.eta, order)
+        fi = solve_frames(design, y[:, idx], None if scale_by_redchi else s[:, idx])
+        y_out[:, sel] -= np.where(fi.ok, fi.coef[:, 0], 0.0)[:, None] * prof[None, :]
     return y_out, y_sum_out
 
 
