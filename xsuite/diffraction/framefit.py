@@ -17,7 +17,7 @@ Bins that are NaN (masked, failed) in a frame get zero weight in that frame only
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -105,11 +105,15 @@ def solve_frames(design: np.ndarray, y: np.ndarray, sigma: Optional[np.ndarray],
     n_par = d.shape[-1]
     have_sigma = sigma is not None
     s = np.atleast_2d(np.asarray(sigma, dtype=float)) if have_sigma else np.sqrt(np.clip(y, 1.0, None))
-    pairs = None
+    pairs: Any = None
     if have_sigma and lags is not None and index is not None and np.size(lags):
-        pairs = _pair_terms(np.asarray(index), lags)
-        if pairs[2].size == 0:
-            pairs = None
+        index = np.asarray(index)
+        if index.size > 1 and np.all(np.diff(index) == 1):  # a contiguous window: one band per lag
+            pairs = [(k, np.asarray(lags)[index[:-k], k - 1]) for k in range(1, min(np.shape(lags)[1], index.size - 1) + 1)]
+        else:
+            pairs = _pair_terms(index, lags)
+            if pairs[2].size == 0:
+                pairs = None
     coef = np.full((n_frames, n_par), np.nan)
     cov = np.full((n_frames, n_par, n_par), np.nan)
     redchi = np.full(n_frames, np.nan)
@@ -129,14 +133,16 @@ def solve_frames(design: np.ndarray, y: np.ndarray, sigma: Optional[np.ndarray],
     return FrameSolution(coef, cov, redchi, npts, ok, tuple(reason), resid_all)
 
 
-def _solve_chunk(d: np.ndarray, y: np.ndarray, s: np.ndarray, have_sigma: bool,
-                 pairs: Optional[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple:
+def _solve_chunk(d: np.ndarray, y: np.ndarray, s: np.ndarray, have_sigma: bool, pairs: Any) -> tuple:
     n, m = y.shape
     n_par = d.shape[-1]
     dfin = np.isfinite(d).all(axis=-1)
     valid = np.isfinite(y) & np.isfinite(s) & (s > 0) & (dfin if dfin.ndim == 2 else dfin[None, :])
     w = np.where(valid, 1.0 / np.where(valid, s, 1.0), 0.0)
-    a = np.where(valid[..., None], np.nan_to_num(d if d.ndim == 3 else d[None, :, :]), 0.0) * w[..., None]
+    dd = d if d.ndim == 3 else d[None, :, :]
+    if not dfin.all():
+        dd = np.nan_to_num(dd)
+    a = dd * w[..., None]
     b = np.where(valid, y, 0.0) * w
     npts = valid.sum(axis=1)
     norms = np.sqrt(np.einsum("nmp,nmp->np", a, a))
@@ -145,8 +151,9 @@ def _solve_chunk(d: np.ndarray, y: np.ndarray, s: np.ndarray, have_sigma: bool,
                              else "singular design matrix (a column is zero)") for g, k in zip(good, npts)]
     norms = np.where(norms > 0, norms, 1.0)
     a_s = a / norms[:, None, :]
-    gram = np.einsum("nmp,nmq->npq", a_s, a_s)
-    rhs = np.einsum("nmp,nm->np", a_s, b)
+    a_t = np.swapaxes(a_s, 1, 2)
+    gram = a_t @ a_s
+    rhs = (a_t @ b[..., None])[..., 0]
     gram_g = np.where(good[:, None, None], gram, np.eye(n_par)[None])
     try:
         m_inv = np.linalg.inv(gram_g)
@@ -163,15 +170,18 @@ def _solve_chunk(d: np.ndarray, y: np.ndarray, s: np.ndarray, have_sigma: bool,
     for k in np.nonzero(bad_inv & good)[0]:
         good[k] = False
         reasons[k] = "singular design matrix"
-    coef_s = np.einsum("npq,nq->np", m_inv, rhs)
-    resid = b - np.einsum("nmp,np->nm", a_s, coef_s)
+    coef_s = (m_inv @ rhs[..., None])[..., 0]
+    resid = b - (a_s @ coef_s[..., None])[..., 0]
     chi2 = np.einsum("nm,nm->n", resid, resid)
     redchi = chi2 / np.maximum(npts - n_par, 1)
     if have_sigma:
         middle = gram_g
-        if pairs is not None:
+        if isinstance(pairs, list):
+            cross = sum(np.swapaxes(a_s[:, :-k, :] * rho[None, :, None], 1, 2) @ a_s[:, k:, :] for k, rho in pairs)
+            middle = gram_g + cross + np.swapaxes(cross, 1, 2)
+        elif pairs is not None:
             i, j, rho = pairs
-            cross = np.einsum("nkp,nkq->npq", a_s[:, i, :] * rho[None, :, None], a_s[:, j, :])
+            cross = np.swapaxes(a_s[:, i, :] * rho[None, :, None], 1, 2) @ a_s[:, j, :]
             middle = gram_g + cross + np.swapaxes(cross, 1, 2)
         cov_s = m_inv @ middle @ m_inv
     else:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -116,7 +116,7 @@ class Component:
 
     def profile(self, q: np.ndarray, fwhm: float, eta: float, area: float = 1.0) -> np.ndarray:
         """The component's profile (its members at their positions and fractions) of total ``area``."""
-        from xsuite.diffraction.peaks import pseudo_voigt
+        from xsuite.diffraction.lineshapes import pseudo_voigt
 
         out = np.zeros(np.shape(q), dtype=float)
         for qm, fr in zip(self.member_q_inv_angstrom, self.member_fractions):
@@ -219,60 +219,118 @@ Shape = tuple[float, float, float]  # FWHM, eta, strain of one phase
 
 
 class _Problem:
-    """The decomposition's weighted design for given per-phase shapes (variable projection)."""
+    """The decomposition's weighted design for given per-phase shapes (variable projection).
+
+    Columns: one per component (its members' unit pseudo-Voigts at the table fractions, at q_table (1 +
+    strain)), then the background spline, all divided by σ. ``solve`` caches the last shapes' design, its
+    Gram matrix (Cholesky with a tiny ridge: two phases' reflections at one q are degenerate) and the
+    coefficients, so the residual and the analytic Jacobian of one point share them.
+    """
 
     def __init__(self, qq: np.ndarray, yy: np.ndarray, ss: np.ndarray, comps: list[Component],
                  background: np.ndarray) -> None:
-        import scipy.sparse as sp
-
         self.qq, self.ss = qq, ss
         self.b = yy / ss
         self.comps = comps
         self.bg = background / ss[:, None]
+        self.n_comp = len(comps)
         phases = sorted({c.phase for c in comps})
-        # per phase: member positions and the (members x components) matrix adding members into components
+        # per phase: member positions, the dense (members x own components) matrix adding members into
+        # components, and the components' column indices
         self.members: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for p in phases:
             idx = [k for k, c in enumerate(comps) if c.phase == p]
             qm = np.array([m for k in idx for m in comps[k].member_q_inv_angstrom])
             owner = np.array([k for k in idx for _ in comps[k].member_q_inv_angstrom])
             fr = np.array([f for k in idx for f in comps[k].member_fractions])
-            local = np.searchsorted(np.array(idx), owner)  # column of each member among the phase's own
-            gather = sp.csr_matrix((fr, (np.arange(qm.size), local)), shape=(qm.size, len(idx)))
+            local = np.searchsorted(np.array(idx), owner)
+            gather = np.zeros((qm.size, len(idx)))
+            gather[np.arange(qm.size), local] = fr
             self.members[p] = (qm, gather, np.array(idx))
+        self._cache: Optional[tuple[tuple, tuple]] = None
+
+    @staticmethod
+    def _key(shapes: Mapping[str, Shape]) -> tuple:
+        return tuple(sorted((p, tuple(float(v) for v in sh)) for p, sh in shapes.items()))
+
+    def phase_block(self, p: str, shape: Shape, derivatives: bool = False) -> tuple[np.ndarray, ...]:
+        """Columns of phase ``p``'s components (n x own components, weighted), and with ``derivatives`` the
+        members' weighted derivative profiles (n x members) with respect to FWHM, eta and strain."""
+        from xsuite.diffraction.lineshapes import pseudo_voigt, pseudo_voigt_with_derivatives
+
+        qm, gather, _ = self.members[p]
+        fw, eta, strain = shape
+        pos = qm[None, :] * (1.0 + strain)
+        w = 1.0 / self.ss[:, None]
+        if not derivatives:
+            return ((pseudo_voigt(self.qq[:, None], 1.0, pos, fw, eta) * w) @ gather,)
+        prof, dc, dw, de = pseudo_voigt_with_derivatives(self.qq[:, None], pos, fw, eta)
+        return (prof * w) @ gather, dw * w, de * w, dc * qm[None, :] * w
 
     def peak_columns(self, shapes: Mapping[str, Shape]) -> np.ndarray:
-        from xsuite.diffraction.peaks import pseudo_voigt
-
-        cols = np.zeros((self.qq.size, len(self.comps)))
-        for p, (qm, gather, idx) in self.members.items():
-            fw, eta, strain = shapes[p]
-            prof = pseudo_voigt(self.qq[:, None], 1.0, qm[None, :] * (1.0 + strain), fw, eta)
-            cols[:, idx] = (gather.T @ prof.T).T
-        return cols / self.ss[:, None]
+        cols = np.zeros((self.qq.size, self.n_comp))
+        for p, (_, _, idx) in self.members.items():
+            cols[:, idx] = self.phase_block(p, shapes[p])[0]
+        return cols
 
     def design(self, shapes: Mapping[str, Shape]) -> np.ndarray:
         return np.concatenate([self.peak_columns(shapes), self.bg], axis=1)
 
     def solve(self, shapes: Mapping[str, Shape]) -> tuple[np.ndarray, np.ndarray]:
-        from scipy.linalg import LinAlgError, cho_factor, cho_solve
+        """Weighted design and linear coefficients at ``shapes``."""
+        out = self._solved(shapes)
+        return out[0], out[1]
 
+    def _solved(self, shapes: Mapping[str, Shape]) -> tuple:
+        key = self._key(shapes)
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
         a = self.design(shapes)
         gram = a.T @ a
-        # normal equations by Cholesky, 20x faster than SVD here; reflections of two phases at one q are
-        # degenerate, so a ridge of 1e-10 of the largest diagonal keeps the factorisation defined (it moves
-        # only such undetermined splits, not the fit)
-        gram[np.diag_indices_from(gram)] += 1e-10 * float(np.max(np.diag(gram)))
-        try:
-            coef = cho_solve(cho_factor(gram, check_finite=False), a.T @ self.b, check_finite=False)
-        except LinAlgError:
+        atb = a.T @ self.b
+        chol, coef = _cholesky_solve(gram, atb)
+        if coef is None:
             coef, *_ = np.linalg.lstsq(a, self.b, rcond=1e-12)
-        return a, coef
+        out = (a, coef, gram, atb, chol)
+        self._cache = (key, out)
+        return out
 
     def chi2(self, shapes: Mapping[str, Shape]) -> float:
         a, coef = self.solve(shapes)
         r = self.b - a @ coef
         return float(r @ r)
+
+    def model_derivatives(self, shapes: Mapping[str, Shape], coef: np.ndarray) -> dict[str, np.ndarray]:
+        """d(A c)/d(FWHM, eta, strain) of each phase at ``shapes`` (n x 3 per phase), c held."""
+        out = {}
+        for p, (_, gather, idx) in self.members.items():
+            _, dw, de, ds = self.phase_block(p, shapes[p], derivatives=True)
+            cm = gather @ coef[idx]  # each member's area
+            out[p] = np.stack([dw @ cm, de @ cm, ds @ cm], axis=1)
+        return out
+
+    def project_out(self, shapes: Mapping[str, Shape], v: np.ndarray) -> np.ndarray:
+        """P⊥ v: the part of the columns ``v`` (n x k) the linear parameters cannot absorb."""
+        a, _, _, _, chol = self._solved(shapes)
+        from scipy.linalg import cho_solve
+
+        if chol is None:
+            return v - a @ np.linalg.lstsq(a, v, rcond=1e-12)[0]
+        return v - a @ cho_solve(chol, a.T @ v, check_finite=False)
+
+
+def _cholesky_solve(gram: np.ndarray, rhs: np.ndarray) -> tuple[Any, Optional[np.ndarray]]:
+    """Cholesky factor (with a ridge of 1e-10 of the largest diagonal) and the solution; (None, None) when
+    the matrix is not positive definite even so."""
+    from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
+    g = gram.copy()
+    g[np.diag_indices_from(g)] += 1e-10 * float(np.max(np.diag(g)))
+    try:
+        chol = cho_factor(g, check_finite=False)
+    except LinAlgError:
+        return None, None
+    return chol, cho_solve(chol, rhs, check_finite=False)
 
 
 def _spline_basis(qq: np.ndarray, lo: float, hi: float, spacing: float) -> np.ndarray:
@@ -283,65 +341,146 @@ def _spline_basis(qq: np.ndarray, lo: float, hi: float, spacing: float) -> np.nd
     return BSpline.design_matrix(np.clip(qq, lo, hi), knots, 3).toarray()
 
 
+def _table_template(prob: _Problem, p: str, shape: Shape) -> np.ndarray:
+    """Phase ``p``'s components summed at the table intensities (weighted column)."""
+    cols = prob.phase_block(p, shape)[0]
+    inten = np.array([prob.comps[k].intensity for k in prob.members[p][2]])
+    return cols @ inten
+
+
 def _strain_scan(prob: _Problem, phases: Sequence[str], start: Mapping[str, Shape],
                  max_strain: float) -> dict[str, Shape]:
-    """Start strains: per phase, the best of a grid (steps of ~1/4 FWHM at q = 2) with the others held.
+    """Start strains: per phase, the shift (grid of ~1/4 FWHM at q = 2, through 0) at which its table
+    pattern best explains what the background and the other phases' table patterns leave: the largest
+    χ² reduction with a positive amplitude. Two sweeps over the phases, strongest first.
 
     A wrong lattice constant by 1-2 % moves reflections by more than a FWHM, beyond the reach of a local
-    minimiser started at 0."""
+    minimiser started at 0. Scoring with ONE amplitude per phase (its table pattern) and not with free
+    reflection areas matters: free areas let a wrong strain park a hydrate's many reflections on the
+    matrix peaks (seen: YCl3.6H2O at -1.9 % instead of +0.2 %, then dropped from the fit as "absent" at
+    148 sigma)."""
     out = dict(start)
     if max_strain <= 0:
         return out
-    for p in phases:
-        fw = out[p][0]
-        step = max(0.25 * fw / 2.0, 1e-4)
-        n = int(max_strain // step)
-        grid = step * np.arange(-n, n + 1)  # symmetric, through 0 (the table itself)
-        chi = [prob.chi2({**out, p: (out[p][0], out[p][1], float(e))}) for e in grid]
-        out[p] = (out[p][0], out[p][1], float(grid[int(np.argmin(chi))]))
+    templates = {p: _table_template(prob, p, out[p]) for p in phases}
+    strength = {p: abs(float(templates[p] @ prob.b)) / max(float(np.linalg.norm(templates[p])), 1e-300) for p in phases}
+    order = sorted(phases, key=lambda p: -strength[p])
+    qq = prob.qq
+    for _ in range(2):
+        for p in order:
+            others = np.column_stack([templates[o] for o in order if o != p] + [prob.bg])
+            proj = _projector(others)
+            r = prob.b - proj(prob.b)
+            fw = out[p][0]
+            step = max(0.25 * fw / 2.0, 1e-4)
+            n = int(max_strain // step)
+            grid = step * np.arange(-n, n + 1)  # symmetric, through 0 (the table itself)
+            # the pattern at strain e is the unstrained one at q / (1 + e) (widths scaled by 1 + e, <= 2 %:
+            # immaterial for a start value): one profile evaluation per phase, then interpolation
+            base = _table_template(prob, p, (out[p][0], out[p][1], 0.0)) * prob.ss
+            cand = np.column_stack([np.interp(qq / (1.0 + e), qq, base, left=0.0, right=0.0) for e in grid])
+            cand /= prob.ss[:, None]
+            t_perp = cand - proj(cand)
+            num = t_perp.T @ r
+            den = np.einsum("ij,ij->j", t_perp, t_perp)
+            score = np.where((num > 0) & (den > 0), num * num / np.where(den > 0, den, 1.0), -np.inf)
+            best = float(grid[int(np.argmax(score))]) if np.isfinite(score).any() else out[p][2]
+            out[p] = (out[p][0], out[p][1], best)
+            templates[p] = _table_template(prob, p, out[p])
     return out
+
+
+def _projector(cols: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """v -> the least-squares projection of v onto the span of ``cols``."""
+    q, _ = np.linalg.qr(cols)
+    return lambda v: q @ (q.T @ v)
+
+
+class _ShapeParams:
+    """Map between the per-phase shapes and the vector of free non-linear parameters."""
+
+    def __init__(self, phases: Sequence[str], start: Mapping[str, Shape], free: set[str],
+                 eta_shared: Mapping[str, str], fit_strain: bool) -> None:
+        self.start = {p: tuple(float(v) for v in start[p]) for p in phases}
+        self.slots: list[tuple[str, int]] = []  # (phase, 0=fwhm 1=eta 2=strain)
+        for p in phases:
+            if p not in free:
+                continue
+            self.slots.append((p, 0))
+            if p not in eta_shared:
+                self.slots.append((p, 1))
+            if fit_strain:
+                self.slots.append((p, 2))
+        self.followers = {lead: [p for p, ld in eta_shared.items() if ld == lead] for lead in set(eta_shared.values())}
+        self.eta_shared = dict(eta_shared)
+
+    def shapes(self, x: np.ndarray) -> dict[str, Shape]:
+        vals = {p: list(sh) for p, sh in self.start.items()}
+        for v, (p, j) in zip(x, self.slots):
+            vals[p][j] = float(v)
+        for p, lead in self.eta_shared.items():
+            vals[p][1] = vals[lead][1]
+        return {p: (v[0], v[1], v[2]) for p, v in vals.items()}
+
+    def x0(self) -> np.ndarray:
+        return np.array([self.start[p][j] for p, j in self.slots], dtype=float)
+
+    def columns(self, derivs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """d(model)/d(parameters) from the per-phase derivatives (a shared eta sums its phases)."""
+        cols = []
+        for p, j in self.slots:
+            col = derivs[p][:, j].copy()
+            if j == 1:
+                for f in self.followers.get(p, []):
+                    col += derivs[f][:, 1]
+            cols.append(col)
+        return np.stack(cols, axis=1) if cols else np.zeros((next(iter(derivs.values())).shape[0], 0))
 
 
 def _fit_shapes(prob: _Problem, phases: Sequence[str], start: Mapping[str, Shape],
                 fwhm_bounds: tuple[float, float], max_strain: float,
                 free: Optional[Sequence[str]] = None,
                 eta_shared: Optional[Mapping[str, str]] = None) -> tuple[dict[str, Shape], Any]:
-    """Per-phase (FWHM, eta, strain) by variable projection; phases not in ``free`` (default: all) keep
-    their start shape (their areas stay free); a phase in ``eta_shared`` takes the eta of the phase it
-    maps to."""
-    import lmfit
+    """Per-phase (FWHM, eta, strain) by variable projection with the analytic (Kaufman) Jacobian
+    −P⊥ ∂A/∂θ c: trust-region least squares within the bounds (scipy ``least_squares``); phases not in
+    ``free`` (default: all) keep their start shape (their areas stay free); a phase in ``eta_shared`` takes
+    the eta of the phase it maps to. Returns the shapes and the optimiser's result."""
+    from scipy.optimize import least_squares
 
     from xsuite.diffraction.peaks import _nudge
 
-    keys = {p: f"p{i}" for i, p in enumerate(phases)}
-    free = set(phases if free is None else free)
-    eta_shared = dict(eta_shared or {})
+    free_set = set(phases if free is None else free)
+    eta_shared = {p: ld for p, ld in (eta_shared or {}).items() if p in free_set and ld in free_set}
+    fit_strain = max_strain > 0
+    par = _ShapeParams(phases, start, free_set, eta_shared, fit_strain)
+    bounds_of = {0: fwhm_bounds, 1: (0.0, 1.0), 2: (-max_strain, max_strain)}
+    lo = np.array([bounds_of[j][0] for _, j in par.slots])
+    hi = np.array([bounds_of[j][1] for _, j in par.slots])
+    x0 = np.array([_nudge(v, lo_, hi_) for v, lo_, hi_ in zip(par.x0(), lo, hi)])
+    x0 = np.clip(x0, lo + 1e-9 * (hi - lo), hi - 1e-9 * (hi - lo))
+    if not par.slots:
+        return par.shapes(x0), _NoFit()
 
-    def shapes_of(v: Mapping[str, float]) -> dict[str, Shape]:
-        return {p: (v[f"{k}_fwhm"], v[f"{k}_eta"], v[f"{k}_strain"]) for p, k in keys.items()}
+    def fun(x: np.ndarray) -> np.ndarray:
+        a, coef = prob.solve(par.shapes(x))
+        return a @ coef - prob.b
 
-    def residual(params: Any) -> np.ndarray:
-        a, coef = prob.solve(shapes_of(params.valuesdict()))
-        return prob.b - a @ coef
+    def jac(x: np.ndarray) -> np.ndarray:
+        shapes = par.shapes(x)
+        _, coef = prob.solve(shapes)
+        return prob.project_out(shapes, par.columns(prob.model_derivatives(shapes, coef)))
 
-    params = lmfit.Parameters()
-    for p, k in keys.items():
-        fw0, eta0, e0 = start[p]
-        if p not in free:
-            for name, v in (("fwhm", fw0), ("eta", eta0), ("strain", e0)):
-                params.add(f"{k}_{name}", value=float(v), vary=False)
-            continue
-        params.add(f"{k}_fwhm", value=_nudge(fw0, *fwhm_bounds), min=fwhm_bounds[0], max=fwhm_bounds[1])
-        if p not in eta_shared:
-            params.add(f"{k}_eta", value=_nudge(eta0, 0.0, 1.0), min=0.0, max=1.0)
-        if max_strain > 0:
-            params.add(f"{k}_strain", value=_nudge(e0, -max_strain, max_strain), min=-max_strain, max=max_strain)
-        else:
-            params.add(f"{k}_strain", value=0.0, vary=False)
-    for p, leader in eta_shared.items():
-        params.add(f"{keys[p]}_eta", expr=f"{keys[leader]}_eta")
-    res = lmfit.minimize(residual, params, xtol=1e-6, ftol=1e-8, max_nfev=200 * (len(phases) + 1))
-    return shapes_of(res.params.valuesdict()), res
+    res = least_squares(fun, x0, jac=jac, bounds=(lo, hi), method="trf", x_scale="jac", xtol=1e-8, ftol=1e-9,
+                        gtol=1e-10, max_nfev=60 * (len(par.slots) + 1))
+    res.message = str(res.message)
+    return par.shapes(res.x), res
+
+
+class _NoFit:
+    """Stands for the optimiser's result when nothing is free."""
+
+    success = True
+    message = "nothing to fit"
 
 
 def _shared_eta(shapes: Mapping[str, Shape], errors: Mapping[str, Shape]) -> dict[str, str]:
@@ -365,53 +504,54 @@ def _shared_eta(shapes: Mapping[str, Shape], errors: Mapping[str, Shape]) -> dic
 
 def _template_significance(prob: _Problem, shapes: Mapping[str, Shape], phase: str,
                            correlation: Optional[np.ndarray], index: np.ndarray) -> float:
-    """area/σ of ``phase``'s table-intensity template next to the others' free components and the background."""
-    from xsuite.diffraction.noise import sandwich_covariance
+    """area/σ of ``phase``'s table-intensity template next to the others' free components and the background
+    (sandwich error under the bin correlation), from the Gram matrix of the full design at ``shapes``."""
+    from xsuite.diffraction.noise import _pairs
 
-    cols = prob.peak_columns(shapes)
-    own = np.array([c.phase == phase for c in prob.comps])
-    inten = np.array([c.intensity for c in prob.comps])
-    tmpl = cols[:, own] @ inten[own]
-    a = np.concatenate([tmpl[:, None], cols[:, ~own], prob.bg], axis=1)
-    coef, *_ = np.linalg.lstsq(a, prob.b, rcond=1e-12)
-    try:
-        cov = sandwich_covariance(a, correlation, index)
-    except np.linalg.LinAlgError:
+    a, _, gram, atb, _ = prob._solved(shapes)
+    own = np.zeros(a.shape[1], dtype=bool)
+    own[prob.members[phase][2]] = True
+    inten = np.array([prob.comps[k].intensity for k in prob.members[phase][2]])
+    keep = np.nonzero(~own)[0]
+    oi = prob.members[phase][2]
+    g = np.empty((keep.size + 1, keep.size + 1))
+    g[0, 0] = inten @ gram[np.ix_(oi, oi)] @ inten
+    g[0, 1:] = g[1:, 0] = inten @ gram[np.ix_(oi, keep)]
+    g[1:, 1:] = gram[np.ix_(keep, keep)]
+    rhs = np.concatenate([[inten @ atb[oi]], atb[keep]])
+    e0 = np.zeros(keep.size + 1)
+    e0[0] = 1.0
+    chol, sol = _cholesky_solve(g, np.stack([rhs, e0], axis=1))
+    if sol is None:
         return float("nan")
-    err = math.sqrt(max(cov[0, 0], 0.0))
-    return float(coef[0] / err) if err > 0 else float("nan")
+    coef0, v = float(sol[0, 0]), sol[:, 1]
+    u = (a[:, oi] @ inten) * v[0] + a[:, keep] @ v[1:]
+    var = float(u @ u)
+    i, j, rho = _pairs(correlation, index)
+    if rho.size:
+        var += 2.0 * float(np.sum(rho * u[i] * u[j]))
+    return float(coef0 / math.sqrt(var)) if var > 0 else float("nan")
 
 
 def _shape_errors(prob: _Problem, shapes: Mapping[str, Shape], coef: np.ndarray,
                   correlation: Optional[np.ndarray], index: np.ndarray, fit_strain: bool,
                   eta_shared: Optional[Mapping[str, str]] = None) -> dict[str, Shape]:
-    """Standard errors of each phase's FWHM, eta (and strain) from the full problem's Jacobian (sandwich);
-    a shared eta is one parameter (its error given to every phase sharing it)."""
+    """Standard errors of each phase's FWHM, eta (and strain) from the full problem's analytic Jacobian
+    (sandwich); a shared eta is one parameter (its error given to every phase sharing it)."""
     from xsuite.diffraction.noise import sandwich_covariance
 
     eta_shared = dict(eta_shared or {})
+    par = _ShapeParams(sorted(shapes), shapes, set(shapes), eta_shared, fit_strain)
     base = prob.design(shapes)
-    model0 = base @ coef
-    params: list[tuple[str, int]] = [(p, j) for p in shapes for j in range(3 if fit_strain else 2)
-                                     if not (j == 1 and p in eta_shared)]
-    jac = []
-    for p, j in params:
-        h = (1e-6, 1e-5, 1e-7)[j]
-        moved = [p] + ([q for q, lead in eta_shared.items() if lead == p] if j == 1 else [])
-        trial = dict(shapes)
-        for m in moved:
-            val = list(shapes[m])
-            val[j] += h
-            trial[m] = (val[0], val[1], val[2])
-        jac.append((prob.design(trial) @ coef - model0) / h)
+    jac = par.columns(prob.model_derivatives(shapes, coef))
     nan = float("nan")
     out = {p: [nan, nan, nan] for p in shapes}
     try:
-        cov = sandwich_covariance(np.concatenate([np.stack(jac, axis=1), base], axis=1), correlation, index)
+        cov = sandwich_covariance(np.concatenate([jac, base], axis=1), correlation, index)
     except np.linalg.LinAlgError:
         return {p: (v[0], v[1], v[2]) for p, v in out.items()}
-    err = np.sqrt(np.clip(np.diag(cov)[: len(params)], 0.0, None))
-    for (p, j), e in zip(params, err):
+    err = np.sqrt(np.clip(np.diag(cov)[: len(par.slots)], 0.0, None))
+    for (p, j), e in zip(par.slots, err):
         out[p][j] = float(e)
     for q, lead in eta_shared.items():
         out[q][1] = out[lead][1]
@@ -520,16 +660,35 @@ def decompose_pattern(
                                 "default") for p in phases}
         return PatternDecomposition(prof, (), (lo, hi), nan, int(index.size), True,
                                     "no phase significant: default profiles")
-    comps = [c for c in comps if c.phase in measured]
-    if set(measured) != set(visible) or len(measured) < len(prob.members):
-        # weak phases out (their free areas would only absorb noise); every measured shape fitted
-        prob = _Problem(qq, yy, ss, comps, background)
-        shapes, res = _fit_shapes(prob, sorted(measured), {p: shapes[p] for p in measured}, fwhm_bounds, max_strain)
-    errs = _shape_errors(prob, shapes, coef=prob.solve(shapes)[1], correlation=correlation, index=index,
-                         fit_strain=max_strain > 0)
-    shared = _shared_eta(shapes, errs) if share_eta else {}
-    if shared:  # refit with the indistinguishable etas as one
-        shapes, res = _fit_shapes(prob, sorted(measured), shapes, fwhm_bounds, max_strain, eta_shared=shared)
+    need_refit = set(measured) != set(visible) or len(measured) < len(prob.members)
+    for attempt in range(3):
+        comps = [c for c in all_comps if c.phase in measured]
+        if need_refit:
+            # weak phases out (their free areas would only absorb noise); every measured shape fitted
+            prob = _Problem(qq, yy, ss, comps, background)
+            shapes, res = _fit_shapes(prob, sorted(measured), {p: shapes[p] for p in measured}, fwhm_bounds,
+                                      max_strain)
+        errs = _shape_errors(prob, shapes, coef=prob.solve(shapes)[1], correlation=correlation, index=index,
+                             fit_strain=max_strain > 0)
+        shared = _shared_eta(shapes, errs) if share_eta else {}
+        if shared:  # refit with the indistinguishable etas as one
+            shapes, res = _fit_shapes(prob, sorted(measured), shapes, fwhm_bounds, max_strain, eta_shared=shared)
+        best = max(measured, key=lambda p: signif[p])
+        absent = [p for p in phases if p not in shapes and any(c.phase == p for c in all_comps)]
+        if not absent:
+            break
+        # their significance at the final profiles (the screening's start shape misfits)
+        full = _Problem(qq, yy, ss, [c for c in all_comps if c.phase in measured or c.phase in absent], background)
+        assumed = {**shapes, **{p: (shapes[best][0], shapes[best][1], start[p][2]) for p in absent}}
+        signif.update({p: _template_significance(full, assumed, p, correlation, index) for p in absent})
+        back = [p for p in absent if np.isfinite(signif[p]) and signif[p] >= min_significance]
+        if not back or attempt == 2:
+            break
+        # a phase significant at the fitted profiles was left out at the screening's start shape: fit it too
+        log.debug("phases %s significant at the fitted profiles: refitted with them", back)
+        measured = measured + back
+        shapes = assumed
+        need_refit = True
     a, coef = prob.solve(shapes)
     try:
         area_err = np.sqrt(np.clip(np.diag(sandwich_covariance(a, correlation, index)), 0.0, None))
@@ -540,12 +699,6 @@ def decompose_pattern(
     fitted = [Component(c.phase, c.hkls, tuple(float(m) * (1.0 + shapes[c.phase][2]) for m in c.member_q_inv_angstrom),
                         c.member_fractions, c.intensity, float(coef[k]), float(area_err[k]))
               for k, c in enumerate(comps)]
-    best = max(measured, key=lambda p: signif[p])
-    absent = [p for p in phases if p not in shapes and any(c.phase == p for c in all_comps)]
-    if absent:  # report their significance at the final profiles (the screening's start shape misfits)
-        full = _Problem(qq, yy, ss, [c for c in all_comps if c.phase in measured or c.phase in absent], background)
-        assumed = {**shapes, **{p: (shapes[best][0], shapes[best][1], 0.0) for p in absent}}
-        signif.update({p: _template_significance(full, assumed, p, correlation, index) for p in absent})
     profiles: dict[str, PhaseProfile] = {}
     for p in phases:
         if p in shapes:
