@@ -89,6 +89,7 @@ class Case:
     footprint_bins: float = 3.0
     monitor_jitter: float = 0.003
     strain: Mapping[str, float] = field(default_factory=lambda: {"YCl3.6H2O": 0.002})
+    impurity: Optional[tuple[float, float]] = None  # (q, area): a constant reflection no phase of the model has
     seed: int = 0
 
     @property
@@ -179,8 +180,8 @@ class Series:
     def true_area(self, phase: str, q_center: float, reach: float = 0.012) -> np.ndarray:
         """True area per frame of the reflections of ``phase`` within ``reach`` of ``q_center`` (a tracked
         group: e.g. LiCl.H2O 101/110)."""
-        qs = np.array([r[0] for r in self.reflections[phase]])
-        sel = np.abs(qs - q_center) <= reach
+        qs = np.array([r[0] for r in self.reflections[phase]]) / (1.0 + self.case.strain.get(phase, 0.0))
+        sel = np.abs(qs - q_center) <= reach  # table positions: the tracked group is named by them
         return self.areas[phase][:, sel].sum(axis=1)
 
 
@@ -196,6 +197,26 @@ def layer_fractions(case: Case) -> tuple[dict[str, np.ndarray], np.ndarray]:
     return {h: frac_total * share[h] for h in thick}, 1.0 - frac_total
 
 
+_PROFILE_CACHE: dict[tuple, np.ndarray] = {}
+
+
+def _unit_profiles(det: Detector, phase: str, strain: float) -> np.ndarray:
+    """(n_pixels, n_reflections) Voigt profiles averaged over each pixel footprint, times the relative
+    intensity (cached per detector grid, phase and strain)."""
+    key = (det.pix_center.size, float(det.pix_center[0]), float(det.pix_center[-1]), float(det.sub[0, -1] - det.sub[0, 0]),
+           phase, float(strain), WIDTH_SLOPE)
+    if key not in _PROFILE_CACHE:
+        rs = _reflections(phase, strain)
+        qb = det.pix_center
+        prof = np.zeros((qb.size, len(rs)))
+        for j, (qc, _, _) in enumerate(rs):
+            near = np.nonzero(np.abs(qb - qc) < 0.8)[0]
+            prof[near, j] = _voigt(det.sub[near].ravel(), qc, phase).reshape(-1, det.sub.shape[1]).mean(axis=1)
+        inten = np.array([r[1] for r in rs]) / 100.0
+        _PROFILE_CACHE[key] = prof * inten[None, :]
+    return _PROFILE_CACHE[key]
+
+
 def simulate(case: Case, detector: Optional[Detector] = None) -> Series:
     """Frames of one case with their truth (see the module doc)."""
     rng = np.random.default_rng(case.seed)
@@ -208,28 +229,29 @@ def simulate(case: Case, detector: Optional[Detector] = None) -> Series:
     scale = {MATRIX: case.matrix_area_100 * matrix_frac}
     for h in HYDRATES:
         scale[h] = case.matrix_area_100 * case.hydrate_scale * hyd_frac.get(h, np.zeros(t.size))
-    # per-reflection unit profiles averaged over each pixel footprint: (n_pix, n_refl)
     qb = det.pix_center
     bg = case.background * (1.0 + 0.25 * (qb - 2.0)) + 0.4 * case.background * np.exp(-0.5 * ((qb - 1.6) / 0.35) ** 2)
+    if case.impurity is not None:  # e.g. an unindexed impurity or superstructure line, present all along
+        qi, ai = case.impurity
+        bg = bg + ai * _voigt(det.sub.ravel(), qi, MATRIX).reshape(det.sub.shape).mean(axis=1)
     areas, unit = {}, {}
     for p, rs in refl.items():
-        prof = np.zeros((qb.size, len(rs)))
-        for j, (qc, _, _) in enumerate(rs):
-            near = np.abs(qb - qc) < 1.2
-            prof[near, j] = _voigt(det.sub[near].ravel(), qc, p).reshape(-1, det.sub.shape[1]).mean(axis=1)
+        unit[p] = _unit_profiles(det, p, case.strain.get(p, 0.0))
         inten = np.array([r[1] for r in rs]) / 100.0
-        unit[p] = prof * inten[None, :]
         areas[p] = scale[p][:, None] * inten[None, :]
     y = np.empty((case.n_frames, det.q.size))
     s = np.empty_like(y)
-    for i in range(case.n_frames):
-        mu = bg.copy()
-        for p in refl:
-            mu += unit[p] @ np.full(unit[p].shape[1], scale[p][i])
-        mu *= 1.0 + case.monitor_jitter * rng.standard_normal()
+    wt, w2t = det.w.T.tocsc(), det.w.multiply(det.w).T.tocsc()
+    jitter = 1.0 + case.monitor_jitter * rng.standard_normal(case.n_frames)
+    for lo in range(0, case.n_frames, 200):
+        sl = slice(lo, min(lo + 200, case.n_frames))
+        mu = np.tile(bg, (sl.stop - sl.start, 1))
+        for p in refl:  # every reflection of a phase scales with the phase
+            mu += scale[p][sl, None] * unit[p].sum(axis=1)[None, :]
+        mu *= jitter[sl, None]
         counts = rng.poisson(np.clip(mu, 0, None) * case.multiplicity).astype(float)
-        y[i] = det.w @ counts / det.norm
-        s[i] = np.sqrt(det.w.multiply(det.w) @ counts) / det.norm
+        y[sl] = np.asarray(counts @ wt) / det.norm
+        s[sl] = np.sqrt(np.asarray(counts @ w2t)) / det.norm
     s = np.where(s > 0, s, 1.0 / det.norm)  # a bin with no count: the error of one count
     first = {}
     for h in HYDRATES:

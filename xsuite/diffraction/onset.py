@@ -13,11 +13,11 @@ frame from which that growth is significant and sustained. The rule (:func:`dete
   the failure the rule was built against (a bias of a few per-frame σ made a hydrate "detected with onset
   0 s" that first appears an hour later; the old rule asked only for n frames ≥ 3σ above zero).
 * The onset is frame 0 — the phase already growing when the series starts, as the paper reports for LYC
-  at 2° — only when growth is detected AND the first ``n_consecutive`` frames are significantly above zero
-  (all of them ≥ Φ̄⁻¹(α^(1/n)) σ: jointly a test at level α) AND the area rises from the first frame on:
-  the first accepted onset is frame 1, or the mean of frames n … 2n−1 exceeds that of frames 0 … n−1 by
-  ``significance`` σ. A series that starts at a constant non-zero level is reported ``present_at_start``,
-  not detected, until it grows.
+  at 2° — only when growth is detected AND each of the first ``n_consecutive`` frames is at least
+  ``significance`` σ above zero (the phase is there at the first frame, not only later) AND the area rises
+  from the first frame on: the first accepted onset is frame 1, or the mean of frames n … 2n−1 exceeds
+  that of frames 0 … n−1 by ``significance`` σ. A series that starts at a constant non-zero level is
+  reported ``present_at_start``, not detected, until it grows.
 * ``z*`` is set so that a series of N frames with no growth (any constant level) has an accepted onset
   with the stated probability α, ``false_alarm`` (default: the one-sided normal tail of ``significance``;
   3σ -> α = 0.00135 per reflection and series). The statistic max_k min_run (a_i − b_k)/… does not depend
@@ -26,7 +26,7 @@ frame from which that growth is significant and sustained. The rule (:func:`dete
   :data:`NULL_FRAMES` frames, all lengths at once). Beyond that length the baselines are exact to a few
   per cent and runs of later frames are counted with the exact run-length Markov chain
   (:func:`run_probability`). Longer series need a higher z* (look-elsewhere effect): at 3σ and n = 3,
-  z* = 2.0 at 8 frames, 2.0 at 26, 2.4 at 1000 (:func:`frame_threshold`).
+  z* = 1.5 at 8 frames, 1.8 at 26, 2.0 at 100, 2.3 at 1000 (:func:`frame_threshold`).
 
 The detection's own significance is reported too: the probability, with no growth, of a run statistic as
 large as the one observed, as an equivalent one-sided σ.
@@ -213,7 +213,7 @@ def frame_threshold(n_frames: int, n_consecutive: int, false_alarm: float) -> fl
     Examples
     --------
     >>> round(frame_threshold(26, 3, 0.00135), 1), round(frame_threshold(1000, 3, 0.00135), 1)
-    (2.0, 2.4)
+    (1.8, 2.3)
     """
     n = int(n_consecutive)
     if not 0.0 < false_alarm < 1.0:
@@ -242,8 +242,8 @@ class GrowthDetection:
         First frame from which the growth is significant and sustained (0: already growing at the first
         frame).
     present_at_start : bool
-        The first ``n_consecutive`` frames are jointly significantly above zero (the phase — or a model
-        bias — is there from the start).
+        Each of the first ``n_consecutive`` frames is ≥ ``significance`` σ above zero (the phase — or a
+        model bias — is there from the start).
     frame_threshold : float
         z*: the level, above the earlier frames, a run must reach.
     false_alarm_probability : float
@@ -339,10 +339,9 @@ def detect_growth(area: np.ndarray, area_err: np.ndarray, *, significance: float
     zstar = frame_threshold(n_frames, n, alpha)
     valid = np.isfinite(a) & np.isfinite(e) & (e > 0)
     stat, onset = _scan_onsets(np.where(valid, a, 0.0), e, valid, n, zstar)
-    z_start = _isf(alpha ** (1.0 / n))
     with np.errstate(invalid="ignore", divide="ignore"):
         z0 = np.where(valid, a / np.where(valid, e, 1.0), -np.inf)
-    present = bool(n_frames >= n and np.all(z0[:n] >= z_start))
+    present = bool(n_frames >= n and np.all(z0[:n] >= significance))
     if onset is not None and present and _rising_from_start(a, e, n, significance, onset):
         onset = 0
     p = growth_p_value(stat, n_frames, n)
