@@ -1419,10 +1419,6 @@ def decompose_series(q: np.ndarray, intensities: np.ndarray, sigmas: np.ndarray,
 
 #: Reflections this far (1/Å) beyond a window still enter its phase templates (their tails reach in).
 TEMPLATE_REACH_INV_ANGSTROM = 0.1
-#: A tracked reflection at least this significant in the summed series takes its own FWHM from it (eta
-#: and neighbours held at the decomposition's): a phase seen through few, crowded reflections gets a phase
-#: FWHM that need not fit its tracked one (seen: LiCl.H2O 0.017 instead of 0.022, area 0.69x the truth).
-LOCAL_WIDTH_SIGNIFICANCE = 20.0
 
 
 def _shape_from_decomposition(q: np.ndarray, y_sum: np.ndarray, s_sum: np.ndarray | None, tg: Mapping[str, Any],
@@ -1454,15 +1450,11 @@ def _shape_from_decomposition(q: np.ndarray, y_sum: np.ndarray, s_sum: np.ndarra
     lin = fit_peak_fixed_shape(q, y_sum, s_sum, (lo, hi), c_shape, f_shape, e_shape, order, (), None, comps,
                                templates=templates, correlation=correlation)
     if lin.success and lin.significance >= 5.0:
-        own_width = lin.significance >= LOCAL_WIDTH_SIGNIFICANCE
         ft = _refine_frames(q, y_sum[None, :], None if s_sum is None else s_sum[None, :], (lo, hi),
                             np.array([c_shape]), np.array([f_shape]), e_shape, order, (), None, cb, fb, comps,
-                            templates=templates, correlation=correlation, vary_fwhm=own_width)
+                            templates=templates, correlation=correlation, vary_fwhm=False)
         if ft.ok[0]:
             c_shape = float(ft.center[0])
-            if own_width:
-                f_shape = float(ft.fwhm[0])
-                shape_from += ", own FWHM"
     return c_shape, f_shape, e_shape, shape_from, templates
 
 
