@@ -1030,6 +1030,7 @@ class PeakSummary:
     false_alarm_probability: float = float("nan")
     baseline_area: float = float("nan")
     baseline_area_err: float = float("nan")
+    area_scale_err: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
@@ -1040,6 +1041,7 @@ class PeakSummary:
             "false_alarm_probability": _finite_or_none(self.false_alarm_probability),
             "baseline_area": _finite_or_none(self.baseline_area),
             "baseline_area_err": _finite_or_none(self.baseline_area_err),
+            "area_scale_err": _finite_or_none(self.area_scale_err),
             "label": self.label, "phase": self.phase, "hkl": list(self.hkl),
             "q_ref_inv_angstrom": self.q_ref_inv_angstrom,
             "center_inv_angstrom": _finite_or_none(self.center_inv_angstrom),
@@ -1079,6 +1081,7 @@ class TrackingResult:
     threshold: float
     n_consecutive: int
     detection: str = "growth"
+    area_err_statistical: np.ndarray | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -1171,6 +1174,7 @@ def track_peaks(
     decomposition: Any = None,
     detection: str = "growth",
     false_alarm: float | None = None,
+    shape_errors: bool = True,
 ) -> TrackingResult:
     """Fit every tracked peak in every frame; decide detection and onset.
 
@@ -1271,6 +1275,7 @@ def track_peaks(
     s_sum_arg = None if scale_by_redchi else s_sum
     corr = None if scale_by_redchi else correlation
     s_frames = None if scale_by_redchi else s
+    stat_err = np.full(shape, np.nan)
 
     for j, tg in enumerate(targets):
         win = tg["window"]
@@ -1285,11 +1290,14 @@ def track_peaks(
             c_shape, f_shape, e_shape, shape_from, templates = _shape_from_decomposition(
                 q, y_sum, s_sum_arg, tg, decomposition, prof, corr, background_order, cb, fb)
             y_j, nbs, nshape = y, (), None
+            scale_err = _profile_scale_error(q, y_sum, s_sum_arg, tg, prof, c_shape, f_shape, e_shape,
+                                             background_order, templates) if shape_errors else float("nan")
         else:
             c_shape, f_shape, e_shape, shape_from, nshape, y_j = _shape_from_window(
                 q, y, s, y_sum, s_sum, scale_by_redchi, tg, threshold, fwhm_guess, eta, background_order, cb, fb,
                 fb_default, corr)
             nbs, templates = tg.get("neighbors", ()), ()
+            scale_err = float("nan")
         _track_columns(arr, reasons, success, j, q, y_j, s_frames, win, c_shape, f_shape, e_shape,
                               background_order, nbs, nshape, comps, templates, corr, threshold)
         if refine:
@@ -1300,8 +1308,11 @@ def track_peaks(
                                     background_order, nbs, nshape, cb, fb, comps, templates=templates,
                                     correlation=corr)
                 _store_refined(arr, reasons, refined, j, strong, ft, area_from)
-        det = _detect(arr["area"][:, j], arr["area_err"][:, j], arr["significance"][:, j], threshold, n_consecutive,
+        stat_err[:, j] = arr["area_err"][:, j]
+        det = _detect(arr["area"][:, j], stat_err[:, j], arr["significance"][:, j], threshold, n_consecutive,
                       detection, false_alarm)
+        if np.isfinite(scale_err):  # the profile's uncertainty, a common scale, into the reported errors
+            arr["area_err"][:, j] = np.hypot(stat_err[:, j], scale_err * arr["area"][:, j])
         idx = det.onset_index
         ul = arr["upper_limit"][:, j]
         sig_j = arr["significance"][:, j]
@@ -1315,7 +1326,7 @@ def track_peaks(
             n_failed=int((~success[:, j]).sum()), present_at_start=det.present_at_start,
             detection_significance=det.significance, frame_threshold=det.frame_threshold,
             false_alarm_probability=det.false_alarm_probability, baseline_area=det.baseline,
-            baseline_area_err=det.baseline_err,
+            baseline_area_err=det.baseline_err, area_scale_err=scale_err,
         ))
         log.debug("%s: shape from %s, detected=%s onset=%s", tg["label"], shape_from, det.detected,
                   summaries[-1].onset_s)
@@ -1323,7 +1334,7 @@ def track_peaks(
     return TrackingResult(
         time_s=t, peaks=tuple(summaries), refined=refined, success=success,
         reason=tuple(tuple(r) for r in reasons), threshold=float(threshold),
-        n_consecutive=int(n_consecutive), detection=detection, **arr,
+        n_consecutive=int(n_consecutive), detection=detection, area_err_statistical=stat_err, **arr,
     )
 
 
@@ -1456,6 +1467,34 @@ def _shape_from_decomposition(q: np.ndarray, y_sum: np.ndarray, s_sum: np.ndarra
         if ft.ok[0]:
             c_shape = float(ft.center[0])
     return c_shape, f_shape, e_shape, shape_from, templates
+
+
+def _profile_scale_error(q: np.ndarray, y_sum: np.ndarray, s_sum: np.ndarray | None, tg: Mapping[str, Any],
+                         prof: Any, center: float, fwhm: float, eta: float, order: int,
+                         templates: Sequence[np.ndarray]) -> float:
+    """Relative error of the tracked area that the uncertainty of its phase profile causes: the fixed-shape
+    area on the summed series at eta ± its own error (:attr:`PhaseProfile.eta_err_own`, before any
+    sharing; :data:`xsuite.diffraction.profiles.ETA_PRIOR_WIDTH` when not measured) and at FWHM ± its error
+    (10 % when not measured), added in quadrature; at most 0.5. The same relative error holds in every
+    frame (the shape is common), so it is a scale error of the whole area series."""
+    from xsuite.diffraction.profiles import ETA_PRIOR_WIDTH
+
+    de = getattr(prof, "eta_err_own", float("nan"))
+    if not np.isfinite(de):
+        de = prof.eta_err if np.isfinite(prof.eta_err) else ETA_PRIOR_WIDTH
+    df = prof.fwhm_err / prof.fwhm_inv_angstrom * fwhm if np.isfinite(prof.fwhm_err) else 0.1 * fwhm
+    comps = tg.get("components")
+
+    def area(fw: float, e: float) -> float:
+        return fit_peak_fixed_shape(q, y_sum, s_sum, tg["window"], center, fw, float(np.clip(e, 0.0, 1.0)), order,
+                                    (), None, comps, templates=templates).area
+
+    a0 = area(fwhm, eta)
+    if not (np.isfinite(a0) and a0 > 0):
+        return float("nan")
+    d_eta = 0.5 * (area(fwhm, eta + de) - area(fwhm, eta - de))
+    d_fw = 0.5 * (area(fwhm + df, eta) - area(max(fwhm - df, 1e-4), eta))
+    return float(min(math.hypot(d_eta, d_fw) / a0, 0.5))
 
 
 def _shape_from_window(q: np.ndarray, y: np.ndarray, s: np.ndarray, y_sum: np.ndarray, s_sum: np.ndarray,

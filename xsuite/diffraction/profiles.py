@@ -70,6 +70,9 @@ class PhaseProfile:
         :meth:`fwhm_at`.
     q_ref_inv_angstrom : float
         Where ``fwhm_inv_angstrom`` applies (the middle of the fitted range).
+    eta_err_own : float
+        Standard error of the phase's eta from its own reflections, before any sharing (what the data say
+        about this phase; the area error budget of its tracked reflections uses it).
     """
 
     phase: str
@@ -85,6 +88,7 @@ class PhaseProfile:
     fwhm_slope: float = 0.0
     fwhm_slope_err: float = float("nan")
     q_ref_inv_angstrom: float = 2.0
+    eta_err_own: float = float("nan")
 
     def fwhm_at(self, q: float | np.ndarray) -> float | np.ndarray:
         """FWHM (1/Å) of this phase's reflections at ``q`` (never below 1 % of ``fwhm_inv_angstrom``)."""
@@ -95,7 +99,7 @@ class PhaseProfile:
         """JSON-ready dictionary (NaN -> None)."""
         return {k: _num(getattr(self, k)) for k in ("phase", "fwhm_inv_angstrom", "fwhm_err", "eta", "eta_err",
                                                      "strain", "strain_err", "significance", "measured", "source",
-                                                     "fwhm_slope", "fwhm_slope_err", "q_ref_inv_angstrom")}
+                                                     "fwhm_slope", "fwhm_slope_err", "q_ref_inv_angstrom", "eta_err_own")}
 
 
 @dataclass(frozen=True)
@@ -555,9 +559,8 @@ def _fit_shapes(prob: _Problem, phases: Sequence[str], start: Mapping[str, Shape
     (Kaufman) Jacobian −P⊥ ∂A/∂θ c: trust-region least squares within the bounds (scipy
     ``least_squares``); phases not in ``free`` (default: all) keep their start shape (their areas stay
     free); a phase in ``eta_shared`` takes the eta of the phase it maps to. With ``eta_lead`` every other
-    phase's eta has a Gaussian prior of width :data:`ETA_PRIOR_WIDTH` around the lead's (a weak phase seen
-    through one crowded reflection cannot pin its own: seen at 0 and at 0.93 for a true 0.6, areas 0.68x and
-    1.14x). Returns the shapes, the slope and the optimiser's result."""
+    phase's eta has the weak Gaussian prior :data:`ETA_PRIOR_CENTRE` ± :data:`ETA_PRIOR_WIDTH`. Returns the
+    shapes, the slope and the optimiser's result."""
     from scipy.optimize import least_squares
 
     from xsuite.diffraction.peaks import _nudge
@@ -572,11 +575,11 @@ def _fit_shapes(prob: _Problem, phases: Sequence[str], start: Mapping[str, Shape
         shapes, slope = par.unpack(x0)
         return shapes, slope, _NoFit()
 
-    prior = _eta_prior_rows(par, eta_lead)
+    prior, prior_off = _eta_prior(par, eta_lead)
 
     def fun(x: np.ndarray) -> np.ndarray:
         a, coef = prob.solve(*par.unpack(x))
-        return np.concatenate([a @ coef - prob.b, prior @ x])
+        return np.concatenate([a @ coef - prob.b, prior @ x - prior_off])
 
     def jac(x: np.ndarray) -> np.ndarray:
         shapes, slope = par.unpack(x)
@@ -591,24 +594,26 @@ def _fit_shapes(prob: _Problem, phases: Sequence[str], start: Mapping[str, Shape
     return shapes, slope, res
 
 
-#: Width of the prior tying each phase's eta to the lead phase's (see :func:`_fit_shapes`).
-ETA_PRIOR_WIDTH = 0.2
+#: Weakly informative prior on the eta of every phase but the lead (strongest) one: centre and width. A
+#: weak phase seen through one crowded reflection cannot pin its own eta (seen at 0 and at 0.93 for a true
+#: 0.6: areas 0.68x and 1.14x); tying it to the lead's would bias in-situ hydrates, more Lorentzian
+#: (smaller crystallites) than their matrix.
+ETA_PRIOR_CENTRE = 0.5
+ETA_PRIOR_WIDTH = 0.25
 
 
-def _eta_prior_rows(par: _ShapeParams, lead: Optional[str]) -> np.ndarray:
-    """Rows (one per free eta other than the lead's) of the linear prior residual (eta_p − eta_lead) / width
-    in the parameter vector (none when the lead's eta is not a free parameter)."""
-    pos = {(p, j): k for k, (p, j) in enumerate(par.slots)}
-    lead_pos = pos.get((lead, 1)) if lead is not None else None
-    rows = []
-    for (p, j), k in pos.items():
-        if lead_pos is None or j != 1 or p == lead:
+def _eta_prior(par: _ShapeParams, lead: Optional[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and offsets of the linear prior residuals (eta_p − centre) / width, one per free eta of a phase
+    other than ``lead`` (none without a lead)."""
+    rows, offs = [], []
+    for k, (p, j) in enumerate(par.slots):
+        if lead is None or j != 1 or p == lead:
             continue
         r = np.zeros(len(par.slots))
         r[k] = 1.0 / ETA_PRIOR_WIDTH
-        r[lead_pos] = -1.0 / ETA_PRIOR_WIDTH
         rows.append(r)
-    return np.array(rows).reshape(-1, len(par.slots))
+        offs.append(ETA_PRIOR_CENTRE / ETA_PRIOR_WIDTH)
+    return np.array(rows).reshape(-1, len(par.slots)), np.array(offs)
 
 
 class _NoFit:
@@ -884,6 +889,7 @@ def decompose_pattern(
                    for p in measured})
     errs, slope_err = _shape_errors(prob, shapes, prob.solve(shapes, slope)[1], correlation, index,
                                     max_strain > 0, slope=slope, fit_slope=fit_width_slope)
+    own_errs = dict(errs)  # each phase's shape errors from its own data, before any eta is shared
     shared = _shared_eta(shapes, errs) if share_eta else {}
     if shared:  # refit with the indistinguishable etas as one
         shapes, slope, res = _fit_shapes(prob, sorted(measured), shapes, fwhm_bounds, max_strain,
@@ -906,7 +912,8 @@ def decompose_pattern(
             fw, eta, strain = shapes[p]
             profiles[p] = PhaseProfile(p, float(fw), errs[p][0], float(eta), errs[p][1], float(signif[p]), True,
                                        f"fitted (eta shared with {shared[p]})" if p in shared else "fitted",
-                                       float(strain), errs[p][2], float(slope), slope_err, q_ref)
+                                       float(strain), errs[p][2], float(slope), slope_err, q_ref,
+                                       own_errs[p][1])
         else:
             fw, eta, _ = shapes[best]
             profiles[p] = PhaseProfile(p, float(fw), nan, float(eta), nan, float(signif.get(p, nan)), False,
