@@ -804,6 +804,10 @@ def _fit_shape_varpro(q: np.ndarray, y: np.ndarray, s: np.ndarray, window: tuple
     return fit, nshape
 
 
+#: Frames refined together (bounds the (frames x bins x parameters) work arrays).
+_REFINE_BLOCK = 128
+
+
 @dataclass(frozen=True)
 class _Refined:
     """Per-frame results of :func:`_refine_frames` (arrays over the frames refined)."""
@@ -823,7 +827,7 @@ def _refine_frames(q: np.ndarray, y: np.ndarray, s: np.ndarray | None, window: t
                    neighbor_shape: tuple[float, float] | None, center_bounds: tuple[float, float],
                    fwhm_bounds: tuple[float, float], components: Sequence[tuple[float, float]] | None = None, *,
                    templates: Sequence[np.ndarray] = (), correlation: np.ndarray | None = None,
-                   vary_fwhm: bool = True, max_iter: int = 20) -> _Refined:
+                   vary_fwhm: bool = True, max_iter: int = 20, frames: np.ndarray | None = None) -> _Refined:
     """Centre and FWHM (eta and neighbour shapes held) of every frame of ``y`` (n_frames, len(q)) at once.
 
     Gauss–Newton on the full problem with analytic derivatives (:mod:`xsuite.diffraction.lineshapes`),
@@ -833,12 +837,25 @@ def _refine_frames(q: np.ndarray, y: np.ndarray, s: np.ndarray | None, window: t
     are those of the full problem's Jacobian at the optimum (sandwich under the bin ``correlation`` with σ
     given), the area and its error those of the fixed-shape fit at the refined shape (conditional on it).
     A frame whose shape ends on a bound or does not converge is reported failed with the reason.
+    ``frames`` (indices into the rows of ``y``) refines only those; they are taken in blocks, so memory does
+    not grow with the series.
     """
+    y = np.atleast_2d(np.asarray(y, float))
+    frames = np.arange(y.shape[0]) if frames is None else np.asarray(frames, dtype=int)
+    if frames.size > _REFINE_BLOCK:
+        parts = [_refine_frames(q, y, s, window, np.asarray(center0)[lo:lo + _REFINE_BLOCK],
+                                np.asarray(fwhm0)[lo:lo + _REFINE_BLOCK], eta, order, neighbors, neighbor_shape,
+                                center_bounds, fwhm_bounds, components, templates=templates, correlation=correlation,
+                                vary_fwhm=vary_fwhm, max_iter=max_iter, frames=frames[lo:lo + _REFINE_BLOCK])
+                 for lo in range(0, frames.size, _REFINE_BLOCK)]
+        return _Refined(*(np.concatenate([getattr(p, f) for p in parts]) for f in
+                          ("center", "center_err", "fwhm", "fwhm_err", "area", "area_err", "ok")),
+                        reason=tuple(r for p in parts for r in p.reason))
     q = np.asarray(q, float)
     idx = _window_rows(q, window)
     qw = q[idx]
-    yw = np.atleast_2d(np.asarray(y, float))[:, idx]
-    sw = None if s is None else np.atleast_2d(np.asarray(s, float))[:, idx]
+    yw = y[np.ix_(frames, idx)]
+    sw = None if s is None else np.atleast_2d(np.asarray(s, float))[np.ix_(frames, idx)]
     n = yw.shape[0]
     q0 = 0.5 * (window[0] + window[1])
     tmpl = [np.asarray(t, float)[idx] for t in templates]
@@ -1303,10 +1320,9 @@ def track_peaks(
         if refine:
             strong = np.nonzero(success[:, j] & (arr["significance"][:, j] >= max(refine_threshold, threshold)))[0]
             if strong.size:
-                ft = _refine_frames(q, y_j[strong], None if s_frames is None else s_frames[strong], win,
-                                    np.full(strong.size, c_shape), np.full(strong.size, f_shape), e_shape,
-                                    background_order, nbs, nshape, cb, fb, comps, templates=templates,
-                                    correlation=corr)
+                ft = _refine_frames(q, y_j, s_frames, win, np.full(strong.size, c_shape),
+                                    np.full(strong.size, f_shape), e_shape, background_order, nbs, nshape, cb, fb,
+                                    comps, templates=templates, correlation=corr, frames=strong)
                 _store_refined(arr, reasons, refined, j, strong, ft, area_from)
         stat_err[:, j] = arr["area_err"][:, j]
         det = _detect(arr["area"][:, j], stat_err[:, j], arr["significance"][:, j], threshold, n_consecutive,
@@ -1392,14 +1408,20 @@ def _detect(area: np.ndarray, area_err: np.ndarray, significance: np.ndarray, th
 
 def summed_series(intensities: np.ndarray, sigmas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sum of the frames of a series and its standard error (bins with no finite value in any frame: NaN
-    error)."""
+    error). Accumulated in blocks of frames: no copy of the whole series."""
     y = np.atleast_2d(np.asarray(intensities, dtype=float))
     s = np.atleast_2d(np.asarray(sigmas, dtype=float))
-    good = np.isfinite(y) & np.isfinite(s) & (s > 0)
-    y_sum = np.where(good, y, 0.0).sum(axis=0)
-    var = np.where(good, s * s, 0.0).sum(axis=0)
+    y_sum = np.zeros(y.shape[1])
+    var = np.zeros(y.shape[1])
+    seen = np.zeros(y.shape[1], dtype=bool)
+    for lo in range(0, y.shape[0], 256):
+        yb, sb = y[lo:lo + 256], s[lo:lo + 256]
+        good = np.isfinite(yb) & np.isfinite(sb) & (sb > 0)
+        y_sum += np.where(good, yb, 0.0).sum(axis=0)
+        var += np.where(good, sb * sb, 0.0).sum(axis=0)
+        seen |= good.any(axis=0)
     with np.errstate(invalid="ignore"):
-        s_sum = np.where(good.any(axis=0), np.sqrt(var), np.nan)
+        s_sum = np.where(seen, np.sqrt(var), np.nan)
     return y_sum, s_sum
 
 

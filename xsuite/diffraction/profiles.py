@@ -290,25 +290,15 @@ class _Problem:
         """FWHM of each member of ``p`` relative to the phase's FWHM at q_ref (the common q slope)."""
         return np.maximum(1.0 + slope * (self.members[p][0] - self.q_ref), 0.01)
 
-    def phase_block(self, p: str, shape: Shape, slope: float = 0.0,
-                    derivatives: bool = False) -> tuple[np.ndarray, ...]:
-        """Columns of phase ``p``'s components (n x own components, weighted), and with ``derivatives`` the
-        members' weighted derivative profiles (n x members) with respect to the phase's FWHM, eta, strain
-        and the common FWHM slope."""
-        from xsuite.diffraction.lineshapes import pseudo_voigt, pseudo_voigt_with_derivatives
+    def phase_block(self, p: str, shape: Shape, slope: float = 0.0) -> tuple[np.ndarray]:
+        """Columns of phase ``p``'s components (n x own components, weighted)."""
+        from xsuite.diffraction.lineshapes import pseudo_voigt
 
         qm, gather, _ = self.members[p]
         fw, eta, strain = shape
-        factor = self.member_fwhm_factor(p, slope)
-        pos = qm[None, :] * (1.0 + strain)
-        fwm = (fw * factor)[None, :]
-        w = 1.0 / self.ss[:, None]
-        if not derivatives:
-            return ((pseudo_voigt(self.qq[:, None], 1.0, pos, fwm, eta) * w) @ gather,)
-        prof, dc, dw, de = pseudo_voigt_with_derivatives(self.qq[:, None], pos, fwm, eta)
-        dw = dw * w
-        return ((prof * w) @ gather, dw * factor[None, :], de * w, dc * qm[None, :] * w,
-                dw * (fw * (qm - self.q_ref))[None, :])
+        fwm = (fw * self.member_fwhm_factor(p, slope))[None, :]
+        prof = pseudo_voigt(self.qq[:, None], 1.0, qm[None, :] * (1.0 + strain), fwm, eta)
+        return ((prof @ gather) / self.ss[:, None],)
 
     def peak_columns(self, shapes: Mapping[str, Shape], slope: float = 0.0) -> np.ndarray:
         cols = np.zeros((self.qq.size, self.n_comp))
@@ -351,12 +341,22 @@ class _Problem:
 
     def model_derivatives(self, shapes: Mapping[str, Shape], coef: np.ndarray,
                           slope: float = 0.0) -> dict[str, np.ndarray]:
-        """d(A c)/d(FWHM, eta, strain, common slope) of each phase at ``shapes`` (n x 4 per phase), c held."""
+        """d(A c)/d(FWHM, eta, strain, common slope) of each phase at ``shapes`` (n x 4 per phase, prior
+        rows included as zeros), c held: the members' derivative profiles contracted with their areas
+        first, weighted after."""
+        from xsuite.diffraction.lineshapes import pseudo_voigt_with_derivatives
+
         out = {}
-        for p, (_, gather, idx) in self.members.items():
-            _, dw, de, ds, dsl = self.phase_block(p, shapes[p], slope, derivatives=True)
+        w = 1.0 / self.ss
+        for p, (qm, gather, idx) in self.members.items():
+            fw, eta, strain = shapes[p]
+            factor = np.maximum(1.0 + slope * (qm - self.q_ref), 0.01)
+            _, dc, dw, de = pseudo_voigt_with_derivatives(self.qq[:, None], qm[None, :] * (1.0 + strain),
+                                                          (fw * factor)[None, :], eta)
             cm = gather @ coef[idx]  # each member's area
-            out[p] = self.pad(np.stack([dw @ cm, de @ cm, ds @ cm, dsl @ cm], axis=1))
+            cols = np.stack([dw @ (cm * factor), de @ cm, dc @ (cm * qm), dw @ (cm * fw * (qm - self.q_ref))],
+                            axis=1)
+            out[p] = self.pad(cols * w[:, None])
         return out
 
     def project_out(self, shapes: Mapping[str, Shape], v: np.ndarray, slope: float = 0.0) -> np.ndarray:
@@ -881,19 +881,17 @@ def decompose_pattern(
             break
         measured.append(nxt)
         shapes[nxt] = (shapes[lead][0], shapes[lead][1], tests[nxt][1])
-    if intensity_prior:  # the prior's scales again, now at the fitted profiles, and the profiles once more
-        prob = _Problem(qq, yy, ss, comps, background, q_ref, _table_prior(plain, shapes, slope, intensity_prior))
-        shapes, slope, res = _fit_shapes(prob, sorted(measured), shapes, fwhm_bounds, max_strain, slope0=slope,
-                                         fit_slope=fit_width_slope, eta_lead=lead)
-    signif.update({p: _template_significance(prob, shapes, p, correlation, index, slope, misfit=True)
-                   for p in measured})
     errs, slope_err = _shape_errors(prob, shapes, prob.solve(shapes, slope)[1], correlation, index,
                                     max_strain > 0, slope=slope, fit_slope=fit_width_slope)
     own_errs = dict(errs)  # each phase's shape errors from its own data, before any eta is shared
     shared = _shared_eta(shapes, errs) if share_eta else {}
-    if shared:  # refit with the indistinguishable etas as one
+    if shared or intensity_prior:
+        # once more: the prior's scales at the fitted profiles, the indistinguishable etas as one
+        prob = _Problem(qq, yy, ss, comps, background, q_ref, _table_prior(plain, shapes, slope, intensity_prior))
         shapes, slope, res = _fit_shapes(prob, sorted(measured), shapes, fwhm_bounds, max_strain,
                                          eta_shared=shared, slope0=slope, fit_slope=fit_width_slope, eta_lead=lead)
+    signif.update({p: _template_significance(prob, shapes, p, correlation, index, slope, misfit=True)
+                   for p in measured})
     best = max(measured, key=lambda p: signif[p])
     a, coef = prob.solve(shapes, slope)
     try:
