@@ -34,11 +34,20 @@ Three layers:
   shapes held; variable projection with lmfit, warm-started from the previous refined frame): the
   reported centre and FWHM with their standard errors come from that fit.
 
-Detection: a peak is detected when its significance stays ≥ ``threshold`` for ``n_consecutive``
-consecutive frames; ``onset_s`` is the time of the first frame of the first such run. A peak never
-detected is reported as "not detected" with an upper limit on its area (max over frames of
-max(area, 0) + threshold·σ from the fixed-shape fit); its per-frame numbers are still returned (they
-scatter around zero) but must not be shown as a growth curve.
+Every per-frame fit is vectorised over frames (:func:`xsuite.diffraction.framefit.solve_frames`: the
+fixed-shape problems are linear and share one design); the refinement of strong frames is a batched
+Gauss–Newton with analytic derivatives (:mod:`xsuite.diffraction.lineshapes`). Cost and memory grow
+linearly with the number of frames (blocks of frames).
+
+Detection (:func:`xsuite.diffraction.onset.detect_growth`): a peak is detected when its area GROWS — for
+``n_consecutive`` frames above the mean of the frames before, at a per-frame level calibrated so that a
+series without growth is detected with probability Φ̄(``threshold``) (3 -> 0.00135) whatever its length;
+``onset_s`` is the first frame of that run (frame 0 only when the phase is there and rising from the first
+frame). A constant level (a phase already present, a model bias, an unindexed reflection under the peak)
+is reported ``present_at_start``, never as an onset. ``detection="consecutive"`` keeps the old rule (n
+frames ≥ ``threshold`` σ above zero). A peak never detected is reported as "not detected" with an upper
+limit on its area (max over frames of max(area, 0) + threshold·σ from the fixed-shape fit); its per-frame
+numbers are still returned (they scatter around zero) but must not be shown as a growth curve.
 
 Errors: with per-bin ``sigma`` and the bin ``correlation`` of a pixel-split pattern
 (:mod:`xsuite.diffraction.noise`), every reported standard error is the sandwich one (weighted least squares
@@ -1016,15 +1025,29 @@ class PeakSummary:
         from the neighbouring reflections in the window, position from the table) or
         ``"reference"`` (table position, ``fwhm_guess``).
     detected : bool
+        Growth detected (see :func:`xsuite.diffraction.onset.detect_growth`).
     onset_s : float or None
-        Time of the first frame of the first run of ``n_consecutive`` frames with significance ≥
-        threshold; None when not detected.
+        Time of the first frame from which the growth is significant and sustained; None when not detected.
     onset_index : int or None
     area_upper_limit : float
         max over frames of max(area, 0) + threshold·σ (fixed-shape fit) — quote it when not detected.
     max_significance : float
     n_failed : int
         Frames whose fit failed (NaN).
+    present_at_start : bool
+        Significant (≥ threshold σ) in each of the first ``n_consecutive`` frames: the phase — or a bias —
+        is there from the start.
+    detection_significance : float
+        Significance of the growth detection (one-sided σ of its p-value without growth).
+    frame_threshold : float
+        Per-frame level z* the run had to reach (grows with the number of frames).
+    false_alarm_probability : float
+        α: probability of a detection in this series if nothing grew.
+    baseline_area, baseline_area_err : float
+        Mean area of the frames before the onset (all frames when not detected; NaN for onset 0).
+    area_scale_err : float
+        Relative error of the whole area series from the uncertainty of the phase profile (eta, FWHM);
+        included in ``TrackingResult.area_err``. NaN without a decomposition.
     """
 
     label: str
@@ -1074,7 +1097,9 @@ class PeakSummary:
 class TrackingResult:
     """Per-frame fits of several peaks over a series.
 
-    Arrays are (n_frames, n_peaks). ``significance`` is the fixed-shape detection statistic
+    Arrays are (n_frames, n_peaks). ``area_err`` is the counting error of the fixed-shape fit combined
+    with the profile's scale error (``PeakSummary.area_scale_err`` × area); ``area_err_statistical`` is the
+    counting error alone. ``significance`` (area / counting error) is the fixed-shape detection statistic
     (area/σ with centre/FWHM/eta held at the peak's summary shape); ``area`` comes from that
     fixed-shape fit (unless ``area_from="refined"``); ``center``/``fwhm`` come from the lmfit
     refinement on frames at or above ``refine_threshold`` (``refined`` True) and are the fixed
@@ -1209,9 +1234,11 @@ def track_peaks(
         :class:`TrackedReflection` (from :func:`select_tracking_reflections`), phase
         ``Reflection``s, ``(phase_name, Reflection)`` pairs, or bare q positions.
     threshold : float, optional
-        Significance (area/σ) needed for a detection frame (default 3).
+        Detection level in σ (default 3): a series without growth is detected with probability Φ̄(3) =
+        0.00135 (per reflection and series). With ``detection="consecutive"``: the significance each of
+        ``n_consecutive`` frames must reach (the old rule).
     n_consecutive : int, optional
-        Consecutive frames at or above threshold needed for a detection (default 3).
+        Frames the growth must last (default 3).
     fwhm_guess : float, optional
         Expected FWHM (1/Å); used as the shape when the peak is too weak to measure it.
     fwhm_bounds : (float, float), optional
@@ -1243,6 +1270,12 @@ def track_peaks(
         Noise correlation of neighbouring bins (pixel splitting; :attr:`xsuite.diffraction.integrate.
         Pattern1D.correlation`): every error and significance is then the sandwich one under it
         (:mod:`xsuite.diffraction.noise`). None: bins independent.
+    detection : {"growth", "consecutive"}, optional
+        The growth rule (default) or the old one (n frames ≥ threshold σ above zero; kept for comparison).
+    false_alarm : float, optional
+        False-alarm probability of the growth rule instead of Φ̄(threshold).
+    shape_errors : bool, optional
+        Add the profile's scale uncertainty to ``area_err`` (default True; decomposition path only).
     decomposition : PatternDecomposition, optional
         Per-phase profiles of the summed series (:func:`xsuite.diffraction.profiles.decompose_pattern`,
         or :func:`decompose_series`). For a :class:`TrackedReflection` of a phase it knows, the peak

@@ -1,28 +1,30 @@
 """Whole-pattern decomposition of a (summed) powder pattern: one peak profile per phase.
 
 A Pawley-type fit: every reflection of every phase in play is a pseudo-Voigt at its table position with
-a free area; all reflections of one phase share one FWHM (in q) and one eta; the background is a cubic
-B-spline with knots every ``knot_spacing_inv_angstrom``. Same-phase reflections closer than
-``merge_inv_angstrom`` form one component at the table's intensity ratio (e.g. LiCl.H2O 101/110), as the
-tracker's merged groups do. The profile parameters are fitted by variable projection (lmfit over the
-2 × n_phases non-linear parameters; areas and background solved by weighted linear least squares inside
-the residual).
+a free area; all reflections of one phase share one FWHM (in q, at the middle of the range) and one eta;
+the FWHM of every phase grows with q by one common relative slope (instrumental and strain broadening);
+the background is a cubic B-spline with knots every ``knot_spacing_inv_angstrom``. Same-phase reflections
+closer than ``merge_inv_angstrom`` form one component at the table's intensity ratio (e.g. LiCl.H2O
+101/110), as the tracker's merged groups do. The profile parameters are fitted by variable projection
+(scipy ``least_squares`` over the non-linear parameters with the analytic Kaufman Jacobian; areas and
+background solved by weighted linear least squares inside the residual).
 
 Why: a single reflection in a crowded window cannot pin its own Lorentzian fraction (eta trades with the
-local background and the neighbours' tails; measured 0.87–1.10x area scatter between series from eta
-alone), and neighbours of different phases have different widths. The whole pattern pins each phase's
-shape from all of its reflections at once. On the simulated air-exposure series the summed areas of the
-tracked reflections come out within 1-4 % of the truth (LiCl.H2O 101/110 included) where window fits
-gave 0.37-1.10x.
+local background and the neighbours' tails), and neighbours of different phases have different widths.
+The whole pattern pins each phase's shape from all of its reflections at once.
 
-Each phase's reflections may also move together by a relative ``strain`` (±2 %, started from a grid scan):
-model structures (d uncertain by 1-2 %) and small wavelength/distance errors. Phases whose fitted etas
-agree within twice their combined error are refitted with one shared eta (a lone reflection cannot pin
-its own).
+Phases enter one at a time, strongest first: the strongest phase's profile is fitted alone, then each
+other phase is tested with its table pattern at that profile (its strain scanned) against what is
+already in, and the most significant enters if it reaches ``min_significance``; the profiles are
+refitted after each entry. A phase that never enters (a hydrate absent from a no-change series) gets the
+profile of the strongest phase (``source``). Each phase's reflections may move together by a relative
+``strain`` (±2 %, started from a scan of its table pattern): model structures (d uncertain by 1-2 %) and
+small wavelength/distance errors.
 
-A phase is "measured" when its table-intensity template is significant (``min_significance`` σ, errors
-with the bin correlation) in the pattern; a phase that is not (a hydrate absent from a no-change series)
-is left out of the fit and given the profile of the most significant measured phase (``source``).
+Two priors keep weakly determined parameters sane: a Gaussian prior ties the area of every reflection
+that another phase's reflection overlaps to its phase's table pattern (±50 %; isolated reflections stay
+free: texture), and the eta of every phase but the strongest has a weak prior 0.5 ± 0.25. Phases whose
+fitted etas agree within twice their combined error are refitted with one shared eta.
 
 Pure computation: arrays and reflection lists in, frozen dataclasses out.
 """
