@@ -1,103 +1,137 @@
-"""Series analysis (whole-pattern profiles + peak tracking) vs a bare lmfit loop, same patterns, same run.
+"""Series analysis (decomposition + tracking + detection + kinetics) vs a bare lmfit per-frame loop.
 
-The full simulated GIXRD series (``xsuite.simulate.gixrd``, LYC at 2 deg, one frame every 6 min for
-150 min: 26 frames) is reduced once with the pipeline; then, on the stored patterns:
+The patterns are simulated 1D GIXRD series (``tests/diffraction/gixrd_grid.py``: Voigt profiles, pixel
+splitting, Poisson noise, Li3YCl6 matrix, LiCl.H2O and YCl3.6H2O growing; 2000 bins over q 0.8-3.2 1/Å) of
+N = 40, 400 and 2000 frames. On the same arrays, alternately:
 
-* xsuite: :func:`xsuite.pipelines.gixrd.analyse_series` (decomposition of the summed series, per-frame
-  fits of every tracked reflection with honest errors, detection, kinetics);
+* xsuite: what ``analyse_series`` does for one series: :func:`xsuite.diffraction.peaks.decompose_series` of the
+  summed series, :func:`~xsuite.diffraction.peaks.track_peaks` of every tracked reflection in every frame
+  (honest errors with the bin correlation, growth detection and onset), and
+  :func:`xsuite.diffraction.kinetics.fit_growth` of every detected reflection;
 * bare lmfit: for every frame and tracked reflection, ``(PseudoVoigtModel + LinearModel).fit`` in the same
-  window, started at the table position (what one would write by hand; no neighbours, no kinetics).
+  window, started at the table position and then warm-started from the previous frame, at most 1000
+  function evaluations per fit (what one would write by hand: no neighbours, no honest errors, no
+  detection, no kinetics). For N > ``--bare-frames`` it is timed on that many frames and scaled (its cost
+  is strictly per frame).
 
-Printed: median seconds per series of each (``--repeats``), their ratio, and the accuracy of both against
-the ground truth (area scale = least-squares factor between fitted and true area series).
+Printed per N: median CPU seconds of each (``--repeats``, one core: BLAS threads set to 1), their ratio, the
+peak memory the analysis allocates beyond its input (tracemalloc), the accuracy of both against the truth
+(R² of the tracked areas), and a + b·N fitted to both.
 
 Usage::
 
-    python benchmarks/bench_tracking.py [--repeats 3] [--keep DIR]
+    python benchmarks/bench_tracking.py [--frames 40 400 2000] [--repeats 3] [--bare-frames 200]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import statistics
-import sys
-import tempfile
-import time
-from pathlib import Path
+import os
 
-import numpy as np
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # one core, before numpy is imported
 
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-def reduce_series(folder: Path) -> tuple[dict, object]:
-    from xsuite.pipelines import gixrd
-    from xsuite.simulate.gixrd import write_dataset
+import numpy as np  # noqa: E402
 
-    truth = write_dataset(folder, seed=1, samples=["LYC"], angles_deg=[2.0])
-    config, groups = gixrd.demo_plan(folder, json.loads((folder / "ground_truth.json").read_text()))
-    gixrd.run_gixrd_series(groups, config, folder / "out.h5")
-    settings = gixrd.settings_from_config(config, sample="LYC", incidence_angle_deg=2.0)
-    return truth, gixrd.SeriesWriter(folder / "out.h5", settings).analysis_inputs()
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "diffraction"))
+import gixrd_grid as grid  # noqa: E402
 
 
-def bare_lmfit(inputs: object, targets: list) -> np.ndarray:
+def simulate(n_frames: int, seed: int = 3) -> grid.Series:
+    case = grid.Case(n_frames=n_frames, dt_s=9000.0 / n_frames, n_bins=2000, q_range=(0.8, 3.2), seed=seed,
+                     growth={"LiCl.H2O": grid.Growth(3000.0, 1 / 4000, 1.3), "YCl3.6H2O": grid.Growth(2000.0, 1 / 5000)})
+    return grid.simulate(case)
+
+
+def xsuite_analysis(series: grid.Series) -> tuple[object, list]:
+    from xsuite.diffraction.kinetics import fit_growth
+
+    _, tr, refls = grid.analyse(series)
+    for j, p in enumerate(tr.peaks):
+        if p.detected:
+            fit_growth(tr.time_s, tr.area[:, j], tr.area_err[:, j])
+    return tr, refls
+
+
+def bare_lmfit(series: grid.Series, targets: list, n_frames: int) -> np.ndarray:
     from lmfit.models import LinearModel, PseudoVoigtModel
 
     model = PseudoVoigtModel(prefix="p_") + LinearModel(prefix="b_")
-    q = inputs.q
-    out = np.full((inputs.intensity.shape[0], len(targets)), np.nan)
+    q = series.q
+    out = np.full((n_frames, len(targets)), np.nan)
     for j, tg in enumerate(targets):
         lo, hi = tg.window_inv_angstrom
-        for i, (y, s) in enumerate(zip(inputs.intensity, inputs.sigma)):
-            sel = (q >= lo) & (q <= hi) & np.isfinite(y) & np.isfinite(s) & (s > 0)
-            params = model.make_params(p_amplitude=max(float(np.nanmax(y[sel]) - np.nanmin(y[sel])), 1e-6) * 0.03,
-                                       p_center=tg.q_inv_angstrom, p_sigma=0.0125, p_fraction=0.5,
-                                       b_slope=0.0, b_intercept=float(np.nanmin(y[sel])))
-            params["p_center"].set(min=tg.q_inv_angstrom - 0.015, max=tg.q_inv_angstrom + 0.015)
-            params["p_amplitude"].set(min=0.0)
-            fit = model.fit(y[sel], params, x=q[sel], weights=1.0 / s[sel])
+        sel = (q >= lo) & (q <= hi)
+        params = None
+        for i in range(n_frames):
+            y, s = series.intensity[i, sel], series.sigma[i, sel]
+            if params is None:
+                params = model.make_params(p_amplitude=max(float(y.max() - y.min()), 1e-6) * 0.03,
+                                           p_center=tg.q_inv_angstrom, p_sigma=0.0125, p_fraction=0.5,
+                                           b_slope=0.0, b_intercept=float(y.min()))
+                params["p_center"].set(min=tg.q_inv_angstrom - 0.015, max=tg.q_inv_angstrom + 0.015)
+                params["p_amplitude"].set(min=0.0)
+            fit = model.fit(y, params, x=q[sel], weights=1.0 / s, max_nfev=1000)
             out[i, j] = fit.params["p_amplitude"].value
+            params = fit.params  # warm start
     return out
 
 
-def scale_vs_truth(area: np.ndarray, true_area: np.ndarray) -> float:
+def r2(area: np.ndarray, truth: np.ndarray) -> float:
     ok = np.isfinite(area)
-    return float(np.sum(area[ok] * true_area[ok]) / np.sum(true_area[ok] ** 2))
+    return float(1 - np.sum((area[ok] - truth[ok]) ** 2) / np.sum((truth[ok] - truth[ok].mean()) ** 2))
+
+
+def cpu(fn, *args):  # noqa: ANN001, ANN202
+    t0 = time.process_time()
+    out = fn(*args)
+    return time.process_time() - t0, out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, nargs="+", default=[40, 400, 2000])
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--keep", type=Path, default=None, help="keep the simulated series in this folder")
+    ap.add_argument("--bare-frames", type=int, default=200, help="frames the bare loop is timed on (scaled to N)")
     args = ap.parse_args()
-    from xsuite.pipelines.gixrd import _wavelength_of, choose_reflections
-
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = args.keep or Path(tmp)
-        folder.mkdir(parents=True, exist_ok=True)
-        truth, inputs = reduce_series(folder)
-        gi = inputs.settings.config.gixrd
-        targets = choose_reflections(gi, _wavelength_of(inputs.settings), inputs.q)
+    warm = simulate(26, seed=99)
+    first, _ = cpu(xsuite_analysis, warm)  # imports, the detection's calibration table
+    print(f"first analysis in the process (imports, calibration): {first:.2f} s CPU, not counted below")
+    rows = []
+    for n in args.frames:
+        series = simulate(n)
         t_x, t_b = [], []
+        n_bare = min(n, args.bare_frames)
         for _ in range(args.repeats):
-            t0 = time.perf_counter()
-            analysis = inputs.analyse()
-            t_x.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            bare = bare_lmfit(inputs, targets)
-            t_b.append(time.perf_counter() - t0)
-        series = truth["series"][0]
-        print(f"{inputs.intensity.shape[0]} frames, {len(targets)} tracked reflections")
-        print(f"xsuite analyse_series: {statistics.median(t_x):.2f} s  (min {min(t_x):.2f})")
-        print(f"bare lmfit loop:       {statistics.median(t_b):.2f} s  (min {min(t_b):.2f})")
-        print(f"ratio xsuite / bare:   {statistics.median(t_x) / statistics.median(t_b):.2f}")
-        print("area scale vs truth (xsuite | bare lmfit):")
-        for j, (tg, p) in enumerate(zip(targets, analysis.summary.peaks)):
-            refl = [r for r in series["phases"][p.phase]["reflections"] if abs(r["q_inv_angstrom"] - p.q) < 0.012]
-            true_area = np.sum([r["area"] for r in refl], axis=0)
-            print(f"  {p.phase} {p.hkl}: {scale_vs_truth(p.area, true_area):.3f} | "
-                  f"{scale_vs_truth(bare[:, j], true_area):.3f}")
-    sys.stdout.flush()
+            dt, (tr, refls) = cpu(xsuite_analysis, series)
+            t_x.append(dt)
+            dt, bare = cpu(bare_lmfit, series, refls, n_bare)
+            t_b.append(dt * n / n_bare)
+        tracemalloc.start()
+        xsuite_analysis(series)
+        peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
+        tracemalloc.stop()
+        truth = [series.true_area(r.phase, r.q_inv_angstrom) for r in refls]
+        acc_x = min(r2(tr.area[:, j], t) for j, t in enumerate(truth))
+        acc_b = min((r2(bare[:, j], t[:n_bare]) for j, t in enumerate(truth) if np.var(t[:n_bare]) > 0),
+                    default=float("nan"))
+        mx, mb = statistics.median(t_x), statistics.median(t_b)
+        rows.append((n, mx, mb))
+        print(f"N={n:5d} ({len(refls)} reflections, {series.q.size} bins): xsuite {mx:7.2f} s  bare lmfit {mb:7.2f} s"
+              f"{'' if n_bare == n else f' (scaled from {n_bare} frames)'}  ratio {mx / mb:5.3f}  "
+              f"xsuite peak memory {peak_mb:5.1f} MB (input {series.intensity.nbytes * 2 / 1e6:.1f} MB)  "
+              f"min R2 vs truth xsuite {acc_x:.3f} | bare {acc_b:.3f}", flush=True)
+    if len(rows) >= 2:
+        n_arr = np.array([r[0] for r in rows], float)
+        for name, col in (("xsuite", 1), ("bare lmfit", 2)):
+            b, a = np.polyfit(n_arr, np.array([r[col] for r in rows]), 1)
+            print(f"{name:11s} CPU ~ {a:.3f} s + {1e3 * b:.3f} ms x N")
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ def test_template_excludes_the_tracked_reflection():
     full = dec.template(Q, "YCl3.6H2O", c.q_inv_angstrom - 0.1, c.q_inv_angstrom + 0.1)
     rest = dec.template(Q, "YCl3.6H2O", c.q_inv_angstrom - 0.1, c.q_inv_angstrom + 0.1, exclude_hkls=c.hkls)
     prof = dec.profile("YCl3.6H2O")
-    np.testing.assert_allclose(full - rest, c.profile(Q, prof.fwhm_inv_angstrom, prof.eta, c.area), atol=1e-9)
+    np.testing.assert_allclose(full - rest, c.profile(Q, float(prof.fwhm_at(c.q_inv_angstrom)), prof.eta, c.area), atol=1e-9)
     assert dec.template(Q, "nothing", 0, 1) is None
 
 

@@ -288,6 +288,25 @@ def _propagate(fn: Callable[[dict[str, float]], float], fit: ModelFit) -> tuple[
     return val, math.sqrt(var) if var >= 0 else float("nan")
 
 
+#: Series longer than this are binned (weighted means of consecutive frames) for the start-value grid only.
+GRID_MAX_POINTS = 60
+#: Grid evaluations per chunk (bounds the temporary arrays: a few MB).
+_GRID_CHUNK = 300_000
+
+
+def _binned(t: np.ndarray, y: np.ndarray, w: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted means of consecutive points in at most ``max_points`` groups (times: weighted means too) and
+    their weights 1/σ: what the start-value grid fits when the series is long."""
+    if t.size <= max_points:
+        return t, y, w
+    groups = np.array_split(np.arange(t.size), max_points)
+    w2 = w * w
+    tb = np.array([np.sum(w2[g] * t[g]) / np.sum(w2[g]) for g in groups])
+    yb = np.array([np.sum(w2[g] * y[g]) / np.sum(w2[g]) for g in groups])
+    wb = np.array([math.sqrt(np.sum(w2[g])) for g in groups])
+    return tb, yb, wb
+
+
 def _grid_starts(model: str, t: np.ndarray, y: np.ndarray, w: np.ndarray,
                  n_bounds: tuple[float, float], n_starts: int = 3) -> list[dict[str, float]]:
     """Starting values from a vectorised grid over the non-linear parameters (t0, and k, n for JMAK).
@@ -296,13 +315,17 @@ def _grid_starts(model: str, t: np.ndarray, y: np.ndarray, w: np.ndarray,
     clipped at 0) at every grid point, so the whole grid costs a few ms. χ² is only piecewise smooth
     in t0 (a kink whenever t0 crosses a frame time), so the best grid point of each of the
     ``n_starts`` best inter-frame intervals is returned: a local fit from each replaces the many
-    blind restarts the non-smooth onset would otherwise need.
+    blind restarts the non-smooth onset would otherwise need. A series longer than
+    :data:`GRID_MAX_POINTS` is binned for this grid (the fits that follow use every point), and the grid
+    is evaluated in chunks of t0: time and memory stay bounded whatever the number of frames.
     """
+    t_all = t
+    t, y, w = _binned(t, y, w, GRID_MAX_POINTS)
     span = float(t[-1] - t[0]) if t[-1] > t[0] else 1.0
     steps = np.diff(t)
     dt_min = float(np.min(steps[steps > 0])) if np.any(steps > 0) else span
     # onsets from 0 to just before the last frame, plus points inside every inter-frame interval
-    t0_hi = float(t[max(t.size - 2, 0)])
+    t0_hi = float(t_all[max(t_all.size - 2, 0)])
     inner = (t[:-1, None] + steps[:, None] * np.array([0.2, 0.7])[None, :]).ravel()
     t0s = np.unique(np.concatenate([np.linspace(0.0, t0_hi, 9), inner[inner <= t0_hi], [0.0]]))
     t0s = t0s[t0s >= 0.0]
@@ -310,29 +333,30 @@ def _grid_starts(model: str, t: np.ndarray, y: np.ndarray, w: np.ndarray,
     if model == "parabolic":
         t0s = np.unique(np.concatenate([t0s, np.linspace(0.0, t0_hi, 120)]))
         f = np.sqrt(np.clip(t[None, :] - t0s[:, None], 0.0, None))  # (n_t0, n)
-        den = (w2 * f * f).sum(-1)
-        amp = np.where(den > 0, (w2 * f * y).sum(-1) / np.where(den > 0, den, 1.0), 0.0).clip(0.0)
-        chi = (w2 * (y - amp[:, None] * f) ** 2).sum(-1)
+        amp, chi = _amplitude_chi2(f, y, w2)
         cand = [{"k_parabolic": float(amp[i]), "t0_s": float(t0s[i])} for i in np.argsort(chi)]
     else:
         ns = np.array([v for v in (0.5, 0.8, 1.0, 1.3, 1.7, 2.2, 3.0, 4.0)
                        if n_bounds[0] <= v <= n_bounds[1]] or [float(np.clip(1.0, *n_bounds))])
         # time constants 1/k from a fraction of a frame interval to several times the series length
         taus = np.geomspace(0.3 * dt_min, 5.0 * span, 24)
-        x = np.clip(t[None, :] - t0s[:, None], 0.0, None)  # (n_t0, n)
-        with np.errstate(divide="ignore"):
-            lu = np.log(x[:, None, :] / taus[None, :, None])  # (n_t0, n_tau, n); -inf before the onset
-        f = -np.expm1(-np.exp(ns[None, None, :, None] * lu[:, :, None, :]))  # (n_t0, n_tau, n_n, n)
-        den = (w2 * f * f).sum(-1)
-        amp = np.where(den > 0, (w2 * f * y).sum(-1) / np.where(den > 0, den, 1.0), 0.0).clip(0.0)
-        chi = (w2 * (y - amp[..., None] * f) ** 2).sum(-1)
+        amp = np.empty((t0s.size, taus.size, ns.size))
+        chi = np.empty_like(amp)
+        per = max(1, _GRID_CHUNK // (taus.size * ns.size * t.size))
+        for lo in range(0, t0s.size, per):
+            sl = slice(lo, min(lo + per, t0s.size))
+            x = np.clip(t[None, :] - t0s[sl, None], 0.0, None)  # (chunk, n)
+            with np.errstate(divide="ignore"):
+                lu = np.log(x[:, None, :] / taus[None, :, None])  # (chunk, n_tau, n); -inf before the onset
+            f = -np.expm1(-np.exp(ns[None, None, :, None] * lu[:, :, None, :]))  # (chunk, n_tau, n_n, n)
+            amp[sl], chi[sl] = _amplitude_chi2(f, y, w2)
         order = np.argsort(chi, axis=None)
         idx = np.unravel_index(order, chi.shape)
         cand = [{"a_inf": float(amp[i0, i1, i2]), "k_per_s": float(1.0 / taus[i1]), "n": float(ns[i2]),
                  "t0_s": float(t0s[i0])} for i0, i1, i2 in zip(*(a[:400] for a in idx))]
     out, seen = [], set()
     for c in cand:
-        interval = int(np.searchsorted(t, c["t0_s"], side="right"))
+        interval = int(np.searchsorted(t_all, c["t0_s"], side="right"))
         if interval in seen:
             continue
         seen.add(interval)
@@ -340,6 +364,14 @@ def _grid_starts(model: str, t: np.ndarray, y: np.ndarray, w: np.ndarray,
         if len(out) >= n_starts:
             break
     return out
+
+
+def _amplitude_chi2(f: np.ndarray, y: np.ndarray, w2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Best non-negative amplitude of each model curve ``f`` (last axis: time) and its weighted χ²."""
+    den = (w2 * f * f).sum(-1)
+    amp = np.where(den > 0, (w2 * f * y).sum(-1) / np.where(den > 0, den, 1.0), 0.0).clip(0.0)
+    chi = (w2 * (y - amp[..., None] * f) ** 2).sum(-1)
+    return amp, chi
 
 
 def _fit_one(model: str, t: np.ndarray, y: np.ndarray, e: np.ndarray,

@@ -34,11 +34,20 @@ Three layers:
   shapes held; variable projection with lmfit, warm-started from the previous refined frame): the
   reported centre and FWHM with their standard errors come from that fit.
 
-Detection: a peak is detected when its significance stays ≥ ``threshold`` for ``n_consecutive``
-consecutive frames; ``onset_s`` is the time of the first frame of the first such run. A peak never
-detected is reported as "not detected" with an upper limit on its area (max over frames of
-max(area, 0) + threshold·σ from the fixed-shape fit); its per-frame numbers are still returned (they
-scatter around zero) but must not be shown as a growth curve.
+Every per-frame fit is vectorised over frames (:func:`xsuite.diffraction.framefit.solve_frames`: the
+fixed-shape problems are linear and share one design); the refinement of strong frames is a batched
+Gauss–Newton with analytic derivatives (:mod:`xsuite.diffraction.lineshapes`). Cost and memory grow
+linearly with the number of frames (blocks of frames).
+
+Detection (:func:`xsuite.diffraction.onset.detect_growth`): a peak is detected when its area GROWS — for
+``n_consecutive`` frames above the mean of the frames before, at a per-frame level calibrated so that a
+series without growth is detected with probability Φ̄(``threshold``) (3 -> 0.00135) whatever its length;
+``onset_s`` is the first frame of that run (frame 0 only when the phase is there and rising from the first
+frame). A constant level (a phase already present, a model bias, an unindexed reflection under the peak)
+is reported ``present_at_start``, never as an onset. ``detection="consecutive"`` keeps the old rule (n
+frames ≥ ``threshold`` σ above zero). A peak never detected is reported as "not detected" with an upper
+limit on its area (max over frames of max(area, 0) + threshold·σ from the fixed-shape fit); its per-frame
+numbers are still returned (they scatter around zero) but must not be shown as a growth curve.
 
 Errors: with per-bin ``sigma`` and the bin ``correlation`` of a pixel-split pattern
 (:mod:`xsuite.diffraction.noise`), every reported standard error is the sandwich one (weighted least squares
@@ -59,13 +68,16 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from xsuite.diffraction.framefit import FrameSolution, solve_frames
+from xsuite.diffraction.lineshapes import multiplet, multiplet_with_derivatives, pseudo_voigt
 from xsuite.diffraction.profiles import group_reflections
 from xsuite.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-_LN2 = math.log(2.0)
-_SQRT_2LN2 = math.sqrt(2.0 * _LN2)
+__all__ = ["TrackedReflection", "select_tracking_reflections", "parse_hkl", "peak_profile", "pseudo_voigt",
+           "PeakFit", "fit_peak", "fit_peak_fixed_shape", "PeakSummary", "TrackingResult", "onset_index",
+           "track_peaks", "summed_series", "decompose_series"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -365,12 +377,7 @@ def peak_profile(q: np.ndarray, area: float, center: float, fwhm: float, eta: fl
     ndarray
         Profile at ``q``; its integral is ``area``.
     """
-    if not components:
-        return pseudo_voigt(q, area, center, fwhm, eta)
-    out = np.zeros(np.shape(q), dtype=float)
-    for off, frac in components:
-        out += pseudo_voigt(q, area * frac, center + off, fwhm, eta)
-    return out
+    return multiplet(q, area, center, fwhm, eta, components)
 
 
 def _hkl_in_group(hkl: tuple[int, ...], grp: Sequence[Any]) -> bool:
@@ -450,16 +457,6 @@ class PeakFit:
         return out
 
 
-def pseudo_voigt(q: np.ndarray, area: float, center: float, fwhm: float, eta: float) -> np.ndarray:
-    """Area-normalised pseudo-Voigt, identical to lmfit's ``pvoigt`` with sigma = fwhm/2."""
-    hw = 0.5 * fwhm
-    x = np.asarray(q, dtype=float) - center
-    sg = hw / _SQRT_2LN2
-    g = np.exp(-0.5 * (x / sg) ** 2) / (sg * math.sqrt(2 * math.pi))
-    lo = hw / (math.pi * (x * x + hw * hw))
-    return area * ((1.0 - eta) * g + eta * lo)
-
-
 def _prepare(q: np.ndarray, y: np.ndarray, sigma: np.ndarray | None,
              window: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, np.ndarray]:
     """Points of the window with finite data: q, y, σ, whether σ was given, and their indices in q."""
@@ -471,17 +468,6 @@ def _prepare(q: np.ndarray, y: np.ndarray, sigma: np.ndarray | None,
     yy = y[sel]
     s = np.sqrt(np.clip(yy, 1.0, None))
     return q[sel], yy, s, False, np.nonzero(sel)[0]
-
-
-def _covariance(a: np.ndarray, have_sigma: bool, redchi: float, correlation: np.ndarray | None,
-                index: np.ndarray) -> np.ndarray:
-    """Covariance of a weighted fit: with given σ, the sandwich under the bin correlation
-    (:func:`xsuite.diffraction.noise.sandwich_covariance`); without, (aᵀa)⁻¹ scaled by the reduced χ²."""
-    from xsuite.diffraction.noise import sandwich_covariance
-
-    if not have_sigma:
-        return np.linalg.inv(a.T @ a) * redchi
-    return sandwich_covariance(a, correlation, index)
 
 
 def fit_peak_fixed_shape(
@@ -523,39 +509,47 @@ def fit_peak_fixed_shape(
     q = np.asarray(q, dtype=float)
     y = np.asarray(intensity, dtype=float)
     window = (float(window[0]), float(window[1]))
-    qq, yy, ss, have_sigma, idx = _prepare(q, y, sigma, window)
-    n_par = background_order + 2
-    if qq.size < n_par + 2:
-        return PeakFit.failed(f"only {qq.size} valid points in window", window, "linear", int(qq.size))
+    idx = _window_rows(q, window)
     if not (np.isfinite(center) and np.isfinite(fwhm) and fwhm > 0):
-        return PeakFit.failed("peak shape not finite", window, "linear", int(qq.size))
+        return PeakFit.failed("peak shape not finite", window, "linear", int(idx.size))
+    design = _window_design(q[idx], window, center, fwhm, eta, background_order, neighbors, neighbor_shape,
+                            components, [np.asarray(t, dtype=float)[idx] for t in templates])
+    sol = solve_frames(design, y[None, idx], None if sigma is None else np.asarray(sigma, float)[None, idx],
+                       lags=correlation, index=idx)
+    return _peak_fit_from(sol, 0, center, fwhm, eta, background_order, window)
+
+
+def _window_rows(q: np.ndarray, window: tuple[float, float]) -> np.ndarray:
+    """Indices of the bins inside ``window`` (finite q)."""
+    return np.nonzero((q >= window[0]) & (q <= window[1]))[0]
+
+
+def _window_design(qw: np.ndarray, window: tuple[float, float], center: float, fwhm: float, eta: float, order: int,
+                   neighbors: Sequence[float] = (), neighbor_shape: tuple[float, float] | None = None,
+                   components: Sequence[tuple[float, float]] | None = None,
+                   templates_w: Sequence[np.ndarray] = ()) -> np.ndarray:
+    """Columns of the fixed-shape model at the window's bins ``qw``: the peak (unit area), the background
+    polynomial in powers of (q − window centre), the usable neighbours (unit areas), the templates."""
     q0 = 0.5 * (window[0] + window[1])
-    nb = _usable_neighbors(neighbors, center, fwhm)
-    cols = [peak_profile(qq, 1.0, center, fwhm, eta, components)]
-    cols += [(qq - q0) ** k for k in range(background_order + 1)]
+    cols = [peak_profile(qw, 1.0, center, fwhm, eta, components)]
+    cols += [(qw - q0) ** k for k in range(order + 1)]
     fw_n, eta_n = neighbor_shape if neighbor_shape is not None else (fwhm, eta)
-    cols += [pseudo_voigt(qq, 1.0, c, fw_n, eta_n) for c in nb]
-    cols += [np.asarray(t, dtype=float)[idx] for t in templates]
-    n_par += len(nb) + len(templates)
-    if qq.size < n_par + 2:
-        return PeakFit.failed(f"only {qq.size} valid points in window for {n_par} parameters", window, "linear",
-                              int(qq.size))
-    a = np.stack(cols, axis=1) / ss[:, None]
-    b = yy / ss
-    try:
-        coef, *_ = np.linalg.lstsq(a, b, rcond=None)
-        resid = b - a @ coef
-        dof = max(qq.size - n_par, 1)
-        redchi = float(resid @ resid / dof)
-        cov = _covariance(a, have_sigma, redchi, correlation, idx)
-    except np.linalg.LinAlgError as exc:
-        return PeakFit.failed(f"singular design matrix ({exc})", window, "linear", int(qq.size))
-    area_err = float(math.sqrt(max(cov[0, 0], 0.0)))
-    area = float(coef[0])
+    cols += [pseudo_voigt(qw, 1.0, c, fw_n, eta_n) for c in _usable_neighbors(neighbors, center, fwhm)]
+    cols += list(templates_w)
+    return np.stack(cols, axis=1)
+
+
+def _peak_fit_from(sol: FrameSolution, i: int, center: float, fwhm: float, eta: float, order: int,
+                   window: tuple[float, float]) -> PeakFit:
+    """The fixed-shape :class:`PeakFit` of frame ``i`` of a :func:`solve_frames` solution (area = column 0)."""
+    n_pts = int(sol.n_points[i])
+    if not sol.ok[i]:
+        return PeakFit.failed(sol.reason[i], window, "linear", n_pts)
+    area, area_err = float(sol.coef[i, 0]), float(sol.err(0)[i])
     sig = area / area_err if area_err > 0 else float("nan")
     return PeakFit(area, area_err, float(center), 0.0, float(fwhm), 0.0, float(eta),
-                   tuple(float(c) for c in coef[1:background_order + 2]), redchi, sig, bool(area_err > 0),
-                   "" if area_err > 0 else "zero area error", "linear", window, int(qq.size))
+                   tuple(float(c) for c in sol.coef[i, 1:order + 2]), float(sol.redchi[i]), sig, bool(area_err > 0),
+                   "" if area_err > 0 else "zero area error", "linear", window, n_pts)
 
 
 def _nudge(value: float, lo: float, hi: float) -> float:
@@ -819,95 +813,127 @@ def _fit_shape_varpro(q: np.ndarray, y: np.ndarray, s: np.ndarray, window: tuple
     return fit, nshape
 
 
-def _refine_varpro(q: np.ndarray, y: np.ndarray, s: np.ndarray | None, window: tuple[float, float],
-                   start: PeakFit | Mapping[str, float], eta: float, order: int, neighbors: Sequence[float],
+#: Frames refined together (bounds the (frames x bins x parameters) work arrays).
+_REFINE_BLOCK = 128
+
+
+@dataclass(frozen=True)
+class _Refined:
+    """Per-frame results of :func:`_refine_frames` (arrays over the frames refined)."""
+
+    center: np.ndarray
+    center_err: np.ndarray
+    fwhm: np.ndarray
+    fwhm_err: np.ndarray
+    area: np.ndarray
+    area_err: np.ndarray
+    ok: np.ndarray
+    reason: tuple[str, ...]
+
+
+def _refine_frames(q: np.ndarray, y: np.ndarray, s: np.ndarray | None, window: tuple[float, float],
+                   center0: np.ndarray, fwhm0: np.ndarray, eta: float, order: int, neighbors: Sequence[float],
                    neighbor_shape: tuple[float, float] | None, center_bounds: tuple[float, float],
-                   fwhm_bounds: tuple[float, float],
-                   components: Sequence[tuple[float, float]] | None = None, *,
+                   fwhm_bounds: tuple[float, float], components: Sequence[tuple[float, float]] | None = None, *,
                    templates: Sequence[np.ndarray] = (), correlation: np.ndarray | None = None,
-                   vary_fwhm: bool = True) -> PeakFit:
-    """Per-frame refinement of centre and FWHM (eta and neighbour shapes held) by variable projection.
+                   vary_fwhm: bool = True, max_iter: int = 20, frames: np.ndarray | None = None) -> _Refined:
+    """Centre and FWHM (eta and neighbour shapes held) of every frame of ``y`` (n_frames, len(q)) at once.
 
-    lmfit varies only centre and sigma (``vary_fwhm=False``: centre only); area, background, neighbour
-    areas and template amplitudes are solved linearly inside the residual. The centre/FWHM standard
-    errors come from the full problem's Jacobian at the optimum (non-linear columns by central
-    differences, linear columns exact), through the sandwich covariance when a bin ``correlation`` is
-    given; the area error is the linear one at the optimum (conditional on the shape). ~10x faster than
-    the full fit when many neighbours share the window.
+    Gauss–Newton on the full problem with analytic derivatives (:mod:`xsuite.diffraction.lineshapes`),
+    vectorised over frames: at the current shape the linear parameters (area, background, neighbour areas,
+    template amplitudes) are solved in closed form; the step of centre/FWHM comes from the linearised
+    problem [J, design]; steps are limited to half a FWHM and kept in the bounds. The centre/FWHM errors
+    are those of the full problem's Jacobian at the optimum (sandwich under the bin ``correlation`` with σ
+    given), the area and its error those of the fixed-shape fit at the refined shape (conditional on it).
+    A frame whose shape ends on a bound or does not converge is reported failed with the reason.
+    ``frames`` (indices into the rows of ``y``) refines only those; they are taken in blocks, so memory does
+    not grow with the series.
     """
-    import lmfit
-
+    y = np.atleast_2d(np.asarray(y, float))
+    frames = np.arange(y.shape[0]) if frames is None else np.asarray(frames, dtype=int)
+    if frames.size > _REFINE_BLOCK:
+        parts = [_refine_frames(q, y, s, window, np.asarray(center0)[lo:lo + _REFINE_BLOCK],
+                                np.asarray(fwhm0)[lo:lo + _REFINE_BLOCK], eta, order, neighbors, neighbor_shape,
+                                center_bounds, fwhm_bounds, components, templates=templates, correlation=correlation,
+                                vary_fwhm=vary_fwhm, max_iter=max_iter, frames=frames[lo:lo + _REFINE_BLOCK])
+                 for lo in range(0, frames.size, _REFINE_BLOCK)]
+        return _Refined(*(np.concatenate([getattr(p, f) for p in parts]) for f in
+                          ("center", "center_err", "fwhm", "fwhm_err", "area", "area_err", "ok")),
+                        reason=tuple(r for p in parts for r in p.reason))
     q = np.asarray(q, float)
-    y = np.asarray(y, float)
-    qq, yy, ss, have_sigma, idx = _prepare(q, y, s, window)
-    if qq.size < order + 5 + len(neighbors) + len(templates):
-        return PeakFit.failed(f"only {qq.size} valid points in window", window, "lmfit", int(qq.size))
-    g = _guess_dict(start)
+    idx = _window_rows(q, window)
+    qw = q[idx]
+    yw = y[np.ix_(frames, idx)]
+    sw = None if s is None else np.atleast_2d(np.asarray(s, float))[np.ix_(frames, idx)]
+    n = yw.shape[0]
     q0 = 0.5 * (window[0] + window[1])
-    bg_cols = np.stack([(qq - q0) ** k for k in range(order + 1)], axis=1)
-    t_cols = [np.asarray(t, dtype=float)[idx][:, None] for t in templates]
-    b = yy / ss
-    fw_fixed = float(g.get("fwhm", 2 * 0.5 * fwhm_bounds[0]))
+    tmpl = [np.asarray(t, float)[idx] for t in templates]
+    nb = _usable_neighbors(neighbors, float(np.nanmedian(center0)), float(np.nanmedian(fwhm0)))
+    share_nb = bool(nb) and neighbor_shape is None
+    fixed = [(qw - q0) ** k for k in range(order + 1)]
+    if nb and not share_nb:
+        fixed += [pseudo_voigt(qw, 1.0, c, neighbor_shape[0], neighbor_shape[1]) for c in nb]
+    fixed_cols = np.stack(fixed + tmpl, axis=1)
+    c = np.clip(np.asarray(center0, float), *center_bounds).copy()
+    w = np.clip(np.asarray(fwhm0, float), *fwhm_bounds).copy()
 
-    def design(center: float, fw: float, nb: Sequence[float]) -> np.ndarray:
-        fw_n, eta_n = neighbor_shape if neighbor_shape is not None else (fw, eta)
-        cols = [peak_profile(qq, 1.0, center, fw, eta, components)[:, None], bg_cols]
-        cols += [pseudo_voigt(qq, 1.0, c, fw_n, eta_n)[:, None] for c in nb]
-        return np.concatenate(cols + t_cols, axis=1) / ss[:, None]
+    def design(c: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        p, dpc, dpw = multiplet_with_derivatives(qw[None, :], c[:, None], w[:, None], eta, components)
+        cols = [p[..., None], np.broadcast_to(fixed_cols, (c.shape[0],) + fixed_cols.shape)]
+        derivs = [dpc, dpw]
+        if share_nb:
+            prof = [pseudo_voigt(qw[None, :], 1.0, cn, w[:, None], eta) for cn in nb]
+            cols.append(np.stack(prof, axis=-1))
+            derivs.append(np.stack([multiplet_with_derivatives(qw[None, :], cn, w[:, None], eta)[2] for cn in nb],
+                                   axis=-1))
+        return np.concatenate(cols, axis=-1), derivs
 
-    def solve(a: np.ndarray) -> np.ndarray:
-        try:  # normal equations: ~3x faster than SVD here, well conditioned for these few columns
-            return np.linalg.solve(a.T @ a, a.T @ b)
-        except np.linalg.LinAlgError:
-            return np.linalg.lstsq(a, b, rcond=None)[0]
+    def jacobian(coef: np.ndarray, derivs: list[np.ndarray]) -> np.ndarray:
+        jac = [coef[:, 0, None] * derivs[0]]
+        if vary_fwhm:
+            jw = coef[:, 0, None] * derivs[1]
+            if share_nb:
+                jw = jw + np.einsum("nmk,nk->nm", derivs[2], coef[:, -len(nb):])
+            jac.append(jw)
+        return np.stack(jac, axis=-1)
 
-    def shape_of(v: Mapping[str, float]) -> tuple[float, float]:
-        return v["center"], (2 * v["sigma"] if vary_fwhm else fw_fixed)
-
-    def residual(p: Any) -> np.ndarray:
-        c, fw = shape_of(p.valuesdict())
-        a = design(c, fw, _usable_neighbors(neighbors, c, fw))
-        return b - a @ solve(a)
-
-    lo_s, hi_s = 0.5 * fwhm_bounds[0], 0.5 * fwhm_bounds[1]
-    params = lmfit.Parameters()
-    params.add("center", value=_nudge(g.get("center", q0), *center_bounds), min=center_bounds[0],
-               max=center_bounds[1])
-    params.add("sigma", value=_nudge(0.5 * g.get("fwhm", 2 * lo_s), lo_s, hi_s), min=lo_s, max=hi_s,
-               vary=vary_fwhm)
-    try:
-        res = lmfit.minimize(residual, params, scale_covar=not have_sigma, max_nfev=300)
-    except Exception as exc:  # never stop a series for one frame
-        return PeakFit.failed(f"refinement failed: {type(exc).__name__}", window, "lmfit", int(qq.size))
-    v = res.params.valuesdict()
-    if not all(np.isfinite(x) for x in v.values()):
-        return PeakFit.failed("refinement gave non-finite values", window, "lmfit", int(qq.size))
-    center, fw = shape_of(v)
-    nb = _usable_neighbors(neighbors, center, fw)
-    a = design(center, fw, nb)
-    coef = solve(a)
-    resid = b - a @ coef
-    n_nonlin = 1 + int(vary_fwhm)
-    redchi = float(resid @ resid / max(qq.size - a.shape[1] - n_nonlin, 1))
-    h = 1e-7
-    jac = [(design(center + h, fw, nb) - design(center - h, fw, nb)) @ coef / (2 * h)]
-    if vary_fwhm:
-        jac.append((design(center, fw + h, nb) - design(center, fw - h, nb)) @ coef / (2 * h))
-    try:
-        cov = _covariance(np.concatenate([np.stack(jac, axis=1), a], axis=1), have_sigma, redchi, correlation, idx)
-        ce = float(math.sqrt(cov[0, 0])) if cov[0, 0] >= 0 else float("nan")
-        fe = (float(math.sqrt(cov[1, 1])) if cov[1, 1] >= 0 else float("nan")) if vary_fwhm else 0.0
-    except np.linalg.LinAlgError:
-        ce = fe = float("nan")
-    lin = fit_peak_fixed_shape(q, y, s if have_sigma else None, window, center, fw, eta, order, neighbors,
-                               neighbor_shape, components, templates=templates, correlation=correlation)
-    ok = lin.success and np.isfinite(ce) and np.isfinite(fe)
-    return PeakFit(
-        area=lin.area, area_err=lin.area_err, center=float(center), center_err=ce, fwhm=float(fw), fwhm_err=fe,
-        eta=float(eta), background=lin.background, redchi=redchi, significance=lin.significance,
-        success=bool(ok), reason="" if ok else "centre/FWHM errors not estimable (at a bound?)", method="lmfit",
-        window=window, n_points=int(qq.size), eta_err=0.0,
-    )
+    active = np.ones(n, dtype=bool)
+    for _ in range(max_iter):
+        if not active.any():
+            break
+        a_idx = np.nonzero(active)[0]
+        d, derivs = design(c[a_idx], w[a_idx])
+        sol = solve_frames(d, yw[a_idx], None if sw is None else sw[a_idx])
+        resid = yw[a_idx] - np.einsum("nmp,np->nm", np.nan_to_num(d), np.nan_to_num(sol.coef))
+        aug = np.concatenate([jacobian(sol.coef, derivs), d], axis=-1)
+        st = solve_frames(aug, resid, None if sw is None else sw[a_idx])
+        step = st.coef
+        dc = np.clip(np.nan_to_num(step[:, 0]), -0.5 * w[a_idx], 0.5 * w[a_idx])
+        dw = np.clip(np.nan_to_num(step[:, 1]), -0.5 * w[a_idx], 0.5 * w[a_idx]) if vary_fwhm else 0.0
+        c[a_idx] = np.clip(c[a_idx] + dc, *center_bounds)
+        w[a_idx] = np.clip(w[a_idx] + dw, *fwhm_bounds)
+        bad = ~np.isfinite(step[:, 0])
+        # converged when the step is below 1 % of its own standard error (or 1e-7 FWHM); strong peaks whose
+        # true profile is not a pseudo-Voigt converge only linearly (large residuals), 1 % of sigma is plenty
+        tol_c = np.maximum(1e-2 * np.nan_to_num(st.err(0)), 1e-7 * w[a_idx])
+        tol_w = np.maximum(1e-2 * np.nan_to_num(st.err(1)), 1e-7 * w[a_idx]) if vary_fwhm else np.inf
+        small = (np.abs(dc) <= tol_c) & (np.abs(dw) <= tol_w)
+        active[a_idx[small | bad]] = False
+    d, derivs = design(c, w)
+    fit = solve_frames(d, yw, sw, lags=correlation, index=idx)
+    full = solve_frames(np.concatenate([jacobian(fit.coef, derivs), d], axis=-1), yw, sw, lags=correlation,
+                        index=idx)
+    ce = full.err(0)
+    fe = full.err(1) if vary_fwhm else np.zeros(n)
+    at_bound = ((np.abs(c - center_bounds[0]) < 1e-9) | (np.abs(c - center_bounds[1]) < 1e-9)
+                | (vary_fwhm & ((np.abs(w - fwhm_bounds[0]) < 1e-12) | (np.abs(w - fwhm_bounds[1]) < 1e-12))))
+    ok = fit.ok & full.ok & np.isfinite(ce) & np.isfinite(fe) & ~at_bound & ~active
+    reason = tuple("" if o else (fit.reason[i] or full.reason[i] or
+                                 ("centre/FWHM at a bound" if at_bound[i] else
+                                  "did not converge" if active[i] else "centre/FWHM errors not estimable"))
+                   for i, o in enumerate(ok))
+    return _Refined(center=c, center_err=ce, fwhm=w, fwhm_err=fe, area=fit.coef[:, 0], area_err=fit.err(0), ok=ok,
+                    reason=reason)
 
 
 def _lin_neighbor_areas(qq: np.ndarray, yy: np.ndarray, ss: np.ndarray, window: tuple[float, float],
@@ -999,15 +1025,29 @@ class PeakSummary:
         from the neighbouring reflections in the window, position from the table) or
         ``"reference"`` (table position, ``fwhm_guess``).
     detected : bool
+        Growth detected (see :func:`xsuite.diffraction.onset.detect_growth`).
     onset_s : float or None
-        Time of the first frame of the first run of ``n_consecutive`` frames with significance ≥
-        threshold; None when not detected.
+        Time of the first frame from which the growth is significant and sustained; None when not detected.
     onset_index : int or None
     area_upper_limit : float
         max over frames of max(area, 0) + threshold·σ (fixed-shape fit) — quote it when not detected.
     max_significance : float
     n_failed : int
         Frames whose fit failed (NaN).
+    present_at_start : bool
+        Significant (≥ threshold σ) in each of the first ``n_consecutive`` frames: the phase — or a bias —
+        is there from the start.
+    detection_significance : float
+        Significance of the growth detection (one-sided σ of its p-value without growth).
+    frame_threshold : float
+        Per-frame level z* the run had to reach (grows with the number of frames).
+    false_alarm_probability : float
+        α: probability of a detection in this series if nothing grew.
+    baseline_area, baseline_area_err : float
+        Mean area of the frames before the onset (all frames when not detected; NaN for onset 0).
+    area_scale_err : float
+        Relative error of the whole area series from the uncertainty of the phase profile (eta, FWHM);
+        included in ``TrackingResult.area_err``. NaN without a decomposition.
     """
 
     label: str
@@ -1024,10 +1064,24 @@ class PeakSummary:
     area_upper_limit: float
     max_significance: float
     n_failed: int
+    present_at_start: bool = False
+    detection_significance: float = float("nan")
+    frame_threshold: float = float("nan")
+    false_alarm_probability: float = float("nan")
+    baseline_area: float = float("nan")
+    baseline_area_err: float = float("nan")
+    area_scale_err: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
         return {
+            "present_at_start": bool(self.present_at_start),
+            "detection_significance": _finite_or_none(self.detection_significance),
+            "frame_threshold": _finite_or_none(self.frame_threshold),
+            "false_alarm_probability": _finite_or_none(self.false_alarm_probability),
+            "baseline_area": _finite_or_none(self.baseline_area),
+            "baseline_area_err": _finite_or_none(self.baseline_area_err),
+            "area_scale_err": _finite_or_none(self.area_scale_err),
             "label": self.label, "phase": self.phase, "hkl": list(self.hkl),
             "q_ref_inv_angstrom": self.q_ref_inv_angstrom,
             "center_inv_angstrom": _finite_or_none(self.center_inv_angstrom),
@@ -1043,7 +1097,9 @@ class PeakSummary:
 class TrackingResult:
     """Per-frame fits of several peaks over a series.
 
-    Arrays are (n_frames, n_peaks). ``significance`` is the fixed-shape detection statistic
+    Arrays are (n_frames, n_peaks). ``area_err`` is the counting error of the fixed-shape fit combined
+    with the profile's scale error (``PeakSummary.area_scale_err`` × area); ``area_err_statistical`` is the
+    counting error alone. ``significance`` (area / counting error) is the fixed-shape detection statistic
     (area/σ with centre/FWHM/eta held at the peak's summary shape); ``area`` comes from that
     fixed-shape fit (unless ``area_from="refined"``); ``center``/``fwhm`` come from the lmfit
     refinement on frames at or above ``refine_threshold`` (``refined`` True) and are the fixed
@@ -1066,6 +1122,8 @@ class TrackingResult:
     reason: tuple[tuple[str, ...], ...]
     threshold: float
     n_consecutive: int
+    detection: str = "growth"
+    area_err_statistical: np.ndarray | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -1092,7 +1150,7 @@ class TrackingResult:
             d["reason"] = [r[j] for r in self.reason]
             items.append(d)
         return {"time_s": [float(t) for t in self.time_s], "threshold": self.threshold,
-                "n_consecutive": self.n_consecutive, "peaks": items}
+                "n_consecutive": self.n_consecutive, "detection": self.detection, "peaks": items}
 
 
 def onset_index(significance: np.ndarray, threshold: float = 3.0, n_consecutive: int = 3) -> int | None:
@@ -1156,6 +1214,9 @@ def track_peaks(
     fit_multiplets: bool = True,
     correlation: np.ndarray | None = None,
     decomposition: Any = None,
+    detection: str = "growth",
+    false_alarm: float | None = None,
+    shape_errors: bool = True,
 ) -> TrackingResult:
     """Fit every tracked peak in every frame; decide detection and onset.
 
@@ -1173,9 +1234,11 @@ def track_peaks(
         :class:`TrackedReflection` (from :func:`select_tracking_reflections`), phase
         ``Reflection``s, ``(phase_name, Reflection)`` pairs, or bare q positions.
     threshold : float, optional
-        Significance (area/σ) needed for a detection frame (default 3).
+        Detection level in σ (default 3): a series without growth is detected with probability Φ̄(3) =
+        0.00135 (per reflection and series). With ``detection="consecutive"``: the significance each of
+        ``n_consecutive`` frames must reach (the old rule).
     n_consecutive : int, optional
-        Consecutive frames at or above threshold needed for a detection (default 3).
+        Frames the growth must last (default 3).
     fwhm_guess : float, optional
         Expected FWHM (1/Å); used as the shape when the peak is too weak to measure it.
     fwhm_bounds : (float, float), optional
@@ -1207,6 +1270,12 @@ def track_peaks(
         Noise correlation of neighbouring bins (pixel splitting; :attr:`xsuite.diffraction.integrate.
         Pattern1D.correlation`): every error and significance is then the sandwich one under it
         (:mod:`xsuite.diffraction.noise`). None: bins independent.
+    detection : {"growth", "consecutive"}, optional
+        The growth rule (default) or the old one (n frames ≥ threshold σ above zero; kept for comparison).
+    false_alarm : float, optional
+        False-alarm probability of the growth rule instead of Φ̄(threshold).
+    shape_errors : bool, optional
+        Add the profile's scale uncertainty to ``area_err`` (default True; decomposition path only).
     decomposition : PatternDecomposition, optional
         Per-phase profiles of the summed series (:func:`xsuite.diffraction.profiles.decompose_pattern`,
         or :func:`decompose_series`). For a :class:`TrackedReflection` of a phase it knows, the peak
@@ -1222,6 +1291,8 @@ def track_peaks(
     """
     if area_from not in ("fixed", "refined"):
         raise ConfigError(f"`area_from` must be 'fixed' or 'refined'; got {area_from!r}")
+    if detection not in ("growth", "consecutive"):
+        raise ConfigError(f"`detection` must be 'growth' or 'consecutive'; got {detection!r}")
     q = np.asarray(q, dtype=float)
     y = np.atleast_2d(np.asarray(intensities, dtype=float))
     t = np.asarray(time_s, dtype=float).ravel()
@@ -1253,6 +1324,8 @@ def track_peaks(
     y_sum, s_sum = summed_series(y, s)
     s_sum_arg = None if scale_by_redchi else s_sum
     corr = None if scale_by_redchi else correlation
+    s_frames = None if scale_by_redchi else s
+    stat_err = np.full(shape, np.nan)
 
     for j, tg in enumerate(targets):
         win = tg["window"]
@@ -1267,70 +1340,121 @@ def track_peaks(
             c_shape, f_shape, e_shape, shape_from, templates = _shape_from_decomposition(
                 q, y_sum, s_sum_arg, tg, decomposition, prof, corr, background_order, cb, fb)
             y_j, nbs, nshape = y, (), None
+            scale_err = _profile_scale_error(q, y_sum, s_sum_arg, tg, prof, c_shape, f_shape, e_shape,
+                                             background_order, templates) if shape_errors else float("nan")
         else:
             c_shape, f_shape, e_shape, shape_from, nshape, y_j = _shape_from_window(
                 q, y, s, y_sum, s_sum, scale_by_redchi, tg, threshold, fwhm_guess, eta, background_order, cb, fb,
                 fb_default, corr)
             nbs, templates = tg.get("neighbors", ()), ()
-        prev: PeakFit | None = None
-        for i in range(n_frames):
-            sig_i = None if scale_by_redchi else s[i]
-            lin = fit_peak_fixed_shape(q, y_j[i], sig_i, win, c_shape, f_shape, e_shape, background_order, nbs,
-                                       nshape, comps, templates=templates, correlation=corr)
-            arr["significance"][i, j] = lin.significance
-            if lin.success:
-                arr["upper_limit"][i, j] = max(lin.area, 0.0) + threshold * lin.area_err
-            use = lin
-            if refine and lin.success and lin.significance >= max(refine_threshold, threshold):
-                start = prev if prev is not None else {"center": c_shape, "fwhm": f_shape,
-                                                       "area": lin.area}
-                ft = _refine_varpro(q, y_j[i], sig_i, win, start, e_shape, background_order, nbs, nshape, cb, fb,
-                                    comps, templates=templates, correlation=corr)
-                if ft.success:
-                    use, prev = ft, ft
-                    refined[i, j] = True
-                else:
-                    reasons[i][j] = f"refinement failed ({ft.reason}); fixed-shape values kept"
-            if not use.success:
-                reasons[i][j] = use.reason
-            success[i, j] = use.success
-            area_src = use if area_from == "refined" else lin
-            for k in ("area", "area_err"):
-                arr[k][i, j] = getattr(area_src, k)
-            for k in ("center", "center_err", "fwhm", "fwhm_err"):
-                arr[k][i, j] = getattr(use, k)
-        idx = onset_index(arr["significance"][:, j], threshold, n_consecutive)
+            scale_err = float("nan")
+        _track_columns(arr, reasons, success, j, q, y_j, s_frames, win, c_shape, f_shape, e_shape,
+                              background_order, nbs, nshape, comps, templates, corr, threshold)
+        if refine:
+            strong = np.nonzero(success[:, j] & (arr["significance"][:, j] >= max(refine_threshold, threshold)))[0]
+            if strong.size:
+                ft = _refine_frames(q, y_j, s_frames, win, np.full(strong.size, c_shape),
+                                    np.full(strong.size, f_shape), e_shape, background_order, nbs, nshape, cb, fb,
+                                    comps, templates=templates, correlation=corr, frames=strong)
+                _store_refined(arr, reasons, refined, j, strong, ft, area_from)
+        stat_err[:, j] = arr["area_err"][:, j]
+        det = _detect(arr["area"][:, j], stat_err[:, j], arr["significance"][:, j], threshold, n_consecutive,
+                      detection, false_alarm)
+        if np.isfinite(scale_err):  # the profile's uncertainty, a common scale, into the reported errors
+            arr["area_err"][:, j] = np.hypot(stat_err[:, j], scale_err * arr["area"][:, j])
+        idx = det.onset_index
         ul = arr["upper_limit"][:, j]
         sig_j = arr["significance"][:, j]
         summaries.append(PeakSummary(
             label=tg["label"], phase=tg["phase"], hkl=tuple(tg["hkl"]), q_ref_inv_angstrom=q_ref,
             center_inv_angstrom=float(c_shape), fwhm_inv_angstrom=float(f_shape), eta=float(e_shape),
-            shape_from=shape_from, detected=idx is not None,
+            shape_from=shape_from, detected=det.detected,
             onset_s=float(t[idx]) if idx is not None else None, onset_index=idx,
             area_upper_limit=float(np.nanmax(ul)) if np.isfinite(ul).any() else float("nan"),
             max_significance=float(np.nanmax(sig_j)) if np.isfinite(sig_j).any() else float("nan"),
-            n_failed=int((~success[:, j]).sum()),
+            n_failed=int((~success[:, j]).sum()), present_at_start=det.present_at_start,
+            detection_significance=det.significance, frame_threshold=det.frame_threshold,
+            false_alarm_probability=det.false_alarm_probability, baseline_area=det.baseline,
+            baseline_area_err=det.baseline_err, area_scale_err=scale_err,
         ))
-        log.debug("%s: shape from %s, detected=%s onset=%s", tg["label"], shape_from, idx is not None,
+        log.debug("%s: shape from %s, detected=%s onset=%s", tg["label"], shape_from, det.detected,
                   summaries[-1].onset_s)
 
     return TrackingResult(
         time_s=t, peaks=tuple(summaries), refined=refined, success=success,
         reason=tuple(tuple(r) for r in reasons), threshold=float(threshold),
-        n_consecutive=int(n_consecutive), **arr,
+        n_consecutive=int(n_consecutive), detection=detection, area_err_statistical=stat_err, **arr,
     )
+
+
+def _track_columns(arr: dict[str, np.ndarray], reasons: list[list[str]], success: np.ndarray, j: int, q: np.ndarray,
+                   y: np.ndarray, s: np.ndarray | None, win: tuple[float, float], center: float, fwhm: float,
+                   eta: float, order: int, nbs: Sequence[float], nshape: tuple[float, float] | None,
+                   comps: Any, templates: Sequence[np.ndarray], corr: np.ndarray | None, threshold: float) -> None:
+    """Fixed-shape fits of every frame for target column ``j`` (vectorised), into ``arr``."""
+    idx = _window_rows(q, win)
+    design = _window_design(q[idx], win, center, fwhm, eta, order, nbs, nshape, comps,
+                            [np.asarray(t, float)[idx] for t in templates])
+    sol = solve_frames(design, y[:, idx], None if s is None else s[:, idx], lags=corr, index=idx)
+    area, err = sol.coef[:, 0], sol.err(0)
+    good = sol.ok & (err > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        arr["significance"][:, j] = np.where(good, area / np.where(good, err, 1.0), np.nan)
+    arr["area"][:, j], arr["area_err"][:, j] = area, err
+    arr["upper_limit"][:, j] = np.where(good, np.maximum(area, 0.0) + threshold * err, np.nan)
+    arr["center"][:, j], arr["fwhm"][:, j] = np.where(good, center, np.nan), np.where(good, fwhm, np.nan)
+    arr["center_err"][:, j] = arr["fwhm_err"][:, j] = np.where(good, 0.0, np.nan)
+    success[:, j] = good
+    for i in np.nonzero(~good)[0]:
+        reasons[i][j] = sol.reason[i] or "zero area error"
+
+
+def _store_refined(arr: dict[str, np.ndarray], reasons: list[list[str]], refined: np.ndarray, j: int,
+                   frames: np.ndarray, ft: _Refined, area_from: str) -> None:
+    """Centre/FWHM (and with ``area_from="refined"`` the area) of the refined frames; a failed refinement
+    keeps the fixed-shape values and says so."""
+    for k, i in enumerate(frames):
+        if not ft.ok[k]:
+            reasons[i][j] = f"refinement failed ({ft.reason[k]}); fixed-shape values kept"
+            continue
+        refined[i, j] = True
+        arr["center"][i, j], arr["center_err"][i, j] = ft.center[k], ft.center_err[k]
+        arr["fwhm"][i, j], arr["fwhm_err"][i, j] = ft.fwhm[k], ft.fwhm_err[k]
+        if area_from == "refined":
+            arr["area"][i, j], arr["area_err"][i, j] = ft.area[k], ft.area_err[k]
+
+
+def _detect(area: np.ndarray, area_err: np.ndarray, significance: np.ndarray, threshold: float, n_consecutive: int,
+            detection: str, false_alarm: float | None) -> Any:
+    """Growth detection of one tracked peak (:func:`xsuite.diffraction.onset.detect_growth`), or the
+    legacy rule (``detection="consecutive"``: n frames >= threshold above zero, no false-alarm control)."""
+    from xsuite.diffraction.onset import GrowthDetection, detect_growth
+
+    if detection == "growth":
+        return detect_growth(area, area_err, significance=threshold, n_consecutive=n_consecutive,
+                             false_alarm=false_alarm)
+    idx = onset_index(significance, threshold, n_consecutive)
+    nan = float("nan")
+    return GrowthDetection(idx is not None, idx, False, float(threshold), nan, nan, nan, nan, nan, nan,
+                           int(n_consecutive))
 
 
 def summed_series(intensities: np.ndarray, sigmas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sum of the frames of a series and its standard error (bins with no finite value in any frame: NaN
-    error)."""
+    error). Accumulated in blocks of frames: no copy of the whole series."""
     y = np.atleast_2d(np.asarray(intensities, dtype=float))
     s = np.atleast_2d(np.asarray(sigmas, dtype=float))
-    good = np.isfinite(y) & np.isfinite(s) & (s > 0)
-    y_sum = np.where(good, y, 0.0).sum(axis=0)
-    var = np.where(good, s * s, 0.0).sum(axis=0)
+    y_sum = np.zeros(y.shape[1])
+    var = np.zeros(y.shape[1])
+    seen = np.zeros(y.shape[1], dtype=bool)
+    for lo in range(0, y.shape[0], 256):
+        yb, sb = y[lo:lo + 256], s[lo:lo + 256]
+        good = np.isfinite(yb) & np.isfinite(sb) & (sb > 0)
+        y_sum += np.where(good, yb, 0.0).sum(axis=0)
+        var += np.where(good, sb * sb, 0.0).sum(axis=0)
+        seen |= good.any(axis=0)
     with np.errstate(invalid="ignore"):
-        s_sum = np.where(good.any(axis=0), np.sqrt(var), np.nan)
+        s_sum = np.where(seen, np.sqrt(var), np.nan)
     return y_sum, s_sum
 
 
@@ -1383,18 +1507,49 @@ def _shape_from_decomposition(q: np.ndarray, y_sum: np.ndarray, s_sum: np.ndarra
             strength = np.nanmax(np.abs(tmpl[inside]) / scale[inside]) if inside.any() else 0.0
         if np.isfinite(strength) and strength >= 0.5:
             templates.append(tmpl)
-    f_shape, e_shape = float(prof.fwhm_inv_angstrom), float(prof.eta)
     c_shape = 0.5 * (cb[0] + cb[1])  # the table position moved by the phase's strain
+    fwhm_at = getattr(prof, "fwhm_at", None)
+    f_shape = float(fwhm_at(c_shape)) if fwhm_at is not None else float(prof.fwhm_inv_angstrom)
+    e_shape = float(prof.eta)
     comps = tg.get("components")
     shape_from = "phase profile" if prof.measured else f"phase profile ({prof.source})"
     lin = fit_peak_fixed_shape(q, y_sum, s_sum, (lo, hi), c_shape, f_shape, e_shape, order, (), None, comps,
                                templates=templates, correlation=correlation)
     if lin.success and lin.significance >= 5.0:
-        ft = _refine_varpro(q, y_sum, s_sum, (lo, hi), {"center": c_shape, "fwhm": f_shape}, e_shape, order, (),
-                            None, cb, fb, comps, templates=templates, correlation=correlation, vary_fwhm=False)
-        if ft.success:
-            c_shape = float(ft.center)
+        ft = _refine_frames(q, y_sum[None, :], None if s_sum is None else s_sum[None, :], (lo, hi),
+                            np.array([c_shape]), np.array([f_shape]), e_shape, order, (), None, cb, fb, comps,
+                            templates=templates, correlation=correlation, vary_fwhm=False)
+        if ft.ok[0]:
+            c_shape = float(ft.center[0])
     return c_shape, f_shape, e_shape, shape_from, templates
+
+
+def _profile_scale_error(q: np.ndarray, y_sum: np.ndarray, s_sum: np.ndarray | None, tg: Mapping[str, Any],
+                         prof: Any, center: float, fwhm: float, eta: float, order: int,
+                         templates: Sequence[np.ndarray]) -> float:
+    """Relative error of the tracked area that the uncertainty of its phase profile causes: the fixed-shape
+    area on the summed series at eta ± its own error (:attr:`PhaseProfile.eta_err_own`, before any
+    sharing; :data:`xsuite.diffraction.profiles.ETA_PRIOR_WIDTH` when not measured) and at FWHM ± its error
+    (10 % when not measured), added in quadrature; at most 0.5. The same relative error holds in every
+    frame (the shape is common), so it is a scale error of the whole area series."""
+    from xsuite.diffraction.profiles import ETA_PRIOR_WIDTH
+
+    de = getattr(prof, "eta_err_own", float("nan"))
+    if not np.isfinite(de):
+        de = prof.eta_err if np.isfinite(prof.eta_err) else ETA_PRIOR_WIDTH
+    df = prof.fwhm_err / prof.fwhm_inv_angstrom * fwhm if np.isfinite(prof.fwhm_err) else 0.1 * fwhm
+    comps = tg.get("components")
+
+    def area(fw: float, e: float) -> float:
+        return fit_peak_fixed_shape(q, y_sum, s_sum, tg["window"], center, fw, float(np.clip(e, 0.0, 1.0)), order,
+                                    (), None, comps, templates=templates).area
+
+    a0 = area(fwhm, eta)
+    if not (np.isfinite(a0) and a0 > 0):
+        return float("nan")
+    d_eta = 0.5 * (area(fwhm, eta + de) - area(fwhm, eta - de))
+    d_fw = 0.5 * (area(fwhm + df, eta) - area(max(fwhm - df, 1e-4), eta))
+    return float(min(math.hypot(d_eta, d_fw) / a0, 0.5))
 
 
 def _shape_from_window(q: np.ndarray, y: np.ndarray, s: np.ndarray, y_sum: np.ndarray, s_sum: np.ndarray,
@@ -1466,11 +1621,10 @@ def _subtract_tails(q: np.ndarray, y: np.ndarray, s: np.ndarray, y_sum: np.ndarr
             continue
         prof = pseudo_voigt(q[sel], 1.0, shape.center, shape.fwhm, shape.eta)
         y_sum_out[sel] -= shape.area * prof
-        for i in range(y.shape[0]):
-            fi = fit_peak_fixed_shape(q, y[i], None if scale_by_redchi else s[i], wt, shape.center, shape.fwhm,
-                                      shape.eta, order)
-            if fi.success:
-                y_out[i, sel] -= fi.area * prof
+        idx = _window_rows(q, wt)
+        design = _window_design(q[idx], wt, shape.center, shape.fwhm, shape.eta, order)
+        fi = solve_frames(design, y[:, idx], None if scale_by_redchi else s[:, idx])
+        y_out[:, sel] -= np.where(fi.ok, fi.coef[:, 0], 0.0)[:, None] * prof[None, :]
     return y_out, y_sum_out
 
 
