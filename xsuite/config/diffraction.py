@@ -97,8 +97,13 @@ class GixrdConfig(XsuiteModel):
         description="Phases present from the start, names or user .cif paths (their peaks are avoided).")
     reflections: Optional[list[ReflectionChoice]] = Field(
         None, description="User choice of reflections to track; None = automatic (well separated ones).")
-    significance_threshold: float = Field(3.0, gt=0, description="area/σ(area) needed to count as present.")
-    n_consecutive: int = Field(3, ge=1, le=100, description="Consecutive significant frames needed for an onset.")
+    significance_threshold: float = Field(
+        3.0, gt=0, description="Series-level significance (σ) of growth detection: a series with no growth is "
+                               "reported detected with probability Φ̄(threshold) (3 → 0.00135), whatever its length "
+                               "(xsuite.diffraction.onset).")
+    n_consecutive: int = Field(
+        3, ge=1, le=100, description="Consecutive frames above the per-frame threshold (calibrated for this false-alarm "
+                                     "rate) from which growth counts as sustained; the onset is the first of them.")
     interval_s: Optional[float] = Field(None, gt=0, description="Frame interval (s) when headers carry no time.")
     start_time_s: float = Field(
         0.0, ge=0, description="Air-exposure time (s) of the first frame with `interval_s`: frame i is at "

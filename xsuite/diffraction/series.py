@@ -70,12 +70,13 @@ class PeakSummary:
     significance: np.ndarray
     upper_limit_area: Optional[float] = None
     kinetics: Optional[dict[str, Any]] = None
+    detection: Optional[dict[str, Any]] = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"phase": self.phase, "hkl": self.hkl, "q": self.q, "detected": bool(self.detected),
                 "onset_s": self.onset_s, "time_s": _lst(self.time_s), "area": _lst(self.area),
                 "area_err": _lst(self.area_err), "significance": _lst(self.significance),
-                "upper_limit_area": self.upper_limit_area, "kinetics": self.kinetics}
+                "upper_limit_area": self.upper_limit_area, "kinetics": self.kinetics, "detection": self.detection}
 
 
 @dataclass(frozen=True)
@@ -293,7 +294,7 @@ def analyse_series(q: np.ndarray, intensities: np.ndarray, sigmas: np.ndarray, t
         peaks.append(PeakSummary(phase=info["phase"], hkl=info["hkl"], q=info["q"], detected=detected,
                                  onset_s=onset, time_s=time_s.copy(), area=area, area_err=area_err,
                                  significance=sig, upper_limit_area=None if detected else _fnum(info["upper_limit"]),
-                                 kinetics=kin))
+                                 kinetics=kin, detection=info["detection"]))
     depth = information_depth(options, peaks)
     summary = SeriesSummary(name=name, sample=options.sample,
                             incidence_angle_deg=float(options.incidence_angle_deg),
@@ -326,6 +327,11 @@ def _col(tr: Any, name: str, j: int) -> np.ndarray:
     return np.asarray(getattr(tr, name), dtype=float)[:, j].copy()
 
 
+#: What the growth detection (xsuite.diffraction.onset) reports per reflection, passed to the JSON.
+_DETECTION_FIELDS = ("present_at_start", "detection_significance", "frame_threshold", "false_alarm_probability",
+                     "baseline_area", "baseline_area_err", "area_scale_err")
+
+
 def reflection_label(refl: Any) -> tuple[str, str, float]:
     """(phase, hkl label, reference q) of a reflection to track: ``("LiCl.H2O", "101/110", 2.07)``; a bare
     position is labelled ``q2.070``. The results file names its peak groups after these."""
@@ -340,7 +346,9 @@ def _tracked_peaks(tr: Any, refls: Sequence[Any]) -> list[dict[str, Any]]:
     for p, r in zip(tr.peaks, refls):
         phase, hkl, _ = reflection_label(r)
         out.append({"phase": phase, "hkl": hkl, "q": float(p.q_ref_inv_angstrom),
-                    "detected": bool(p.detected), "onset_s": p.onset_s, "upper_limit": p.area_upper_limit})
+                    "detected": bool(p.detected), "onset_s": p.onset_s, "upper_limit": p.area_upper_limit,
+                    "detection": {k: (bool(v) if isinstance(v, (bool, np.bool_)) else _fnum(v)) for k, v in (
+                        (k, getattr(p, k, None)) for k in _DETECTION_FIELDS)}})
     return out
 
 

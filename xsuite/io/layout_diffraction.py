@@ -421,6 +421,10 @@ _KINETICS_FIELDS = (("a_inf", "{area}"), ("k_per_s", "1/s"), ("n_avrami", ""), (
 _CRITERIA = ("aic_jmak", "bic_jmak", "aic_parabolic", "bic_parabolic", "delta_criterion")
 
 
+def _num(v: Any) -> float:
+    return float("nan") if v is None else float(v)
+
+
 def _nan(n: int) -> np.ndarray:
     return np.full(int(n), np.nan)
 
@@ -475,6 +479,9 @@ def create_gixrd_summary(e: Any, labels: Sequence[tuple[str, str, float]], phase
         "onset_frame": np.full(n, -1, np.int64),
         "upper_limit_area": Field(_nan(n), au, "upper limit of the area when not detected"),
         "max_significance": Field(_nan(n), "", "largest area/sigma over the frames"),
+        "present_at_start": np.zeros(n, np.int8),
+        "detection_significance": Field(_nan(n), "", "significance (sigma) of sustained growth vs no growth (xsuite.diffraction.onset; saturates near 4: the calibration resolution)"),
+        "false_alarm_probability": Field(_nan(n), "", "probability that a series without growth is detected"),
         "threshold": float(gi.significance_threshold), "n_consecutive": int(gi.n_consecutive),
         "depth_um": Field(np.nan if depth is None else float(depth.depth_um), "um",
                           "probing depth" if depth is None else depth.label,
@@ -547,6 +554,9 @@ def gixrd_summary_values(analysis: Any, rejected: Mapping[str, str], fiber_map: 
         "upper_limit_area": np.array([np.nan if p.upper_limit_area is None else p.upper_limit_area for p in peaks]),
         "max_significance": np.array([np.nanmax(p.significance) if np.isfinite(p.significance).any() else np.nan
                                       for p in peaks], float),
+        "present_at_start": np.array([bool((p.detection or {}).get("present_at_start")) for p in peaks], np.int8),
+        "detection_significance": np.array([_num((p.detection or {}).get("detection_significance")) for p in peaks]),
+        "false_alarm_probability": np.array([_num((p.detection or {}).get("false_alarm_probability")) for p in peaks]),
         "depth_um": np.nan if s.depth_um is None else float(s.depth_um),
     }
     out["kinetics"] = _kinetics_values(peaks)
