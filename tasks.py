@@ -6,12 +6,18 @@
 
 The virtual environment lives in ./.venv and is (re)installed only when pyproject.toml changed.
 Extra arguments after the task are passed on (``python3 tasks.py test -k xanes``).
+
+``test`` also installs Debian's ``chromium`` package when /usr/bin/chromium is missing (``apt-get install -y
+chromium``, through sudo unless run as root): the live-view tests (tests/serve) drive it with Playwright,
+which must not download browsers of its own. Without apt-get (or when the install fails) those tests are
+skipped with the reason; everything else runs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -21,6 +27,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def _run(cmd: list[str], **kw) -> None:
@@ -45,6 +52,34 @@ def ensure_env(extras: str) -> None:
     stamp.write_text(digest)
 
 
+def ensure_chromium() -> None:
+    """Install Debian's chromium for the browser tests when it is missing (never fatal)."""
+    if CHROMIUM.exists() or not sys.platform.startswith("linux"):
+        return
+    apt = shutil.which("apt-get")
+    if apt is None:
+        print(f"no {CHROMIUM} and no apt-get: the live-view browser tests will be skipped", file=sys.stderr)
+        return
+    prefix: list[str] = []
+    if os.geteuid() != 0:
+        sudo = shutil.which("sudo")
+        if sudo is None:
+            print(f"no {CHROMIUM}, not root and no sudo: the live-view browser tests will be skipped",
+                  file=sys.stderr)
+            return
+        prefix = [sudo]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    install = [*prefix, apt, "install", "-y", "chromium"]
+    for attempt in ([install], [[*prefix, apt, "update"], install]):  # a fresh image has no package lists
+        try:
+            for cmd in attempt:
+                _run(cmd, env=env)
+            return
+        except (subprocess.CalledProcessError, OSError) as exc:
+            print(f"installing chromium failed ({exc})", file=sys.stderr)
+    print("the live-view browser tests will be skipped", file=sys.stderr)
+
+
 def demo(args: list[str]) -> None:
     ensure_env("")
     _run([str(BIN / "xsuite"), "demo", "-o", "demo_output", *args])
@@ -53,6 +88,7 @@ def demo(args: list[str]) -> None:
 
 def test(args: list[str]) -> None:
     ensure_env("test")
+    ensure_chromium()
     env = dict(os.environ, MPLBACKEND="Agg")
     _run([str(PY), "-m", "pytest", *args], env=env)
 

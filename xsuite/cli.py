@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "xanes-map": ("xsuite.commands.xanes_map", "Per-pixel XANES chemical maps from an image stack (normalise + LCF)."),
     "xrf": ("xsuite.commands.xrf", "Segment µXRF Cl/Y maps and measure the Cl-rich interphase."),
     "watch": ("xsuite.commands.watch", "Reduce frames on the fly as they are written (beamtime mode)."),
+    "serve": ("xsuite.commands.serve", "Live, read-only web view of a (growing) results file."),
     "figures": ("xsuite.commands.figures", "Make publication figures from a results file."),
     "info": ("xsuite.commands.info", "Summarise what a results file holds."),
     "simulate": ("xsuite.commands.simulate", "Write simulated data sets with known ground truth."),

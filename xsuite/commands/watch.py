@@ -9,6 +9,7 @@ Examples::
         --live-figure live.png
     xsuite watch /nfs/detector --poll --interval 1 --config gixrd.yaml -o out.h5     # network file system
     xsuite watch /data/run7 --config gixrd.yaml -o out.h5 --idle-exit 60 --json      # scripted: stop when quiet
+    xsuite watch /data/LYC_2deg --config gixrd.yaml -o LYC.h5 --serve                # + live page (xsuite serve)
 
 Ctrl-C or SIGTERM stops it cleanly (the frame in progress is finished, tracking/kinetics are re-fitted);
 starting it again on the same folder and results file resumes without duplicating or losing frames.
@@ -16,6 +17,7 @@ starting it again on the same folder and results file resumes without duplicatin
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -57,12 +59,19 @@ log = logging.getLogger(__name__)
               help="Stop once no new frame arrived for S seconds (default: run until Ctrl-C/SIGTERM).")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.0), default=None, metavar="S",
               help="Stop after S seconds in any case.")
+@click.option("--serve", "serve", is_flag=True, default=False,
+              help="Also serve the live web view of the results file while watching (as `xsuite serve`; "
+                   "its URL is printed on stderr).")
+@click.option("--serve-host", default="127.0.0.1", show_default=True,
+              help="Interface of the live view (not loopback: the URL carries an access token).")
+@click.option("--serve-port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port of the live view (0: any free port).")
 @workers_options
 @json_option
 def command(folder: Path, config_path: Path | None, output: Path, sample: str | None, angles: tuple[float, ...],
             poll: bool, interval_s: float, settle_s: float, give_up_s: float, refit_interval_s: float,
-            live_figure: Path | None, idle_exit_s: float | None, timeout_s: float | None, workers: int,
-            scheduler: str | None, as_json: bool) -> None:
+            live_figure: Path | None, idle_exit_s: float | None, timeout_s: float | None, serve: bool,
+            serve_host: str, serve_port: int, workers: int, scheduler: str | None, as_json: bool) -> None:
     """Watch FOLDER and process each new file (GIXRD frame, XANES scan, µXRF map) as soon as it is complete."""
     from xsuite.config import config_text
     from xsuite.watch import watch_gixrd
@@ -92,8 +101,12 @@ def command(folder: Path, config_path: Path | None, output: Path, sample: str | 
             live_figure=live_figure, **options)
     previous = _install_stop_handlers(watcher)
     click.echo(f"watching {folder} -> {output} (Ctrl-C to stop)", err=True)
+    live_url = None
     try:
-        report = watcher.run(idle_exit_s=idle_exit_s, timeout_s=timeout_s)
+        with _live_view(serve, output, serve_host, serve_port) as live_url:
+            if live_url:
+                click.echo(f"live view: {live_url}", err=True)
+            report = watcher.run(idle_exit_s=idle_exit_s, timeout_s=timeout_s)
     finally:
         _restore_handlers(previous)
     for ev in report.events:
@@ -102,9 +115,20 @@ def command(folder: Path, config_path: Path | None, output: Path, sample: str | 
                f"{len(report.skipped)} skipped; results in {output}", err=True)
     if as_json:
         doc: dict[str, Any] = {"output": str(output), "folder": str(folder), **report.to_dict()}
+        if serve:
+            doc["live_view_url"] = live_url
         doc["series"] = [s.to_dict() if hasattr(s, "to_dict") else s
                          for _, s in sorted(watcher.sink.summaries.items())]
         emit_json(doc)
+
+
+def _live_view(serve: bool, output: Path, host: str, port: int) -> Any:
+    """``xsuite serve`` on the results file in a child process while the watcher runs (``--serve``)."""
+    if not serve:
+        return contextlib.nullcontext(None)
+    from xsuite.serve.launch import serve_beside
+
+    return serve_beside(output, host=host, port=port)
 
 
 def _install_stop_handlers(watcher: Any) -> dict[int, Any]:
