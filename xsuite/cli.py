@@ -75,6 +75,9 @@ def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    from xsuite.io.cache import install_reflection_store
+
+    install_reflection_store()  # phase tables computed once per machine (pymatgen costs ~1 s per process)
     level = logging.DEBUG if (debug or verbose > 1) else logging.INFO if verbose else logging.WARNING
     _configure_logging(level)
 
@@ -106,9 +109,6 @@ def main(argv: list[str] | None = None) -> Any:
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
-    from xsuite.io.cache import install_reflection_store
-
-    install_reflection_store()  # phase tables computed once per machine (pymatgen costs ~1 s per process)
     try:
         if "--json" in args:  # keep stdout for the one JSON document; stray prints go to stderr
             common._JSON_STREAM.append(sys.stdout)

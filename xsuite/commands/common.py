@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
 from xsuite.errors import ConfigError
 
@@ -85,10 +84,8 @@ def to_jsonable(obj: Any) -> Any:
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return to_jsonable(obj.item())
+    if type(obj).__module__ == "numpy" and hasattr(obj, "tolist"):  # arrays and numpy scalars (numpy is
+        return to_jsonable(obj.tolist())                           # not imported here: `--help` stays fast)
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, Path):
