@@ -20,8 +20,16 @@ Structure (entries, NXdata, collections, appendable series) is written in a
 so a crash at any moment leaves either the old or the new file. Frame-by-frame appends go through
 :meth:`ResultsStore.appender`, which opens the file in HDF5 SWMR mode (single writer, multiple readers):
 readers can open the file while it grows, and a writer killed mid-append leaves a readable file with every
-earlier frame intact (the next writer recovers the file's consistency flags automatically). Appends are
-keyed: a key already present is skipped, so re-running on the same inputs never duplicates results.
+earlier frame intact. HDF5 marks a file open for (SWMR) writing in its superblock, and a plain
+``h5py.File(path, "r")`` (silx, users' scripts) refuses such a file until ``h5clear`` runs; the appender
+therefore clears that mark again right after opening and after every flush (:func:`clear_write_flags`, what
+``h5clear -s`` does), so at every append boundary the file on disk is an ordinary, consistent HDF5 file, and
+a writer killed at any point leaves a file anything can open. (A kill inside HDF5's own flush can leave the
+mark set; the next writer clears it, and so does :meth:`ResultsStore.recover`.) Appends are keyed: a key
+already present is skipped, so re-running on the same inputs never duplicates results.
+
+Lock and temporary files next to the results file are created exclusively (``O_EXCL``, ``O_NOFOLLOW``,
+``tempfile.mkstemp`` names): a planted file or symbolic link of a predictable name is never followed.
 
 Reading
 -------
@@ -39,6 +47,9 @@ import json
 import logging
 import os
 import shutil
+import stat
+import struct
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +82,7 @@ __all__ = [
     "open_for_reading",
     "is_link_view",
     "ROOT_DEFAULT_ORDER",
+    "clear_write_flags",
 ]
 
 LIBVER = ("v110", "latest")
@@ -777,9 +789,10 @@ def _h5dataset() -> type:
 class Appender:
     """SWMR-mode writer for frame-by-frame appends (see :meth:`ResultsStore.appender`)."""
 
-    def __init__(self, path: Path, h5: Any) -> None:
+    def __init__(self, path: Path, h5: Any, flags_fd: int | None = None) -> None:
         self.path = path
         self.h5 = h5
+        self._flags_fd = flags_fd
         self._series: dict[tuple[str, str], SeriesAppender] = {}
 
     def series(self, entry: str, name: str) -> SeriesAppender:
@@ -865,7 +878,12 @@ class Appender:
         self.flush()
 
     def flush(self) -> None:
+        """Write everything to disk, then clear the superblock's write flags (HDF5 sets them again at each
+        flush), so that the file on disk opens with a plain ``h5py.File(path, "r")`` at every append
+        boundary, even if this process is killed right after."""
         self.h5.flush()
+        if self._flags_fd is not None:
+            clear_write_flags(self._flags_fd)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -895,7 +913,7 @@ class ResultsStore:
     def _lock(self) -> Iterator[None]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self.path.with_name(f".{self.path.name}.lock")
-        with open(lock_path, "a+") as fh:
+        with os.fdopen(_open_lock_file(lock_path), "r+") as fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -909,13 +927,16 @@ class ResultsStore:
     def _cleanup_temporaries(self) -> None:
         for tmp in self.path.parent.glob(f".{self.path.name}.tmp-*"):
             with contextlib.suppress(OSError):
-                tmp.unlink()
+                if tmp.is_file() and not tmp.is_symlink():
+                    tmp.unlink()
 
     def recover(self) -> bool:
         """Make a file left by a killed SWMR writer openable again; returns True if work was done.
 
-        The file's data is intact (SWMR guarantees it) but its consistency flags still say "open for
-        writing". The content is copied into a fresh file that replaces the old one atomically.
+        The file's data is intact (SWMR guarantees it) but its consistency flags may still say "open for
+        writing" (a writer killed inside an HDF5 flush): they are cleared in place, as ``h5clear -s`` does.
+        Only when that is not possible is the content copied into a fresh file that replaces the old one
+        atomically.
         """
         import h5py
 
@@ -927,8 +948,12 @@ class ResultsStore:
         except OSError as exc:
             if "already open for write" not in str(exc) and "consistency flags" not in str(exc):
                 raise ResultsFileError(f"{self.path}: cannot open results file ({exc})") from None
-        log.warning("%s was left open by a writer that stopped; recovering its consistent content", self.path)
-        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        log.warning("%s was left open by a writer that stopped; clearing its write flags", self.path)
+        with contextlib.suppress(OSError):
+            if clear_write_flags(self.path):
+                with contextlib.suppress(OSError), h5py.File(self.path, "r", locking=False):
+                    return True
+        tmp = _temp_path(self.path)
         with h5py.File(self.path, "r", swmr=True) as src, h5py.File(tmp, "w", libver=LIBVER) as dst:
             for k, v in src.attrs.items():
                 dst.attrs[k] = v
@@ -949,7 +974,7 @@ class ResultsStore:
         with self._lock():
             self._cleanup_temporaries()
             self.recover()
-            tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+            tmp = _temp_path(self.path)
             try:
                 if self.path.exists():
                     shutil.copyfile(self.path, tmp)
@@ -993,15 +1018,122 @@ class ResultsStore:
                 h5 = h5py.File(self.path, "a", libver=LIBVER, locking=False)
                 _trim_incomplete_rows(h5)
                 h5.swmr_mode = True
+                h5.flush()
+                fd = os.open(self.path, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
             except OSError as exc:
                 raise ResultsFileError(f"{self.path}: cannot append to results file ({_os_reason(exc)})") from None
             try:
-                yield Appender(self.path, h5)
+                ap = Appender(self.path, h5, flags_fd=fd)
+                clear_write_flags(fd)
+                yield ap
             finally:
                 try:
                     h5.close()
+                    os.close(fd)
                 except Exception as exc:  # pragma: no cover - close errors are rare (disk full)
                     raise ResultsFileError(f"{self.path}: closing after append failed ({exc})") from None
+
+
+# ----------------------------------------------------------------------------------------------
+# superblock write-access flags (what `h5clear -s` clears)
+# ----------------------------------------------------------------------------------------------
+_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_M32 = 0xFFFFFFFF
+
+
+def _rot(x: int, k: int) -> int:
+    return ((x << k) | (x >> (32 - k))) & _M32
+
+
+def _lookup3(data: bytes, initval: int = 0) -> int:
+    """Bob Jenkins' lookup3 ``hashlittle``: the checksum HDF5 puts on its superblock (H5_checksum_lookup3)."""
+    n = len(data)
+    a = b = c = (0xDEADBEEF + n + initval) & _M32
+    k = 0
+    while n > 12:
+        a = (a + int.from_bytes(data[k:k + 4], "little")) & _M32
+        b = (b + int.from_bytes(data[k + 4:k + 8], "little")) & _M32
+        c = (c + int.from_bytes(data[k + 8:k + 12], "little")) & _M32
+        a = (a - c) & _M32; a ^= _rot(c, 4); c = (c + b) & _M32  # noqa: E702
+        b = (b - a) & _M32; b ^= _rot(a, 6); a = (a + c) & _M32  # noqa: E702
+        c = (c - b) & _M32; c ^= _rot(b, 8); b = (b + a) & _M32  # noqa: E702
+        a = (a - c) & _M32; a ^= _rot(c, 16); c = (c + b) & _M32  # noqa: E702
+        b = (b - a) & _M32; b ^= _rot(a, 19); a = (a + c) & _M32  # noqa: E702
+        c = (c - b) & _M32; c ^= _rot(b, 4); b = (b + a) & _M32  # noqa: E702
+        n -= 12
+        k += 12
+    if n == 0:
+        return c
+    tail = data[k:k + n] + bytes(12 - n)
+    a = (a + int.from_bytes(tail[0:4], "little")) & _M32
+    b = (b + int.from_bytes(tail[4:8], "little")) & _M32
+    c = (c + int.from_bytes(tail[8:12], "little")) & _M32
+    for x, y, r in (("c", "b", 14), ("a", "c", 11), ("b", "a", 25), ("c", "b", 16), ("a", "c", 4),
+                    ("b", "a", 14), ("c", "b", 24)):
+        v = {"a": a, "b": b, "c": c}
+        v[x] = ((v[x] ^ v[y]) - _rot(v[y], r)) & _M32
+        a, b, c = v["a"], v["b"], v["c"]
+    return c
+
+
+def clear_write_flags(target: str | Path | int) -> bool:
+    """Clear the "open for writing" flags of an HDF5 file's version-3 superblock (``h5clear -s``).
+
+    HDF5 sets them when a writer opens the file (and again at each flush) and clears them on close; while
+    set, any non-SWMR open fails with "file is already open for write". Clearing them while a SWMR writer
+    is active is safe: the library never reads them back, and the data on disk is consistent at every
+    flush. Only a superblock whose checksum verifies is rewritten (in place, 1 byte + checksum).
+
+    Parameters
+    ----------
+    target : path or int
+        The file, or a file descriptor open for reading and writing.
+
+    Returns
+    -------
+    bool
+        True when flags were set and are now cleared.
+    """
+    fd = target if isinstance(target, int) else os.open(target, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        sb = bytearray(os.pread(fd, 48, 0))
+        # signature(8) version(1) sizeof_offsets(1) sizeof_lengths(1) flags(1) 4 addresses, checksum(4)
+        if len(sb) < 12 or bytes(sb[:8]) != _SIGNATURE or sb[8] != 3 or sb[11] == 0:
+            return False
+        end = 12 + 4 * sb[9]
+        if len(sb) < end + 4 or struct.unpack("<I", bytes(sb[end:end + 4]))[0] != _lookup3(bytes(sb[:end])):
+            return False
+        sb[11] = 0
+        sb[end:end + 4] = struct.pack("<I", _lookup3(bytes(sb[:end])))
+        os.pwrite(fd, bytes(sb[:end + 4]), 0)
+        return True
+    finally:
+        if not isinstance(target, int):
+            os.close(fd)
+
+
+def _temp_path(path: Path, kind: str = "tmp") -> Path:
+    """A new, exclusively created, unpredictably named hidden file next to ``path`` (``.<name>.tmp-XXXX``)."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{kind}-", suffix=".h5")
+    os.close(fd)
+    return Path(name)
+
+
+def _open_lock_file(lock_path: Path) -> int:
+    """Open (creating it exclusively if absent) the writer lock file, never through a symbolic link."""
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | nofollow, 0o600)
+    except FileExistsError:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | nofollow)
+        except OSError as exc:
+            raise ResultsFileError(f"{lock_path}: cannot open the writer lock file ({exc}); remove it") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+        os.close(fd)
+        raise ResultsFileError(f"{lock_path}: the writer lock file is not a plain file; remove it")
+    return fd
 
 
 def _os_reason(exc: OSError) -> str:
