@@ -647,6 +647,23 @@ class Transaction:
         self._touched.append(ename)
         return EntryWriter(self, grp)
 
+    def create_table(self, entry: str, name: str, columns: Sequence[Column], nx_class: str = "NXcollection",
+                     attrs: Mapping[str, Any] | None = None) -> str:
+        """Create (if missing) a group of appendable 1-D columns in an existing entry, filled later with
+        :meth:`Appender.extend` (e.g. a log of corrections). An existing group is kept as it is."""
+        ename = safe_name(entry)
+        if ename not in self.h5:
+            raise ResultsFileError(f"{self.path}: no entry {ename} for table {name}")
+        grp = self.h5[ename]
+        if name in grp:
+            return grp[name].name
+        tab = grp.create_group(name)
+        tab.attrs["NX_class"] = nx_class
+        for col in columns:
+            _create_appendable(tab, col)
+        _set_attrs(tab, attrs)
+        return tab.name
+
     def delete_entry(self, name: str) -> None:
         """Remove an entry (e.g. before recomputing it from scratch)."""
         name = safe_name(name)
@@ -761,6 +778,35 @@ class SeriesAppender:
         return True
 
 
+    def row_of(self, key: str) -> int | None:
+        """Row index of a stored frame (None when ``key`` is not stored)."""
+        key_b = _to_bytes(key, KEY_DTYPE)
+        hits = np.flatnonzero(self.group["frame_key"][()] == key_b)
+        return int(hits[0]) if hits.size else None
+
+    def overwrite(self, key: str, values: Mapping[str, Any]) -> bool:
+        """Give a stored frame new values in place (e.g. its time re-based, or its monitor normalisation
+        once a late metadata sidecar arrived); returns False when ``key`` is not stored. Columns not in
+        ``values`` keep their values."""
+        row = self.row_of(key)
+        if row is None:
+            return False
+        unknown = set(values) - set(self._columns) | ({"frame_key"} & set(values))
+        if unknown:
+            raise ResultsFileError(f"series {self.group.name}: cannot overwrite column(s) {sorted(unknown)}")
+        try:
+            for col, val in values.items():
+                ds = self.group[col]
+                if ds.dtype.kind == "S":
+                    val = _to_bytes(str(val), ds.dtype.str.lstrip("|<>"))
+                ds[row] = val
+            self._appender.flush()
+        except OSError as exc:
+            raise ResultsFileError(f"{self._appender.path}: overwriting frame {key!r} failed ({_os_reason(exc)})") \
+                from None
+        return True
+
+
 def _trim_incomplete_rows(h5: Any) -> None:
     """Drop trailing rows without a frame key (a writer stopped in the middle of an append)."""
     import h5py
@@ -871,6 +917,26 @@ class Appender:
             n = ds.shape[0]
             ds.resize(n + arr.shape[0], axis=0)
             ds[n:] = arr
+
+    def drop_rows_not_in(self, group: str, keys: set[str] | frozenset[str]) -> int:
+        """Drop the trailing rows of a keyed table (``frame_key`` column) whose frame is not in ``keys``:
+        rows a writer killed between a frame's table rows and its pattern row left behind (the frame is
+        reduced again on resume, so they would be duplicated). Returns the number of rows dropped."""
+        grp = self.h5[group]
+        if "frame_key" not in grp:
+            return 0
+        stored = [_decode(k) for k in grp["frame_key"][()]]
+        n = len(stored)
+        while n and stored[n - 1] not in keys:
+            n -= 1
+        if n == len(stored):
+            return 0
+        log.warning("%s: dropping %d row(s) of frames whose append was interrupted", grp.name, len(stored) - n)
+        for name, ds in grp.items():
+            if isinstance(ds, _h5dataset()) and ds.maxshape and ds.maxshape[0] is None and ds.shape[0] > n:
+                ds.resize(n, axis=0)
+        self.flush()
+        return len(stored) - n
 
     def add_inputs(self, entry: str, inputs: Sequence[str | Path]) -> None:
         """Record more input files (size + SHA-256) in the entry's provenance."""
