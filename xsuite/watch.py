@@ -1125,9 +1125,12 @@ class GixrdFolderSource:
 
         per_file = [self._cached_refs(f) for f in files]
         refs = [r for rs in per_file for r in rs]
-        if not refs or any(r.time_source != "metadata" for r in refs):
+        meta = [r for r in refs if r.time_source == "metadata"]
+        if not meta or (len(meta) < len(refs) and self.interval_s):
             return self._discover(sorted(files))
-        origin = min(r.timestamp for r in refs)
+        # frames whose metadata has not come (yet) do not move the others' times: they get their file time on
+        # the same origin, and are corrected when their sidecar arrives
+        origin = min(r.timestamp for r in meta)
         return {r.key: replace(r, time_s=float(r.timestamp - origin)) for r in refs}
 
     def _discover(self, files: Sequence[str]) -> dict[str, Any]:
@@ -1167,7 +1170,7 @@ class GixrdFolderSource:
                         good.add(str(c.path))
                     except (OSError, XsuiteError) as exc:
                         failures[c.key] = (c, f"cannot read frame metadata: {exc}")
-                refs = self._discover(sorted(good)) if good else {}
+                refs = self._series_refs(sorted(good)) if good else {}
             now = time.time()
             for c in cands:
                 if c.key in failures:
@@ -1319,7 +1322,8 @@ class GixrdSink:
     def reject(self, cand: Candidate, reason: str) -> None:
         """Record a frame the watcher gave up on in its series' ``rejected`` list."""
         angle = cand.order[0] if cand.order else next(iter(self.sessions))
-        self.sessions[angle].reject(cand.key, reason)
+        # the watcher reported it already (once): recorded without logging it again
+        self.sessions[angle].writer.rejected[str(cand.key)] = str(reason)
         self._dirty.add(angle)
         self._touched.add(angle)
 
@@ -1379,6 +1383,8 @@ class GixrdSink:
                 self._job = None
             for angle, session in self.sessions.items():
                 if angle not in self._touched and angle not in self._dirty:
+                    continue
+                if not session.writer.created:  # no frame stored: nothing to analyse (failures were reported)
                     continue
                 s = session.finish()
                 if s is not None:

@@ -996,6 +996,19 @@ class ResultsStore:
                 if tmp.is_file() and not tmp.is_symlink():
                     tmp.unlink()
 
+    def needs_recovery(self) -> bool:
+        """True when the file exists but is still marked "open for write" by a writer that was killed (and no
+        writer of ours holds it now)."""
+        import h5py
+
+        if not self.path.is_file():
+            return False
+        try:
+            with h5py.File(self.path, "r", locking=False):
+                return False
+        except OSError as exc:
+            return "already open for write" in str(exc) or "consistency flags" in str(exc)
+
     def recover(self) -> bool:
         """Make a file left by a killed SWMR writer openable again; returns True if work was done.
 
@@ -1081,16 +1094,23 @@ class ResultsStore:
             try:
                 # locking=False: a reader holding the file (silx view) must never block the writer;
                 # one writer at a time is guaranteed by our own lock file, consistency by SWMR.
-                h5 = h5py.File(self.path, "a", libver=LIBVER, locking=False)
-                _trim_incomplete_rows(h5)
-                h5.swmr_mode = True
-                h5.flush()
                 fd = os.open(self.path, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
             except OSError as exc:
                 raise ResultsFileError(f"{self.path}: cannot append to results file ({_os_reason(exc)})") from None
             try:
-                ap = Appender(self.path, h5, flags_fd=fd)
+                # HDF5 marks the file "open for write" at each of these steps: cleared again at once, so the
+                # window in which a kill leaves a file plain readers refuse is the HDF5 call itself
+                h5 = h5py.File(self.path, "a", libver=LIBVER, locking=False)
                 clear_write_flags(fd)
+                h5.swmr_mode = True
+                clear_write_flags(fd)
+                ap = Appender(self.path, h5, flags_fd=fd)
+                _trim_incomplete_rows(h5)
+                ap.flush()
+            except OSError as exc:
+                os.close(fd)
+                raise ResultsFileError(f"{self.path}: cannot append to results file ({_os_reason(exc)})") from None
+            try:
                 yield ap
             finally:
                 try:

@@ -40,6 +40,9 @@ class ResultsFile:
         self.store = ResultsStore(self.path)
         self._cm: Any = None
         self._ap: Any = None
+        if self.store.needs_recovery():  # a writer killed inside an HDF5 flush left the "open for write" mark
+            with self.store._lock():
+                self.store.recover()
 
     def appender(self) -> Any:
         """The open SWMR appender (opened on first use)."""
