@@ -3,8 +3,9 @@
 Commands run as a user runs them (``python -m xsuite gixrd|xrd|watch`` subprocesses, each in its own
 process group, killed with SIGKILL) over small simulated frames (the 197x247 LYC 2 deg sample series as
 TIFF + JSON sidecars). Kills are chained: each run after a kill is the same command again, so it is both
-the resume check of the previous kill and the target of the next one; the last run completes. After
-every kill:
+the resume check of the previous kill and the target of the next one (after half the batch kills, chosen
+at random, and after every kill that found all frames stored, the next run starts afresh instead, so that kills also land while frames are being appended);
+the last run completes. After every kill:
 
 * the results file opens with a plain ``h5py.File(path, "r")`` and with ``silx.io.open`` (no h5clear);
 * every frame stored so far is byte-for-byte the frame of an uninterrupted reference run (patterns,
@@ -35,7 +36,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_data" / "gixrd"
 SEED = 17
-N_FRAMES = 16
+N_FRAMES = 48
 WATCH_FRAMES = 24
 KILLS = {"gixrd": 18, "xrd": 14, "watch": 18}
 
@@ -198,6 +199,7 @@ class Tally:
         self.lost = self.differing = self.duplicated = 0
         self.stored_at_kill: list[int] = []
         self.completed = 0  # runs that ended before their kill moment
+        self.fresh = 0  # kills after which the next run started from an empty folder of results
         self.seconds = 0.0
 
     def after_kill(self, out: Path, ref: dict, before: set[str]) -> set[str]:
@@ -220,7 +222,11 @@ class Tally:
         self.stored_at_kill.append(n)
         return keys
 
-    def final(self, out: Path, ref: dict) -> None:
+    def final(self, out: Path, ref: dict, partial: bool = False) -> None:
+        """The last run's file (or, ``partial``, a killed one about to be restarted afresh): all checked; the
+        counts of a partial file were taken at its kill already."""
+        if partial:
+            return
         got = stored(out)
         n, bad, dup = compare(got, ref)
         n_ref = sum(len(r) for s, r in ref.items() if s.endswith("/patterns"))
@@ -234,7 +240,7 @@ class Tally:
                 "frames_lost": self.lost, "frames_differing": self.differing,
                 "frames_duplicated": self.duplicated, "final_frames": self.final_frames,
                 "final_missing": self.final_missing, "stored_at_kill": self.stored_at_kill,
-                "runs_completed_before_kill": self.completed,
+                "runs_completed_before_kill": self.completed, "fresh_restarts": self.fresh,
                 "seconds": round(self.seconds, 1)}
 
 
@@ -267,6 +273,13 @@ def batch_chain(tmp: Path, technique: str, frames: np.ndarray, rng: random.Rando
         time.sleep(rng.uniform(0.0, writing * remaining / (N_FRAMES + 1)))
         if kill(proc):
             keys = tally.after_kill(out, ref, keys)
+            # half the runs (and always after a kill that found every frame stored: its resume would only
+            # redo the summaries) start afresh, so kills also land while frames are being appended
+            if len(keys) == N_FRAMES or rng.random() < 0.5:
+                tally.final(out, ref, partial=True)
+                out.unlink(missing_ok=True)
+                keys = set()
+                tally.fresh += 1
         else:  # it finished first: the file is complete, start from scratch to keep kills mid-run
             assert proc.returncode == 0, log.read_text()[-2000:]
             tally.completed += 1
@@ -380,3 +393,40 @@ def test_sigkill_batch_and_watch_never_cost_a_readable_file_or_a_frame(tmp_path)
         assert t["unreadable_plain_h5py"] == 0 and t["unreadable_silx"] == 0, t
         assert t["frames_lost"] == 0 and t["frames_differing"] == 0 and t["frames_duplicated"] == 0, t
         assert t["final_missing"] == 0 and t["final_frames"] == (WATCH_FRAMES if t["suite"] == "watch" else N_FRAMES), t
+
+
+def test_lock_and_temp_files_are_created_exclusively_and_never_followed(tmp_path):
+    """Item 4 (part): a planted symbolic link (or other non-file) at the lock name is refused, never
+    followed; transaction temp files get unpredictable names and a planted link at an old predictable name
+    is neither written through nor followed."""
+    from xsuite.errors import ResultsFileError
+    from xsuite.io.nexus import Column, ResultsStore
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "out.h5"
+    (tmp_path / ".out.h5.lock").symlink_to(victim)
+    with pytest.raises(ResultsFileError, match="lock"):
+        with ResultsStore(out).transaction() as tx:
+            tx.entry("e", kind="test")
+    assert victim.read_text() == "precious" and not out.exists()
+    (tmp_path / ".out.h5.lock").unlink()
+    # the old predictable temp name (".out.h5.tmp-<pid>") planted as a link: not used, not followed
+    (tmp_path / f".out.h5.tmp-{os.getpid()}").symlink_to(victim)
+    seen: list[str] = []
+    real = os.replace
+
+    def spy(src, dst, *a, **k):
+        seen.append(os.path.basename(str(src)))
+        return real(src, dst, *a, **k)
+
+    os.replace = spy
+    try:
+        with ResultsStore(out).transaction() as tx:
+            tx.entry("e", kind="test").create_series("s", Column("y", (3,)), Column("t"))
+    finally:
+        os.replace = real
+    assert victim.read_text() == "precious"
+    assert seen and all(n.startswith(".out.h5.tmp-") and n != f".out.h5.tmp-{os.getpid()}" for n in seen)
+    lock = tmp_path / ".out.h5.lock"
+    assert lock.is_file() and not lock.is_symlink() and (lock.stat().st_mode & 0o077) == 0
