@@ -83,6 +83,7 @@ __all__ = [
     "is_link_view",
     "ROOT_DEFAULT_ORDER",
     "clear_write_flags",
+    "writer_active",
 ]
 
 LIBVER = ("v110", "latest")
@@ -1336,21 +1337,47 @@ class Results:
         return [e for e in self.entries.values() if e.kind == kind]
 
 
+def writer_active(path: str | Path) -> bool:
+    """True while an xsuite writer (transaction or appender) holds the lock of results file ``path``
+    (probed with a non-blocking shared ``flock`` on ``.<name>.lock``; the lock file is never created here)."""
+    lock_path = Path(path).with_name(f".{Path(path).name}.lock")
+    try:
+        fd = os.open(lock_path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def open_for_reading(path: str | Path) -> Iterator[Any]:
-    """Open a results file read-only, in SWMR mode if a writer currently has it open."""
+    """Open a results file read-only; in SWMR mode while an xsuite writer holds it (the appender keeps the
+    file's "open for write" mark cleared between appends, so a plain open would succeed but might read a
+    state being flushed), or when a writer that stopped left the mark set."""
     import h5py
 
     path = Path(path)
     if not path.is_file():
         raise ResultsFileError(f"{path}: results file not found")
-    try:
-        h5 = h5py.File(path, "r", locking=False)
-    except OSError as exc:
-        try:
+    h5 = None
+    if writer_active(path):
+        with contextlib.suppress(OSError):
             h5 = h5py.File(path, "r", swmr=True, locking=False)
-        except OSError:
-            raise ResultsFileError(f"{path}: not a readable HDF5 results file ({exc})") from None
+    if h5 is None:
+        try:
+            h5 = h5py.File(path, "r", locking=False)
+        except OSError as exc:
+            try:
+                h5 = h5py.File(path, "r", swmr=True, locking=False)
+            except OSError:
+                raise ResultsFileError(f"{path}: not a readable HDF5 results file ({exc})") from None
     try:
         yield h5
     finally:
