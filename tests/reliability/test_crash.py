@@ -270,7 +270,7 @@ def batch_chain(tmp: Path, technique: str, frames: np.ndarray, rng: random.Rando
         # a random moment of its writing (creating the entry, appending frames, updating the summaries)
         wait_first_write(proc, out, 60)
         remaining = N_FRAMES - len(keys) + 1  # a resumed run has less to write
-        time.sleep(rng.uniform(0.0, 0.9 * writing * remaining / (N_FRAMES + 1)))
+        time.sleep(rng.uniform(0.0, 0.6 * writing * remaining / (N_FRAMES + 1)))
         if kill(proc):
             keys = tally.after_kill(out, ref, keys)
             # half the runs (and always after a kill that found every frame stored: its resume would only
