@@ -4,8 +4,8 @@ Commands run as a user runs them (``python -m xsuite gixrd|xrd|watch`` subproces
 process group, killed with SIGKILL) over small simulated frames (the 197x247 LYC 2 deg sample series as
 TIFF + JSON sidecars). Kills are chained: each run after a kill is the same command again, so it is both
 the resume check of the previous kill and the target of the next one (after half the batch kills, chosen
-at random, and after every kill that found all frames stored, the next run starts afresh instead, so that kills also land while frames are being appended);
-the last run completes. After every kill:
+at random, and after every kill that found all frames stored, the next run starts afresh instead, so that
+kills also land while frames are being appended); the last run completes. After every kill:
 
 * the results file opens with a plain ``h5py.File(path, "r")`` and with ``silx.io.open`` (no h5clear);
 * every frame stored so far is byte-for-byte the frame of an uninterrupted reference run (patterns,
