@@ -17,12 +17,23 @@ How a frame gets in
    frame inside a growing container (an Eiger master/data file during acquisition) is taken when the
    container reports it complete; the file itself keeps growing.
 3. **Reduced**, with retries: a frame that fails to read (partial write, HDF5 file locked mid-flush) is
-   retried with back-off for up to ``give_up_s`` after its file last changed, then reported (file and
-   reason) and skipped. A file that vanished is reported and dropped. Nothing stops the watcher.
+   retried with back-off while its file keeps changing; it is given up only once the file has not changed
+   for ``give_up_s`` (a file that looks whole but stays unreadable: after ``max_attempts`` attempts on the
+   unchanged file), and that is said once (file and reason). A given-up file that changes again is taken
+   up again. A frame the pipeline rejects although its file reads (a configuration error) is reported once
+   and never retried. A file that vanished is reported and dropped. Nothing stops the watcher.
+   A standalone image whose metadata sidecar (``<stem>.json``...) may still come (no sidecar, and no time
+   or monitor in the image) is held for ``sidecar_wait_s`` after the image last changed; if it is then
+   reduced without one and the sidecar arrives later, the frame is reduced again and corrected in place.
 4. **Appended** through the writer (SWMR: a reader such as ``silx view`` or h5web sees the frame at once).
    A failed write (disk full) is reported and retried on the next pass; what is already in the file stays.
 5. **Refitted**: when the queue is empty, tracking/kinetics are re-fitted and the live PNG is redrawn
    (both throttled), so a burst of frames is not slowed down by fits.
+
+6. **Corrected**: frame times come from the metadata, with the series' earliest frame as time origin (as
+   ``xsuite gixrd`` computes them). When a frame arrives late with an earlier time, or a late sidecar
+   changes a frame's time or monitor, the frames already stored are corrected in place; every correction
+   is recorded in the entry's ``corrections`` table, logged once and listed in the report.
 
 Restart: frames whose key is already in the writer (``writer.keys()``) are never reduced again.
 """
@@ -56,6 +67,8 @@ __all__ = [
     "GixrdFolderSource",
     "GixrdReducer",
     "GixrdSink",
+    "Hold",
+    "FrameFailed",
     "render_live_figure",
     "watch_gixrd",
 ]
@@ -186,6 +199,12 @@ class WatchReport:
     figures: int
     observer: str
     elapsed_s: float
+    corrections: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def all_failed(self) -> bool:
+        """True when frames came but not one could be stored (nothing reduced now or earlier)."""
+        return self.processed == 0 and self.resumed == 0 and bool(self.skipped)
 
     @property
     def skipped(self) -> tuple[WatchEvent, ...]:
@@ -212,7 +231,22 @@ class WatchReport:
             "figures": self.figures,
             "observer": self.observer,
             "elapsed_s": self.elapsed_s,
+            "corrections": [dict(c) for c in self.corrections],
         }
+
+
+@dataclass(frozen=True)
+class Hold:
+    """What a source's ``prepare`` gives for a frame to take later without counting an attempt (its
+    metadata sidecar may still come): look again at ``due`` (``time.monotonic()``)."""
+
+    due: float
+    reason: str
+
+
+class FrameFailed(XsuiteError):
+    """A frame whose file reads but which the pipeline rejects (e.g. a configuration that does not fit the
+    data): reported once, never retried."""
 
 
 def _is_disk_full(exc: BaseException) -> bool:
@@ -279,6 +313,7 @@ class _FrameState:
     last_error: str = ""
     first_seen: float = field(default_factory=time.monotonic)
     stat_at_defer: tuple[int, int] | None = None  # (size, mtime_ns) when last deferred
+    stat_at_attempt: tuple[int, int] | None = None  # (size, mtime_ns) at the last failed reduction
 
 
 class _WakeHandler:
@@ -393,6 +428,8 @@ class Watcher:
         self._files: dict[str, _FileState] = {}
         self._frames: dict[str, _FrameState] = {}
         self._given_up: set[str] = set()
+        self._given_up_stat: dict[str, tuple[int, int] | None] = {}
+        self._corrections: list[dict[str, Any]] = []
         self._done: set[str] = set()
         self._events: list[WatchEvent] = []
         self._latencies: list[float] = []
@@ -485,6 +522,9 @@ class Watcher:
                     ready = ready[: max(0, max_frames - processed)]
                 n_new = self._reduce_and_append(ready)
                 n_new += self._retry_unwritten()
+                n_new += self._revisit()
+                if self._sync_times():
+                    dirty_refit = True
                 if self._poll_sink():
                     dirty_update = self.on_update is not None
                 if n_new:
@@ -551,6 +591,7 @@ class Watcher:
             figures=figures,
             observer=self.observer_name,
             elapsed_s=time.monotonic() - t_start,
+            corrections=tuple(self._corrections),
         )
 
     # ---------------------------------------------------------------- steps
@@ -593,6 +634,12 @@ class Watcher:
             log.warning("cannot scan %s right now (%s); retrying", self.folder, exc)
             return [], [now + self.interval_s]
         for cand in cands:
+            if cand.key in self._given_up and not cand.in_container and cand.key not in self._done:
+                st = self._stat(cand.path)
+                if st is not None and st != self._given_up_stat.get(cand.key):
+                    log.info("%s: changed after frame %s was given up; trying it again", cand.path, cand.key)
+                    self._given_up.discard(cand.key)
+                    self._given_up_stat.pop(cand.key, None)
             if cand.key in self._done or cand.key in self._given_up or self._ignored(str(cand.path)):
                 continue
             if any(c.key == cand.key for c, _, _ in self._unwritten):
@@ -663,6 +710,7 @@ class Watcher:
 
     def _give_up(self, cand: Candidate, kind: str, reason: str) -> None:
         self._given_up.add(cand.key)
+        self._given_up_stat[cand.key] = None if cand.in_container else self._stat(cand.path)
         self._frames.pop(cand.key, None)
         self._report(kind, cand, reason)
         reject = getattr(self.sink, "reject", None)
@@ -687,6 +735,12 @@ class Watcher:
                     fst.next_try = now + max(0.1, self.interval_s)
                 return 0
             for key, (cand, reason) in failures.items():
+                if isinstance(reason, Hold):
+                    fst = self._frames.setdefault(cand.key, _FrameState())
+                    fst.next_try = reason.due
+                    fst.stat_at_defer = self._stat(cand.path)
+                    log.debug("%s: frame %s held: %s", cand.path, cand.key, reason.reason)
+                    continue
                 self._reduction_failed(cand, DataFormatError(reason))
             if not ready:
                 return 0
@@ -707,27 +761,108 @@ class Watcher:
                 break  # serial: the rest stays for the next session
         return n
 
+    def _revisit(self) -> int:
+        """Reduce again stored frames whose metadata arrived late (the source's ``revisit(done)``) and let the
+        sink correct them in place (``replace(result) -> corrections``). Returns the number corrected."""
+        revisit = getattr(self.source, "revisit", None)
+        replace = getattr(self.sink, "replace", None)
+        if revisit is None or replace is None:
+            return 0
+        cands = list(revisit(self._done))
+        if not cands:
+            return 0
+        prepare = getattr(self.source, "prepare", None)
+        if prepare is not None:
+            try:
+                cands, failures = prepare(cands, self._done)
+            except (OSError, XsuiteError) as exc:
+                log.warning("cannot re-read the metadata of %d frame(s) (%s); they keep their values",
+                            len(cands), exc)
+                return 0
+            for _, (cand, reason) in failures.items():
+                log.warning("%s: frame %s keeps its first values: %s", cand.path, cand.key,
+                            getattr(reason, "reason", reason))
+        if self._engine is None:
+            from xsuite.parallel import Engine
+
+            self._engine = Engine(self.reducer, workers=self.workers, scheduler=self.scheduler)
+        by_ref = {id(c.ref): c for c in cands}
+        n = 0
+        for ref, result in self._engine.map([c.ref for c in cands]):
+            cand = by_ref[id(ref)]
+            if isinstance(result, Exception):
+                log.warning("%s: frame %s could not be reduced again with its late metadata (%s); it keeps "
+                            "its first values", cand.path, cand.key, result)
+                continue
+            try:
+                self._corrections += list(replace(result) or ())
+                n += 1
+            except (OSError, XsuiteError) as exc:
+                self._report("write_error", cand, f"correcting the frame failed: {exc}")
+        return n
+
+    def _sync_times(self) -> bool:
+        """Bring stored frame times in line with the metadata of every frame seen so far (the source's
+        ``time_updates()``, the sink's ``retime(group, times) -> corrections``). True when some changed."""
+        updates = getattr(self.source, "time_updates", None)
+        retime = getattr(self.sink, "retime", None)
+        if updates is None or retime is None:
+            return False
+        changed = False
+        for group, times in updates().items():
+            try:
+                corr = list(retime(group, times) or ())
+            except (OSError, XsuiteError) as exc:
+                self._report("write_error", None, f"re-basing stored frame times failed: {exc}")
+                continue
+            self._corrections += corr
+            changed = changed or bool(corr)
+        return changed
+
     def _reduction_failed(self, cand: Candidate, exc: Exception) -> None:
         now = time.monotonic()
         fst = self._frames.setdefault(cand.key, _FrameState())
         if isinstance(exc, FileNotFoundError) and not cand.path.exists():
             self._give_up(cand, "vanished", f"the file disappeared while being read ({exc})")
             return
+        if isinstance(exc, FrameFailed):
+            self._give_up(cand, "failed", str(exc))
+            return
         if isinstance(exc, (OSError, DataFormatError, ValueError, KeyError, EOFError)):
-            # perhaps still being written: retry while the file is young, give up on a stable broken file
+            # perhaps still being written: retry while the file changes; give up once it stopped changing
+            st = None if cand.in_container else self._stat(cand.path)
+            if st is not None:
+                p = str(cand.path.absolute())
+                state = self._files.get(p)
+                if state is None or (state.size, state.mtime_ns) != st:
+                    self._files[p] = _FileState(st[0], st[1], now)
+                if fst.stat_at_attempt is not None and st != fst.stat_at_attempt:
+                    fst.attempts = 0  # written to since the last attempt: it is still coming
+                fst.stat_at_attempt = st
             fst.attempts += 1
             age = now - self._last_change(cand) if not cand.in_container else now - fst.first_seen
-            if (fst.attempts >= self.max_attempts and age >= self.settle_s) or age >= self.give_up_s:
-                self._give_up(cand, "skipped", f"cannot be reduced after {fst.attempts} attempt(s): "
-                                               f"{type(exc).__name__}: {exc}")
+            looks_whole = st is not None and st[0] > 0 and fst.attempts >= self.max_attempts \
+                and age >= self.settle_s and self._looks_complete(cand)
+            if looks_whole or age >= self.give_up_s:
+                what = (f"unchanged for {age:.1f} s" if age >= self.give_up_s else "complete but unreadable")
+                self._give_up(cand, "skipped", f"cannot be reduced ({what}, {fst.attempts} attempt(s) on the "
+                                               f"last version): {type(exc).__name__}: {exc}")
             else:
                 fst.last_error = str(exc)
                 fst.next_try = now + min(2.0, 0.05 * 2 ** min(fst.attempts, 6))
                 fst.stat_at_defer = self._stat(cand.path)
-                log.info("%s: frame %s not readable yet (%s); retrying", cand.path, cand.key, exc)
+                log.debug("%s: frame %s not readable yet (%s); retrying", cand.path, cand.key, exc)
             return
         # a genuine processing error on a readable file: report once, do not retry
         self._give_up(cand, "failed", f"{type(exc).__name__}: {exc}")
+
+    def _looks_complete(self, cand: Candidate) -> bool:
+        """The source's format-level check (a file that passes it but fails to reduce is corrupt, not
+        still being written)."""
+        try:
+            return bool(self.source.is_complete(cand))
+        except (OSError, XsuiteError, ValueError):
+            return False
 
     def _append(self, cand: Candidate, result: Any) -> int:
         try:
@@ -854,9 +989,14 @@ class GixrdReducer:
 
     def __call__(self, item: tuple[float, Any]) -> tuple[float, Any]:
         angle, ref = item
-        res = self.reducers[angle](ref)
+        red = self.reducers[angle]
+        res = red(ref)
         if not res.ok:
-            raise DataFormatError(str(res.error))
+            try:
+                red.read(ref)
+            except Exception:  # noqa: BLE001 - unreadable (yet): the watcher retries it
+                raise DataFormatError(str(res.error)) from None
+            raise FrameFailed(str(res.error))  # it reads: the pipeline rejects it, retrying cannot help
         return angle, res
 
 
@@ -881,8 +1021,11 @@ class GixrdFolderSource:
     """
 
     def __init__(self, angles: Sequence[float], *, interval_s: float | None = None, start_time_s: float = 0.0,
-                 exclude: Iterable[str | os.PathLike[str]] = ()) -> None:
+                 exclude: Iterable[str | os.PathLike[str]] = (), sidecar_wait_s: float = 2.0) -> None:
         self.angles = [float(a) for a in angles]
+        self.sidecar_wait_s = float(sidecar_wait_s)
+        self._provisional: dict[str, tuple[float, Path, tuple]] = {}  # reduced without their sidecar
+        self._times: dict[float, dict[str, float]] = {}  # angle -> key -> time_s from the latest metadata
         self.interval_s = interval_s
         self.start_time_s = start_time_s
         self.exclude = {os.path.abspath(p) for p in exclude}
@@ -958,9 +1101,10 @@ class GixrdFolderSource:
         return images.is_frame_complete(cand.path, settle_s=0.0)
 
     def _cached_refs(self, path: str) -> list[Any]:
-        """FrameRefs of one file on its own (absolute timestamps), cached while the file is unchanged."""
+        """FrameRefs of one file on its own (absolute timestamps), cached while the file and its sidecar are
+        unchanged."""
         st = os.stat(path)
-        sig: tuple = (st.st_size, st.st_mtime_ns)
+        sig: tuple = (st.st_size, st.st_mtime_ns, _sidecar_state(Path(path)))
         if path.lower().endswith(_hdf5_extensions()):
             sig = sig + self._h5_sig  # a master's frames live in its data files
         hit = self._file_refs.get(path)
@@ -981,9 +1125,12 @@ class GixrdFolderSource:
 
         per_file = [self._cached_refs(f) for f in files]
         refs = [r for rs in per_file for r in rs]
-        if not refs or any(r.time_source != "metadata" for r in refs):
+        meta = [r for r in refs if r.time_source == "metadata"]
+        if not meta or (len(meta) < len(refs) and self.interval_s):
             return self._discover(sorted(files))
-        origin = min(r.timestamp for r in refs)
+        # frames whose metadata has not come (yet) do not move the others' times: they get their file time on
+        # the same origin, and are corrected when their sidecar arrives
+        origin = min(r.timestamp for r in meta)
         return {r.key: replace(r, time_s=float(r.timestamp - origin)) for r in refs}
 
     def _discover(self, files: Sequence[str]) -> dict[str, Any]:
@@ -1023,7 +1170,8 @@ class GixrdFolderSource:
                         good.add(str(c.path))
                     except (OSError, XsuiteError) as exc:
                         failures[c.key] = (c, f"cannot read frame metadata: {exc}")
-                refs = self._discover(sorted(good)) if good else {}
+                refs = self._series_refs(sorted(good)) if good else {}
+            now = time.time()
             for c in cands:
                 if c.key in failures:
                     continue
@@ -1031,10 +1179,61 @@ class GixrdFolderSource:
                 if ref is None:
                     failures[c.key] = (c, "frame not found in its file")
                     continue
+                if not c.in_container and _lacks_sidecar(ref) and c.key not in done:
+                    age = now - os.stat(c.path).st_mtime
+                    if age < self.sidecar_wait_s:  # its sidecar may still be on its way
+                        failures[c.key] = (c, Hold(time.monotonic() + self.sidecar_wait_s - age,
+                                                   "waiting for the frame's metadata sidecar"))
+                        continue
+                    if c.key not in self._provisional:
+                        log.warning("%s: no metadata sidecar %.1f s after the image; reduced with %s times and "
+                                    "no monitor from it (corrected if the sidecar comes)", c.path,
+                                    self.sidecar_wait_s, ref.time_source)
+                    self._provisional[c.key] = (angle, c.path, c.order)
+                elif not _lacks_sidecar(ref):
+                    self._provisional.pop(c.key, None)
                 taken.add(str(c.path))
                 out.append(Candidate(ref=(angle, ref), key=c.key, path=c.path, in_container=c.in_container,
                                      order=c.order))
+            self._times.setdefault(angle, {}).update({k: float(r.time_s) for k, r in refs.items()})
         return out, failures
+
+    def revisit(self, done: set[str]) -> list[Candidate]:
+        """Stored frames reduced without their metadata sidecar whose sidecar has now arrived (and has not
+        changed for a moment): to be reduced again and corrected."""
+        out = []
+        for key, (angle, path, order) in list(self._provisional.items()):
+            state = _sidecar_state(path)
+            if key in done and state and time.time() - max(m for _, m in state) * 1e-9 >= 0.2:
+                del self._provisional[key]
+                out.append(Candidate(ref=None, key=key, path=path, order=order))
+        return out
+
+    def time_updates(self) -> dict[float, dict[str, float]]:
+        """Per angle, every frame's time as the metadata of all frames seen so far give it (the time origin is
+        the earliest frame's metadata time); the sink corrects stored frames that differ."""
+        out, self._times = self._times, {}
+        return out
+
+
+def _sidecar_state(path: Path) -> tuple:
+    """(name, mtime_ns) of the metadata sidecars present next to an image (what :mod:`xsuite.io.images` reads)."""
+    out = []
+    for ext in (".json", ".yaml", ".yml", ".txt"):
+        for c in (path.with_name(path.name + ext), path.with_suffix(ext)):
+            if c != path:
+                try:
+                    out.append((c.name, os.stat(c).st_mtime_ns))
+                except OSError:
+                    pass
+    return tuple(sorted(set(out)))
+
+
+def _lacks_sidecar(ref: Any) -> bool:
+    """A standalone frame with no sidecar and no time or no monitor of its own (a sidecar would give them)."""
+    meta = getattr(ref, "metadata", None) or {}
+    return not meta.get("sidecar") and (getattr(ref, "time_source", "metadata") != "metadata"
+                                        or getattr(ref, "monitor", None) is None)
 
 
 class GixrdSink:
@@ -1096,6 +1295,26 @@ class GixrdSink:
         self._touched.add(angle)
         self.latest = (angle, res)
 
+    def replace(self, item: tuple[float, Any]) -> list[dict[str, Any]]:
+        """A stored frame reduced again once its late metadata sidecar came: corrected in place (recorded)."""
+        angle, res = item
+        session = self.sessions[angle]
+        self._dirty.add(angle)
+        self._touched.add(angle)
+        if res.key not in session.writer.buffer:
+            session.append(res)
+            return []
+        return session.writer.replace(res, "metadata sidecar arrived after the frame was reduced")
+
+    def retime(self, angle: float, times: Mapping[str, float]) -> list[dict[str, Any]]:
+        """Correct stored frame times to ``times`` (recorded); e.g. an earlier frame arrived late."""
+        out = self.sessions[angle].writer.retime(
+            times, "frame times re-based on the metadata of every frame (earliest frame = time 0)")
+        if out:
+            self._dirty.add(angle)
+            self._touched.add(angle)
+        return out
+
     def note_ref(self, angle: float, ref: Any) -> None:
         """The FrameRef of the frame just appended (the q_ip/q_oop map is made from the last one)."""
         self.sessions[angle].last_good = ref
@@ -1103,7 +1322,8 @@ class GixrdSink:
     def reject(self, cand: Candidate, reason: str) -> None:
         """Record a frame the watcher gave up on in its series' ``rejected`` list."""
         angle = cand.order[0] if cand.order else next(iter(self.sessions))
-        self.sessions[angle].reject(cand.key, reason)
+        # the watcher reported it already (once): recorded without logging it again
+        self.sessions[angle].writer.rejected[str(cand.key)] = str(reason)
         self._dirty.add(angle)
         self._touched.add(angle)
 
@@ -1163,6 +1383,8 @@ class GixrdSink:
                 self._job = None
             for angle, session in self.sessions.items():
                 if angle not in self._touched and angle not in self._dirty:
+                    continue
+                if not session.writer.created:  # no frame stored: nothing to analyse (failures were reported)
                     continue
                 s = session.finish()
                 if s is not None:
@@ -1245,11 +1467,14 @@ def watch_gixrd(
     setups = {a: resolve_setup(FrameSettings(config=config, sample=sample, incidence_angle_deg=a,
                                              config_yaml=config_yaml)) for a in angles}
     reducers = {a: FrameReducer(st) for a, st in setups.items()}
+    for red in reducers.values():
+        red.quiet = True  # the watcher reports each frame's failure once
     reducer = GixrdReducer(reducers)
     sink = GixrdSink(output, setups, reducers)
     watcher_options.setdefault("update_interval_s", 3.0)  # a PNG every few seconds at most
     exclude = [output] + ([live_figure] if live_figure else [])
-    source = GixrdFolderSource(angles, interval_s=gi.interval_s, start_time_s=gi.start_time_s, exclude=exclude)
+    source = GixrdFolderSource(angles, interval_s=gi.interval_s, start_time_s=gi.start_time_s, exclude=exclude,
+                               sidecar_wait_s=watcher_options.pop("sidecar_wait_s", 2.0))
     on_update = None
     if live_figure is not None:
         target = Path(live_figure)

@@ -28,7 +28,7 @@ import click
 
 from xsuite.commands.common import config_option, emit_json, json_option, load_config_for, output_option, \
     workers_options
-from xsuite.errors import ConfigError
+from xsuite.errors import ConfigError, DataFormatError
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,9 @@ log = logging.getLogger(__name__)
               metavar="S", help="A file not seen being closed is taken once unchanged this long.")
 @click.option("--give-up", "give_up_s", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               metavar="S", help="An unreadable frame is reported and skipped this long after its file last changed.")
+@click.option("--sidecar-wait", "sidecar_wait_s", type=click.FloatRange(min=0.0), default=2.0, show_default=True,
+              metavar="S", help="GIXRD: an image with no metadata sidecar (and no time/monitor of its own) is held "
+                                "this long for its sidecar; if it comes later the frame is corrected.")
 @click.option("--refit-interval", "refit_interval_s", type=click.FloatRange(min=0.0), default=5.0,
               show_default=True, metavar="S", help="Minimum time between two tracking/kinetics re-fits.")
 @click.option("--live-figure", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -69,7 +72,8 @@ log = logging.getLogger(__name__)
 @workers_options
 @json_option
 def command(folder: Path, config_path: Path | None, output: Path, sample: str | None, angles: tuple[float, ...],
-            poll: bool, interval_s: float, settle_s: float, give_up_s: float, refit_interval_s: float,
+            poll: bool, interval_s: float, settle_s: float, give_up_s: float, sidecar_wait_s: float,
+            refit_interval_s: float,
             live_figure: Path | None, idle_exit_s: float | None, timeout_s: float | None, serve: bool,
             serve_host: str, serve_port: int, workers: int, scheduler: str | None, as_json: bool) -> None:
     """Watch FOLDER and process each new file (GIXRD frame, XANES scan, µXRF map) as soon as it is complete."""
@@ -98,7 +102,7 @@ def command(folder: Path, config_path: Path | None, output: Path, sample: str | 
         watcher = watch_gixrd(
             folder, cfg.diffraction, output, sample=sample or cfg.sample,
             incidence_angles_deg=list(angles) or None, config_yaml=config_text(config_path),
-            live_figure=live_figure, **options)
+            live_figure=live_figure, sidecar_wait_s=sidecar_wait_s, **options)
     previous = _install_stop_handlers(watcher)
     click.echo(f"watching {folder} -> {output} (Ctrl-C to stop)", err=True)
     live_url = None
@@ -109,10 +113,11 @@ def command(folder: Path, config_path: Path | None, output: Path, sample: str | 
             report = watcher.run(idle_exit_s=idle_exit_s, timeout_s=timeout_s)
     finally:
         _restore_handlers(previous)
-    for ev in report.events:
-        click.echo(f"{ev.kind}: {ev.path or folder} {ev.key}: {ev.reason}", err=True)
-    click.echo(f"{report.processed} frame(s) reduced ({report.resumed} already stored), "
-               f"{len(report.skipped)} skipped; results in {output}", err=True)
+    # each frame's failure was logged once when it happened: not repeated here
+    n_corr = len(report.corrections)
+    if not report.all_failed:
+        click.echo(f"{report.processed} frame(s) reduced ({report.resumed} already stored), "
+                   f"{len(report.skipped)} skipped, {n_corr} correction(s); results in {output}", err=True)
     if as_json:
         doc: dict[str, Any] = {"output": str(output), "folder": str(folder), **report.to_dict()}
         if serve:
@@ -120,6 +125,10 @@ def command(folder: Path, config_path: Path | None, output: Path, sample: str | 
         doc["series"] = [s.to_dict() if hasattr(s, "to_dict") else s
                          for _, s in sorted(watcher.sink.summaries.items())]
         emit_json(doc)
+    if report.all_failed:
+        first = report.skipped[0]
+        raise DataFormatError(f"{folder}: every frame failed ({len(report.skipped)} of {len(report.skipped)}), "
+                              f"nothing stored in {output}; first: {first.key}: {first.reason}")
 
 
 def _live_view(serve: bool, output: Path, host: str, port: int) -> Any:

@@ -20,8 +20,16 @@ Structure (entries, NXdata, collections, appendable series) is written in a
 so a crash at any moment leaves either the old or the new file. Frame-by-frame appends go through
 :meth:`ResultsStore.appender`, which opens the file in HDF5 SWMR mode (single writer, multiple readers):
 readers can open the file while it grows, and a writer killed mid-append leaves a readable file with every
-earlier frame intact (the next writer recovers the file's consistency flags automatically). Appends are
-keyed: a key already present is skipped, so re-running on the same inputs never duplicates results.
+earlier frame intact. HDF5 marks a file open for (SWMR) writing in its superblock, and a plain
+``h5py.File(path, "r")`` (silx, users' scripts) refuses such a file until ``h5clear`` runs; the appender
+therefore clears that mark again right after opening and after every flush (:func:`clear_write_flags`, what
+``h5clear -s`` does), so at every append boundary the file on disk is an ordinary, consistent HDF5 file, and
+a writer killed at any point leaves a file anything can open. (A kill inside HDF5's own flush can leave the
+mark set; the next writer clears it, and so does :meth:`ResultsStore.recover`.) Appends are keyed: a key
+already present is skipped, so re-running on the same inputs never duplicates results.
+
+Lock and temporary files next to the results file are created exclusively (``O_EXCL``, ``O_NOFOLLOW``,
+``tempfile.mkstemp`` names): a planted file or symbolic link of a predictable name is never followed.
 
 Reading
 -------
@@ -39,6 +47,9 @@ import json
 import logging
 import os
 import shutil
+import stat
+import struct
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +82,8 @@ __all__ = [
     "open_for_reading",
     "is_link_view",
     "ROOT_DEFAULT_ORDER",
+    "clear_write_flags",
+    "writer_active",
 ]
 
 LIBVER = ("v110", "latest")
@@ -635,6 +648,23 @@ class Transaction:
         self._touched.append(ename)
         return EntryWriter(self, grp)
 
+    def create_table(self, entry: str, name: str, columns: Sequence[Column], nx_class: str = "NXcollection",
+                     attrs: Mapping[str, Any] | None = None) -> str:
+        """Create (if missing) a group of appendable 1-D columns in an existing entry, filled later with
+        :meth:`Appender.extend` (e.g. a log of corrections). An existing group is kept as it is."""
+        ename = safe_name(entry)
+        if ename not in self.h5:
+            raise ResultsFileError(f"{self.path}: no entry {ename} for table {name}")
+        grp = self.h5[ename]
+        if name in grp:
+            return grp[name].name
+        tab = grp.create_group(name)
+        tab.attrs["NX_class"] = nx_class
+        for col in columns:
+            _create_appendable(tab, col)
+        _set_attrs(tab, attrs)
+        return tab.name
+
     def delete_entry(self, name: str) -> None:
         """Remove an entry (e.g. before recomputing it from scratch)."""
         name = safe_name(name)
@@ -749,6 +779,35 @@ class SeriesAppender:
         return True
 
 
+    def row_of(self, key: str) -> int | None:
+        """Row index of a stored frame (None when ``key`` is not stored)."""
+        key_b = _to_bytes(key, KEY_DTYPE)
+        hits = np.flatnonzero(self.group["frame_key"][()] == key_b)
+        return int(hits[0]) if hits.size else None
+
+    def overwrite(self, key: str, values: Mapping[str, Any]) -> bool:
+        """Give a stored frame new values in place (e.g. its time re-based, or its monitor normalisation
+        once a late metadata sidecar arrived); returns False when ``key`` is not stored. Columns not in
+        ``values`` keep their values."""
+        row = self.row_of(key)
+        if row is None:
+            return False
+        unknown = set(values) - set(self._columns) | ({"frame_key"} & set(values))
+        if unknown:
+            raise ResultsFileError(f"series {self.group.name}: cannot overwrite column(s) {sorted(unknown)}")
+        try:
+            for col, val in values.items():
+                ds = self.group[col]
+                if ds.dtype.kind == "S":
+                    val = _to_bytes(str(val), ds.dtype.str.lstrip("|<>"))
+                ds[row] = val
+            self._appender.flush()
+        except OSError as exc:
+            raise ResultsFileError(f"{self._appender.path}: overwriting frame {key!r} failed ({_os_reason(exc)})") \
+                from None
+        return True
+
+
 def _trim_incomplete_rows(h5: Any) -> None:
     """Drop trailing rows without a frame key (a writer stopped in the middle of an append)."""
     import h5py
@@ -777,9 +836,10 @@ def _h5dataset() -> type:
 class Appender:
     """SWMR-mode writer for frame-by-frame appends (see :meth:`ResultsStore.appender`)."""
 
-    def __init__(self, path: Path, h5: Any) -> None:
+    def __init__(self, path: Path, h5: Any, flags_fd: int | None = None) -> None:
         self.path = path
         self.h5 = h5
+        self._flags_fd = flags_fd
         self._series: dict[tuple[str, str], SeriesAppender] = {}
 
     def series(self, entry: str, name: str) -> SeriesAppender:
@@ -859,13 +919,38 @@ class Appender:
             ds.resize(n + arr.shape[0], axis=0)
             ds[n:] = arr
 
+    def drop_rows_not_in(self, group: str, keys: set[str] | frozenset[str]) -> int:
+        """Drop the trailing rows of a keyed table (``frame_key`` column) whose frame is not in ``keys``:
+        rows a writer killed between a frame's table rows and its pattern row left behind (the frame is
+        reduced again on resume, so they would be duplicated). Returns the number of rows dropped."""
+        grp = self.h5[group]
+        if "frame_key" not in grp:
+            return 0
+        stored = [_decode(k) for k in grp["frame_key"][()]]
+        n = len(stored)
+        while n and stored[n - 1] not in keys:
+            n -= 1
+        if n == len(stored):
+            return 0
+        log.warning("%s: dropping %d row(s) of frames whose append was interrupted", grp.name, len(stored) - n)
+        for name, ds in grp.items():
+            if isinstance(ds, _h5dataset()) and ds.maxshape and ds.maxshape[0] is None and ds.shape[0] > n:
+                ds.resize(n, axis=0)
+        self.flush()
+        return len(stored) - n
+
     def add_inputs(self, entry: str, inputs: Sequence[str | Path]) -> None:
         """Record more input files (size + SHA-256) in the entry's provenance."""
         _add_inputs(self.h5[f"{safe_name(entry)}/process/input_files"], inputs)
         self.flush()
 
     def flush(self) -> None:
+        """Write everything to disk, then clear the superblock's write flags (HDF5 sets them again at each
+        flush), so that the file on disk opens with a plain ``h5py.File(path, "r")`` at every append
+        boundary, even if this process is killed right after."""
         self.h5.flush()
+        if self._flags_fd is not None:
+            clear_write_flags(self._flags_fd)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -895,7 +980,7 @@ class ResultsStore:
     def _lock(self) -> Iterator[None]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self.path.with_name(f".{self.path.name}.lock")
-        with open(lock_path, "a+") as fh:
+        with os.fdopen(_open_lock_file(lock_path), "r+") as fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -909,13 +994,29 @@ class ResultsStore:
     def _cleanup_temporaries(self) -> None:
         for tmp in self.path.parent.glob(f".{self.path.name}.tmp-*"):
             with contextlib.suppress(OSError):
-                tmp.unlink()
+                if tmp.is_file() and not tmp.is_symlink():
+                    tmp.unlink()
+
+    def needs_recovery(self) -> bool:
+        """True when the file exists but is still marked "open for write" by a writer that was killed (and no
+        writer of ours holds it now)."""
+        import h5py
+
+        if not self.path.is_file():
+            return False
+        try:
+            with h5py.File(self.path, "r", locking=False):
+                return False
+        except OSError as exc:
+            return "already open for write" in str(exc) or "consistency flags" in str(exc)
 
     def recover(self) -> bool:
         """Make a file left by a killed SWMR writer openable again; returns True if work was done.
 
-        The file's data is intact (SWMR guarantees it) but its consistency flags still say "open for
-        writing". The content is copied into a fresh file that replaces the old one atomically.
+        The file's data is intact (SWMR guarantees it) but its consistency flags may still say "open for
+        writing" (a writer killed inside an HDF5 flush): they are cleared in place, as ``h5clear -s`` does.
+        Only when that is not possible is the content copied into a fresh file that replaces the old one
+        atomically.
         """
         import h5py
 
@@ -927,8 +1028,12 @@ class ResultsStore:
         except OSError as exc:
             if "already open for write" not in str(exc) and "consistency flags" not in str(exc):
                 raise ResultsFileError(f"{self.path}: cannot open results file ({exc})") from None
-        log.warning("%s was left open by a writer that stopped; recovering its consistent content", self.path)
-        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        log.warning("%s was left open by a writer that stopped; clearing its write flags", self.path)
+        with contextlib.suppress(OSError):
+            if clear_write_flags(self.path):
+                with contextlib.suppress(OSError), h5py.File(self.path, "r", locking=False):
+                    return True
+        tmp = _temp_path(self.path)
         with h5py.File(self.path, "r", swmr=True) as src, h5py.File(tmp, "w", libver=LIBVER) as dst:
             for k, v in src.attrs.items():
                 dst.attrs[k] = v
@@ -949,7 +1054,7 @@ class ResultsStore:
         with self._lock():
             self._cleanup_temporaries()
             self.recover()
-            tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+            tmp = _temp_path(self.path)
             try:
                 if self.path.exists():
                     shutil.copyfile(self.path, tmp)
@@ -990,18 +1095,132 @@ class ResultsStore:
             try:
                 # locking=False: a reader holding the file (silx view) must never block the writer;
                 # one writer at a time is guaranteed by our own lock file, consistency by SWMR.
-                h5 = h5py.File(self.path, "a", libver=LIBVER, locking=False)
-                _trim_incomplete_rows(h5)
-                h5.swmr_mode = True
+                fd = os.open(self.path, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
             except OSError as exc:
                 raise ResultsFileError(f"{self.path}: cannot append to results file ({_os_reason(exc)})") from None
             try:
-                yield Appender(self.path, h5)
+                # HDF5 marks the file "open for write" at each of these steps: cleared again at once, so the
+                # window in which a kill leaves a file plain readers refuse is the HDF5 call itself
+                h5 = h5py.File(self.path, "a", libver=LIBVER, locking=False)
+                clear_write_flags(fd)
+                h5.swmr_mode = True
+                clear_write_flags(fd)
+                ap = Appender(self.path, h5, flags_fd=fd)
+                _trim_incomplete_rows(h5)
+                ap.flush()
+            except OSError as exc:
+                os.close(fd)
+                raise ResultsFileError(f"{self.path}: cannot append to results file ({_os_reason(exc)})") from None
+            try:
+                yield ap
             finally:
                 try:
                     h5.close()
+                    os.close(fd)
                 except Exception as exc:  # pragma: no cover - close errors are rare (disk full)
                     raise ResultsFileError(f"{self.path}: closing after append failed ({exc})") from None
+
+
+# ----------------------------------------------------------------------------------------------
+# superblock write-access flags (what `h5clear -s` clears)
+# ----------------------------------------------------------------------------------------------
+_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_M32 = 0xFFFFFFFF
+
+
+def _rot(x: int, k: int) -> int:
+    return ((x << k) | (x >> (32 - k))) & _M32
+
+
+def _lookup3(data: bytes, initval: int = 0) -> int:
+    """Bob Jenkins' lookup3 ``hashlittle``: the checksum HDF5 puts on its superblock (H5_checksum_lookup3)."""
+    n = len(data)
+    a = b = c = (0xDEADBEEF + n + initval) & _M32
+    k = 0
+    while n > 12:
+        a = (a + int.from_bytes(data[k:k + 4], "little")) & _M32
+        b = (b + int.from_bytes(data[k + 4:k + 8], "little")) & _M32
+        c = (c + int.from_bytes(data[k + 8:k + 12], "little")) & _M32
+        a = (a - c) & _M32; a ^= _rot(c, 4); c = (c + b) & _M32  # noqa: E702
+        b = (b - a) & _M32; b ^= _rot(a, 6); a = (a + c) & _M32  # noqa: E702
+        c = (c - b) & _M32; c ^= _rot(b, 8); b = (b + a) & _M32  # noqa: E702
+        a = (a - c) & _M32; a ^= _rot(c, 16); c = (c + b) & _M32  # noqa: E702
+        b = (b - a) & _M32; b ^= _rot(a, 19); a = (a + c) & _M32  # noqa: E702
+        c = (c - b) & _M32; c ^= _rot(b, 4); b = (b + a) & _M32  # noqa: E702
+        n -= 12
+        k += 12
+    if n == 0:
+        return c
+    tail = data[k:k + n] + bytes(12 - n)
+    a = (a + int.from_bytes(tail[0:4], "little")) & _M32
+    b = (b + int.from_bytes(tail[4:8], "little")) & _M32
+    c = (c + int.from_bytes(tail[8:12], "little")) & _M32
+    for x, y, r in (("c", "b", 14), ("a", "c", 11), ("b", "a", 25), ("c", "b", 16), ("a", "c", 4),
+                    ("b", "a", 14), ("c", "b", 24)):
+        v = {"a": a, "b": b, "c": c}
+        v[x] = ((v[x] ^ v[y]) - _rot(v[y], r)) & _M32
+        a, b, c = v["a"], v["b"], v["c"]
+    return c
+
+
+def clear_write_flags(target: str | Path | int) -> bool:
+    """Clear the "open for writing" flags of an HDF5 file's version-3 superblock (``h5clear -s``).
+
+    HDF5 sets them when a writer opens the file (and again at each flush) and clears them on close; while
+    set, any non-SWMR open fails with "file is already open for write". Clearing them while a SWMR writer
+    is active is safe: the library never reads them back, and the data on disk is consistent at every
+    flush. Only a superblock whose checksum verifies is rewritten (in place, 1 byte + checksum).
+
+    Parameters
+    ----------
+    target : path or int
+        The file, or a file descriptor open for reading and writing.
+
+    Returns
+    -------
+    bool
+        True when flags were set and are now cleared.
+    """
+    fd = target if isinstance(target, int) else os.open(target, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        sb = bytearray(os.pread(fd, 48, 0))
+        # signature(8) version(1) sizeof_offsets(1) sizeof_lengths(1) flags(1) 4 addresses, checksum(4)
+        if len(sb) < 12 or bytes(sb[:8]) != _SIGNATURE or sb[8] != 3 or sb[11] == 0:
+            return False
+        end = 12 + 4 * sb[9]
+        if len(sb) < end + 4 or struct.unpack("<I", bytes(sb[end:end + 4]))[0] != _lookup3(bytes(sb[:end])):
+            return False
+        sb[11] = 0
+        sb[end:end + 4] = struct.pack("<I", _lookup3(bytes(sb[:end])))
+        os.pwrite(fd, bytes(sb[:end + 4]), 0)
+        return True
+    finally:
+        if not isinstance(target, int):
+            os.close(fd)
+
+
+def _temp_path(path: Path, kind: str = "tmp") -> Path:
+    """A new, exclusively created, unpredictably named hidden file next to ``path`` (``.<name>.tmp-XXXX``)."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{kind}-", suffix=".h5")
+    os.close(fd)
+    return Path(name)
+
+
+def _open_lock_file(lock_path: Path) -> int:
+    """Open (creating it exclusively if absent) the writer lock file, never through a symbolic link."""
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | nofollow, 0o600)
+    except FileExistsError:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | nofollow)
+        except OSError as exc:
+            raise ResultsFileError(f"{lock_path}: cannot open the writer lock file ({exc}); remove it") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+        os.close(fd)
+        raise ResultsFileError(f"{lock_path}: the writer lock file is not a plain file; remove it")
+    return fd
 
 
 def _os_reason(exc: OSError) -> str:
@@ -1118,21 +1337,47 @@ class Results:
         return [e for e in self.entries.values() if e.kind == kind]
 
 
+def writer_active(path: str | Path) -> bool:
+    """True while an xsuite writer (transaction or appender) holds the lock of results file ``path``
+    (probed with a non-blocking shared ``flock`` on ``.<name>.lock``; the lock file is never created here)."""
+    lock_path = Path(path).with_name(f".{Path(path).name}.lock")
+    try:
+        fd = os.open(lock_path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def open_for_reading(path: str | Path) -> Iterator[Any]:
-    """Open a results file read-only, in SWMR mode if a writer currently has it open."""
+    """Open a results file read-only; in SWMR mode while an xsuite writer holds it (the appender keeps the
+    file's "open for write" mark cleared between appends, so a plain open would succeed but might read a
+    state being flushed), or when a writer that stopped left the mark set."""
     import h5py
 
     path = Path(path)
     if not path.is_file():
         raise ResultsFileError(f"{path}: results file not found")
-    try:
-        h5 = h5py.File(path, "r", locking=False)
-    except OSError as exc:
-        try:
+    h5 = None
+    if writer_active(path):
+        with contextlib.suppress(OSError):
             h5 = h5py.File(path, "r", swmr=True, locking=False)
-        except OSError:
-            raise ResultsFileError(f"{path}: not a readable HDF5 results file ({exc})") from None
+    if h5 is None:
+        try:
+            h5 = h5py.File(path, "r", locking=False)
+        except OSError as exc:
+            try:
+                h5 = h5py.File(path, "r", swmr=True, locking=False)
+            except OSError:
+                raise ResultsFileError(f"{path}: not a readable HDF5 results file ({exc})") from None
     try:
         yield h5
     finally:

@@ -144,10 +144,12 @@ class FrameReducer:
         self._hashed: dict[tuple[str, int, int], Any] = {}
         self._warm = False
         self._lock = threading.Lock()  # frames may be reduced on two threads (xsuite.parallel.map_ordered)
+        #: log rejections at DEBUG only (the watcher retries frames and reports each failure once itself)
+        self.quiet = False
 
     def __getstate__(self) -> dict[str, Any]:
         return {"setup": self.setup, "peak_search": self.peak_search, "_integ": None, "_hashed": {},
-                "_warm": False}
+                "_warm": False, "quiet": self.quiet}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -228,7 +230,8 @@ class FrameReducer:
                 peaks = tuple(self.peak_search(pat.q_inv_angstrom, pat.intensity, pat.sigma, pat.correlation))
         except (XsuiteError, OSError) as exc:
             reason = error_reason(exc)
-            log.warning("frame %s rejected: %s", ref_key(ref), reason)
+            log.log(logging.DEBUG if getattr(self, "quiet", False) else logging.WARNING,
+                    "frame %s rejected: %s", ref_key(ref), reason)
             return FrameResult.failed(ref, reason)
         corr = pat.correlation  # the same array for every frame (no copy in this process)
         t = getattr(ref, "time_s", 0.0)

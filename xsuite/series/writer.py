@@ -40,6 +40,9 @@ class ResultsFile:
         self.store = ResultsStore(self.path)
         self._cm: Any = None
         self._ap: Any = None
+        if self.store.needs_recovery():  # a writer killed inside an HDF5 flush left the "open for write" mark
+            with self.store._lock():
+                self.store.recover()
 
     def appender(self) -> Any:
         """The open SWMR appender (opened on first use)."""
@@ -121,6 +124,28 @@ class FrameBuffer:
     def __len__(self) -> int:
         return len(self.keys)
 
+    def index(self, key: str) -> int:
+        """Position of a frame (its row in the file: frames are appended in this order)."""
+        return self.keys.index(key)
+
+    def retime(self, i: int, time_s: float) -> None:
+        """Give frame ``i`` a corrected time."""
+        self.time_s[i] = float(time_s)
+
+    def replace(self, i: int, time_s: float, intensity: np.ndarray, sigma: np.ndarray, monitor: float) -> None:
+        """Replace frame ``i`` by a corrected reduction (running sums kept right)."""
+        y, e = np.asarray(intensity, dtype=float), np.asarray(sigma, dtype=float)
+        if not self.keep_frames:
+            raise ValueError("this buffer keeps running sums only (keep_frames=False): cannot replace a frame")
+        oy, oe = self.intensity[i], self.sigma[i]
+        ok_old = np.isfinite(oy) & np.isfinite(oe)
+        ok = np.isfinite(y) & np.isfinite(e)
+        self._sum += np.where(ok, y, 0.0) - np.where(ok_old, oy, 0.0)
+        self._var += np.where(ok, e * e, 0.0) - np.where(ok_old, oe * oe, 0.0)
+        self._count += ok.astype(float) - ok_old
+        self.time_s[i], self.monitor[i] = float(time_s), float(monitor)
+        self.intensity[i], self.sigma[i] = y, e
+
     def __contains__(self, key: str) -> bool:
         return key in self._keyset
 
@@ -173,6 +198,7 @@ class SeriesWriter:
         self._stored_rejected: dict[str, str] = {}
         self._inputs_recorded: set[str] = set()
         self._pending_inputs: list[str] = []
+        self._tables_checked: set[str] = set()
         self.created = self.file.has(f"{entry}/patterns")
         if self.created:
             self._resume()
@@ -218,6 +244,9 @@ class SeriesWriter:
                                   f"{self.entry} in {self.file.path} has {self.q.size}")
         ap = self.file.appender()
         for group, rows in (self._frame_rows(result) if self._frame_rows else {}).items():
+            if group not in self._tables_checked:  # rows of a frame whose append a kill interrupted
+                ap.drop_rows_not_in(f"{self.entry}/{group}", self.buffer._keyset)
+                self._tables_checked.add(group)
             ap.extend(f"{self.entry}/{group}", rows)
         from xsuite.io.layout_diffraction import pattern_row
 
@@ -226,6 +255,86 @@ class SeriesWriter:
         self.rejected.pop(result.key, None)
         self._note_inputs(result)
         return True
+
+    # -- corrections of stored frames -------------------------------------------------------------------------
+    def retime(self, times: Mapping[str, float], reason: str) -> list[dict[str, Any]]:
+        """Correct the stored ``time_s`` of frames (e.g. the time origin moved to a frame that arrived late):
+        ``{key: new time}``; frames not stored or already right are left alone. Each change is written in
+        place and recorded in the entry's ``corrections`` table; returns the corrections made."""
+        changes = []
+        for key, new in times.items():
+            if key not in self.buffer:
+                continue
+            i = self.buffer.index(key)
+            old = self.buffer.time_s[i]
+            if not (np.isfinite(new) and abs(old - float(new)) > 1e-9 * max(1.0, abs(float(new)))):
+                continue
+            changes.append((key, i, old, float(new)))
+        if not changes:
+            return []
+        series = self.file.appender().series(self.entry, "patterns")
+        out = []
+        for key, i, old, new in changes:
+            series.overwrite(key, {"time_s": new})
+            self.buffer.retime(i, new)
+            out.append(self._correction(key, "time_s", old, new, reason))
+        self._record(out)
+        return out
+
+    def replace(self, result: Any, reason: str) -> list[dict[str, Any]]:
+        """Store a corrected reduction of a frame already stored (its metadata sidecar came after it was
+        reduced): time, monitor and the monitor-normalised pattern are overwritten in place and recorded.
+        A frame not stored yet (e.g. rejected meanwhile) is appended instead."""
+        if not result.ok or result.key not in self.buffer:
+            self.append(result)
+            return []
+        from xsuite.io.layout_diffraction import pattern_row
+
+        i = self.buffer.index(result.key)
+        old_t, old_m = self.buffer.time_s[i], self.buffer.monitor[i]
+        self.file.appender().series(self.entry, "patterns").overwrite(result.key, pattern_row(result))
+        self.buffer.replace(i, result.time_s, result.intensity, result.sigma, result.monitor)
+        out = []
+        if abs(old_t - result.time_s) > 1e-9 * max(1.0, abs(result.time_s)):
+            out.append(self._correction(result.key, "time_s", old_t, result.time_s, reason))
+        if abs(old_m - result.monitor) > 1e-12 * max(1.0, abs(result.monitor)):
+            out.append(self._correction(result.key, "monitor", old_m, result.monitor, reason))
+        if not out:
+            out.append(self._correction(result.key, "intensity", np.nan, np.nan, reason))
+        self._record(out)
+        return out
+
+    def _correction(self, key: str, quantity: str, old: float, new: float, reason: str) -> dict[str, Any]:
+        return {"entry": self.entry, "frame_key": key, "quantity": quantity, "old_value": float(old),
+                "new_value": float(new), "reason": reason}
+
+    def _record(self, corrections: Sequence[Mapping[str, Any]]) -> None:
+        """Append corrections to ``<entry>/corrections`` (created on the first one)."""
+        from xsuite.io.nexus import Column, _now
+
+        if not corrections:
+            return
+        path = f"{self.entry}/corrections"
+        if not self.file.has(path):
+            with self.file.transaction() as tx:
+                tx.create_table(self.entry, "corrections", [
+                    Column("frame_key", (), "", "corrected frame", "S255"),
+                    Column("quantity", (), "", "corrected column of patterns", "S32"),
+                    Column("old_value", (), "", "value before the correction"),
+                    Column("new_value", (), "", "value after the correction"),
+                    Column("reason", (), "", "why it was corrected", "S255"),
+                    Column("when", (), "", "time of the correction", "S32"),
+                ], attrs={"description": "stored frames corrected after they were first written"})
+        now = _now()
+        rows = {"frame_key": [c["frame_key"] for c in corrections], "quantity": [c["quantity"] for c in corrections],
+                "old_value": [c["old_value"] for c in corrections], "new_value": [c["new_value"] for c in corrections],
+                "reason": [c["reason"] for c in corrections], "when": [now] * len(corrections)}
+        ap = self.file.appender()
+        ap.extend(path, rows)
+        ap.flush()
+        for c in corrections:
+            log.warning("%s: frame %s: %s corrected %.6g -> %.6g (%s)", self.entry, c["frame_key"], c["quantity"],
+                        c["old_value"], c["new_value"], c["reason"])
 
     def reject(self, key: str, reason: Optional[str]) -> None:
         """Record a frame given up on, with its one-line reason (stored at the next summary update)."""
