@@ -36,6 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from xsuite.errors import DataFormatError, InputNotFoundError
+from xsuite.io.hdf5_input import open_input
 
 __all__ = [
     "Scan",
@@ -442,7 +443,7 @@ def _read_hdf5(p: Path, inner: str) -> Scan:
     import h5py
 
     try:
-        with h5py.File(p, "r") as h5:
+        with open_input(p) as h5:
             if inner not in h5:
                 raise DataFormatError(f"{p}: no group `{inner}` in HDF5 file")
             grp = h5[inner]
@@ -832,7 +833,7 @@ def read_stack(path: str | Path) -> Stack:
         import h5py
 
         try:
-            with h5py.File(p, "r") as h5:
+            with open_input(p) as h5:
                 obj = h5[inner or "/"] if (inner or "/") in h5 else None
                 if obj is None:
                     raise DataFormatError(f"{p}: no `{inner}` in the HDF5 file")
