@@ -151,6 +151,8 @@ def _configure_logging(level: int) -> _HeldWarnings:
     logging.getLogger("xsuite").setLevel(level)
     for noisy in ("pyFAI", "fabio", "silx", "larch", "matplotlib", "distributed", "h5py"):
         logging.getLogger(noisy).setLevel(logging.ERROR if level > logging.DEBUG else logging.INFO)
+    # tifffile logs every bad tag of a corrupt file at ERROR; the reader's one-line error says it once
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL if level > logging.DEBUG else logging.INFO)
     return handler
 
 

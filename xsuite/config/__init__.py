@@ -144,7 +144,8 @@ def load_config(path: str | Path) -> BeamlineConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path.name}:{where} is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise ConfigError(f"{path.name}:{where} is not valid YAML ({problem})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path.name}: expected a mapping of keys at the top level; got {type(data).__name__}")
     data.pop("source_path", None)

@@ -106,7 +106,7 @@ from typing import Any
 
 import numpy as np
 
-from xsuite.errors import DataFormatError, InputNotFoundError
+from xsuite.errors import DataFormatError, InputNotFoundError, XsuiteError
 
 logger = logging.getLogger(__name__)
 
@@ -871,7 +871,13 @@ def _open_stack(path: Path, dataset: str | None) -> _Hdf5Stack | _LambdaStack:
         acq = lambda_acquisition(path)
         if acq is not None:
             return _LambdaStack(path, acq)
-    return _Hdf5Stack(path, dataset)
+    try:
+        return _Hdf5Stack(path, dataset)
+    except (RuntimeError, SystemError, OSError, KeyError, ValueError, TypeError) as exc:
+        if isinstance(exc, XsuiteError):
+            raise
+        # a corrupt object header / attribute: h5py raises assorted errors from deep inside HDF5
+        raise DataFormatError(f"HDF5 file {path} is corrupt: {_one_line(exc)}") from None
 
 
 def _attr_str(v: Any) -> str:
@@ -1228,8 +1234,10 @@ def _check_cbf(path: Path) -> None:
             data = fh.read()
     except OSError as exc:
         raise DataFormatError(f"cannot read image file {path}: {_one_line(exc)}") from None
-    if _CBF_STARTER not in data:
-        raise DataFormatError(f"CBF file {path}: no binary image section (header only or truncated; "
+    # fabio reads until it finds both (a loop without an end-of-file test): check them first
+    section = data.find(b"--CIF-BINARY-FORMAT-SECTION--", 0, 16 * 512)
+    if section < 0 or data.find(_CBF_STARTER, section) < 0:
+        raise DataFormatError(f"CBF file {path}: no binary image section (header only, truncated or corrupt; "
                               f"{len(data)} bytes)")
 
 
