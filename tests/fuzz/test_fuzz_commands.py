@@ -81,7 +81,7 @@ def work():
     rng = np.random.default_rng(SEED)
     e = np.linspace(16950, 17200, 60)
     mu = 0.2 + 1 / (1 + np.exp(-(e - 17038) / 3))
-    stack = (1000 * np.exp(-mu))[:, None, None] * (1 + 0.002 * rng.standard_normal((60, 6, 6)))
+    stack = mu[:, None, None] * (1 + 0.002 * rng.standard_normal((60, 6, 6)))  # optical density
     import tifffile
 
     tifffile.imwrite(d / "stack.tif", stack.astype(np.float32))
@@ -126,7 +126,8 @@ def test_commands_on_mutated_inputs(work):
         stack = p if not text else work / "stack.tif"
         energies = p if text else work / "energies.txt"
         plan.append(("xanes-map", how, ["xanes-map", str(stack), "--energies", str(energies), "--element", "Y",
-                                        "-o", out, "--json"]))
+                                        "--standard", f"Y0={S / 'xanes' / 'Y0_foil.dat'}",
+                                        "--standard", f"Y3={S / 'xanes' / 'Y3_LYC.dat'}", "-o", out, "--json"]))
         how, p = _mutant(S / "xrf" / "LYC_Cl.tif", d, rng, False)
         plan.append(("xrf", how, ["xrf", "--map", f"Cl={p}", "--map", f"Y={S / 'xrf' / 'LYC_Y.npy'}",
                                   "--pixel-size", "1", "-o", out, "--json"]))
