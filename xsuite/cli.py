@@ -181,7 +181,12 @@ def main(argv: list[str] | None = None) -> Any:
             finally:
                 common._JSON_STREAM.pop()
         return cli.main(args=args, prog_name="xsuite", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, EOFError) and not debug:  # click turns any EOFError into Abort; no
+            # command reads stdin, so it is a reader's bug, not Ctrl-D (issue 17: an empty .npy exited 130)
+            click.echo(f"xsuite: unexpected error: EOFError: {_one_line(exc.__cause__)} (run with --debug for "
+                       "the traceback)", err=True)
+            sys.exit(1)
         click.echo("xsuite: aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:

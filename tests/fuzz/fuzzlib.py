@@ -99,7 +99,9 @@ _NUMBER_RE = re.compile(rb"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 def mutate_bytes(data: bytes, rng: random.Random) -> tuple[str, bytes]:
     """One seeded mutation of a binary file: its name and the new content."""
     n = len(data)
-    choice = rng.randrange(8)
+    choice = rng.randrange(9)
+    if choice == 8:
+        return "empty", b""
     if choice == 0 or n < 4:
         cut = rng.randrange(max(n, 1))
         return f"truncate@{cut}", data[:cut]

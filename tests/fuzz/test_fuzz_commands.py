@@ -170,6 +170,7 @@ def _hostile_files(d: Path) -> dict[str, list[str]]:
         h5.create_virtual_dataset("entry/data/data", lay, fillvalue=0)
     with h5py.File(d / "zero_frames.h5", "w") as h5:
         h5.create_dataset("entry/data/data", shape=(0, 16, 16), maxshape=(None, 16, 16), dtype=np.float32)
+    (d / "missing_poni.yaml").write_text((ROOT / "beamline_configs" / "ssrl_11-3_xrd.yaml").read_text())
     poni = str(S / "xrd" / "geometry.poni")
     return {
         "info-truncated": ["info", str(res)],
@@ -179,6 +180,10 @@ def _hostile_files(d: Path) -> dict[str, list[str]]:
         "xrd-external-link-outside": ["xrd", str(d / "link.h5"), "--poni", poni, "-o", str(d / "o3.h5")],
         "xrd-vds-missing-source": ["xrd", str(d / "vds.h5"), "--poni", poni, "-o", str(d / "o4.h5")],
         "xrd-zero-frames": ["xrd", str(d / "zero_frames.h5"), "--poni", poni, "-o", str(d / "o5.h5")],
+        "xrf-zero-length-npy": ["xrf", "--map", f"Cl={S / 'xrf' / 'LYC_Cl.tif'}", "--map", f"Y={d / 'zero.npy'}",
+                                "--pixel-size", "1", "-o", str(d / "o6.h5")],
+        "config-missing-poni": ["config", str(d / "missing_poni.yaml")],
+        "xrd-unwritable-output": ["xrd", str(S / "xrd" / "LYC.tif"), "--poni", poni, "-o", "/proc/xsuite.h5"],
     }
 
 

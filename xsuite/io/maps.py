@@ -297,7 +297,7 @@ def read_map(spec: str | Path, *, name: str = "map", names_path: str | None = No
     elif suffix == ".npy":
         try:
             arr = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, EOFError) as exc:  # EOFError (empty file) would read as Ctrl-D: exit 130
             raise DataFormatError(f"{path}: not a NumPy .npy array ({exc})") from None
     elif suffix in TIFF_SUFFIXES:
         import tifffile
