@@ -8,7 +8,7 @@ Every case ends in one of:
 * ``hang``   — the case did not end within its time bound (``SIGALRM`` interrupts it).
 
 Environment: ``XSUITE_FUZZ_CASES`` (mutated reader inputs per run, default 1100), ``XSUITE_FUZZ_SEED``
-(default 17), ``XSUITE_FUZZ_BOUND_S`` (per-case bound, default 5 s), ``XSUITE_FUZZ_REPORT`` (a JSON
+(default 17), ``XSUITE_FUZZ_BOUND_S`` (per-case bound, default 10 s), ``XSUITE_FUZZ_REPORT`` (a JSON
 file the figures of the run are written to).
 """
 
@@ -32,7 +32,7 @@ from xsuite.errors import XsuiteError
 
 CASES = int(os.environ.get("XSUITE_FUZZ_CASES", "1100"))
 SEED = int(os.environ.get("XSUITE_FUZZ_SEED", "17"))
-BOUND_S = float(os.environ.get("XSUITE_FUZZ_BOUND_S", "5"))
+BOUND_S = float(os.environ.get("XSUITE_FUZZ_BOUND_S", "10"))
 REPORT = os.environ.get("XSUITE_FUZZ_REPORT")
 
 
