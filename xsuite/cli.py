@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+import threading
 from typing import Any
 
 import click
@@ -79,21 +80,83 @@ def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
 
     install_reflection_store()  # phase tables computed once per machine (pymatgen costs ~1 s per process)
     level = logging.DEBUG if (debug or verbose > 1) else logging.INFO if verbose else logging.WARNING
-    _configure_logging(level)
+    handler = _configure_logging(level)
+    ctx.call_on_close(lambda: handler.release_after(sys.exc_info()[1]))
 
 
-def _configure_logging(level: int) -> None:
+class _HeldWarnings(logging.Handler):
+    """Log handler that holds WARNING records for ``delay_s`` before printing them.
+
+    A bad input often logs a warning ("frame x skipped: <reason>") just before the command fails with the
+    same reason; the error is then the one line on stderr (issue 17) and the repeating warning is dropped.
+    Warnings that do not repeat the error, or that are older than ``delay_s`` (long runs, ``watch``), are
+    printed as usual; other levels pass straight through (after the held warnings, keeping the order).
+    """
+
+    def __init__(self, target: logging.Handler, delay_s: float = 2.0) -> None:
+        super().__init__()
+        self.target = target
+        self.delay_s = delay_s
+        self._held: list[logging.LogRecord] = []
+        self._guard = threading.Lock()
+        self._timer: threading.Timer | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno != logging.WARNING:
+            self.flush_held()
+            self.target.handle(record)
+            return
+        with self._guard:
+            self._held.append(record)
+            if self._timer is None:
+                self._timer = threading.Timer(self.delay_s, self.flush_held)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def flush_held(self, drop: str | None = None) -> None:
+        """Print the held warnings, except those repeating the error text ``drop``."""
+        with self._guard:
+            held, self._held = self._held, []
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        for record in held:
+            if drop and _repeats(record, drop):
+                continue
+            self.target.handle(record)
+
+    def release_after(self, exc: BaseException | None) -> None:
+        """Release at the end of a command; a one-line error ``exc`` drops the warnings repeating it."""
+        self.flush_held(_one_line(exc) if isinstance(exc, XsuiteError) else None)
+
+
+def _repeats(record: logging.LogRecord, error: str) -> bool:
+    try:
+        msg = " ".join(record.getMessage().split())
+    except Exception:  # noqa: BLE001 - a badly formatted record is printed, not judged
+        return False
+    reason = msg.split(": ", 1)[-1]
+    return error in msg or (len(reason) >= 20 and reason in error)
+
+
+def _configure_logging(level: int) -> _HeldWarnings:
     root = logging.getLogger()
     for h in list(root.handlers):
         if getattr(h, "_xsuite", False):
+            if isinstance(h, _HeldWarnings):
+                h.flush_held()
             root.removeHandler(h)
-    handler = logging.StreamHandler(sys.stderr)
+    stream = logging.StreamHandler(sys.stderr)
+    stream.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler = _HeldWarnings(stream)
     handler._xsuite = True  # type: ignore[attr-defined]
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     logging.getLogger("xsuite").setLevel(level)
     for noisy in ("pyFAI", "fabio", "silx", "larch", "matplotlib", "distributed", "h5py"):
         logging.getLogger(noisy).setLevel(logging.ERROR if level > logging.DEBUG else logging.INFO)
+    # tifffile logs every bad tag of a corrupt file at ERROR; the reader's one-line error says it once
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL if level > logging.DEBUG else logging.INFO)
+    return handler
 
 
 def _one_line(exc: BaseException) -> str:
@@ -118,7 +181,12 @@ def main(argv: list[str] | None = None) -> Any:
             finally:
                 common._JSON_STREAM.pop()
         return cli.main(args=args, prog_name="xsuite", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, EOFError) and not debug:  # click turns any EOFError into Abort; no
+            # command reads stdin, so it is a reader's bug, not Ctrl-D (issue 17: an empty .npy exited 130)
+            click.echo(f"xsuite: unexpected error: EOFError: {_one_line(exc.__cause__)} (run with --debug for "
+                       "the traceback)", err=True)
+            sys.exit(1)
         click.echo("xsuite: aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:

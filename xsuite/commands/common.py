@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -25,6 +26,7 @@ __all__ = [
     "config_option",
     "output_option",
     "json_option",
+    "allow_external_links_option",
     "workers_options",
     "emit_json",
     "make_progress",
@@ -41,10 +43,31 @@ config_option = click.option(
     help="Beamline config YAML (see beamline_configs/). Command-line flags override its values.",
 )
 
+def _check_output(ctx: Any, param: Any, value: Path | None) -> Path | None:
+    """The results file's folder must exist and be writable (checked before any work, one-line error)."""
+    if value is None:
+        return value
+    folder = value.absolute().parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"folder {folder} of the results file does not exist", ctx, param)
+    import tempfile
+
+    try:  # a real probe: os.access says yes to root on read-only mounts and /proc
+        with tempfile.TemporaryFile(dir=folder, prefix=".xsuite-probe-"):
+            pass
+    except OSError as exc:
+        raise click.BadParameter(f"folder {folder} of the results file is not writable "
+                                 f"({exc.strerror or type(exc).__name__})", ctx, param) from None
+    if value.exists() and not os.access(value, os.R_OK | os.W_OK):
+        raise click.BadParameter(f"results file {value} exists but is not readable and writable", ctx, param)
+    return value
+
+
 output_option = click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=_check_output,
     required=True,
     help="Results file (NeXus/HDF5). Created if missing; new results are added to it.",
 )
@@ -74,6 +97,24 @@ def workers_options(func: Callable[..., Any]) -> Callable[..., Any]:
         help="Local worker processes for per-frame work (one writer owns the results file).",
     )(func)
     return func
+
+
+def _set_external_links(ctx: Any, param: Any, value: bool) -> bool:
+    from xsuite.io.hdf5_input import set_external_links_allowed
+
+    set_external_links_allowed(bool(value))
+    return value
+
+
+allow_external_links_option = click.option(
+    "--allow-external-links",
+    is_flag=True,
+    default=False,
+    expose_value=False,
+    callback=_set_external_links,
+    help="Follow HDF5 external links and virtual-dataset sources that point outside the input file's folder "
+         "(refused by default: an input file could otherwise make xsuite read any file on disk).",
+)
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -15,6 +15,7 @@ from typing import Any, Optional
 import click
 
 from xsuite.errors import ConfigError
+from xsuite.commands.common import allow_external_links_option
 from xsuite.commands.common import (
     config_option,
     emit_json,
@@ -160,6 +161,7 @@ def progress_callback(enabled: bool, label: str) -> Any:
 @output_option
 @workers_options
 @json_option
+@allow_external_links_option
 def command(files: tuple[str, ...], poni: Optional[Path], incidence_angle_deg: Optional[float],
             mask: Optional[Path], dark: Optional[Path], flat: Optional[Path], interval_s: Optional[float],
             start_time_s: Optional[float], track: Optional[str], composition: Optional[str],

@@ -26,6 +26,7 @@ from typing import Any
 
 import click
 
+from xsuite.commands.common import allow_external_links_option
 from xsuite.commands.common import config_option, emit_json, json_option, load_config_for, output_option, \
     workers_options
 from xsuite.errors import ConfigError, DataFormatError
@@ -71,6 +72,7 @@ log = logging.getLogger(__name__)
               help="Port of the live view (0: any free port).")
 @workers_options
 @json_option
+@allow_external_links_option
 def command(folder: Path, config_path: Path | None, output: Path, sample: str | None, angles: tuple[float, ...],
             poll: bool, interval_s: float, settle_s: float, give_up_s: float, sidecar_wait_s: float,
             refit_interval_s: float,

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import click
 
+from xsuite.commands.common import allow_external_links_option
 from xsuite.commands.common import (
     config_option,
     emit_json,
@@ -125,6 +126,7 @@ def standards_of(values: tuple[str, ...]) -> dict[str, str] | None:
 @config_option
 @output_option
 @json_option
+@allow_external_links_option
 def command(spectra: tuple[Path, ...], standards: tuple[str, ...], libraries: tuple[Path, ...],
             energy_col: str | None, mu_col: str | None, i0: str | None,
             i1: str | None, i2: str | None, ifluor: str | None, figure: Path | None, no_figure: bool,

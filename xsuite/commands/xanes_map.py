@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from xsuite.commands.common import allow_external_links_option
 from xsuite.commands.common import config_option, emit_json, json_option, output_option
 from xsuite.commands.xanes import absorber_options, standards_of, xanes_settings
 
@@ -30,6 +31,7 @@ _WINDOWS = ("pre1_ev", "pre2_ev", "norm1_ev", "norm2_ev", "nnorm")
 @config_option
 @output_option
 @json_option
+@allow_external_links_option
 def command(stack: Path, energies: Path | None, standards: tuple[str, ...], libraries: tuple[Path, ...],
             entry: str, figure: Path | None, no_figure: bool, config_path: Path | None, output: Path, as_json: bool,
             **flags: Any) -> None:

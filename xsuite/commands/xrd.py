@@ -17,6 +17,7 @@ from typing import Optional
 
 import click
 
+from xsuite.commands.common import allow_external_links_option
 from xsuite.commands.common import config_option, emit_json, json_option, load_config_for, output_option, workers_options
 from xsuite.commands.gixrd import _split, build_config, orientation_options, progress_callback
 
@@ -50,6 +51,7 @@ __all__ = ["command"]
 @output_option
 @workers_options
 @json_option
+@allow_external_links_option
 def command(files: tuple[str, ...], poni: Optional[Path], mask: Optional[Path], dark: Optional[Path],
             flat: Optional[Path], phases: Optional[str],
             reference: Optional[str], calibrant_file: Optional[Path], calibrant_name: Optional[str],

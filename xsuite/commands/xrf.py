@@ -18,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from xsuite.commands.common import allow_external_links_option
 from xsuite.commands.common import config_option, emit_json, json_option, load_config_for, output_option, \
     parse_assignments
 
@@ -89,6 +90,7 @@ def _maps_line(r: dict) -> str:
 @config_option
 @output_option
 @json_option
+@allow_external_links_option
 def command(map_specs: tuple[str, ...], map_file: Path | None, layout: str | None, reference: str | None,
             layer: str | None, maps_only: bool | None, elements: tuple[str, ...], i0: str | None, icr: str | None,
             ocr: str | None, scaler: str | None, monitor: str | None, pixel_size_um: float | None,

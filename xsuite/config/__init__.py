@@ -72,6 +72,31 @@ class BeamlineConfig(XsuiteModel):
     source_path: Optional[Path] = Field(None, exclude=True, description="File the config was loaded from.")
 
 
+#: Limits on a config file (hostile input: a config is a few KiB, a few levels deep).
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_CONFIG_DEPTH = 32
+
+
+def _nesting_depth(text: str) -> int:
+    """Upper bound of the flow-collection nesting ([ and { outside quotes/comments) of a YAML text."""
+    depth = best = 0
+    for line in text.splitlines():
+        quote = ""
+        for ch in line:
+            if quote:
+                quote = "" if ch == quote else quote
+            elif ch in "'\"":
+                quote = ch
+            elif ch == "#":
+                break
+            elif ch in "[{":
+                depth += 1
+                best = max(best, depth)
+            elif ch in "]}":
+                depth = max(depth - 1, 0)
+    return best
+
+
 def config_text(path: str | Path) -> str:
     """Return the raw YAML text of a config file (stored verbatim as provenance)."""
     return Path(path).read_text(encoding="utf-8")
@@ -101,12 +126,26 @@ def load_config(path: str | Path) -> BeamlineConfig:
     path = Path(path)
     if not path.is_file():
         raise InputNotFoundError(f"config file not found: {path}")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path.name}: config file of {path.stat().st_size} bytes; expected a YAML file "
+                          f"below {MAX_CONFIG_BYTES // 1024} KiB")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path.name}: not UTF-8 text (byte {exc.start}: {exc.reason}); expected a YAML "
+                          "config file") from None
+    depth = _nesting_depth(text)
+    if depth > MAX_CONFIG_DEPTH:
+        raise ConfigError(f"{path.name}: nested {depth} levels deep; a config nests at most {MAX_CONFIG_DEPTH}")
+    try:
+        data = yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(f"{path.name}: nested too deeply; expected a config of a few levels") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path.name}:{where} is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise ConfigError(f"{path.name}:{where} is not valid YAML ({problem})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path.name}: expected a mapping of keys at the top level; got {type(data).__name__}")
     data.pop("source_path", None)

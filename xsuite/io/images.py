@@ -94,6 +94,7 @@ import logging
 import math
 import os
 import re
+import sys
 import threading
 import time as _time
 import warnings
@@ -105,7 +106,7 @@ from typing import Any
 
 import numpy as np
 
-from xsuite.errors import DataFormatError, InputNotFoundError
+from xsuite.errors import DataFormatError, InputNotFoundError, XsuiteError
 
 logger = logging.getLogger(__name__)
 
@@ -391,13 +392,10 @@ class _Hdf5Stack:
 
         self.path = path
         self._from_eiger = False
-        try:
-            self.h5 = h5py.File(path, "r", locking=False)
-        except OSError as exc:
-            try:  # a detector writing the file in SWMR mode: read what it has flushed so far
-                self.h5 = h5py.File(path, "r", locking=False, swmr=True)
-            except OSError:
-                raise DataFormatError(f"cannot open HDF5 file {path}: {_one_line(exc)}") from None
+        from xsuite.io.hdf5_input import open_input
+
+        # SWMR retry only when a detector is writing the file; external links checked (confinement)
+        self.h5 = open_input(path)
         try:
             self.parts, self.name = self._find(dataset)
             self.counts = [self._nframes(d) for d in self.parts]
@@ -766,7 +764,7 @@ def _is_lambda_module(path: Path) -> bool:
     try:
         with h5py.File(path, "r", locking=False) as h:
             return _LAMBDA_TRANSLATION in h and _LAMBDA_DATA in h
-    except OSError:
+    except (OSError, RuntimeError, KeyError, ValueError):
         return False
 
 
@@ -873,7 +871,13 @@ def _open_stack(path: Path, dataset: str | None) -> _Hdf5Stack | _LambdaStack:
         acq = lambda_acquisition(path)
         if acq is not None:
             return _LambdaStack(path, acq)
-    return _Hdf5Stack(path, dataset)
+    try:
+        return _Hdf5Stack(path, dataset)
+    except (RuntimeError, SystemError, OSError, KeyError, ValueError, TypeError) as exc:
+        if isinstance(exc, XsuiteError):
+            raise
+        # a corrupt object header / attribute: h5py raises assorted errors from deep inside HDF5
+        raise DataFormatError(f"HDF5 file {path} is corrupt: {_one_line(exc)}") from None
 
 
 def _attr_str(v: Any) -> str:
@@ -1031,6 +1035,7 @@ def _tiff_corrupt(path: Path, exc: Exception) -> None:
 def _fabio_open(path: Path) -> Any:
     import fabio
 
+    _check_cbf(path)
     try:
         with _FabioLogCatcher() as cat, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -1046,6 +1051,7 @@ def _fabio_open(path: Path) -> Any:
 def _fabio_header(path: Path) -> Any:
     import fabio
 
+    _check_cbf(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -1185,7 +1191,8 @@ def _raw_frame(path: Path, dataset: str | None, index: int) -> np.ndarray:
             if arr.ndim != 2:
                 raise DataFormatError(f"TIFF file {path}: frame {index} has shape {arr.shape}, expected 2D")
             return arr
-        arr = _fabio_frame(_fabio_open(path), path, index)
+        with _quiet_c_stderr():  # libtiff prints "ZIPDecode: Decoding error" lines of its own
+            arr = _fabio_frame(_fabio_open(path), path, index)
         # tifffile could not parse it and libtiff/PIL zero-fill what a cut-short file lacks: an all-zero
         # frame here is taken as truncated, not as data (a real blank TIFF is read by tifffile above)
         if arr.size and not np.any(arr):
@@ -1193,6 +1200,68 @@ def _raw_frame(path: Path, dataset: str | None, index: int) -> np.ndarray:
                                   "through fabio (truncated or corrupt)")
         return arr
     return _fabio_frame(_fabio_open(path), path, index)
+
+
+@contextlib.contextmanager
+def _quiet_c_stderr() -> Iterator[None]:
+    """Silence C-level writes to stderr (file descriptor 2) in the block; the error we raise says it once."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+_CBF_STARTER = b"\x0c\x1a\x04\xd5"
+
+
+def _check_cbf(path: Path) -> None:
+    """DataFormatError for a CBF without its binary section (fabio loops forever on such a file)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+            if not (path.suffix.lower() == ".cbf" or head.startswith(b"###CBF")):
+                return
+            fh.seek(0)
+            data = fh.read()
+    except OSError as exc:
+        raise DataFormatError(f"cannot read image file {path}: {_one_line(exc)}") from None
+    # fabio reads until it finds both (a loop without an end-of-file test): check them first
+    section = data.find(b"--CIF-BINARY-FORMAT-SECTION--", 0, 16 * 512)
+    if section < 0 or data.find(_CBF_STARTER, section) < 0:
+        raise DataFormatError(f"CBF file {path}: no binary image section (header only, truncated or corrupt; "
+                              f"{len(data)} bytes)")
+
+
+#: Largest |intensity| accepted in a float frame (counts); beyond it the data are corrupt, not counts.
+MAX_INTENSITY = 1e15
+
+
+def check_intensities(arr: np.ndarray, path: Any, what: str = "frame") -> np.ndarray:
+    """DataFormatError when a float image holds ±inf, values beyond :data:`MAX_INTENSITY` or only NaN.
+
+    NaN pixels are allowed (masked or gap pixels); integer images are bounded by their type.
+    """
+    if arr.dtype.kind not in "fc" or arr.size == 0:
+        return arr
+    finite = np.isfinite(arr)
+    if not finite.any():
+        raise DataFormatError(f"image file {path}: {what} has no finite pixel (all NaN/inf); expected intensities")
+    if np.isinf(arr).any():
+        raise DataFormatError(f"image file {path}: {what} holds infinite intensities; expected finite counts")
+    peak = float(np.nanmax(np.abs(arr)))
+    if peak > MAX_INTENSITY:
+        raise DataFormatError(f"image file {path}: {what} holds intensity {peak:.3g}; expected finite counts "
+                              f"below {MAX_INTENSITY:.0e}")
+    return arr
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -1235,7 +1304,7 @@ def read_frame(
     path, dataset = split_source(source)
     if index is None:
         index = source.index if isinstance(source, FrameRef) else 0
-    frame = _raw_frame(path, dataset, int(index))
+    frame = check_intensities(_raw_frame(path, dataset, int(index)), path, f"frame {index}")
     return _orient(frame, orientation, geometry_orientation)
 
 

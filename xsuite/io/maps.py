@@ -31,6 +31,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from xsuite.errors import DataFormatError, InputNotFoundError, XsuiteError
+from xsuite.io.hdf5_input import open_input
 
 __all__ = [
     "MapData",
@@ -277,7 +278,7 @@ def read_map(spec: str | Path, *, name: str = "map", names_path: str | None = No
         import h5py
 
         try:
-            with h5py.File(path, "r") as h5:
+            with open_input(path) as h5:
                 ds = _h5_dataset(h5, path, dset)
                 arr = ds[()]
                 if chan is not None:
@@ -296,7 +297,7 @@ def read_map(spec: str | Path, *, name: str = "map", names_path: str | None = No
     elif suffix == ".npy":
         try:
             arr = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, EOFError) as exc:  # EOFError (empty file) would read as Ctrl-D: exit 130
             raise DataFormatError(f"{path}: not a NumPy .npy array ({exc})") from None
     elif suffix in TIFF_SUFFIXES:
         import tifffile
@@ -393,7 +394,7 @@ def read_layout(path: str | Path, elements: list[str], layout: MapLayout | str =
         raise DataFormatError(f"position_units must be um, mm, nm or m; got {layout.position_units!r}")
     out: dict[str, Any] = {"maps": {}, "i0": None, "icr": None, "ocr": None, "dwell_s": None}
     try:
-        with h5py.File(path, "r") as h5:
+        with open_input(path) as h5:
             x = h5[layout.x_path][()] if layout.x_path and layout.x_path in h5 else None
             y = h5[layout.y_path][()] if layout.y_path and layout.y_path in h5 else None
             xu, yu, px = _grid_from_positions(x, y, scale)
@@ -466,7 +467,7 @@ def read_maps_v9(path: str | Path, elements: list[str], *, dataset: str = "XRF_f
     if scaler not in qidx:
         raise DataFormatError(f"MAPS scaler must be one of {', '.join(qidx)}; got {scaler!r}")
     try:
-        with h5py.File(path, "r") as h5:
+        with open_input(path) as h5:
             stack = np.asarray(_h5_dataset(h5, path, f"/MAPS/{dataset}")[()], dtype=float)
             names = _decode_names(_h5_dataset(h5, path, "/MAPS/channel_names")[()])
             snames = _decode_names(_h5_dataset(h5, path, "/MAPS/scaler_names")[()])
@@ -521,7 +522,7 @@ def read_dead_time(path: str | Path, *, icr_path: str = "/MAPS_RAW/inputcounts",
     path = Path(path)
     _require_file(path)
     try:
-        with h5py.File(path, "r") as h5:
+        with open_input(path) as h5:
             icr = np.asarray(_h5_dataset(h5, path, icr_path)[()], dtype=float)
             ocr = np.asarray(_h5_dataset(h5, path, ocr_path)[()], dtype=float)
     except XsuiteError:
@@ -654,7 +655,7 @@ def _read_spectrum_maps_raw(path: Path) -> SpectrumMap:
     import h5py
 
     try:
-        with h5py.File(path, "r") as h5:
+        with open_input(path) as h5:
             if "MAPS_RAW" not in h5:
                 raise DataFormatError(f"{path}: no /MAPS_RAW group; expected an XRF-Maps raw file "
                                       "(/MAPS_RAW/data_a.., inputcounts, ouputcounts, livetime)")
@@ -740,7 +741,7 @@ def maps_v9_channels(path: str | Path, dataset: str = "XRF_fits") -> list[str]:
     path = Path(path)
     _require_file(path)
     try:
-        with h5py.File(path, "r") as h5:
+        with open_input(path) as h5:
             names = _decode_names(_h5_dataset(h5, path, "/MAPS/channel_names")[()])
     except XsuiteError:
         raise

@@ -1366,18 +1366,25 @@ def open_for_reading(path: str | Path) -> Iterator[Any]:
     path = Path(path)
     if not path.is_file():
         raise ResultsFileError(f"{path}: results file not found")
+    from xsuite.io.hdf5_input import being_written
+
     h5 = None
-    if writer_active(path):
+    if writer_active(path):  # an xsuite writer holds the lock: read the appends consistently (SWMR)
         with contextlib.suppress(OSError):
             h5 = h5py.File(path, "r", swmr=True, locking=False)
     if h5 is None:
         try:
             h5 = h5py.File(path, "r", locking=False)
         except OSError as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            # SWMR only when a writer holds the file: on a truncated or corrupt file HDF5's SWMR open retries
+            # for minutes, ignoring Ctrl-C (issue 17)
+            if not being_written(exc):
+                raise ResultsFileError(f"{path}: not a readable HDF5 results file ({reason})") from None
             try:
                 h5 = h5py.File(path, "r", swmr=True, locking=False)
             except OSError:
-                raise ResultsFileError(f"{path}: not a readable HDF5 results file ({exc})") from None
+                raise ResultsFileError(f"{path}: not a readable HDF5 results file ({reason})") from None
     try:
         yield h5
     finally:
@@ -1526,26 +1533,36 @@ def read_results(path: str | Path) -> Results:
         ``.collections[group]`` the statistics and fit parameters as :class:`Value`;
         ``.provenance`` the program, config, parameters and input files.
     """
+    with open_for_reading(path) as h5:
+        try:
+            return _read_open_results(h5, path)
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexError, UnicodeError) as exc:
+            # a bit-flipped or hand-edited file: one line naming the file (issue 17), not a traceback
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise ResultsFileError(f"{path}: results file is corrupt or not written by xsuite "
+                                   f"({type(exc).__name__}: {reason})") from None
+
+
+def _read_open_results(h5: Any, path: str | Path) -> Results:
     import h5py
 
-    with open_for_reading(path) as h5:
-        entries = {}
-        for name, grp in h5.items():
-            if not isinstance(grp, h5py.Group) or _attr_str(grp, "NX_class") != "NXentry":
-                continue
-            nxdata: dict[str, NXdataResult] = {}
-            collections: dict[str, dict[str, Any]] = {}
-            arrays: dict[str, Value] = {}
-            _walk_entry(grp, "", nxdata, collections, arrays)
-            title = _read_dataset(grp["title"]) if "title" in grp else name
-            entries[name] = EntryResult(
-                name=name,
-                kind=_attr_str(grp, "xsuite_kind"),
-                title=str(title),
-                default=_attr_str(grp, "default") or None,
-                nxdata=nxdata,
-                collections=collections,
-                provenance=_read_provenance(grp),
-                arrays=arrays,
-            )
-        return Results(path=str(path), default=_attr_str(h5, "default") or None, entries=entries)
+    entries = {}
+    for name, grp in h5.items():
+        if not isinstance(grp, h5py.Group) or _attr_str(grp, "NX_class") != "NXentry":
+            continue
+        nxdata: dict[str, NXdataResult] = {}
+        collections: dict[str, dict[str, Any]] = {}
+        arrays: dict[str, Value] = {}
+        _walk_entry(grp, "", nxdata, collections, arrays)
+        title = _read_dataset(grp["title"]) if "title" in grp else name
+        entries[name] = EntryResult(
+            name=name,
+            kind=_attr_str(grp, "xsuite_kind"),
+            title=str(title),
+            default=_attr_str(grp, "default") or None,
+            nxdata=nxdata,
+            collections=collections,
+            provenance=_read_provenance(grp),
+            arrays=arrays,
+        )
+    return Results(path=str(path), default=_attr_str(h5, "default") or None, entries=entries)

@@ -36,6 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from xsuite.errors import DataFormatError, InputNotFoundError
+from xsuite.io.hdf5_input import open_input
 
 __all__ = [
     "Scan",
@@ -442,7 +443,7 @@ def _read_hdf5(p: Path, inner: str) -> Scan:
     import h5py
 
     try:
-        with h5py.File(p, "r") as h5:
+        with open_input(p) as h5:
             if inner not in h5:
                 raise DataFormatError(f"{p}: no group `{inner}` in HDF5 file")
             grp = h5[inner]
@@ -832,7 +833,7 @@ def read_stack(path: str | Path) -> Stack:
         import h5py
 
         try:
-            with h5py.File(p, "r") as h5:
+            with open_input(p) as h5:
                 obj = h5[inner or "/"] if (inner or "/") in h5 else None
                 if obj is None:
                     raise DataFormatError(f"{p}: no `{inner}` in the HDF5 file")
@@ -915,18 +916,26 @@ def read_positions(path: str | Path) -> list[dict[str, Any]]:
     p = Path(path)
     if not p.exists():
         raise InputNotFoundError(f"positions file not found: {p}")
-    with p.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None or "label" not in reader.fieldnames:
-            raise DataFormatError(f"{p}: positions table needs a `label` column; got {reader.fieldnames}")
-        rows = []
-        for i, row in enumerate(reader, 2):
-            out: dict[str, Any] = {"label": row["label"].strip(), "series": (row.get("series") or "").strip()}
-            for key in ("x_um", "y_um", "distance_um"):
-                v = (row.get(key) or "").strip()
-                try:
-                    out[key] = float(v) if v else float("nan")
-                except ValueError:
-                    raise DataFormatError(f"{p}: line {i} column `{key}` is {v!r}; expected a number") from None
-            rows.append(out)
+    if p.is_dir():
+        raise DataFormatError(f"expected a positions CSV file, got a folder: {p}")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"{p}: positions table is not UTF-8 text (byte {exc.start}); expected a CSV") from None
+    reader = csv.DictReader(text.splitlines())
+    if reader.fieldnames is None or "label" not in reader.fieldnames:
+        raise DataFormatError(f"{p}: positions table needs a `label` column; got {reader.fieldnames}")
+    rows = []
+    for i, row in enumerate(reader, 2):
+        if not isinstance(row.get("label"), str) or None in row:
+            raise DataFormatError(f"{p}: line {i} has {len(row) - (None in row)} of "
+                                  f"{len(reader.fieldnames)} columns; expected `label` and the header's columns")
+        out: dict[str, Any] = {"label": row["label"].strip(), "series": (row.get("series") or "").strip()}
+        for key in ("x_um", "y_um", "distance_um"):
+            v = (row.get(key) or "").strip()
+            try:
+                out[key] = float(v) if v else float("nan")
+            except ValueError:
+                raise DataFormatError(f"{p}: line {i} column `{key}` is {v!r}; expected a number") from None
+        rows.append(out)
     return rows

@@ -100,6 +100,9 @@ def run_gixrd(inputs: Sequence[Any], settings: FrameSettings, output: str | Path
     gi = settings.config.gixrd or GixrdConfig()
     setup = resolve_setup(settings)  # PONI, phases, mask checked before the (possibly slow) frame discovery
     refs, unreadable = discover_series(inputs, gi.interval_s, gi.start_time_s)
+    if not refs and not unreadable:  # e.g. an HDF5 stack of shape (0, ny, nx): exit 2 naming it (issue 17)
+        shown = ", ".join(str(i) for i in list(inputs)[:3]) + (" ..." if len(inputs) > 3 else "")
+        raise DataFormatError(f"no frame in {shown}: the input(s) hold 0 frames; expected detector images")
     setup = setup.for_frames(refs)
     with ResultsFile(output) as rf:
         session = GixrdSession(setup, rf)

@@ -219,6 +219,9 @@ def run_xrd(inputs: Sequence[Any], settings: FrameSettings, output: str | Path, 
     cal_path = _abs(xcfg.calibrant_file) if xcfg.calibrant_file is not None else None
     setup = resolve_setup(settings)  # PONI, phases, mask checked before the frame discovery
     refs, unreadable = discover_series(inputs, interval_s=1.0)
+    if not refs and not unreadable:  # e.g. an HDF5 stack of shape (0, ny, nx): name the files (issue 17)
+        shown = ", ".join(str(i) for i in inputs[:3]) + (" ..." if len(inputs) > 3 else "")
+        raise DataFormatError(f"no frame in {shown}: the input(s) hold 0 frames; expected detector images")
     refs = _in_input_order(refs, inputs)
     setup = setup.for_frames(refs)
     sample_given = settings.sample not in ("", "sample", None)

@@ -31,6 +31,7 @@ import numpy as np
 
 from xsuite.errors import ConfigError, DataFormatError
 from xsuite.io import maps as mio
+from xsuite.io.hdf5_input import open_input
 
 __all__ = ["ElementMap", "resolve_roles", "load_xrf_inputs", "normalise_maps", "write_xrf_result",
            "write_maps_result", "run_xrf", "run_xrf_maps", "run_xrf_config", "demo"]
@@ -198,9 +199,7 @@ def _file_channels(path: Path, cfg: Any) -> list[str]:
                           "--element EL, repeated)")
     lay = _layout(cfg)
     if lay.stack_path and lay.names_path:
-        import h5py
-
-        with h5py.File(path, "r") as h5:
+        with open_input(path) as h5:
             if lay.names_path in h5:
                 return [n for n in mio._decode_names(h5[lay.names_path][()]) if n]
     raise ConfigError(f"{path}: layout {cfg.layout!r} does not list its channels; name the elements to export "

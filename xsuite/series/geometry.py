@@ -5,10 +5,12 @@ resolves them (once).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
@@ -70,7 +72,8 @@ def _load_geometry(poni: Optional[Path], wavelength_angstrom: Optional[float] = 
     from pyFAI.io.ponifile import PoniFile
 
     try:
-        cfg = dict(PoniFile(str(poni)).as_dict())
+        with _quiet_pyfai():  # pyFAI logs its own traceback on a bad Detector_config: the error says it once
+            cfg = dict(PoniFile(str(poni)).as_dict())
     except Exception as exc:  # pyFAI raises assorted errors on bad files
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataFormatError(f"{poni}: not a PONI file pyFAI can read ({msg})") from None
@@ -80,6 +83,7 @@ def _load_geometry(poni: Optional[Path], wavelength_angstrom: Optional[float] = 
         cfg["wavelength"] = float(wavelength_angstrom) * 1e-10
     if not cfg.get("wavelength"):
         raise DataFormatError(f"{poni}: PONI file has no `Wavelength`; give `wavelength_angstrom` in the config")
+    check_geometry_values(cfg, poni)
     if orientation is not None:
         dc = dict(cfg.get("detector_config") or {})
         dc["orientation"] = int(orientation)
@@ -99,6 +103,58 @@ def _load_geometry(poni: Optional[Path], wavelength_angstrom: Optional[float] = 
         dc["orientation"] = int(dc["orientation"])
         cfg["detector_config"] = dc
     return cfg
+
+
+#: Plausible ranges of PONI values (SI units, as pyFAI stores them): (PONI key, config key, low, high).
+_PONI_BOUNDS = (
+    ("Distance", "dist", 1e-4, 100.0),
+    ("Poni1", "poni1", -10.0, 10.0),
+    ("Poni2", "poni2", -10.0, 10.0),
+    ("Rot1", "rot1", -2 * math.pi, 2 * math.pi),
+    ("Rot2", "rot2", -2 * math.pi, 2 * math.pi),
+    ("Rot3", "rot3", -2 * math.pi, 2 * math.pi),
+    ("Wavelength", "wavelength", 1e-13, 2e-9),
+)
+
+
+def _bad_number(value: Any, low: float, high: float) -> bool:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return True
+    return not (math.isfinite(v) and low <= v <= high)
+
+
+def check_geometry_values(cfg: dict[str, Any], poni: Any) -> None:
+    """DataFormatError naming the PONI field when a geometry value is not finite or out of range.
+
+    Distance 0.1 mm – 100 m, PONI offsets within ±10 m, rotations within ±2π, wavelength 0.001–20 Å,
+    pixel sizes 0.1 µm – 10 cm.
+    """
+    for field, key, low, high in _PONI_BOUNDS:
+        value = cfg.get(key, 0.0)
+        if _bad_number(value, low, high):
+            raise DataFormatError(f"{poni}: `{field}` must be a finite number between {low:g} and {high:g} "
+                                  f"(SI units); got {value!r}")
+    dc = cfg.get("detector_config")
+    if isinstance(dc, dict):
+        for key in ("pixel1", "pixel2"):
+            if key in dc and _bad_number(dc[key], 1e-7, 0.1):
+                raise DataFormatError(f"{poni}: `Detector_config.{key}` must be a finite pixel size between "
+                                      f"1e-07 and 0.1 m; got {dc[key]!r}")
+
+
+@contextlib.contextmanager
+def _quiet_pyfai() -> Iterator[None]:
+    loggers = [logging.getLogger(n) for n in ("pyFAI", "pyFAI.io.ponifile", "pyFAI.detectors._common")]
+    old = [lg.disabled for lg in loggers]
+    for lg in loggers:
+        lg.disabled = True
+    try:
+        yield
+    finally:
+        for lg, o in zip(loggers, old):
+            lg.disabled = o
 
 
 # ------------------------------------------------------------------------------------------------ arrays
