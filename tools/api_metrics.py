@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Count API-shape smells in the xsuite package with ``ast`` (issue 18 item 4).
+
+Prints: functions with more than 8 parameters, functions longer than 89 lines, function-local imports of
+xsuite's own modules (outside ``xsuite/commands``, whose lazy imports keep the CLI start-up fast, and
+inside), ``try/except ImportError`` guards around xsuite imports, and import cycles among xsuite modules
+(module-level imports only).
+
+    python tools/api_metrics.py [--list]
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1] / "xsuite"
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _own(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names if a.name == "xsuite" or a.name.startswith("xsuite.")]
+    if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and (
+            node.module == "xsuite" or node.module.startswith("xsuite.")):
+        return [node.module]
+    return []
+
+
+def _n_params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    a = fn.args
+    n = len(a.posonlyargs) + len(a.args) + len(a.kwonlyargs) + bool(a.vararg) + bool(a.kwarg)
+    if a.args and a.args[0].arg in ("self", "cls"):
+        n -= 1
+    return n
+
+
+def collect(root: Path = ROOT) -> dict[str, list]:
+    out: dict[str, list] = {"many_params": [], "long": [], "local_imports": [], "local_imports_cli": [],
+                            "guards": []}
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        mod = _module_name(path)
+        cli = mod.startswith("xsuite.commands") or mod == "xsuite.cli"
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if _n_params(node) > 8:
+                    out["many_params"].append((mod, node.name, _n_params(node)))
+                length = node.end_lineno - node.lineno + 1
+                if length > 89:
+                    out["long"].append((mod, node.name, length))
+                for sub in ast.walk(node):
+                    if _own(sub):
+                        out["local_imports_cli" if cli else "local_imports"].append(
+                            (mod, node.name, sub.lineno))
+            if isinstance(node, ast.Try) and any(
+                    isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError")
+                    or isinstance(h.type, ast.Tuple) and any(
+                        getattr(e, "id", "") in ("ImportError", "ModuleNotFoundError") for e in h.type.elts)
+                    for h in node.handlers):
+                if any(_own(s) for b in node.body for s in ast.walk(b)):
+                    out["guards"].append((mod, node.lineno))
+    # deduplicate local imports counted once per enclosing function (nested functions are walked twice)
+    for key in ("local_imports", "local_imports_cli"):
+        out[key] = sorted({(m, ln) for m, _, ln in out[key]})
+    return out
+
+
+def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
+    """Module-level (import-time) edges among xsuite modules; ``if TYPE_CHECKING`` blocks excluded."""
+    mods = {_module_name(p): p for p in root.rglob("*.py")}
+    graph: dict[str, set[str]] = {m: set() for m in mods}
+    for mod, path in mods.items():
+        tree = ast.parse(path.read_text(), str(path))
+        for node in _toplevel(tree.body):
+            for target in _own(node):
+                names = [a.name for a in node.names] if isinstance(node, ast.ImportFrom) else []
+                cands = [f"{target}.{n}" for n in names if f"{target}.{n}" in mods] or [target]
+                for c in cands:
+                    if c in mods and c != mod:
+                        graph[mod].add(c)
+    return graph
+
+
+def _toplevel(body):
+    for node in body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            continue
+        if isinstance(node, (ast.If, ast.Try)):
+            yield from _toplevel(node.body)
+            for h in getattr(node, "handlers", []):
+                yield from _toplevel(h.body)
+            yield from _toplevel(node.orelse)
+            yield from _toplevel(getattr(node, "finalbody", []))
+        else:
+            yield node
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    comps: list[list[str]] = []
+    counter = [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                comps.append(sorted(comp))
+
+    sys.setrecursionlimit(10000)
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return comps
+
+
+def main(argv: list[str]) -> None:
+    out = collect()
+    cyc = cycles(import_graph())
+    print(f"functions with > 8 parameters: {len(out['many_params'])}")
+    print(f"functions > 89 lines:          {len(out['long'])}")
+    print(f"local imports of xsuite (library): {len(out['local_imports'])}")
+    print(f"local imports of xsuite (CLI):     {len(out['local_imports_cli'])}")
+    print(f"try/except ImportError guards around xsuite imports: {len(out['guards'])}")
+    print(f"import-time cycles among xsuite modules: {len(cyc)}")
+    if "--list" in argv:
+        for key in ("many_params", "long"):
+            print(f"\n{key}:")
+            for row in sorted(out[key], key=lambda r: -r[2]):
+                print("  ", *row)
+        print("\nlocal imports (library):")
+        for row in out["local_imports"]:
+            print("  ", *row)
+        print("\nguards:", out["guards"])
+        print("cycles:", cyc)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
