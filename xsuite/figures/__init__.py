@@ -28,6 +28,15 @@ panels.
   scale bar and layer outline), ``xrf_thickness`` (thickness profile, histogram, edge fit),
   ``xrf_compare`` (composites of two samples side by side).
 
+:func:`make_figures` returns a ``FiguresReport`` of ``WrittenFigure`` and ``SkippedFigure`` items;
+``figure_plan`` lists what a file supports; ``SUPPORTED_FORMATS`` the output formats. The live view also
+has ``live_figure_from_watch``, ``live_peaks_from_entry`` and ``LivePeak``; XANES maps
+``xanes_map_composite``.
+
+Every figure function named above, and the style helpers ``style_context``, ``apply_style``,
+``new_figure``, ``save_figure``, ``place_legend``, ``add_scale_bar``, is importable from this package
+(``xs.figures.gixrd_kinetics``) and loaded, with matplotlib, on first use.
+
 Figures are built without pyplot (no global state, no GUI backend); in Jupyter the returned figure is
 displayed as the cell's value.
 
@@ -46,9 +55,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xsuite.errors import ConfigError
+import lazy_loader as _lazy
+
+from xsuite.errors import ConfigError, XsuiteError
 
 logger = logging.getLogger(__name__)
+
+# The figure functions load matplotlib: they are re-exported lazily (``xs.figures.gixrd_kinetics``).
+_FIGURES = {
+    "gixrd": ["gixrd_waterfall", "gixrd_heatmap", "gixrd_kinetics", "gixrd_map2d", "gixrd_depth", "gixrd_compare"],
+    "xrd": ["xrd_patterns"],
+    "live": ["live_series_figure", "live_figure_from_watch", "live_peaks_from_entry", "LivePeak"],
+    "xanes": ["xanes_spectra", "xanes_lcf", "xanes_fractions", "xanes_map_composite"],
+    "xrf": ["xrf_maps", "xrf_composite", "xrf_thickness", "xrf_compare"],
+    "style": ["style_context", "apply_style", "new_figure", "save_figure", "place_legend", "add_scale_bar"],
+}
+__getattr__, _lazy_dir, _lazy_all = _lazy.attach(__name__, submodules=list(_FIGURES), submod_attrs=_FIGURES)
 
 __all__ = [
     "make_figures",
@@ -57,7 +79,12 @@ __all__ = [
     "SkippedFigure",
     "SUPPORTED_FORMATS",
     "figure_plan",
+    *_lazy_all,
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 #: Output formats accepted by :func:`make_figures` (what matplotlib's Agg/PDF/SVG backends write).
 SUPPORTED_FORMATS: tuple[str, ...] = ("png", "pdf", "svg", "eps", "ps", "jpg", "tif")
@@ -256,8 +283,6 @@ def make_figures(
             fig = item.draw()
         except Exception as exc:  # noqa: BLE001 - one bad figure must not stop the others
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            from xsuite.errors import XsuiteError
-
             if isinstance(exc, XsuiteError):
                 logger.warning("figure %s skipped: %s", item.name, reason)
             else:
