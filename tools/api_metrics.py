@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1] / "xsuite"
 
 
-def _module_name(path: Path) -> str:
-    rel = path.relative_to(ROOT.parent).with_suffix("")
+def _module_name(path: Path, root: Path = ROOT) -> str:
+    rel = path.relative_to(root.parent).with_suffix("")
     parts = list(rel.parts)
     if parts[-1] == "__init__":
         parts = parts[:-1]
@@ -48,7 +48,7 @@ def collect(root: Path = ROOT) -> dict[str, list]:
                             "guards": []}
     for path in sorted(root.rglob("*.py")):
         tree = ast.parse(path.read_text(), str(path))
-        mod = _module_name(path)
+        mod = _module_name(path, root)
         cli = mod.startswith("xsuite.commands") or mod == "xsuite.cli"
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -74,13 +74,16 @@ def collect(root: Path = ROOT) -> dict[str, list]:
     return out
 
 
-def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
-    """Module-level (import-time) edges among xsuite modules; ``if TYPE_CHECKING`` blocks excluded."""
-    mods = {_module_name(p): p for p in root.rglob("*.py")}
+def import_graph(root: Path = ROOT, local: bool = False) -> dict[str, set[str]]:
+    """Edges among xsuite modules: module-level (import-time) ones, and with ``local`` also the imports
+    inside functions (which hide a cycle from Python but not from a reader); ``if TYPE_CHECKING`` blocks
+    are excluded. ``from xsuite.pkg import mod`` is an edge to the sub-module ``mod``."""
+    mods = {_module_name(p, root): p for p in root.rglob("*.py")}
     graph: dict[str, set[str]] = {m: set() for m in mods}
     for mod, path in mods.items():
         tree = ast.parse(path.read_text(), str(path))
-        for node in _toplevel(tree.body):
+        nodes = ast.walk(tree) if local else _toplevel(tree.body)
+        for node in nodes:
             for target in _own(node):
                 names = [a.name for a in node.names] if isinstance(node, ast.ImportFrom) else []
                 cands = [f"{target}.{n}" for n in names if f"{target}.{n}" in mods] or [target]
@@ -145,12 +148,14 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def main(argv: list[str]) -> None:
     out = collect()
     cyc = cycles(import_graph())
+    cyc_local = cycles(import_graph(local=True))
     print(f"functions with > 8 parameters: {len(out['many_params'])}")
     print(f"functions > 89 lines:          {len(out['long'])}")
     print(f"local imports of xsuite (library): {len(out['local_imports'])}")
     print(f"local imports of xsuite (CLI):     {len(out['local_imports_cli'])}")
     print(f"try/except ImportError guards around xsuite imports: {len(out['guards'])}")
     print(f"import-time cycles among xsuite modules: {len(cyc)}")
+    print(f"cycles counting function-local imports too: {len(cyc_local)}")
     if "--list" in argv:
         for key in ("many_params", "long"):
             print(f"\n{key}:")
@@ -161,6 +166,7 @@ def main(argv: list[str]) -> None:
             print("  ", *row)
         print("\nguards:", out["guards"])
         print("cycles:", cyc)
+        print("cycles with local imports:", cyc_local)
 
 
 if __name__ == "__main__":

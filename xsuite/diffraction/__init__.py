@@ -30,6 +30,7 @@ and loaded on first use, so importing the package costs nothing until a function
 * ``refraction_corrected_q`` — Refraction-corrected |q| and q_oop (Snell's law at the surface, no DWBA)
 * ``geometry_config`` — Return a picklable pyFAI config dict from a Geometry/AzimuthalIntegrator or a config dict
 * ``auto_n_points`` — Number of q bins with ``bins_per_pixel`` bins per (median) pixel step in q (unmasked pixels)
+* ``pixel_exit_angle_deg`` — Exit angle β (degrees) of every pixel above the sample surface (negative = shadowed)
 
 :mod:`xsuite.diffraction.phases` — Reference phases: reflection positions and relative intensities from crystal structures
 
@@ -49,6 +50,7 @@ and loaded on first use, so importing the package costs nothing until a function
 * ``pseudo_voigt_with_derivatives`` — Unit-area pseudo-Voigt and its derivatives with respect to centre, FWHM and eta
 * ``multiplet`` — Pseudo-Voigt of ``area`` at ``center``, or a fixed multiplet of them ((offset, fraction) per member, fractions summing to 1; all members share the FWHM and eta and move with ``center``)
 * ``multiplet_with_derivatives`` — Unit-area multiplet (or single pseudo-Voigt) and its derivatives with respect to centre and FWHM
+* ``nudge_start`` — Clip a start value into its bounds and move it off their exact middle
 
 :mod:`xsuite.diffraction.peaks` — Peak tracking over a series of 1D patterns: selection, single-peak fits, detection and onset
 
@@ -59,6 +61,7 @@ and loaded on first use, so importing the package costs nothing until a function
 * ``PeakFit`` — Result of one pseudo-Voigt + polynomial-background fit
 * ``fit_peak`` — Fit a pseudo-Voigt + polynomial background in a q window with lmfit
 * ``fit_peak_fixed_shape`` — Fit area and background with the peak shape fixed: weighted linear least squares
+* ``PeakDetection`` — Per-peak detection outcome of :func:`track_peaks` (shape used, detected or not, onset, upper limit)
 * ``TrackingResult`` — Per-frame fits of several peaks over a series
 * ``onset_index`` — Index of the first frame that starts a run of ``n_consecutive`` frames with sig ≥ threshold
 * ``track_peaks`` — Fit every tracked peak in every frame; decide detection and onset
@@ -142,7 +145,7 @@ and loaded on first use, so importing the package costs nothing until a function
 * ``mu_inv_cm`` — Linear attenuation coefficient µ (1/cm), total cross-section, from xraydb
 * ``attenuation_length_um`` — 1/µ in µm (normal-incidence 1/e attenuation length)
 * ``critical_angle_deg`` — Critical angle of total external reflection, sqrt(2δ), from ``xraydb.xray_delta_beta``
-* ``exit_angle_deg`` — Exit angle to the surface of a reflection observed in the plane of incidence: 2θ − α
+* ``coplanar_exit_angle_deg`` — Exit angle to the surface of a reflection observed in the plane of incidence: 2θ − α
 * ``information_depth_um`` — 1/e information depth z = 1/(µ (1/sin α + 1/sin β)) in µm
 * ``check_depth_definition`` — The definition name if known, else a :class:`ConfigError` listing :data:`DEPTH_DEFINITIONS`
 * ``depth_definition_label`` — The text a depth table or figure shows for a definition, e.g
@@ -184,19 +187,21 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         ],
         'integrate': [
             'IntegrationSettings', 'GrazingGeometry', 'Pattern1D', 'Cake', 'FiberMap', 'PowderIntegrator',
-            'GrazingIntegrator', 'refraction_corrected_q', 'geometry_config', 'auto_n_points'
+            'GrazingIntegrator', 'refraction_corrected_q', 'geometry_config', 'auto_n_points',
+            'pixel_exit_angle_deg'
         ],
         'phases': [
             'Reflection', 'Site', 'Phase', 'list_phases', 'get_phase', 'check_lattice', 'phase_from_cif',
             'calibrant_reflections', 'is_calibrant'
         ],
         'lineshapes': [
-            'pseudo_voigt', 'pseudo_voigt_with_derivatives', 'multiplet', 'multiplet_with_derivatives'
+            'pseudo_voigt', 'pseudo_voigt_with_derivatives', 'multiplet', 'multiplet_with_derivatives',
+            'nudge_start'
         ],
         'peaks': [
             'TrackedReflection', 'select_tracking_reflections', 'parse_hkl', 'peak_profile', 'PeakFit',
-            'fit_peak', 'fit_peak_fixed_shape', 'TrackingResult', 'onset_index', 'track_peaks',
-            'summed_series', 'decompose_series'
+            'fit_peak', 'fit_peak_fixed_shape', 'PeakDetection', 'TrackingResult', 'onset_index',
+            'track_peaks', 'summed_series', 'decompose_series'
         ],
         'profiles': [
             'PhaseProfile', 'Component', 'PatternDecomposition', 'decompose_pattern', 'group_reflections'
@@ -228,7 +233,7 @@ __getattr__, __dir__, __all__ = _lazy.attach(
             'jmak', 'parabolic', 'ModelFit', 'KineticsResult', 'fit_growth'
         ],
         'depth': [
-            'mu_inv_cm', 'attenuation_length_um', 'critical_angle_deg', 'exit_angle_deg',
+            'mu_inv_cm', 'attenuation_length_um', 'critical_angle_deg', 'coplanar_exit_angle_deg',
             'information_depth_um', 'check_depth_definition', 'depth_definition_label',
             'crystal_density_g_cm3', 'probing_depth_um', 'ProbingDepth', 'probing_depth',
             'compare_depth_definitions', 'DepthRow', 'depth_table'

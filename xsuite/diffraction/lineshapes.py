@@ -15,7 +15,9 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["pseudo_voigt", "pseudo_voigt_with_derivatives", "multiplet", "multiplet_with_derivatives"]
+__all__ = [
+    "pseudo_voigt", "pseudo_voigt_with_derivatives", "multiplet", "multiplet_with_derivatives", "nudge_start",
+]
 
 _LN2 = math.log(2.0)
 _SQRT_2LN2 = math.sqrt(2.0 * _LN2)
@@ -150,3 +152,38 @@ def multiplet_with_derivatives(q: np.ndarray, center: float | np.ndarray, fwhm: 
         pi, dci, dwi, _ = pseudo_voigt_with_derivatives(q, np.asarray(center, float) + off, fwhm, eta)
         p, dc, dw = p + frac * pi, dc + frac * dci, dw + frac * dwi
     return np.asarray(p), np.asarray(dc), np.asarray(dw)
+
+
+def nudge_start(value: float, lo: float, hi: float) -> float:
+    """Clip a start value into its bounds and move it off their exact middle.
+
+    lmfit (and :func:`scipy.optimize.least_squares` through the same transform) maps a bounded
+    parameter to an internal one, arcsin(2(x − lo)/(hi − lo) − 1), which is 0 at the middle; MINPACK's
+    finite-difference step is proportional to |internal value|, so a start there gives a zero derivative
+    and the parameter never moves (seen: a centre guessed at the middle of symmetric bounds stayed put
+    with NaN errors). Used by the single-peak fits and the whole-pattern decomposition alike.
+
+    Parameters
+    ----------
+    value : float
+        The start value.
+    lo, hi : float
+        The bounds.
+
+    Returns
+    -------
+    float
+        ``value`` clipped to [lo, hi], or ``mid + 1 % of the width`` when within 1e-4 widths of the middle.
+
+    Examples
+    --------
+    >>> nudge_start(0.5, 0.0, 1.0)
+    0.51
+    >>> nudge_start(2.0, 0.0, 1.0), nudge_start(0.3, 0.0, 1.0)
+    (1.0, 0.3)
+    """
+    v = float(np.clip(value, lo, hi))
+    mid, width = 0.5 * (lo + hi), hi - lo
+    if width > 0 and abs(v - mid) < 1e-4 * width:
+        v = mid + 1e-2 * width
+    return v

@@ -63,20 +63,23 @@ from __future__ import annotations
 import logging
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from xsuite.diffraction.framefit import FrameSolution, solve_frames
-from xsuite.diffraction.lineshapes import multiplet, multiplet_with_derivatives, pseudo_voigt
-from xsuite.diffraction.profiles import group_reflections
+from xsuite.diffraction.lineshapes import multiplet, multiplet_with_derivatives, nudge_start, pseudo_voigt
+from xsuite.diffraction.noise import sandwich_covariance
+from xsuite.diffraction.onset import GrowthDetection, detect_growth
+from xsuite.diffraction.phases import get_phase
+from xsuite.diffraction.profiles import ETA_PRIOR_WIDTH, decompose_pattern, group_reflections
 from xsuite.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 __all__ = ["TrackedReflection", "select_tracking_reflections", "parse_hkl", "peak_profile", "pseudo_voigt",
-           "PeakFit", "fit_peak", "fit_peak_fixed_shape", "PeakSummary", "TrackingResult", "onset_index",
+           "PeakFit", "fit_peak", "fit_peak_fixed_shape", "PeakDetection", "TrackingResult", "onset_index",
            "track_peaks", "summed_series", "decompose_series"]
 
 
@@ -248,8 +251,6 @@ def select_tracking_reflections(
         Ordered by phase (input order) then decreasing intensity. A tracked phase with no
         clean reflection contributes nothing (logged).
     """
-    from xsuite.diffraction.phases import get_phase
-
     q_lo, q_hi = float(q_range[0]), float(q_range[1])
     if not q_hi > q_lo:
         raise ConfigError(f"`q_range` must be (low, high) with high > low; got {q_range!r}")
@@ -419,6 +420,31 @@ class PeakFit:
         Points in the window.
     eta_err : float
         Standard error of eta (0 when held fixed).
+    covariance : ndarray, shape (n_varys, n_varys), or None
+        Covariance of the varied parameters, in the order of ``var_names`` (the one the standard errors
+        come from: scaled by the reduced χ² without ``sigma``, the sandwich one under a bin
+        correlation). None when the fit failed.
+    var_names : tuple of str
+        Names of the varied parameters: ``"area"``, ``"center"``, ``"fwhm"``, ``"eta"`` (those that
+        vary), ``"bg_c0"``, ``"bg_c1"``, ... and the nuisance areas ``"neighbor0_area"``, ... /
+        ``"template0_amplitude"``, ...
+    chisqr : float
+        χ² = Σ ((data − model)/σ)² at the optimum (lmfit's ``chisqr``).
+    n_varys : int
+        Number of varied parameters (lmfit's ``nvarys``); ``n_data`` (= ``n_points``), ``nfree``,
+        ``aic`` and ``bic`` are derived properties with lmfit's definitions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.lineshapes import pseudo_voigt
+    >>> q = np.linspace(1.9, 2.1, 201)
+    >>> y = 100 + pseudo_voigt(q, 50.0, 2.0, 0.02, 0.5)
+    >>> fit = fit_peak(q, y, np.ones_like(q), (1.9, 2.1))
+    >>> round(fit.area, 3), fit.var_names[:3], fit.covariance.shape
+    (50.0, ('area', 'center', 'fwhm'), (5, 5))
+    >>> fit.n_data, fit.n_varys, fit.nfree
+    (201, 5, 196)
     """
 
     area: float
@@ -437,6 +463,38 @@ class PeakFit:
     window: tuple[float, float] = (float("nan"), float("nan"))
     n_points: int = 0
     eta_err: float = 0.0
+    covariance: np.ndarray | None = field(default=None, repr=False, compare=False)
+    var_names: tuple[str, ...] = ()
+    chisqr: float = float("nan")
+    n_varys: int = 0
+
+    @property
+    def n_data(self) -> int:
+        """Number of data points fitted (lmfit's ``ndata``; the same as ``n_points``)."""
+        return self.n_points
+
+    @property
+    def nfree(self) -> int:
+        """Degrees of freedom, ``n_data − n_varys``."""
+        return self.n_points - self.n_varys
+
+    @property
+    def aic(self) -> float:
+        """Akaike information criterion, lmfit's definition: n ln(χ²/n) + 2 n_varys."""
+        return _information_criterion(self.chisqr, self.n_points, self.n_varys, 2.0)
+
+    @property
+    def bic(self) -> float:
+        """Bayesian information criterion, lmfit's definition: n ln(χ²/n) + ln(n) n_varys."""
+        return _information_criterion(self.chisqr, self.n_points, self.n_varys, math.log(max(self.n_points, 1)))
+
+    def stderr(self, name: str) -> float:
+        """Standard error of a varied parameter from :attr:`covariance` (NaN when not varied or failed)."""
+        if self.covariance is None or name not in self.var_names:
+            return float("nan")
+        i = self.var_names.index(name)
+        c = float(self.covariance[i, i])
+        return math.sqrt(c) if c >= 0 else float("nan")
 
     @classmethod
     def failed(cls, reason: str, window: tuple[float, float] = (float("nan"), float("nan")),
@@ -453,8 +511,18 @@ class PeakFit:
         out: dict[str, Any] = {k: _finite_or_none(v) for k, v in d.items()}
         out.update(background=[_finite_or_none(v) for v in self.background], success=self.success,
                    reason=self.reason, method=self.method, window=list(self.window),
-                   n_points=self.n_points)
+                   n_points=self.n_points, chisqr=_finite_or_none(self.chisqr), n_varys=self.n_varys,
+                   var_names=list(self.var_names),
+                   covariance=None if self.covariance is None else
+                   [[_finite_or_none(v) for v in row] for row in np.asarray(self.covariance, float)])
         return out
+
+
+def _information_criterion(chisqr: float, n: int, n_varys: int, penalty: float) -> float:
+    """n ln(χ²/n) + penalty · n_varys (lmfit's AIC/BIC); NaN without a finite positive χ²."""
+    if not (n > 0 and np.isfinite(chisqr) and chisqr > 0):
+        return float("nan")
+    return float(n * math.log(chisqr / n) + penalty * n_varys)
 
 
 def _prepare(q: np.ndarray, y: np.ndarray, sigma: np.ndarray | None,
@@ -547,24 +615,22 @@ def _peak_fit_from(sol: FrameSolution, i: int, center: float, fwhm: float, eta: 
         return PeakFit.failed(sol.reason[i], window, "linear", n_pts)
     area, area_err = float(sol.coef[i, 0]), float(sol.err(0)[i])
     sig = area / area_err if area_err > 0 else float("nan")
+    n_par = int(sol.coef.shape[1])
     return PeakFit(area, area_err, float(center), 0.0, float(fwhm), 0.0, float(eta),
                    tuple(float(c) for c in sol.coef[i, 1:order + 2]), float(sol.redchi[i]), sig, bool(area_err > 0),
-                   "" if area_err > 0 else "zero area error", "linear", window, n_pts)
+                   "" if area_err > 0 else "zero area error", "linear", window, n_pts,
+                   covariance=np.array(sol.cov[i], dtype=float), var_names=_linear_names(order, n_par),
+                   chisqr=float(sol.redchi[i]) * max(n_pts - n_par, 1), n_varys=n_par)
 
 
-def _nudge(value: float, lo: float, hi: float) -> float:
-    """Move a start value off the exact middle of its bounds.
-
-    lmfit maps a bounded parameter to an internal one, arcsin(2(x − lo)/(hi − lo) − 1), which is 0
-    at the middle; MINPACK's finite-difference step is proportional to |internal value|, so a start
-    there gives a zero derivative and the parameter never moves (seen: a centre guessed at the middle
-    of symmetric bounds stayed put with NaN errors).
-    """
-    v = float(np.clip(value, lo, hi))
-    mid, width = 0.5 * (lo + hi), hi - lo
-    if width > 0 and abs(v - mid) < 1e-4 * width:
-        v = mid + 1e-2 * width
-    return v
+def _linear_names(order: int, n_par: int, n_neighbors: int | None = None) -> tuple[str, ...]:
+    """Names of the fixed-shape model's columns (:func:`_window_design`): area, background, then the
+    nuisance columns (neighbour areas, template amplitudes; ``n_neighbors`` of them neighbours)."""
+    names = ["area"] + [f"bg_c{k}" for k in range(order + 1)]
+    extra = n_par - len(names)
+    n_nb = extra if n_neighbors is None else min(n_neighbors, extra)
+    names += [f"neighbor{k}_area" for k in range(n_nb)] + [f"template{k}_amplitude" for k in range(extra - n_nb)]
+    return tuple(names)
 
 
 def _usable_neighbors(neighbors: Sequence[float], center: float, fwhm: float) -> list[float]:
@@ -665,11 +731,11 @@ def fit_peak(
     q0 = 0.5 * (window[0] + window[1])
     params = _lmfit_params(background_order, len(nb))
     params["p_amplitude"].set(value=area0, min=0.0)
-    params["p_center"].set(value=_nudge(center0, cb[0], cb[1]) if vary_center else center0, min=cb[0],
+    params["p_center"].set(value=nudge_start(center0, cb[0], cb[1]) if vary_center else center0, min=cb[0],
                            max=cb[1], vary=vary_center)
-    params["p_sigma"].set(value=_nudge(0.5 * fwhm0, 0.5 * fb[0], 0.5 * fb[1]) if vary_fwhm else 0.5 * fwhm0,
+    params["p_sigma"].set(value=nudge_start(0.5 * fwhm0, 0.5 * fb[0], 0.5 * fb[1]) if vary_fwhm else 0.5 * fwhm0,
                           min=0.5 * fb[0], max=0.5 * fb[1], vary=vary_fwhm)
-    params["p_fraction"].set(value=_nudge(eta0, 0.0, 1.0) if vary_eta else float(np.clip(eta0, 0, 1)),
+    params["p_fraction"].set(value=nudge_start(eta0, 0.0, 1.0) if vary_eta else float(np.clip(eta0, 0, 1)),
                              min=0.0, max=1.0, vary=vary_eta)
     bg = lin.background if lin.success else (float(np.median(yy)),) + (0.0,) * background_order
     for k in range(background_order + 1):
@@ -691,8 +757,11 @@ def fit_peak(
     if not all(np.isfinite(v) for v in vals.values()):
         return PeakFit.failed("non-finite parameters", window, "lmfit", int(qq.size))
     stderr = {k: p[k].stderr for k in p}
+    names = list(res.var_names)
+    cov = np.array(res.covar, dtype=float) if res.covar is not None else np.full((len(names),) * 2, np.nan)
     if have_sigma and correlation is not None:
-        stderr.update(_sandwich_stderr(resid, vals, [k for k in p if p[k].vary], correlation, idx))
+        cov = _sandwich_cov(resid, vals, names, correlation, idx)
+        stderr.update({n: float(math.sqrt(c)) if c >= 0 else float("nan") for n, c in zip(names, np.diag(cov))})
 
     def err(name: str) -> float:
         if not p[name].vary:
@@ -714,7 +783,25 @@ def fit_peak(
         background=tuple(vals[f"b_c{k}"] for k in range(background_order + 1)),
         redchi=float(res.redchi), significance=sig, success=success, reason=reason, method="lmfit",
         window=window, n_points=int(qq.size), eta_err=err("p_fraction"),
+        covariance=_public_covariance(cov, names), var_names=tuple(_public_name(n) for n in names),
+        chisqr=float(res.chisqr), n_varys=int(res.nvarys),
     )
+
+
+def _public_name(name: str) -> str:
+    """The :class:`PeakFit` name of an lmfit parameter of :func:`_lmfit_params`."""
+    fixed = {"p_amplitude": "area", "p_center": "center", "p_sigma": "fwhm", "p_fraction": "eta"}
+    if name in fixed:
+        return fixed[name]
+    if name.startswith("b_c"):
+        return "bg_" + name[2:]
+    return "neighbor" + name[1:].replace("_amplitude", "_area")
+
+
+def _public_covariance(cov: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """lmfit's covariance with sigma turned into FWHM = 2 sigma (rows and columns scaled by 2)."""
+    scale = np.array([2.0 if n == "p_sigma" else 1.0 for n in names])
+    return np.asarray(cov, dtype=float) * scale[:, None] * scale[None, :]
 
 
 class _Values:
@@ -727,15 +814,13 @@ class _Values:
         return self._values
 
 
-def _sandwich_stderr(residual: Any, values: Mapping[str, float], names: Sequence[str],
-                     correlation: np.ndarray | None, index: np.ndarray) -> dict[str, float]:
-    """Standard errors of the varied parameters of a weighted fit under correlated bin noise.
+def _sandwich_cov(residual: Any, values: Mapping[str, float], names: Sequence[str],
+                  correlation: np.ndarray | None, index: np.ndarray) -> np.ndarray:
+    """Covariance of the varied parameters of a weighted fit under correlated bin noise (NaN if singular).
 
     ``residual`` returns the σ-weighted residual for ``_Values``; its Jacobian (central differences at
     the optimum ``values``) goes through :func:`xsuite.diffraction.noise.sandwich_covariance`.
     """
-    from xsuite.diffraction.noise import sandwich_covariance
-
     cols = []
     for n in names:
         v = float(values[n])
@@ -744,10 +829,9 @@ def _sandwich_stderr(residual: Any, values: Mapping[str, float], names: Sequence
         hi[n], lo[n] = v + h, v - h
         cols.append((residual(_Values(hi)) - residual(_Values(lo))) / (2 * h))
     try:
-        cov = sandwich_covariance(np.stack(cols, axis=1), correlation, index)
+        return np.asarray(sandwich_covariance(np.stack(cols, axis=1), correlation, index), dtype=float)
     except (np.linalg.LinAlgError, ValueError):
-        return {n: float("nan") for n in names}
-    return {n: float(math.sqrt(c)) if c >= 0 else float("nan") for n, c in zip(names, np.diag(cov))}
+        return np.full((len(names), len(names)), np.nan)
 
 
 def _fit_shape_varpro(q: np.ndarray, y: np.ndarray, s: np.ndarray, window: tuple[float, float],
@@ -790,16 +874,16 @@ def _fit_shape_varpro(q: np.ndarray, y: np.ndarray, s: np.ndarray, window: tuple
     lo_s, hi_s = 0.5 * fwhm_bounds[0], 0.5 * fwhm_bounds[1]
     s0 = float(np.clip(0.5 * fwhm0, lo_s, hi_s))
     params = lmfit.Parameters()
-    params.add("center", value=_nudge(center0, *center_bounds) if vary_center else
+    params.add("center", value=nudge_start(center0, *center_bounds) if vary_center else
                float(np.clip(center0, *center_bounds)), min=center_bounds[0], max=center_bounds[1], vary=vary_center)
-    params.add("sigma_n", value=_nudge(s0, lo_s, hi_s), min=lo_s, max=hi_s, vary=has_nb)
-    params.add("eta_n", value=_nudge(eta0, 0.0, 1.0), min=0.0, max=1.0, vary=has_nb)
+    params.add("sigma_n", value=nudge_start(s0, lo_s, hi_s), min=lo_s, max=hi_s, vary=has_nb)
+    params.add("eta_n", value=nudge_start(eta0, 0.0, 1.0), min=0.0, max=1.0, vary=has_nb)
     if tie_to_neighbors and has_nb:
         params.add("sigma", expr="sigma_n")
         params.add("eta", expr="eta_n")
     else:
-        params.add("sigma", value=_nudge(s0, lo_s, hi_s), min=lo_s, max=hi_s)
-        params.add("eta", value=_nudge(eta0, 0.0, 1.0), min=0.0, max=1.0)
+        params.add("sigma", value=nudge_start(s0, lo_s, hi_s), min=lo_s, max=hi_s)
+        params.add("eta", value=nudge_start(eta0, 0.0, 1.0), min=0.0, max=1.0)
     try:
         res = lmfit.minimize(residual, params, max_nfev=600, xtol=1e-5, ftol=1e-6)
     except Exception as exc:  # never stop a series for one fit
@@ -1007,8 +1091,11 @@ def _guess_dict(guess: PeakFit | Mapping[str, float] | None) -> dict[str, float]
 # series tracking
 # ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class PeakSummary:
-    """Per-peak outcome of :func:`track_peaks`.
+class PeakDetection:
+    """Per-peak detection outcome of :func:`track_peaks` (shape used, detected or not, onset, upper limit).
+
+    Not to be confused with :class:`xsuite.diffraction.series.PeakSummary`, the tracking + kinetics
+    headline of one reflection in a series (the JSON ``peaks`` items), which is built from this.
 
     Attributes
     ----------
@@ -1098,7 +1185,7 @@ class TrackingResult:
     """Per-frame fits of several peaks over a series.
 
     Arrays are (n_frames, n_peaks). ``area_err`` is the counting error of the fixed-shape fit combined
-    with the profile's scale error (``PeakSummary.area_scale_err`` × area); ``area_err_statistical`` is the
+    with the profile's scale error (``PeakDetection.area_scale_err`` × area); ``area_err_statistical`` is the
     counting error alone. ``significance`` (area / counting error) is the fixed-shape detection statistic
     (area/σ with centre/FWHM/eta held at the peak's summary shape); ``area`` comes from that
     fixed-shape fit (unless ``area_from="refined"``); ``center``/``fwhm`` come from the lmfit
@@ -1108,7 +1195,7 @@ class TrackingResult:
     """
 
     time_s: np.ndarray
-    peaks: tuple[PeakSummary, ...]
+    peaks: tuple[PeakDetection, ...]
     area: np.ndarray
     area_err: np.ndarray
     center: np.ndarray
@@ -1365,7 +1452,7 @@ def track_peaks(
         idx = det.onset_index
         ul = arr["upper_limit"][:, j]
         sig_j = arr["significance"][:, j]
-        summaries.append(PeakSummary(
+        summaries.append(PeakDetection(
             label=tg["label"], phase=tg["phase"], hkl=tuple(tg["hkl"]), q_ref_inv_angstrom=q_ref,
             center_inv_angstrom=float(c_shape), fwhm_inv_angstrom=float(f_shape), eta=float(e_shape),
             shape_from=shape_from, detected=det.detected,
@@ -1428,8 +1515,6 @@ def _detect(area: np.ndarray, area_err: np.ndarray, significance: np.ndarray, th
             detection: str, false_alarm: float | None) -> Any:
     """Growth detection of one tracked peak (:func:`xsuite.diffraction.onset.detect_growth`), or the
     legacy rule (``detection="consecutive"``: n frames >= threshold above zero, no false-alarm control)."""
-    from xsuite.diffraction.onset import GrowthDetection, detect_growth
-
     if detection == "growth":
         return detect_growth(area, area_err, significance=threshold, n_consecutive=n_consecutive,
                              false_alarm=false_alarm)
@@ -1467,9 +1552,6 @@ def decompose_series(q: np.ndarray, intensities: np.ndarray, sigmas: np.ndarray,
     ``merge_inv_angstrom`` must be the ``min_separation_inv_angstrom`` the tracked reflections were
     selected with, so that a merged tracked group (LiCl.H2O 101/110) is one component here too.
     """
-    from xsuite.diffraction.phases import get_phase
-    from xsuite.diffraction.profiles import decompose_pattern
-
     y_sum, s_sum = summed_series(intensities, sigmas)
     finite = np.asarray(q, float)[np.isfinite(s_sum)]
     q_max = float(finite.max()) + 0.2 if finite.size else 3.0
@@ -1532,8 +1614,6 @@ def _profile_scale_error(q: np.ndarray, y_sum: np.ndarray, s_sum: np.ndarray | N
     sharing; :data:`xsuite.diffraction.profiles.ETA_PRIOR_WIDTH` when not measured) and at FWHM ± its error
     (10 % when not measured), added in quadrature; at most 0.5. The same relative error holds in every
     frame (the shape is common), so it is a scale error of the whole area series."""
-    from xsuite.diffraction.profiles import ETA_PRIOR_WIDTH
-
     de = getattr(prof, "eta_err_own", float("nan"))
     if not np.isfinite(de):
         de = prof.eta_err if np.isfinite(prof.eta_err) else ETA_PRIOR_WIDTH

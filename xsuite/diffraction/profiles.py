@@ -38,6 +38,8 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
+from xsuite.diffraction.lineshapes import nudge_start, pseudo_voigt, pseudo_voigt_with_derivatives
+from xsuite.diffraction.noise import _pairs, sandwich_covariance
 from xsuite.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -137,8 +139,6 @@ class Component:
 
     def profile(self, q: np.ndarray, fwhm: float, eta: float, area: float = 1.0) -> np.ndarray:
         """The component's profile (its members at their positions and fractions) of total ``area``."""
-        from xsuite.diffraction.lineshapes import pseudo_voigt
-
         out = np.zeros(np.shape(q), dtype=float)
         for qm, fr in zip(self.member_q_inv_angstrom, self.member_fractions):
             out += pseudo_voigt(q, area * fr, qm, fwhm, eta)
@@ -294,8 +294,6 @@ class _Problem:
 
     def phase_block(self, p: str, shape: Shape, slope: float = 0.0) -> tuple[np.ndarray]:
         """Columns of phase ``p``'s components (n x own components, weighted)."""
-        from xsuite.diffraction.lineshapes import pseudo_voigt
-
         qm, gather, _ = self.members[p]
         fw, eta, strain = shape
         fwm = (fw * self.member_fwhm_factor(p, slope))[None, :]
@@ -346,8 +344,6 @@ class _Problem:
         """d(A c)/d(FWHM, eta, strain, common slope) of each phase at ``shapes`` (n x 4 per phase, prior
         rows included as zeros), c held: the members' derivative profiles contracted with their areas
         first, weighted after."""
-        from xsuite.diffraction.lineshapes import pseudo_voigt_with_derivatives
-
         out = {}
         w = 1.0 / self.ss
         for p, (qm, gather, idx) in self.members.items():
@@ -565,13 +561,11 @@ def _fit_shapes(prob: _Problem, phases: Sequence[str], start: Mapping[str, Shape
     shapes, the slope and the optimiser's result."""
     from scipy.optimize import least_squares
 
-    from xsuite.diffraction.peaks import _nudge
-
     free_set = set(phases if free is None else free)
     eta_shared = {p: ld for p, ld in (eta_shared or {}).items() if p in free_set and ld in free_set}
     par = _ShapeParams(phases, start, free_set, eta_shared, max_strain > 0, slope0, fit_slope)
     lo, hi = par.bounds(fwhm_bounds, max_strain)
-    x0 = np.array([_nudge(v, lo_, hi_) for v, lo_, hi_ in zip(par.x0(), lo, hi)])
+    x0 = np.array([nudge_start(v, lo_, hi_) for v, lo_, hi_ in zip(par.x0(), lo, hi)])
     x0 = np.clip(x0, lo + 1e-9 * (hi - lo), hi - 1e-9 * (hi - lo))
     if not par.slots:
         shapes, slope = par.unpack(x0)
@@ -654,8 +648,6 @@ def _template_significance(prob: _Problem, shapes: Mapping[str, Shape], phase: s
     where the template lives (weights: its square; only when above 1): a strong matrix whose profile the
     pseudo-Voigt does not follow exactly leaves residuals that a hydrate template of ~100 reflections and
     a free strain can pick up at ~10 σ in a summed control series (seen; the hydrate is not there)."""
-    from xsuite.diffraction.noise import _pairs
-
     a, coef, gram, atb, _ = prob._solved(shapes, slope)
     oi = prob.members[phase][2]
     own = np.zeros(a.shape[1], dtype=bool)
@@ -693,8 +685,6 @@ def _candidate_significance(prob: _Problem, shapes: Mapping[str, Shape], slope: 
     model leaves, as area/σ (sandwich under the bin correlation), σ inflated by the rms of the remaining
     weighted residuals where the pattern lives (model misfit is not evidence). Returns (significance,
     strain)."""
-    from xsuite.diffraction.noise import _pairs
-
     a, coef = prob.solve(shapes, slope)
     r0 = prob.b - a @ coef
     fw, eta = lead_shape[0], lead_shape[1]
@@ -727,8 +717,6 @@ def _shape_errors(prob: _Problem, shapes: Mapping[str, Shape], coef: np.ndarray,
     """Standard errors of each phase's FWHM, eta (and strain), and of the common slope, from the full
     problem's analytic Jacobian (sandwich); a shared eta is one parameter (its error given to every phase
     sharing it)."""
-    from xsuite.diffraction.noise import sandwich_covariance
-
     eta_shared = dict(eta_shared or {})
     par = _ShapeParams(sorted(shapes), shapes, set(shapes), eta_shared, fit_strain, slope, fit_slope)
     base = prob.design(shapes, slope)
@@ -819,8 +807,6 @@ def decompose_pattern(
         ``success=False`` with a reason (and default profiles) when the pattern cannot be fitted; never
         raises for bad data. Fitted strains are applied to the components' member positions.
     """
-    from xsuite.diffraction.noise import sandwich_covariance
-
     q = np.asarray(q, dtype=float)
     y = np.asarray(intensity, dtype=float)
     s = np.asarray(sigma, dtype=float)

@@ -16,6 +16,8 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from xsuite.config.diffraction import GixrdConfig
+from xsuite.diffraction import kinetics as kin_mod, peaks as peaks_mod
+from xsuite.diffraction.depth import probing_depth
 from xsuite.diffraction.units import energy_from_wavelength, two_theta_from_q
 from xsuite.errors import XsuiteError, error_reason
 
@@ -187,8 +189,6 @@ def choose_reflections(gi: GixrdConfig, wavelength_angstrom: float, q: np.ndarra
     given only by ``q_inv_angstrom`` is tracked at that position (as a ``(phase, position)`` target, or a
     :class:`~xsuite.diffraction.peaks.TrackedReflection` with that window).
     """
-    from xsuite.diffraction import peaks as peaks_mod
-
     def resolve_phase(entry: Any) -> Any:
         return phases[str(entry)] if isinstance(entry, str) else entry
 
@@ -254,10 +254,6 @@ def analyse_series(q: np.ndarray, intensities: np.ndarray, sigmas: np.ndarray, t
     crowded neighbours from it. ``correlation`` is the stored bin correlation (errors with it are honest;
     None for files written before it was stored).
     """
-    from xsuite.diffraction import peaks as peaks_mod
-
-    from xsuite.diffraction import kinetics as kin_mod
-
     gi = options.gixrd
     wl = options.wavelength_angstrom
     refls = choose_reflections(gi, wl, q, options.phases)
@@ -410,8 +406,6 @@ def information_depth(options: SeriesAnalysisOptions, peaks: Sequence[PeakSummar
     ``gixrd.depth_two_theta_deg``, else at the 2θ of the first tracked reflection (β = 2θ − α, the point of its
     ring in the plane of incidence). Without ``density_g_cm3`` the crystal density of ``composition`` is used.
     """
-    from xsuite.diffraction.depth import probing_depth
-
     gi = options.gixrd
     if gi.composition is None:
         return None

@@ -33,6 +33,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from xsuite.diffraction.peaks import fit_peak
 from xsuite.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -465,8 +466,6 @@ def fit_reflections(
     list of PeakFit
         One per position, in order (failed fits carry NaN and a reason).
     """
-    from xsuite.diffraction.peaks import fit_peak
-
     pos = [float(p) for p in positions_inv_angstrom]
     tol = fwhm_guess if center_tolerance is None else float(center_tolerance)
     hw = half_window_fwhm * fwhm_guess

@@ -58,6 +58,8 @@ from typing import Any
 import lazy_loader as _lazy
 
 from xsuite.errors import ConfigError, XsuiteError
+from xsuite.figures._common import as_results
+from xsuite.figures.style import save_figure
 
 logger = logging.getLogger(__name__)
 
@@ -152,8 +154,8 @@ class _Planned:
 
 def figure_plan(results: Any) -> list[_Planned]:
     """Every figure the file's entries call for, as deferred calls (``draw is None`` = skip with reason)."""
+    # the figure modules stay lazy (see the namespace above): a package import must not load all of them
     from xsuite.figures import gixrd, xanes, xrd, xrf
-    from xsuite.figures._common import as_results
 
     res = as_results(results)
     plan: list[_Planned] = []
@@ -263,9 +265,6 @@ def make_figures(
     ResultsFileError
         The results file is missing or unreadable.
     """
-    from xsuite.figures._common import as_results
-    from xsuite.figures.style import save_figure
-
     fmts = _check_formats(formats)
     if int(dpi) <= 0:
         raise ConfigError(f"`dpi` must be a positive integer; got {dpi!r}")

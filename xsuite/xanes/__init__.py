@@ -58,6 +58,8 @@ and loaded on first use, so importing the package costs nothing until a function
 * ``unit_step_fractions`` — Weights of standards renormalised with the data's windows -> fractions in the standards' own unit-step normalisation, fᵢ = (wᵢ/sᵢ)/Σ(wⱼ/sⱼ) (without sum-to-one: wᵢ/sᵢ), and the factor that scales their errors
 * ``solve_lcf_batch`` — Exact constrained linear LCF of many spectra at once
 * ``fit_lcf`` — Fit one normalised spectrum as a non-negative combination of standards
+* ``LcfOptions`` — How :func:`fit_lcf` fits: the window, the constraints, shifts, bootstrap, the misfit term
+* ``LcfErrorSources`` — Error sources beyond the point noise that :func:`fit_lcf` propagates into ``fraction_errors``
 * ``fit_lcf_combinations`` — Fit every non-empty subset of ``standards`` and rank the fits by R-factor
 * ``fit_window`` — Mask of the points with E0 + xmin ≤ E ≤ E0 + xmax
 * ``fit_lcf_map`` — Normalise and fit a whole XANES map (raw µ on one energy grid) in a few array operations
@@ -97,7 +99,7 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         'lcf': [
             'LCFResult', 'BatchLCFResult', 'CombinatorialResult', 'CombinationFit', 'rank_combinations',
             'ranked', 'select_combination', 'unit_step_fractions', 'solve_lcf_batch', 'fit_lcf',
-            'fit_lcf_combinations', 'fit_window', 'fit_lcf_map'
+            'LcfOptions', 'LcfErrorSources', 'fit_lcf_combinations', 'fit_window', 'fit_lcf_map'
         ],
         'maps': [
             'ChemicalMap', 'NormWindows', 'fit_chemical_map', 'map_windows', 'normalized_pixels',
