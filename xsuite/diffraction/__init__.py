@@ -64,6 +64,7 @@ and loaded on first use, so importing the package costs nothing until a function
 * ``PeakDetection`` — Per-peak detection outcome of :func:`track_peaks` (shape used, detected or not, onset, upper limit)
 * ``TrackingResult`` — Per-frame fits of several peaks over a series
 * ``onset_index`` — Index of the first frame that starts a run of ``n_consecutive`` frames with sig ≥ threshold
+* ``TrackingOptions`` — How :func:`track_peaks` fits and detects (every field has a default)
 * ``track_peaks`` — Fit every tracked peak in every frame; decide detection and onset
 * ``summed_series`` — Sum of the frames of a series and its standard error (bins with no finite value in any frame: NaN error)
 * ``decompose_series`` — Per-phase profiles of the summed series: :func:`xsuite.diffraction.profiles.decompose_pattern` of the frames' sum with every phase's reflections at ``wavelength`` (Å)
@@ -201,7 +202,7 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         'peaks': [
             'TrackedReflection', 'select_tracking_reflections', 'parse_hkl', 'peak_profile', 'PeakFit',
             'fit_peak', 'fit_peak_fixed_shape', 'PeakDetection', 'TrackingResult', 'onset_index',
-            'track_peaks', 'summed_series', 'decompose_series'
+            'TrackingOptions', 'track_peaks', 'summed_series', 'decompose_series'
         ],
         'profiles': [
             'PhaseProfile', 'Component', 'PatternDecomposition', 'decompose_pattern', 'group_reflections'

@@ -80,6 +80,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["TrackedReflection", "select_tracking_reflections", "parse_hkl", "peak_profile", "pseudo_voigt",
            "PeakFit", "fit_peak", "fit_peak_fixed_shape", "PeakDetection", "TrackingResult", "onset_index",
+           "TrackingOptions",
            "track_peaks", "summed_series", "decompose_series"]
 
 
@@ -1280,30 +1281,118 @@ def _normalise_targets(reflections: Sequence[Any], fwhm_guess: float,
     return out
 
 
+@dataclass(frozen=True)
+class TrackingOptions:
+    """How :func:`track_peaks` fits and detects (every field has a default).
+
+    Parameters
+    ----------
+    threshold : float
+        Detection level in σ (default 3): a series without growth is detected with probability Φ̄(3) =
+        0.00135 (per reflection and series). With ``detection="consecutive"``: the significance each of
+        ``n_consecutive`` frames must reach (the old rule).
+    n_consecutive : int
+        Frames the growth must last (default 3).
+    fwhm_guess : float
+        Expected FWHM (1/Å); used as the shape when the peak is too weak to measure it.
+    fwhm_bounds : (float, float)
+        FWHM bounds for the free fits (default fwhm_guess/4 to 4·fwhm_guess, within the window).
+    center_tolerance : float
+        Centre allowed within ± this of the reference position (1/Å).
+    eta : float
+        Lorentzian fraction start value (fitted on the summed pattern, then held).
+    background_order : int
+        Polynomial background order.
+    half_window : float
+        Half width of the fit window for targets without a suggested window (1/Å).
+    refine : bool
+        Refine strong frames with lmfit (centre/FWHM free). False: fixed-shape only (fastest).
+    refine_threshold : float
+        Fixed-shape significance from which a frame is refined (default 10: below it a free
+        width is poorly determined and only adds noise to the area).
+    area_from : {"fixed", "refined"}
+        Source of the reported area. ``"fixed"`` (default): the fixed-shape fit, the most precise
+        estimate when the peak shape does not change over the series (measured: 5-8x smaller
+        errors than a free-width fit with nuisance neighbours). ``"refined"``: the lmfit result on
+        refined frames (use when peaks sharpen/broaden strongly during the series).
+    fit_multiplets : bool
+        Fit a merged group of same-phase reflections (``TrackedReflection.member_*``, e.g. LiCl.H2O
+        101/110) as its members at the table separations and intensity ratios with one shared
+        width (default). False: one pseudo-Voigt per group (its area depends on the binning:
+        measured 0.98-1.22x the truth for LiCl.H2O 101/110).
+    detection : {"growth", "consecutive"}
+        The growth rule (default) or the old one (n frames ≥ threshold σ above zero; kept for comparison).
+    false_alarm : float
+        False-alarm probability of the growth rule instead of Φ̄(threshold).
+    shape_errors : bool
+        Add the profile's scale uncertainty to ``area_err`` (default True; decomposition path only).
+
+    Raises
+    ------
+    ConfigError
+        A value out of range, naming the field.
+
+    Examples
+    --------
+    >>> TrackingOptions(threshold=4.0, refine=False).threshold
+    4.0
+    >>> TrackingOptions(area_from="free")
+    Traceback (most recent call last):
+    ...
+    xsuite.errors.ConfigError: `area_from` must be 'fixed' or 'refined'; got 'free'
+    """
+
+    threshold: float = 3.0
+    n_consecutive: int = 3
+    fwhm_guess: float = 0.02
+    fwhm_bounds: tuple[float, float] | None = None
+    center_tolerance: float = 0.015
+    eta: float = 0.5
+    background_order: int = 1
+    half_window: float = 0.05
+    refine: bool = True
+    refine_threshold: float = 10.0
+    area_from: str = "fixed"
+    fit_multiplets: bool = True
+    detection: str = "growth"
+    false_alarm: float | None = None
+    shape_errors: bool = True
+
+    def __post_init__(self) -> None:
+        if self.area_from not in ("fixed", "refined"):
+            raise ConfigError(f"`area_from` must be 'fixed' or 'refined'; got {self.area_from!r}")
+        if self.detection not in ("growth", "consecutive"):
+            raise ConfigError(f"`detection` must be 'growth' or 'consecutive'; got {self.detection!r}")
+        if not (np.isfinite(self.threshold) and self.threshold > 0):
+            raise ConfigError(f"`threshold` must be > 0 (sigma); got {self.threshold!r}")
+        if int(self.n_consecutive) < 1:
+            raise ConfigError(f"`n_consecutive` must be >= 1; got {self.n_consecutive!r}")
+        if not self.fwhm_guess > 0:
+            raise ConfigError(f"`fwhm_guess` must be > 0 (1/Å); got {self.fwhm_guess!r}")
+        if self.fwhm_bounds is not None and not 0 < self.fwhm_bounds[0] < self.fwhm_bounds[1]:
+            raise ConfigError(f"`fwhm_bounds` must be (low, high) with 0 < low < high; got {self.fwhm_bounds!r}")
+        if not self.center_tolerance > 0:
+            raise ConfigError(f"`center_tolerance` must be > 0 (1/Å); got {self.center_tolerance!r}")
+        if not 0 <= self.eta <= 1:
+            raise ConfigError(f"`eta` must be between 0 and 1; got {self.eta!r}")
+        if not 0 <= int(self.background_order) <= 3:
+            raise ConfigError(f"`background_order` must be 0-3; got {self.background_order!r}")
+        if not self.half_window > 0:
+            raise ConfigError(f"`half_window` must be > 0 (1/Å); got {self.half_window!r}")
+        if self.false_alarm is not None and not 0 < self.false_alarm < 1:
+            raise ConfigError(f"`false_alarm` must be between 0 and 1; got {self.false_alarm!r}")
+
+
 def track_peaks(
     q: np.ndarray,
     intensities: np.ndarray,
     sigmas: np.ndarray | None,
     time_s: np.ndarray,
     reflections: Sequence[Any],
-    threshold: float = 3.0,
-    n_consecutive: int = 3,
+    options: TrackingOptions | None = None,
     *,
-    fwhm_guess: float = 0.02,
-    fwhm_bounds: tuple[float, float] | None = None,
-    center_tolerance: float = 0.015,
-    eta: float = 0.5,
-    background_order: int = 1,
-    half_window: float = 0.05,
-    refine: bool = True,
-    refine_threshold: float = 10.0,
-    area_from: str = "fixed",
-    fit_multiplets: bool = True,
     correlation: np.ndarray | None = None,
     decomposition: Any = None,
-    detection: str = "growth",
-    false_alarm: float | None = None,
-    shape_errors: bool = True,
 ) -> TrackingResult:
     """Fit every tracked peak in every frame; decide detection and onset.
 
@@ -1320,49 +1409,12 @@ def track_peaks(
     reflections : sequence
         :class:`TrackedReflection` (from :func:`select_tracking_reflections`), phase
         ``Reflection``s, ``(phase_name, Reflection)`` pairs, or bare q positions.
-    threshold : float, optional
-        Detection level in σ (default 3): a series without growth is detected with probability Φ̄(3) =
-        0.00135 (per reflection and series). With ``detection="consecutive"``: the significance each of
-        ``n_consecutive`` frames must reach (the old rule).
-    n_consecutive : int, optional
-        Frames the growth must last (default 3).
-    fwhm_guess : float, optional
-        Expected FWHM (1/Å); used as the shape when the peak is too weak to measure it.
-    fwhm_bounds : (float, float), optional
-        FWHM bounds for the free fits (default fwhm_guess/4 to 4·fwhm_guess, within the window).
-    center_tolerance : float, optional
-        Centre allowed within ± this of the reference position (1/Å).
-    eta : float, optional
-        Lorentzian fraction start value (fitted on the summed pattern, then held).
-    background_order : int, optional
-        Polynomial background order.
-    half_window : float, optional
-        Half width of the fit window for targets without a suggested window (1/Å).
-    refine : bool, optional
-        Refine strong frames with lmfit (centre/FWHM free). False: fixed-shape only (fastest).
-    refine_threshold : float, optional
-        Fixed-shape significance from which a frame is refined (default 10: below it a free
-        width is poorly determined and only adds noise to the area).
-    area_from : {"fixed", "refined"}, optional
-        Source of the reported area. ``"fixed"`` (default): the fixed-shape fit, the most precise
-        estimate when the peak shape does not change over the series (measured: 5-8x smaller
-        errors than a free-width fit with nuisance neighbours). ``"refined"``: the lmfit result on
-        refined frames (use when peaks sharpen/broaden strongly during the series).
-    fit_multiplets : bool, optional
-        Fit a merged group of same-phase reflections (``TrackedReflection.member_*``, e.g. LiCl.H2O
-        101/110) as its members at the table separations and intensity ratios with one shared
-        width (default). False: one pseudo-Voigt per group (its area depends on the binning:
-        measured 0.98-1.22x the truth for LiCl.H2O 101/110).
+    options : TrackingOptions, optional
+        Detection level, shapes, windows, refinement (defaults: ``TrackingOptions()``).
     correlation : ndarray, shape (n_q, K), optional
         Noise correlation of neighbouring bins (pixel splitting; :attr:`xsuite.diffraction.integrate.
         Pattern1D.correlation`): every error and significance is then the sandwich one under it
         (:mod:`xsuite.diffraction.noise`). None: bins independent.
-    detection : {"growth", "consecutive"}, optional
-        The growth rule (default) or the old one (n frames ≥ threshold σ above zero; kept for comparison).
-    false_alarm : float, optional
-        False-alarm probability of the growth rule instead of Φ̄(threshold).
-    shape_errors : bool, optional
-        Add the profile's scale uncertainty to ``area_err`` (default True; decomposition path only).
     decomposition : PatternDecomposition, optional
         Per-phase profiles of the summed series (:func:`xsuite.diffraction.profiles.decompose_pattern`,
         or :func:`decompose_series`). For a :class:`TrackedReflection` of a phase it knows, the peak
@@ -1375,11 +1427,44 @@ def track_peaks(
     Returns
     -------
     TrackingResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.lineshapes import pseudo_voigt
+    >>> q, t = np.linspace(2.2, 2.4, 161), np.arange(8) * 600.0
+    >>> area = np.where(t >= 2400.0, (t - 1800.0) / 10.0, 0.0)
+    >>> mu = 50.0 + area[:, None] * pseudo_voigt(q, 1.0, 2.31, 0.02, 0.5)[None, :]
+    >>> y = np.random.default_rng(0).poisson(mu).astype(float)
+    >>> res = track_peaks(q, y, np.sqrt(np.clip(y, 1, None)), t, [2.31], TrackingOptions(refine=False))
+    >>> res.peaks[0].detected, res.peaks[0].onset_s
+    (True, 2400.0)
     """
-    if area_from not in ("fixed", "refined"):
-        raise ConfigError(f"`area_from` must be 'fixed' or 'refined'; got {area_from!r}")
-    if detection not in ("growth", "consecutive"):
-        raise ConfigError(f"`detection` must be 'growth' or 'consecutive'; got {detection!r}")
+    opt = options or TrackingOptions()
+    q, y, t, s, scale_by_redchi = _tracking_inputs(q, intensities, sigmas, time_s, correlation)
+    targets = _normalise_targets(reflections, opt.fwhm_guess, opt.half_window, opt.fit_multiplets)
+    n_frames, n_pk = y.shape[0], len(targets)
+    shape = (n_frames, n_pk)
+    arr = {k: np.full(shape, np.nan) for k in ("area", "area_err", "center", "center_err", "fwhm",
+                                                "fwhm_err", "significance", "upper_limit")}
+    cols = _TrackColumns(arr=arr, refined=np.zeros(shape, dtype=bool), success=np.zeros(shape, dtype=bool),
+                         reasons=[["" for _ in range(n_pk)] for _ in range(n_frames)],
+                         stat_err=np.full(shape, np.nan))
+    y_sum, s_sum = summed_series(y, s)
+    data = _TrackData(q=q, y=y, s=s, t=t, y_sum=y_sum, s_sum=s_sum, scale_by_redchi=scale_by_redchi,
+                      corr=None if scale_by_redchi else correlation, decomposition=decomposition)
+    summaries = [_track_target(j, tg, data, cols, opt) for j, tg in enumerate(targets)]
+    return TrackingResult(
+        time_s=t, peaks=tuple(summaries), refined=cols.refined, success=cols.success,
+        reason=tuple(tuple(r) for r in cols.reasons), threshold=float(opt.threshold),
+        n_consecutive=int(opt.n_consecutive), detection=opt.detection, area_err_statistical=cols.stat_err, **arr,
+    )
+
+
+def _tracking_inputs(q: np.ndarray, intensities: np.ndarray, sigmas: np.ndarray | None, time_s: np.ndarray,
+                     correlation: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Checked arrays of :func:`track_peaks`: q, patterns, times, σ (Poisson when None) and whether the
+    errors are to be scaled by the reduced χ² (σ not given)."""
     q = np.asarray(q, dtype=float)
     y = np.atleast_2d(np.asarray(intensities, dtype=float))
     t = np.asarray(time_s, dtype=float).ravel()
@@ -1391,87 +1476,128 @@ def track_peaks(
     if correlation is not None and np.shape(correlation)[0] != n_q:
         raise ConfigError(f"`correlation` has {np.shape(correlation)[0]} rows but the patterns have {n_q} points")
     if sigmas is None:
-        s = np.sqrt(np.clip(y, 1.0, None))
-        scale_by_redchi = True
-    else:
-        s = np.atleast_2d(np.asarray(sigmas, dtype=float))
-        if s.shape != y.shape:
-            raise ConfigError(f"`sigmas` shape {s.shape} does not match intensities {y.shape}")
-        scale_by_redchi = False
-    targets = _normalise_targets(reflections, fwhm_guess, half_window, fit_multiplets)
-    n_pk = len(targets)
-    shape = (n_frames, n_pk)
-    arr = {k: np.full(shape, np.nan) for k in ("area", "area_err", "center", "center_err", "fwhm",
-                                                "fwhm_err", "significance", "upper_limit")}
-    refined = np.zeros(shape, dtype=bool)
-    success = np.zeros(shape, dtype=bool)
-    reasons = [["" for _ in range(n_pk)] for _ in range(n_frames)]
-    fb_default = fwhm_bounds or (fwhm_guess / 4.0, fwhm_guess * 4.0)
-    summaries = []
-    y_sum, s_sum = summed_series(y, s)
-    s_sum_arg = None if scale_by_redchi else s_sum
-    corr = None if scale_by_redchi else correlation
-    s_frames = None if scale_by_redchi else s
-    stat_err = np.full(shape, np.nan)
+        return q, y, t, np.sqrt(np.clip(y, 1.0, None)), True
+    s = np.atleast_2d(np.asarray(sigmas, dtype=float))
+    if s.shape != y.shape:
+        raise ConfigError(f"`sigmas` shape {s.shape} does not match intensities {y.shape}")
+    return q, y, t, s, False
 
-    for j, tg in enumerate(targets):
-        win = tg["window"]
-        q_ref = tg["q"]
-        cb = (q_ref - center_tolerance, q_ref + center_tolerance)
-        fb = (fb_default[0], min(fb_default[1], win[1] - win[0]))
-        comps = tg.get("components")
-        prof = decomposition.profile(tg["phase"]) if decomposition is not None and "hkls" in tg else None
-        if prof is not None:
-            q_phase = q_ref * (1.0 + float(prof.strain))  # the phase's reflections moved together
-            cb = (q_phase - center_tolerance, q_phase + center_tolerance)
-            c_shape, f_shape, e_shape, shape_from, templates = _shape_from_decomposition(
-                q, y_sum, s_sum_arg, tg, decomposition, prof, corr, background_order, cb, fb)
-            y_j, nbs, nshape = y, (), None
-            scale_err = _profile_scale_error(q, y_sum, s_sum_arg, tg, prof, c_shape, f_shape, e_shape,
-                                             background_order, templates) if shape_errors else float("nan")
-        else:
-            c_shape, f_shape, e_shape, shape_from, nshape, y_j = _shape_from_window(
-                q, y, s, y_sum, s_sum, scale_by_redchi, tg, threshold, fwhm_guess, eta, background_order, cb, fb,
-                fb_default, corr)
-            nbs, templates = tg.get("neighbors", ()), ()
-            scale_err = float("nan")
-        _track_columns(arr, reasons, success, j, q, y_j, s_frames, win, c_shape, f_shape, e_shape,
-                              background_order, nbs, nshape, comps, templates, corr, threshold)
-        if refine:
-            strong = np.nonzero(success[:, j] & (arr["significance"][:, j] >= max(refine_threshold, threshold)))[0]
-            if strong.size:
-                ft = _refine_frames(q, y_j, s_frames, win, np.full(strong.size, c_shape),
-                                    np.full(strong.size, f_shape), e_shape, background_order, nbs, nshape, cb, fb,
-                                    comps, templates=templates, correlation=corr, frames=strong)
-                _store_refined(arr, reasons, refined, j, strong, ft, area_from)
-        stat_err[:, j] = arr["area_err"][:, j]
-        det = _detect(arr["area"][:, j], stat_err[:, j], arr["significance"][:, j], threshold, n_consecutive,
-                      detection, false_alarm)
-        if np.isfinite(scale_err):  # the profile's uncertainty, a common scale, into the reported errors
-            arr["area_err"][:, j] = np.hypot(stat_err[:, j], scale_err * arr["area"][:, j])
-        idx = det.onset_index
-        ul = arr["upper_limit"][:, j]
-        sig_j = arr["significance"][:, j]
-        summaries.append(PeakDetection(
-            label=tg["label"], phase=tg["phase"], hkl=tuple(tg["hkl"]), q_ref_inv_angstrom=q_ref,
-            center_inv_angstrom=float(c_shape), fwhm_inv_angstrom=float(f_shape), eta=float(e_shape),
-            shape_from=shape_from, detected=det.detected,
-            onset_s=float(t[idx]) if idx is not None else None, onset_index=idx,
-            area_upper_limit=float(np.nanmax(ul)) if np.isfinite(ul).any() else float("nan"),
-            max_significance=float(np.nanmax(sig_j)) if np.isfinite(sig_j).any() else float("nan"),
-            n_failed=int((~success[:, j]).sum()), present_at_start=det.present_at_start,
-            detection_significance=det.significance, frame_threshold=det.frame_threshold,
-            false_alarm_probability=det.false_alarm_probability, baseline_area=det.baseline,
-            baseline_area_err=det.baseline_err, area_scale_err=scale_err,
-        ))
-        log.debug("%s: shape from %s, detected=%s onset=%s", tg["label"], shape_from, det.detected,
-                  summaries[-1].onset_s)
 
-    return TrackingResult(
-        time_s=t, peaks=tuple(summaries), refined=refined, success=success,
-        reason=tuple(tuple(r) for r in reasons), threshold=float(threshold),
-        n_consecutive=int(n_consecutive), detection=detection, area_err_statistical=stat_err, **arr,
+@dataclass(frozen=True)
+class _TrackData:
+    """The series as :func:`track_peaks` fits it (frames, summed series, noise model)."""
+
+    q: np.ndarray
+    y: np.ndarray
+    s: np.ndarray
+    t: np.ndarray
+    y_sum: np.ndarray
+    s_sum: np.ndarray
+    scale_by_redchi: bool
+    corr: np.ndarray | None
+    decomposition: Any
+
+    @property
+    def s_frames(self) -> np.ndarray | None:
+        return None if self.scale_by_redchi else self.s
+
+    @property
+    def s_sum_arg(self) -> np.ndarray | None:
+        return None if self.scale_by_redchi else self.s_sum
+
+
+@dataclass(frozen=True)
+class _TrackColumns:
+    """Per-frame × per-peak outputs of :func:`track_peaks`, filled one target column at a time."""
+
+    arr: dict[str, np.ndarray]
+    refined: np.ndarray
+    success: np.ndarray
+    reasons: list[list[str]]
+    stat_err: np.ndarray
+
+
+@dataclass(frozen=True)
+class _TargetShape:
+    """The fixed peak shape of one target and what the fixed-shape fits need with it."""
+
+    center: float
+    fwhm: float
+    eta: float
+    shape_from: str
+    y: np.ndarray
+    neighbors: Sequence[float]
+    neighbor_shape: tuple[float, float] | None
+    templates: Sequence[np.ndarray]
+    scale_err: float
+    center_bounds: tuple[float, float]
+    fwhm_bounds: tuple[float, float]
+
+
+def _target_shape(tg: Mapping[str, Any], data: _TrackData, opt: TrackingOptions) -> _TargetShape:
+    """Shape of one target: from its phase's profile in the decomposition when there is one, else
+    measured in its own window on the summed series."""
+    win, q_ref = tg["window"], tg["q"]
+    fb_default = opt.fwhm_bounds or (opt.fwhm_guess / 4.0, opt.fwhm_guess * 4.0)
+    cb = (q_ref - opt.center_tolerance, q_ref + opt.center_tolerance)
+    fb = (fb_default[0], min(fb_default[1], win[1] - win[0]))
+    dec = data.decomposition
+    prof = dec.profile(tg["phase"]) if dec is not None and "hkls" in tg else None
+    order = opt.background_order
+    if prof is not None:
+        q_phase = q_ref * (1.0 + float(prof.strain))  # the phase's reflections moved together
+        cb = (q_phase - opt.center_tolerance, q_phase + opt.center_tolerance)
+        c, f, e, shape_from, templates = _shape_from_decomposition(
+            data.q, data.y_sum, data.s_sum_arg, tg, dec, prof, data.corr, order, cb, fb)
+        scale_err = _profile_scale_error(data.q, data.y_sum, data.s_sum_arg, tg, prof, c, f, e, order,
+                                         templates) if opt.shape_errors else float("nan")
+        return _TargetShape(c, f, e, shape_from, data.y, (), None, templates, scale_err, cb, fb)
+    c, f, e, shape_from, nshape, y_j = _shape_from_window(
+        data.q, data.y, data.s, data.y_sum, data.s_sum, data.scale_by_redchi, tg, opt.threshold, opt.fwhm_guess,
+        opt.eta, order, cb, fb, fb_default, data.corr)
+    return _TargetShape(c, f, e, shape_from, y_j, tg.get("neighbors", ()), nshape, (), float("nan"), cb, fb)
+
+
+def _track_target(j: int, tg: Mapping[str, Any], data: _TrackData, cols: _TrackColumns,
+                  opt: TrackingOptions) -> PeakDetection:
+    """Column ``j``: fixed-shape fits of every frame, refinement of the strong ones, detection."""
+    win, arr = tg["window"], cols.arr
+    sh = _target_shape(tg, data, opt)
+    comps = tg.get("components")
+    _track_columns(arr, cols.reasons, cols.success, j, data.q, sh.y, data.s_frames, win, sh.center, sh.fwhm,
+                   sh.eta, opt.background_order, sh.neighbors, sh.neighbor_shape, comps, sh.templates, data.corr,
+                   opt.threshold)
+    if opt.refine:
+        strong = np.nonzero(cols.success[:, j]
+                            & (arr["significance"][:, j] >= max(opt.refine_threshold, opt.threshold)))[0]
+        if strong.size:
+            ft = _refine_frames(data.q, sh.y, data.s_frames, win, np.full(strong.size, sh.center),
+                                np.full(strong.size, sh.fwhm), sh.eta, opt.background_order, sh.neighbors,
+                                sh.neighbor_shape, sh.center_bounds, sh.fwhm_bounds, comps, templates=sh.templates,
+                                correlation=data.corr, frames=strong)
+            _store_refined(arr, cols.reasons, cols.refined, j, strong, ft, opt.area_from)
+    cols.stat_err[:, j] = arr["area_err"][:, j]
+    det = _detect(arr["area"][:, j], cols.stat_err[:, j], arr["significance"][:, j], opt.threshold,
+                  opt.n_consecutive, opt.detection, opt.false_alarm)
+    if np.isfinite(sh.scale_err):  # the profile's uncertainty, a common scale, into the reported errors
+        arr["area_err"][:, j] = np.hypot(cols.stat_err[:, j], sh.scale_err * arr["area"][:, j])
+    idx = det.onset_index
+    ul = arr["upper_limit"][:, j]
+    sig_j = arr["significance"][:, j]
+    out = PeakDetection(
+        label=tg["label"], phase=tg["phase"], hkl=tuple(tg["hkl"]), q_ref_inv_angstrom=tg["q"],
+        center_inv_angstrom=float(sh.center), fwhm_inv_angstrom=float(sh.fwhm), eta=float(sh.eta),
+        shape_from=sh.shape_from, detected=det.detected,
+        onset_s=float(data.t[idx]) if idx is not None else None, onset_index=idx,
+        area_upper_limit=float(np.nanmax(ul)) if np.isfinite(ul).any() else float("nan"),
+        max_significance=float(np.nanmax(sig_j)) if np.isfinite(sig_j).any() else float("nan"),
+        n_failed=int((~cols.success[:, j]).sum()), present_at_start=det.present_at_start,
+        detection_significance=det.significance, frame_threshold=det.frame_threshold,
+        false_alarm_probability=det.false_alarm_probability, baseline_area=det.baseline,
+        baseline_area_err=det.baseline_err, area_scale_err=sh.scale_err,
     )
+    log.debug("%s: shape from %s, detected=%s onset=%s", tg["label"], sh.shape_from, det.detected, out.onset_s)
+    return out
 
 
 def _track_columns(arr: dict[str, np.ndarray], reasons: list[list[str]], success: np.ndarray, j: int, q: np.ndarray,

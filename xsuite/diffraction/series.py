@@ -268,8 +268,8 @@ def analyse_series(q: np.ndarray, intensities: np.ndarray, sigmas: np.ndarray, t
                                          q_range=decomposition_range(q, refls))
         if not dec.success:
             log.warning("%s: whole-pattern profile fit: %s; windows measure their own shapes", name, dec.reason)
-        tr = peaks_mod.track_peaks(q, intensities, sigmas, time_s, _targets(refls),
-                                   threshold=gi.significance_threshold, n_consecutive=gi.n_consecutive,
+        opts = peaks_mod.TrackingOptions(threshold=gi.significance_threshold, n_consecutive=gi.n_consecutive)
+        tr = peaks_mod.track_peaks(q, intensities, sigmas, time_s, _targets(refls), opts,
                                    correlation=correlation, decomposition=dec if dec.success else None)
     dt = float(np.median(np.diff(time_s))) if time_s.size > 1 else 0.0
     peaks: list[PeakSummary] = []
