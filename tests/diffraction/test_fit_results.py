@@ -10,7 +10,7 @@ import pytest
 
 from xsuite.diffraction.kinetics import fit_growth, jmak
 from xsuite.diffraction.lineshapes import pseudo_voigt
-from xsuite.diffraction.peaks import PeakFit, fit_peak, fit_peak_fixed_shape
+from xsuite.diffraction.peaks import PeakFit, PeakFitOptions, fit_peak, fit_peak_fixed_shape
 
 Q = np.linspace(1.9, 2.1, 241)
 
@@ -39,7 +39,7 @@ def _check_consistent(fit: PeakFit):
 
 def test_lmfit_path_covariance_matches_its_standard_errors():
     y, s = _pattern()
-    fit = fit_peak(Q, y, s, (1.9, 2.1), vary_eta=True)
+    fit = fit_peak(Q, y, s, (1.9, 2.1), options=PeakFitOptions(vary_eta=True))
     assert fit.success and fit.method == "lmfit"
     assert fit.var_names[:4] == ("area", "center", "fwhm", "eta")
     _check_consistent(fit)

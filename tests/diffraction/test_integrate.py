@@ -58,7 +58,7 @@ def _ceo2_peaks(realdata, flip: bool):
     from pyFAI.calibrant import get_calibrant
 
     from xsuite.config.diffraction import DiffractionConfig
-    from xsuite.diffraction.peaks import fit_peak
+    from xsuite.diffraction.peaks import PeakFitOptions, fit_peak
     from xsuite.pipelines.gixrd import FrameReducer
     from xsuite.series.setup import FrameSettings, resolve_setup
 
@@ -71,7 +71,7 @@ def _ceo2_peaks(realdata, flip: bool):
     found = []
     for qr in q_ref:
         fit = fit_peak(res.q_inv_angstrom, res.intensity, res.sigma, (qr - 0.03, qr + 0.03),
-                       {"center": qr, "fwhm": 0.01}, center_bounds=(qr - 0.025, qr + 0.025))
+                       {"center": qr, "fwhm": 0.01}, PeakFitOptions(center_bounds=(qr - 0.025, qr + 0.025)))
         found.append(fit.center)
     return np.array(found), q_ref
 

@@ -9,6 +9,7 @@ import pytest
 
 from xsuite.diffraction.peaks import (
     PeakFit,
+    PeakFitOptions,
     TrackedReflection,
     TrackingOptions,
     decompose_series,
@@ -117,7 +118,8 @@ def test_linear_fast_path_equals_lmfit_with_fixed_shape():
     s = np.sqrt(y)
     lin = fit_peak_fixed_shape(Q, y, s, (1.44, 1.50), 1.47, FWHM, ETA)
     lm = fit_peak(Q, y, s, (1.44, 1.50), {"center": 1.47, "fwhm": FWHM, "eta": ETA, "area": 1.0},
-                  vary_center=False, vary_fwhm=False, center_bounds=(1.46, 1.48), linear_fast_path=False)
+                  PeakFitOptions(vary_center=False, vary_fwhm=False, center_bounds=(1.46, 1.48),
+                                 linear_fast_path=False))
     assert lin.method == "linear" and lm.method == "lmfit"
     assert lm.area == pytest.approx(lin.area, rel=1e-4)
     assert lm.area_err == pytest.approx(lin.area_err, rel=1e-3)
@@ -276,7 +278,7 @@ def test_start_at_middle_of_bounds_still_fits():
     q = np.arange(0.9, 4.6, 0.0004)
     y = rng.poisson(400 + pseudo_voigt(q, 6, 2.0007, 0.01, 0.4)).astype(float)
     f = fit_peak(q, y, np.sqrt(y), (1.95, 2.05), {"center": 2.0, "fwhm": 0.01, "eta": 0.5},
-                 center_bounds=(1.99, 2.01), fwhm_bounds=(0.002, 0.05))
+                 PeakFitOptions(center_bounds=(1.99, 2.01), fwhm_bounds=(0.002, 0.05)))
     assert f.success and abs(f.center - 2.0007) < 3 * f.center_err
 
 

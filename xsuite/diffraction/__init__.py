@@ -59,6 +59,7 @@ and loaded on first use, so importing the package costs nothing until a function
 * ``parse_hkl`` — Read Miller indices from ``"10-1"``, ``"1 0 -1"``, ``"1,0,-1"`` or a sequence of ints
 * ``peak_profile`` — Pseudo-Voigt of ``area`` at ``center``, or a fixed multiplet of them
 * ``PeakFit`` — Result of one pseudo-Voigt + polynomial-background fit
+* ``PeakFitOptions`` — How :func:`fit_peak` fits one pseudo-Voigt + polynomial background
 * ``fit_peak`` — Fit a pseudo-Voigt + polynomial background in a q window with lmfit
 * ``fit_peak_fixed_shape`` — Fit area and background with the peak shape fixed: weighted linear least squares
 * ``PeakDetection`` — Per-peak detection outcome of :func:`track_peaks` (shape used, detected or not, onset, upper limit)
@@ -201,8 +202,8 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         ],
         'peaks': [
             'TrackedReflection', 'select_tracking_reflections', 'parse_hkl', 'peak_profile', 'PeakFit',
-            'fit_peak', 'fit_peak_fixed_shape', 'PeakDetection', 'TrackingResult', 'onset_index',
-            'TrackingOptions', 'track_peaks', 'summed_series', 'decompose_series'
+            'PeakFitOptions', 'fit_peak', 'fit_peak_fixed_shape', 'PeakDetection', 'TrackingResult',
+            'onset_index', 'TrackingOptions', 'track_peaks', 'summed_series', 'decompose_series'
         ],
         'profiles': [
             'PhaseProfile', 'Component', 'PatternDecomposition', 'decompose_pattern', 'group_reflections'

@@ -22,7 +22,7 @@ from typing import Any, Literal, Optional, Sequence
 import numpy as np
 
 from xsuite.diffraction.noise import sandwich_covariance
-from xsuite.diffraction.peaks import fit_peak
+from xsuite.diffraction.peaks import PeakFitOptions, fit_peak
 from xsuite.diffraction.units import CU_KA_WAVELENGTH_ANGSTROM, d_from_q, two_theta_cu_from_q
 
 __all__ = ["XrdPeak", "PeakSearch", "find_and_fit_peaks", "label_peaks", "indexing_summary"]
@@ -222,7 +222,8 @@ def _lmfit_peak(q: np.ndarray, y: np.ndarray, s: np.ndarray, c: float, fwhm_gues
     """One candidate fitted by :func:`xsuite.diffraction.peaks.fit_peak` (lmfit), as an XrdPeak."""
     half = 2.5 * fwhm_guess
     fit = fit_peak(q, y, s, (c - half, c + half), {"center": c, "fwhm": fwhm_guess},
-                   center_bounds=(c - fwhm_guess, c + fwhm_guess), vary_eta=True, correlation=correlation)
+                   PeakFitOptions(center_bounds=(c - fwhm_guess, c + fwhm_guess), vary_eta=True),
+                   correlation=correlation)
     if not fit.success:
         return None
     return _peak(fit.center, fit.center_err, fit.fwhm, fit.fwhm_err, fit.area, fit.area_err, fit.eta,

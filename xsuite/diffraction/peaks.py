@@ -79,7 +79,7 @@ from xsuite.errors import ConfigError
 log = logging.getLogger(__name__)
 
 __all__ = ["TrackedReflection", "select_tracking_reflections", "parse_hkl", "peak_profile", "pseudo_voigt",
-           "PeakFit", "fit_peak", "fit_peak_fixed_shape", "PeakDetection", "TrackingResult", "onset_index",
+           "PeakFit", "PeakFitOptions", "fit_peak", "fit_peak_fixed_shape", "PeakDetection", "TrackingResult", "onset_index",
            "TrackingOptions",
            "track_peaks", "summed_series", "decompose_series"]
 
@@ -638,24 +638,75 @@ def _usable_neighbors(neighbors: Sequence[float], center: float, fwhm: float) ->
     return [float(c) for c in neighbors if np.isfinite(c) and abs(c - center) >= 0.5 * fwhm]
 
 
+@dataclass(frozen=True)
+class PeakFitOptions:
+    """How :func:`fit_peak` fits one pseudo-Voigt + polynomial background.
+
+    Parameters
+    ----------
+    center_bounds, fwhm_bounds : (float, float), optional
+        Bounds (1/Å). Default: the window, and (fwhm_guess/4, window width/2).
+    vary_center, vary_fwhm, vary_eta : bool
+        Which shape parameters float. With all three False the linear fast path is used.
+    eta : float
+        Lorentzian fraction when the guess has none.
+    background_order : int
+        Polynomial order of the background (0–3).
+    fwhm_guess : float
+        FWHM start value (1/Å) when the guess has none.
+    linear_fast_path : bool
+        With the shape fully fixed, solve the linear problem directly (default) instead of lmfit.
+    neighbor_shape : (float, float), optional
+        Fixed (FWHM, eta) for the neighbours instead of sharing the peak's.
+
+    Raises
+    ------
+    ConfigError
+        A value out of range, naming the field.
+
+    Examples
+    --------
+    >>> PeakFitOptions(vary_eta=True, background_order=2).background_order
+    2
+    >>> PeakFitOptions(eta=1.5)
+    Traceback (most recent call last):
+    ...
+    xsuite.errors.ConfigError: `eta` must be between 0 and 1; got 1.5
+    """
+
+    center_bounds: tuple[float, float] | None = None
+    fwhm_bounds: tuple[float, float] | None = None
+    vary_center: bool = True
+    vary_fwhm: bool = True
+    vary_eta: bool = False
+    eta: float = 0.5
+    background_order: int = 1
+    fwhm_guess: float = 0.02
+    linear_fast_path: bool = True
+    neighbor_shape: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("center_bounds", "fwhm_bounds"):
+            b = getattr(self, name)
+            if b is not None and not b[0] < b[1]:
+                raise ConfigError(f"`{name}` must be (low, high) with low < high; got {b!r}")
+        if not 0 <= self.eta <= 1:
+            raise ConfigError(f"`eta` must be between 0 and 1; got {self.eta!r}")
+        if not 0 <= int(self.background_order) <= 3:
+            raise ConfigError(f"`background_order` must be 0-3; got {self.background_order!r}")
+        if not self.fwhm_guess > 0:
+            raise ConfigError(f"`fwhm_guess` must be > 0 (1/Å); got {self.fwhm_guess!r}")
+
+
 def fit_peak(
     q: np.ndarray,
     intensity: np.ndarray,
     sigma: np.ndarray | None,
     window: tuple[float, float],
     guess: PeakFit | Mapping[str, float] | None = None,
+    options: PeakFitOptions | None = None,
     *,
-    center_bounds: tuple[float, float] | None = None,
-    fwhm_bounds: tuple[float, float] | None = None,
-    vary_center: bool = True,
-    vary_fwhm: bool = True,
-    vary_eta: bool = False,
-    eta: float = 0.5,
-    background_order: int = 1,
-    fwhm_guess: float = 0.02,
-    linear_fast_path: bool = True,
     neighbors: Sequence[float] = (),
-    neighbor_shape: tuple[float, float] | None = None,
     correlation: np.ndarray | None = None,
 ) -> PeakFit:
     """Fit a pseudo-Voigt + polynomial background in a q window with lmfit.
@@ -670,24 +721,13 @@ def fit_peak(
         q range fitted.
     guess : PeakFit or mapping, optional
         Starting values (warm start), e.g. the previous frame's result; keys ``center``, ``fwhm``,
-        ``area``, ``eta``. Default: centre of the window, ``fwhm_guess``, area from the data.
-    center_bounds, fwhm_bounds : (float, float), optional
-        Bounds. Default: the window, and (fwhm_guess/4, window width/2).
-    vary_center, vary_fwhm, vary_eta : bool, optional
-        Which shape parameters float. With all three False the linear fast path is used.
-    eta : float, optional
-        Lorentzian fraction when not in ``guess``.
-    background_order : int, optional
-        Polynomial order of the background (0–3).
-    fwhm_guess : float, optional
-        FWHM start value (1/Å) when ``guess`` has none.
-    linear_fast_path : bool, optional
-        With the shape fully fixed, solve the linear problem directly (default) instead of lmfit.
+        ``area``, ``eta``. Default: centre of the window, ``options.fwhm_guess``, area from the data.
+    options : PeakFitOptions, optional
+        Bounds, which shape parameters vary, background order (defaults: ``PeakFitOptions()``).
     neighbors : sequence of float, optional
         Positions (1/Å) of other reflections near the window: extra pseudo-Voigts at fixed positions
-        sharing the peak's FWHM and eta, with free areas (nuisance parameters).
-    neighbor_shape : (float, float), optional
-        Fixed (FWHM, eta) for the neighbours instead of sharing the peak's.
+        sharing the peak's FWHM and eta (or ``options.neighbor_shape``), with free areas (nuisance
+        parameters).
     correlation : ndarray, shape (len(q), K), optional
         Noise correlation of neighbouring bins (:attr:`xsuite.diffraction.integrate.Pattern1D.correlation`);
         with ``sigma``, the standard errors are the sandwich ones under it (:mod:`xsuite.diffraction.noise`).
@@ -695,57 +735,41 @@ def fit_peak(
     Returns
     -------
     PeakFit
-        NaN values and ``success=False`` with a reason if the fit fails (never raises for bad data).
+        Values, standard errors, covariance and fit statistics; NaN values and ``success=False`` with a
+        reason if the fit fails (never raises for bad data).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.lineshapes import pseudo_voigt
+    >>> q = np.linspace(2.2, 2.4, 201)
+    >>> y = 10.0 + pseudo_voigt(q, 5.0, 2.31, 0.02, 0.5)
+    >>> fit = fit_peak(q, y, np.full(q.size, 0.01), (2.25, 2.37), {"center": 2.3},
+    ...                PeakFitOptions(vary_eta=True))
+    >>> round(fit.area, 4), round(fit.center, 4), round(fit.fwhm, 4), round(fit.eta, 3)
+    (5.0, 2.31, 0.02, 0.5)
     """
+    opt = options or PeakFitOptions()
     q = np.asarray(q, dtype=float)
     y = np.asarray(intensity, dtype=float)
     window = (float(window[0]), float(window[1]))
     g = _guess_dict(guess)
-    center0 = g.get("center", 0.5 * (window[0] + window[1]))
-    fwhm0 = g.get("fwhm", fwhm_guess)
-    eta0 = g.get("eta", eta)
-    if not np.isfinite(center0):
-        center0 = 0.5 * (window[0] + window[1])
-    if not (np.isfinite(fwhm0) and fwhm0 > 0):
-        fwhm0 = fwhm_guess
-    if not np.isfinite(eta0):
-        eta0 = eta
-    if linear_fast_path and not (vary_center or vary_fwhm or vary_eta):
-        return fit_peak_fixed_shape(q, y, sigma, window, center0, fwhm0, eta0, background_order,
-                                    neighbors, neighbor_shape, correlation=correlation)
-
+    center0, fwhm0, eta0 = _start_shape(g, window, opt)
+    if opt.linear_fast_path and not (opt.vary_center or opt.vary_fwhm or opt.vary_eta):
+        return fit_peak_fixed_shape(q, y, sigma, window, center0, fwhm0, eta0, opt.background_order,
+                                    neighbors, opt.neighbor_shape, correlation=correlation)
     qq, yy, ss, have_sigma, idx = _prepare(q, y, sigma, window)
-    n_par = background_order + 2 + int(vary_center) + int(vary_fwhm) + int(vary_eta) + len(neighbors)
+    n_par = opt.background_order + 2 + int(opt.vary_center) + int(opt.vary_fwhm) + int(opt.vary_eta) + len(neighbors)
     if qq.size < n_par + 2:
         return PeakFit.failed(f"only {qq.size} valid points in window", window, "lmfit", int(qq.size))
-    cb = center_bounds or window
-    fb = fwhm_bounds or (fwhm_guess / 4.0, 0.5 * (window[1] - window[0]))
+    cb = opt.center_bounds or window
+    fb = opt.fwhm_bounds or (opt.fwhm_guess / 4.0, 0.5 * (window[1] - window[0]))
     center0 = float(np.clip(center0, cb[0], cb[1]))
     fwhm0 = float(np.clip(fwhm0, fb[0], fb[1]))
-    # start values from a fixed-shape linear solve (fast, good warm start for area/background)
     nb = _usable_neighbors(neighbors, center0, fwhm0)
-    lin = fit_peak_fixed_shape(qq, yy, ss if have_sigma else None, window, center0, fwhm0, eta0,
-                               background_order, nb, neighbor_shape)
-    area0 = g.get("area", float("nan"))
-    if not np.isfinite(area0) or area0 <= 0:
-        area0 = lin.area if lin.success and lin.area > 0 else max(lin.area_err, 1e-12)
-    q0 = 0.5 * (window[0] + window[1])
-    params = _lmfit_params(background_order, len(nb))
-    params["p_amplitude"].set(value=area0, min=0.0)
-    params["p_center"].set(value=nudge_start(center0, cb[0], cb[1]) if vary_center else center0, min=cb[0],
-                           max=cb[1], vary=vary_center)
-    params["p_sigma"].set(value=nudge_start(0.5 * fwhm0, 0.5 * fb[0], 0.5 * fb[1]) if vary_fwhm else 0.5 * fwhm0,
-                          min=0.5 * fb[0], max=0.5 * fb[1], vary=vary_fwhm)
-    params["p_fraction"].set(value=nudge_start(eta0, 0.0, 1.0) if vary_eta else float(np.clip(eta0, 0, 1)),
-                             min=0.0, max=1.0, vary=vary_eta)
-    bg = lin.background if lin.success else (float(np.median(yy)),) + (0.0,) * background_order
-    for k in range(background_order + 1):
-        params[f"b_c{k}"].set(value=bg[k] if k < len(bg) else 0.0)
-    nb_areas = _lin_neighbor_areas(qq, yy, ss, window, center0, fwhm0, eta0, background_order, nb,
-                                   neighbor_shape)
-    for k, a in enumerate(nb_areas):
-        params[f"n{k}_amplitude"].set(value=a)
-    resid = _make_residual(qq, qq - q0, yy, 1.0 / ss, background_order, nb, neighbor_shape)
+    params = _start_params(qq, yy, ss, have_sigma, window, g, center0, fwhm0, eta0, cb, fb, nb, opt)
+    resid = _make_residual(qq, qq - 0.5 * (window[0] + window[1]), yy, 1.0 / ss, opt.background_order, nb,
+                           opt.neighbor_shape)
     import lmfit  # lazy: heavy import
 
     try:
@@ -753,10 +777,59 @@ def fit_peak(
     except Exception as exc:  # one bad frame must not stop a series
         return PeakFit.failed(f"lmfit failed: {type(exc).__name__}: {exc}".splitlines()[0], window,
                               "lmfit", int(qq.size))
+    return _peak_fit_from_lmfit(res, resid, have_sigma, correlation, idx, window, int(qq.size), opt.background_order)
+
+
+def _start_shape(g: Mapping[str, float], window: tuple[float, float], opt: PeakFitOptions) -> tuple[float, float, float]:
+    """Start centre, FWHM and eta: the guess where finite, else the window centre and the options."""
+    center0 = g.get("center", 0.5 * (window[0] + window[1]))
+    fwhm0 = g.get("fwhm", opt.fwhm_guess)
+    eta0 = g.get("eta", opt.eta)
+    if not np.isfinite(center0):
+        center0 = 0.5 * (window[0] + window[1])
+    if not (np.isfinite(fwhm0) and fwhm0 > 0):
+        fwhm0 = opt.fwhm_guess
+    if not np.isfinite(eta0):
+        eta0 = opt.eta
+    return center0, fwhm0, eta0
+
+
+def _start_params(qq: np.ndarray, yy: np.ndarray, ss: np.ndarray, have_sigma: bool, window: tuple[float, float],
+                  g: Mapping[str, float], center0: float, fwhm0: float, eta0: float, cb: tuple[float, float],
+                  fb: tuple[float, float], nb: Sequence[float], opt: PeakFitOptions) -> Any:
+    """lmfit Parameters started from a fixed-shape linear solve (fast, a good warm start for the area,
+    background and neighbour areas), nudged off the middle of their bounds."""
+    order = opt.background_order
+    lin = fit_peak_fixed_shape(qq, yy, ss if have_sigma else None, window, center0, fwhm0, eta0, order, nb,
+                               opt.neighbor_shape)
+    area0 = g.get("area", float("nan"))
+    if not np.isfinite(area0) or area0 <= 0:
+        area0 = lin.area if lin.success and lin.area > 0 else max(lin.area_err, 1e-12)
+    params = _lmfit_params(order, len(nb))
+    params["p_amplitude"].set(value=area0, min=0.0)
+    params["p_center"].set(value=nudge_start(center0, cb[0], cb[1]) if opt.vary_center else center0, min=cb[0],
+                           max=cb[1], vary=opt.vary_center)
+    params["p_sigma"].set(value=nudge_start(0.5 * fwhm0, 0.5 * fb[0], 0.5 * fb[1]) if opt.vary_fwhm
+                          else 0.5 * fwhm0, min=0.5 * fb[0], max=0.5 * fb[1], vary=opt.vary_fwhm)
+    params["p_fraction"].set(value=nudge_start(eta0, 0.0, 1.0) if opt.vary_eta else float(np.clip(eta0, 0, 1)),
+                             min=0.0, max=1.0, vary=opt.vary_eta)
+    bg = lin.background if lin.success else (float(np.median(yy)),) + (0.0,) * order
+    for k in range(order + 1):
+        params[f"b_c{k}"].set(value=bg[k] if k < len(bg) else 0.0)
+    nb_areas = _lin_neighbor_areas(qq, yy, ss, window, center0, fwhm0, eta0, order, nb, opt.neighbor_shape)
+    for k, a in enumerate(nb_areas):
+        params[f"n{k}_amplitude"].set(value=a)
+    return params
+
+
+def _peak_fit_from_lmfit(res: Any, resid: Any, have_sigma: bool, correlation: np.ndarray | None, idx: np.ndarray,
+                         window: tuple[float, float], n_points: int, order: int) -> PeakFit:
+    """The :class:`PeakFit` of an lmfit result: public names, FWHM = 2σ, sandwich errors under a bin
+    correlation, success only with finite area error."""
     p = res.params
     vals = {k: float(p[k].value) for k in p}
     if not all(np.isfinite(v) for v in vals.values()):
-        return PeakFit.failed("non-finite parameters", window, "lmfit", int(qq.size))
+        return PeakFit.failed("non-finite parameters", window, "lmfit", n_points)
     stderr = {k: p[k].stderr for k in p}
     names = list(res.var_names)
     cov = np.array(res.covar, dtype=float) if res.covar is not None else np.full((len(names),) * 2, np.nan)
@@ -781,9 +854,9 @@ def fit_peak(
     return PeakFit(
         area=area, area_err=area_err, center=vals["p_center"], center_err=err("p_center"),
         fwhm=2 * vals["p_sigma"], fwhm_err=2 * err("p_sigma"), eta=vals["p_fraction"],
-        background=tuple(vals[f"b_c{k}"] for k in range(background_order + 1)),
+        background=tuple(vals[f"b_c{k}"] for k in range(order + 1)),
         redchi=float(res.redchi), significance=sig, success=success, reason=reason, method="lmfit",
-        window=window, n_points=int(qq.size), eta_err=err("p_fraction"),
+        window=window, n_points=n_points, eta_err=err("p_fraction"),
         covariance=_public_covariance(cov, names), var_names=tuple(_public_name(n) for n in names),
         chisqr=float(res.chisqr), n_varys=int(res.nvarys),
     )
