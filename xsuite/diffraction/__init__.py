@@ -141,6 +141,7 @@ and loaded on first use, so importing the package costs nothing until a function
 * ``ModelFit`` — One growth model fitted to one area series
 * ``KineticsResult`` — Both growth models fitted to one area series, and the chosen one
 * ``fit_growth`` — Fit JMAK and parabolic growth to a peak-area series and choose by AIC/BIC
+* ``MODELS``
 
 :mod:`xsuite.diffraction.depth` — Probing (information) depth of grazing-incidence diffraction from composition, density and energy
 
@@ -232,7 +233,7 @@ __getattr__, __dir__, __all__ = _lazy.attach(
             'false_alarm_probability', 'growth_p_value'
         ],
         'kinetics': [
-            'jmak', 'parabolic', 'ModelFit', 'KineticsResult', 'fit_growth'
+            'jmak', 'parabolic', 'ModelFit', 'KineticsResult', 'fit_growth', 'MODELS'
         ],
         'depth': [
             'mu_inv_cm', 'attenuation_length_um', 'critical_angle_deg', 'coplanar_exit_angle_deg',

@@ -39,16 +39,32 @@ log = logging.getLogger(__name__)
 
 MODELS = ("jmak", "parabolic")
 
+__all__ = ["jmak", "parabolic", "ModelFit", "KineticsResult", "fit_growth", "MODELS"]
+
 
 def jmak(t: np.ndarray, a_inf: float, k_per_s: float, n: float, t0_s: float) -> np.ndarray:
-    """JMAK/Avrami growth A∞(1 − exp(−(k(t − t0))^n)), zero before t0."""
+    """JMAK/Avrami growth A∞(1 − exp(−(k(t − t0))^n)), zero before t0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> jmak(np.array([0.0, 600.0, 1600.0]), a_inf=100.0, k_per_s=1e-3, n=2.0, t0_s=600.0).round(2).tolist()
+    [0.0, 0.0, 63.21]
+    """
     x = np.clip(k_per_s * (np.asarray(t, dtype=float) - t0_s), 0.0, None)
     with np.errstate(over="ignore"):  # (k t)^n -> inf far past saturation: exp(-inf) = 0, A = A_inf
         return a_inf * -np.expm1(-(x ** n))
 
 
 def parabolic(t: np.ndarray, k_parabolic: float, t0_s: float) -> np.ndarray:
-    """Parabolic (diffusion-limited) growth K·sqrt(t − t0), zero before t0."""
+    """Parabolic (diffusion-limited) growth K·sqrt(t − t0), zero before t0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> parabolic(np.array([0.0, 700.0]), k_parabolic=2.0, t0_s=600.0).tolist()
+    [0.0, 20.0]
+    """
     return k_parabolic * np.sqrt(np.clip(np.asarray(t, dtype=float) - t0_s, 0.0, None))
 
 

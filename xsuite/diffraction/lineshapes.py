@@ -131,7 +131,16 @@ def pseudo_voigt_with_derivatives(q: np.ndarray, center: float | np.ndarray, fwh
 def multiplet(q: np.ndarray, area: float, center: float, fwhm: float, eta: float,
               components: Sequence[tuple[float, float]] | None = None) -> np.ndarray:
     """Pseudo-Voigt of ``area`` at ``center``, or a fixed multiplet of them ((offset, fraction) per member,
-    fractions summing to 1; all members share the FWHM and eta and move with ``center``)."""
+    fractions summing to 1; all members share the FWHM and eta and move with ``center``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = np.linspace(2.2, 2.4, 201)
+    >>> both = multiplet(q, 2.0, 2.3, 0.02, 0.5, [(0.0, 0.6), (0.01, 0.4)])
+    >>> np.allclose(both, pseudo_voigt(q, 1.2, 2.3, 0.02, 0.5) + pseudo_voigt(q, 0.8, 2.31, 0.02, 0.5))
+    True
+    """
     if not components:
         return pseudo_voigt(q, area, center, fwhm, eta)
     out = np.zeros(np.broadcast(np.asarray(q, float), np.asarray(center, float)).shape, dtype=float)
@@ -143,7 +152,18 @@ def multiplet(q: np.ndarray, area: float, center: float, fwhm: float, eta: float
 def multiplet_with_derivatives(q: np.ndarray, center: float | np.ndarray, fwhm: float | np.ndarray, eta: float,
                                components: Sequence[tuple[float, float]] | None = None,
                                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unit-area multiplet (or single pseudo-Voigt) and its derivatives with respect to centre and FWHM."""
+    """Unit-area multiplet (or single pseudo-Voigt) and its derivatives with respect to centre and FWHM.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = np.linspace(2.2, 2.4, 2001)
+    >>> prof, d_center, d_fwhm = multiplet_with_derivatives(q, 2.3, 0.02, 0.5)
+    >>> h = 1e-6
+    >>> numeric = (multiplet(q, 1.0, 2.3 + h, 0.02, 0.5) - multiplet(q, 1.0, 2.3 - h, 0.02, 0.5)) / (2 * h)
+    >>> np.allclose(d_center, numeric, rtol=1e-4, atol=1e-3)
+    True
+    """
     if not components:
         p, dc, dw, _ = pseudo_voigt_with_derivatives(q, center, fwhm, eta)
         return p, dc, dw

@@ -182,7 +182,13 @@ def _hkl_str(hkl: Sequence[int]) -> str:
 
 
 def parse_hkl(value: str | Sequence[int]) -> tuple[int, ...]:
-    """Read Miller indices from ``"10-1"``, ``"1 0 -1"``, ``"1,0,-1"`` or a sequence of ints."""
+    """Read Miller indices from ``"10-1"``, ``"1 0 -1"``, ``"1,0,-1"`` or a sequence of ints.
+
+    Examples
+    --------
+    >>> parse_hkl("10-1"), parse_hkl("1 1 0"), parse_hkl([2, 0, 0])
+    ((1, 0, -1), (1, 1, 0), (2, 0, 0))
+    """
     if not isinstance(value, str):
         return tuple(int(v) for v in value)
     s = value.strip()
@@ -251,6 +257,14 @@ def select_tracking_reflections(
     list of TrackedReflection
         Ordered by phase (input order) then decreasing intensity. A tracked phase with no
         clean reflection contributes nothing (logged).
+
+    Examples
+    --------
+    >>> sel = select_tracking_reflections(["LiCl.H2O"], ["Li3YCl6"], (1.0, 3.0), 0.974)
+    >>> [r.label for r in sel][:2]
+    ['LiCl.H2O 101/110', 'LiCl.H2O 100/001']
+    >>> round(sel[0].q_inv_angstrom, 3), sel[0].merged_hkls
+    (2.31, ((1, 0, 1), (1, 1, 0)))
     """
     q_lo, q_hi = float(q_range[0]), float(q_range[1])
     if not q_hi > q_lo:
@@ -378,6 +392,15 @@ def peak_profile(q: np.ndarray, area: float, center: float, fwhm: float, eta: fl
     -------
     ndarray
         Profile at ``q``; its integral is ``area``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.lineshapes import pseudo_voigt
+    >>> q = np.linspace(2.2, 2.4, 201)
+    >>> doublet = peak_profile(q, 2.0, 2.3, 0.02, 0.5, components=[(0.0, 0.6), (0.01, 0.4)])
+    >>> np.allclose(doublet, pseudo_voigt(q, 1.2, 2.3, 0.02, 0.5) + pseudo_voigt(q, 0.8, 2.31, 0.02, 0.5))
+    True
     """
     return multiplet(q, area, center, fwhm, eta, components)
 
@@ -574,6 +597,16 @@ def fit_peak_fixed_shape(
     -------
     PeakFit
         ``method="linear"``, ``center_err = fwhm_err = 0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.lineshapes import pseudo_voigt
+    >>> q = np.linspace(2.2, 2.4, 201)
+    >>> y = 10.0 + pseudo_voigt(q, 5.0, 2.31, 0.02, 0.5)
+    >>> fit = fit_peak_fixed_shape(q, y, np.full(q.size, 0.01), (2.25, 2.37), 2.31, 0.02, 0.5)
+    >>> fit.method, round(fit.area, 6), round(fit.background[0], 6), fit.var_names
+    ('linear', 5.0, 10.0, ('area', 'bg_c0', 'bg_c1'))
     """
     q = np.asarray(q, dtype=float)
     y = np.asarray(intensity, dtype=float)
@@ -1318,6 +1351,12 @@ def onset_index(significance: np.ndarray, threshold: float = 3.0, n_consecutive:
     """Index of the first frame that starts a run of ``n_consecutive`` frames with sig ≥ threshold.
 
     NaN (failed) frames break a run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> onset_index(np.array([0.5, 1.0, 3.5, 4.0, 5.2, 6.0])), onset_index(np.array([4.0, 1.0, 4.0]))
+    (2, None)
     """
     ok = np.nan_to_num(np.asarray(significance, dtype=float), nan=-np.inf) >= threshold
     n = int(n_consecutive)
@@ -1725,7 +1764,15 @@ def _detect(area: np.ndarray, area_err: np.ndarray, significance: np.ndarray, th
 
 def summed_series(intensities: np.ndarray, sigmas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sum of the frames of a series and its standard error (bins with no finite value in any frame: NaN
-    error). Accumulated in blocks of frames: no copy of the whole series."""
+    error). Accumulated in blocks of frames: no copy of the whole series.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y_sum, s_sum = summed_series(np.ones((3, 4)), np.ones((3, 4)))
+    >>> y_sum.tolist(), np.round(s_sum, 4).tolist()
+    ([3.0, 3.0, 3.0, 3.0], [1.7321, 1.7321, 1.7321, 1.7321])
+    """
     y = np.atleast_2d(np.asarray(intensities, dtype=float))
     s = np.atleast_2d(np.asarray(sigmas, dtype=float))
     y_sum = np.zeros(y.shape[1])

@@ -211,7 +211,15 @@ class PatternDecomposition:
 def group_reflections(reflections: Sequence[Any], merge_inv_angstrom: float) -> list[list[Any]]:
     """Same-phase reflections (objects with ``q_inv_angstrom``) in groups: a reflection joins the
     previous group when it lies less than ``merge_inv_angstrom`` above the group's first member (the rule
-    :func:`xsuite.diffraction.peaks.select_tracking_reflections` merges tracked groups with, too)."""
+    :func:`xsuite.diffraction.peaks.select_tracking_reflections` merges tracked groups with, too).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as R
+    >>> groups = group_reflections([R(q_inv_angstrom=q) for q in (2.30, 2.31, 2.50)], 0.02)
+    >>> [[r.q_inv_angstrom for r in g] for g in groups]
+    [[2.3, 2.31], [2.5]]
+    """
     groups: list[list[Any]] = []
     for r in sorted(reflections, key=lambda r: r.q_inv_angstrom):
         if groups and r.q_inv_angstrom - groups[-1][0].q_inv_angstrom < merge_inv_angstrom:
@@ -806,6 +814,19 @@ def decompose_pattern(
     PatternDecomposition
         ``success=False`` with a reason (and default profiles) when the pattern cannot be fitted; never
         raises for bad data. Fitted strains are applied to the components' member positions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.lineshapes import pseudo_voigt
+    >>> from xsuite.diffraction.phases import get_phase
+    >>> refl = get_phase("Li3YCl6").reflections(0.974, q_max_inv_angstrom=3.0)
+    >>> q = np.linspace(1.0, 3.0, 1001)
+    >>> y = 100.0 + sum(pseudo_voigt(q, 0.05 * r.intensity, r.q_inv_angstrom, 0.02, 0.5) for r in refl)
+    >>> dec = decompose_pattern(q, y, np.ones_like(q), {"Li3YCl6": refl})
+    >>> p = dec.profile("Li3YCl6")
+    >>> dec.success, round(p.fwhm_inv_angstrom, 4), round(p.eta, 3)
+    (True, 0.02, 0.5)
     """
     q = np.asarray(q, dtype=float)
     y = np.asarray(intensity, dtype=float)

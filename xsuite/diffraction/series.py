@@ -330,7 +330,16 @@ _DETECTION_FIELDS = ("present_at_start", "detection_significance", "frame_thresh
 
 def reflection_label(refl: Any) -> tuple[str, str, float]:
     """(phase, hkl label, reference q) of a reflection to track: ``("LiCl.H2O", "101/110", 2.07)``; a bare
-    position is labelled ``q2.070``. The results file names its peak groups after these."""
+    position is labelled ``q2.070``. The results file names its peak groups after these.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.peaks import select_tracking_reflections
+    >>> r = select_tracking_reflections(["LiCl.H2O"], ["Li3YCl6"], (1.0, 3.0), 0.974)[0]
+    >>> phase, hkl, q = reflection_label(r)
+    >>> phase, hkl, round(q, 3)
+    ('LiCl.H2O', '101/110', 2.31)
+    """
     hkl = getattr(refl, "hkl_label", "") or (_hkl_str(refl.hkl) if getattr(refl, "hkl", ()) else
                                               f"q{refl.q_inv_angstrom:.3f}")
     return str(refl.phase), str(hkl), float(refl.q_inv_angstrom)
@@ -360,7 +369,18 @@ def _kinetics(kin_mod: Any, t: np.ndarray, area: np.ndarray, err: np.ndarray) ->
 
 
 def flatten_kinetics(res: Any) -> dict[str, Any]:
-    """A KineticsResult (via its ``to_dict()``) as the flat dict stored in ``kinetics`` and the JSON."""
+    """A KineticsResult (via its ``to_dict()``) as the flat dict stored in ``kinetics`` and the JSON.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.kinetics import fit_growth, jmak
+    >>> t = np.linspace(0, 9000, 60)
+    >>> area = jmak(t, 100.0, 4e-4, 2.0, 600.0) + np.random.default_rng(0).normal(0, 1, t.size)
+    >>> flat = flatten_kinetics(fit_growth(t, area, np.ones(t.size)))
+    >>> flat["model"], round(flat["k_per_s"] * 1e4, 1), round(flat["n_avrami"], 1)
+    ('jmak', 4.0, 2.0)
+    """
     d = res.to_dict()
 
     def g(*names: str) -> Optional[float]:

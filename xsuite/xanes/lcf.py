@@ -451,7 +451,14 @@ class _BatchProblem:
 
 
 def fit_window(energy_ev: ArrayLike, e0_ev: float, fit_range_ev: tuple[float, float]) -> NDArray[np.bool_]:
-    """Mask of the points with E0 + xmin ≤ E ≤ E0 + xmax."""
+    """Mask of the points with E0 + xmin ≤ E ≤ E0 + xmax.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fit_window(np.array([17000.0, 17020.0, 17040.0, 17070.0, 17100.0]), 17038.0, (-20.0, 30.0)).tolist()
+    [False, True, True, False, False]
+    """
     e = np.asarray(energy_ev, float)
     return (e >= e0_ev + fit_range_ev[0] - 1e-9) & (e <= e0_ev + fit_range_ev[1] + 1e-9)
 
@@ -929,6 +936,16 @@ def fit_lcf_combinations(
     -------
     CombinatorialResult
         ``results[0]`` is the best (lowest R-factor) combination.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> e = np.linspace(17000.0, 17100.0, 201)
+    >>> step = lambda e0, w: 1 / (1 + np.exp(-(e - e0) / w))
+    >>> stds = {"Y0": (e, step(17038.0, 2.0)), "Y3": (e, step(17045.0, 3.0)), "Y2O3": (e, step(17052.0, 2.5))}
+    >>> res = fit_lcf_combinations(e, 0.25 * stds["Y0"][1] + 0.75 * stds["Y3"][1], stds, e0_ev=17040.0)
+    >>> res.best.combination, ["+".join(r.standards) for r in res.results][:3]
+    ('Y0+Y3', ['Y0+Y3', 'Y0+Y3+Y2O3', 'Y3'])
     """
     names = list(standards)
     kmax = len(names) if max_standards is None else min(max_standards, len(names))
