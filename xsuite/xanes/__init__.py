@@ -1,7 +1,9 @@
 """XANES science: µ(E) from detector channels, calibration, merging, normalisation, LCF.
 
 Pure functions on numpy arrays (no file I/O): the readers are in :mod:`xsuite.io.spectra`, the wiring in
-:mod:`xsuite.pipelines.xanes`.
+:mod:`xsuite.pipelines.xanes`. The functions ``calibrate`` and ``normalize`` share their module's name, so
+``xs.xanes.calibrate`` and ``xs.xanes.normalize`` are the modules: call ``xs.xanes.calibrate.calibrate(...)`` and
+``xs.xanes.normalize.normalize(...)`` (once a module is imported Python binds its name on the package).
 
 Every name below is importable from this package (``xs.xanes.NAME`` after ``import xsuite as xs``)
 and loaded on first use, so importing the package costs nothing until a function is needed.
@@ -28,7 +30,6 @@ and loaded on first use, so importing the package costs nothing until a function
 * ``CalibrationResult`` — Outcome of calibrating one scan with its reference channel
 * ``MergeResult`` — Repeated scans merged on one grid
 * ``find_edge_energy`` — Edge energy as the maximum of the first derivative of the smoothed spectrum
-* ``calibrate`` — Align the reference-foil edge of one scan to the tabulated edge energy
 * ``merge_scans`` — Merge repeated scans onto one grid with a per-point error estimate
 * ``deglitch`` — Replace single-point outliers (glitches) by the cubic interpolation of their neighbours
 * ``Glitch`` — One point changed by :func:`deglitch` (recorded and reported, never silent)
@@ -39,7 +40,6 @@ and loaded on first use, so importing the package costs nothing until a function
 
 * ``NormalizationResult`` — Normalised µ(E) of one spectrum and the parameters that produced it
 * ``BatchNormalization`` — Normalised spectra of a batch (shared energy grid)
-* ``normalize`` — Normalise one spectrum with larch ``pre_edge``
 * ``normalize_batch`` — Vectorised larch-equivalent normalisation of many spectra on one energy grid
 * ``find_e0_batch`` — Edge energies of many spectra on one grid: maximum of the smoothed first derivative
 * ``half_height_energy`` — Energy where ``norm`` crosses ``level`` on the rising edge closest to ``e0_ev``
@@ -89,11 +89,11 @@ __getattr__, __dir__, __all__ = _lazy.attach(
             'derivative_e0', 'locate_edge'
         ],
         'calibrate': [
-            'CalibrationResult', 'MergeResult', 'find_edge_energy', 'calibrate', 'merge_scans', 'deglitch',
-            'Glitch', 'estimate_noise', 'local_noise'
+            'CalibrationResult', 'MergeResult', 'find_edge_energy', 'merge_scans', 'deglitch', 'Glitch',
+            'estimate_noise', 'local_noise'
         ],
         'normalize': [
-            'NormalizationResult', 'BatchNormalization', 'normalize', 'normalize_batch', 'find_e0_batch',
+            'NormalizationResult', 'BatchNormalization', 'normalize_batch', 'find_e0_batch',
             'half_height_energy', 'normalization_modes', 'default_windows'
         ],
         'lcf': [
