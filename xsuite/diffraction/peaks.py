@@ -283,26 +283,9 @@ def select_tracking_reflections(
                             for r in rs if r.intensity >= other_min_intensity])
         groups = group_reflections(own, min_separation_inv_angstrom)
         if ph.name in user:
-            wanted = [parse_hkl(h) for h in user[ph.name]]
-            chosen = []
-            for hkl in wanted:
-                grp = next((g for g in groups if _hkl_in_group(hkl, g)), None)
-                if grp is None:
-                    raise ConfigError(
-                        f"reflection {_hkl_str(hkl)} of {ph.name} not found below q = {q_max:.2f} 1/Å; "
-                        f"known: {', '.join(_hkl_str(r.hkl) for r in own[:15])}"
-                    )
-                chosen.append(grp)
-            cands = [(g, True) for g in chosen]
+            cands = [(g, True) for g in _user_groups(ph.name, user[ph.name], groups, own, q_max)]
         else:
-            # rank by intensity, discounted when another phase's reflection is closer than
-            # 2 x min_separation (its tail then inflates the area error)
-            def score(g: list[Any]) -> float:
-                qg = float(np.mean([r.q_inv_angstrom for r in g]))
-                gap = float(np.min(np.abs(foreign - qg))) if foreign.size else float("inf")
-                return max(r.intensity for r in g) * min(1.0, gap / (2 * min_separation_inv_angstrom))
-
-            cands = [(g, False) for g in sorted(groups, key=lambda g: -score(g))]
+            cands = [(g, False) for g in _ranked_groups(groups, foreign, min_separation_inv_angstrom)]
         n = 0
         for grp, is_user in cands:
             inten = sum(r.intensity for r in grp)
@@ -319,49 +302,92 @@ def select_tracking_reflections(
                 log.warning("%s %s (q=%.4f) is within %.4f 1/Å of another phase's reflection",
                             ph.name, _hkl_str(grp[0].hkl), q, gap_other)
             lo, hi = q - half_window_inv_angstrom, q + half_window_inv_angstrom
-            members = {id(r) for r in grp}
-            # a strong matrix reflection just beyond the window curves the background inside it
-            # with its Lorentzian tail (a polynomial cannot follow 1/Δq²: measured -2 sigma bias per
-            # frame on YCl3.6H2O 10-1 from Li3YCl6 2-10, 0.05 1/Å past the edge). A free nuisance
-            # peak seen only by its tail is degenerate with the peak's own wings, and widening the
-            # window to include it puts its (large) misfit under the peak, so such reflections are
-            # "tail sources": track_peaks measures each in its own window and subtracts its tail.
-            tails = sorted(
-                r.q_inv_angstrom for name in matrix for r in refl[name]
-                if r.intensity >= tail_min_intensity
-                and (hi + 0.03 < r.q_inv_angstrom <= hi + tail_reach_inv_angstrom
-                     or lo - tail_reach_inv_angstrom <= r.q_inv_angstrom < lo - 0.03)
-            )
-            # nuisance peaks: every reflection in or near the window
-            neigh = sorted(
-                r.q_inv_angstrom for rs in refl.values() for r in rs
-                if id(r) not in members and r.intensity >= neighbor_min_intensity
-                and lo - 0.03 <= r.q_inv_angstrom <= hi + 0.03
-            )
-            strongest = max(grp, key=lambda r: r.intensity)
-            by_int = sorted(grp, key=lambda r: -r.intensity)
-            s = wavelength * q / (4 * math.pi)
-            out.append(TrackedReflection(
-                phase=ph.name,
-                hkl=tuple(strongest.hkl),
-                q_inv_angstrom=float(q),
-                d_angstrom=float(2 * math.pi / q),
-                two_theta_deg=float(math.degrees(2 * math.asin(s))) if s <= 1 else float("nan"),
-                intensity=float(inten),
-                merged_hkls=tuple(tuple(r.hkl) for r in by_int),
-                nearest_other_inv_angstrom=gap_other,
-                window_inv_angstrom=(float(lo), float(hi)),
-                neighbors_inv_angstrom=tuple(float(v) for v in neigh),
-                user_selected=is_user,
-                member_q_inv_angstrom=tuple(float(r.q_inv_angstrom) for r in by_int),
-                member_intensities=tuple(float(r.intensity) for r in by_int),
-                tail_sources_inv_angstrom=tuple(float(v) for v in tails),
-            ))
+            tails = _tail_sources(refl, matrix, lo, hi, tail_min_intensity, tail_reach_inv_angstrom)
+            neigh = _window_neighbors(refl, grp, lo, hi, neighbor_min_intensity)
+            out.append(_tracked_reflection(ph.name, grp, q, inten, gap_other, (lo, hi), neigh, tails, is_user,
+                                           wavelength))
             n += 1
         if n == 0:
             log.warning("no reflection of %s in q %.2f-%.2f is separated by %.3f 1/Å from the other phases",
                         ph.name, q_lo, q_hi, min_separation_inv_angstrom)
     return out
+
+
+def _user_groups(phase: str, wanted_hkls: Sequence[Any], groups: Sequence[list[Any]], own: Sequence[Any],
+                 q_max: float) -> list[list[Any]]:
+    """The reflection groups the user named (``reflections:`` in the config), in the given order."""
+    chosen = []
+    for hkl in (parse_hkl(h) for h in wanted_hkls):
+        grp = next((g for g in groups if _hkl_in_group(hkl, g)), None)
+        if grp is None:
+            raise ConfigError(
+                f"reflection {_hkl_str(hkl)} of {phase} not found below q = {q_max:.2f} 1/Å; "
+                f"known: {', '.join(_hkl_str(r.hkl) for r in own[:15])}"
+            )
+        chosen.append(grp)
+    return chosen
+
+
+def _ranked_groups(groups: Sequence[list[Any]], foreign: np.ndarray, min_sep: float) -> list[list[Any]]:
+    """Groups by intensity, discounted when another phase's reflection is closer than 2 x ``min_sep``
+    (its tail then inflates the area error)."""
+    def score(g: list[Any]) -> float:
+        qg = float(np.mean([r.q_inv_angstrom for r in g]))
+        gap = float(np.min(np.abs(foreign - qg))) if foreign.size else float("inf")
+        return max(r.intensity for r in g) * min(1.0, gap / (2 * min_sep))
+
+    return sorted(groups, key=lambda g: -score(g))
+
+
+def _tail_sources(refl: Mapping[str, Sequence[Any]], matrix: set[str], lo: float, hi: float, min_intensity: float,
+                  reach: float) -> list[float]:
+    """Strong matrix reflections just beyond the window ``(lo, hi)``.
+
+    Such a reflection curves the background inside the window with its Lorentzian tail (a polynomial
+    cannot follow 1/Δq²: measured -2 sigma bias per frame on YCl3.6H2O 10-1 from Li3YCl6 2-10, 0.05 1/Å
+    past the edge). A free nuisance peak seen only by its tail is degenerate with the peak's own wings,
+    and widening the window to include it puts its (large) misfit under the peak, so such reflections
+    are "tail sources": track_peaks measures each in its own window and subtracts its tail."""
+    return sorted(
+        r.q_inv_angstrom for name in matrix for r in refl[name]
+        if r.intensity >= min_intensity
+        and (hi + 0.03 < r.q_inv_angstrom <= hi + reach or lo - reach <= r.q_inv_angstrom < lo - 0.03)
+    )
+
+
+def _window_neighbors(refl: Mapping[str, Sequence[Any]], grp: Sequence[Any], lo: float, hi: float,
+                      min_intensity: float) -> list[float]:
+    """Nuisance peaks: every other reflection in or near the window."""
+    members = {id(r) for r in grp}
+    return sorted(
+        r.q_inv_angstrom for rs in refl.values() for r in rs
+        if id(r) not in members and r.intensity >= min_intensity and lo - 0.03 <= r.q_inv_angstrom <= hi + 0.03
+    )
+
+
+def _tracked_reflection(phase: str, grp: Sequence[Any], q: float, inten: float, gap_other: float,
+                        window: tuple[float, float], neigh: Sequence[float], tails: Sequence[float],
+                        is_user: bool, wavelength: float) -> TrackedReflection:
+    """The :class:`TrackedReflection` of one group at its intensity-weighted position ``q``."""
+    strongest = max(grp, key=lambda r: r.intensity)
+    by_int = sorted(grp, key=lambda r: -r.intensity)
+    s = wavelength * q / (4 * math.pi)
+    return TrackedReflection(
+        phase=phase,
+        hkl=tuple(strongest.hkl),
+        q_inv_angstrom=float(q),
+        d_angstrom=float(2 * math.pi / q),
+        two_theta_deg=float(math.degrees(2 * math.asin(s))) if s <= 1 else float("nan"),
+        intensity=float(inten),
+        merged_hkls=tuple(tuple(r.hkl) for r in by_int),
+        nearest_other_inv_angstrom=gap_other,
+        window_inv_angstrom=(float(window[0]), float(window[1])),
+        neighbors_inv_angstrom=tuple(float(v) for v in neigh),
+        user_selected=is_user,
+        member_q_inv_angstrom=tuple(float(r.q_inv_angstrom) for r in by_int),
+        member_intensities=tuple(float(r.intensity) for r in by_int),
+        tail_sources_inv_angstrom=tuple(float(v) for v in tails),
+    )
 
 
 def _components(q_centroid: float, member_q: Sequence[float],
