@@ -1823,6 +1823,18 @@ def decompose_series(q: np.ndarray, intensities: np.ndarray, sigmas: np.ndarray,
 
     ``merge_inv_angstrom`` must be the ``min_separation_inv_angstrom`` the tracked reflections were
     selected with, so that a merged tracked group (LiCl.H2O 101/110) is one component here too.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.lineshapes import pseudo_voigt
+    >>> from xsuite.diffraction.phases import get_phase
+    >>> q = np.linspace(1.0, 3.0, 1001)
+    >>> refl = get_phase("Li3YCl6").reflections(0.974, q_max_inv_angstrom=3.0)
+    >>> frame = 100.0 + sum(pseudo_voigt(q, 0.05 * r.intensity, r.q_inv_angstrom, 0.02, 0.5) for r in refl)
+    >>> dec = decompose_series(q, np.stack([frame] * 4), np.ones((4, q.size)), ["Li3YCl6"], 0.974)
+    >>> dec.success, round(dec.profile("Li3YCl6").fwhm_inv_angstrom, 4)
+    (True, 0.02)
     """
     y_sum, s_sum = summed_series(intensities, sigmas)
     finite = np.asarray(q, float)[np.isfinite(s_sum)]

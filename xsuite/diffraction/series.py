@@ -312,7 +312,17 @@ DECOMPOSITION_MARGIN_INV_ANGSTROM = 1.0
 
 def decomposition_range(q: np.ndarray, refls: Sequence[Any]) -> tuple[float, float]:
     """q range of the whole-pattern profile fit: from the first finite bin to the last tracked window
-    plus :data:`DECOMPOSITION_MARGIN_INV_ANGSTROM`."""
+    plus :data:`DECOMPOSITION_MARGIN_INV_ANGSTROM`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.peaks import select_tracking_reflections
+    >>> refls = select_tracking_reflections(["LiCl.H2O"], ["Li3YCl6"], (1.0, 3.0), 0.974)[:1]
+    >>> lo, hi = decomposition_range(np.linspace(0.5, 4.0, 100), refls)
+    >>> lo, round(hi, 2)
+    (0.5, 3.36)
+    """
     finite = np.asarray(q, float)[np.isfinite(q)]
     his = [float(getattr(r, "window_inv_angstrom", (0.0, r.q_inv_angstrom + 0.05))[1]) for r in refls]
     return float(finite.min()), min(float(finite.max()), max(his) + DECOMPOSITION_MARGIN_INV_ANGSTROM)
