@@ -53,9 +53,11 @@ def collect(root: Path = ROOT) -> dict[str, list]:
         tree = ast.parse(path.read_text(), str(path))
         mod = _module_name(path, root)
         cli = mod.startswith("xsuite.commands") or mod == "xsuite.cli"
+        private_inits = {id(f) for c in ast.walk(tree) if isinstance(c, ast.ClassDef) and c.name.startswith("_")
+                         for f in c.body if isinstance(f, ast.FunctionDef)}
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                public = not node.name.startswith("_") or node.name == "__init__"
+                public = (not node.name.startswith("_") or node.name == "__init__") and id(node) not in private_inits
                 if _n_params(node) > 8:
                     out["many_params"].append((mod, node.name, _n_params(node)))
                     if public and not cli:
