@@ -24,6 +24,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from xsuite.errors import ConfigError, DataFormatError, XsuiteError
+from xsuite.io.nexus import file_sha256, read_results
+from xsuite.io.spectra import read_scan
+from xsuite.pipelines.xanes import _load_scan, entry_name_for_series, run_xanes
+from xsuite.pipelines.xrf import load_xrf_inputs, run_xrf
 from xsuite.watch import Candidate, Watcher
 
 __all__ = ["FileSource", "XanesScanReducer", "XanesSink", "XrfMapReducer", "XrfSink", "watch_xanes", "watch_xrf"]
@@ -77,8 +81,6 @@ class FileSource:
 
 def _stored_keys(output: Path, folder: Path, kind: str, entry: str | None = None) -> dict[str, Path]:
     """Files of ``folder`` listed (same SHA-256 as now) among the inputs of the ``kind`` entries of ``output``."""
-    from xsuite.io.nexus import file_sha256, read_results
-
     if not output.exists():
         return {}
     try:
@@ -116,8 +118,6 @@ class XanesScanReducer:
         self.config = config
 
     def __call__(self, path: str) -> str:
-        from xsuite.pipelines.xanes import _load_scan
-
         cfg = self.config
         _load_scan(Path(path), cfg.mode, cfg, cfg.reference_channel and cfg.mode != "mu")
         return path
@@ -140,8 +140,6 @@ class XanesSink:
 
     def __init__(self, output: str | os.PathLike[str], folder: str | os.PathLike[str], config: Any,
                  config_yaml: str | None = None) -> None:
-        from xsuite.pipelines.xanes import entry_name_for_series
-
         self.output = Path(output)
         self.folder = Path(folder)
         self.config = config
@@ -164,8 +162,6 @@ class XanesSink:
 
     def refit(self) -> None:
         """Run the XANES pipeline on all scans taken so far and rewrite the entry."""
-        from xsuite.pipelines.xanes import run_xanes
-
         if not self._dirty or not self.files:
             return
         self._dirty = False
@@ -200,8 +196,6 @@ def watch_xanes(folder: str | os.PathLike[str], config: Any, output: str | os.Pa
     **watcher_options
         Passed to :class:`~xsuite.watch.Watcher`.
     """
-    from xsuite.io.spectra import read_scan
-
     if not config.standards:
         raise ConfigError("`xsuite watch` on XANES needs `xanes.standards` in the config")
     exclude: list[Any] = [output]
@@ -229,8 +223,6 @@ class XrfMapReducer:
         self.config = config
 
     def __call__(self, path: str) -> str:
-        from xsuite.pipelines.xrf import load_xrf_inputs
-
         load_xrf_inputs(file=path, config=self.config)
         return path
 
@@ -266,8 +258,6 @@ class XrfSink:
 
     def append(self, path: str) -> None:
         """Analyse one map and write its entry."""
-        from xsuite.pipelines.xrf import run_xrf
-
         p = Path(path)
         name, smp = self._by_file.get(p.name, (None, None))
         if name is None:

@@ -266,7 +266,7 @@ def analyse(series: Series, threshold: float = 3.0, n_consecutive: int = 3, **tr
     GixrdConfig: tracked reflections chosen by the separation rule, whole-pattern decomposition over the
     pipeline's range, then tracking with the phase profiles). Returns (decomposition, tracking, targets)."""
     from xsuite.config.diffraction import GixrdConfig
-    from xsuite.diffraction.peaks import decompose_series, track_peaks
+    from xsuite.diffraction.peaks import TrackingOptions, decompose_series, track_peaks
     from xsuite.diffraction.series import choose_reflections, decomposition_range
     from xsuite.series.session import analysis_options
 
@@ -275,7 +275,7 @@ def analyse(series: Series, threshold: float = 3.0, n_consecutive: int = 3, **tr
     phases = list(gi.track) + list(gi.matrix_phases)
     dec = decompose_series(series.q, series.intensity, series.sigma, phases, WAVELENGTH,
                            correlation=series.correlation, q_range=decomposition_range(series.q, refls))
-    tr = track_peaks(series.q, series.intensity, series.sigma, series.time_s, refls, threshold=threshold,
-                     n_consecutive=n_consecutive, correlation=series.correlation,
-                     decomposition=dec if dec.success else None, **track_options)
+    opts = TrackingOptions(threshold=threshold, n_consecutive=n_consecutive, **track_options)
+    tr = track_peaks(series.q, series.intensity, series.sigma, series.time_s, refls, opts,
+                     correlation=series.correlation, decomposition=dec if dec.success else None)
     return dec, tr, refls

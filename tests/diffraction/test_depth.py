@@ -11,7 +11,7 @@ from xsuite.diffraction.depth import (
     attenuation_length_um,
     critical_angle_deg,
     depth_table,
-    exit_angle_deg,
+    coplanar_exit_angle_deg,
     information_depth_um,
     mu_inv_cm,
 )
@@ -82,7 +82,7 @@ def test_bad_inputs():
     with pytest.raises(ConfigError, match="incidence_angle_deg"):
         information_depth_um("LiCl", 2.0, E, 0.0)
     with pytest.raises(ConfigError, match="below the surface"):
-        exit_angle_deg(3.0, 4.0)
+        coplanar_exit_angle_deg(3.0, 4.0)
     assert depth_table("LiCl", 2.07, E, [0.2])[0].near_critical
 
 

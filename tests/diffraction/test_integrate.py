@@ -12,7 +12,7 @@ from xsuite.diffraction.integrate import (
     GrazingIntegrator,
     IntegrationSettings,
     PowderIntegrator,
-    exit_angle_deg,
+    pixel_exit_angle_deg,
     refraction_corrected_q,
 )
 from xsuite.diffraction.units import (
@@ -58,7 +58,7 @@ def _ceo2_peaks(realdata, flip: bool):
     from pyFAI.calibrant import get_calibrant
 
     from xsuite.config.diffraction import DiffractionConfig
-    from xsuite.diffraction.peaks import fit_peak
+    from xsuite.diffraction.peaks import PeakFitOptions, fit_peak
     from xsuite.pipelines.gixrd import FrameReducer
     from xsuite.series.setup import FrameSettings, resolve_setup
 
@@ -71,7 +71,7 @@ def _ceo2_peaks(realdata, flip: bool):
     found = []
     for qr in q_ref:
         fit = fit_peak(res.q_inv_angstrom, res.intensity, res.sigma, (qr - 0.03, qr + 0.03),
-                       {"center": qr, "fwhm": 0.01}, center_bounds=(qr - 0.025, qr + 0.025))
+                       {"center": qr, "fwhm": 0.01}, PeakFitOptions(center_bounds=(qr - 0.025, qr + 0.025)))
         found.append(fit.center)
     return np.array(found), q_ref
 
@@ -157,7 +157,7 @@ def test_exit_angle_and_horizon_mask():
     ai = _small_geometry(poni1=0.004, dist=0.095)
     pos = ai.position_array((200, 180), corners=False)
     g = GrazingGeometry(incidence_angle_deg=2.0)
-    beta = exit_angle_deg(pos, g)
+    beta = pixel_exit_angle_deg(pos, g)
     row_beam = int(round(0.004 / 172e-6 - 0.5))
     col_beam = int(round(0.0155 / 172e-6 - 0.5))
     assert beta[row_beam, col_beam] == pytest.approx(-2.0, abs=0.1)  # direct beam: beta = -alpha
@@ -166,7 +166,7 @@ def test_exit_angle_and_horizon_mask():
     row_h = int(np.argmin(np.abs(beta[:, col_beam])))
     assert elev[row_h] == pytest.approx(2.0, abs=0.15)
     # orientation 3 (normal down) mirrors the geometry
-    assert np.allclose(exit_angle_deg(pos, GrazingGeometry(2.0, sample_orientation=3))[row_beam, col_beam], -2.0,
+    assert np.allclose(pixel_exit_angle_deg(pos, GrazingGeometry(2.0, sample_orientation=3))[row_beam, col_beam], -2.0,
                        atol=0.1)
     integ = GrazingIntegrator(ai.get_config(), g, IntegrationSettings())
     integ.integrate(np.ones((200, 180), np.float32))
@@ -181,7 +181,7 @@ def test_grazing_profile_ignores_shadow_and_map_axes():
     prof = 100 + 800 * np.exp(-0.5 * ((q1 - 1.5) / 0.006) ** 2)
     img = ai.calcfrom1d(q1, prof, dim1_unit="q_A^-1", correctSolidAngle=True, polarization_factor=0.99)
     g = GrazingGeometry(incidence_angle_deg=2.0)
-    beta = exit_angle_deg(ai.position_array((200, 180), corners=False), g)
+    beta = pixel_exit_angle_deg(ai.position_array((200, 180), corners=False), g)
     shadowed = img.copy()
     shadowed[beta <= 0] = 0.0  # the sample absorbs everything below its horizon
     integ = GrazingIntegrator(ai.get_config(), g, IntegrationSettings())

@@ -9,7 +9,9 @@ import pytest
 
 from xsuite.diffraction.peaks import (
     PeakFit,
+    PeakFitOptions,
     TrackedReflection,
+    TrackingOptions,
     decompose_series,
     fit_peak,
     fit_peak_fixed_shape,
@@ -20,6 +22,8 @@ from xsuite.diffraction.peaks import (
     select_tracking_reflections,
     track_peaks,
 )
+
+NO_REFINE = TrackingOptions(refine=False)
 from xsuite.diffraction.phases import get_phase
 from xsuite.errors import ConfigError
 
@@ -114,7 +118,8 @@ def test_linear_fast_path_equals_lmfit_with_fixed_shape():
     s = np.sqrt(y)
     lin = fit_peak_fixed_shape(Q, y, s, (1.44, 1.50), 1.47, FWHM, ETA)
     lm = fit_peak(Q, y, s, (1.44, 1.50), {"center": 1.47, "fwhm": FWHM, "eta": ETA, "area": 1.0},
-                  vary_center=False, vary_fwhm=False, center_bounds=(1.46, 1.48), linear_fast_path=False)
+                  PeakFitOptions(vary_center=False, vary_fwhm=False, center_bounds=(1.46, 1.48),
+                                 linear_fast_path=False))
     assert lin.method == "linear" and lm.method == "lmfit"
     assert lm.area == pytest.approx(lin.area, rel=1e-4)
     assert lm.area_err == pytest.approx(lin.area_err, rel=1e-3)
@@ -164,7 +169,7 @@ def test_tracking_growth_series(targets):
     dec = decompose_series(Q, frames, sig, PHASES, WL)
     assert dec.success and all(dec.profiles[p].measured for p in PHASES)
     assert dec.profiles["Li3YCl6"].fwhm_inv_angstrom == pytest.approx(FWHM, rel=0.03)
-    res = track_peaks(Q, frames, sig, t, targets, threshold=3.0, n_consecutive=3, fwhm_guess=0.02,
+    res = track_peaks(Q, frames, sig, t, targets, TrackingOptions(threshold=3.0, n_consecutive=3, fwhm_guess=0.02),
                       decomposition=dec)
     assert res.area.shape == (t.size, len(targets))
     pulls: list[float] = []
@@ -200,7 +205,7 @@ def test_tracked_areas_r2_over_seeds(targets):
     for seed in range(100, 120):
         t, frames, sig, areas, _ = growth_series(seed, targets)
         dec = decompose_series(Q, frames, sig, PHASES, WL)
-        res = track_peaks(Q, frames, sig, t, targets, decomposition=dec, refine=False)
+        res = track_peaks(Q, frames, sig, t, targets, NO_REFINE, decomposition=dec)
         for j in range(len(targets)):
             worst[j] = min(worst[j], r_squared(res.area[:, j], areas[:, j]))
     assert np.all(worst >= 0.98), dict(zip([tg.label for tg in targets], np.round(worst, 3)))
@@ -226,7 +231,7 @@ def test_no_change_significance_is_standard_normal_with_phase_profiles(targets):
         t, frames, sig = simulate_series(rng, targets, np.zeros((26, len(targets))))
         dec = decompose_series(Q, frames, sig, PHASES, WL)
         assert not dec.profiles["LiCl.H2O"].measured and dec.profiles["LiCl.H2O"].source == "assumed from Li3YCl6"
-        res = track_peaks(Q, frames, sig, t, targets, refine=False, decomposition=dec)
+        res = track_peaks(Q, frames, sig, t, targets, NO_REFINE, decomposition=dec)
         for j, pk in enumerate(res.peaks):
             assert not pk.detected and pk.area_upper_limit > 0, (seed, pk.label, pk.max_significance)
             z[pk.label].extend(res.significance[:, j])
@@ -242,7 +247,7 @@ def test_no_false_detections_on_noise_only_series(targets, seed_block):
     for k in range(n_series):
         rng = np.random.default_rng(1000 + 100 * seed_block + k)
         t, frames, sig = simulate_series(rng, targets, np.zeros((26, len(targets))))
-        res = track_peaks(Q, frames, sig, t, targets, refine=False)
+        res = track_peaks(Q, frames, sig, t, targets, NO_REFINE)
         for pk in res.peaks:
             assert not pk.detected, (k, pk.label, pk.max_significance)
             assert pk.onset_s is None
@@ -253,7 +258,7 @@ def test_tracking_accepts_bare_positions_and_reports_failures():
     rng = np.random.default_rng(3)
     frames = rng.poisson(np.tile(host_pattern(Q), (5, 1))).astype(float)
     frames[2, (Q > 2.25) & (Q < 2.4)] = np.nan  # a damaged frame region
-    res = track_peaks(Q, frames, None, np.arange(5) * 60.0, [2.31], refine=False)
+    res = track_peaks(Q, frames, None, np.arange(5) * 60.0, [2.31], NO_REFINE)
     assert res.peaks[0].label == "q=2.3100"
     assert not res.success[2, 0] and res.reason[2][0]
     assert np.isnan(res.area[2, 0]) and np.isfinite(res.area[[0, 1, 3, 4], 0]).all()
@@ -273,7 +278,7 @@ def test_start_at_middle_of_bounds_still_fits():
     q = np.arange(0.9, 4.6, 0.0004)
     y = rng.poisson(400 + pseudo_voigt(q, 6, 2.0007, 0.01, 0.4)).astype(float)
     f = fit_peak(q, y, np.sqrt(y), (1.95, 2.05), {"center": 2.0, "fwhm": 0.01, "eta": 0.5},
-                 center_bounds=(1.99, 2.01), fwhm_bounds=(0.002, 0.05))
+                 PeakFitOptions(center_bounds=(1.99, 2.01), fwhm_bounds=(0.002, 0.05)))
     assert f.success and abs(f.center - 2.0007) < 3 * f.center_err
 
 
@@ -293,12 +298,12 @@ def test_merged_doublet_area_independent_of_binning(targets, bin_width):
     host = np.mean(host_pattern(sub.ravel()).reshape(sub.shape), axis=1)
     prof = np.mean(peak_profile(sub.ravel(), 1.0, tg.q_inv_angstrom, FWHM, ETA, tg.components).reshape(sub.shape), 1)
     mu = host[None, :] + area_true[:, None] * prof[None, :]
-    res = track_peaks(q, mu, np.sqrt(mu), t, [tg], refine=False)
+    res = track_peaks(q, mu, np.sqrt(mu), t, [tg], NO_REFINE)
     # measured 0.983, 0.982, 0.977, 0.970, 0.957 at 0.0005-0.004 bins (bin averaging is not modelled);
     # one pseudo-Voigt: 1.01, 1.24, 3.99, 3.79, 0.63
     np.testing.assert_allclose(res.area[1:, 0], area_true[1:], rtol=0.05, atol=0.3)
     # the single-pseudo-Voigt alternative misses the truth on the noiseless data
-    single = track_peaks(q, mu, np.sqrt(mu), t, [tg], refine=False, fit_multiplets=False)
+    single = track_peaks(q, mu, np.sqrt(mu), t, [tg], TrackingOptions(refine=False, fit_multiplets=False))
     assert np.max(np.abs(single.area[1:, 0] / area_true[1:] - 1)) > np.max(np.abs(res.area[1:, 0] / area_true[1:] - 1))
 
 
@@ -314,7 +319,7 @@ def test_no_change_significance_is_unbiased_with_host_tails():
     for r in get_phase("Li3YCl6").reflections(WL, q_max_inv_angstrom=3.2):
         base = base + pseudo_voigt(Q, 60.0 * r.intensity / 100.0, r.q_inv_angstrom, FWHM, 0.5)
     frames = rng.poisson(np.tile(base, (12, 1))).astype(float)
-    res = track_peaks(Q, frames, np.sqrt(np.clip(frames, 1, None)), np.arange(12) * 900.0, tgs, refine=False)
+    res = track_peaks(Q, frames, np.sqrt(np.clip(frames, 1, None)), np.arange(12) * 900.0, tgs, NO_REFINE)
     for j, pk in enumerate(res.peaks):
         sig = res.significance[:, j]
         assert abs(np.mean(sig)) < 1.0 and np.std(sig) < 1.5, (pk.label, np.round(sig, 1))

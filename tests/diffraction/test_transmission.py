@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from xsuite.diffraction.peaks import fit_peak, pseudo_voigt
+from xsuite.diffraction.peaks import PeakFitOptions, fit_peak, pseudo_voigt
 from xsuite.diffraction.phases import calibrant_reflections, get_phase
 from xsuite.diffraction.transmission import (
     SCHERRER_K,
@@ -65,8 +65,9 @@ def caglioti():
     for r in refl:
         fi = float(inst_fwhm_q(r.q_inv_angstrom))
         f = fit_peak(Q, y, np.sqrt(np.clip(y, 1, None)), (r.q_inv_angstrom - 6 * fi, r.q_inv_angstrom + 6 * fi),
-                     {"center": r.q_inv_angstrom, "fwhm": fi * 1.2, "eta": 0.5}, vary_eta=True,
-                     center_bounds=(r.q_inv_angstrom - fi, r.q_inv_angstrom + fi), fwhm_bounds=(fi / 3, 3 * fi))
+                     {"center": r.q_inv_angstrom, "fwhm": fi * 1.2, "eta": 0.5},
+                     PeakFitOptions(vary_eta=True, center_bounds=(r.q_inv_angstrom - fi, r.q_inv_angstrom + fi),
+                                    fwhm_bounds=(fi / 3, 3 * fi)))
         if f.success and f.significance > 20:
             fits.append(f)
     assert len(fits) >= 6
@@ -117,8 +118,8 @@ def test_scherrer_size_recovered_within_10_percent(caglioti, size_nm):
         c = r.q_inv_angstrom
         fs = 2 * math.pi * SCHERRER_K / (size_nm * 10) + float(inst_fwhm_q(c))
         f = fit_peak(Q, y, np.sqrt(np.clip(y, 1, None)), (c - 5 * fs, c + 5 * fs),
-                     {"center": c, "fwhm": fs, "eta": 0.5}, vary_eta=True, center_bounds=(c - fs, c + fs),
-                     fwhm_bounds=(fs / 4, 4 * fs))
+                     {"center": c, "fwhm": fs, "eta": 0.5},
+                     PeakFitOptions(vary_eta=True, center_bounds=(c - fs, c + fs), fwhm_bounds=(fs / 4, 4 * fs)))
         assert f.success, f.reason
         s = scherrer_size(f.center, f.fwhm, f.fwhm_err, f.eta, caglioti, eta_err=f.eta_err, wavelength_angstrom=WL)
         assert s.resolved and s.size_err_nm > 0
@@ -186,8 +187,8 @@ def test_real_ceo2_positions_resolution_and_no_invented_size(realdata):
     fits = []
     for r in calibrant_reflections("CeO2", 0.4066, q_max_inv_angstrom=7.0)[:10]:
         c = r.q_inv_angstrom
-        f = fit_peak(q, y, s, (c - 0.04, c + 0.04), {"center": c, "fwhm": 0.01, "eta": 0.5}, vary_eta=True,
-                     center_bounds=(c - 0.01, c + 0.01), fwhm_bounds=(0.001, 0.04))
+        f = fit_peak(q, y, s, (c - 0.04, c + 0.04), {"center": c, "fwhm": 0.01, "eta": 0.5},
+                     PeakFitOptions(vary_eta=True, center_bounds=(c - 0.01, c + 0.01), fwhm_bounds=(0.001, 0.04)))
         assert f.success, (r.hkl, f.reason)
         assert abs(f.center - c) < 0.002, (r.hkl, f.center - c)
         fits.append(f)

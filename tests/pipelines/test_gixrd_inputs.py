@@ -218,7 +218,7 @@ def test_dark_flat_and_start_time_flags(tmp_path):
 def test_provenance_critical_angle_and_eiger_data_files(tmp_path):
     import h5py
 
-    from xsuite.diffraction.integrate import critical_angle_deg
+    from xsuite.diffraction.depth import critical_angle_deg
     from xsuite.diffraction.units import energy_from_wavelength
 
     files = write_frames(tmp_path, n=3)

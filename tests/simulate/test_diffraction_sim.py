@@ -90,7 +90,7 @@ def test_truth_areas_are_the_integrated_areas(geom):
 
 def test_horizon_shadow_geometry(geom, lyc2):
     """The shadow starts alpha above the direct beam (reflection geometry) and matches the pipeline's
-    exit-angle convention (xsuite.diffraction.integrate.exit_angle_deg, sample_orientation 1)."""
+    exit-angle convention (xsuite.diffraction.integrate.pixel_exit_angle_deg, sample_orientation 1)."""
     ai = geom.ai
     row_beam = ai.poni1 / ai.detector.pixel1 - 0.5
     col = 150
@@ -108,11 +108,11 @@ def test_horizon_shadow_geometry(geom, lyc2):
         # at the PONI (the direct beam up to the 0.1-0.2 deg detector tilts) the exit angle is -alpha
         assert np.degrees(beta[int(round(row_beam)), 25]) == pytest.approx(-angle, abs=0.2)
         try:
-            from xsuite.diffraction.integrate import GrazingGeometry, exit_angle_deg
+            from xsuite.diffraction.integrate import GrazingGeometry, pixel_exit_angle_deg
         except ImportError:  # the pipeline module is optional for this check
             continue
         pos = np.stack([z, y, x], axis=-1)
-        ref = exit_angle_deg(pos, GrazingGeometry(incidence_angle_deg=angle))
+        ref = pixel_exit_angle_deg(pos, GrazingGeometry(incidence_angle_deg=angle))
         np.testing.assert_allclose(np.degrees(beta), ref, atol=1e-6)
     assert fracs[0] < fracs[1] < fracs[2] < 0.6  # deeper angle, higher horizon
     frames, truth = lyc2

@@ -10,7 +10,7 @@ from scipy.optimize import nnls
 
 from xsuite.simulate.xanes import simulate_map_mu, simulate_transmission, standard_norm
 from xsuite.xanes.calibrate import calibrate, estimate_noise
-from xsuite.xanes.lcf import fit_lcf, fit_lcf_combinations, fit_lcf_map, solve_lcf_batch
+from xsuite.xanes.lcf import LcfOptions, fit_lcf, fit_lcf_combinations, fit_lcf_map, solve_lcf_batch
 from xsuite.xanes.mu import mu_reference, mu_transmission
 from xsuite.xanes.normalize import normalize, normalize_batch
 
@@ -49,7 +49,7 @@ def test_fractions_of_simulated_mixtures_within_0_02(standards, fraction):
 def test_pure_standard_gives_at_least_0_98(standards, kind):
     n = _measured(kind, seed=55)
     for sum_to_one in (True, False):
-        r = fit_lcf(n.energy_ev, n.norm, standards, e0_ev=n.e0_ev, sum_to_one=sum_to_one)
+        r = fit_lcf(n.energy_ev, n.norm, standards, e0_ev=n.e0_ev, options=LcfOptions(sum_to_one=sum_to_one))
         assert r.fractions[r.standards.index(kind)] >= 0.98
 
 
@@ -66,12 +66,13 @@ def test_agrees_with_larch_lincombo_fit_within_0_005():
         g = Group(energy=e, norm=y)
         comps = [Group(energy=e, norm=n0, label="Y0", filename="Y0"),
                  Group(energy=e, norm=n3, label="Y3", filename="Y3")]
-        ours = fit_lcf(e, y, {"Y0": (e, n0), "Y3": (e, n3)}, e0_ev=17038.0, fit_range_ev=(-20, 30))
+        ours = fit_lcf(e, y, {"Y0": (e, n0), "Y3": (e, n3)}, e0_ev=17038.0,
+                       options=LcfOptions(fit_range_ev=(-20, 30)))
         for sum_to_one in (True, False):
             ref = lincombo_fit(g, comps, minvals=[0, 0], maxvals=[None, None] if False else [np.inf, np.inf],
                                xmin=xmin, xmax=xmax, sum_to_one=sum_to_one)
             mine = ours if sum_to_one else fit_lcf(e, y, {"Y0": (e, n0), "Y3": (e, n3)}, e0_ev=17038.0,
-                                                   sum_to_one=False)
+                                                   options=LcfOptions(sum_to_one=False))
             assert abs(mine.fractions[0] - ref.weights["Y0"]) < 0.005
             assert abs(mine.fractions[1] - ref.weights["Y3"]) < 0.005
             assert mine.r_factor == pytest.approx(ref.rfactor, rel=0.05)
@@ -153,7 +154,8 @@ def test_errors_match_scatter_over_noise_realisations():
 
 def test_bootstrap_interval_and_energy_shift(standards):
     n = _measured(0.35, seed=77)
-    r = fit_lcf(n.energy_ev, n.norm, standards, e0_ev=n.e0_ev, sigma=estimate_noise(n.norm), n_bootstrap=300)
+    r = fit_lcf(n.energy_ev, n.norm, standards, e0_ev=n.e0_ev, sigma=estimate_noise(n.norm),
+                options=LcfOptions(n_bootstrap=300))
     assert r.fraction_ci_low[0] <= 0.35 + 0.02 and r.fraction_ci_high[0] >= 0.35 - 0.02
     assert r.fraction_ci_low[0] < r.fractions[0] < r.fraction_ci_high[0]
     assert 0.5 * r.fraction_errors[0] < (r.fraction_ci_high[0] - r.fraction_ci_low[0]) / 3.92 < 2 * r.fraction_errors[0]
@@ -162,7 +164,7 @@ def test_bootstrap_interval_and_energy_shift(standards):
     y = 0.5 * standard_norm(e, "Y0") + 0.5 * standard_norm(e - 0.8, "Y3")
     stds = {"Y0": (e, standard_norm(e, "Y0")), "Y3": (e, standard_norm(e, "Y3"))}
     fixed = fit_lcf(e, y, stds, e0_ev=17038.0)
-    shifted = fit_lcf(e, y, stds, e0_ev=17038.0, vary_shifts=True, sigma=np.full(e.size, 0.002))
+    shifted = fit_lcf(e, y, stds, e0_ev=17038.0, options=LcfOptions(vary_shifts=True), sigma=np.full(e.size, 0.002))
     assert shifted.energy_shifts_ev[1] == pytest.approx(0.8, abs=0.05)
     assert shifted.fractions[0] == pytest.approx(0.5, abs=0.01)
     assert shifted.r_factor < fixed.r_factor / 10

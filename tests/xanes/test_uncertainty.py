@@ -8,7 +8,7 @@ import pytest
 
 from xsuite.simulate.xanes import simulate_fluorescence, simulate_transmission, standard_norm
 from xsuite.xanes.calibrate import calibrate, deglitch, local_noise
-from xsuite.xanes.lcf import fit_lcf
+from xsuite.xanes.lcf import LcfErrorSources, LcfOptions, fit_lcf
 from xsuite.xanes.mu import mu_reference, mu_transmission
 from xsuite.xanes.normalize import normalization_modes, normalize, normalize_batch
 
@@ -87,9 +87,10 @@ def test_lcf_error_budget_terms_and_quadrature_sum():
     y = 0.4 * stds["Y0"][1] + 0.6 * stds["Y3"][1] + rng.normal(0, 0.003, e.size)
     sig = np.full(e.size, 0.003)
     modes = 0.003 * np.vstack([np.ones(e.size), y])  # an offset and a scale error of the normalisation
-    base = fit_lcf(e, y, stds, e0_ev=17040.0, sigma=sig, misfit_bandwidth_ev=0)
-    r = fit_lcf(e, y, stds, e0_ev=17040.0, sigma=sig, energy_error_ev=0.02,
-                standards_energy_error_ev={"Y0": 0.01}, norm_modes=modes, misfit_bandwidth_ev=0)
+    no_misfit = LcfOptions(misfit_bandwidth_ev=0)
+    base = fit_lcf(e, y, stds, e0_ev=17040.0, sigma=sig, options=no_misfit)
+    r = fit_lcf(e, y, stds, e0_ev=17040.0, sigma=sig, options=no_misfit,
+                errors=LcfErrorSources(energy_error_ev=0.02, standards_energy_error_ev={"Y0": 0.01}, norm_modes=modes))
     assert set(r.error_budget) == {"noise", "calibration", "normalization"}
     assert np.allclose(r.fractions, base.fractions)
     assert np.allclose(r.error_budget["noise"], base.fraction_errors)
@@ -99,8 +100,9 @@ def test_lcf_error_budget_terms_and_quadrature_sum():
     y0 = 0.4 * stds["Y0"][1] + 0.6 * stds["Y3"][1]
     fine = np.arange(16950.0, 17150.0, 0.01)
     y0s = np.interp(e - 0.05, fine, 0.4 * standard_norm(fine, "Y0") + 0.6 * standard_norm(fine, "Y3"))
-    moved = fit_lcf(e, y0s, stds, e0_ev=17040.0, sigma=sig, misfit_bandwidth_ev=0).fractions[0] - 0.4
-    only_e = fit_lcf(e, y0, stds, e0_ev=17040.0, sigma=sig, energy_error_ev=0.05, misfit_bandwidth_ev=0)
+    moved = fit_lcf(e, y0s, stds, e0_ev=17040.0, sigma=sig, options=no_misfit).fractions[0] - 0.4
+    only_e = fit_lcf(e, y0, stds, e0_ev=17040.0, sigma=sig, options=no_misfit,
+                     errors=LcfErrorSources(energy_error_ev=0.05))
     assert only_e.error_budget["calibration"][0] == pytest.approx(abs(moved), rel=0.1)
     d = r.to_dict()
     assert set(d["fraction_error_budget"]) == set(r.error_budget)

@@ -5,6 +5,12 @@ pipeline owns one section model (``diffraction``, ``xanes``, ``xrf``). Unknown o
 types and out-of-range values fail at load time with one line naming the file, the key and what was
 expected.
 
+Public names: ``load_config`` (read and validate a YAML file), ``config_text``, ``BeamlineConfig`` (top
+level) and the section models ``DiffractionConfig`` (with ``GixrdConfig``, ``XrdConfig``,
+``ReflectionChoice``, ``PhaseEntry``), ``XanesConfig`` (``XanesColumns``), ``XrfConfig`` (``XrfSample``,
+``XrfElements``, ``XrfPaths``); the base ``XsuiteModel``, ``ConfigPath``, ``with_overrides``,
+``format_validation_error`` and ``SCHEMA_VERSION``.
+
 Examples
 --------
 >>> from xsuite.config import load_config
@@ -16,7 +22,7 @@ PosixPath('/.../beamline_configs/ssrl_11-3_gixrd.poni')
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Literal, Optional
 
 from pydantic import Field, ValidationError
 
@@ -29,18 +35,15 @@ from xsuite.config.base import (
 )
 from xsuite.errors import ConfigError, InputNotFoundError
 
-try:  # each section is owned by its pipeline; tolerate one being absent during development
-    from xsuite.config.diffraction import DiffractionConfig
-except ImportError:  # pragma: no cover
-    DiffractionConfig = Any  # type: ignore[misc,assignment]
-try:
-    from xsuite.config.xanes import XanesConfig
-except ImportError:  # pragma: no cover
-    XanesConfig = Any  # type: ignore[misc,assignment]
-try:
-    from xsuite.config.xrf import XrfConfig
-except ImportError:  # pragma: no cover
-    XrfConfig = Any  # type: ignore[misc,assignment]
+from xsuite.config.diffraction import (
+    DiffractionConfig,
+    GixrdConfig,
+    PhaseEntry,
+    ReflectionChoice,
+    XrdConfig,
+)
+from xsuite.config.xanes import XanesColumns, XanesConfig
+from xsuite.config.xrf import XrfConfig, XrfElements, XrfPaths, XrfSample
 
 __all__ = [
     "BeamlineConfig",
@@ -49,7 +52,19 @@ __all__ = [
     "load_config",
     "config_text",
     "with_overrides",
+    "format_validation_error",
     "SCHEMA_VERSION",
+    "DiffractionConfig",
+    "GixrdConfig",
+    "XrdConfig",
+    "ReflectionChoice",
+    "PhaseEntry",
+    "XanesConfig",
+    "XanesColumns",
+    "XrfConfig",
+    "XrfSample",
+    "XrfElements",
+    "XrfPaths",
 ]
 
 SCHEMA_VERSION = 1

@@ -57,6 +57,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from xsuite.diffraction.phases import get_phase
 from xsuite.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,6 @@ def _formula(composition: str) -> str:
     """Chemical formula for xraydb: a formula as is, or a phase name/alias from the phase table."""
     comp = str(composition).strip()
     try:
-        from xsuite.diffraction.phases import get_phase
-
         return get_phase(comp).composition
     except ConfigError:
         return comp
@@ -134,8 +133,29 @@ def critical_angle_deg(composition: str, density_g_cm3: float, energy_ev: float)
     return math.degrees(math.sqrt(2.0 * float(delta)))
 
 
-def exit_angle_deg(two_theta_deg: float, incidence_angle_deg: float) -> float:
-    """Exit angle to the surface of a reflection observed in the plane of incidence: 2θ − α."""
+def coplanar_exit_angle_deg(two_theta_deg: float, incidence_angle_deg: float) -> float:
+    """Exit angle to the surface of a reflection observed in the plane of incidence: 2θ − α.
+
+    One number for a reflection scattered in the plane of incidence (what the information depth of a
+    reflection uses); the exit angle of every detector pixel for any azimuth is
+    :func:`xsuite.diffraction.integrate.pixel_exit_angle_deg`.
+
+    Parameters
+    ----------
+    two_theta_deg, incidence_angle_deg : float
+        Scattering angle 2θ and incidence angle α (degrees).
+
+    Returns
+    -------
+    float
+        β = 2θ − α (degrees); a :class:`~xsuite.errors.ConfigError` when the reflection would leave
+        below the surface (β <= 0).
+
+    Examples
+    --------
+    >>> coplanar_exit_angle_deg(20.64, 2.0)
+    18.64
+    """
     beta = float(two_theta_deg) - float(incidence_angle_deg)
     if beta <= 0:
         raise ConfigError(
@@ -221,8 +241,6 @@ def crystal_density_g_cm3(composition: str) -> float:
     ConfigError
         ``composition`` is not a phase of the table (a bare formula has no crystal density).
     """
-    from xsuite.diffraction.phases import get_phase
-
     try:
         return float(get_phase(str(composition)).density_g_cm3)
     except ConfigError:
@@ -528,7 +546,7 @@ def depth_table(
             if exit_angles_deg is not None:
                 beta, tth = float(exit_angles_deg[i]), float("nan")
             else:
-                beta, tth = exit_angle_deg(two_theta_deg, a), float(two_theta_deg)
+                beta, tth = coplanar_exit_angle_deg(two_theta_deg, a), float(two_theta_deg)
             z = information_depth_um(composition, density_g_cm3, energy_ev, a, beta)
         pen = att * math.sin(math.radians(a))
         rows.append(DepthRow(

@@ -21,6 +21,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from xsuite.diffraction.noise import _pairs
+
 __all__ = ["FrameSolution", "solve_frames"]
 
 #: Frames solved together: bounds the temporary (chunk x bins x parameters) arrays.
@@ -61,8 +63,6 @@ class FrameSolution:
 
 
 def _pair_terms(index: np.ndarray, lags: Optional[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from xsuite.diffraction.noise import _pairs
-
     return _pairs(lags, index)
 
 

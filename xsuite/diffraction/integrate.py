@@ -44,6 +44,7 @@ from typing import Any, Literal, Mapping, Optional
 
 import numpy as np
 
+from xsuite.diffraction.noise import lag_correlation
 from xsuite.diffraction.units import d_from_q, two_theta_cu_from_q, two_theta_from_q
 from xsuite.errors import ConfigError, DataFormatError
 
@@ -57,11 +58,10 @@ __all__ = [
     "FiberMap",
     "PowderIntegrator",
     "GrazingIntegrator",
-    "critical_angle_deg",
     "refraction_corrected_q",
     "geometry_config",
     "auto_n_points",
-    "exit_angle_deg",
+    "pixel_exit_angle_deg",
 ]
 
 _SPLITTING = {"full", "bbox", "no"}
@@ -279,7 +279,7 @@ _NORMAL_OF_ORIENTATION = {1: (1.0, 0.0), 2: (1.0, 0.0), 3: (-1.0, 0.0), 4: (-1.0
                           5: (0.0, 1.0), 6: (0.0, 1.0), 7: (0.0, -1.0), 8: (0.0, -1.0)}
 
 
-def exit_angle_deg(positions_zyx: np.ndarray, grazing: GrazingGeometry) -> np.ndarray:
+def pixel_exit_angle_deg(positions_zyx: np.ndarray, grazing: GrazingGeometry) -> np.ndarray:
     """Exit angle β (degrees) of every pixel above the sample surface (negative = shadowed).
 
     The sample surface is tilted by the incidence angle α about the horizontal axis so that the beam
@@ -336,43 +336,9 @@ def auto_n_points(q_map_inv_angstrom: np.ndarray, mask: Optional[np.ndarray] = N
     return int(max(10, min(20000, math.ceil(bins_per_pixel * (hi - lo) / max(dq, 1e-9)))))
 
 
-def critical_angle_deg(composition: str, density_g_cm3: float, energy_ev: float) -> float:
-    """Critical angle α_c = sqrt(2δ) (degrees) of a material, δ from xraydb.
-
-    Parameters
-    ----------
-    composition : str
-        Chemical formula, e.g. ``"Li3YCl6"``.
-    density_g_cm3 : float
-        (Packing) density in g/cm³.
-    energy_ev : float
-        Photon energy (eV).
-
-    Examples
-    --------
-    >>> round(critical_angle_deg("Li3YCl6", 2.4, 12700.0), 3)  # doctest: +SKIP
-    0.145
-    """
-    try:  # the analysis engineer's implementation, when present, is the reference one
-        from xsuite.diffraction.depth import critical_angle_deg as _cad  # type: ignore[attr-defined]
-    except ImportError:
-        _cad = None
-    if _cad is not None and _cad is not critical_angle_deg:
-        return float(_cad(composition, density_g_cm3, energy_ev))
-    import xraydb
-
-    if not density_g_cm3 > 0:
-        raise ConfigError(f"`density_g_cm3` must be > 0; got {density_g_cm3}")
-    try:
-        delta, _beta, _att = xraydb.xray_delta_beta(composition, density_g_cm3, energy_ev)
-    except Exception as exc:  # xraydb raises plain errors on bad formulas
-        raise ConfigError(f"`composition` {composition!r} is not a chemical formula xraydb understands ({exc})") from None
-    return float(np.rad2deg(np.sqrt(2.0 * delta)))
-
-
 def refraction_corrected_q(q_inv_angstrom: np.ndarray, q_oop_inv_angstrom: np.ndarray,
                            exit_angle_deg: np.ndarray, incidence_angle_deg: float,
-                           critical_angle_deg_: float, wavelength_angstrom: float) -> tuple[np.ndarray, np.ndarray]:
+                           critical_angle_deg: float, wavelength_angstrom: float) -> tuple[np.ndarray, np.ndarray]:
     """Refraction-corrected |q| and q_oop (Snell's law at the surface, no DWBA).
 
     Parameters
@@ -381,7 +347,7 @@ def refraction_corrected_q(q_inv_angstrom: np.ndarray, q_oop_inv_angstrom: np.nd
         Measured |q| and out-of-plane component (1/Å), same shape.
     exit_angle_deg : ndarray
         Exit angle β above the sample horizon (degrees), same shape.
-    incidence_angle_deg, critical_angle_deg_ : float
+    incidence_angle_deg, critical_angle_deg : float
         Incidence angle α and critical angle α_c (degrees).
     wavelength_angstrom : float
 
@@ -392,7 +358,7 @@ def refraction_corrected_q(q_inv_angstrom: np.ndarray, q_oop_inv_angstrom: np.nd
     """
     k = 2.0 * np.pi / wavelength_angstrom
     a = np.deg2rad(incidence_angle_deg)
-    ac = np.deg2rad(critical_angle_deg_)
+    ac = np.deg2rad(critical_angle_deg)
     b = np.deg2rad(np.asarray(exit_angle_deg, dtype=float))
     a_in = np.sqrt(max(a * a - ac * ac, 0.0))
     b_in = np.sqrt(np.clip(b * b - ac * ac, 0.0, None))
@@ -598,8 +564,6 @@ class PowderIntegrator:
         """
         import scipy.sparse as sp
 
-        from xsuite.diffraction.noise import lag_correlation
-
         if self.sigma_scale != 1.0:  # legacy: sigma already inflated for the correlation
             return np.zeros((int(self.n_points), 0))
         eng = next((e.engine for k, e in self._ai.engines.items()
@@ -701,7 +665,7 @@ class GrazingIntegrator(PowderIntegrator):
         self._detector_shape_ok(fi.detector, shape, source)
         user_mask = self._combined_mask(shape, source)
         positions = fi.position_array(shape, corners=False)
-        exit_deg = exit_angle_deg(positions, self.grazing)
+        exit_deg = pixel_exit_angle_deg(positions, self.grazing)
         horizon = ~(exit_deg > self.grazing.horizon_margin_deg)  # NaN -> masked
         mask = horizon if user_mask is None else (horizon | user_mask)
         if mask.all():
@@ -836,7 +800,7 @@ def check_horizon(frame: np.ndarray, user_mask: Optional[np.ndarray], positions_
     user_mask : ndarray of bool, optional
         Masked pixels (gaps, beam stop), left out of the comparison.
     positions_zyx : ndarray, shape (rows, cols, 3)
-        Pixel positions (pyFAI ``position_array``), as for :func:`exit_angle_deg`.
+        Pixel positions (pyFAI ``position_array``), as for :func:`pixel_exit_angle_deg`.
     grazing : GrazingGeometry
     source : str
         File name for the messages.
@@ -851,7 +815,7 @@ def check_horizon(frame: np.ndarray, user_mask: Optional[np.ndarray], positions_
     from dataclasses import replace
 
     frame = np.asarray(frame, dtype=float)
-    exit_deg = exit_angle_deg(positions_zyx, grazing)
+    exit_deg = pixel_exit_angle_deg(positions_zyx, grazing)
     valid = np.isfinite(frame) & (frame >= 0) & np.isfinite(exit_deg)
     if user_mask is not None:
         valid &= ~np.asarray(user_mask, dtype=bool)
@@ -862,7 +826,7 @@ def check_horizon(frame: np.ndarray, user_mask: Optional[np.ndarray], positions_
     if frac >= 0.02 and not dark_open:
         return
     other = _OPPOSITE_ORIENTATION[int(grazing.sample_orientation)]
-    f2, r2 = _horizon_split(frame, valid, exit_angle_deg(positions_zyx, replace(grazing, sample_orientation=other)),
+    f2, r2 = _horizon_split(frame, valid, pixel_exit_angle_deg(positions_zyx, replace(grazing, sample_orientation=other)),
                             grazing.horizon_margin_deg)
     where = f"{source}: " if source else ""
     msg = (f"{where}the sample horizon looks wrong: with sample_orientation {grazing.sample_orientation} "

@@ -39,16 +39,32 @@ log = logging.getLogger(__name__)
 
 MODELS = ("jmak", "parabolic")
 
+__all__ = ["jmak", "parabolic", "ModelFit", "KineticsResult", "fit_growth", "MODELS"]
+
 
 def jmak(t: np.ndarray, a_inf: float, k_per_s: float, n: float, t0_s: float) -> np.ndarray:
-    """JMAK/Avrami growth A∞(1 − exp(−(k(t − t0))^n)), zero before t0."""
+    """JMAK/Avrami growth A∞(1 − exp(−(k(t − t0))^n)), zero before t0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> jmak(np.array([0.0, 600.0, 1600.0]), a_inf=100.0, k_per_s=1e-3, n=2.0, t0_s=600.0).round(2).tolist()
+    [0.0, 0.0, 63.21]
+    """
     x = np.clip(k_per_s * (np.asarray(t, dtype=float) - t0_s), 0.0, None)
     with np.errstate(over="ignore"):  # (k t)^n -> inf far past saturation: exp(-inf) = 0, A = A_inf
         return a_inf * -np.expm1(-(x ** n))
 
 
 def parabolic(t: np.ndarray, k_parabolic: float, t0_s: float) -> np.ndarray:
-    """Parabolic (diffusion-limited) growth K·sqrt(t − t0), zero before t0."""
+    """Parabolic (diffusion-limited) growth K·sqrt(t − t0), zero before t0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> parabolic(np.array([0.0, 700.0]), k_parabolic=2.0, t0_s=600.0).tolist()
+    [0.0, 20.0]
+    """
     return k_parabolic * np.sqrt(np.clip(np.asarray(t, dtype=float) - t0_s, 0.0, None))
 
 
@@ -67,6 +83,22 @@ class ModelFit:
         Fit statistics (lmfit definitions).
     success : bool
     message : str
+    covar : ndarray or None
+        Covariance of the parameters, in the order of ``params`` (None when lmfit could not estimate it
+        or a parameter was held); ``to_dict`` gives it as ``covariance`` with ``covariance_names``.
+    n_data, n_varys : int
+        Points fitted and parameters varied (lmfit's ``ndata``, ``nvarys``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.linspace(0, 9000, 60)
+    >>> area = jmak(t, a_inf=100.0, k_per_s=4e-4, n=2.0, t0_s=600.0)
+    >>> fit = fit_growth(t, area + np.random.default_rng(0).normal(0, 1, t.size), np.ones(t.size)).fits["jmak"]
+    >>> fit.success, fit.n_data, fit.n_varys, fit.covar.shape
+    (True, 60, 4, (4, 4))
+    >>> sorted(fit.to_dict())
+    ['aic', 'bic', 'chisqr', 'covariance', 'covariance_names', 'message', 'model', 'n_data', 'n_varys', 'params', 'redchi', 'success']
     """
 
     model: str
@@ -79,6 +111,8 @@ class ModelFit:
     success: bool
     message: str = ""
     covar: np.ndarray | None = field(default=None, repr=False, compare=False)
+    n_data: int = 0
+    n_varys: int = 0
 
     def predict(self, time_s: np.ndarray) -> np.ndarray:
         """Model area at ``time_s``."""
@@ -93,6 +127,8 @@ class ModelFit:
             "params": {k: {"value": _num(v), "stderr": _num(self.errors.get(k))} for k, v in self.params.items()},
             "aic": _num(self.aic), "bic": _num(self.bic), "chisqr": _num(self.chisqr),
             "redchi": _num(self.redchi), "success": self.success, "message": self.message,
+            "n_data": self.n_data, "n_varys": self.n_varys, "covariance_names": list(self.params),
+            "covariance": None if self.covar is None else [[_num(v) for v in row] for row in self.covar],
         }
 
 
@@ -425,7 +461,8 @@ def _fit_one(model: str, t: np.ndarray, y: np.ndarray, e: np.ndarray,
     if not best.success:
         msg = f"{best.message}; {msg}".strip("; ")
     return ModelFit(model, params, errors, float(best.aic), float(best.bic), float(best.chisqr),
-                    float(best.redchi), bool(np.isfinite(best.chisqr)), msg, covar)
+                    float(best.redchi), bool(np.isfinite(best.chisqr)), msg, covar,
+                    n_data=int(best.ndata), n_varys=int(best.nvarys))
 
 
 def _jmak_varpro(g: dict[str, float], t: np.ndarray, y: np.ndarray, w: np.ndarray,

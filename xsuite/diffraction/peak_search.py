@@ -21,7 +21,9 @@ from typing import Any, Literal, Optional, Sequence
 
 import numpy as np
 
-from xsuite.diffraction.units import d_from_q, two_theta_cu_from_q
+from xsuite.diffraction.noise import sandwich_covariance
+from xsuite.diffraction.peaks import PeakFitOptions, fit_peak
+from xsuite.diffraction.units import CU_KA_WAVELENGTH_ANGSTROM, d_from_q, two_theta_cu_from_q
 
 __all__ = ["XrdPeak", "PeakSearch", "find_and_fit_peaks", "label_peaks", "indexing_summary"]
 
@@ -65,8 +67,6 @@ class XrdPeak:
     @property
     def two_theta_cu_deg_err(self) -> float:
         """Standard error of 2θ(Cu Kα) (deg), from that of q."""
-        from xsuite.diffraction.units import CU_KA_WAVELENGTH_ANGSTROM
-
         s = self.q * CU_KA_WAVELENGTH_ANGSTROM / (4 * math.pi)
         return float(math.degrees(2 * CU_KA_WAVELENGTH_ANGSTROM / (4 * math.pi) / math.sqrt(max(1 - s * s, 1e-300)))
                      * self.q_err)
@@ -220,11 +220,10 @@ def find_and_fit_peaks(q: np.ndarray, intensity: np.ndarray, sigma: np.ndarray, 
 def _lmfit_peak(q: np.ndarray, y: np.ndarray, s: np.ndarray, c: float, fwhm_guess: float,
                 correlation: Optional[np.ndarray]) -> Optional[XrdPeak]:
     """One candidate fitted by :func:`xsuite.diffraction.peaks.fit_peak` (lmfit), as an XrdPeak."""
-    from xsuite.diffraction.peaks import fit_peak
-
     half = 2.5 * fwhm_guess
     fit = fit_peak(q, y, s, (c - half, c + half), {"center": c, "fwhm": fwhm_guess},
-                   center_bounds=(c - fwhm_guess, c + fwhm_guess), vary_eta=True, correlation=correlation)
+                   PeakFitOptions(center_bounds=(c - fwhm_guess, c + fwhm_guess), vary_eta=True),
+                   correlation=correlation)
     if not fit.success:
         return None
     return _peak(fit.center, fit.center_err, fit.fwhm, fit.fwhm_err, fit.area, fit.area_err, fit.eta,
@@ -446,8 +445,6 @@ def _rough_significance(win: _Windows, params: np.ndarray) -> np.ndarray:
 
 def _with_errors(win: _Windows, k: int, p: np.ndarray, correlation: Optional[np.ndarray]) -> Optional[XrdPeak]:
     """XrdPeak of window ``k`` at its optimum, with sandwich errors under the bin correlation."""
-    from xsuite.diffraction.noise import sandwich_covariance
-
     one = _Windows(win.x[k:k + 1], win.y[k:k + 1], win.w[k:k + 1], win.idx[k:k + 1], win.q0[k:k + 1],
                    win.npts[k:k + 1])
     r, jac = _model_and_jacobian(one, p[None, :])

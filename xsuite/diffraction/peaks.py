@@ -63,20 +63,24 @@ from __future__ import annotations
 import logging
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from xsuite.diffraction.framefit import FrameSolution, solve_frames
-from xsuite.diffraction.lineshapes import multiplet, multiplet_with_derivatives, pseudo_voigt
-from xsuite.diffraction.profiles import group_reflections
+from xsuite.diffraction.lineshapes import multiplet, multiplet_with_derivatives, nudge_start, pseudo_voigt
+from xsuite.diffraction.noise import sandwich_covariance
+from xsuite.diffraction.onset import GrowthDetection, detect_growth
+from xsuite.diffraction.phases import get_phase
+from xsuite.diffraction.profiles import ETA_PRIOR_WIDTH, decompose_pattern, group_reflections
 from xsuite.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 __all__ = ["TrackedReflection", "select_tracking_reflections", "parse_hkl", "peak_profile", "pseudo_voigt",
-           "PeakFit", "fit_peak", "fit_peak_fixed_shape", "PeakSummary", "TrackingResult", "onset_index",
+           "PeakFit", "PeakFitOptions", "fit_peak", "fit_peak_fixed_shape", "PeakDetection", "TrackingResult", "onset_index",
+           "TrackingOptions",
            "track_peaks", "summed_series", "decompose_series"]
 
 
@@ -178,7 +182,13 @@ def _hkl_str(hkl: Sequence[int]) -> str:
 
 
 def parse_hkl(value: str | Sequence[int]) -> tuple[int, ...]:
-    """Read Miller indices from ``"10-1"``, ``"1 0 -1"``, ``"1,0,-1"`` or a sequence of ints."""
+    """Read Miller indices from ``"10-1"``, ``"1 0 -1"``, ``"1,0,-1"`` or a sequence of ints.
+
+    Examples
+    --------
+    >>> parse_hkl("10-1"), parse_hkl("1 1 0"), parse_hkl([2, 0, 0])
+    ((1, 0, -1), (1, 1, 0), (2, 0, 0))
+    """
     if not isinstance(value, str):
         return tuple(int(v) for v in value)
     s = value.strip()
@@ -247,9 +257,15 @@ def select_tracking_reflections(
     list of TrackedReflection
         Ordered by phase (input order) then decreasing intensity. A tracked phase with no
         clean reflection contributes nothing (logged).
-    """
-    from xsuite.diffraction.phases import get_phase
 
+    Examples
+    --------
+    >>> sel = select_tracking_reflections(["LiCl.H2O"], ["Li3YCl6"], (1.0, 3.0), 0.974)
+    >>> [r.label for r in sel][:2]
+    ['LiCl.H2O 101/110', 'LiCl.H2O 100/001']
+    >>> round(sel[0].q_inv_angstrom, 3), sel[0].merged_hkls
+    (2.31, ((1, 0, 1), (1, 1, 0)))
+    """
     q_lo, q_hi = float(q_range[0]), float(q_range[1])
     if not q_hi > q_lo:
         raise ConfigError(f"`q_range` must be (low, high) with high > low; got {q_range!r}")
@@ -267,26 +283,9 @@ def select_tracking_reflections(
                             for r in rs if r.intensity >= other_min_intensity])
         groups = group_reflections(own, min_separation_inv_angstrom)
         if ph.name in user:
-            wanted = [parse_hkl(h) for h in user[ph.name]]
-            chosen = []
-            for hkl in wanted:
-                grp = next((g for g in groups if _hkl_in_group(hkl, g)), None)
-                if grp is None:
-                    raise ConfigError(
-                        f"reflection {_hkl_str(hkl)} of {ph.name} not found below q = {q_max:.2f} 1/Å; "
-                        f"known: {', '.join(_hkl_str(r.hkl) for r in own[:15])}"
-                    )
-                chosen.append(grp)
-            cands = [(g, True) for g in chosen]
+            cands = [(g, True) for g in _user_groups(ph.name, user[ph.name], groups, own, q_max)]
         else:
-            # rank by intensity, discounted when another phase's reflection is closer than
-            # 2 x min_separation (its tail then inflates the area error)
-            def score(g: list[Any]) -> float:
-                qg = float(np.mean([r.q_inv_angstrom for r in g]))
-                gap = float(np.min(np.abs(foreign - qg))) if foreign.size else float("inf")
-                return max(r.intensity for r in g) * min(1.0, gap / (2 * min_separation_inv_angstrom))
-
-            cands = [(g, False) for g in sorted(groups, key=lambda g: -score(g))]
+            cands = [(g, False) for g in _ranked_groups(groups, foreign, min_separation_inv_angstrom)]
         n = 0
         for grp, is_user in cands:
             inten = sum(r.intensity for r in grp)
@@ -303,49 +302,92 @@ def select_tracking_reflections(
                 log.warning("%s %s (q=%.4f) is within %.4f 1/Å of another phase's reflection",
                             ph.name, _hkl_str(grp[0].hkl), q, gap_other)
             lo, hi = q - half_window_inv_angstrom, q + half_window_inv_angstrom
-            members = {id(r) for r in grp}
-            # a strong matrix reflection just beyond the window curves the background inside it
-            # with its Lorentzian tail (a polynomial cannot follow 1/Δq²: measured -2 sigma bias per
-            # frame on YCl3.6H2O 10-1 from Li3YCl6 2-10, 0.05 1/Å past the edge). A free nuisance
-            # peak seen only by its tail is degenerate with the peak's own wings, and widening the
-            # window to include it puts its (large) misfit under the peak, so such reflections are
-            # "tail sources": track_peaks measures each in its own window and subtracts its tail.
-            tails = sorted(
-                r.q_inv_angstrom for name in matrix for r in refl[name]
-                if r.intensity >= tail_min_intensity
-                and (hi + 0.03 < r.q_inv_angstrom <= hi + tail_reach_inv_angstrom
-                     or lo - tail_reach_inv_angstrom <= r.q_inv_angstrom < lo - 0.03)
-            )
-            # nuisance peaks: every reflection in or near the window
-            neigh = sorted(
-                r.q_inv_angstrom for rs in refl.values() for r in rs
-                if id(r) not in members and r.intensity >= neighbor_min_intensity
-                and lo - 0.03 <= r.q_inv_angstrom <= hi + 0.03
-            )
-            strongest = max(grp, key=lambda r: r.intensity)
-            by_int = sorted(grp, key=lambda r: -r.intensity)
-            s = wavelength * q / (4 * math.pi)
-            out.append(TrackedReflection(
-                phase=ph.name,
-                hkl=tuple(strongest.hkl),
-                q_inv_angstrom=float(q),
-                d_angstrom=float(2 * math.pi / q),
-                two_theta_deg=float(math.degrees(2 * math.asin(s))) if s <= 1 else float("nan"),
-                intensity=float(inten),
-                merged_hkls=tuple(tuple(r.hkl) for r in by_int),
-                nearest_other_inv_angstrom=gap_other,
-                window_inv_angstrom=(float(lo), float(hi)),
-                neighbors_inv_angstrom=tuple(float(v) for v in neigh),
-                user_selected=is_user,
-                member_q_inv_angstrom=tuple(float(r.q_inv_angstrom) for r in by_int),
-                member_intensities=tuple(float(r.intensity) for r in by_int),
-                tail_sources_inv_angstrom=tuple(float(v) for v in tails),
-            ))
+            tails = _tail_sources(refl, matrix, lo, hi, tail_min_intensity, tail_reach_inv_angstrom)
+            neigh = _window_neighbors(refl, grp, lo, hi, neighbor_min_intensity)
+            out.append(_tracked_reflection(ph.name, grp, q, inten, gap_other, (lo, hi), neigh, tails, is_user,
+                                           wavelength))
             n += 1
         if n == 0:
             log.warning("no reflection of %s in q %.2f-%.2f is separated by %.3f 1/Å from the other phases",
                         ph.name, q_lo, q_hi, min_separation_inv_angstrom)
     return out
+
+
+def _user_groups(phase: str, wanted_hkls: Sequence[Any], groups: Sequence[list[Any]], own: Sequence[Any],
+                 q_max: float) -> list[list[Any]]:
+    """The reflection groups the user named (``reflections:`` in the config), in the given order."""
+    chosen = []
+    for hkl in (parse_hkl(h) for h in wanted_hkls):
+        grp = next((g for g in groups if _hkl_in_group(hkl, g)), None)
+        if grp is None:
+            raise ConfigError(
+                f"reflection {_hkl_str(hkl)} of {phase} not found below q = {q_max:.2f} 1/Å; "
+                f"known: {', '.join(_hkl_str(r.hkl) for r in own[:15])}"
+            )
+        chosen.append(grp)
+    return chosen
+
+
+def _ranked_groups(groups: Sequence[list[Any]], foreign: np.ndarray, min_sep: float) -> list[list[Any]]:
+    """Groups by intensity, discounted when another phase's reflection is closer than 2 x ``min_sep``
+    (its tail then inflates the area error)."""
+    def score(g: list[Any]) -> float:
+        qg = float(np.mean([r.q_inv_angstrom for r in g]))
+        gap = float(np.min(np.abs(foreign - qg))) if foreign.size else float("inf")
+        return max(r.intensity for r in g) * min(1.0, gap / (2 * min_sep))
+
+    return sorted(groups, key=lambda g: -score(g))
+
+
+def _tail_sources(refl: Mapping[str, Sequence[Any]], matrix: set[str], lo: float, hi: float, min_intensity: float,
+                  reach: float) -> list[float]:
+    """Strong matrix reflections just beyond the window ``(lo, hi)``.
+
+    Such a reflection curves the background inside the window with its Lorentzian tail (a polynomial
+    cannot follow 1/Δq²: measured -2 sigma bias per frame on YCl3.6H2O 10-1 from Li3YCl6 2-10, 0.05 1/Å
+    past the edge). A free nuisance peak seen only by its tail is degenerate with the peak's own wings,
+    and widening the window to include it puts its (large) misfit under the peak, so such reflections
+    are "tail sources": track_peaks measures each in its own window and subtracts its tail."""
+    return sorted(
+        r.q_inv_angstrom for name in matrix for r in refl[name]
+        if r.intensity >= min_intensity
+        and (hi + 0.03 < r.q_inv_angstrom <= hi + reach or lo - reach <= r.q_inv_angstrom < lo - 0.03)
+    )
+
+
+def _window_neighbors(refl: Mapping[str, Sequence[Any]], grp: Sequence[Any], lo: float, hi: float,
+                      min_intensity: float) -> list[float]:
+    """Nuisance peaks: every other reflection in or near the window."""
+    members = {id(r) for r in grp}
+    return sorted(
+        r.q_inv_angstrom for rs in refl.values() for r in rs
+        if id(r) not in members and r.intensity >= min_intensity and lo - 0.03 <= r.q_inv_angstrom <= hi + 0.03
+    )
+
+
+def _tracked_reflection(phase: str, grp: Sequence[Any], q: float, inten: float, gap_other: float,
+                        window: tuple[float, float], neigh: Sequence[float], tails: Sequence[float],
+                        is_user: bool, wavelength: float) -> TrackedReflection:
+    """The :class:`TrackedReflection` of one group at its intensity-weighted position ``q``."""
+    strongest = max(grp, key=lambda r: r.intensity)
+    by_int = sorted(grp, key=lambda r: -r.intensity)
+    s = wavelength * q / (4 * math.pi)
+    return TrackedReflection(
+        phase=phase,
+        hkl=tuple(strongest.hkl),
+        q_inv_angstrom=float(q),
+        d_angstrom=float(2 * math.pi / q),
+        two_theta_deg=float(math.degrees(2 * math.asin(s))) if s <= 1 else float("nan"),
+        intensity=float(inten),
+        merged_hkls=tuple(tuple(r.hkl) for r in by_int),
+        nearest_other_inv_angstrom=gap_other,
+        window_inv_angstrom=(float(window[0]), float(window[1])),
+        neighbors_inv_angstrom=tuple(float(v) for v in neigh),
+        user_selected=is_user,
+        member_q_inv_angstrom=tuple(float(r.q_inv_angstrom) for r in by_int),
+        member_intensities=tuple(float(r.intensity) for r in by_int),
+        tail_sources_inv_angstrom=tuple(float(v) for v in tails),
+    )
 
 
 def _components(q_centroid: float, member_q: Sequence[float],
@@ -376,6 +418,15 @@ def peak_profile(q: np.ndarray, area: float, center: float, fwhm: float, eta: fl
     -------
     ndarray
         Profile at ``q``; its integral is ``area``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.lineshapes import pseudo_voigt
+    >>> q = np.linspace(2.2, 2.4, 201)
+    >>> doublet = peak_profile(q, 2.0, 2.3, 0.02, 0.5, components=[(0.0, 0.6), (0.01, 0.4)])
+    >>> np.allclose(doublet, pseudo_voigt(q, 1.2, 2.3, 0.02, 0.5) + pseudo_voigt(q, 0.8, 2.31, 0.02, 0.5))
+    True
     """
     return multiplet(q, area, center, fwhm, eta, components)
 
@@ -419,6 +470,31 @@ class PeakFit:
         Points in the window.
     eta_err : float
         Standard error of eta (0 when held fixed).
+    covariance : ndarray, shape (n_varys, n_varys), or None
+        Covariance of the varied parameters, in the order of ``var_names`` (the one the standard errors
+        come from: scaled by the reduced χ² without ``sigma``, the sandwich one under a bin
+        correlation). None when the fit failed.
+    var_names : tuple of str
+        Names of the varied parameters: ``"area"``, ``"center"``, ``"fwhm"``, ``"eta"`` (those that
+        vary), ``"bg_c0"``, ``"bg_c1"``, ... and the nuisance areas ``"neighbor0_area"``, ... /
+        ``"template0_amplitude"``, ...
+    chisqr : float
+        χ² = Σ ((data − model)/σ)² at the optimum (lmfit's ``chisqr``).
+    n_varys : int
+        Number of varied parameters (lmfit's ``nvarys``); ``n_data`` (= ``n_points``), ``nfree``,
+        ``aic`` and ``bic`` are derived properties with lmfit's definitions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.lineshapes import pseudo_voigt
+    >>> q = np.linspace(1.9, 2.1, 201)
+    >>> y = 100 + pseudo_voigt(q, 50.0, 2.0, 0.02, 0.5)
+    >>> fit = fit_peak(q, y, np.ones_like(q), (1.9, 2.1))
+    >>> round(fit.area, 3), fit.var_names[:3], fit.covariance.shape
+    (50.0, ('area', 'center', 'fwhm'), (5, 5))
+    >>> fit.n_data, fit.n_varys, fit.nfree
+    (201, 5, 196)
     """
 
     area: float
@@ -437,6 +513,38 @@ class PeakFit:
     window: tuple[float, float] = (float("nan"), float("nan"))
     n_points: int = 0
     eta_err: float = 0.0
+    covariance: np.ndarray | None = field(default=None, repr=False, compare=False)
+    var_names: tuple[str, ...] = ()
+    chisqr: float = float("nan")
+    n_varys: int = 0
+
+    @property
+    def n_data(self) -> int:
+        """Number of data points fitted (lmfit's ``ndata``; the same as ``n_points``)."""
+        return self.n_points
+
+    @property
+    def nfree(self) -> int:
+        """Degrees of freedom, ``n_data − n_varys``."""
+        return self.n_points - self.n_varys
+
+    @property
+    def aic(self) -> float:
+        """Akaike information criterion, lmfit's definition: n ln(χ²/n) + 2 n_varys."""
+        return _information_criterion(self.chisqr, self.n_points, self.n_varys, 2.0)
+
+    @property
+    def bic(self) -> float:
+        """Bayesian information criterion, lmfit's definition: n ln(χ²/n) + ln(n) n_varys."""
+        return _information_criterion(self.chisqr, self.n_points, self.n_varys, math.log(max(self.n_points, 1)))
+
+    def stderr(self, name: str) -> float:
+        """Standard error of a varied parameter from :attr:`covariance` (NaN when not varied or failed)."""
+        if self.covariance is None or name not in self.var_names:
+            return float("nan")
+        i = self.var_names.index(name)
+        c = float(self.covariance[i, i])
+        return math.sqrt(c) if c >= 0 else float("nan")
 
     @classmethod
     def failed(cls, reason: str, window: tuple[float, float] = (float("nan"), float("nan")),
@@ -453,8 +561,18 @@ class PeakFit:
         out: dict[str, Any] = {k: _finite_or_none(v) for k, v in d.items()}
         out.update(background=[_finite_or_none(v) for v in self.background], success=self.success,
                    reason=self.reason, method=self.method, window=list(self.window),
-                   n_points=self.n_points)
+                   n_points=self.n_points, chisqr=_finite_or_none(self.chisqr), n_varys=self.n_varys,
+                   var_names=list(self.var_names),
+                   covariance=None if self.covariance is None else
+                   [[_finite_or_none(v) for v in row] for row in np.asarray(self.covariance, float)])
         return out
+
+
+def _information_criterion(chisqr: float, n: int, n_varys: int, penalty: float) -> float:
+    """n ln(χ²/n) + penalty · n_varys (lmfit's AIC/BIC); NaN without a finite positive χ²."""
+    if not (n > 0 and np.isfinite(chisqr) and chisqr > 0):
+        return float("nan")
+    return float(n * math.log(chisqr / n) + penalty * n_varys)
 
 
 def _prepare(q: np.ndarray, y: np.ndarray, sigma: np.ndarray | None,
@@ -505,6 +623,16 @@ def fit_peak_fixed_shape(
     -------
     PeakFit
         ``method="linear"``, ``center_err = fwhm_err = 0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.lineshapes import pseudo_voigt
+    >>> q = np.linspace(2.2, 2.4, 201)
+    >>> y = 10.0 + pseudo_voigt(q, 5.0, 2.31, 0.02, 0.5)
+    >>> fit = fit_peak_fixed_shape(q, y, np.full(q.size, 0.01), (2.25, 2.37), 2.31, 0.02, 0.5)
+    >>> fit.method, round(fit.area, 6), round(fit.background[0], 6), fit.var_names
+    ('linear', 5.0, 10.0, ('area', 'bg_c0', 'bg_c1'))
     """
     q = np.asarray(q, dtype=float)
     y = np.asarray(intensity, dtype=float)
@@ -547,28 +675,86 @@ def _peak_fit_from(sol: FrameSolution, i: int, center: float, fwhm: float, eta: 
         return PeakFit.failed(sol.reason[i], window, "linear", n_pts)
     area, area_err = float(sol.coef[i, 0]), float(sol.err(0)[i])
     sig = area / area_err if area_err > 0 else float("nan")
+    n_par = int(sol.coef.shape[1])
     return PeakFit(area, area_err, float(center), 0.0, float(fwhm), 0.0, float(eta),
                    tuple(float(c) for c in sol.coef[i, 1:order + 2]), float(sol.redchi[i]), sig, bool(area_err > 0),
-                   "" if area_err > 0 else "zero area error", "linear", window, n_pts)
+                   "" if area_err > 0 else "zero area error", "linear", window, n_pts,
+                   covariance=np.array(sol.cov[i], dtype=float), var_names=_linear_names(order, n_par),
+                   chisqr=float(sol.redchi[i]) * max(n_pts - n_par, 1), n_varys=n_par)
 
 
-def _nudge(value: float, lo: float, hi: float) -> float:
-    """Move a start value off the exact middle of its bounds.
-
-    lmfit maps a bounded parameter to an internal one, arcsin(2(x − lo)/(hi − lo) − 1), which is 0
-    at the middle; MINPACK's finite-difference step is proportional to |internal value|, so a start
-    there gives a zero derivative and the parameter never moves (seen: a centre guessed at the middle
-    of symmetric bounds stayed put with NaN errors).
-    """
-    v = float(np.clip(value, lo, hi))
-    mid, width = 0.5 * (lo + hi), hi - lo
-    if width > 0 and abs(v - mid) < 1e-4 * width:
-        v = mid + 1e-2 * width
-    return v
+def _linear_names(order: int, n_par: int, n_neighbors: int | None = None) -> tuple[str, ...]:
+    """Names of the fixed-shape model's columns (:func:`_window_design`): area, background, then the
+    nuisance columns (neighbour areas, template amplitudes; ``n_neighbors`` of them neighbours)."""
+    names = ["area"] + [f"bg_c{k}" for k in range(order + 1)]
+    extra = n_par - len(names)
+    n_nb = extra if n_neighbors is None else min(n_neighbors, extra)
+    names += [f"neighbor{k}_area" for k in range(n_nb)] + [f"template{k}_amplitude" for k in range(extra - n_nb)]
+    return tuple(names)
 
 
 def _usable_neighbors(neighbors: Sequence[float], center: float, fwhm: float) -> list[float]:
     return [float(c) for c in neighbors if np.isfinite(c) and abs(c - center) >= 0.5 * fwhm]
+
+
+@dataclass(frozen=True)
+class PeakFitOptions:
+    """How :func:`fit_peak` fits one pseudo-Voigt + polynomial background.
+
+    Parameters
+    ----------
+    center_bounds, fwhm_bounds : (float, float), optional
+        Bounds (1/Å). Default: the window, and (fwhm_guess/4, window width/2).
+    vary_center, vary_fwhm, vary_eta : bool
+        Which shape parameters float. With all three False the linear fast path is used.
+    eta : float
+        Lorentzian fraction when the guess has none.
+    background_order : int
+        Polynomial order of the background (0–3).
+    fwhm_guess : float
+        FWHM start value (1/Å) when the guess has none.
+    linear_fast_path : bool
+        With the shape fully fixed, solve the linear problem directly (default) instead of lmfit.
+    neighbor_shape : (float, float), optional
+        Fixed (FWHM, eta) for the neighbours instead of sharing the peak's.
+
+    Raises
+    ------
+    ConfigError
+        A value out of range, naming the field.
+
+    Examples
+    --------
+    >>> PeakFitOptions(vary_eta=True, background_order=2).background_order
+    2
+    >>> PeakFitOptions(eta=1.5)
+    Traceback (most recent call last):
+    ...
+    xsuite.errors.ConfigError: `eta` must be between 0 and 1; got 1.5
+    """
+
+    center_bounds: tuple[float, float] | None = None
+    fwhm_bounds: tuple[float, float] | None = None
+    vary_center: bool = True
+    vary_fwhm: bool = True
+    vary_eta: bool = False
+    eta: float = 0.5
+    background_order: int = 1
+    fwhm_guess: float = 0.02
+    linear_fast_path: bool = True
+    neighbor_shape: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("center_bounds", "fwhm_bounds"):
+            b = getattr(self, name)
+            if b is not None and not b[0] < b[1]:
+                raise ConfigError(f"`{name}` must be (low, high) with low < high; got {b!r}")
+        if not 0 <= self.eta <= 1:
+            raise ConfigError(f"`eta` must be between 0 and 1; got {self.eta!r}")
+        if not 0 <= int(self.background_order) <= 3:
+            raise ConfigError(f"`background_order` must be 0-3; got {self.background_order!r}")
+        if not self.fwhm_guess > 0:
+            raise ConfigError(f"`fwhm_guess` must be > 0 (1/Å); got {self.fwhm_guess!r}")
 
 
 def fit_peak(
@@ -577,18 +763,9 @@ def fit_peak(
     sigma: np.ndarray | None,
     window: tuple[float, float],
     guess: PeakFit | Mapping[str, float] | None = None,
+    options: PeakFitOptions | None = None,
     *,
-    center_bounds: tuple[float, float] | None = None,
-    fwhm_bounds: tuple[float, float] | None = None,
-    vary_center: bool = True,
-    vary_fwhm: bool = True,
-    vary_eta: bool = False,
-    eta: float = 0.5,
-    background_order: int = 1,
-    fwhm_guess: float = 0.02,
-    linear_fast_path: bool = True,
     neighbors: Sequence[float] = (),
-    neighbor_shape: tuple[float, float] | None = None,
     correlation: np.ndarray | None = None,
 ) -> PeakFit:
     """Fit a pseudo-Voigt + polynomial background in a q window with lmfit.
@@ -603,24 +780,13 @@ def fit_peak(
         q range fitted.
     guess : PeakFit or mapping, optional
         Starting values (warm start), e.g. the previous frame's result; keys ``center``, ``fwhm``,
-        ``area``, ``eta``. Default: centre of the window, ``fwhm_guess``, area from the data.
-    center_bounds, fwhm_bounds : (float, float), optional
-        Bounds. Default: the window, and (fwhm_guess/4, window width/2).
-    vary_center, vary_fwhm, vary_eta : bool, optional
-        Which shape parameters float. With all three False the linear fast path is used.
-    eta : float, optional
-        Lorentzian fraction when not in ``guess``.
-    background_order : int, optional
-        Polynomial order of the background (0–3).
-    fwhm_guess : float, optional
-        FWHM start value (1/Å) when ``guess`` has none.
-    linear_fast_path : bool, optional
-        With the shape fully fixed, solve the linear problem directly (default) instead of lmfit.
+        ``area``, ``eta``. Default: centre of the window, ``options.fwhm_guess``, area from the data.
+    options : PeakFitOptions, optional
+        Bounds, which shape parameters vary, background order (defaults: ``PeakFitOptions()``).
     neighbors : sequence of float, optional
         Positions (1/Å) of other reflections near the window: extra pseudo-Voigts at fixed positions
-        sharing the peak's FWHM and eta, with free areas (nuisance parameters).
-    neighbor_shape : (float, float), optional
-        Fixed (FWHM, eta) for the neighbours instead of sharing the peak's.
+        sharing the peak's FWHM and eta (or ``options.neighbor_shape``), with free areas (nuisance
+        parameters).
     correlation : ndarray, shape (len(q), K), optional
         Noise correlation of neighbouring bins (:attr:`xsuite.diffraction.integrate.Pattern1D.correlation`);
         with ``sigma``, the standard errors are the sandwich ones under it (:mod:`xsuite.diffraction.noise`).
@@ -628,57 +794,41 @@ def fit_peak(
     Returns
     -------
     PeakFit
-        NaN values and ``success=False`` with a reason if the fit fails (never raises for bad data).
+        Values, standard errors, covariance and fit statistics; NaN values and ``success=False`` with a
+        reason if the fit fails (never raises for bad data).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.lineshapes import pseudo_voigt
+    >>> q = np.linspace(2.2, 2.4, 201)
+    >>> y = 10.0 + pseudo_voigt(q, 5.0, 2.31, 0.02, 0.5)
+    >>> fit = fit_peak(q, y, np.full(q.size, 0.01), (2.25, 2.37), {"center": 2.3},
+    ...                PeakFitOptions(vary_eta=True))
+    >>> round(fit.area, 4), round(fit.center, 4), round(fit.fwhm, 4), round(fit.eta, 3)
+    (5.0, 2.31, 0.02, 0.5)
     """
+    opt = options or PeakFitOptions()
     q = np.asarray(q, dtype=float)
     y = np.asarray(intensity, dtype=float)
     window = (float(window[0]), float(window[1]))
     g = _guess_dict(guess)
-    center0 = g.get("center", 0.5 * (window[0] + window[1]))
-    fwhm0 = g.get("fwhm", fwhm_guess)
-    eta0 = g.get("eta", eta)
-    if not np.isfinite(center0):
-        center0 = 0.5 * (window[0] + window[1])
-    if not (np.isfinite(fwhm0) and fwhm0 > 0):
-        fwhm0 = fwhm_guess
-    if not np.isfinite(eta0):
-        eta0 = eta
-    if linear_fast_path and not (vary_center or vary_fwhm or vary_eta):
-        return fit_peak_fixed_shape(q, y, sigma, window, center0, fwhm0, eta0, background_order,
-                                    neighbors, neighbor_shape, correlation=correlation)
-
+    center0, fwhm0, eta0 = _start_shape(g, window, opt)
+    if opt.linear_fast_path and not (opt.vary_center or opt.vary_fwhm or opt.vary_eta):
+        return fit_peak_fixed_shape(q, y, sigma, window, center0, fwhm0, eta0, opt.background_order,
+                                    neighbors, opt.neighbor_shape, correlation=correlation)
     qq, yy, ss, have_sigma, idx = _prepare(q, y, sigma, window)
-    n_par = background_order + 2 + int(vary_center) + int(vary_fwhm) + int(vary_eta) + len(neighbors)
+    n_par = opt.background_order + 2 + int(opt.vary_center) + int(opt.vary_fwhm) + int(opt.vary_eta) + len(neighbors)
     if qq.size < n_par + 2:
         return PeakFit.failed(f"only {qq.size} valid points in window", window, "lmfit", int(qq.size))
-    cb = center_bounds or window
-    fb = fwhm_bounds or (fwhm_guess / 4.0, 0.5 * (window[1] - window[0]))
+    cb = opt.center_bounds or window
+    fb = opt.fwhm_bounds or (opt.fwhm_guess / 4.0, 0.5 * (window[1] - window[0]))
     center0 = float(np.clip(center0, cb[0], cb[1]))
     fwhm0 = float(np.clip(fwhm0, fb[0], fb[1]))
-    # start values from a fixed-shape linear solve (fast, good warm start for area/background)
     nb = _usable_neighbors(neighbors, center0, fwhm0)
-    lin = fit_peak_fixed_shape(qq, yy, ss if have_sigma else None, window, center0, fwhm0, eta0,
-                               background_order, nb, neighbor_shape)
-    area0 = g.get("area", float("nan"))
-    if not np.isfinite(area0) or area0 <= 0:
-        area0 = lin.area if lin.success and lin.area > 0 else max(lin.area_err, 1e-12)
-    q0 = 0.5 * (window[0] + window[1])
-    params = _lmfit_params(background_order, len(nb))
-    params["p_amplitude"].set(value=area0, min=0.0)
-    params["p_center"].set(value=_nudge(center0, cb[0], cb[1]) if vary_center else center0, min=cb[0],
-                           max=cb[1], vary=vary_center)
-    params["p_sigma"].set(value=_nudge(0.5 * fwhm0, 0.5 * fb[0], 0.5 * fb[1]) if vary_fwhm else 0.5 * fwhm0,
-                          min=0.5 * fb[0], max=0.5 * fb[1], vary=vary_fwhm)
-    params["p_fraction"].set(value=_nudge(eta0, 0.0, 1.0) if vary_eta else float(np.clip(eta0, 0, 1)),
-                             min=0.0, max=1.0, vary=vary_eta)
-    bg = lin.background if lin.success else (float(np.median(yy)),) + (0.0,) * background_order
-    for k in range(background_order + 1):
-        params[f"b_c{k}"].set(value=bg[k] if k < len(bg) else 0.0)
-    nb_areas = _lin_neighbor_areas(qq, yy, ss, window, center0, fwhm0, eta0, background_order, nb,
-                                   neighbor_shape)
-    for k, a in enumerate(nb_areas):
-        params[f"n{k}_amplitude"].set(value=a)
-    resid = _make_residual(qq, qq - q0, yy, 1.0 / ss, background_order, nb, neighbor_shape)
+    params = _start_params(qq, yy, ss, have_sigma, window, g, center0, fwhm0, eta0, cb, fb, nb, opt)
+    resid = _make_residual(qq, qq - 0.5 * (window[0] + window[1]), yy, 1.0 / ss, opt.background_order, nb,
+                           opt.neighbor_shape)
     import lmfit  # lazy: heavy import
 
     try:
@@ -686,13 +836,65 @@ def fit_peak(
     except Exception as exc:  # one bad frame must not stop a series
         return PeakFit.failed(f"lmfit failed: {type(exc).__name__}: {exc}".splitlines()[0], window,
                               "lmfit", int(qq.size))
+    return _peak_fit_from_lmfit(res, resid, have_sigma, correlation, idx, window, int(qq.size), opt.background_order)
+
+
+def _start_shape(g: Mapping[str, float], window: tuple[float, float], opt: PeakFitOptions) -> tuple[float, float, float]:
+    """Start centre, FWHM and eta: the guess where finite, else the window centre and the options."""
+    center0 = g.get("center", 0.5 * (window[0] + window[1]))
+    fwhm0 = g.get("fwhm", opt.fwhm_guess)
+    eta0 = g.get("eta", opt.eta)
+    if not np.isfinite(center0):
+        center0 = 0.5 * (window[0] + window[1])
+    if not (np.isfinite(fwhm0) and fwhm0 > 0):
+        fwhm0 = opt.fwhm_guess
+    if not np.isfinite(eta0):
+        eta0 = opt.eta
+    return center0, fwhm0, eta0
+
+
+def _start_params(qq: np.ndarray, yy: np.ndarray, ss: np.ndarray, have_sigma: bool, window: tuple[float, float],
+                  g: Mapping[str, float], center0: float, fwhm0: float, eta0: float, cb: tuple[float, float],
+                  fb: tuple[float, float], nb: Sequence[float], opt: PeakFitOptions) -> Any:
+    """lmfit Parameters started from a fixed-shape linear solve (fast, a good warm start for the area,
+    background and neighbour areas), nudged off the middle of their bounds."""
+    order = opt.background_order
+    lin = fit_peak_fixed_shape(qq, yy, ss if have_sigma else None, window, center0, fwhm0, eta0, order, nb,
+                               opt.neighbor_shape)
+    area0 = g.get("area", float("nan"))
+    if not np.isfinite(area0) or area0 <= 0:
+        area0 = lin.area if lin.success and lin.area > 0 else max(lin.area_err, 1e-12)
+    params = _lmfit_params(order, len(nb))
+    params["p_amplitude"].set(value=area0, min=0.0)
+    params["p_center"].set(value=nudge_start(center0, cb[0], cb[1]) if opt.vary_center else center0, min=cb[0],
+                           max=cb[1], vary=opt.vary_center)
+    params["p_sigma"].set(value=nudge_start(0.5 * fwhm0, 0.5 * fb[0], 0.5 * fb[1]) if opt.vary_fwhm
+                          else 0.5 * fwhm0, min=0.5 * fb[0], max=0.5 * fb[1], vary=opt.vary_fwhm)
+    params["p_fraction"].set(value=nudge_start(eta0, 0.0, 1.0) if opt.vary_eta else float(np.clip(eta0, 0, 1)),
+                             min=0.0, max=1.0, vary=opt.vary_eta)
+    bg = lin.background if lin.success else (float(np.median(yy)),) + (0.0,) * order
+    for k in range(order + 1):
+        params[f"b_c{k}"].set(value=bg[k] if k < len(bg) else 0.0)
+    nb_areas = _lin_neighbor_areas(qq, yy, ss, window, center0, fwhm0, eta0, order, nb, opt.neighbor_shape)
+    for k, a in enumerate(nb_areas):
+        params[f"n{k}_amplitude"].set(value=a)
+    return params
+
+
+def _peak_fit_from_lmfit(res: Any, resid: Any, have_sigma: bool, correlation: np.ndarray | None, idx: np.ndarray,
+                         window: tuple[float, float], n_points: int, order: int) -> PeakFit:
+    """The :class:`PeakFit` of an lmfit result: public names, FWHM = 2σ, sandwich errors under a bin
+    correlation, success only with finite area error."""
     p = res.params
     vals = {k: float(p[k].value) for k in p}
     if not all(np.isfinite(v) for v in vals.values()):
-        return PeakFit.failed("non-finite parameters", window, "lmfit", int(qq.size))
+        return PeakFit.failed("non-finite parameters", window, "lmfit", n_points)
     stderr = {k: p[k].stderr for k in p}
+    names = list(res.var_names)
+    cov = np.array(res.covar, dtype=float) if res.covar is not None else np.full((len(names),) * 2, np.nan)
     if have_sigma and correlation is not None:
-        stderr.update(_sandwich_stderr(resid, vals, [k for k in p if p[k].vary], correlation, idx))
+        cov = _sandwich_cov(resid, vals, names, correlation, idx)
+        stderr.update({n: float(math.sqrt(c)) if c >= 0 else float("nan") for n, c in zip(names, np.diag(cov))})
 
     def err(name: str) -> float:
         if not p[name].vary:
@@ -711,10 +913,28 @@ def fit_peak(
     return PeakFit(
         area=area, area_err=area_err, center=vals["p_center"], center_err=err("p_center"),
         fwhm=2 * vals["p_sigma"], fwhm_err=2 * err("p_sigma"), eta=vals["p_fraction"],
-        background=tuple(vals[f"b_c{k}"] for k in range(background_order + 1)),
+        background=tuple(vals[f"b_c{k}"] for k in range(order + 1)),
         redchi=float(res.redchi), significance=sig, success=success, reason=reason, method="lmfit",
-        window=window, n_points=int(qq.size), eta_err=err("p_fraction"),
+        window=window, n_points=n_points, eta_err=err("p_fraction"),
+        covariance=_public_covariance(cov, names), var_names=tuple(_public_name(n) for n in names),
+        chisqr=float(res.chisqr), n_varys=int(res.nvarys),
     )
+
+
+def _public_name(name: str) -> str:
+    """The :class:`PeakFit` name of an lmfit parameter of :func:`_lmfit_params`."""
+    fixed = {"p_amplitude": "area", "p_center": "center", "p_sigma": "fwhm", "p_fraction": "eta"}
+    if name in fixed:
+        return fixed[name]
+    if name.startswith("b_c"):
+        return "bg_" + name[2:]
+    return "neighbor" + name[1:].replace("_amplitude", "_area")
+
+
+def _public_covariance(cov: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """lmfit's covariance with sigma turned into FWHM = 2 sigma (rows and columns scaled by 2)."""
+    scale = np.array([2.0 if n == "p_sigma" else 1.0 for n in names])
+    return np.asarray(cov, dtype=float) * scale[:, None] * scale[None, :]
 
 
 class _Values:
@@ -727,15 +947,13 @@ class _Values:
         return self._values
 
 
-def _sandwich_stderr(residual: Any, values: Mapping[str, float], names: Sequence[str],
-                     correlation: np.ndarray | None, index: np.ndarray) -> dict[str, float]:
-    """Standard errors of the varied parameters of a weighted fit under correlated bin noise.
+def _sandwich_cov(residual: Any, values: Mapping[str, float], names: Sequence[str],
+                  correlation: np.ndarray | None, index: np.ndarray) -> np.ndarray:
+    """Covariance of the varied parameters of a weighted fit under correlated bin noise (NaN if singular).
 
     ``residual`` returns the σ-weighted residual for ``_Values``; its Jacobian (central differences at
     the optimum ``values``) goes through :func:`xsuite.diffraction.noise.sandwich_covariance`.
     """
-    from xsuite.diffraction.noise import sandwich_covariance
-
     cols = []
     for n in names:
         v = float(values[n])
@@ -744,10 +962,9 @@ def _sandwich_stderr(residual: Any, values: Mapping[str, float], names: Sequence
         hi[n], lo[n] = v + h, v - h
         cols.append((residual(_Values(hi)) - residual(_Values(lo))) / (2 * h))
     try:
-        cov = sandwich_covariance(np.stack(cols, axis=1), correlation, index)
+        return np.asarray(sandwich_covariance(np.stack(cols, axis=1), correlation, index), dtype=float)
     except (np.linalg.LinAlgError, ValueError):
-        return {n: float("nan") for n in names}
-    return {n: float(math.sqrt(c)) if c >= 0 else float("nan") for n, c in zip(names, np.diag(cov))}
+        return np.full((len(names), len(names)), np.nan)
 
 
 def _fit_shape_varpro(q: np.ndarray, y: np.ndarray, s: np.ndarray, window: tuple[float, float],
@@ -790,16 +1007,16 @@ def _fit_shape_varpro(q: np.ndarray, y: np.ndarray, s: np.ndarray, window: tuple
     lo_s, hi_s = 0.5 * fwhm_bounds[0], 0.5 * fwhm_bounds[1]
     s0 = float(np.clip(0.5 * fwhm0, lo_s, hi_s))
     params = lmfit.Parameters()
-    params.add("center", value=_nudge(center0, *center_bounds) if vary_center else
+    params.add("center", value=nudge_start(center0, *center_bounds) if vary_center else
                float(np.clip(center0, *center_bounds)), min=center_bounds[0], max=center_bounds[1], vary=vary_center)
-    params.add("sigma_n", value=_nudge(s0, lo_s, hi_s), min=lo_s, max=hi_s, vary=has_nb)
-    params.add("eta_n", value=_nudge(eta0, 0.0, 1.0), min=0.0, max=1.0, vary=has_nb)
+    params.add("sigma_n", value=nudge_start(s0, lo_s, hi_s), min=lo_s, max=hi_s, vary=has_nb)
+    params.add("eta_n", value=nudge_start(eta0, 0.0, 1.0), min=0.0, max=1.0, vary=has_nb)
     if tie_to_neighbors and has_nb:
         params.add("sigma", expr="sigma_n")
         params.add("eta", expr="eta_n")
     else:
-        params.add("sigma", value=_nudge(s0, lo_s, hi_s), min=lo_s, max=hi_s)
-        params.add("eta", value=_nudge(eta0, 0.0, 1.0), min=0.0, max=1.0)
+        params.add("sigma", value=nudge_start(s0, lo_s, hi_s), min=lo_s, max=hi_s)
+        params.add("eta", value=nudge_start(eta0, 0.0, 1.0), min=0.0, max=1.0)
     try:
         res = lmfit.minimize(residual, params, max_nfev=600, xtol=1e-5, ftol=1e-6)
     except Exception as exc:  # never stop a series for one fit
@@ -1007,8 +1224,11 @@ def _guess_dict(guess: PeakFit | Mapping[str, float] | None) -> dict[str, float]
 # series tracking
 # ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class PeakSummary:
-    """Per-peak outcome of :func:`track_peaks`.
+class PeakDetection:
+    """Per-peak detection outcome of :func:`track_peaks` (shape used, detected or not, onset, upper limit).
+
+    Not to be confused with :class:`xsuite.diffraction.series.PeakSummary`, the tracking + kinetics
+    headline of one reflection in a series (the JSON ``peaks`` items), which is built from this.
 
     Attributes
     ----------
@@ -1098,7 +1318,7 @@ class TrackingResult:
     """Per-frame fits of several peaks over a series.
 
     Arrays are (n_frames, n_peaks). ``area_err`` is the counting error of the fixed-shape fit combined
-    with the profile's scale error (``PeakSummary.area_scale_err`` × area); ``area_err_statistical`` is the
+    with the profile's scale error (``PeakDetection.area_scale_err`` × area); ``area_err_statistical`` is the
     counting error alone. ``significance`` (area / counting error) is the fixed-shape detection statistic
     (area/σ with centre/FWHM/eta held at the peak's summary shape); ``area`` comes from that
     fixed-shape fit (unless ``area_from="refined"``); ``center``/``fwhm`` come from the lmfit
@@ -1108,7 +1328,7 @@ class TrackingResult:
     """
 
     time_s: np.ndarray
-    peaks: tuple[PeakSummary, ...]
+    peaks: tuple[PeakDetection, ...]
     area: np.ndarray
     area_err: np.ndarray
     center: np.ndarray
@@ -1157,6 +1377,12 @@ def onset_index(significance: np.ndarray, threshold: float = 3.0, n_consecutive:
     """Index of the first frame that starts a run of ``n_consecutive`` frames with sig ≥ threshold.
 
     NaN (failed) frames break a run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> onset_index(np.array([0.5, 1.0, 3.5, 4.0, 5.2, 6.0])), onset_index(np.array([4.0, 1.0, 4.0]))
+    (2, None)
     """
     ok = np.nan_to_num(np.asarray(significance, dtype=float), nan=-np.inf) >= threshold
     n = int(n_consecutive)
@@ -1193,30 +1419,118 @@ def _normalise_targets(reflections: Sequence[Any], fwhm_guess: float,
     return out
 
 
+@dataclass(frozen=True)
+class TrackingOptions:
+    """How :func:`track_peaks` fits and detects (every field has a default).
+
+    Parameters
+    ----------
+    threshold : float
+        Detection level in σ (default 3): a series without growth is detected with probability Φ̄(3) =
+        0.00135 (per reflection and series). With ``detection="consecutive"``: the significance each of
+        ``n_consecutive`` frames must reach (the old rule).
+    n_consecutive : int
+        Frames the growth must last (default 3).
+    fwhm_guess : float
+        Expected FWHM (1/Å); used as the shape when the peak is too weak to measure it.
+    fwhm_bounds : (float, float)
+        FWHM bounds for the free fits (default fwhm_guess/4 to 4·fwhm_guess, within the window).
+    center_tolerance : float
+        Centre allowed within ± this of the reference position (1/Å).
+    eta : float
+        Lorentzian fraction start value (fitted on the summed pattern, then held).
+    background_order : int
+        Polynomial background order.
+    half_window : float
+        Half width of the fit window for targets without a suggested window (1/Å).
+    refine : bool
+        Refine strong frames with lmfit (centre/FWHM free). False: fixed-shape only (fastest).
+    refine_threshold : float
+        Fixed-shape significance from which a frame is refined (default 10: below it a free
+        width is poorly determined and only adds noise to the area).
+    area_from : {"fixed", "refined"}
+        Source of the reported area. ``"fixed"`` (default): the fixed-shape fit, the most precise
+        estimate when the peak shape does not change over the series (measured: 5-8x smaller
+        errors than a free-width fit with nuisance neighbours). ``"refined"``: the lmfit result on
+        refined frames (use when peaks sharpen/broaden strongly during the series).
+    fit_multiplets : bool
+        Fit a merged group of same-phase reflections (``TrackedReflection.member_*``, e.g. LiCl.H2O
+        101/110) as its members at the table separations and intensity ratios with one shared
+        width (default). False: one pseudo-Voigt per group (its area depends on the binning:
+        measured 0.98-1.22x the truth for LiCl.H2O 101/110).
+    detection : {"growth", "consecutive"}
+        The growth rule (default) or the old one (n frames ≥ threshold σ above zero; kept for comparison).
+    false_alarm : float
+        False-alarm probability of the growth rule instead of Φ̄(threshold).
+    shape_errors : bool
+        Add the profile's scale uncertainty to ``area_err`` (default True; decomposition path only).
+
+    Raises
+    ------
+    ConfigError
+        A value out of range, naming the field.
+
+    Examples
+    --------
+    >>> TrackingOptions(threshold=4.0, refine=False).threshold
+    4.0
+    >>> TrackingOptions(area_from="free")
+    Traceback (most recent call last):
+    ...
+    xsuite.errors.ConfigError: `area_from` must be 'fixed' or 'refined'; got 'free'
+    """
+
+    threshold: float = 3.0
+    n_consecutive: int = 3
+    fwhm_guess: float = 0.02
+    fwhm_bounds: tuple[float, float] | None = None
+    center_tolerance: float = 0.015
+    eta: float = 0.5
+    background_order: int = 1
+    half_window: float = 0.05
+    refine: bool = True
+    refine_threshold: float = 10.0
+    area_from: str = "fixed"
+    fit_multiplets: bool = True
+    detection: str = "growth"
+    false_alarm: float | None = None
+    shape_errors: bool = True
+
+    def __post_init__(self) -> None:
+        if self.area_from not in ("fixed", "refined"):
+            raise ConfigError(f"`area_from` must be 'fixed' or 'refined'; got {self.area_from!r}")
+        if self.detection not in ("growth", "consecutive"):
+            raise ConfigError(f"`detection` must be 'growth' or 'consecutive'; got {self.detection!r}")
+        if not (np.isfinite(self.threshold) and self.threshold > 0):
+            raise ConfigError(f"`threshold` must be > 0 (sigma); got {self.threshold!r}")
+        if int(self.n_consecutive) < 1:
+            raise ConfigError(f"`n_consecutive` must be >= 1; got {self.n_consecutive!r}")
+        if not self.fwhm_guess > 0:
+            raise ConfigError(f"`fwhm_guess` must be > 0 (1/Å); got {self.fwhm_guess!r}")
+        if self.fwhm_bounds is not None and not 0 < self.fwhm_bounds[0] < self.fwhm_bounds[1]:
+            raise ConfigError(f"`fwhm_bounds` must be (low, high) with 0 < low < high; got {self.fwhm_bounds!r}")
+        if not self.center_tolerance > 0:
+            raise ConfigError(f"`center_tolerance` must be > 0 (1/Å); got {self.center_tolerance!r}")
+        if not 0 <= self.eta <= 1:
+            raise ConfigError(f"`eta` must be between 0 and 1; got {self.eta!r}")
+        if not 0 <= int(self.background_order) <= 3:
+            raise ConfigError(f"`background_order` must be 0-3; got {self.background_order!r}")
+        if not self.half_window > 0:
+            raise ConfigError(f"`half_window` must be > 0 (1/Å); got {self.half_window!r}")
+        if self.false_alarm is not None and not 0 < self.false_alarm < 1:
+            raise ConfigError(f"`false_alarm` must be between 0 and 1; got {self.false_alarm!r}")
+
+
 def track_peaks(
     q: np.ndarray,
     intensities: np.ndarray,
     sigmas: np.ndarray | None,
     time_s: np.ndarray,
     reflections: Sequence[Any],
-    threshold: float = 3.0,
-    n_consecutive: int = 3,
+    options: TrackingOptions | None = None,
     *,
-    fwhm_guess: float = 0.02,
-    fwhm_bounds: tuple[float, float] | None = None,
-    center_tolerance: float = 0.015,
-    eta: float = 0.5,
-    background_order: int = 1,
-    half_window: float = 0.05,
-    refine: bool = True,
-    refine_threshold: float = 10.0,
-    area_from: str = "fixed",
-    fit_multiplets: bool = True,
     correlation: np.ndarray | None = None,
     decomposition: Any = None,
-    detection: str = "growth",
-    false_alarm: float | None = None,
-    shape_errors: bool = True,
 ) -> TrackingResult:
     """Fit every tracked peak in every frame; decide detection and onset.
 
@@ -1233,49 +1547,12 @@ def track_peaks(
     reflections : sequence
         :class:`TrackedReflection` (from :func:`select_tracking_reflections`), phase
         ``Reflection``s, ``(phase_name, Reflection)`` pairs, or bare q positions.
-    threshold : float, optional
-        Detection level in σ (default 3): a series without growth is detected with probability Φ̄(3) =
-        0.00135 (per reflection and series). With ``detection="consecutive"``: the significance each of
-        ``n_consecutive`` frames must reach (the old rule).
-    n_consecutive : int, optional
-        Frames the growth must last (default 3).
-    fwhm_guess : float, optional
-        Expected FWHM (1/Å); used as the shape when the peak is too weak to measure it.
-    fwhm_bounds : (float, float), optional
-        FWHM bounds for the free fits (default fwhm_guess/4 to 4·fwhm_guess, within the window).
-    center_tolerance : float, optional
-        Centre allowed within ± this of the reference position (1/Å).
-    eta : float, optional
-        Lorentzian fraction start value (fitted on the summed pattern, then held).
-    background_order : int, optional
-        Polynomial background order.
-    half_window : float, optional
-        Half width of the fit window for targets without a suggested window (1/Å).
-    refine : bool, optional
-        Refine strong frames with lmfit (centre/FWHM free). False: fixed-shape only (fastest).
-    refine_threshold : float, optional
-        Fixed-shape significance from which a frame is refined (default 10: below it a free
-        width is poorly determined and only adds noise to the area).
-    area_from : {"fixed", "refined"}, optional
-        Source of the reported area. ``"fixed"`` (default): the fixed-shape fit, the most precise
-        estimate when the peak shape does not change over the series (measured: 5-8x smaller
-        errors than a free-width fit with nuisance neighbours). ``"refined"``: the lmfit result on
-        refined frames (use when peaks sharpen/broaden strongly during the series).
-    fit_multiplets : bool, optional
-        Fit a merged group of same-phase reflections (``TrackedReflection.member_*``, e.g. LiCl.H2O
-        101/110) as its members at the table separations and intensity ratios with one shared
-        width (default). False: one pseudo-Voigt per group (its area depends on the binning:
-        measured 0.98-1.22x the truth for LiCl.H2O 101/110).
+    options : TrackingOptions, optional
+        Detection level, shapes, windows, refinement (defaults: ``TrackingOptions()``).
     correlation : ndarray, shape (n_q, K), optional
         Noise correlation of neighbouring bins (pixel splitting; :attr:`xsuite.diffraction.integrate.
         Pattern1D.correlation`): every error and significance is then the sandwich one under it
         (:mod:`xsuite.diffraction.noise`). None: bins independent.
-    detection : {"growth", "consecutive"}, optional
-        The growth rule (default) or the old one (n frames ≥ threshold σ above zero; kept for comparison).
-    false_alarm : float, optional
-        False-alarm probability of the growth rule instead of Φ̄(threshold).
-    shape_errors : bool, optional
-        Add the profile's scale uncertainty to ``area_err`` (default True; decomposition path only).
     decomposition : PatternDecomposition, optional
         Per-phase profiles of the summed series (:func:`xsuite.diffraction.profiles.decompose_pattern`,
         or :func:`decompose_series`). For a :class:`TrackedReflection` of a phase it knows, the peak
@@ -1288,11 +1565,44 @@ def track_peaks(
     Returns
     -------
     TrackingResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.lineshapes import pseudo_voigt
+    >>> q, t = np.linspace(2.2, 2.4, 161), np.arange(8) * 600.0
+    >>> area = np.where(t >= 2400.0, (t - 1800.0) / 10.0, 0.0)
+    >>> mu = 50.0 + area[:, None] * pseudo_voigt(q, 1.0, 2.31, 0.02, 0.5)[None, :]
+    >>> y = np.random.default_rng(0).poisson(mu).astype(float)
+    >>> res = track_peaks(q, y, np.sqrt(np.clip(y, 1, None)), t, [2.31], TrackingOptions(refine=False))
+    >>> res.peaks[0].detected, res.peaks[0].onset_s
+    (True, 2400.0)
     """
-    if area_from not in ("fixed", "refined"):
-        raise ConfigError(f"`area_from` must be 'fixed' or 'refined'; got {area_from!r}")
-    if detection not in ("growth", "consecutive"):
-        raise ConfigError(f"`detection` must be 'growth' or 'consecutive'; got {detection!r}")
+    opt = options or TrackingOptions()
+    q, y, t, s, scale_by_redchi = _tracking_inputs(q, intensities, sigmas, time_s, correlation)
+    targets = _normalise_targets(reflections, opt.fwhm_guess, opt.half_window, opt.fit_multiplets)
+    n_frames, n_pk = y.shape[0], len(targets)
+    shape = (n_frames, n_pk)
+    arr = {k: np.full(shape, np.nan) for k in ("area", "area_err", "center", "center_err", "fwhm",
+                                                "fwhm_err", "significance", "upper_limit")}
+    cols = _TrackColumns(arr=arr, refined=np.zeros(shape, dtype=bool), success=np.zeros(shape, dtype=bool),
+                         reasons=[["" for _ in range(n_pk)] for _ in range(n_frames)],
+                         stat_err=np.full(shape, np.nan))
+    y_sum, s_sum = summed_series(y, s)
+    data = _TrackData(q=q, y=y, s=s, t=t, y_sum=y_sum, s_sum=s_sum, scale_by_redchi=scale_by_redchi,
+                      corr=None if scale_by_redchi else correlation, decomposition=decomposition)
+    summaries = [_track_target(j, tg, data, cols, opt) for j, tg in enumerate(targets)]
+    return TrackingResult(
+        time_s=t, peaks=tuple(summaries), refined=cols.refined, success=cols.success,
+        reason=tuple(tuple(r) for r in cols.reasons), threshold=float(opt.threshold),
+        n_consecutive=int(opt.n_consecutive), detection=opt.detection, area_err_statistical=cols.stat_err, **arr,
+    )
+
+
+def _tracking_inputs(q: np.ndarray, intensities: np.ndarray, sigmas: np.ndarray | None, time_s: np.ndarray,
+                     correlation: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Checked arrays of :func:`track_peaks`: q, patterns, times, σ (Poisson when None) and whether the
+    errors are to be scaled by the reduced χ² (σ not given)."""
     q = np.asarray(q, dtype=float)
     y = np.atleast_2d(np.asarray(intensities, dtype=float))
     t = np.asarray(time_s, dtype=float).ravel()
@@ -1304,87 +1614,128 @@ def track_peaks(
     if correlation is not None and np.shape(correlation)[0] != n_q:
         raise ConfigError(f"`correlation` has {np.shape(correlation)[0]} rows but the patterns have {n_q} points")
     if sigmas is None:
-        s = np.sqrt(np.clip(y, 1.0, None))
-        scale_by_redchi = True
-    else:
-        s = np.atleast_2d(np.asarray(sigmas, dtype=float))
-        if s.shape != y.shape:
-            raise ConfigError(f"`sigmas` shape {s.shape} does not match intensities {y.shape}")
-        scale_by_redchi = False
-    targets = _normalise_targets(reflections, fwhm_guess, half_window, fit_multiplets)
-    n_pk = len(targets)
-    shape = (n_frames, n_pk)
-    arr = {k: np.full(shape, np.nan) for k in ("area", "area_err", "center", "center_err", "fwhm",
-                                                "fwhm_err", "significance", "upper_limit")}
-    refined = np.zeros(shape, dtype=bool)
-    success = np.zeros(shape, dtype=bool)
-    reasons = [["" for _ in range(n_pk)] for _ in range(n_frames)]
-    fb_default = fwhm_bounds or (fwhm_guess / 4.0, fwhm_guess * 4.0)
-    summaries = []
-    y_sum, s_sum = summed_series(y, s)
-    s_sum_arg = None if scale_by_redchi else s_sum
-    corr = None if scale_by_redchi else correlation
-    s_frames = None if scale_by_redchi else s
-    stat_err = np.full(shape, np.nan)
+        return q, y, t, np.sqrt(np.clip(y, 1.0, None)), True
+    s = np.atleast_2d(np.asarray(sigmas, dtype=float))
+    if s.shape != y.shape:
+        raise ConfigError(f"`sigmas` shape {s.shape} does not match intensities {y.shape}")
+    return q, y, t, s, False
 
-    for j, tg in enumerate(targets):
-        win = tg["window"]
-        q_ref = tg["q"]
-        cb = (q_ref - center_tolerance, q_ref + center_tolerance)
-        fb = (fb_default[0], min(fb_default[1], win[1] - win[0]))
-        comps = tg.get("components")
-        prof = decomposition.profile(tg["phase"]) if decomposition is not None and "hkls" in tg else None
-        if prof is not None:
-            q_phase = q_ref * (1.0 + float(prof.strain))  # the phase's reflections moved together
-            cb = (q_phase - center_tolerance, q_phase + center_tolerance)
-            c_shape, f_shape, e_shape, shape_from, templates = _shape_from_decomposition(
-                q, y_sum, s_sum_arg, tg, decomposition, prof, corr, background_order, cb, fb)
-            y_j, nbs, nshape = y, (), None
-            scale_err = _profile_scale_error(q, y_sum, s_sum_arg, tg, prof, c_shape, f_shape, e_shape,
-                                             background_order, templates) if shape_errors else float("nan")
-        else:
-            c_shape, f_shape, e_shape, shape_from, nshape, y_j = _shape_from_window(
-                q, y, s, y_sum, s_sum, scale_by_redchi, tg, threshold, fwhm_guess, eta, background_order, cb, fb,
-                fb_default, corr)
-            nbs, templates = tg.get("neighbors", ()), ()
-            scale_err = float("nan")
-        _track_columns(arr, reasons, success, j, q, y_j, s_frames, win, c_shape, f_shape, e_shape,
-                              background_order, nbs, nshape, comps, templates, corr, threshold)
-        if refine:
-            strong = np.nonzero(success[:, j] & (arr["significance"][:, j] >= max(refine_threshold, threshold)))[0]
-            if strong.size:
-                ft = _refine_frames(q, y_j, s_frames, win, np.full(strong.size, c_shape),
-                                    np.full(strong.size, f_shape), e_shape, background_order, nbs, nshape, cb, fb,
-                                    comps, templates=templates, correlation=corr, frames=strong)
-                _store_refined(arr, reasons, refined, j, strong, ft, area_from)
-        stat_err[:, j] = arr["area_err"][:, j]
-        det = _detect(arr["area"][:, j], stat_err[:, j], arr["significance"][:, j], threshold, n_consecutive,
-                      detection, false_alarm)
-        if np.isfinite(scale_err):  # the profile's uncertainty, a common scale, into the reported errors
-            arr["area_err"][:, j] = np.hypot(stat_err[:, j], scale_err * arr["area"][:, j])
-        idx = det.onset_index
-        ul = arr["upper_limit"][:, j]
-        sig_j = arr["significance"][:, j]
-        summaries.append(PeakSummary(
-            label=tg["label"], phase=tg["phase"], hkl=tuple(tg["hkl"]), q_ref_inv_angstrom=q_ref,
-            center_inv_angstrom=float(c_shape), fwhm_inv_angstrom=float(f_shape), eta=float(e_shape),
-            shape_from=shape_from, detected=det.detected,
-            onset_s=float(t[idx]) if idx is not None else None, onset_index=idx,
-            area_upper_limit=float(np.nanmax(ul)) if np.isfinite(ul).any() else float("nan"),
-            max_significance=float(np.nanmax(sig_j)) if np.isfinite(sig_j).any() else float("nan"),
-            n_failed=int((~success[:, j]).sum()), present_at_start=det.present_at_start,
-            detection_significance=det.significance, frame_threshold=det.frame_threshold,
-            false_alarm_probability=det.false_alarm_probability, baseline_area=det.baseline,
-            baseline_area_err=det.baseline_err, area_scale_err=scale_err,
-        ))
-        log.debug("%s: shape from %s, detected=%s onset=%s", tg["label"], shape_from, det.detected,
-                  summaries[-1].onset_s)
 
-    return TrackingResult(
-        time_s=t, peaks=tuple(summaries), refined=refined, success=success,
-        reason=tuple(tuple(r) for r in reasons), threshold=float(threshold),
-        n_consecutive=int(n_consecutive), detection=detection, area_err_statistical=stat_err, **arr,
+@dataclass(frozen=True)
+class _TrackData:
+    """The series as :func:`track_peaks` fits it (frames, summed series, noise model)."""
+
+    q: np.ndarray
+    y: np.ndarray
+    s: np.ndarray
+    t: np.ndarray
+    y_sum: np.ndarray
+    s_sum: np.ndarray
+    scale_by_redchi: bool
+    corr: np.ndarray | None
+    decomposition: Any
+
+    @property
+    def s_frames(self) -> np.ndarray | None:
+        return None if self.scale_by_redchi else self.s
+
+    @property
+    def s_sum_arg(self) -> np.ndarray | None:
+        return None if self.scale_by_redchi else self.s_sum
+
+
+@dataclass(frozen=True)
+class _TrackColumns:
+    """Per-frame × per-peak outputs of :func:`track_peaks`, filled one target column at a time."""
+
+    arr: dict[str, np.ndarray]
+    refined: np.ndarray
+    success: np.ndarray
+    reasons: list[list[str]]
+    stat_err: np.ndarray
+
+
+@dataclass(frozen=True)
+class _TargetShape:
+    """The fixed peak shape of one target and what the fixed-shape fits need with it."""
+
+    center: float
+    fwhm: float
+    eta: float
+    shape_from: str
+    y: np.ndarray
+    neighbors: Sequence[float]
+    neighbor_shape: tuple[float, float] | None
+    templates: Sequence[np.ndarray]
+    scale_err: float
+    center_bounds: tuple[float, float]
+    fwhm_bounds: tuple[float, float]
+
+
+def _target_shape(tg: Mapping[str, Any], data: _TrackData, opt: TrackingOptions) -> _TargetShape:
+    """Shape of one target: from its phase's profile in the decomposition when there is one, else
+    measured in its own window on the summed series."""
+    win, q_ref = tg["window"], tg["q"]
+    fb_default = opt.fwhm_bounds or (opt.fwhm_guess / 4.0, opt.fwhm_guess * 4.0)
+    cb = (q_ref - opt.center_tolerance, q_ref + opt.center_tolerance)
+    fb = (fb_default[0], min(fb_default[1], win[1] - win[0]))
+    dec = data.decomposition
+    prof = dec.profile(tg["phase"]) if dec is not None and "hkls" in tg else None
+    order = opt.background_order
+    if prof is not None:
+        q_phase = q_ref * (1.0 + float(prof.strain))  # the phase's reflections moved together
+        cb = (q_phase - opt.center_tolerance, q_phase + opt.center_tolerance)
+        c, f, e, shape_from, templates = _shape_from_decomposition(
+            data.q, data.y_sum, data.s_sum_arg, tg, dec, prof, data.corr, order, cb, fb)
+        scale_err = _profile_scale_error(data.q, data.y_sum, data.s_sum_arg, tg, prof, c, f, e, order,
+                                         templates) if opt.shape_errors else float("nan")
+        return _TargetShape(c, f, e, shape_from, data.y, (), None, templates, scale_err, cb, fb)
+    c, f, e, shape_from, nshape, y_j = _shape_from_window(
+        data.q, data.y, data.s, data.y_sum, data.s_sum, data.scale_by_redchi, tg, opt.threshold, opt.fwhm_guess,
+        opt.eta, order, cb, fb, fb_default, data.corr)
+    return _TargetShape(c, f, e, shape_from, y_j, tg.get("neighbors", ()), nshape, (), float("nan"), cb, fb)
+
+
+def _track_target(j: int, tg: Mapping[str, Any], data: _TrackData, cols: _TrackColumns,
+                  opt: TrackingOptions) -> PeakDetection:
+    """Column ``j``: fixed-shape fits of every frame, refinement of the strong ones, detection."""
+    win, arr = tg["window"], cols.arr
+    sh = _target_shape(tg, data, opt)
+    comps = tg.get("components")
+    _track_columns(arr, cols.reasons, cols.success, j, data.q, sh.y, data.s_frames, win, sh.center, sh.fwhm,
+                   sh.eta, opt.background_order, sh.neighbors, sh.neighbor_shape, comps, sh.templates, data.corr,
+                   opt.threshold)
+    if opt.refine:
+        strong = np.nonzero(cols.success[:, j]
+                            & (arr["significance"][:, j] >= max(opt.refine_threshold, opt.threshold)))[0]
+        if strong.size:
+            ft = _refine_frames(data.q, sh.y, data.s_frames, win, np.full(strong.size, sh.center),
+                                np.full(strong.size, sh.fwhm), sh.eta, opt.background_order, sh.neighbors,
+                                sh.neighbor_shape, sh.center_bounds, sh.fwhm_bounds, comps, templates=sh.templates,
+                                correlation=data.corr, frames=strong)
+            _store_refined(arr, cols.reasons, cols.refined, j, strong, ft, opt.area_from)
+    cols.stat_err[:, j] = arr["area_err"][:, j]
+    det = _detect(arr["area"][:, j], cols.stat_err[:, j], arr["significance"][:, j], opt.threshold,
+                  opt.n_consecutive, opt.detection, opt.false_alarm)
+    if np.isfinite(sh.scale_err):  # the profile's uncertainty, a common scale, into the reported errors
+        arr["area_err"][:, j] = np.hypot(cols.stat_err[:, j], sh.scale_err * arr["area"][:, j])
+    idx = det.onset_index
+    ul = arr["upper_limit"][:, j]
+    sig_j = arr["significance"][:, j]
+    out = PeakDetection(
+        label=tg["label"], phase=tg["phase"], hkl=tuple(tg["hkl"]), q_ref_inv_angstrom=tg["q"],
+        center_inv_angstrom=float(sh.center), fwhm_inv_angstrom=float(sh.fwhm), eta=float(sh.eta),
+        shape_from=sh.shape_from, detected=det.detected,
+        onset_s=float(data.t[idx]) if idx is not None else None, onset_index=idx,
+        area_upper_limit=float(np.nanmax(ul)) if np.isfinite(ul).any() else float("nan"),
+        max_significance=float(np.nanmax(sig_j)) if np.isfinite(sig_j).any() else float("nan"),
+        n_failed=int((~cols.success[:, j]).sum()), present_at_start=det.present_at_start,
+        detection_significance=det.significance, frame_threshold=det.frame_threshold,
+        false_alarm_probability=det.false_alarm_probability, baseline_area=det.baseline,
+        baseline_area_err=det.baseline_err, area_scale_err=sh.scale_err,
     )
+    log.debug("%s: shape from %s, detected=%s onset=%s", tg["label"], sh.shape_from, det.detected, out.onset_s)
+    return out
 
 
 def _track_columns(arr: dict[str, np.ndarray], reasons: list[list[str]], success: np.ndarray, j: int, q: np.ndarray,
@@ -1428,8 +1779,6 @@ def _detect(area: np.ndarray, area_err: np.ndarray, significance: np.ndarray, th
             detection: str, false_alarm: float | None) -> Any:
     """Growth detection of one tracked peak (:func:`xsuite.diffraction.onset.detect_growth`), or the
     legacy rule (``detection="consecutive"``: n frames >= threshold above zero, no false-alarm control)."""
-    from xsuite.diffraction.onset import GrowthDetection, detect_growth
-
     if detection == "growth":
         return detect_growth(area, area_err, significance=threshold, n_consecutive=n_consecutive,
                              false_alarm=false_alarm)
@@ -1441,7 +1790,15 @@ def _detect(area: np.ndarray, area_err: np.ndarray, significance: np.ndarray, th
 
 def summed_series(intensities: np.ndarray, sigmas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sum of the frames of a series and its standard error (bins with no finite value in any frame: NaN
-    error). Accumulated in blocks of frames: no copy of the whole series."""
+    error). Accumulated in blocks of frames: no copy of the whole series.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y_sum, s_sum = summed_series(np.ones((3, 4)), np.ones((3, 4)))
+    >>> y_sum.tolist(), np.round(s_sum, 4).tolist()
+    ([3.0, 3.0, 3.0, 3.0], [1.7321, 1.7321, 1.7321, 1.7321])
+    """
     y = np.atleast_2d(np.asarray(intensities, dtype=float))
     s = np.atleast_2d(np.asarray(sigmas, dtype=float))
     y_sum = np.zeros(y.shape[1])
@@ -1466,10 +1823,19 @@ def decompose_series(q: np.ndarray, intensities: np.ndarray, sigmas: np.ndarray,
 
     ``merge_inv_angstrom`` must be the ``min_separation_inv_angstrom`` the tracked reflections were
     selected with, so that a merged tracked group (LiCl.H2O 101/110) is one component here too.
-    """
-    from xsuite.diffraction.phases import get_phase
-    from xsuite.diffraction.profiles import decompose_pattern
 
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.lineshapes import pseudo_voigt
+    >>> from xsuite.diffraction.phases import get_phase
+    >>> q = np.linspace(1.0, 3.0, 1001)
+    >>> refl = get_phase("Li3YCl6").reflections(0.974, q_max_inv_angstrom=3.0)
+    >>> frame = 100.0 + sum(pseudo_voigt(q, 0.05 * r.intensity, r.q_inv_angstrom, 0.02, 0.5) for r in refl)
+    >>> dec = decompose_series(q, np.stack([frame] * 4), np.ones((4, q.size)), ["Li3YCl6"], 0.974)
+    >>> dec.success, round(dec.profile("Li3YCl6").fwhm_inv_angstrom, 4)
+    (True, 0.02)
+    """
     y_sum, s_sum = summed_series(intensities, sigmas)
     finite = np.asarray(q, float)[np.isfinite(s_sum)]
     q_max = float(finite.max()) + 0.2 if finite.size else 3.0
@@ -1532,8 +1898,6 @@ def _profile_scale_error(q: np.ndarray, y_sum: np.ndarray, s_sum: np.ndarray | N
     sharing; :data:`xsuite.diffraction.profiles.ETA_PRIOR_WIDTH` when not measured) and at FWHM ± its error
     (10 % when not measured), added in quadrature; at most 0.5. The same relative error holds in every
     frame (the shape is common), so it is a scale error of the whole area series."""
-    from xsuite.diffraction.profiles import ETA_PRIOR_WIDTH
-
     de = getattr(prof, "eta_err_own", float("nan"))
     if not np.isfinite(de):
         de = prof.eta_err if np.isfinite(prof.eta_err) else ETA_PRIOR_WIDTH

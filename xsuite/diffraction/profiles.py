@@ -38,6 +38,8 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
+from xsuite.diffraction.lineshapes import nudge_start, pseudo_voigt, pseudo_voigt_with_derivatives
+from xsuite.diffraction.noise import _pairs, sandwich_covariance
 from xsuite.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -137,8 +139,6 @@ class Component:
 
     def profile(self, q: np.ndarray, fwhm: float, eta: float, area: float = 1.0) -> np.ndarray:
         """The component's profile (its members at their positions and fractions) of total ``area``."""
-        from xsuite.diffraction.lineshapes import pseudo_voigt
-
         out = np.zeros(np.shape(q), dtype=float)
         for qm, fr in zip(self.member_q_inv_angstrom, self.member_fractions):
             out += pseudo_voigt(q, area * fr, qm, fwhm, eta)
@@ -211,7 +211,15 @@ class PatternDecomposition:
 def group_reflections(reflections: Sequence[Any], merge_inv_angstrom: float) -> list[list[Any]]:
     """Same-phase reflections (objects with ``q_inv_angstrom``) in groups: a reflection joins the
     previous group when it lies less than ``merge_inv_angstrom`` above the group's first member (the rule
-    :func:`xsuite.diffraction.peaks.select_tracking_reflections` merges tracked groups with, too)."""
+    :func:`xsuite.diffraction.peaks.select_tracking_reflections` merges tracked groups with, too).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as R
+    >>> groups = group_reflections([R(q_inv_angstrom=q) for q in (2.30, 2.31, 2.50)], 0.02)
+    >>> [[r.q_inv_angstrom for r in g] for g in groups]
+    [[2.3, 2.31], [2.5]]
+    """
     groups: list[list[Any]] = []
     for r in sorted(reflections, key=lambda r: r.q_inv_angstrom):
         if groups and r.q_inv_angstrom - groups[-1][0].q_inv_angstrom < merge_inv_angstrom:
@@ -294,8 +302,6 @@ class _Problem:
 
     def phase_block(self, p: str, shape: Shape, slope: float = 0.0) -> tuple[np.ndarray]:
         """Columns of phase ``p``'s components (n x own components, weighted)."""
-        from xsuite.diffraction.lineshapes import pseudo_voigt
-
         qm, gather, _ = self.members[p]
         fw, eta, strain = shape
         fwm = (fw * self.member_fwhm_factor(p, slope))[None, :]
@@ -346,8 +352,6 @@ class _Problem:
         """d(A c)/d(FWHM, eta, strain, common slope) of each phase at ``shapes`` (n x 4 per phase, prior
         rows included as zeros), c held: the members' derivative profiles contracted with their areas
         first, weighted after."""
-        from xsuite.diffraction.lineshapes import pseudo_voigt_with_derivatives
-
         out = {}
         w = 1.0 / self.ss
         for p, (qm, gather, idx) in self.members.items():
@@ -565,13 +569,11 @@ def _fit_shapes(prob: _Problem, phases: Sequence[str], start: Mapping[str, Shape
     shapes, the slope and the optimiser's result."""
     from scipy.optimize import least_squares
 
-    from xsuite.diffraction.peaks import _nudge
-
     free_set = set(phases if free is None else free)
     eta_shared = {p: ld for p, ld in (eta_shared or {}).items() if p in free_set and ld in free_set}
     par = _ShapeParams(phases, start, free_set, eta_shared, max_strain > 0, slope0, fit_slope)
     lo, hi = par.bounds(fwhm_bounds, max_strain)
-    x0 = np.array([_nudge(v, lo_, hi_) for v, lo_, hi_ in zip(par.x0(), lo, hi)])
+    x0 = np.array([nudge_start(v, lo_, hi_) for v, lo_, hi_ in zip(par.x0(), lo, hi)])
     x0 = np.clip(x0, lo + 1e-9 * (hi - lo), hi - 1e-9 * (hi - lo))
     if not par.slots:
         shapes, slope = par.unpack(x0)
@@ -654,8 +656,6 @@ def _template_significance(prob: _Problem, shapes: Mapping[str, Shape], phase: s
     where the template lives (weights: its square; only when above 1): a strong matrix whose profile the
     pseudo-Voigt does not follow exactly leaves residuals that a hydrate template of ~100 reflections and
     a free strain can pick up at ~10 σ in a summed control series (seen; the hydrate is not there)."""
-    from xsuite.diffraction.noise import _pairs
-
     a, coef, gram, atb, _ = prob._solved(shapes, slope)
     oi = prob.members[phase][2]
     own = np.zeros(a.shape[1], dtype=bool)
@@ -693,8 +693,6 @@ def _candidate_significance(prob: _Problem, shapes: Mapping[str, Shape], slope: 
     model leaves, as area/σ (sandwich under the bin correlation), σ inflated by the rms of the remaining
     weighted residuals where the pattern lives (model misfit is not evidence). Returns (significance,
     strain)."""
-    from xsuite.diffraction.noise import _pairs
-
     a, coef = prob.solve(shapes, slope)
     r0 = prob.b - a @ coef
     fw, eta = lead_shape[0], lead_shape[1]
@@ -727,8 +725,6 @@ def _shape_errors(prob: _Problem, shapes: Mapping[str, Shape], coef: np.ndarray,
     """Standard errors of each phase's FWHM, eta (and strain), and of the common slope, from the full
     problem's analytic Jacobian (sandwich); a shared eta is one parameter (its error given to every phase
     sharing it)."""
-    from xsuite.diffraction.noise import sandwich_covariance
-
     eta_shared = dict(eta_shared or {})
     par = _ShapeParams(sorted(shapes), shapes, set(shapes), eta_shared, fit_strain, slope, fit_slope)
     base = prob.design(shapes, slope)
@@ -818,9 +814,56 @@ def decompose_pattern(
     PatternDecomposition
         ``success=False`` with a reason (and default profiles) when the pattern cannot be fitted; never
         raises for bad data. Fitted strains are applied to the components' member positions.
-    """
-    from xsuite.diffraction.noise import sandwich_covariance
 
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.lineshapes import pseudo_voigt
+    >>> from xsuite.diffraction.phases import get_phase
+    >>> refl = get_phase("Li3YCl6").reflections(0.974, q_max_inv_angstrom=3.0)
+    >>> q = np.linspace(1.0, 3.0, 1001)
+    >>> y = 100.0 + sum(pseudo_voigt(q, 0.05 * r.intensity, r.q_inv_angstrom, 0.02, 0.5) for r in refl)
+    >>> dec = decompose_pattern(q, y, np.ones_like(q), {"Li3YCl6": refl})
+    >>> p = dec.profile("Li3YCl6")
+    >>> dec.success, round(p.fwhm_inv_angstrom, 4), round(p.eta, 3)
+    (True, 0.02, 0.5)
+    """
+    q, y, s, index = _pattern_inputs(q, intensity, sigma, reflections, q_range)
+    phases = list(reflections)
+    nan = float("nan")
+    default = {p: PhaseProfile(p, float(fwhm_guess), nan, float(eta_guess), nan, nan, False, "default") for p in phases}
+    if index.size < 20:
+        return PatternDecomposition(default, (), (nan, nan), nan, int(index.size), False,
+                                    f"only {index.size} valid points")
+    qq, yy, ss = q[index], y[index], s[index]
+    lo, hi = float(qq.min()), float(qq.max())
+    all_comps = _components(reflections, lo, hi, min_intensity, merge_inv_angstrom, margin=3 * fwhm_guess)
+    background = _spline_basis(qq, lo, hi, knot_spacing_inv_angstrom)
+    if not all_comps:
+        return PatternDecomposition(default, (), (lo, hi), nan, int(index.size), False,
+                                    "no reflection of the phases in the q range")
+    q_ref = 0.5 * (lo + hi)
+    prob_all = _Problem(qq, yy, ss, all_comps, background, q_ref)
+    start = _strain_scan(prob_all, sorted(prob_all.members), {p: (float(fwhm_guess), float(eta_guess), 0.0)
+                                                               for p in prob_all.members}, max_strain)
+    signif = {p: _template_significance(prob_all, start, p, correlation, index) for p in prob_all.members}
+    lead = max(prob_all.members, key=lambda p: np.nan_to_num(signif[p], nan=-np.inf))
+    if not signif[lead] >= min_significance:
+        log.debug("no phase significant in the pattern (%s)", signif)
+        prof = {p: PhaseProfile(p, float(fwhm_guess), nan, float(eta_guess), nan, float(signif.get(p, nan)), False,
+                                "default") for p in phases}
+        return PatternDecomposition(prof, (), (lo, hi), nan, int(index.size), True,
+                                    "no phase significant: default profiles")
+    fit = _PatternFit(qq, yy, ss, all_comps, background, q_ref, prob_all, lead, correlation, index, fwhm_bounds,
+                      max_strain, fit_width_slope, intensity_prior)
+    fit.forward_selection(start, signif, min_significance)
+    fit.final_refit(share_eta)
+    return fit.decomposition(phases, signif, lo, hi)
+
+
+def _pattern_inputs(q: np.ndarray, intensity: np.ndarray, sigma: np.ndarray, reflections: Mapping[str, Sequence[Any]],
+                    q_range: Optional[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Checked arrays of :func:`decompose_pattern` and the indices of the usable bins."""
     q = np.asarray(q, dtype=float)
     y = np.asarray(intensity, dtype=float)
     s = np.asarray(sigma, dtype=float)
@@ -831,99 +874,112 @@ def decompose_pattern(
     ok = np.isfinite(q) & np.isfinite(y) & np.isfinite(s) & (s > 0)
     if q_range is not None:
         ok &= (q >= q_range[0]) & (q <= q_range[1])
-    index = np.nonzero(ok)[0]
-    phases = list(reflections)
-    nan = float("nan")
-    default = {p: PhaseProfile(p, float(fwhm_guess), nan, float(eta_guess), nan, nan, False, "default") for p in phases}
-    if index.size < 20:
-        return PatternDecomposition(default, (), (nan, nan), nan, int(index.size), False,
-                                    f"only {index.size} valid points")
-    qq, yy, ss = q[index], y[index], s[index]
-    lo, hi = float(qq.min()), float(qq.max())
-    comps = all_comps = _components(reflections, lo, hi, min_intensity, merge_inv_angstrom, margin=3 * fwhm_guess)
-    background = _spline_basis(qq, lo, hi, knot_spacing_inv_angstrom)
-    if not comps:
-        return PatternDecomposition(default, (), (lo, hi), nan, int(index.size), False,
-                                    "no reflection of the phases in the q range")
-    q_ref = 0.5 * (lo + hi)
-    prob = _Problem(qq, yy, ss, comps, background, q_ref)
-    start = _strain_scan(prob, sorted(prob.members), {p: (float(fwhm_guess), float(eta_guess), 0.0)
-                                                       for p in prob.members}, max_strain)
-    # phases enter one at a time, strongest first (forward selection): the strongest phase's profile is
-    # fitted alone; each other phase is then tested with its table pattern at that profile (its strain
-    # scanned) against everything already in, and the most significant one enters if it reaches
-    # ``min_significance``; shapes are refitted after each entry. Fitting every phase's free shape at once
-    # let absent phases' shapes run off to fit noise or the matrix's misfit (12-16 sigma seen in controls).
-    signif = {p: _template_significance(prob, start, p, correlation, index) for p in prob.members}
-    prob_all = prob
-    lead = max(prob_all.members, key=lambda p: np.nan_to_num(signif[p], nan=-np.inf))
-    if not signif[lead] >= min_significance:
-        log.debug("no phase significant in the pattern (%s)", signif)
-        prof = {p: PhaseProfile(p, float(fwhm_guess), nan, float(eta_guess), nan, float(signif.get(p, nan)), False,
-                                "default") for p in phases}
-        return PatternDecomposition(prof, (), (lo, hi), nan, int(index.size), True,
-                                    "no phase significant: default profiles")
-    measured = [lead]
-    shapes, slope = {lead: start[lead]}, 0.0
-    while True:
-        comps = [c for c in all_comps if c.phase in measured]
-        plain = _Problem(qq, yy, ss, comps, background, q_ref)
-        prob = _Problem(qq, yy, ss, comps, background, q_ref,
-                        _table_prior(plain, {p: shapes[p] for p in measured}, slope, intensity_prior))
-        shapes, slope, res = _fit_shapes(prob, sorted(measured), shapes, fwhm_bounds, max_strain, slope0=slope,
-                                         fit_slope=fit_width_slope, eta_lead=lead)
-        rest = [p for p in prob_all.members if p not in measured]
-        if not rest:
-            break
-        tests = {p: _candidate_significance(prob, shapes, slope, prob_all, p, shapes[lead], max_strain, correlation,
-                                            index) for p in rest}
-        signif.update({p: v[0] for p, v in tests.items()})
-        nxt = max(rest, key=lambda p: np.nan_to_num(tests[p][0], nan=-np.inf))
-        if not tests[nxt][0] >= min_significance:
-            break
-        measured.append(nxt)
-        shapes[nxt] = (shapes[lead][0], shapes[lead][1], tests[nxt][1])
-    errs, slope_err = _shape_errors(prob, shapes, prob.solve(shapes, slope)[1], correlation, index,
-                                    max_strain > 0, slope=slope, fit_slope=fit_width_slope)
-    own_errs = dict(errs)  # each phase's shape errors from its own data, before any eta is shared
-    shared = _shared_eta(shapes, errs) if share_eta else {}
-    if shared or intensity_prior:
-        # once more: the prior's scales at the fitted profiles, the indistinguishable etas as one
-        prob = _Problem(qq, yy, ss, comps, background, q_ref, _table_prior(plain, shapes, slope, intensity_prior))
-        shapes, slope, res = _fit_shapes(prob, sorted(measured), shapes, fwhm_bounds, max_strain,
-                                         eta_shared=shared, slope0=slope, fit_slope=fit_width_slope, eta_lead=lead)
-    signif.update({p: _template_significance(prob, shapes, p, correlation, index, slope, misfit=True)
-                   for p in measured})
-    best = max(measured, key=lambda p: signif[p])
-    a, coef = prob.solve(shapes, slope)
-    try:
-        area_err = np.sqrt(np.clip(np.diag(sandwich_covariance(a, correlation, index)), 0.0, None))
-    except np.linalg.LinAlgError:
-        area_err = np.full(coef.size, nan)
-    if shared:
-        errs, slope_err = _shape_errors(prob, shapes, coef, correlation, index, max_strain > 0, shared, slope,
-                                        fit_width_slope)
-    fitted = [Component(c.phase, c.hkls, tuple(float(m) * (1.0 + shapes[c.phase][2]) for m in c.member_q_inv_angstrom),
-                        c.member_fractions, c.intensity, float(coef[k]), float(area_err[k]))
-              for k, c in enumerate(comps)]
-    profiles: dict[str, PhaseProfile] = {}
-    for p in phases:
-        if p in shapes:
-            fw, eta, strain = shapes[p]
-            profiles[p] = PhaseProfile(p, float(fw), errs[p][0], float(eta), errs[p][1], float(signif[p]), True,
-                                       f"fitted (eta shared with {shared[p]})" if p in shared else "fitted",
-                                       float(strain), errs[p][2], float(slope), slope_err, q_ref,
-                                       own_errs[p][1])
-        else:
-            fw, eta, _ = shapes[best]
-            profiles[p] = PhaseProfile(p, float(fw), nan, float(eta), nan, float(signif.get(p, nan)), False,
-                                       f"assumed from {best}", fwhm_slope=float(slope), q_ref_inv_angstrom=q_ref)
-    resid = (prob.b - a @ coef)[: prob.n_data]
-    n_nonlin = (3 if max_strain > 0 else 2) * len(shapes) + int(fit_width_slope)
-    dof = max(index.size - a.shape[1] - n_nonlin, 1)
-    ok_fit = bool(res.success) and all(np.isfinite(v) for sh in shapes.values() for v in sh)
-    return PatternDecomposition(profiles, tuple(fitted), (lo, hi), float(resid @ resid / dof), int(index.size),
-                                ok_fit, "" if ok_fit else f"profile fit did not converge: {res.message}")
+    return q, y, s, np.nonzero(ok)[0]
+
+
+class _PatternFit:
+    """The steps of :func:`decompose_pattern` after the lead phase is known.
+
+    Phases enter one at a time, strongest first (forward selection): the strongest phase's profile is
+    fitted alone; each other phase is then tested with its table pattern at that profile (its strain
+    scanned) against everything already in, and the most significant one enters if it reaches
+    ``min_significance``; shapes are refitted after each entry. Fitting every phase's free shape at once
+    let absent phases' shapes run off to fit noise or the matrix's misfit (12-16 sigma seen in controls).
+    """
+
+    def __init__(self, qq: np.ndarray, yy: np.ndarray, ss: np.ndarray, all_comps: list, background: np.ndarray,
+                 q_ref: float, prob_all: Any, lead: str, correlation: Optional[np.ndarray], index: np.ndarray,
+                 fwhm_bounds: tuple[float, float], max_strain: float, fit_width_slope: bool,
+                 intensity_prior: Optional[float]) -> None:
+        self.qq, self.yy, self.ss, self.all_comps, self.background = qq, yy, ss, all_comps, background
+        self.q_ref, self.prob_all, self.lead, self.correlation, self.index = q_ref, prob_all, lead, correlation, index
+        self.fwhm_bounds, self.max_strain, self.fit_width_slope = fwhm_bounds, max_strain, fit_width_slope
+        self.intensity_prior = intensity_prior
+        self.measured = [lead]
+        self.shared: dict[str, str] = {}
+
+    def _problem(self, comps: list, prior: Any = None) -> Any:
+        return _Problem(self.qq, self.yy, self.ss, comps, self.background, self.q_ref, *(() if prior is None
+                                                                                        else (prior,)))
+
+    def forward_selection(self, start: Mapping[str, Shape], signif: dict[str, float], min_significance: float) -> None:
+        """Fit the measured phases' shapes; add the most significant other phase while one qualifies."""
+        lead = self.lead
+        self.shapes, self.slope = {lead: start[lead]}, 0.0
+        while True:
+            self.comps = [c for c in self.all_comps if c.phase in self.measured]
+            self.plain = self._problem(self.comps)
+            self.prob = self._problem(self.comps, _table_prior(self.plain, {p: self.shapes[p] for p in self.measured},
+                                                                 self.slope, self.intensity_prior))
+            self.shapes, self.slope, self.res = _fit_shapes(
+                self.prob, sorted(self.measured), self.shapes, self.fwhm_bounds, self.max_strain, slope0=self.slope,
+                fit_slope=self.fit_width_slope, eta_lead=lead)
+            rest = [p for p in self.prob_all.members if p not in self.measured]
+            if not rest:
+                break
+            tests = {p: _candidate_significance(self.prob, self.shapes, self.slope, self.prob_all, p, self.shapes[lead],
+                                                self.max_strain, self.correlation, self.index) for p in rest}
+            signif.update({p: v[0] for p, v in tests.items()})
+            nxt = max(rest, key=lambda p: np.nan_to_num(tests[p][0], nan=-np.inf))
+            if not tests[nxt][0] >= min_significance:
+                break
+            self.measured.append(nxt)
+            self.shapes[nxt] = (self.shapes[lead][0], self.shapes[lead][1], tests[nxt][1])
+        self.signif = signif
+
+    def final_refit(self, share_eta: bool) -> None:
+        """Shape errors; once more with the prior's scales at the fitted profiles and the indistinguishable
+        etas as one."""
+        self.errs, self.slope_err = _shape_errors(self.prob, self.shapes, self.prob.solve(self.shapes, self.slope)[1],
+                                                  self.correlation, self.index, self.max_strain > 0, slope=self.slope,
+                                                  fit_slope=self.fit_width_slope)
+        self.own_errs = dict(self.errs)  # each phase's shape errors from its own data, before any eta is shared
+        self.shared = _shared_eta(self.shapes, self.errs) if share_eta else {}
+        if self.shared or self.intensity_prior:
+            self.prob = self._problem(self.comps, _table_prior(self.plain, self.shapes, self.slope,
+                                                               self.intensity_prior))
+            self.shapes, self.slope, self.res = _fit_shapes(
+                self.prob, sorted(self.measured), self.shapes, self.fwhm_bounds, self.max_strain,
+                eta_shared=self.shared, slope0=self.slope, fit_slope=self.fit_width_slope, eta_lead=self.lead)
+        self.signif.update({p: _template_significance(self.prob, self.shapes, p, self.correlation, self.index,
+                                                      self.slope, misfit=True) for p in self.measured})
+
+    def decomposition(self, phases: Sequence[str], signif: Mapping[str, float], lo: float, hi: float
+                      ) -> "PatternDecomposition":
+        """Areas with their (sandwich) errors, the per-phase profiles and the fit statistics."""
+        nan = float("nan")
+        prob, shapes, slope, shared, errs = self.prob, self.shapes, self.slope, self.shared, self.errs
+        best = max(self.measured, key=lambda p: signif[p])
+        a, coef = prob.solve(shapes, slope)
+        try:
+            area_err = np.sqrt(np.clip(np.diag(sandwich_covariance(a, self.correlation, self.index)), 0.0, None))
+        except np.linalg.LinAlgError:
+            area_err = np.full(coef.size, nan)
+        slope_err = self.slope_err
+        if shared:
+            errs, slope_err = _shape_errors(prob, shapes, coef, self.correlation, self.index, self.max_strain > 0,
+                                            shared, slope, self.fit_width_slope)
+        fitted = [Component(c.phase, c.hkls, tuple(float(m) * (1.0 + shapes[c.phase][2]) for m in c.member_q_inv_angstrom),
+                            c.member_fractions, c.intensity, float(coef[k]), float(area_err[k]))
+                  for k, c in enumerate(self.comps)]
+        profiles: dict[str, PhaseProfile] = {}
+        for p in phases:
+            if p in shapes:
+                fw, eta, strain = shapes[p]
+                profiles[p] = PhaseProfile(p, float(fw), errs[p][0], float(eta), errs[p][1], float(signif[p]), True,
+                                           f"fitted (eta shared with {shared[p]})" if p in shared else "fitted",
+                                           float(strain), errs[p][2], float(slope), slope_err, self.q_ref,
+                                           self.own_errs[p][1])
+            else:
+                fw, eta, _ = shapes[best]
+                profiles[p] = PhaseProfile(p, float(fw), nan, float(eta), nan, float(signif.get(p, nan)), False,
+                                           f"assumed from {best}", fwhm_slope=float(slope), q_ref_inv_angstrom=self.q_ref)
+        resid = (prob.b - a @ coef)[: prob.n_data]
+        n_nonlin = (3 if self.max_strain > 0 else 2) * len(shapes) + int(self.fit_width_slope)
+        dof = max(self.index.size - a.shape[1] - n_nonlin, 1)
+        ok_fit = bool(self.res.success) and all(np.isfinite(v) for sh in shapes.values() for v in sh)
+        return PatternDecomposition(profiles, tuple(fitted), (lo, hi), float(resid @ resid / dof), int(self.index.size),
+                                    ok_fit, "" if ok_fit else f"profile fit did not converge: {self.res.message}")
 
 
 def _num(v: Any) -> Any:

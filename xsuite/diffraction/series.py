@@ -16,6 +16,8 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from xsuite.config.diffraction import GixrdConfig
+from xsuite.diffraction import kinetics as kin_mod, peaks as peaks_mod
+from xsuite.diffraction.depth import probing_depth
 from xsuite.diffraction.units import energy_from_wavelength, two_theta_from_q
 from xsuite.errors import XsuiteError, error_reason
 
@@ -187,8 +189,6 @@ def choose_reflections(gi: GixrdConfig, wavelength_angstrom: float, q: np.ndarra
     given only by ``q_inv_angstrom`` is tracked at that position (as a ``(phase, position)`` target, or a
     :class:`~xsuite.diffraction.peaks.TrackedReflection` with that window).
     """
-    from xsuite.diffraction import peaks as peaks_mod
-
     def resolve_phase(entry: Any) -> Any:
         return phases[str(entry)] if isinstance(entry, str) else entry
 
@@ -254,10 +254,6 @@ def analyse_series(q: np.ndarray, intensities: np.ndarray, sigmas: np.ndarray, t
     crowded neighbours from it. ``correlation`` is the stored bin correlation (errors with it are honest;
     None for files written before it was stored).
     """
-    from xsuite.diffraction import peaks as peaks_mod
-
-    from xsuite.diffraction import kinetics as kin_mod
-
     gi = options.gixrd
     wl = options.wavelength_angstrom
     refls = choose_reflections(gi, wl, q, options.phases)
@@ -272,8 +268,8 @@ def analyse_series(q: np.ndarray, intensities: np.ndarray, sigmas: np.ndarray, t
                                          q_range=decomposition_range(q, refls))
         if not dec.success:
             log.warning("%s: whole-pattern profile fit: %s; windows measure their own shapes", name, dec.reason)
-        tr = peaks_mod.track_peaks(q, intensities, sigmas, time_s, _targets(refls),
-                                   threshold=gi.significance_threshold, n_consecutive=gi.n_consecutive,
+        opts = peaks_mod.TrackingOptions(threshold=gi.significance_threshold, n_consecutive=gi.n_consecutive)
+        tr = peaks_mod.track_peaks(q, intensities, sigmas, time_s, _targets(refls), opts,
                                    correlation=correlation, decomposition=dec if dec.success else None)
     dt = float(np.median(np.diff(time_s))) if time_s.size > 1 else 0.0
     peaks: list[PeakSummary] = []
@@ -316,7 +312,17 @@ DECOMPOSITION_MARGIN_INV_ANGSTROM = 1.0
 
 def decomposition_range(q: np.ndarray, refls: Sequence[Any]) -> tuple[float, float]:
     """q range of the whole-pattern profile fit: from the first finite bin to the last tracked window
-    plus :data:`DECOMPOSITION_MARGIN_INV_ANGSTROM`."""
+    plus :data:`DECOMPOSITION_MARGIN_INV_ANGSTROM`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.peaks import select_tracking_reflections
+    >>> refls = select_tracking_reflections(["LiCl.H2O"], ["Li3YCl6"], (1.0, 3.0), 0.974)[:1]
+    >>> lo, hi = decomposition_range(np.linspace(0.5, 4.0, 100), refls)
+    >>> lo, round(hi, 2)
+    (0.5, 3.36)
+    """
     finite = np.asarray(q, float)[np.isfinite(q)]
     his = [float(getattr(r, "window_inv_angstrom", (0.0, r.q_inv_angstrom + 0.05))[1]) for r in refls]
     return float(finite.min()), min(float(finite.max()), max(his) + DECOMPOSITION_MARGIN_INV_ANGSTROM)
@@ -334,7 +340,16 @@ _DETECTION_FIELDS = ("present_at_start", "detection_significance", "frame_thresh
 
 def reflection_label(refl: Any) -> tuple[str, str, float]:
     """(phase, hkl label, reference q) of a reflection to track: ``("LiCl.H2O", "101/110", 2.07)``; a bare
-    position is labelled ``q2.070``. The results file names its peak groups after these."""
+    position is labelled ``q2.070``. The results file names its peak groups after these.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.peaks import select_tracking_reflections
+    >>> r = select_tracking_reflections(["LiCl.H2O"], ["Li3YCl6"], (1.0, 3.0), 0.974)[0]
+    >>> phase, hkl, q = reflection_label(r)
+    >>> phase, hkl, round(q, 3)
+    ('LiCl.H2O', '101/110', 2.31)
+    """
     hkl = getattr(refl, "hkl_label", "") or (_hkl_str(refl.hkl) if getattr(refl, "hkl", ()) else
                                               f"q{refl.q_inv_angstrom:.3f}")
     return str(refl.phase), str(hkl), float(refl.q_inv_angstrom)
@@ -364,7 +379,18 @@ def _kinetics(kin_mod: Any, t: np.ndarray, area: np.ndarray, err: np.ndarray) ->
 
 
 def flatten_kinetics(res: Any) -> dict[str, Any]:
-    """A KineticsResult (via its ``to_dict()``) as the flat dict stored in ``kinetics`` and the JSON."""
+    """A KineticsResult (via its ``to_dict()``) as the flat dict stored in ``kinetics`` and the JSON.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.kinetics import fit_growth, jmak
+    >>> t = np.linspace(0, 9000, 60)
+    >>> area = jmak(t, 100.0, 4e-4, 2.0, 600.0) + np.random.default_rng(0).normal(0, 1, t.size)
+    >>> flat = flatten_kinetics(fit_growth(t, area, np.ones(t.size)))
+    >>> flat["model"], round(flat["k_per_s"] * 1e4, 1), round(flat["n_avrami"], 1)
+    ('jmak', 4.0, 2.0)
+    """
     d = res.to_dict()
 
     def g(*names: str) -> Optional[float]:
@@ -410,8 +436,6 @@ def information_depth(options: SeriesAnalysisOptions, peaks: Sequence[PeakSummar
     ``gixrd.depth_two_theta_deg``, else at the 2θ of the first tracked reflection (β = 2θ − α, the point of its
     ring in the plane of incidence). Without ``density_g_cm3`` the crystal density of ``composition`` is used.
     """
-    from xsuite.diffraction.depth import probing_depth
-
     gi = options.gixrd
     if gi.composition is None:
         return None

@@ -33,6 +33,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from xsuite.diffraction.peaks import PeakFitOptions, fit_peak
 from xsuite.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -465,18 +466,16 @@ def fit_reflections(
     list of PeakFit
         One per position, in order (failed fits carry NaN and a reason).
     """
-    from xsuite.diffraction.peaks import fit_peak
-
     pos = [float(p) for p in positions_inv_angstrom]
     tol = fwhm_guess if center_tolerance is None else float(center_tolerance)
     hw = half_window_fwhm * fwhm_guess
     out = []
     for c in pos:
         nbs = [o for o in pos if o != c and abs(o - c) < hw + 2 * fwhm_guess]
+        opt = PeakFitOptions(center_bounds=(c - tol, c + tol), fwhm_bounds=(fwhm_guess / 5, fwhm_guess * 5),
+                             vary_eta=vary_eta, background_order=background_order, fwhm_guess=fwhm_guess)
         out.append(fit_peak(q, intensity, sigma, (c - hw, c + hw), {"center": c, "fwhm": fwhm_guess, "eta": 0.5},
-                            center_bounds=(c - tol, c + tol), fwhm_bounds=(fwhm_guess / 5, fwhm_guess * 5),
-                            vary_eta=vary_eta, background_order=background_order, fwhm_guess=fwhm_guess,
-                            neighbors=nbs))
+                            opt, neighbors=nbs))
     return out
 
 

@@ -12,7 +12,7 @@ Examples
 >>> import numpy as np
 >>> q = q_from_d(3.124)                      # CeO2 (111)
 >>> round(float(two_theta_from_q(q, CU_KA_WAVELENGTH_ANGSTROM)), 3)
-28.554
+28.573
 >>> round(float(d_from_q(q)), 3)
 3.124
 """

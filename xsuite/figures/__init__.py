@@ -28,6 +28,15 @@ panels.
   scale bar and layer outline), ``xrf_thickness`` (thickness profile, histogram, edge fit),
   ``xrf_compare`` (composites of two samples side by side).
 
+:func:`make_figures` returns a ``FiguresReport`` of ``WrittenFigure`` and ``SkippedFigure`` items;
+``figure_plan`` lists what a file supports; ``SUPPORTED_FORMATS`` the output formats. The live view also
+has ``live_figure_from_watch``, ``live_peaks_from_entry`` and ``LivePeak``; XANES maps
+``xanes_map_composite``.
+
+Every figure function named above, and the style helpers ``style_context``, ``apply_style``,
+``new_figure``, ``save_figure``, ``place_legend``, ``add_scale_bar``, is importable from this package
+(``xs.figures.gixrd_kinetics``) and loaded, with matplotlib, on first use.
+
 Figures are built without pyplot (no global state, no GUI backend); in Jupyter the returned figure is
 displayed as the cell's value.
 
@@ -46,9 +55,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xsuite.errors import ConfigError
+import lazy_loader as _lazy
+
+from xsuite.errors import ConfigError, XsuiteError
+from xsuite.figures._common import as_results
+from xsuite.figures.style import save_figure
 
 logger = logging.getLogger(__name__)
+
+# The figure functions load matplotlib: they are re-exported lazily (``xs.figures.gixrd_kinetics``).
+_FIGURES = {
+    "gixrd": ["gixrd_waterfall", "gixrd_heatmap", "gixrd_kinetics", "gixrd_map2d", "gixrd_depth", "gixrd_compare"],
+    "xrd": ["xrd_patterns"],
+    "live": ["live_series_figure", "live_figure_from_watch", "live_peaks_from_entry", "LivePeak"],
+    "xanes": ["xanes_spectra", "xanes_lcf", "xanes_fractions", "xanes_map_composite"],
+    "xrf": ["xrf_maps", "xrf_composite", "xrf_thickness", "xrf_compare"],
+    "style": ["style_context", "apply_style", "new_figure", "save_figure", "place_legend", "add_scale_bar"],
+}
+__getattr__, _lazy_dir, _lazy_all = _lazy.attach(__name__, submodules=list(_FIGURES), submod_attrs=_FIGURES)
 
 __all__ = [
     "make_figures",
@@ -57,7 +81,12 @@ __all__ = [
     "SkippedFigure",
     "SUPPORTED_FORMATS",
     "figure_plan",
+    *_lazy_all,
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 #: Output formats accepted by :func:`make_figures` (what matplotlib's Agg/PDF/SVG backends write).
 SUPPORTED_FORMATS: tuple[str, ...] = ("png", "pdf", "svg", "eps", "ps", "jpg", "tif")
@@ -125,8 +154,8 @@ class _Planned:
 
 def figure_plan(results: Any) -> list[_Planned]:
     """Every figure the file's entries call for, as deferred calls (``draw is None`` = skip with reason)."""
+    # the figure modules stay lazy (see the namespace above): a package import must not load all of them
     from xsuite.figures import gixrd, xanes, xrd, xrf
-    from xsuite.figures._common import as_results
 
     res = as_results(results)
     plan: list[_Planned] = []
@@ -236,9 +265,6 @@ def make_figures(
     ResultsFileError
         The results file is missing or unreadable.
     """
-    from xsuite.figures._common import as_results
-    from xsuite.figures.style import save_figure
-
     fmts = _check_formats(formats)
     if int(dpi) <= 0:
         raise ConfigError(f"`dpi` must be a positive integer; got {dpi!r}")
@@ -256,8 +282,6 @@ def make_figures(
             fig = item.draw()
         except Exception as exc:  # noqa: BLE001 - one bad figure must not stop the others
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            from xsuite.errors import XsuiteError
-
             if isinstance(exc, XsuiteError):
                 logger.warning("figure %s skipped: %s", item.name, reason)
             else:

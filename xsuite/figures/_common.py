@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from xsuite.errors import ResultsFileError
+from xsuite.io.nexus import read_results
 
 logger = logging.getLogger(__name__)
 
@@ -20,8 +21,6 @@ class FigureDataMissing(ResultsFileError):
 def as_results(results: Any) -> Any:
     """Return a :class:`xsuite.io.nexus.Results` (read from disk when given a path)."""
     if isinstance(results, (str, Path)):
-        from xsuite.io.nexus import read_results
-
         return read_results(results)
     if not hasattr(results, "entries"):
         raise TypeError(f"`results` must be a results file path or a Results object; got {type(results).__name__}")

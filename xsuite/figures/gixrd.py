@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from xsuite.diffraction import kinetics
+from xsuite.diffraction.phases import CU_KA_WAVELENGTH_ANGSTROM, get_phase
 from xsuite.figures._common import (
     FigureDataMissing,
     as_results,
@@ -37,6 +39,7 @@ from xsuite.figures.style import (
     DIVERGING_CMAP,
     SEQUENTIAL_CMAP,
     axis_label,
+    figure_width_in,
     format_value_error,
     label_panels,
     mark_decoration,
@@ -127,7 +130,6 @@ def reflection_markers(entry: Any, q_range: tuple[float, float] | None = None,
         hkl = str_array(value(col, "hkl")) if "hkl" in col else [""] * len(ph)
         q = np.atleast_1d(np.asarray(value(col, "q_ref"), dtype=float))
         return [(p, h, float(x)) for p, h, x in zip(ph, hkl, q) if np.isfinite(x)]
-    from xsuite.diffraction.phases import CU_KA_WAVELENGTH_ANGSTROM, get_phase
 
     lo, hi = q_range if q_range is not None else (0.0, 6.0)
     out = []
@@ -358,8 +360,6 @@ def kinetics_curve(model: str, t_s: np.ndarray, a_inf: float, k_per_s: float, n_
     with K = ``parabolic_k`` (area/√s); zero before t0 (t0 = 0 when not stored). Other models
     (``none``) give NaN.
     """
-    from xsuite.diffraction import kinetics
-
     t = np.asarray(t_s, dtype=float)
     t0 = float(t0_s) if np.isfinite(t0_s) else 0.0
     model = (model or "").lower()
@@ -963,8 +963,6 @@ def gixrd_map2d(results: Any, entry: Any = None, *, scale: str = "log", rings: b
     info = entry_info(e)
     units = nx.units.get(nx.signal_name) or "counts"
     with style_context():
-        from xsuite.figures.style import figure_width_in
-
         # equal q scales: the height follows the map's aspect (axes ≈ 2/3 of the width, colour bar beside)
         aspect = float(np.ptp(q_oop) / np.ptp(q_ip)) if np.ptp(q_ip) > 0 else 1.0
         fig, ax = new_figure(width=width, height_in=float(np.clip(0.66 * figure_width_in(width) * aspect + 0.95,

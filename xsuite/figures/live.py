@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from xsuite.figures._common import FigureDataMissing, get_entry
+from xsuite.figures._common import FigureDataMissing, get_entry, str_array, value
+from xsuite.figures.gixrd import entry_info
 from xsuite.figures.style import axis_label, new_figure, phase_color, phase_label, place_legend, style_context
 
 __all__ = ["LivePeak", "live_figure_from_watch", "live_peaks_from_entry", "live_series_figure"]
@@ -72,8 +73,6 @@ def live_peaks_from_entry(entry: Any) -> list[LivePeak]:
     >>> [p.label for p in live_peaks_from_entry(read_results("live.h5").entries["LYC_gixrd_2deg"])]  # doctest: +SKIP
     ['LiCl.H2O 101/110', 'YCl3.6H2O 10-1']
     """
-    from xsuite.figures._common import str_array, value
-
     trk = entry.collections.get("tracking", {})
     det = dict(zip(zip(str_array(value(trk, "phase")), str_array(value(trk, "hkl"))),
                    np.atleast_1d(np.asarray(value(trk, "detected", []), dtype=bool)).tolist()))
@@ -154,8 +153,6 @@ def live_series_figure(q: Any = None, intensity: Any = None, peaks: Sequence[Any
         if not peaks:
             peaks = live_peaks_from_entry(e)
         if title is None:
-            from xsuite.figures.gixrd import entry_info
-
             info = entry_info(e)
             title = f"{info['sample']}, α = {info['incidence_angle_deg']:g}° — {n_frames} frames"
     peaks = [p if isinstance(p, LivePeak) else LivePeak.from_summary(p) for p in peaks]

@@ -23,6 +23,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from xsuite import __version__
+
 logger = logging.getLogger(__name__)
 
 #: Single-column width in inches (most journals: 3.3–3.5 in).
@@ -587,8 +589,6 @@ def nice_scale_length(extent_um: float) -> float:
 
 
 def _metadata(fmt: str) -> dict[str, Any] | None:
-    from xsuite import __version__
-
     if fmt in ("png", "pdf", "svg"):
         key = "Creator" if fmt in ("pdf", "svg") else "Software"
         return {key: f"xsuite {__version__}"}

@@ -33,6 +33,7 @@ from xsuite.figures.style import (
     new_figure,
     style_context,
 )
+from xsuite.io.nexus import safe_name
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +41,6 @@ _METAL_RE = re.compile(r"^(y_?0|y0_.*|y_?foil|y_?metal|.*foil.*|.*metal.*|y)$", 
 
 
 def _safe(text: str) -> str:
-    from xsuite.io.nexus import safe_name
-
     return safe_name(text)
 
 

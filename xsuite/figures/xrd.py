@@ -14,6 +14,15 @@ from typing import Any
 
 import numpy as np
 
+from xsuite.diffraction import units
+from xsuite.diffraction.phases import (
+    CU_KA_WAVELENGTH_ANGSTROM,
+    calibrant_reflections,
+    get_phase,
+    is_calibrant,
+)
+from xsuite.diffraction.units import d_from_q, two_theta_cu_from_q, two_theta_from_q
+from xsuite.errors import ConfigError
 from xsuite.figures._common import (
     FigureDataMissing,
     as_results,
@@ -33,6 +42,7 @@ from xsuite.figures.style import (
     place_legend,
     style_context,
 )
+from xsuite.io.cif import is_cif_path
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +57,6 @@ _X_AXES = {
 def pattern_x(nx: Any, x: str, wavelength_angstrom: float | None = None) -> np.ndarray:
     """The x values of a stored ``pattern`` NXdata in the requested unit (stored field, else computed from q;
     ``"two_theta"`` needs the measurement wavelength then)."""
-    from xsuite.diffraction import units
-
     if x in nx.fields:
         return np.asarray(nx.fields[x], dtype=float)
     q = np.asarray(nx.axes.get("q", nx.fields.get("q")), dtype=float)
@@ -99,8 +107,6 @@ def named_phases(entries: Sequence[Any]) -> list[str]:
 
 
 def _x_of_reflections(refl: Sequence[Any], x: str) -> np.ndarray:
-    from xsuite.diffraction.units import two_theta_cu_from_q
-
     q = np.array([r.q_inv_angstrom for r in refl], dtype=float)
     if x == "q":
         return q
@@ -131,9 +137,6 @@ def reference_ticks(phase: str, x: str, x_range: tuple[float, float], *, wavelen
     >>> [round(float(p), 4) for p in pos], [float(r) for r in rel]
     ([2.011, 2.3221], [100.0, 27.73])
     """
-    from xsuite.diffraction.phases import CU_KA_WAVELENGTH_ANGSTROM, calibrant_reflections, get_phase, is_calibrant
-    from xsuite.errors import ConfigError
-
     wl = wavelength_angstrom or CU_KA_WAVELENGTH_ANGSTROM
     try:
         refl = [r for r in get_phase(phase).reflections(wl, q_max_inv_angstrom=q_max) if r.intensity >= min_intensity]
@@ -150,8 +153,6 @@ def reference_ticks(phase: str, x: str, x_range: tuple[float, float], *, wavelen
 
 def _assigned_ticks(entries: Sequence[Any], phase: str, x: str, x_range: tuple[float, float]) -> np.ndarray:
     """Positions of the stored ``peaks`` rows assigned to ``phase`` (for phases the file cannot rebuild)."""
-    from xsuite.diffraction.units import d_from_q, two_theta_cu_from_q, two_theta_from_q
-
     out = []
     for e in entries:
         col = e.collections.get("peaks")
@@ -171,8 +172,6 @@ def _assigned_ticks(entries: Sequence[Any], phase: str, x: str, x_range: tuple[f
 def _tick_rows(entries: Sequence[Any], phases: Sequence[str], x: str, x_range: tuple[float, float],
                wavelength: float | None, q_max: float) -> list[tuple[str, np.ndarray, np.ndarray, str]]:
     """(phase, positions, relative intensities, source) per tick row; source "computed" or "assigned"."""
-    from xsuite.io.cif import is_cif_path
-
     rows = []
     for p in phases:
         if is_cif_path(p):

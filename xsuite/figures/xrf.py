@@ -17,12 +17,22 @@ from typing import Any
 
 import numpy as np
 
-from xsuite.figures._common import FigureDataMissing, get_collection, get_entry, get_nxdata, value
+from xsuite.figures._common import (
+    FigureDataMissing,
+    as_results,
+    get_collection,
+    get_entry,
+    get_nxdata,
+    parameters,
+    str_array,
+    value,
+)
 from xsuite.figures.style import (
     MAP_CMAP,
     OKABE_ITO,
     add_scale_bar,
     axis_label,
+    figure_width_in,
     label_panels,
     new_figure,
     nice_scale_length,
@@ -59,8 +69,6 @@ def _outline(entry: Any) -> tuple[np.ndarray, np.ndarray] | None:
 
 def roles(entry: Any) -> tuple[str, str] | None:
     """``(reference, layer)`` elements of an analysed entry, from what it stores; ``None`` for maps only."""
-    from xsuite.figures._common import parameters
-
     cs = entry.collections.get("composite_scale", {})
     ref, lay = value(cs, "red_element"), value(cs, "green_element")
     if ref and lay:
@@ -81,7 +89,6 @@ def element_maps(entry: Any) -> list[tuple[str, Any]]:
     """``(element, NXdata)`` of every ``<element>_map`` group with µm axes, the roles first."""
     found = {k[: -len("_map")]: nx for k, nx in entry.nxdata.items()
              if k.endswith("_map") and k != "ratio_map" and "x_um" in nx.fields and "y_um" in nx.fields}
-    from xsuite.figures._common import parameters
 
     listed = parameters(entry).get("elements")
     listed = [safe for safe in listed if safe in found] if isinstance(listed, list) else []
@@ -99,8 +106,6 @@ def _draw_outline(ax: Any, entry: Any, color: str = "white", label: str | None =
 
 def _draw_spots(ax: Any, entry: Any) -> int:
     """XANES spot markers and labels (L1–L5 ...) from the entry's ``xanes_spots``; returns how many."""
-    from xsuite.figures._common import str_array
-
     sp = entry.collections.get("xanes_spots")
     if not sp:
         return 0
@@ -240,8 +245,6 @@ def xrf_composite(results: Any, entry: Any = None, *, width: Any = "single", sca
 
 def width_height(shape: tuple[int, ...], width: Any) -> float:
     """Figure height that keeps a map's aspect ratio at the given column width (clipped to 1.5–6 in)."""
-    from xsuite.figures.style import figure_width_in
-
     w = figure_width_in(width)
     return float(np.clip(w * shape[0] / max(shape[1], 1) + 0.5, 1.5, 6.0))
 
@@ -341,8 +344,6 @@ def xrf_compare(results: Any, entries: Any = None, *, width: Any = "double") -> 
         with its scale bar (gid ``"scale_bar:<entry>"``), its XANES spots and, when a layer was found,
         its outline (gid ``"outline:<entry>"``); titles name each map's elements.
     """
-    from xsuite.figures._common import as_results
-
     name = "xrf_compare"
     res = as_results(results)
     if entries is None:
@@ -355,7 +356,6 @@ def xrf_compare(results: Any, entries: Any = None, *, width: Any = "double") -> 
     data = [(e, get_nxdata(e, "composite", name, ("x_um", "y_um"))) for e in ents]
     shapes = [np.asarray(nx.signal).shape for _, nx in data]
     aspect = max(s[0] / max(s[1], 1) for s in shapes)
-    from xsuite.figures.style import figure_width_in
 
     w = figure_width_in(width)
     with style_context():

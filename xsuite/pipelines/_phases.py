@@ -19,8 +19,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from xsuite.diffraction.phases import get_phase, phase_from_cif
 from xsuite.errors import InputNotFoundError
-from xsuite.io.cif import is_cif_path
+from xsuite.io.cif import is_cif_path, read_cif
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,6 @@ def resolve_phase(entry: Any) -> Any:
     DataFormatError
         The CIF cannot be turned into a crystal structure.
     """
-    from xsuite.diffraction.phases import get_phase
-
     if not is_cif_path(entry):
         return get_phase(entry)
     path = Path(str(entry).strip()).expanduser().absolute()
@@ -68,9 +67,6 @@ def resolve_phases(entries: Iterable[Any]) -> list[Any]:
 
 @lru_cache(maxsize=64)
 def _phase_from_file(path: str, mtime_ns: int) -> Any:
-    from xsuite.diffraction.phases import phase_from_cif
-    from xsuite.io.cif import read_cif
-
     cif = read_cif(path)
     phase = phase_from_cif(cif.text, name=cif.name, source=str(cif.path))
     log.info("phase %s from %s (%s, %d sites)", phase.name, path, phase.space_group, len(phase.sites))

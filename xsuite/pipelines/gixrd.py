@@ -19,11 +19,17 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
+from xsuite.config import config_text, load_config
+from xsuite.config.base import with_overrides
 from xsuite.config.diffraction import DiffractionConfig, GixrdConfig
 from xsuite.diffraction.series import GixrdSummary, PeakSummary, SeriesSummary, analyse_series
 from xsuite.errors import ConfigError, DataFormatError
+from xsuite.io.layout_diffraction import gixrd_entry_name
+from xsuite.pipelines._demo import cli_line, sample_calibration, shipped_config
 from xsuite.series.frames import FrameReducer, FrameResult, discover_series, shift_interval_times
+from xsuite.series.session import GixrdSession, frame_time_warning, pending_tasks, reduce_into
 from xsuite.series.setup import FrameSettings, resolve_setup
+from xsuite.series.writer import ResultsFile
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +53,6 @@ __all__ = [
 
 def entry_name(sample: str, incidence_angle_deg: float) -> str:
     """Results entry of one series, e.g. ``LYC_gixrd_2deg``."""
-    from xsuite.io.layout_diffraction import gixrd_entry_name
-
     return gixrd_entry_name(sample, incidence_angle_deg)
 
 
@@ -91,9 +95,6 @@ def run_gixrd(inputs: Sequence[Any], settings: FrameSettings, output: str | Path
     DataFormatError
         No frame of the series is usable (the message names the first bad file).
     """
-    from xsuite.series.session import GixrdSession, frame_time_warning, pending_tasks, reduce_into
-    from xsuite.series.writer import ResultsFile
-
     if settings.incidence_angle_deg is None:
         raise ConfigError("no incidence angle: use --incidence-angle DEG or one angle in "
                           "`diffraction.gixrd.incidence_angles_deg`")
@@ -151,9 +152,6 @@ def demo(sample_dir: Path, output: Path, config: Optional[Path] = None) -> dict:
         The ``xsuite gixrd --json`` document of all series, plus ``config`` (the config file) and
         ``commands`` (the equivalent ``xsuite gixrd`` command lines).
     """
-    from xsuite.config import config_text
-    from xsuite.pipelines._demo import shipped_config
-
     sample_dir = Path(sample_dir)
     gdir = sample_dir / "gixrd" if (sample_dir / "gixrd").is_dir() else sample_dir
     cfg_path = Path(config) if config is not None else shipped_config(DEMO_CONFIG, gdir)
@@ -171,10 +169,6 @@ def demo_plan(gdir: Path, config_path: Path) -> tuple[DiffractionConfig, dict[tu
     ConfigError
         The config has no ``diffraction`` section, or the folder no PONI or no ``<sample>_<angle>deg`` series.
     """
-    from xsuite.config import load_config
-    from xsuite.config.base import with_overrides
-    from xsuite.pipelines._demo import cli_line, sample_calibration
-
     cfg_file = load_config(config_path)
     if cfg_file.diffraction is None:
         raise ConfigError(f"{config_path}: no `diffraction` section")

@@ -34,24 +34,43 @@ from numpy.typing import NDArray
 
 from xsuite.config.xanes import XanesConfig
 from xsuite.errors import ConfigError, DataFormatError, XsuiteError
+from xsuite.io.nexus import Field, ResultsStore, read_results, safe_name
 from xsuite.io.spectra import (
     Channels,
     ColumnMap,
     Library,
     Scan,
     extract_channels,
+    read_energies,
     read_library,
     read_positions,
     read_scan,
+    read_stack,
     scan_edge_hint,
     split_source,
 )
 from xsuite.xanes.calibrate import CalibrationResult, Glitch, MergeResult, calibrate, estimate_noise, merge_scans
-from xsuite.xanes.edge import E0_DEFINITION, NoEdgeError, locate_edge, tabulated_edge_ev
-from xsuite.xanes.lcf import (CombinationFit, LCFResult, fit_lcf, rank_combinations, select_combination,
-                              unit_step_fractions)
+from xsuite.xanes.edge import E0_DEFINITION, NoEdgeError, derivative_e0, locate_edge, tabulated_edge_ev
+from xsuite.xanes.lcf import (
+    CombinationFit,
+    LCFResult,
+    LcfErrorSources,
+    LcfOptions,
+    fit_lcf,
+    rank_combinations,
+    select_combination,
+    solve_lcf_batch,
+    unit_step_fractions,
+)
+from xsuite.xanes.maps import fit_chemical_map, normalized_pixels, rank_summed_spectrum
 from xsuite.xanes.mu import mu_fluorescence, mu_reference, mu_transmission
-from xsuite.xanes.normalize import NormalizationResult, normalization_modes, normalize
+from xsuite.xanes.normalize import (
+    NormalizationResult,
+    default_windows,
+    half_height_energy,
+    normalization_modes,
+    normalize,
+)
 
 __all__ = ["SpectrumResult", "StandardResult", "XanesRun", "XanesMapRun", "EdgeSpec", "run_xanes", "run_xanes_map",
            "group_by_label", "standard_from_store", "entry_name_for_series", "resolve_edge", "load_scan", "demo"]
@@ -506,8 +525,6 @@ def _normalized_standard(name: str, source: str, e: NDArray, y: NDArray, mode: s
     ok = np.isfinite(y)
     e, y = np.asarray(e, float)[ok], np.asarray(y, float)[ok]
     err = estimate_noise(y)
-    from xsuite.xanes.edge import derivative_e0
-    from xsuite.xanes.normalize import half_height_energy
 
     e0 = derivative_e0(e, y)[0]
     norm = NormalizationResult(energy_ev=e, mu=y, norm=y, flat=y, pre_edge=np.zeros_like(y),
@@ -536,7 +553,6 @@ def standard_from_store(spec: str | Path, name: str = "") -> StandardResult | No
     parts = [p for p in inner.split("/") if p]
     if Path(fname).suffix.lower() not in _STORE_SUFFIXES or len(parts) != 2 or not Path(fname).exists():
         return None
-    from xsuite.io.nexus import read_results
 
     try:
         res = read_results(fname)
@@ -663,8 +679,6 @@ def _e0_of(e: NDArray, mu: NDArray, cfg: XanesConfig, edge: EdgeSpec, where: str
 
 def _windows(cfg: XanesConfig, e: NDArray, e0: float) -> dict[str, float]:
     """The normalisation windows of one spectrum: the config's, the rest from ``default_windows``."""
-    from xsuite.xanes.normalize import default_windows
-
     auto = default_windows(e, e0)
     return {k: (getattr(cfg, k) if getattr(cfg, k) is not None else auto[k]) for k in auto}
 
@@ -847,13 +861,17 @@ def _fit(fitter: _Fitter, cfg: XanesConfig, norm: NormalizationResult, merged: M
                                        max_components=cfg.max_components, **kw)
             if fitter.best_of_ranking and combos:
                 names = list(select_combination(combos).standards)
-        lcf = fit_lcf(lnorm.energy_ev, lnorm.norm, {n: fitter.curves[n] for n in names}, **kw,
-                      vary_shifts=cfg.vary_shifts, max_shift_ev=cfg.max_shift_ev, n_bootstrap=cfg.n_bootstrap,
-                      standards_sigma=None if fitter.sigma is None else {n: fitter.sigma[n] for n in names},
-                      energy_error_ev=_calibration_error_ev(cals),
-                      standards_energy_error_ev={n: fitter.cal_err[n] for n in names},
-                      norm_modes=normalization_modes(lnorm, merged.mu_error, residual_scatter=False),
-                      standards_norm_modes={n: fitter.modes[n] for n in names})
+        options = LcfOptions(fit_range_ev=tuple(cfg.fit_range_ev), sum_to_one=cfg.sum_to_one,
+                             space=cfg.fit_space, vary_shifts=cfg.vary_shifts, max_shift_ev=cfg.max_shift_ev,
+                             n_bootstrap=cfg.n_bootstrap)
+        errors = LcfErrorSources(
+            standards_sigma=None if fitter.sigma is None else {n: fitter.sigma[n] for n in names},
+            energy_error_ev=_calibration_error_ev(cals),
+            standards_energy_error_ev={n: fitter.cal_err[n] for n in names},
+            norm_modes=normalization_modes(lnorm, merged.mu_error, residual_scatter=False),
+            standards_norm_modes={n: fitter.modes[n] for n in names})
+        lcf = fit_lcf(lnorm.energy_ev, lnorm.norm, {n: fitter.curves[n] for n in names}, e0_ev=norm.e0_ev,
+                      sigma=sigma, options=options, errors=errors)
         if fitter.steps and combos:
             combos = tuple(_unit_step_combination(c, fitter.steps) for c in combos)
         lcf = _unit_step(lcf, fitter.steps)
@@ -867,8 +885,6 @@ def _fit(fitter: _Fitter, cfg: XanesConfig, norm: NormalizationResult, merged: M
 # ------------------------------------------------------------------------------------------ run
 def entry_name_for_series(series: str) -> str:
     """Results entry of a XANES series: ``xanes`` for the default series, else ``xanes_<series>``."""
-    from xsuite.io.nexus import safe_name
-
     return "xanes" if series == "xanes" else f"xanes_{safe_name(series)}"
 
 
@@ -1030,8 +1046,6 @@ def _scalar_table(run: XanesRun, attr: str) -> NDArray:
 
 
 def _write_fractions(e: Any, run: XanesRun, names: Sequence[str]) -> None:
-    from xsuite.io.nexus import Field, safe_name
-
     sp = run.spectra
     frac, ferr = _fraction_table(run, names, "fractions"), _fraction_table(run, names, "fraction_errors")
     dist = np.array([s.distance_um for s in sp])
@@ -1049,8 +1063,6 @@ def _write_fractions(e: Any, run: XanesRun, names: Sequence[str]) -> None:
 
 
 def _write_spectra(e: Any, run: XanesRun, grid: NDArray, default: bool) -> None:
-    from xsuite.io.nexus import Field
-
     sp = run.spectra
     labels = ",".join(s.label for s in sp)
     n = len(sp)
@@ -1074,8 +1086,6 @@ def _write_spectra(e: Any, run: XanesRun, grid: NDArray, default: bool) -> None:
 
 
 def _write_standards(e: Any, run: XanesRun, grid: NDArray) -> None:
-    from xsuite.io.nexus import Field
-
     stds = run.standards
     norm = np.array([_on_grid(grid, s.normalization.energy_ev, s.normalization.norm) for s in stds])
     err = np.array([_on_grid(grid, s.merge.energy_ev, s.merge.mu_error / s.normalization.edge_step) for s in stds])
@@ -1087,8 +1097,6 @@ def _write_standards(e: Any, run: XanesRun, grid: NDArray) -> None:
 
 
 def _write_fits(e: Any, run: XanesRun) -> None:
-    from xsuite.io.nexus import Field, safe_name
-
     for s in run.spectra:
         if s.lcf is None:
             continue
@@ -1103,8 +1111,6 @@ def _write_fits(e: Any, run: XanesRun) -> None:
 
 
 def _write_tables(e: Any, run: XanesRun, names: Sequence[str], cfg: XanesConfig) -> None:
-    from xsuite.io.nexus import Field
-
     sp = run.spectra
     edge = run.edge or EdgeSpec(cfg.element, cfg.edge, None, "config")
     rows: dict[str, Any] = {
@@ -1186,8 +1192,6 @@ def _write_combinations(e: Any, run: XanesRun) -> None:
 
 
 def _write_notes(e: Any, run: XanesRun) -> None:
-    from xsuite.io.nexus import Field
-
     glitches: list[tuple[str, Glitch]] = [(s.files[g.scan] if g.scan < len(s.files) else s.label, g)
                                           for s in run.spectra for g in s.merge.glitches]
     glitches += [(st.files[g.scan] if g.scan < len(st.files) else st.name, g)
@@ -1203,8 +1207,6 @@ def _write_notes(e: Any, run: XanesRun) -> None:
 
 
 def _write(run: XanesRun, output: Path, cfg: XanesConfig, config_yaml: str | None) -> str:
-    from xsuite.io.nexus import ResultsStore
-
     names = _fitted_names(run)
     grid = run.spectra[0].merge.energy_ev
     entry_name = entry_name_for_series(run.series)
@@ -1327,8 +1329,6 @@ def _choose_components(cfg: XanesConfig, stds: Sequence[StandardResult], e: NDAr
                        where: str, notes: _Notes, windows: Mapping[str, Any]
                        ) -> tuple[list[StandardResult], tuple[CombinationFit, ...]]:
     """The map's standards: ``components``, all of a small pool, or the best subset for the summed spectrum."""
-    from xsuite.xanes.maps import rank_summed_spectrum
-
     names = [s.name for s in stds]
     if cfg.components:
         chosen = _components(cfg, names)
@@ -1349,8 +1349,6 @@ def _choose_components(cfg: XanesConfig, stds: Sequence[StandardResult], e: NDAr
 
 def _component_spectra(cm: Any, e: NDArray, cube: NDArray) -> tuple[NDArray, NDArray, NDArray, NDArray]:
     """Mean normalised spectrum of the pixels each component dominates (≥ 0.6), their count and centroid."""
-    from xsuite.xanes.maps import normalized_pixels
-
     k = len(cm.standards)
     sel = np.isin(e, cm.energy_ev)
     spectra, errors = np.full((k, cm.energy_ev.size), np.nan), np.full((k, cm.energy_ev.size), np.nan)
@@ -1435,9 +1433,6 @@ def run_xanes_map(
     """
     import time
 
-    from xsuite.io.spectra import read_energies, read_stack
-    from xsuite.xanes.maps import fit_chemical_map
-
     cfg = config or XanesConfig()
     notes = _Notes()
     st = read_stack(stack)
@@ -1487,8 +1482,6 @@ def run_xanes_map(
 def _mean_fit(cm: Any, e: NDArray, cube: NDArray) -> tuple[NDArray, NDArray, NDArray, NDArray, NDArray]:
     """Step-weighted mean normalised spectrum of the fitted pixels (the summed spectrum) and its LCF:
     (spectrum, error, unit-step fractions, their errors, weights of the map-normalised standards)."""
-    from xsuite.xanes.maps import normalized_pixels
-
     k, f = len(cm.standards), cm.energy_ev.size
     if cm.n_fitted == 0:
         return np.full(f, np.nan), np.full(f, np.nan), np.full(k, np.nan), np.full(k, np.nan), np.full(k, np.nan)
@@ -1497,7 +1490,6 @@ def _mean_fit(cm: Any, e: NDArray, cube: NDArray) -> tuple[NDArray, NDArray, NDA
     w = cm.edge_step[cm.mask]
     mean = (w[:, None] * y).sum(axis=0) / w.sum()
     err = np.sqrt((w[:, None] ** 2 * (y - mean) ** 2).sum(axis=0)) / w.sum()
-    from xsuite.xanes.lcf import solve_lcf_batch
 
     res = solve_lcf_batch(cm.standards_norm, mean, sum_to_one=cm.sum_to_one)
     a = res.fractions[0] / cm.standards_step
@@ -1507,8 +1499,6 @@ def _mean_fit(cm: Any, e: NDArray, cube: NDArray) -> tuple[NDArray, NDArray, NDA
 
 def _write_map(run: XanesMapRun, output: Path, entry: str, cfg: XanesConfig, config_yaml: str | None,
                stack: Any, energies: Any) -> str:
-    from xsuite.io.nexus import Field, ResultsStore, safe_name
-
     cm = run.chemical_map
     k, ny, nx = cm.fractions.shape
     names = list(cm.standards)

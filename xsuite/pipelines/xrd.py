@@ -28,12 +28,23 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
+from xsuite.config import config_text, load_config
+from xsuite.config.base import with_overrides
 from xsuite.config.diffraction import DiffractionConfig, XrdConfig
-from xsuite.diffraction.peak_search import PeakSearch, XrdPeak, find_and_fit_peaks
+from xsuite.diffraction.orientation import check_orientation
+from xsuite.diffraction.peak_search import PeakSearch, XrdPeak, find_and_fit_peaks, label_peaks
+from xsuite.diffraction.phases import calibrant_reflections, get_phase, is_calibrant
+from xsuite.diffraction.transmission import caglioti_from_peak_fits, compare_samples
 from xsuite.errors import ConfigError, DataFormatError, XsuiteError, error_reason
-from xsuite.io.images import _natural_key
+from xsuite.io.images import _natural_key, load_mask, read_frame
+from xsuite.io.nexus import Field, safe_name
+from xsuite.pipelines._demo import cli_line, sample_calibration, shipped_config
+from xsuite.pipelines._phases import is_cif_path, resolve_phase
 from xsuite.series.frames import FrameReducer, discover_series
+from xsuite.series.geometry import sample_from_name
+from xsuite.series.session import XrdSession, pending_tasks, reduce_into
 from xsuite.series.setup import FrameSettings, resolve_setup
+from xsuite.series.writer import ResultsFile
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +98,6 @@ def reference_reflections(names: Sequence[Any], wavelength_angstrom: float, q_ma
     -------
     list of (str, Reflection)
     """
-    from xsuite.diffraction.phases import calibrant_reflections, is_calibrant
-    from xsuite.pipelines._phases import is_cif_path, resolve_phase
-
     out: list[tuple[str, Any]] = []
     for name in names:
         if isinstance(name, str) and not is_cif_path(name) and is_calibrant(name) and not _is_builtin(name):
@@ -103,8 +111,6 @@ def reference_reflections(names: Sequence[Any], wavelength_angstrom: float, q_ma
 
 
 def _is_builtin(name: str) -> bool:
-    from xsuite.diffraction.phases import get_phase
-
     try:
         get_phase(name)
         return True
@@ -136,8 +142,6 @@ def sample_groups(refs: Sequence[Any], names: Optional[Sequence[str]] = None,
     >>> {k: len(v) for k, v in sample_groups(refs).items()}
     {'ceo2': 3, 'LYC': 1}
     """
-    from xsuite.series.geometry import sample_from_name
-
     groups: dict[str, list[Any]] = {}
     for k, ref in enumerate(refs):
         if names and k < len(names):
@@ -208,9 +212,6 @@ def run_xrd(inputs: Sequence[Any], settings: FrameSettings, output: str | Path, 
     DataFormatError
         No input gave a usable pattern.
     """
-    from xsuite.series.session import XrdSession, pending_tasks, reduce_into
-    from xsuite.series.writer import ResultsFile
-
     xcfg = settings.config.xrd or XrdConfig()
     if xcfg.calibrant_file is not None and xcfg.calibrant is None:
         raise ConfigError(f"calibrant image {xcfg.calibrant_file} needs the calibrant's name: --calibrant-name "
@@ -276,9 +277,6 @@ def _orientation(setup: Any, xcfg: XrdConfig, refs: Sequence[Any], all_refs: Seq
     is clearly better —, the warning to record or None)."""
     from dataclasses import replace
 
-    from xsuite.diffraction.orientation import check_orientation
-    from xsuite.io.images import load_mask, read_frame
-
     name = xcfg.calibrant if xcfg.calibrant else (xcfg.phases[0] if xcfg.phases else None)
     auto = setup.config.orientation == "auto"
     if name is None or not refs:
@@ -341,8 +339,6 @@ def _calibrant_peaks(reducer: FrameReducer, xcfg: XrdConfig, setup: Any) -> Any:
     """The calibrant image named only in the config: reduced here (not stored), for the instrument width."""
     from types import SimpleNamespace
 
-    from xsuite.diffraction.peak_search import label_peaks
-
     res = reducer(str(xcfg.calibrant_file))
     if not res.ok:
         raise ConfigError(f"calibrant image {xcfg.calibrant_file}: {res.error}")
@@ -398,8 +394,6 @@ def _compare_all(rf: Any, samples: Sequence[Any], calibrant: Any, setup: Any, xc
         return None
     inst_source = _instrument_info(instrument)[1]
     with rf.transaction() as tx:
-        from xsuite.io.nexus import safe_name
-
         for b, table in tables:
             e = tx.entry(safe_name(f"xrd_comparison_{a.name}_{b.name}"), kind="xrd_comparison",
                          title=f"{b.name} vs {a.name}", parameters={"sample_a": a.name, "sample_b": b.name,
@@ -410,8 +404,6 @@ def _compare_all(rf: Any, samples: Sequence[Any], calibrant: Any, setup: Any, xc
 
 def _looks_like_calibrant(s: Any) -> bool:
     """Named like a pyFAI calibrant (``CeO2.tif``) but not like a built-in phase."""
-    from xsuite.diffraction.phases import is_calibrant
-
     stem = Path(s.source.split("::", 1)[0]).stem
     return any(is_calibrant(n) and not _is_builtin(n) for n in (s.name, stem))
 
@@ -422,7 +414,6 @@ def _instrument_resolution(cal: Any, xcfg: XrdConfig, wl: float, warnings: list[
         return (float(xcfg.instrument_fwhm_inv_angstrom), 0.5)
     if cal is None:
         return None
-    from xsuite.diffraction.transmission import caglioti_from_peak_fits
 
     fits = [p for p in cal.peaks if p.phase is not None]
     if not fits:
@@ -450,9 +441,6 @@ def _instrument_info(instrument: Any) -> tuple[Any, str]:
 
 def _compare(a: Any, b: Any, instrument: Any, xcfg: XrdConfig, wl: float) -> Optional[tuple[dict, dict]]:
     """(JSON, table) comparing sample ``b`` with the reference ``a`` on their common labelled reflections."""
-    from xsuite.diffraction.transmission import compare_samples
-    from xsuite.io.nexus import Field
-
     inst_json, inst_source = _instrument_info(instrument)
     note = NO_INSTRUMENT_NOTE if instrument is None else ""
     la = {f"{p.phase} {p.hkl}": p for p in a.peaks if p.phase}
@@ -511,9 +499,6 @@ def demo(sample_dir: Path, output: Path, config: Optional[Path] = None) -> dict:
     dict
         The ``xsuite xrd --json`` document plus ``config`` and ``commands`` (the equivalent command line).
     """
-    from xsuite.config import config_text
-    from xsuite.pipelines._demo import shipped_config
-
     sample_dir = Path(sample_dir)
     xdir = sample_dir / "xrd" if (sample_dir / "xrd").is_dir() else sample_dir
     cfg_path = Path(config) if config is not None else shipped_config(DEMO_CONFIG, xdir)
@@ -526,11 +511,6 @@ def demo_plan(xdir: Path, config_path: Path) -> tuple[DiffractionConfig, list[Pa
     """The demo's run: (the config's ``diffraction`` section with the folder's PONI, mask and calibrant image
     as overrides, the inputs — the calibrant image, then the sample images in name order —, the equivalent
     command line)."""
-    from xsuite.config import load_config
-    from xsuite.config.base import with_overrides
-    from xsuite.diffraction.phases import is_calibrant
-    from xsuite.pipelines._demo import cli_line, sample_calibration
-
     cfg_file = load_config(config_path)
     if cfg_file.diffraction is None:
         raise ConfigError(f"{config_path}: no `diffraction` section")

@@ -29,9 +29,15 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from xsuite.config import config_text, load_config
+from xsuite.config.xrf import XrfConfig
 from xsuite.errors import ConfigError, DataFormatError
 from xsuite.io import maps as mio
 from xsuite.io.hdf5_input import open_input
+from xsuite.io.nexus import Field, ResultsStore, safe_name
+from xsuite.xrf.analysis import XrfMapOptions, analyse_xrf_map
+from xsuite.xrf.roi import EnergyCalibration, calibrate_energy, roi_maps
+from xsuite.xrf.segment import element_objects, map_correlation
 
 __all__ = ["ElementMap", "resolve_roles", "load_xrf_inputs", "normalise_maps", "write_xrf_result",
            "write_maps_result", "run_xrf", "run_xrf_maps", "run_xrf_config", "demo"]
@@ -41,8 +47,6 @@ log = logging.getLogger(__name__)
 
 # ------------------------------------------------------------------------------------------ config
 def _config(config: Any) -> Any:
-    from xsuite.config.xrf import XrfConfig
-
     if config is None:
         return XrfConfig()
     if hasattr(config, "xrf") and not isinstance(config, XrfConfig):  # a BeamlineConfig
@@ -141,8 +145,6 @@ def _read_maps_v9(path: Path, elements: Sequence[str], cfg: Any, out: dict[str, 
 
 
 def _read_raw(path: Path, elements: Sequence[str], cfg: Any, out: dict[str, Any]) -> None:
-    from xsuite.xrf.roi import EnergyCalibration, calibrate_energy, roi_maps
-
     sm = mio.read_spectrum_map(path)
     if cfg.energy_calibration_ev is not None:
         guess = EnergyCalibration(float(cfg.energy_calibration_ev[0]), float(cfg.energy_calibration_ev[1]),
@@ -411,14 +413,10 @@ def normalise_maps(data: Mapping[str, Any], cfg: Any, dwell_s: Any = None) -> di
 
 # ------------------------------------------------------------------------------------------ store
 def _axes(x_um: np.ndarray, y_um: np.ndarray) -> tuple[tuple[str, Any], tuple[str, Any]]:
-    from xsuite.io.nexus import Field
-
     return ("y_um", Field(y_um, "um", "y")), ("x_um", Field(x_um, "um", "x"))
 
 
 def _write_element_map(e: Any, m: ElementMap, ya: Any, xa: Any, default: Any = False) -> None:
-    from xsuite.io.nexus import Field, safe_name
-
     e.write_nxdata(f"{safe_name(m.element)}_map",
                    signal=(safe_name(m.element), Field(m.data.astype(np.float32), m.units, m.long_name,
                                                        errors=m.errors.astype(np.float32))),
@@ -437,8 +435,6 @@ def write_xrf_result(store_path: str | Path, name: str, res: Any, *, parameters:
                      config_yaml: str | None, maps: Mapping[str, ElementMap], spots: Mapping | None = None
                      ) -> str:
     """Write one analysed map into the results file (layout: docs/layout_xrf.md). Returns the entry."""
-    from xsuite.io.nexus import Field, ResultsStore, safe_name
-
     ref, lay = res.names
     s = res.stats
     entry_name = safe_name(f"{name}_xrf")
@@ -532,8 +528,6 @@ def write_xrf_result(store_path: str | Path, name: str, res: Any, *, parameters:
 
 
 def _map_statistics(m: ElementMap) -> dict[str, Any]:
-    from xsuite.io.nexus import Field
-
     a = m.data
     q = np.percentile(a, [1, 50, 99])
     mean = float(np.mean(a))
@@ -553,8 +547,6 @@ def write_maps_result(store_path: str | Path, name: str, maps: Mapping[str, Elem
                       config_yaml: str | None, objects: Mapping[str, Any], correlation: tuple[list, np.ndarray]
                       ) -> str:
     """Write a maps-only entry (quantified / I0-normalised maps, statistics, objects, correlation)."""
-    from xsuite.io.nexus import Field, ResultsStore, safe_name
-
     entry_name = safe_name(f"{name}_xrf")
     ya, xa = _axes(x_um, y_um)
     els = list(maps)
@@ -681,7 +673,6 @@ def run_xrf(
         return run_xrf_maps(output=output, name=name, maps=maps, file=file, i0=i0, icr=icr, ocr=ocr,
                             pixel_size_um=pixel_size_um, dwell_s=dwell_s, config=cfg, config_yaml=config_yaml,
                             elements=elements)
-    from xsuite.xrf.analysis import XrfMapOptions, analyse_xrf_map
 
     t0 = time.perf_counter()
     ref, lay = resolve_roles(list(maps) if maps else None, layer=layer, reference=reference, config=cfg)
@@ -761,8 +752,6 @@ def run_xrf_maps(
     >>> round(rec["maps"]["Ca"]["median"], 2), rec["maps"]["Ca"]["units"]  # doctest: +SKIP
     (2.64, 'ug/cm2')
     """
-    from xsuite.xrf.segment import element_objects, map_correlation
-
     cfg = _config(config)
     t0 = time.perf_counter()
     els = list(elements or cfg.export_elements or [])
@@ -841,8 +830,6 @@ def demo(sample_dir: Path, output: Path) -> dict:
     """
     import json
 
-    from xsuite.config.xrf import XrfConfig
-
     sample_dir = Path(sample_dir)
     if (sample_dir / "xrf").is_dir() and not (sample_dir / "ground_truth.json").exists():
         sample_dir = sample_dir / "xrf"
@@ -851,7 +838,6 @@ def demo(sample_dir: Path, output: Path) -> dict:
     cfg, cfg_yaml = XrfConfig(layout="xsuite"), None
     shipped = Path(__file__).resolve().parents[2] / "beamline_configs" / "ssrl_2-3_xrf.yaml"
     if shipped.is_file():  # the config a user copies (elements, settings, XANES spots); files from sample_dir
-        from xsuite.config import config_text, load_config
 
         cfg, cfg_yaml = _config(load_config(shipped)), config_text(shipped)
     recs = []

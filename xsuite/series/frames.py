@@ -20,7 +20,10 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from xsuite.errors import XsuiteError, error_reason
+from xsuite.errors import DataFormatError, XsuiteError, error_reason
+from xsuite.io.images import discover_frames_checked, linked_files
+from xsuite.io.nexus import input_file
+from xsuite.series.geometry import auto_mask
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +178,6 @@ class FrameReducer:
         return self._integ
 
     def _build(self, frame: np.ndarray, source: str) -> Any:
-        from xsuite.errors import DataFormatError
-        from xsuite.series.geometry import auto_mask
-
         expected = self.setup.frame_shape
         if expected is not None and tuple(frame.shape) != tuple(expected):
             raise DataFormatError(f"{source}: frame shape {tuple(frame.shape)} does not match the series "
@@ -195,8 +195,6 @@ class FrameReducer:
     def _check_warm(self, frame: np.ndarray, source: str) -> None:
         """First frame after :meth:`warm_up`: keep the prepared integrator unless the frame has gaps or
         flagged pixels the mask does not cover (then build again, with them masked)."""
-        from xsuite.series.geometry import auto_mask
-
         self._warm = False
         mask = self._integ.mask
         gaps = auto_mask(frame)
@@ -243,9 +241,6 @@ class FrameReducer:
     def _input_files(self, source: str) -> tuple[Any, ...]:
         """Provenance records of the frame's files (its file and, for an Eiger master, its data files) not
         hashed by this reducer before (an edited file is hashed again)."""
-        from xsuite.io.images import linked_files
-        from xsuite.io.nexus import input_file
-
         out = []
         for f in [Path(source.split("::", 1)[0]), *linked_files(source)]:
             try:
@@ -291,8 +286,6 @@ def discover_series(inputs: Sequence[Any], interval_s: Optional[float] = None,
     rejected : list of FrameResult
         One per unreadable file, with its one-line reason.
     """
-    from xsuite.io.images import discover_frames_checked
-
     if inputs and not isinstance(inputs[0], (str, Path)):
         return list(inputs), []  # FrameRefs already
     start = float(start_time_s or 0.0)

@@ -16,8 +16,14 @@ from typing import Any, Optional
 
 import numpy as np
 
-from xsuite.config.diffraction import DiffractionConfig
+from xsuite.config.diffraction import DiffractionConfig, GixrdConfig
+from xsuite.diffraction.depth import critical_angle_deg
+from xsuite.diffraction.phases import get_phase
+from xsuite.diffraction.units import energy_from_wavelength
 from xsuite.errors import ConfigError, DataFormatError, InputNotFoundError, error_reason
+from xsuite.io import images
+from xsuite.io.cif import is_cif_path
+from xsuite.io.images import orientation_for_flips, read_frame
 
 log = logging.getLogger(__name__)
 
@@ -178,24 +184,18 @@ def file_orientation(cfg: DiffractionConfig, geom_orientation: int) -> Optional[
     if cfg.orientation is not None:
         return int(cfg.orientation)
     if cfg.flip_ud or cfg.flip_lr:
-        from xsuite.io.images import orientation_for_flips
-
         return orientation_for_flips(flip_ud=cfg.flip_ud, flip_lr=cfg.flip_lr, geometry_orientation=geom_orientation)
     return None
 
 
 def read_image(source: Any, index: int = 0, orientation: Optional[int] = None, geom_orientation: int = 3) -> np.ndarray:
     """One 2D image through the I/O layer (the only frame reader), re-oriented for the geometry."""
-    from xsuite.io.images import read_frame
-
     return np.asarray(read_frame(source, index, orientation=orientation, geometry_orientation=geom_orientation))
 
 
 def load_aux(cfg: DiffractionConfig, shape: Optional[tuple[int, ...]] = None,
              geom_orientation: int = 3) -> tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]:
     """Mask (bool, True = excluded), dark and flat from the config, oriented like the frames."""
-    from xsuite.io import images
-
     o = file_orientation(cfg, geom_orientation)
     kw = {"orientation": o, "geometry_orientation": geom_orientation}
     mask = images.load_mask(cfg.mask, shape, **kw) if cfg.mask is not None else None
@@ -235,10 +235,6 @@ def critical_angle_for(cfg: DiffractionConfig, geometry: dict[str, Any]) -> Opti
 
     Computed from ``gixrd.composition`` and ``gixrd.density_g_cm3`` at the geometry's wavelength.
     """
-    from xsuite.config.diffraction import GixrdConfig
-    from xsuite.diffraction.integrate import critical_angle_deg
-    from xsuite.diffraction.units import energy_from_wavelength
-
     gi = cfg.gixrd or GixrdConfig()
     if not gi.refraction_correction:
         return None
@@ -264,9 +260,6 @@ def validate_phase_names(names: Iterable[str], field: Optional[str] = None) -> N
     InputNotFoundError
         A ``.cif`` entry whose file does not exist.
     """
-    from xsuite.diffraction.phases import get_phase
-    from xsuite.io.cif import is_cif_path
-
     where = f" (in `{field}`)" if field else ""
     for name in names:
         text = str(name).strip()

@@ -18,7 +18,35 @@ from typing import Any, Callable, Hashable, Mapping, Optional, Sequence
 
 import numpy as np
 
+from xsuite.diffraction.integrate import Pattern1D
+from xsuite.diffraction.peak_search import indexing_summary, label_peaks
+from xsuite.diffraction.series import (
+    PeakSummary,
+    SeriesAnalysisOptions,
+    SeriesInputs,
+    choose_reflections,
+    information_depth,
+    reflection_label,
+)
 from xsuite.errors import XsuiteError, error_reason
+from xsuite.io.layout_diffraction import (
+    area_units,
+    create_gixrd_summary,
+    create_series_entry,
+    create_xrd_summary,
+    depth_rows,
+    depth_updates,
+    gixrd_entry_name,
+    gixrd_summary_values,
+    intensity_units,
+    stored_monitor_applied,
+    write_depth_entry,
+    xrd_entry_name,
+    xrd_peak_rows,
+    xrd_summary_values,
+)
+from xsuite.parallel import map_ordered
+from xsuite.pipelines._phases import resolve_phase
 from xsuite.series.frames import FrameReducer, FrameResult, FrameTask, ref_key
 from xsuite.series.writer import ResultsFile, SeriesWriter
 
@@ -60,8 +88,6 @@ class SeriesSession:
         self.monitor_applied: Optional[bool] = None  # decided at the series' first frame (stored)
         if self.writer.created:
             with file.read() as h5:
-                from xsuite.io.layout_diffraction import stored_monitor_applied
-
                 self.monitor_applied = stored_monitor_applied(h5, entry)
 
     # -- frames ----------------------------------------------------------------------------------------------
@@ -144,8 +170,6 @@ class GixrdSession(SeriesSession):
     kind = "gixrd"
 
     def __init__(self, setup: Any, file: ResultsFile, reducer: Optional[FrameReducer] = None) -> None:
-        from xsuite.io.layout_diffraction import gixrd_entry_name
-
         self._options = analysis_options(setup.gixrd, setup.wavelength_angstrom, float(setup.incidence_angle_deg),
                                          setup.sample)
         super().__init__(setup, file, gixrd_entry_name(setup.sample, float(setup.incidence_angle_deg)), reducer)
@@ -167,9 +191,6 @@ class GixrdSession(SeriesSession):
         return stored
 
     def _create(self, tx: Any, first: FrameResult) -> None:
-        from xsuite.diffraction.series import choose_reflections, reflection_label
-        from xsuite.io.layout_diffraction import create_gixrd_summary, create_series_entry, depth_rows, write_depth_entry
-
         q = np.asarray(first.q_inv_angstrom, dtype=float)
         e = create_series_entry(tx, self.entry, kind="gixrd", title=self.title, setup=self.setup, q=q,
                                 correlation=first.correlation, inputs=self.writer.inputs_of(first),
@@ -186,15 +207,11 @@ class GixrdSession(SeriesSession):
     def prepare(self, q: np.ndarray) -> None:
         """Before the first frame (the watcher's warm-up): work out the reflections to track on the patterns'
         q axis and the information depth, so the first frame pays for neither (nor for their imports)."""
-        from xsuite.diffraction.series import choose_reflections, reflection_label
-
         labels = [reflection_label(r) for r in choose_reflections(self.setup.gixrd, self.setup.wavelength_angstrom,
                                                                   np.asarray(q, float), self._options.phases)]
         self._depth(labels)
 
     def _depth(self, labels: Sequence[tuple[str, str, float]]) -> Any:
-        from xsuite.diffraction.series import PeakSummary, information_depth
-
         peaks = [PeakSummary(phase=p, hkl=h, q=q, detected=False, onset_s=None, time_s=np.zeros(0),
                              area=np.zeros(0), area_err=np.zeros(0), significance=np.zeros(0)) for p, h, q in labels]
         return information_depth(self._options, peaks)
@@ -203,8 +220,6 @@ class GixrdSession(SeriesSession):
     def analysis_inputs(self) -> Any:
         """The stored frames as :class:`~xsuite.diffraction.series.SeriesInputs` (from memory; picklable, so
         the watcher analyses in a helper process). None before the first frame."""
-        from xsuite.diffraction.series import SeriesInputs
-
         if not len(self.writer.buffer):
             return None
         t, inten, sig, _ = self.writer.frames()
@@ -214,8 +229,6 @@ class GixrdSession(SeriesSession):
 
     def write_analysis(self, analysis: Any) -> Any:
         """Give the summary groups (and the sample's depth table) the values of an analysis, in place."""
-        from xsuite.io.layout_diffraction import depth_rows, depth_updates, gixrd_summary_values
-
         self.writer.update(gixrd_summary_values(analysis, self.writer.all_rejected(), self.fiber_map))
         with self.file.read() as h5:
             rows = depth_rows(h5, self.setup.sample)
@@ -224,8 +237,6 @@ class GixrdSession(SeriesSession):
         except XsuiteError as exc:  # another run added series of this sample meanwhile: rebuilt at its creation
             log.warning("%s: depth table not updated: %s", self.entry, error_reason(exc))
         from dataclasses import replace
-
-        from xsuite.io.layout_diffraction import area_units, intensity_units
 
         units = area_units(intensity_units(bool(self.monitor_applied), float(self.setup.config.monitor_reference)))
         self.summary = replace(analysis.summary, area_units=units)
@@ -254,9 +265,6 @@ class GixrdSession(SeriesSession):
 def analysis_options(gixrd: Any, wavelength_angstrom: float, incidence_angle_deg: float, sample: str = "sample") -> Any:
     """:class:`~xsuite.diffraction.series.SeriesAnalysisOptions` of a series: the ``gixrd`` config's phase
     entries (built-in names, user CIF paths) resolved to phases here, once (CIFs are read here)."""
-    from xsuite.diffraction.series import SeriesAnalysisOptions
-    from xsuite.pipelines._phases import resolve_phase
-
     entries = list(gixrd.track) + list(gixrd.matrix_phases) + [r.phase for r in gixrd.reflections or []]
     return SeriesAnalysisOptions(gixrd=gixrd, phases={str(e): resolve_phase(e) for e in entries},
                                  wavelength_angstrom=float(wavelength_angstrom),
@@ -284,7 +292,6 @@ class XrdSampleSummary:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "source": self.source, "entry": self.entry,
                                "n_frames": self.n_frames, "peaks": [p.to_dict() for p in self.peaks]}
-        from xsuite.diffraction.peak_search import indexing_summary
 
         out["indexing"] = indexing_summary(self.peaks)
         if len(self.sources) > 1:
@@ -322,8 +329,6 @@ class XrdSession(SeriesSession):
     def __init__(self, setup: Any, file: ResultsFile, name: str,
                  references: Callable[[float], Sequence[tuple[str, Any]]], n_frames: int, reducer: FrameReducer,
                  calibrant: bool = False) -> None:
-        from xsuite.io.layout_diffraction import xrd_entry_name
-
         self.name = name
         self._references_for = references
         self._references: Optional[list[tuple[str, Any]]] = None
@@ -353,8 +358,6 @@ class XrdSession(SeriesSession):
             return {k.decode() if isinstance(k, bytes) else str(k) for k in h5[f"{self.entry}/frame_peaks/frame_key"][()]}
 
     def _create(self, tx: Any, first: FrameResult) -> None:
-        from xsuite.io.layout_diffraction import create_series_entry, create_xrd_summary
-
         q = np.asarray(first.q_inv_angstrom, dtype=float)
         title = f"{self.name}, transmission XRD"
         e = create_series_entry(tx, self.entry, kind="xrd", title=title, setup=self.setup, q=q,
@@ -375,13 +378,9 @@ class XrdSession(SeriesSession):
 
     def labelled(self, peaks: Sequence[Any]) -> tuple[Any, ...]:
         """Peaks labelled with the nearest reference reflection within ``match_tolerance_inv_angstrom``."""
-        from xsuite.diffraction.peak_search import label_peaks
-
         return label_peaks(peaks, self.references, self.setup.xrd.match_tolerance_inv_angstrom)
 
     def _frame_rows(self, result: FrameResult) -> Mapping[str, Mapping[str, Any]]:
-        from xsuite.io.layout_diffraction import xrd_peak_rows
-
         peaks = self.labelled(result.peaks or ())
         self._last_peaks = (result.key, peaks)
         if result.key in self._row_keys:  # rows written by a run killed before it stored the frame
@@ -399,9 +398,6 @@ class XrdSession(SeriesSession):
     def finish(self) -> Optional[XrdSampleSummary]:
         """Mean pattern of the sample's frames, its peaks (a single frame's own fits), the cake; written in
         place. None when the sample has no stored frame."""
-        from xsuite.diffraction.integrate import Pattern1D
-        from xsuite.io.layout_diffraction import xrd_summary_values
-
         buf = self.writer.buffer
         if not len(buf):
             return None
@@ -452,8 +448,6 @@ def reduce_into(sessions: Mapping[Hashable, SeriesSession], tasks: Sequence[tupl
     int
         Frames stored.
     """
-    from xsuite.parallel import map_ordered
-
     dispatch = Dispatch({k: s.reducer for k, s in sessions.items()})
     stored = 0
     for (key, task), out in map_ordered(dispatch, list(tasks), workers=workers, scheduler=scheduler,

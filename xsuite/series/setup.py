@@ -17,7 +17,21 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from xsuite.config.diffraction import DiffractionConfig, GixrdConfig, XrdConfig
+from xsuite.diffraction.integrate import GrazingGeometry, GrazingIntegrator, PowderIntegrator
+from xsuite.diffraction.phases import is_calibrant
 from xsuite.errors import ConfigError, DataFormatError, XsuiteError, error_reason
+from xsuite.io.images import read_frame
+from xsuite.series.geometry import (
+    auto_mask,
+    critical_angle_for,
+    detector_shape,
+    file_orientation,
+    geometry_orientation,
+    load_aux,
+    load_geometry,
+    majority_shape,
+    validate_phase_names,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +113,6 @@ class SeriesSetup:
         flat fixes one: the most common among the first five readable frames) and the pixels that cannot hold
         counts in the first readable frame of that shape (negative: detector gaps and flags; non-finite)
         added to the mask — decided once here, so every worker masks the same pixels."""
-        from xsuite.series.geometry import auto_mask, majority_shape
-
         if self.masks_frame_pixels or not refs:
             return self
         fixed = self.frame_shape or self.detector_shape or (self.mask.shape if self.mask is not None else None)
@@ -153,8 +165,6 @@ class SeriesSetup:
     # -- built from it ------------------------------------------------------------------------------------
     def integrator(self) -> Any:
         """A new (not yet built) integrator for this series: powder, or grazing at its incidence angle."""
-        from xsuite.diffraction.integrate import GrazingGeometry, GrazingIntegrator, PowderIntegrator
-
         settings = self.config.integration_settings()
         if not self.grazing:
             return PowderIntegrator(self.geometry, settings, mask=self.mask, dark=self.dark, flat=self.flat)
@@ -167,8 +177,6 @@ class SeriesSetup:
 
     def read(self, ref: Any) -> np.ndarray:
         """The frame of a FrameRef (or a path), oriented for the geometry."""
-        from xsuite.io.images import read_frame
-
         source = ref if isinstance(ref, (str, Path)) or hasattr(ref, "dataset") else str(ref.path)
         index = 0 if isinstance(ref, (str, Path)) else int(getattr(ref, "index", 0) or 0)
         return np.asarray(read_frame(source, index, orientation=self.file_orientation,
@@ -258,16 +266,6 @@ def resolve_setup(spec: FrameSettings, refs: Sequence[Any] = ()) -> SeriesSetup:
     DataFormatError
         The PONI, mask, dark or flat cannot be read, or their shapes disagree.
     """
-    from xsuite.series.geometry import (
-        critical_angle_for,
-        detector_shape,
-        file_orientation,
-        geometry_orientation,
-        load_aux,
-        load_geometry,
-        validate_phase_names,
-    )
-
     cfg = spec.config
     angle = spec.incidence_angle_deg
     if angle is not None and not 0 < float(angle) < 90:
@@ -280,7 +278,6 @@ def resolve_setup(spec: FrameSettings, refs: Sequence[Any] = ()) -> SeriesSetup:
         validate_phase_names([r.phase for r in gi.reflections or []], field="reflections")
     else:
         x = cfg.xrd or XrdConfig()
-        from xsuite.diffraction.phases import is_calibrant
 
         validate_phase_names([p for p in x.phases if not is_calibrant(p)], field="phases")
     go = geometry_orientation(geom)

@@ -18,6 +18,9 @@ from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 import numpy as np
 
 from xsuite.errors import DataFormatError
+from xsuite.io.images import linked_files
+from xsuite.io.layout_diffraction import pattern_row, read_series_frames
+from xsuite.io.nexus import ResultsStore, open_for_reading
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +37,6 @@ class ResultsFile:
     """
 
     def __init__(self, path: str | Path) -> None:
-        from xsuite.io.nexus import ResultsStore
-
         self.path = Path(path)
         self.store = ResultsStore(self.path)
         self._cm: Any = None
@@ -62,7 +63,6 @@ class ResultsFile:
         """A read-only handle: the appender's file when it is open, else a fresh read-only open."""
         if self._ap is not None:
             return contextlib.nullcontext(self._ap.h5)
-        from xsuite.io.nexus import open_for_reading
 
         return open_for_reading(self.path)
 
@@ -206,8 +206,6 @@ class SeriesWriter:
     # -- resume ---------------------------------------------------------------------------------------------
     def _resume(self) -> None:
         """Load the frames a previous run stored (the only time the file is read back)."""
-        from xsuite.io.layout_diffraction import read_series_frames
-
         with self.file.read() as h5:
             got = read_series_frames(h5, self.entry)
             paths = h5.get(f"{self.entry}/process/input_files/path")
@@ -248,7 +246,6 @@ class SeriesWriter:
                 ap.drop_rows_not_in(f"{self.entry}/{group}", self.buffer._keyset)
                 self._tables_checked.add(group)
             ap.extend(f"{self.entry}/{group}", rows)
-        from xsuite.io.layout_diffraction import pattern_row
 
         ap.series(self.entry, "patterns").append(result.key, pattern_row(result))
         self.buffer.add(result.key, result.time_s, result.intensity, result.sigma, result.monitor)
@@ -382,7 +379,6 @@ class SeriesWriter:
         the worker made, else their paths)."""
         if getattr(first, "inputs", ()):
             return list(first.inputs)
-        from xsuite.io.images import linked_files
 
         return [str(Path(first.source.split("::", 1)[0]).resolve()), *map(str, linked_files(first.source))]
 

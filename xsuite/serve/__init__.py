@@ -8,18 +8,11 @@
 See ``docs/serve.md`` for the choice of web stack, security and measured latency.
 """
 
-from __future__ import annotations
+import lazy_loader as _lazy
 
-__all__ = ["LiveServer", "ResultsFollower"]
-
-
-def __getattr__(name: str):  # lazy: bokeh is imported only when a server is made
-    if name == "LiveServer":
-        from xsuite.serve.server import LiveServer
-
-        return LiveServer
-    if name == "ResultsFollower":
-        from xsuite.serve.data import ResultsFollower
-
-        return ResultsFollower
-    raise AttributeError(name)
+# lazy: bokeh and tornado are imported only when a server or a follower is made
+__getattr__, __dir__, __all__ = _lazy.attach(
+    __name__,
+    submodules=["data", "launch", "page", "server"],
+    submod_attrs={"server": ["LiveServer"], "data": ["ResultsFollower"]},
+)

@@ -35,6 +35,10 @@ from typing import Any
 
 import numpy as np
 
+from xsuite.diffraction import phases
+from xsuite.errors import XsuiteError
+from xsuite.io.nexus import open_for_reading
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -393,8 +397,6 @@ class _TickCache:
 
     @staticmethod
     def _compute(phase: str, wavelength: float, q_lo: float, q_hi: float) -> tuple[Tick, ...]:
-        from xsuite.errors import XsuiteError
-
         ph = _import_phases()
         try:
             if ph.is_calibrant(phase):
@@ -409,8 +411,6 @@ class _TickCache:
 
 
 def _import_phases() -> Any:
-    from xsuite.diffraction import phases
-
     return phases
 
 
@@ -699,8 +699,6 @@ def _open(path: Path) -> Any:
     """The file read-only, straight in SWMR mode (xsuite files have the v110 superblock it needs; this
     saves the failing plain open that a file held by an SWMR writer costs), else as the store opens it."""
     import h5py
-
-    from xsuite.io.nexus import open_for_reading
 
     try:
         h5 = h5py.File(path, "r", swmr=True, locking=False)

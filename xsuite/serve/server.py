@@ -39,7 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from xsuite.errors import ConfigError, ResultsFileError
+from xsuite.io.nexus import open_for_reading
 from xsuite.serve.data import ResultsFollower, Snapshot
+from xsuite.serve.page import LivePage
 
 log = logging.getLogger(__name__)
 
@@ -264,8 +266,6 @@ class LiveServer:
         return base if self.token is None else f"{base}?token={self.token}"
 
     def _make_document(self, doc: Any) -> None:
-        from xsuite.serve.page import LivePage
-
         page = LivePage(doc, [p.name for p in self.paths])
         self.hub.register(doc, page.show)
         doc.on_session_destroyed(lambda _ctx: self.hub.unregister(doc))
@@ -319,8 +319,6 @@ def _alive(pid: int) -> bool:
 
 def _check_files(paths: Sequence[Path], wait: bool) -> None:
     """Fail now (one line) on a missing or unreadable file rather than on an empty page."""
-    from xsuite.io.nexus import open_for_reading
-
     for path in paths:
         if not path.exists():
             if wait:

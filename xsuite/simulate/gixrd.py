@@ -15,7 +15,7 @@ Frames are rendered with :func:`xsuite.simulate.xrd.render_frame` (3x3 sub-pixel
 angle, polarisation 0.99, 0.4 px point-spread function, Poisson noise, gaps = -1, beam stop) and the
 sample horizon: pixels whose exit angle is negative are shadowed (0.2 % of the signal; photon counting:
 no dark current). :func:`exit_angle_rad` uses the reflection geometry (horizon alpha above the direct
-beam, surface normal along +y), the convention of :func:`xsuite.diffraction.integrate.exit_angle_deg`.
+beam, surface normal along +y), the convention of :func:`xsuite.diffraction.integrate.pixel_exit_angle_deg`.
 As 2-6 deg is far above the critical angle, |q| is that of a transmission powder ring (no refraction).
 
 Files (``write_dataset``): per sample and angle an Eiger-style master ``<sample>_<angle>deg_master.h5``
@@ -120,7 +120,7 @@ def exit_angle_rad(geometry: Geometry, incidence_angle_deg: float) -> np.ndarray
     Reflection geometry: the surface normal is tilted back by α from lab "up" (+y, pyFAI's frame:
     increasing row index) so that the beam meets the surface from above; the direct beam leaves at
     β = -α and the horizon lies α above the direct beam. (pyFAI 2026.9's ``exit_angle_vert`` fiber unit
-    puts the horizon α *below* the beam; :func:`xsuite.diffraction.integrate.exit_angle_deg`, used by
+    puts the horizon α *below* the beam; :func:`xsuite.diffraction.integrate.pixel_exit_angle_deg`, used by
     the pipeline, follows the physical convention, as here.)
     """
     z, y, x = (np.asarray(v, dtype=float) for v in geometry.ai.calc_pos_zyx(corners=False))

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from xsuite.diffraction.phases import calibrant_reflections, get_phase, is_calibrant
+
 __all__ = [
     "Geometry",
     "PeakSet",
@@ -306,8 +308,6 @@ def render_frame(
 # ----------------------------------------------------------------------------------------------------
 def _phase_peaks(name: str, wavelength_angstrom: float, q_min: float, q_max: float, area_100: float,
                  fwhm: float, eta: float, min_intensity: float = 0.5) -> tuple[PeakSet, list[dict[str, Any]]]:
-    from xsuite.diffraction.phases import calibrant_reflections, get_phase, is_calibrant
-
     if is_calibrant(name):  # pyFAI calibrant (CeO2, LaB6, ...)
         refl = calibrant_reflections(name, wavelength_angstrom, q_max)
     else:

@@ -30,6 +30,9 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from xsuite.errors import ConfigError
+from xsuite.xanes.normalize import normalize_batch
+
 __all__ = [
     "LCFResult",
     "BatchLCFResult",
@@ -41,6 +44,8 @@ __all__ = [
     "unit_step_fractions",
     "solve_lcf_batch",
     "fit_lcf",
+    "LcfOptions",
+    "LcfErrorSources",
     "fit_lcf_combinations",
     "fit_window",
     "fit_lcf_map",
@@ -66,6 +71,9 @@ class BatchLCFResult:
         Free parameters of the active set (active standards minus one with sum-to-one).
     n_points : int
     sum_to_one : bool
+    covariance : ndarray, shape (n, k, k), or None
+        Covariance of each spectrum's weights (reduced-χ² scaled; its diagonal is
+        ``fraction_errors**2``), when asked for (``solve_lcf_batch(..., covariance=True)``).
     """
 
     standards: tuple[str, ...]
@@ -77,6 +85,7 @@ class BatchLCFResult:
     n_free: NDArray[np.int64]
     n_points: int
     sum_to_one: bool
+    covariance: NDArray[np.float64] | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Lists per spectrum."""
@@ -89,6 +98,7 @@ class BatchLCFResult:
             "r_factor": self.r_factor.tolist(),
             "n_points": self.n_points,
             "sum_to_one": self.sum_to_one,
+            **({} if self.covariance is None else {"covariance": self.covariance.tolist()}),
         }
 
 
@@ -120,6 +130,9 @@ class LCFResult:
         fit's own covariance, reduced-χ² scaled), and when their inputs are given ``calibration``
         (energy-scale errors of data and standards) and ``normalization`` (edge-step/pre-edge fit
         errors of data and standards). See :func:`fit_lcf`.
+    covariance : ndarray, shape (k, k), or None
+        Covariance of the fractions from the fit itself (the ``noise`` term, reduced-χ² scaled, in the
+        order of ``standards``); ``to_dict`` gives it as ``covariance[standard][standard]``.
     """
 
     standards: tuple[str, ...]
@@ -144,6 +157,7 @@ class LCFResult:
     confidence: float = 0.95
     status: str = "ok"
     error_budget: dict[str, NDArray[np.float64]] = field(default_factory=dict)
+    covariance: NDArray[np.float64] | None = field(default=None, repr=False, compare=False)
 
     @property
     def combination(self) -> str:
@@ -172,6 +186,8 @@ class LCFResult:
             out["confidence"] = self.confidence
         if self.error_budget:
             out["fraction_error_budget"] = {term: m(v) for term, v in self.error_budget.items()}
+        if self.covariance is not None:
+            out["covariance"] = {s: m(row) for s, row in zip(self.standards, self.covariance)}
         if np.any(self.energy_shifts_ev != 0):
             out["energy_shifts"] = m(self.energy_shifts_ev)
             out["energy_shift_errors"] = m(self.energy_shift_errors_ev)
@@ -224,6 +240,7 @@ def solve_lcf_batch(
     nonnegative: bool = True,
     names: Sequence[str] | None = None,
     chunk: int = 65536,
+    covariance: bool = False,
 ) -> BatchLCFResult:
     """Exact constrained linear LCF of many spectra at once.
 
@@ -243,6 +260,9 @@ def solve_lcf_batch(
         Standard names (default ``c0, c1, ...``).
     chunk : int
         Spectra processed per block (bounds memory for maps).
+    covariance : bool
+        Also return each spectrum's covariance of the weights (n, k, k), reduced-χ² scaled like
+        ``fraction_errors`` (off by default: maps do not need it).
 
     Returns
     -------
@@ -255,82 +275,127 @@ def solve_lcf_batch(
     >>> r = solve_lcf_batch(a, 0.3 * a[0] + 0.7 * a[1])
     >>> np.round(r.fractions, 6).tolist()
     [[0.3, 0.7]]
+    >>> r = solve_lcf_batch(a, 0.3 * a[0] + 0.7 * a[1], covariance=True)
+    >>> r.covariance.shape
+    (1, 2, 2)
     """
+    A, Y, names, sig = _batch_inputs(standards, spectra, sigma, names)
+    k, f = A.shape
+    n = Y.shape[0]
+    # without the sign constraint only the full set is needed (its solution is the optimum)
+    subsets = _subsets(k, include_empty=not sum_to_one) if nonnegative else [tuple(range(k))]
+    prob = _BatchProblem(A, sig, subsets, sum_to_one, nonnegative)
+    frac, ferr = np.empty((n, k)), np.empty((n, k))
+    chisq, rfac = np.empty(n), np.empty(n)
+    nfree = np.empty(n, dtype=np.int64)
+    cov_all = np.empty((n, k, k)) if covariance else None
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        Yc = Y[start:stop]
+        b, yy, Gc = prob.normal_equations(Yc, start, stop)
+        best, best_w, best_idx = prob.best_active_sets(b, yy, Gc)
+        nf = np.maximum(np.array([len(subsets[i]) for i in best_idx]) - (1 if sum_to_one else 0), 0)
+        redchi = best / np.maximum(f - nf, 1)
+        # standard errors, scaled by reduced chi-square (lmfit scale_covar convention)
+        err, cov = prob.weight_errors(best_idx, Gc, covariance)
+        err *= np.sqrt(redchi)[:, None]
+        if cov_all is not None:
+            cov_all[start:stop] = cov * redchi[:, None, None]
+        frac[start:stop] = best_w
+        ferr[start:stop] = err
+        chisq[start:stop] = best
+        nfree[start:stop] = nf
+        rfac[start:stop] = prob.r_factor(Yc, b, yy, best_w)
+    return BatchLCFResult(standards=names, fractions=frac, fraction_errors=ferr, chisq=chisq,
+                          reduced_chisq=chisq / np.maximum(f - nfree, 1), r_factor=rfac, n_free=nfree,
+                          n_points=f, sum_to_one=sum_to_one, covariance=cov_all)
+
+
+def _batch_inputs(standards: ArrayLike, spectra: ArrayLike, sigma: ArrayLike | None,
+                  names: Sequence[str] | None) -> tuple[NDArray, NDArray, tuple[str, ...], NDArray | None]:
+    """Checked arrays of :func:`solve_lcf_batch`: standards (k, f), spectra (n, f), names, σ."""
     A = np.asarray(standards, float)
     Y = np.asarray(spectra, float)
     if Y.ndim == 1:
         Y = Y[None, :]
     k, f = A.shape
-    n = Y.shape[0]
     if Y.shape[1] != f:
         raise ValueError(f"spectra have {Y.shape[1]} points but standards have {f}")
     if f <= k:
         raise ValueError(f"need more points ({f}) than standards ({k}) in the fit window")
     names = tuple(names) if names is not None else tuple(f"c{i}" for i in range(k))
-    sig = None if sigma is None else np.asarray(sigma, float)
-    shared = sig is None or sig.ndim == 1
-    # without the sign constraint only the full set is needed (its solution is the optimum)
-    subsets = _subsets(k, include_empty=not sum_to_one) if nonnegative else [tuple(range(k))]
+    return A, Y, names, None if sigma is None else np.asarray(sigma, float)
 
-    frac = np.empty((n, k))
-    ferr = np.empty((n, k))
-    chisq = np.empty(n)
-    nfree = np.empty(n, dtype=np.int64)
-    rfac = np.empty(n)
 
-    if shared:
-        wvec = np.ones(f) if sig is None else 1.0 / sig**2
-        Aw = A * wvec  # (k, f)
-        G = Aw @ A.T
-        # per-subset closed-form operators (shared by all spectra)
-        ops = []
-        for S in subsets:
-            s = list(S)
-            if not s:
-                ops.append((s, None, None, None))
-                continue
-            ginv = np.linalg.pinv(G[np.ix_(s, s)])
-            u = ginv.sum(axis=1)
-            ops.append((s, ginv, u, _constrained_cov(ginv, sum_to_one)))
-        full_cov = _constrained_cov(np.linalg.pinv(G), sum_to_one)
-    for start in range(0, n, chunk):
-        stop = min(n, start + chunk)
-        Yc = Y[start:stop]
-        m = stop - start
-        if shared:
-            b = Yc @ Aw.T  # (m, k)
-            yy = np.einsum("ij,ij->i", Yc * wvec, Yc)
+class _BatchProblem:
+    """The steps of :func:`solve_lcf_batch`: normal equations per block, the best feasible active set
+    per spectrum (exact non-negative solution by enumeration), its errors and the R-factor. With one
+    σ for all spectra (or none) the per-subset operators are built once and shared."""
+
+    def __init__(self, A: NDArray, sig: NDArray | None, subsets: list[tuple[int, ...]], sum_to_one: bool,
+                 nonnegative: bool) -> None:
+        self.A, self.sig, self.subsets = A, sig, subsets
+        self.sum_to_one, self.nonnegative = sum_to_one, nonnegative
+        self.shared = sig is None or sig.ndim == 1
+        if self.shared:
+            self.wvec = np.ones(A.shape[1]) if sig is None else 1.0 / sig**2
+            self.Aw = A * self.wvec  # (k, f)
+            self.G = self.Aw @ A.T
+            # per-subset closed-form operators (shared by all spectra)
+            self.ops: list[tuple] = []
+            for S in subsets:
+                s = list(S)
+                if not s:
+                    self.ops.append((s, None, None, None))
+                    continue
+                ginv = np.linalg.pinv(self.G[np.ix_(s, s)])
+                u = ginv.sum(axis=1)
+                self.ops.append((s, ginv, u, _constrained_cov(ginv, sum_to_one)))
+            self.full_cov = _constrained_cov(np.linalg.pinv(self.G), sum_to_one)
+
+    def normal_equations(self, Yc: NDArray, start: int, stop: int) -> tuple[NDArray, NDArray, NDArray | None]:
+        """Aᵀ W y (m, k), yᵀ W y (m,) and, with per-spectrum σ, the Gram matrices (m, k, k)."""
+        if self.shared:
+            return Yc @ self.Aw.T, np.einsum("ij,ij->i", Yc * self.wvec, Yc), None
+        wc = 1.0 / self.sig[start:stop] ** 2
+        b = np.einsum("if,kf->ik", Yc * wc, self.A)
+        Gc = np.einsum("kf,if,lf->ikl", self.A, wc, self.A)
+        return b, np.einsum("ij,ij->i", Yc * wc, Yc), Gc
+
+    def _subset_solution(self, si: int, b: NDArray, yy: NDArray, Gc: NDArray | None) -> tuple[NDArray, NDArray]:
+        """Weights (m, |s|) and χ² (m,) of every spectrum on subset ``si`` (no sign constraint)."""
+        s = list(self.subsets[si])
+        bs = b[:, s]
+        if self.shared:
+            _, ginv, u, _ = self.ops[si]
+            ws = bs @ ginv
+            if self.sum_to_one:
+                ws = ws + np.outer(1.0 - ws.sum(axis=1), u / u.sum())
+            Gs = self.G[np.ix_(s, s)]
+            quad = np.einsum("ij,ij->i", ws @ Gs, ws)
         else:
-            wc = 1.0 / sig[start:stop] ** 2
-            b = np.einsum("if,kf->ik", Yc * wc, A)
-            Gc = np.einsum("kf,if,lf->ikl", A, wc, A)
-            yy = np.einsum("ij,ij->i", Yc * wc, Yc)
+            Gs = Gc[:, s][:, :, s]
+            ginv = np.linalg.pinv(Gs)
+            ws = np.einsum("ijl,il->ij", ginv, bs)
+            if self.sum_to_one:
+                u = ginv.sum(axis=2)
+                ws = ws + (1.0 - ws.sum(axis=1))[:, None] * u / u.sum(axis=1, keepdims=True)
+            quad = np.einsum("ij,ijl,il->i", ws, Gs, ws)
+        return ws, yy - 2 * np.einsum("ij,ij->i", ws, bs) + quad
+
+    def best_active_sets(self, b: NDArray, yy: NDArray, Gc: NDArray | None) -> tuple[NDArray, NDArray, NDArray]:
+        """Lowest feasible χ² (m,), its weights (m, k) and subset index (m,) per spectrum."""
+        m, k = b.shape
         best = np.full(m, np.inf)
         best_w = np.zeros((m, k))
         best_idx = np.zeros(m, dtype=np.int64)
-        for si, S in enumerate(subsets):
+        for si, S in enumerate(self.subsets):
             s = list(S)
             w = np.zeros((m, k))
             if s:
-                bs = b[:, s]
-                if shared:
-                    _, ginv, u, _ = ops[si]
-                    ws = bs @ ginv
-                    if sum_to_one:
-                        ws = ws + np.outer(1.0 - ws.sum(axis=1), u / u.sum())
-                    Gs = G[np.ix_(s, s)]
-                    quad = np.einsum("ij,ij->i", ws @ Gs, ws)
-                else:
-                    Gs = Gc[:, s][:, :, s]
-                    ginv = np.linalg.pinv(Gs)
-                    ws = np.einsum("ijl,il->ij", ginv, bs)
-                    if sum_to_one:
-                        u = ginv.sum(axis=2)
-                        ws = ws + (1.0 - ws.sum(axis=1))[:, None] * u / u.sum(axis=1, keepdims=True)
-                    quad = np.einsum("ij,ijl,il->i", ws, Gs, ws)
-                c2 = yy - 2 * np.einsum("ij,ij->i", ws, bs) + quad
+                ws, c2 = self._subset_solution(si, b, yy, Gc)
                 w[:, s] = ws
-                feasible = np.all(ws >= -1e-10, axis=1) if nonnegative else np.ones(m, bool)
+                feasible = np.all(ws >= -1e-10, axis=1) if self.nonnegative else np.ones(m, bool)
             else:
                 c2 = yy.copy()
                 feasible = np.ones(m, bool)
@@ -338,58 +403,62 @@ def solve_lcf_batch(
             best = np.where(better, c2, best)
             best_w[better] = w[better]
             best_idx[better] = si
-        best = np.maximum(best, 0.0)
-        nf = np.array([len(subsets[i]) for i in best_idx]) - (1 if sum_to_one else 0)
-        nf = np.maximum(nf, 0)
-        dof = np.maximum(f - nf, 1)
-        redchi = best / dof
-        # standard errors, scaled by reduced chi-square (lmfit scale_covar convention)
-        err = np.empty((m, k))
-        if shared:
-            base = np.sqrt(np.clip(np.diag(full_cov), 0, None))
-            err[:] = base
-            for si in np.unique(best_idx):
-                s = list(subsets[si])
-                rows = best_idx == si
-                if s and len(s) - (1 if sum_to_one else 0) > 0:
-                    cov = ops[si][3]
-                    sub = err[rows]
-                    sub[:, s] = np.sqrt(np.clip(np.diag(cov), 0, None))
-                    err[rows] = sub
+        return np.maximum(best, 0.0), best_w, best_idx
+
+    def weight_errors(self, best_idx: NDArray, Gc: NDArray | None, covariance: bool
+                      ) -> tuple[NDArray, NDArray | None]:
+        """Unscaled standard errors (m, k) of the weights, and with ``covariance`` their covariance
+        (m, k, k): the active set's constrained covariance; a standard outside the active set keeps the
+        full set's error as its scale, uncorrelated with the active ones."""
+        m, k = best_idx.size, self.A.shape[0]
+        if self.shared:
+            full = np.broadcast_to(self.full_cov, (m, k, k))
         else:
-            fc = _constrained_cov(np.linalg.pinv(Gc), sum_to_one)
-            err[:] = np.sqrt(np.clip(np.diagonal(fc, axis1=1, axis2=2), 0, None))
-            for si in np.unique(best_idx):
-                s = list(subsets[si])
-                rows = np.nonzero(best_idx == si)[0]
-                if s and len(s) - (1 if sum_to_one else 0) > 0:
-                    cov = _constrained_cov(np.linalg.pinv(Gc[rows][:, s][:, :, s]), sum_to_one)
-                    sub = err[rows]
-                    sub[:, s] = np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0, None))
-                    err[rows] = sub
-        err *= np.sqrt(redchi)[:, None]
-        # R-factor without forming the fit: Σ(y − Aw)² = yᵀy − 2wᵀAy + wᵀAAᵀw (unweighted)
-        if shared and sig is None:
-            b0, yy0, G0 = b, yy, G
+            full = _constrained_cov(np.linalg.pinv(Gc), self.sum_to_one)
+        err = np.sqrt(np.clip(np.diagonal(full, axis1=1, axis2=2), 0, None)).copy()
+        cov = np.array(full) if covariance else None
+        for si in np.unique(best_idx):
+            s = list(self.subsets[si])
+            if not (s and len(s) - (1 if self.sum_to_one else 0) > 0):
+                continue
+            rows = np.nonzero(best_idx == si)[0]
+            if self.shared:
+                sub_cov = np.broadcast_to(self.ops[si][3], (rows.size, len(s), len(s)))
+            else:
+                sub_cov = _constrained_cov(np.linalg.pinv(Gc[rows][:, s][:, :, s]), self.sum_to_one)
+            sub = err[rows]
+            sub[:, s] = np.sqrt(np.clip(np.diagonal(sub_cov, axis1=1, axis2=2), 0, None))
+            err[rows] = sub
+            if cov is not None:
+                block = cov[rows]
+                block[:, s, :] = 0.0
+                block[:, :, s] = 0.0
+                block[:, np.array(s)[:, None], np.array(s)[None, :]] = sub_cov
+                cov[rows] = block
+        return err, cov
+
+    def r_factor(self, Yc: NDArray, b: NDArray, yy: NDArray, w: NDArray) -> NDArray:
+        """R = Σ(y − Aw)²/Σy² (unweighted), without forming the fit: yᵀy − 2wᵀAy + wᵀAAᵀw."""
+        if self.shared and self.sig is None:
+            b0, yy0, G0 = b, yy, self.G
         else:
-            b0 = Yc @ A.T
+            b0 = Yc @ self.A.T
             yy0 = np.einsum("ij,ij->i", Yc, Yc)
-            G0 = A @ A.T
-        ss = yy0 - 2 * np.einsum("ij,ij->i", best_w, b0) + np.einsum("ij,jl,il->i", best_w, G0, best_w)
+            G0 = self.A @ self.A.T
+        ss = yy0 - 2 * np.einsum("ij,ij->i", w, b0) + np.einsum("ij,jl,il->i", w, G0, w)
         with np.errstate(divide="ignore", invalid="ignore"):
-            rf = np.maximum(ss, 0.0) / yy0
-        frac[start:stop] = best_w
-        ferr[start:stop] = err
-        chisq[start:stop] = best
-        nfree[start:stop] = nf
-        rfac[start:stop] = rf
-    return BatchLCFResult(standards=names, fractions=frac, fraction_errors=ferr, chisq=chisq,
-                          reduced_chisq=chisq / np.maximum(f - nfree, 1), r_factor=rfac, n_free=nfree,
-                          n_points=f, sum_to_one=sum_to_one)
+            return np.maximum(ss, 0.0) / yy0
 
 
 def fit_window(energy_ev: ArrayLike, e0_ev: float, fit_range_ev: tuple[float, float]) -> NDArray[np.bool_]:
-    """Mask of the points with E0 + xmin ≤ E ≤ E0 + xmax."""
+    """Mask of the points with E0 + xmin ≤ E ≤ E0 + xmax.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fit_window(np.array([17000.0, 17020.0, 17040.0, 17070.0, 17100.0]), 17038.0, (-20.0, 30.0)).tolist()
+    [False, True, True, False, False]
+    """
     e = np.asarray(energy_ev, float)
     return (e >= e0_ev + fit_range_ev[0] - 1e-9) & (e <= e0_ev + fit_range_ev[1] + 1e-9)
 
@@ -426,58 +495,83 @@ def _prepare(energy_ev: ArrayLike, mu_norm: ArrayLike, standards: StandardsLike,
     return e[sel], y[sel], (np.ones(int(sel.sum())) if s is None else s), names, stds
 
 
-def fit_lcf(
-    energy_ev: ArrayLike,
-    mu_norm: ArrayLike,
-    standards: StandardsLike,
-    *,
-    e0_ev: float,
-    fit_range_ev: tuple[float, float] = (-20.0, 30.0),
-    sum_to_one: bool = True,
-    sigma: ArrayLike | None = None,
-    vary_shifts: bool = False,
-    max_shift_ev: float = 2.0,
-    n_bootstrap: int = 0,
-    confidence: float = 0.95,
-    space: Literal["norm", "deriv"] = "norm",
-    seed: int = 0,
-    standards_sigma: Mapping[str, tuple[ArrayLike, ArrayLike]] | None = None,
-    energy_error_ev: float = 0.0,
-    standards_energy_error_ev: Mapping[str, float] | None = None,
-    norm_modes: ArrayLike | None = None,
-    standards_norm_modes: Mapping[str, ArrayLike] | None = None,
-    misfit_bandwidth_ev: float = 3.0,
-) -> LCFResult:
-    """Fit one normalised spectrum as a non-negative combination of standards.
+@dataclass(frozen=True)
+class LcfOptions:
+    """How :func:`fit_lcf` fits: the window, the constraints, shifts, bootstrap, the misfit term.
 
     Parameters
     ----------
-    energy_ev, mu_norm : array_like
-        Calibrated energies and the normalised spectrum.
-    standards : mapping name → (energy_ev, mu_norm)
-        Normalised standards on their own grids (linearly interpolated onto the data).
-    e0_ev : float
-        Edge energy of the spectrum; the window is E0 + fit_range_ev.
     fit_range_ev : (float, float)
         Window relative to E0 (default −20..+30 eV).
     sum_to_one : bool
         Constrain Σ weights = 1.
-    sigma : array_like, optional
-        Per-point noise of ``mu_norm`` (merge spread or :func:`~xsuite.xanes.calibrate.estimate_noise`);
-        weights 1/σ². None = unweighted (as larch and Athena).
     vary_shifts : bool
-        Fit one energy shift per standard (nonlinear, lmfit), bounded by ±max_shift_ev.
+        Fit one energy shift per standard (nonlinear, lmfit), bounded by ±``max_shift_ev``.
     max_shift_ev : float
+        Bound of the shifts (eV, > 0).
     n_bootstrap : int
         Residual-bootstrap replicas for percentile confidence intervals (0 = none).
     confidence : float
-        Level of the interval.
+        Level of the interval, in (0, 1).
     space : {"norm", "deriv"}
         Fit µ_norm or its energy derivative.
     seed : int
         Bootstrap random seed.
+    misfit_bandwidth_ev : float
+        Bandwidth (eV) of the autocorrelation-consistent (Newey–West, Bartlett kernel) error estimate
+        from the residuals; 0 = off. The default, 3 eV, is about the core-hole broadening, the shortest
+        scale of XANES features and so of a structured misfit (see :func:`fit_lcf`).
+
+    Raises
+    ------
+    ConfigError
+        A value out of range, naming the field.
+
+    Examples
+    --------
+    >>> LcfOptions(fit_range_ev=(-15.0, 40.0), n_bootstrap=200).fit_range_ev
+    (-15.0, 40.0)
+    >>> LcfOptions(space="k")
+    Traceback (most recent call last):
+    ...
+    xsuite.errors.ConfigError: `space` must be 'norm' or 'deriv'; got 'k'
+    """
+
+    fit_range_ev: tuple[float, float] = (-20.0, 30.0)
+    sum_to_one: bool = True
+    vary_shifts: bool = False
+    max_shift_ev: float = 2.0
+    n_bootstrap: int = 0
+    confidence: float = 0.95
+    space: Literal["norm", "deriv"] = "norm"
+    seed: int = 0
+    misfit_bandwidth_ev: float = 3.0
+
+    def __post_init__(self) -> None:
+        lo, hi = (float(v) for v in self.fit_range_ev)
+        object.__setattr__(self, "fit_range_ev", (lo, hi))
+        if not lo < hi:
+            raise ConfigError(f"`fit_range_ev` must be (low, high) with low < high; got {self.fit_range_ev!r}")
+        if self.space not in ("norm", "deriv"):
+            raise ConfigError(f"`space` must be 'norm' or 'deriv'; got {self.space!r}")
+        if not self.max_shift_ev > 0:
+            raise ConfigError(f"`max_shift_ev` must be > 0; got {self.max_shift_ev!r}")
+        if int(self.n_bootstrap) < 0:
+            raise ConfigError(f"`n_bootstrap` must be >= 0; got {self.n_bootstrap!r}")
+        if not 0 < self.confidence < 1:
+            raise ConfigError(f"`confidence` must be between 0 and 1; got {self.confidence!r}")
+        if not self.misfit_bandwidth_ev >= 0:
+            raise ConfigError(f"`misfit_bandwidth_ev` must be >= 0; got {self.misfit_bandwidth_ev!r}")
+
+
+@dataclass(frozen=True)
+class LcfErrorSources:
+    """Error sources beyond the point noise that :func:`fit_lcf` propagates into ``fraction_errors``.
+
+    Parameters
+    ----------
     standards_sigma : mapping name → (energy_ev, sigma), optional
-        Noise of the normalised standards. With ``sigma`` it is propagated into the weights:
+        Noise of the normalised standards. With the data's ``sigma`` it is propagated into the weights:
         σ² = σ_data² + Σ wᵢ² σᵢ², with w from a first pass (one refinement).
     energy_error_ev : float
         Standard error of the data's energy calibration (e.g. the mean of the per-scan
@@ -489,10 +583,47 @@ def fit_lcf(
         (:func:`~xsuite.xanes.normalize.normalization_modes`), on ``energy_ev``.
     standards_norm_modes : mapping name → array_like (p, mᵢ), optional
         The same for each standard, on the standard's own grid.
-    misfit_bandwidth_ev : float
-        Bandwidth (eV) of the autocorrelation-consistent (Newey–West, Bartlett kernel) error estimate
-        from the residuals; 0 = off. The default, 3 eV, is about the core-hole broadening, the shortest
-        scale of XANES features and so of a structured misfit. See Notes.
+
+    Examples
+    --------
+    >>> LcfErrorSources(energy_error_ev=0.1).energy_error_ev
+    0.1
+    """
+
+    standards_sigma: Mapping[str, tuple[ArrayLike, ArrayLike]] | None = None
+    energy_error_ev: float = 0.0
+    standards_energy_error_ev: Mapping[str, float] | None = None
+    norm_modes: ArrayLike | None = None
+    standards_norm_modes: Mapping[str, ArrayLike] | None = None
+
+
+def fit_lcf(
+    energy_ev: ArrayLike,
+    mu_norm: ArrayLike,
+    standards: StandardsLike,
+    *,
+    e0_ev: float,
+    sigma: ArrayLike | None = None,
+    options: LcfOptions | None = None,
+    errors: LcfErrorSources | None = None,
+) -> LCFResult:
+    """Fit one normalised spectrum as a non-negative combination of standards.
+
+    Parameters
+    ----------
+    energy_ev, mu_norm : array_like
+        Calibrated energies and the normalised spectrum.
+    standards : mapping name → (energy_ev, mu_norm)
+        Normalised standards on their own grids (interpolated onto the data).
+    e0_ev : float
+        Edge energy of the spectrum; the window is E0 + ``options.fit_range_ev``.
+    sigma : array_like, optional
+        Per-point noise of ``mu_norm`` (merge spread or :func:`~xsuite.xanes.calibrate.estimate_noise`);
+        weights 1/σ². None = unweighted (as larch and Athena).
+    options : LcfOptions, optional
+        Window, constraints, shifts, bootstrap, misfit bandwidth (defaults: ``LcfOptions()``).
+    errors : LcfErrorSources, optional
+        Calibration, normalisation and standards' errors to propagate (default: none).
 
     Notes
     -----
@@ -522,18 +653,74 @@ def fit_lcf(
     Returns
     -------
     LCFResult
+        Fractions with their errors, the noise covariance of the fractions, χ², reduced χ², R-factor.
 
     Raises
     ------
     ValueError
         Too few points in the window, or bad sigma.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> e = np.linspace(17000.0, 17100.0, 201)
+    >>> a = 1 / (1 + np.exp(-(e - 17038.0) / 2.0))
+    >>> b = 1 / (1 + np.exp(-(e - 17045.0) / 3.0))
+    >>> r = fit_lcf(e, 0.25 * a + 0.75 * b, {"Y0": (e, a), "Y3": (e, b)}, e0_ev=17040.0)
+    >>> {k: round(v, 6) for k, v in r.to_dict()["fractions"].items()}
+    {'Y0': 0.25, 'Y3': 0.75}
+    >>> r.covariance.shape, r.n_points
+    ((2, 2), 101)
     """
-    e, y, s, names, stds = _prepare(energy_ev, mu_norm, standards, e0_ev, fit_range_ev, sigma, space)
-    k = len(names)
+    opt = options or LcfOptions()
+    src = errors or LcfErrorSources()
+    e, y, s, names, stds = _prepare(energy_ev, mu_norm, standards, e0_ev, opt.fit_range_ev, sigma, opt.space)
     splines = [_spline(se, sy) for se, sy in stds]
     A = np.array([sp(e) for sp in splines])
     weighted = sigma is not None
-    lin = solve_lcf_batch(A, y, sigma=s if weighted else None, sum_to_one=sum_to_one, names=names)
+    sol, s = _linear_lcf(A, y, s, e, names, weighted, opt.sum_to_one, src.standards_sigma)
+    if opt.vary_shifts:
+        sol = _shift_lcf(splines, e, y, s, sol, opt)
+    fit = sol.components.sum(axis=0)
+    res = y - fit
+    dof = max(e.size - sol.n_free, 1)
+    rf = float(np.sum(res**2) / np.sum(y**2))
+    ci_lo, ci_hi = _bootstrap_interval(splines, A, e, s, fit, res, sol.shifts, weighted, opt)
+    Am = np.array([splines[i](e - sol.shifts[i]) for i in range(len(names))]) if opt.vary_shifts else A
+    budget = _error_budget(Am, e, s, res, sol, names, stds, np.asarray(energy_ev, float), opt, src)
+    total = np.sqrt(np.sum([v**2 for v in budget.values()], axis=0))
+    return LCFResult(
+        standards=tuple(names), fractions=sol.weights, fraction_errors=total, fraction_ci_low=ci_lo,
+        fraction_ci_high=ci_hi, energy_shifts_ev=sol.shifts, energy_shift_errors_ev=sol.shift_errors,
+        chisq=sol.chisq, reduced_chisq=sol.chisq / dof, r_factor=rf, n_points=int(e.size), n_free=sol.n_free,
+        sum_to_one=opt.sum_to_one, energy_ev=e, data=y, fit=fit, residual=res, sigma=s,
+        components=sol.components, confidence=opt.confidence, status=sol.status, error_budget=budget,
+        covariance=sol.covariance,
+    )
+
+
+@dataclass(frozen=True)
+class _LcfSolution:
+    """Weights and statistics of one LCF step (linear, or with energy shifts)."""
+
+    weights: NDArray
+    weight_errors: NDArray
+    covariance: NDArray
+    shifts: NDArray
+    shift_errors: NDArray
+    components: NDArray
+    chisq: float
+    n_free: int
+    status: str = "ok"
+
+
+def _linear_lcf(A: NDArray, y: NDArray, s: NDArray, e: NDArray, names: Sequence[str], weighted: bool,
+                sum_to_one: bool, standards_sigma: Mapping[str, tuple[ArrayLike, ArrayLike]] | None
+                ) -> tuple[_LcfSolution, NDArray]:
+    """Exact linear LCF (:func:`solve_lcf_batch`), refined once with the standards' noise in the
+    weights when given; returns the solution and the σ finally used."""
+    lin = solve_lcf_batch(A, y, sigma=s if weighted else None, sum_to_one=sum_to_one, names=names,
+                          covariance=True)
     if weighted and standards_sigma:
         var_std = np.zeros_like(s)
         for i, nm in enumerate(names):
@@ -541,114 +728,152 @@ def fit_lcf(
                 se, ss = (np.asarray(a, float) for a in standards_sigma[nm])
                 var_std += (lin.fractions[0, i] * np.interp(e, se, ss)) ** 2
         s = np.sqrt(s**2 + var_std)
-        lin = solve_lcf_batch(A, y, sigma=s, sum_to_one=sum_to_one, names=names)
+        lin = solve_lcf_batch(A, y, sigma=s, sum_to_one=sum_to_one, names=names, covariance=True)
     w = lin.fractions[0]
-    werr = lin.fraction_errors[0]
-    shifts = np.zeros(k)
-    shift_err = np.zeros(k)
-    comps = w[:, None] * A
-    chisq = float(lin.chisq[0])
-    nfree = int(lin.n_free[0])
+    k = len(names)
+    return _LcfSolution(weights=w, weight_errors=lin.fraction_errors[0], covariance=lin.covariance[0],
+                        shifts=np.zeros(k), shift_errors=np.zeros(k), components=w[:, None] * A,
+                        chisq=float(lin.chisq[0]), n_free=int(lin.n_free[0])), s
+
+
+def _shift_lcf(splines: Sequence[Any], e: NDArray, y: NDArray, s: NDArray, start: _LcfSolution,
+               opt: LcfOptions) -> _LcfSolution:
+    """Weights and one energy shift per standard by lmfit, started from the linear solution."""
+    import lmfit  # lazy: heavy import
+
+    k = len(splines)
+    params = lmfit.Parameters()
+    for i in range(k):
+        params.add(f"w{i}", value=max(float(start.weights[i]), 1e-3), min=0.0)
+        params.add(f"s{i}", value=0.0, min=-opt.max_shift_ev, max=opt.max_shift_ev)
+    if opt.sum_to_one and k > 1:
+        params[f"w{k - 1}"].set(expr="1 - " + " - ".join(f"w{i}" for i in range(k - 1)))
+    elif opt.sum_to_one:
+        params["w0"].set(value=1.0, vary=False)
+
+    def model(p: lmfit.Parameters) -> NDArray:
+        return np.array([p[f"w{i}"].value * splines[i](e - p[f"s{i}"].value) for i in range(k)])
+
+    def resid(p: lmfit.Parameters) -> NDArray:
+        return (y - model(p).sum(axis=0)) / s
+
+    out = lmfit.minimize(resid, params, method="leastsq")
+    w = np.array([out.params[f"w{i}"].value for i in range(k)])
     status = "ok"
-    if vary_shifts:
-        import lmfit
+    if not out.success:
+        status = f"shift fit did not converge: {out.message}"
+    if opt.sum_to_one and np.any(w < -1e-6):
+        status = "a weight went negative under sum-to-one with shifts"
+    return _LcfSolution(
+        weights=w, weight_errors=np.array([out.params[f"w{i}"].stderr or np.nan for i in range(k)]),
+        covariance=_weight_covariance(out, k, opt.sum_to_one),
+        shifts=np.array([out.params[f"s{i}"].value for i in range(k)]),
+        shift_errors=np.array([out.params[f"s{i}"].stderr or np.nan for i in range(k)]),
+        components=model(out.params), chisq=float(out.chisqr), n_free=int(out.nvarys), status=status)
 
-        params = lmfit.Parameters()
-        for i in range(k):
-            params.add(f"w{i}", value=max(float(w[i]), 1e-3), min=0.0)
-            params.add(f"s{i}", value=0.0, min=-max_shift_ev, max=max_shift_ev)
-        if sum_to_one and k > 1:
-            params[f"w{k - 1}"].set(expr="1 - " + " - ".join(f"w{i}" for i in range(k - 1)))
-        elif sum_to_one:
-            params["w0"].set(value=1.0, vary=False)
 
-        def model(p: lmfit.Parameters) -> NDArray:
-            return np.array([p[f"w{i}"].value * splines[i](e - p[f"s{i}"].value) for i in range(k)])
+def _weight_covariance(out: Any, k: int, sum_to_one: bool) -> NDArray:
+    """Covariance (k, k) of the weights w0..w(k-1) from an lmfit result over the varied parameters;
+    under sum-to-one the last weight is 1 − Σ others (Jacobian −1) and a single weight is fixed."""
+    names = list(out.var_names)
+    if out.covar is None:
+        return np.full((k, k), np.nan)
+    jac = np.zeros((k, len(names)))
+    for i in range(k):
+        if f"w{i}" in names:
+            jac[i, names.index(f"w{i}")] = 1.0
+    if sum_to_one and k > 1:
+        for i in range(k - 1):
+            jac[k - 1, names.index(f"w{i}")] = -1.0
+    return jac @ np.asarray(out.covar, float) @ jac.T
 
-        def resid(p: lmfit.Parameters) -> NDArray:
-            return (y - model(p).sum(axis=0)) / s
 
-        out = lmfit.minimize(resid, params, method="leastsq")
-        w = np.array([out.params[f"w{i}"].value for i in range(k)])
-        werr = np.array([out.params[f"w{i}"].stderr or np.nan for i in range(k)])
-        shifts = np.array([out.params[f"s{i}"].value for i in range(k)])
-        shift_err = np.array([out.params[f"s{i}"].stderr or np.nan for i in range(k)])
-        comps = model(out.params)
-        chisq = float(out.chisqr)
-        nfree = int(out.nvarys)
-        if not out.success:
-            status = f"shift fit did not converge: {out.message}"
-        if sum_to_one and np.any(w < -1e-6):
-            status = "a weight went negative under sum-to-one with shifts"
-    fit = comps.sum(axis=0)
-    res = y - fit
-    dof = max(e.size - nfree, 1)
-    rf = float(np.sum(res**2) / np.sum(y**2))
-    ci_lo = np.full(k, np.nan)
-    ci_hi = np.full(k, np.nan)
-    if n_bootstrap > 0:
-        rng = np.random.default_rng(seed)
-        # residual bootstrap, residuals scaled by their sigma so heteroscedastic noise is respected
-        z = res / s
-        idx = rng.integers(0, e.size, size=(n_bootstrap, e.size))
-        ystar = fit[None, :] + z[idx] * s[None, :]
-        if vary_shifts:
-            # linear refit on the shifted standards (shifts held at their best values)
-            Ash = np.array([splines[i](e - shifts[i]) for i in range(k)])
-        else:
-            Ash = A
-        boot = solve_lcf_batch(Ash, ystar, sigma=s if weighted else None, sum_to_one=sum_to_one)
-        alpha = (1 - confidence) / 2
-        ci_lo, ci_hi = np.quantile(boot.fractions, [alpha, 1 - alpha], axis=0)
-    budget = {"noise": np.asarray(werr, float)}
-    Am = np.array([splines[i](e - shifts[i]) for i in range(k)]) if vary_shifts else A
-    op = _linear_operator(Am, s, sum_to_one)
-    if not vary_shifts:
-        dA = np.gradient(Am, e, axis=1) if e.size > 2 else np.zeros_like(Am)
-        pert = []
-        if energy_error_ev and np.isfinite(energy_error_ev):
-            pert.append(energy_error_ev * (w @ dA))
-        for i, nm in enumerate(names):
-            err_i = (standards_energy_error_ev or {}).get(nm, 0.0)
-            if err_i and np.isfinite(err_i):
-                pert.append(err_i * w[i] * dA[i])
-        if pert:
-            budget["calibration"] = np.sqrt(np.sum((np.array(pert) @ op.T) ** 2, axis=0))
-    if misfit_bandwidth_ev > 0 and e.size > 2:
-        step_ev = float(np.median(np.diff(e)))
-        nlag = int(np.floor(misfit_bandwidth_ev / step_ev))
-        a = op * res[None, :]  # (k, f): response of the weights to each residual
-        hac = np.sum(a**2, axis=1)
-        for lag in range(1, min(nlag, e.size - 1) + 1):
-            hac += 2.0 * (1.0 - lag / (nlag + 1)) * np.sum(a[:, lag:] * a[:, :-lag], axis=1)
-        hac *= e.size / max(e.size - nfree, 1)
-        budget["misfit"] = np.sqrt(np.clip(hac - budget["noise"] ** 2, 0.0, None))
+def _bootstrap_interval(splines: Sequence[Any], A: NDArray, e: NDArray, s: NDArray, fit: NDArray, res: NDArray,
+                        shifts: NDArray, weighted: bool, opt: LcfOptions) -> tuple[NDArray, NDArray]:
+    """Residual-bootstrap percentile interval of the weights (NaN when ``opt.n_bootstrap`` is 0)."""
+    k = len(splines)
+    if opt.n_bootstrap <= 0:
+        return np.full(k, np.nan), np.full(k, np.nan)
+    rng = np.random.default_rng(opt.seed)
+    # residual bootstrap, residuals scaled by their sigma so heteroscedastic noise is respected
+    z = res / s
+    idx = rng.integers(0, e.size, size=(opt.n_bootstrap, e.size))
+    ystar = fit[None, :] + z[idx] * s[None, :]
+    # with shifts: linear refit on the shifted standards (shifts held at their best values)
+    Ash = np.array([splines[i](e - shifts[i]) for i in range(k)]) if opt.vary_shifts else A
+    boot = solve_lcf_batch(Ash, ystar, sigma=s if weighted else None, sum_to_one=opt.sum_to_one)
+    alpha = (1 - opt.confidence) / 2
+    lo, hi = np.quantile(boot.fractions, [alpha, 1 - alpha], axis=0)
+    return lo, hi
+
+
+def _error_budget(Am: NDArray, e: NDArray, s: NDArray, res: NDArray, sol: _LcfSolution, names: Sequence[str],
+                  stds: Sequence[tuple[NDArray, NDArray]], full_e: NDArray, opt: LcfOptions,
+                  src: LcfErrorSources) -> dict[str, NDArray]:
+    """The terms added in quadrature into ``fraction_errors`` (see :func:`fit_lcf`, Notes)."""
+    budget = {"noise": np.asarray(sol.weight_errors, float)}
+    op = _linear_operator(Am, s, opt.sum_to_one)
+    if not opt.vary_shifts:
+        cal = _calibration_term(Am, e, sol.weights, names, op, src)
+        if cal is not None:
+            budget["calibration"] = cal
+    if opt.misfit_bandwidth_ev > 0 and e.size > 2:
+        budget["misfit"] = _misfit_term(op, res, e, sol.n_free, opt.misfit_bandwidth_ev, budget["noise"])
+    modes = _normalization_perturbations(e, full_e, sol.weights, names, stds, opt.space, src)
+    if modes:
+        budget["normalization"] = np.sqrt(np.sum((np.array(modes) @ op.T) ** 2, axis=0))
+    return budget
+
+
+def _calibration_term(Am: NDArray, e: NDArray, w: NDArray, names: Sequence[str], op: NDArray,
+                      src: LcfErrorSources) -> NDArray | None:
+    """Response of the weights to the energy-calibration errors of data and standards (None: none given)."""
+    dA = np.gradient(Am, e, axis=1) if e.size > 2 else np.zeros_like(Am)
+    pert = []
+    if src.energy_error_ev and np.isfinite(src.energy_error_ev):
+        pert.append(src.energy_error_ev * (w @ dA))
+    for i, nm in enumerate(names):
+        err_i = (src.standards_energy_error_ev or {}).get(nm, 0.0)
+        if err_i and np.isfinite(err_i):
+            pert.append(err_i * w[i] * dA[i])
+    if not pert:
+        return None
+    return np.sqrt(np.sum((np.array(pert) @ op.T) ** 2, axis=0))
+
+
+def _misfit_term(op: NDArray, res: NDArray, e: NDArray, n_free: int, bandwidth_ev: float,
+                 noise: NDArray) -> NDArray:
+    """Newey–West (Bartlett kernel) excess of the weights' error over the noise term."""
+    step_ev = float(np.median(np.diff(e)))
+    nlag = int(np.floor(bandwidth_ev / step_ev))
+    a = op * res[None, :]  # (k, f): response of the weights to each residual
+    hac = np.sum(a**2, axis=1)
+    for lag in range(1, min(nlag, e.size - 1) + 1):
+        hac += 2.0 * (1.0 - lag / (nlag + 1)) * np.sum(a[:, lag:] * a[:, :-lag], axis=1)
+    hac *= e.size / max(e.size - n_free, 1)
+    return np.sqrt(np.clip(hac - noise**2, 0.0, None))
+
+
+def _normalization_perturbations(e: NDArray, full_e: NDArray, w: NDArray, names: Sequence[str],
+                                 stds: Sequence[tuple[NDArray, NDArray]], space: str,
+                                 src: LcfErrorSources) -> list[NDArray]:
+    """δy of each normalisation mode of the data (+r) and of each standard (−wᵢ rᵢ) on the window."""
     modes = []
-    if norm_modes is not None:
-        nm_arr = np.atleast_2d(np.asarray(norm_modes, float))
+    if src.norm_modes is not None:
+        nm_arr = np.atleast_2d(np.asarray(src.norm_modes, float))
         if nm_arr.size:
-            full_e = np.asarray(energy_ev, float)
             if space == "deriv":
                 nm_arr = np.gradient(nm_arr, full_e, axis=1)
             modes.extend(np.interp(e, full_e, r) for r in nm_arr)
     for i, nm in enumerate(names):
-        if standards_norm_modes and nm in standards_norm_modes:
-            rm = np.atleast_2d(np.asarray(standards_norm_modes[nm], float))
+        if src.standards_norm_modes and nm in src.standards_norm_modes:
+            rm = np.atleast_2d(np.asarray(src.standards_norm_modes[nm], float))
             if rm.size:
                 se = stds[i][0]
                 if space == "deriv":
                     rm = np.gradient(rm, se, axis=1)
                 modes.extend(-w[i] * np.interp(e, se, r) for r in rm)
-    if modes:
-        budget["normalization"] = np.sqrt(np.sum((np.array(modes) @ op.T) ** 2, axis=0))
-    total = np.sqrt(np.sum([v**2 for v in budget.values()], axis=0))
-    return LCFResult(
-        standards=tuple(names), fractions=w, fraction_errors=total, fraction_ci_low=ci_lo,
-        fraction_ci_high=ci_hi, energy_shifts_ev=shifts, energy_shift_errors_ev=shift_err, chisq=chisq,
-        reduced_chisq=chisq / dof, r_factor=rf, n_points=int(e.size), n_free=nfree, sum_to_one=sum_to_one,
-        energy_ev=e, data=y, fit=fit, residual=res, sigma=s, components=comps, confidence=confidence,
-        status=status, error_budget=budget,
-    )
+    return modes
 
 
 def _spline(x: NDArray, y: NDArray) -> Any:
@@ -711,6 +936,16 @@ def fit_lcf_combinations(
     -------
     CombinatorialResult
         ``results[0]`` is the best (lowest R-factor) combination.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> e = np.linspace(17000.0, 17100.0, 201)
+    >>> step = lambda e0, w: 1 / (1 + np.exp(-(e - e0) / w))
+    >>> stds = {"Y0": (e, step(17038.0, 2.0)), "Y3": (e, step(17045.0, 3.0)), "Y2O3": (e, step(17052.0, 2.5))}
+    >>> res = fit_lcf_combinations(e, 0.25 * stds["Y0"][1] + 0.75 * stds["Y3"][1], stds, e0_ev=17040.0)
+    >>> res.best.combination, ["+".join(r.standards) for r in res.results][:3]
+    ('Y0+Y3', ['Y0+Y3', 'Y0+Y3+Y2O3', 'Y3'])
     """
     names = list(standards)
     kmax = len(names) if max_standards is None else min(max_standards, len(names))
@@ -948,8 +1183,6 @@ def fit_lcf_map(
         fit's noise term only (no calibration/normalisation/misfit terms, unlike :func:`fit_lcf`):
         on the sample mixtures the full budget is ~2.5× larger.
     """
-    from xsuite.xanes.normalize import normalize_batch
-
     e = np.asarray(energy_ev, float)
     lo, hi = edge_ev + fit_range_ev[0], edge_ev + fit_range_ev[1]
     nb = normalize_batch(e, mu, e0_ev=e0_ev, e0_search_ev=(edge_ev - e0_search_ev, edge_ev + e0_search_ev),

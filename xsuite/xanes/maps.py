@@ -27,8 +27,8 @@ from typing import Any, Mapping
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from xsuite.xanes.lcf import solve_lcf_batch, unit_step_fractions
-from xsuite.xanes.normalize import _index_nearest, _index_of
+from xsuite.xanes.lcf import CombinationFit, _spline, ranked, solve_lcf_batch, unit_step_fractions
+from xsuite.xanes.normalize import _index_nearest, _index_of, default_windows
 
 __all__ = ["ChemicalMap", "NormWindows", "fit_chemical_map", "map_windows", "normalized_pixels", "pixel_noise",
            "rank_summed_spectrum"]
@@ -71,8 +71,6 @@ def map_windows(energy_ev: ArrayLike, e0_ev: float, pre1_ev: float | None = None
     >>> (w.pre1_ev, w.pre2_ev, w.norm1_ev, w.norm2_ev, w.nnorm)
     (-60.0, -30.0, 29.0, 87.0, 1)
     """
-    from xsuite.xanes.normalize import default_windows
-
     e = np.asarray(energy_ev, float)
     m = e.size
     auto = default_windows(e, e0_ev)
@@ -299,8 +297,6 @@ def _standards_on_grid(e: NDArray, standards: Mapping[str, tuple[ArrayLike, Arra
     (by 0.02–0.05 on the HXN Fe library). Below (above) a standard's first (last) energy its first (last)
     value is held (flat normalised pre- and post-edge).
     """
-    from xsuite.xanes.lcf import _spline
-
     rows = []
     for se, sy in standards.values():
         se, sy = np.asarray(se, float), np.asarray(sy, float)
@@ -502,8 +498,6 @@ def rank_summed_spectrum(
     'A+C'
     """
     import itertools
-
-    from xsuite.xanes.lcf import CombinationFit, ranked
 
     e = np.asarray(energy_ev, float)
     y = np.asarray(spectrum, float)[None, :]

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from xsuite.errors import DataFormatError
+from xsuite.errors import ConfigError, DataFormatError
 from xsuite.xrf import segment as seg
 from xsuite.xrf import thickness as th
 
@@ -55,6 +55,20 @@ class XrfMapOptions:
     layer_level : float or None
         Level of the layer element inside the layer relative to its bulk level (1 = as in the bulk);
         ``None`` = fitted on the interface-averaged profile, or 1 when the layer is too thin to tell.
+
+    Raises
+    ------
+    ConfigError
+        A value out of range, naming the field.
+
+    Examples
+    --------
+    >>> XrfMapOptions(k_mad=4.0).k_mad
+    4.0
+    >>> XrfMapOptions(min_coverage=2.0)
+    Traceback (most recent call last):
+    ...
+    xsuite.errors.ConfigError: `min_coverage` must be between 0 and 1; got 2.0
     """
 
     smooth_sigma_px: float = 1.0
@@ -65,6 +79,16 @@ class XrfMapOptions:
     max_thickness_um: float = 60.0
     along_px: int = 5
     layer_level: float | None = None
+
+    def __post_init__(self) -> None:
+        checks = [("smooth_sigma_px", self.smooth_sigma_px >= 0, ">= 0"), ("k_mad", self.k_mad > 0, "> 0"),
+                  ("min_excess", self.min_excess >= 0, ">= 0"), ("z_min", self.z_min >= 0, ">= 0"),
+                  ("min_coverage", 0 <= self.min_coverage <= 1, "between 0 and 1"),
+                  ("max_thickness_um", self.max_thickness_um > 0, "> 0"), ("along_px", self.along_px >= 1, ">= 1"),
+                  ("layer_level", self.layer_level is None or np.isfinite(self.layer_level), "finite or None")]
+        for name, ok, what in checks:
+            if not ok:
+                raise ConfigError(f"`{name}` must be {what}; got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True)
@@ -627,8 +651,42 @@ def analyse_xrf_map(
     meas = _measure_thickness(prof, opts, prep.levels.layer_in_bulk, p)
     fit, level = meas.fit, meas.level
     lap("thickness")
+    # --- segmentation, detection, outputs in the map frame ---------------------------------------
 
-    # --- segmentation (display, coverage) on the layer-element excess ------------------------------
+    sg, layer_crop, iface_c, c_max = _segment(prep, side, pel_c, curve, first, w_in, opts, level.value)
+    lap("segment")
+    det = _detect(prep, side, curve, first, prof, meas, layer_crop, c_max, w_in, opts, p)
+    lap("statistics")
+    geo = _map_geometry(curve, fit, det.layer_crop, iface_c, pel_c.shape, c_max, side, x_um, y_um, p)
+    prof_ratio, prof_ratio_err = _profile_ratio(prof)
+    rgb, scale = composite_rgb(ref, lay, prep.pellet)
+    scale.update({"red_element": names[0], "green_element": names[1], "map_units": map_units,
+                  "pixel_size_um": p, "scale_bar_um": _nice_length(0.2 * nx * p)})
+    lap("outputs")
+    t_um = det.t_um
+    stats = _layer_stats(det, meas, prep, sg, curve, geo.s_um, side, names, p)
+    log.info("xrf: %s layer (reference %s): side=%s detected=%s mean=%.3g um (±%.2g) edge_fit=%.3g um z=%.1f%s",
+             names[1], names[0], side, det.detected, det.mean, det.sem, fit.thickness_px * p, det.z,
+             "" if det.detected else f" ({stats.reason})")
+    return XrfMapResult(
+        stats=stats, names=(names[0], names[1]), x_um=x_um, y_um=y_um, reference_map=ref, layer_map=lay,
+        ratio=prep.ratio_n, ratio_err=prep.ratio_err, pellet=prep.pellet, layer=geo.layer,
+        interface_mask=geo.interface_mask, outline_x_um=geo.outline_x_um, outline_y_um=geo.outline_y_um,
+        interface_x_um=geo.interface_x_um, interface_y_um=geo.interface_y_um,
+        interface_err_um=_interface_error_px(curve) * p, normal_x=geo.normal_x, normal_y=geo.normal_y,
+        s_um=geo.s_um, thickness_um=t_um, thickness_err_um=np.full_like(t_um, _point_error(t_um)),
+        profile_distance_um=prof.s_px * p, profile_layer=prof.lay_mean, profile_layer_err=prof.lay_err,
+        profile_reference=prof.ref_mean, profile_reference_err=prof.ref_err,
+        profile_layer_fit=_pad(fit.layer_model, prof.s_px.size), profile_reference_fit=_pad(fit.ref_model, prof.s_px.size),
+        profile_ratio=prof_ratio, profile_ratio_err=prof_ratio_err, rgb=rgb, composite_scale=scale,
+        edge_fit=fit, timings_s=timings,
+    )
+
+
+def _segment(prep: Any, side: str, pel_c: np.ndarray, curve: Any, first: np.ndarray, w_in: int,
+             opts: XrfMapOptions, level: float) -> tuple[Any, np.ndarray, np.ndarray, int]:
+    """Segmentation (display, coverage) on the layer-element excess, in the canonical frame cropped
+    to the interface region: the segmentation, the layer mask, the interface mask and the crop width."""
     c_max = int(min(pel_c.shape[1], np.max(first[curve.rows]) + w_in + 4))
     iface_c = np.zeros((pel_c.shape[0], c_max), dtype=bool)
     iface_c[curve.rows, first[curve.rows]] = True
@@ -637,18 +695,43 @@ def analyse_xrf_map(
     bulk_px = prep.bulk if prep.bulk.any() else prep.pellet
     bulk_vals = seg._sample(prep.excess[bulk_px]) + 1.0 if bulk_px.any() else None
     sg = seg.segment_layer(np.where(pel_crop, exc_c, np.nan), pel_crop, iface_c, k_mad=opts.k_mad,
-                           min_excess=opts.min_excess * min(1.0, abs(level.value)), bulk_values=bulk_vals)
-    layer_crop = sg.layer
-    lap("segment")
+                           min_excess=opts.min_excess * min(1.0, abs(level)), bulk_values=bulk_vals)
+    return sg, sg.layer, iface_c, c_max
 
-    # --- statistics and detection ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Detection:
+    """Statistics of the local thickness and the detection decision of one map (µm unless stated)."""
+
+    t_um: np.ndarray
+    st: dict[str, float]
+    sig_beam_px: float
+    phase_r: float
+    edge_err_px: float
+    edge_sys_px: float
+    mean: float
+    sem: float
+    z: float
+    resolution: float
+    floor: float
+    coverage: float
+    ratio_excess: float
+    reasons: tuple[str, ...]
+    detected: bool
+    upper_bound: float
+    layer_crop: np.ndarray
+
+
+def _detect(prep: Any, side: str, curve: Any, first: np.ndarray, prof: Any, meas: Any, layer_crop: np.ndarray,
+            c_max: int, w_in: int, opts: XrfMapOptions, p: float) -> _Detection:
+    """Thickness statistics and detection: significance, detection floor and interface coverage; a
+    layer not detected is cleared and gets an upper bound."""
     sig_px = meas.sig_px
     t_um = meas.t_px * p
     sig_beam_px = float(np.sqrt(max(sig_px**2 - opts.smooth_sigma_px**2 - 0.3**2, 0.0)))
     phase_r = th.grid_phase_coherence(curve.col[prof.use])
     st = _statistics_of(t_um, meas.t_px, curve, prof.use, opts, sig_beam_px, p)
-    edge_t_px = fit.thickness_px
-    edge_err_px = th.edge_fit_error(fit.thickness_err_px, phase_r, sig_beam_px)
+    edge_err_px = th.edge_fit_error(meas.fit.thickness_err_px, phase_r, sig_beam_px)
     edge_sys_px = th.edge_systematic_px(phase_r, sig_beam_px)
     mean, sem = st["mean"], st["sem"]
     z = mean / sem if sem > 0 and np.isfinite(sem) else float("nan")
@@ -678,9 +761,31 @@ def analyse_xrf_map(
             reasons.append(f"no measurable layer profile (upper bound capped at the {w_in * p:.3g} um window)")
     else:
         ub = float("nan")
-    lap("statistics")
+    return _Detection(t_um=t_um, st=st, sig_beam_px=sig_beam_px, phase_r=phase_r, edge_err_px=edge_err_px,
+                      edge_sys_px=edge_sys_px, mean=mean, sem=sem, z=z, resolution=resolution, floor=floor,
+                      coverage=coverage, ratio_excess=ratio_excess, reasons=tuple(reasons), detected=detected,
+                      upper_bound=ub, layer_crop=layer_crop)
 
-    # --- geometry back to the map frame ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class _MapGeometry:
+    """The interface, its normal, the layer outline and masks back in the map frame."""
+
+    interface_x_um: np.ndarray
+    interface_y_um: np.ndarray
+    normal_x: float
+    normal_y: float
+    s_um: np.ndarray
+    outline_x_um: np.ndarray
+    outline_y_um: np.ndarray
+    layer: np.ndarray
+    interface_mask: np.ndarray
+
+
+def _map_geometry(curve: Any, fit: Any, layer_crop: np.ndarray, iface_c: np.ndarray, canonical_shape: tuple,
+                  c_max: int, side: str, x_um: np.ndarray, y_um: np.ndarray, p: float) -> _MapGeometry:
+    """Geometry back from the canonical frame (Li on the left) to the map frame."""
+    ny, nx = y_um.size, x_um.size
     nr, nc = curve.normal
     d0 = fit.d0_px if np.isfinite(fit.d0_px) else 0.0
     rows_m, cols_m = seg.canonical_points_to_map(curve.rows.astype(float) + d0 * nr, curve.col + d0 * nc,
@@ -688,69 +793,65 @@ def analyse_xrf_map(
     nrow_m, ncol_m = seg.canonical_vectors_to_map(nr, nc, side)
     step_x = (x_um[-1] - x_um[0]) / (nx - 1) if nx > 1 else p
     step_y = (y_um[-1] - y_um[0]) / (ny - 1) if ny > 1 else p
-    ix_um = x_um[0] + cols_m * step_x
-    iy_um = y_um[0] + rows_m * step_y
-    s_um = curve.arc_length_px() * p
     out_x, out_y = _outline(layer_crop, side, (ny, nx), x_um[0], y_um[0], step_x, step_y)
-    layer_c = np.zeros(pel_c.shape, dtype=bool)
+    layer_c = np.zeros(canonical_shape, dtype=bool)
     layer_c[:, :c_max] = layer_crop
-    layer_m = np.ascontiguousarray(seg.from_canonical(layer_c, side))
-    iface_full = np.zeros(pel_c.shape, dtype=bool)
+    iface_full = np.zeros(canonical_shape, dtype=bool)
     iface_full[:, :c_max] = iface_c
-    iface_mask = np.ascontiguousarray(seg.from_canonical(iface_full, side))
+    return _MapGeometry(
+        interface_x_um=x_um[0] + cols_m * step_x, interface_y_um=y_um[0] + rows_m * step_y,
+        normal_x=ncol_m, normal_y=nrow_m, s_um=curve.arc_length_px() * p, outline_x_um=out_x,
+        outline_y_um=out_y, layer=np.ascontiguousarray(seg.from_canonical(layer_c, side)),
+        interface_mask=np.ascontiguousarray(seg.from_canonical(iface_full, side)))
+
+
+def _point_error(t_um: np.ndarray) -> float:
+    """Scatter of the local thickness from point to point (MAD of successive differences / √2)."""
     fin = np.isfinite(t_um)
     diffs = np.diff(t_um[fin]) if fin.sum() > 2 else np.array([np.nan])
-    point_err = float(1.4826 * np.median(np.abs(diffs - np.median(diffs))) / np.sqrt(2)) \
+    return float(1.4826 * np.median(np.abs(diffs - np.median(diffs))) / np.sqrt(2)) \
         if diffs.size > 1 else float("nan")
+
+
+def _profile_ratio(prof: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Layer/reference ratio of the averaged normal profile and its error (NaN where the reference is low)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         ok = prof.ref_mean > 0.05
-        prof_ratio = np.where(ok, prof.lay_mean / np.maximum(prof.ref_mean, 0.05), np.nan)
-        prof_ratio_err = np.abs(prof_ratio) * np.sqrt((prof.lay_err / np.maximum(np.abs(prof.lay_mean), 1e-6)) ** 2
-                                                      + (prof.ref_err / np.maximum(prof.ref_mean, 0.05)) ** 2)
-    rgb, scale = composite_rgb(ref, lay, prep.pellet)
-    scale.update({"red_element": names[0], "green_element": names[1], "map_units": map_units,
-                  "pixel_size_um": p, "scale_bar_um": _nice_length(0.2 * nx * p)})
-    lap("outputs")
+        ratio = np.where(ok, prof.lay_mean / np.maximum(prof.ref_mean, 0.05), np.nan)
+        err = np.abs(ratio) * np.sqrt((prof.lay_err / np.maximum(np.abs(prof.lay_mean), 1e-6)) ** 2
+                                      + (prof.ref_err / np.maximum(prof.ref_mean, 0.05)) ** 2)
+    return ratio, err
 
+
+def _layer_stats(det: _Detection, meas: Any, prep: Any, sg: Any, curve: Any, s_um: np.ndarray, side: str,
+                 names: tuple[str, str], p: float) -> LayerStats:
+    """The headline numbers; thickness values NaN when no layer is detected."""
     nan = float("nan")
+    fit, level, st = meas.fit, meas.level, det.st
 
     def if_det(v: float) -> float:
-        return v if detected else nan
+        return v if det.detected else nan
 
-    stats = LayerStats(
-        detected=bool(detected),
-        thickness_mean_um=if_det(mean), thickness_mean_err_um=if_det(sem),
+    return LayerStats(
+        detected=bool(det.detected),
+        thickness_mean_um=if_det(det.mean), thickness_mean_err_um=if_det(det.sem),
         thickness_median_um=if_det(st["median"]), thickness_std_um=if_det(st["std"]),
         thickness_p10_um=if_det(st["p10"]), thickness_p90_um=if_det(st["p90"]),
-        edge_fit_um=if_det(edge_t_px * p), edge_fit_err_um=if_det(edge_err_px * p),
-        edge_width_um=sig_px * p, edge_width_err_um=fit.sigma_err_px * p,
-        resolution_um=float(resolution), detection_floor_um=float(floor), upper_bound_um=float(ub),
-        significance=float(z), ratio_excess=ratio_excess if detected else 0.0, coverage=coverage,
+        edge_fit_um=if_det(fit.thickness_px * p), edge_fit_err_um=if_det(det.edge_err_px * p),
+        edge_width_um=meas.sig_px * p, edge_width_err_um=fit.sigma_err_px * p,
+        resolution_um=float(det.resolution), detection_floor_um=float(det.floor),
+        upper_bound_um=float(det.upper_bound), significance=float(det.z),
+        ratio_excess=det.ratio_excess if det.detected else 0.0, coverage=det.coverage,
         threshold=float(sg.threshold - 1.0), bulk_ratio=float(prep.bulk_ratio),
-        layer_area_um2=float(layer_crop.sum() * p * p), interface_side=side,
+        layer_area_um2=float(det.layer_crop.sum() * p * p), interface_side=side,
         interface_tilt_deg=curve.tilt_deg, interface_length_um=float(s_um[-1]) if s_um.size else 0.0,
-        n_profiles=int(fin.sum()), pixel_size_um=p, reason="; ".join(reasons),
+        n_profiles=int(np.isfinite(det.t_um).sum()), pixel_size_um=p, reason="; ".join(det.reasons),
         thickness_mean_stat_err_um=if_det(st["sem_stat"]), thickness_mean_sys_err_um=if_det(st["sem_sys"]),
         thickness_corr_length_um=float(st["corr_len_um"]), n_independent=float(st["n_indep"]),
-        edge_fit_stat_err_um=if_det(fit.thickness_err_px * p), edge_fit_sys_err_um=if_det(edge_sys_px * p),
-        grid_phase_coherence=float(phase_r), layer_level=float(level.value), layer_level_err=float(level.err),
+        edge_fit_stat_err_um=if_det(fit.thickness_err_px * p), edge_fit_sys_err_um=if_det(det.edge_sys_px * p),
+        grid_phase_coherence=float(det.phase_r), layer_level=float(level.value), layer_level_err=float(level.err),
         layer_level_source=level.source, layer_element_in_bulk=bool(prep.levels.layer_in_bulk),
         reference_element=names[0], layer_element=names[1],
-    )
-    log.info("xrf: %s layer (reference %s): side=%s detected=%s mean=%.3g um (±%.2g) edge_fit=%.3g um z=%.1f%s",
-             names[1], names[0], side, detected, mean, sem, edge_t_px * p, z,
-             "" if detected else f" ({stats.reason})")
-    return XrfMapResult(
-        stats=stats, names=(names[0], names[1]), x_um=x_um, y_um=y_um, reference_map=ref, layer_map=lay,
-        ratio=prep.ratio_n, ratio_err=prep.ratio_err, pellet=prep.pellet, layer=layer_m,
-        interface_mask=iface_mask, outline_x_um=out_x, outline_y_um=out_y, interface_x_um=ix_um,
-        interface_y_um=iy_um, interface_err_um=_interface_error_px(curve) * p, normal_x=ncol_m,
-        normal_y=nrow_m, s_um=s_um, thickness_um=t_um, thickness_err_um=np.full_like(t_um, point_err),
-        profile_distance_um=prof.s_px * p, profile_layer=prof.lay_mean, profile_layer_err=prof.lay_err,
-        profile_reference=prof.ref_mean, profile_reference_err=prof.ref_err,
-        profile_layer_fit=_pad(fit.layer_model, prof.s_px.size), profile_reference_fit=_pad(fit.ref_model, prof.s_px.size),
-        profile_ratio=prof_ratio, profile_ratio_err=prof_ratio_err, rgb=rgb, composite_scale=scale,
-        edge_fit=fit, timings_s=timings,
     )
 
 
