@@ -129,7 +129,19 @@ def pseudo_voigt_with_derivatives(q: np.ndarray, center: float | np.ndarray, fwh
 def multiplet(q: np.ndarray, area: float, center: float, fwhm: float, eta: float,
               components: Sequence[tuple[float, float]] | None = None) -> np.ndarray:
     """Pseudo-Voigt of ``area`` at ``center``, or a fixed multiplet of them ((offset, fraction) per member,
-    fractions summing to 1; all members share the FWHM and eta and move with ``center``)."""
+    fractions summing to 1; all members share the FWHM and eta and move with ``center``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.lineshapes import multiplet
+    >>> q = np.linspace(1.5, 2.5, 20001)
+    >>> y = multiplet(q, 3.0, 2.0, 0.02, 0.5, components=[(0.0, 0.6), (0.01, 0.4)])
+    >>> round(float(np.trapezoid(y, q)), 3)
+    2.981
+    >>> round(float(q[np.argmax(y)]), 3)
+    2.003
+    """
     if not components:
         return pseudo_voigt(q, area, center, fwhm, eta)
     out = np.zeros(np.broadcast(np.asarray(q, float), np.asarray(center, float)).shape, dtype=float)
@@ -141,7 +153,17 @@ def multiplet(q: np.ndarray, area: float, center: float, fwhm: float, eta: float
 def multiplet_with_derivatives(q: np.ndarray, center: float | np.ndarray, fwhm: float | np.ndarray, eta: float,
                                components: Sequence[tuple[float, float]] | None = None,
                                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unit-area multiplet (or single pseudo-Voigt) and its derivatives with respect to centre and FWHM."""
+    """Unit-area multiplet (or single pseudo-Voigt) and its derivatives with respect to centre and FWHM.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.lineshapes import multiplet_with_derivatives, multiplet
+    >>> q = np.linspace(1.9, 2.1, 5)
+    >>> p, dc, dw = multiplet_with_derivatives(q, 2.0, 0.02, 0.4)
+    >>> bool(np.allclose(p, multiplet(q, 1.0, 2.0, 0.02, 0.4))), dc.shape, dw.shape
+    (True, (5,), (5,))
+    """
     if not components:
         p, dc, dw, _ = pseudo_voigt_with_derivatives(q, center, fwhm, eta)
         return p, dc, dw
