@@ -264,7 +264,6 @@ class RoiMaps:
     >>> from xsuite.xrf.roi import RoiMaps, EnergyCalibration, roi_maps
     >>> cal = EnergyCalibration(0.0, 10.0)
     >>> spectra = np.zeros((2, 3, 1000)); spectra[..., 640] = 5.0
-    >>> spectra = np.zeros((2, 3, 1000)); spectra[..., 640] = 5.0
     >>> rm = roi_maps(spectra, ["Fe"], cal)
     >>> isinstance(rm, RoiMaps), rm.counts["Fe"].shape
     (True, (2, 3))
@@ -303,8 +302,6 @@ def roi_maps(spectra: np.ndarray, channels: list[str], calibration: EnergyCalibr
     >>> import numpy as np
     >>> from xsuite.xrf.roi import roi_maps, EnergyCalibration
     >>> cal = EnergyCalibration(0.0, 10.0)
-    >>> spectra = np.zeros((2, 3, 1000)); spectra[..., 640] = 5.0; spectra[..., 262] = 2.0
-    >>> spectra = np.zeros((2, 3, 1000)); spectra[..., 640] = 5.0; spectra[..., 262] = 2.0
     >>> spectra = np.zeros((2, 3, 1000)); spectra[..., 640] = 5.0; spectra[..., 262] = 2.0
     >>> rm = roi_maps(spectra, ["Fe", "Cl"], cal)
     >>> rm.counts["Fe"].tolist()

@@ -283,7 +283,6 @@ def pellet_levels(smoothed: np.ndarray, name: str = "map") -> PelletLevels:
     >>> import numpy as np
     >>> from xsuite.xrf.segment import pellet_levels
     >>> a = np.full((20, 20), 2.0); a[:, 8:] = 100.0
-    >>> a = np.full((20, 20), 2.0); a[:, 8:] = 100.0
     >>> lev = pellet_levels(a)
     >>> lev.background, lev.bulk
     (2.0, 100.0)
@@ -312,7 +311,6 @@ class ElementLevels:
     --------
     >>> import numpy as np
     >>> from xsuite.xrf.segment import ElementLevels, element_levels
-    >>> ref = np.zeros((20, 20)); ref[:, 10:] = 100.0
     >>> ref = np.zeros((20, 20)); ref[:, 10:] = 100.0
     >>> lev = element_levels(ref + 1.0, ref + 1.0)
     >>> isinstance(lev, ElementLevels), lev.reference.bulk, lev.layer_in_bulk
@@ -402,8 +400,6 @@ def pellet_mask(cl_norm_s: np.ndarray, y_norm_s: np.ndarray, level: float = 0.5)
     >>> import numpy as np
     >>> from xsuite.xrf.segment import pellet_mask
     >>> y = np.zeros((8, 8)); y[:, 3:] = 1.0
-    >>> y = np.zeros((8, 8)); y[:, 3:] = 1.0
-    >>> cl = np.zeros((8, 8)); cl[:, 2:] = 1.0
     >>> cl = np.zeros((8, 8)); cl[:, 2:] = 1.0
     >>> m = pellet_mask(cl, y)
     >>> m.sum(axis=0).tolist()
@@ -432,8 +428,6 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     --------
     >>> import numpy as np
     >>> from xsuite.xrf.segment import fill_holes
-    >>> m = np.zeros((5, 5), bool); m[1:4, 1:4] = True; m[2, 2] = False
-    >>> m = np.zeros((5, 5), bool); m[1:4, 1:4] = True; m[2, 2] = False
     >>> m = np.zeros((5, 5), bool); m[1:4, 1:4] = True; m[2, 2] = False
     >>> int(fill_holes(m).sum()), int(m.sum())
     (9, 8)
@@ -481,7 +475,6 @@ def detect_interface_side(pellet: np.ndarray, ratio_n: np.ndarray | None = None,
     --------
     >>> import numpy as np
     >>> from xsuite.xrf.segment import detect_interface_side
-    >>> pellet = np.zeros((10, 10), bool); pellet[:, 4:] = True
     >>> pellet = np.zeros((10, 10), bool); pellet[:, 4:] = True
     >>> side, scores = detect_interface_side(pellet)
     >>> side, scores["left"]
@@ -544,8 +537,6 @@ def ratio_map(cl: np.ndarray, y: np.ndarray, pellet: np.ndarray,
     >>> from xsuite.xrf.segment import ratio_map
     >>> pellet = np.ones((4, 4), bool)
     >>> y = np.full((4, 4), 100.0); cl = np.full((4, 4), 300.0); cl[:, 0] = 600.0
-    >>> y = np.full((4, 4), 100.0); cl = np.full((4, 4), 300.0); cl[:, 0] = 600.0
-    >>> y = np.full((4, 4), 100.0); cl = np.full((4, 4), 300.0); cl[:, 0] = 600.0
     >>> ratio, bulk = ratio_map(cl, y, pellet, y_floor=5.0)
     >>> round(bulk, 3), ratio[0].tolist()
     (3.0, [2.0, 1.0, 1.0, 1.0])
@@ -571,9 +562,7 @@ class Segmentation:
     >>> import numpy as np
     >>> from xsuite.xrf.segment import Segmentation, segment_layer
     >>> ratio = np.ones((10, 10)); ratio[:, :3] = 3.0
-    >>> ratio = np.ones((10, 10)); ratio[:, :3] = 3.0
     >>> pellet = np.ones((10, 10), bool)
-    >>> interface = np.zeros((10, 10), bool); interface[:, 0] = True
     >>> interface = np.zeros((10, 10), bool); interface[:, 0] = True
     >>> seg = segment_layer(ratio, pellet, interface)
     >>> isinstance(seg, Segmentation), seg.n_objects, round(seg.threshold, 2)
@@ -634,9 +623,7 @@ def segment_layer(
     >>> from xsuite.xrf.segment import segment_layer
     >>> rng = np.random.default_rng(0)
     >>> ratio = 1 + rng.normal(0, 0.02, (20, 20)); ratio[:, :4] += 1.0
-    >>> ratio = 1 + rng.normal(0, 0.02, (20, 20)); ratio[:, :4] += 1.0
     >>> pellet = np.ones((20, 20), bool)
-    >>> interface = np.zeros((20, 20), bool); interface[:, 0] = True
     >>> interface = np.zeros((20, 20), bool); interface[:, 0] = True
     >>> seg = segment_layer(ratio, pellet, interface)
     >>> seg.n_objects, int(seg.layer.sum()), round(seg.threshold, 2)
@@ -686,7 +673,6 @@ class ElementObjects:
     --------
     >>> import numpy as np
     >>> from xsuite.xrf.segment import ElementObjects, element_objects
-    >>> a = np.zeros((10, 10)); a[1:4, 1:4] = 5.0
     >>> a = np.zeros((10, 10)); a[1:4, 1:4] = 5.0
     >>> obj = element_objects(a)
     >>> isinstance(obj, ElementObjects), obj.area_px.tolist(), obj.mean_value.tolist()
