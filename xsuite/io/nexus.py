@@ -117,6 +117,8 @@ class Column:
 def safe_name(text: str) -> str:
     """Make a NeXus-safe group/field name (ASCII letters, digits and ``_``; not starting with a digit).
 
+    Examples
+    --------
     >>> safe_name("LYC_PMMA 2.0°")
     'LYC_PMMA_2_0'
     """
