@@ -31,6 +31,19 @@ class ResultsFile:
     ----------
     path : path-like
         The ``.h5`` results file (created at the first series).
+
+    Examples
+    --------
+    >>> from xsuite.series.writer import ResultsFile
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with ResultsFile(pathlib.Path(tmp.name) / "results.h5") as rf:
+    ...     with rf.transaction() as tx:
+    ...         _ = tx.entry("LYC_xrd", kind="xrd")
+    ...     print(rf.has("LYC_xrd"), rf.has("LYC_gixrd_2deg"))
+    ...
+    True False
+    >>> tmp.cleanup()
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -88,6 +101,17 @@ class FrameBuffer:
 
     With ``keep_frames=False`` only their running sums are kept (what a mean pattern needs): memory then
     does not grow with the number of frames.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.writer import FrameBuffer
+    >>> buf = FrameBuffer(keep_frames=False)
+    >>> buf.add("f#0", 0.0, np.array([1.0, 2.0]), np.array([0.1, 0.1]), 1.0)
+    >>> buf.add("f#1", 360.0, np.array([3.0, 4.0]), np.array([0.1, 0.1]), 1.0)
+    >>> mean, err = buf.mean()
+    >>> len(buf), "f#1" in buf, mean.tolist(), np.round(err, 4).tolist()
+    (2, True, [2.0, 3.0], [0.0707, 0.0707])
     """
 
     def __init__(self, keep_frames: bool = True) -> None:
