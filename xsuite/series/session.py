@@ -42,6 +42,40 @@ class SeriesSession:
     reducer : FrameReducer, optional
         The per-frame function (default: one built from the setup). Sessions of one geometry may share it,
         so each worker builds its integrator once for all of them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.session import SeriesSession, XrdSession, pending_tasks, reduce_into
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> from xsuite.diffraction.peak_search import PeakSearch
+    >>> from xsuite.series.frames import FrameReducer, discover_series
+    >>> from xsuite.series.writer import ResultsFile
+    >>> refs, _ = discover_series([folder], interval_s=360.0)
+    >>> with ResultsFile(folder / "results.h5") as rf:
+    ...     session = XrdSession(setup, rf, "LYC", lambda q_max: [], len(refs), FrameReducer(setup, PeakSearch()))
+    ...     print(isinstance(session, SeriesSession), session.entry)
+    ...     _ = reduce_into({0: session}, pending_tasks(session, refs[:2]))
+    ...     session.reject(refs[2].key, "detector gap not masked")
+    ...     print(sorted(session.keys()))
+    ...
+    True LYC_xrd
+    ['LYC_0000.tif#0', 'LYC_0001.tif#0']
+    >>> tmp.cleanup()
     """
 
     kind = "series"
@@ -139,6 +173,37 @@ class GixrdSession(SeriesSession):
         Grazing-incidence setup (``setup.incidence_angle_deg`` set).
     file : ResultsFile
         The run's results file.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.session import GixrdSession, pending_tasks, reduce_into
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, GixrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, gixrd=GixrdConfig(incidence_angles_deg=[1.0], interval_s=360.0, map_2d=False))
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC", incidence_angle_deg=1.0))
+    >>> from xsuite.series.frames import discover_series
+    >>> from xsuite.series.writer import ResultsFile
+    >>> refs, _ = discover_series([folder], interval_s=360.0)
+    >>> with ResultsFile(folder / "results.h5") as rf:
+    ...     session = GixrdSession(setup, rf)
+    ...     n = reduce_into({0: session}, pending_tasks(session, refs))
+    ...     summary = session.finish()
+    ...
+    >>> session.entry, n, type(summary).__name__
+    ('LYC_gixrd_1deg', 3, 'SeriesSummary')
+    >>> tmp.cleanup()
     """
 
     kind = "gixrd"
@@ -253,7 +318,16 @@ class GixrdSession(SeriesSession):
 
 def analysis_options(gixrd: Any, wavelength_angstrom: float, incidence_angle_deg: float, sample: str = "sample") -> Any:
     """:class:`~xsuite.diffraction.series.SeriesAnalysisOptions` of a series: the ``gixrd`` config's phase
-    entries (built-in names, user CIF paths) resolved to phases here, once (CIFs are read here)."""
+    entries (built-in names, user CIF paths) resolved to phases here, once (CIFs are read here).
+
+    Examples
+    --------
+    >>> from xsuite.series.session import analysis_options
+    >>> from xsuite.config.diffraction import GixrdConfig
+    >>> opts = analysis_options(GixrdConfig(), 0.976, 2.0, sample="LYC")
+    >>> sorted(opts.phases), opts.incidence_angle_deg, opts.sample
+    (['Li3YCl6', 'LiCl.H2O', 'YCl3.6H2O'], 2.0, 'LYC')
+    """
     from xsuite.diffraction.series import SeriesAnalysisOptions
     from xsuite.pipelines._phases import resolve_phase
 

@@ -181,6 +181,31 @@ class SeriesWriter:
         transmission frame's peak fits), before the frame's pattern row (which commits the frame).
     keep_frames : bool, optional
         Keep every frame in memory (the analysis of a GIXRD series needs them); False keeps running sums.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.writer import SeriesWriter, ResultsFile
+    >>> import tempfile, pathlib
+    >>> from xsuite.io.nexus import Column
+    >>> from xsuite.series.frames import FrameResult
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> source = pathlib.Path(tmp.name) / "f.tif"
+    >>> _ = source.write_bytes(b"frame")
+    >>> def create(tx, first):
+    ...     e = tx.entry("demo", kind="xrd")
+    ...     _ = e.create_series("patterns", Column("intensity", (3,), errors=True), Column("time_s", (), "s"),
+    ...                         extra=[Column("monitor")])
+    ...
+    >>> with ResultsFile(pathlib.Path(tmp.name) / "results.h5") as rf:
+    ...     writer = SeriesWriter(rf, "demo", create, keep_frames=False)
+    ...     for i in range(2):
+    ...         _ = writer.append(FrameResult(f"f#{i}", 360.0 * i, str(source), i, np.ones(3), np.ones(3), np.full(3, 0.1)))
+    ...     writer.reject("f#2", "truncated")
+    ...     print(sorted(writer.keys()), writer.all_rejected())
+    ...
+    ['f#0', 'f#1'] {'f#2': 'truncated'}
+    >>> tmp.cleanup()
     """
 
     def __init__(self, file: ResultsFile, entry: str, create: Callable[[Any, Any], None],
