@@ -72,22 +72,13 @@ def roles(entry: Any) -> tuple[str, str] | None:
 
     Examples
     --------
-    >>> import numpy as np
     >>> from xsuite.figures.xrf import roles
-    >>> import tempfile, pathlib
-    >>> from xsuite.simulate.xrf import simulate_map
-    >>> from xsuite.pipelines.xrf import run_xrf
+    >>> import matplotlib.pyplot as plt
     >>> from xsuite.io.nexus import read_results
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> sim = simulate_map((40, 60), thickness_um=6.0, seed=1)
-    >>> for el in ("Y", "Cl"):
-    ...     np.save(pathlib.Path(tmp.name) / f"{el}.npy", sim[el])
-    ...
-    >>> maps = {el: str(pathlib.Path(tmp.name) / f"{el}.npy") for el in ("Y", "Cl")}
-    >>> _ = run_xrf(output=pathlib.Path(tmp.name) / "results.h5", name="LYC", maps=maps, pixel_size_um=1.0)
-    >>> roles(read_results(pathlib.Path(tmp.name) / "results.h5").entries["LYC_xrf"])
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("xrf"))
+    >>> roles(res.entries["LYC_xrf"])
     ('Y', 'Cl')
-    >>> tmp.cleanup()
     """
     from xsuite.figures._common import parameters
 
@@ -112,23 +103,13 @@ def element_maps(entry: Any) -> list[tuple[str, Any]]:
 
     Examples
     --------
-    >>> import numpy as np
     >>> from xsuite.figures.xrf import element_maps
-    >>> import tempfile, pathlib
-    >>> from xsuite.simulate.xrf import simulate_map
-    >>> from xsuite.pipelines.xrf import run_xrf
+    >>> import matplotlib.pyplot as plt
     >>> from xsuite.io.nexus import read_results
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> sim = simulate_map((40, 60), thickness_um=6.0, seed=1)
-    >>> for el in ("Y", "Cl"):
-    ...     np.save(pathlib.Path(tmp.name) / f"{el}.npy", sim[el])
-    ...
-    >>> maps = {el: str(pathlib.Path(tmp.name) / f"{el}.npy") for el in ("Y", "Cl")}
-    >>> _ = run_xrf(output=pathlib.Path(tmp.name) / "results.h5", name="LYC", maps=maps, pixel_size_um=1.0)
-    >>> entry = read_results(pathlib.Path(tmp.name) / "results.h5").entries["LYC_xrf"]
-    >>> [(el, nx.signal.shape) for el, nx in element_maps(entry)]
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("xrf"))
+    >>> [(el, nx.signal.shape) for el, nx in element_maps(res.entries["LYC_xrf"])]
     [('Y', (40, 60)), ('Cl', (40, 60))]
-    >>> tmp.cleanup()
     """
     found = {k[: -len("_map")]: nx for k, nx in entry.nxdata.items()
              if k.endswith("_map") and k != "ratio_map" and "x_um" in nx.fields and "y_um" in nx.fields}
@@ -185,24 +166,15 @@ def xrf_maps(results: Any, entry: Any = None, *, width: Any = "double") -> Any:
 
     Examples
     --------
-    >>> import numpy as np
     >>> from xsuite.figures.xrf import xrf_maps
-    >>> import tempfile, pathlib
     >>> import matplotlib.pyplot as plt
-    >>> from xsuite.simulate.xrf import simulate_map
-    >>> from xsuite.pipelines.xrf import run_xrf
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> sim = simulate_map((40, 60), thickness_um=6.0, seed=1)
-    >>> for el in ("Y", "Cl"):
-    ...     np.save(pathlib.Path(tmp.name) / f"{el}.npy", sim[el])
-    ...
-    >>> maps = {el: str(pathlib.Path(tmp.name) / f"{el}.npy") for el in ("Y", "Cl")}
-    >>> _ = run_xrf(output=pathlib.Path(tmp.name) / "results.h5", name="LYC", maps=maps, pixel_size_um=1.0)
-    >>> fig = xrf_maps(pathlib.Path(tmp.name) / "results.h5")
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("xrf"))
+    >>> fig = xrf_maps(res, "LYC_xrf")
     >>> [ax.get_title() for ax in fig.axes if ax.get_title()]
     ['LYC: Y', 'LYC: Cl']
     >>> plt.close(fig)
-    >>> tmp.cleanup()
     """
     name = "xrf_maps"
     e = get_entry(results, entry, name, ("xrf",))
@@ -267,24 +239,15 @@ def xrf_composite(results: Any, entry: Any = None, *, width: Any = "single", sca
 
     Examples
     --------
-    >>> import numpy as np
     >>> from xsuite.figures.xrf import xrf_composite
-    >>> import tempfile, pathlib
     >>> import matplotlib.pyplot as plt
-    >>> from xsuite.simulate.xrf import simulate_map
-    >>> from xsuite.pipelines.xrf import run_xrf
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> sim = simulate_map((40, 60), thickness_um=6.0, seed=1)
-    >>> for el in ("Y", "Cl"):
-    ...     np.save(pathlib.Path(tmp.name) / f"{el}.npy", sim[el])
-    ...
-    >>> maps = {el: str(pathlib.Path(tmp.name) / f"{el}.npy") for el in ("Y", "Cl")}
-    >>> _ = run_xrf(output=pathlib.Path(tmp.name) / "results.h5", name="LYC", maps=maps, pixel_size_um=1.0)
-    >>> fig = xrf_composite(pathlib.Path(tmp.name) / "results.h5", scale_bar_um=10.0)
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("xrf"))
+    >>> fig = xrf_composite(res, "LYC_xrf", scale_bar_um=10.0)
     >>> len(fig.axes), fig.axes[0].images[0].get_array().shape
     (1, (40, 60, 3))
     >>> plt.close(fig)
-    >>> tmp.cleanup()
     """
     name = "xrf_composite"
     e = get_entry(results, entry, name, ("xrf",))
@@ -367,24 +330,15 @@ def xrf_thickness(results: Any, entry: Any = None, *, width: Any = "double") -> 
 
     Examples
     --------
-    >>> import numpy as np
     >>> from xsuite.figures.xrf import xrf_thickness
-    >>> import tempfile, pathlib
     >>> import matplotlib.pyplot as plt
-    >>> from xsuite.simulate.xrf import simulate_map
-    >>> from xsuite.pipelines.xrf import run_xrf
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> sim = simulate_map((40, 60), thickness_um=6.0, seed=1)
-    >>> for el in ("Y", "Cl"):
-    ...     np.save(pathlib.Path(tmp.name) / f"{el}.npy", sim[el])
-    ...
-    >>> maps = {el: str(pathlib.Path(tmp.name) / f"{el}.npy") for el in ("Y", "Cl")}
-    >>> _ = run_xrf(output=pathlib.Path(tmp.name) / "results.h5", name="LYC", maps=maps, pixel_size_um=1.0)
-    >>> fig = xrf_thickness(pathlib.Path(tmp.name) / "results.h5")
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("xrf"))
+    >>> fig = xrf_thickness(res, "LYC_xrf")
     >>> len(fig.axes)
     3
     >>> plt.close(fig)
-    >>> tmp.cleanup()
     """
     name = "xrf_thickness"
     e = get_entry(results, entry, name, ("xrf",))
@@ -464,25 +418,15 @@ def xrf_compare(results: Any, entries: Any = None, *, width: Any = "double") -> 
 
     Examples
     --------
-    >>> import numpy as np
     >>> from xsuite.figures.xrf import xrf_compare
-    >>> import tempfile, pathlib
     >>> import matplotlib.pyplot as plt
-    >>> from xsuite.simulate.xrf import simulate_map
-    >>> from xsuite.pipelines.xrf import run_xrf
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> for name, thickness in (("LYC", 6.0), ("LYC_PMMA", 0.0)):
-    ...     sim = simulate_map((40, 60), thickness_um=thickness, seed=1)
-    ...     for el in ("Y", "Cl"):
-    ...         np.save(pathlib.Path(tmp.name) / f"{name}_{el}.npy", sim[el])
-    ...     maps = {el: str(pathlib.Path(tmp.name) / f"{name}_{el}.npy") for el in ("Y", "Cl")}
-    ...     _ = run_xrf(output=pathlib.Path(tmp.name) / "results.h5", name=name, maps=maps, pixel_size_um=1.0)
-    ...
-    >>> fig = xrf_compare(pathlib.Path(tmp.name) / "results.h5")
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("xrf"))
+    >>> fig = xrf_compare(res)
     >>> [ax.get_title() for ax in fig.axes if ax.get_title()]
     ['LYC: Y (red) / Cl (green)', 'LYC_PMMA: Y (red) / Cl (green)']
     >>> plt.close(fig)
-    >>> tmp.cleanup()
     """
     from xsuite.figures._common import as_results
 
