@@ -45,6 +45,15 @@ class LivePeak:
         Detection rule met (marked ``*`` in the legend).
     phase : str
         Phase identifier, for the colour (optional).
+
+    Examples
+    --------
+    >>> from xsuite.figures.live import LivePeak
+    >>> from types import SimpleNamespace
+    >>> peak = SimpleNamespace(phase="LiCl.H2O", hkl="101/110", time_s=[0.0, 360.0], area=[0.0, 2.5], area_err=[0.3, 0.3], detected=True)
+    >>> lp = LivePeak.from_summary(peak, " (2°)")
+    >>> lp.label, lp.area.tolist(), lp.detected
+    ('LiCl.H2O 101/110 (2°)', [0.0, 2.5], True)
     """
 
     label: str
