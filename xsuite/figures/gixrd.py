@@ -779,10 +779,12 @@ def depth_definition(results: Any, depth_entry: Any) -> str:
 
     Examples
     --------
-    >>> from xsuite.io.nexus import read_results                                    # doctest: +SKIP
-    >>> res = read_results("out.h5")                                                # doctest: +SKIP
-    >>> depth_definition(res, res.entries["LYC_gixrd_depth"])                       # doctest: +SKIP
-    '1/e information depth (incident + exit)'
+    >>> from xsuite.figures.gixrd import depth_definition
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("gixrd"))
+    >>> depth_definition(res, res.entries["LYC_gixrd_depth"])
+    '1/e information depth, incident + exit path (2θ = 20.68°), packing density'
     """
     res = as_results(results)
     sample = parameters(depth_entry).get("sample") or depth_entry.name.removesuffix("_gixrd_depth")
@@ -977,9 +979,13 @@ def map_axes(nx: Any, figure: str = "gixrd_map2d") -> tuple[np.ndarray, np.ndarr
 
     Examples
     --------
-    >>> from xsuite.io.nexus import read_results                                    # doctest: +SKIP
-    >>> nx = read_results("out.h5").entries["LYC_gixrd_2deg"].nxdata["map_2d"]      # doctest: +SKIP
-    >>> q_ip, q_oop, inten = map_axes(nx)                                           # doctest: +SKIP
+    >>> from xsuite.figures.gixrd import map_axes
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("gixrd"))
+    >>> q_ip, q_oop, inten = map_axes(res.entries["LYC_gixrd_2deg"].nxdata["map_2d"])
+    >>> inten.shape == (q_oop.size, q_ip.size)
+    True
     """
     inten = np.asarray(nx.signal, dtype=float)
     names = list(nx.axis_names)
@@ -1035,8 +1041,15 @@ def gixrd_map2d(results: Any, entry: Any = None, *, scale: str = "log", rings: b
 
     Examples
     --------
-    >>> fig = gixrd_map2d("out.h5", "LYC_gixrd_2deg", scale="sqrt")                 # doctest: +SKIP
-    >>> fig.savefig("LYC_2deg_map.pdf")                                             # doctest: +SKIP
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.figures.gixrd import gixrd_map2d
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("gixrd"))
+    >>> fig = gixrd_map2d(res, "LYC_gixrd_2deg", scale="sqrt")
+    >>> len(fig.axes)
+    1
+    >>> plt.close(fig)
     """
     from matplotlib import colormaps
     from matplotlib.colors import LogNorm, Normalize, PowerNorm

@@ -77,8 +77,11 @@ def live_peaks_from_entry(entry: Any) -> list[LivePeak]:
 
     Examples
     --------
-    >>> from xsuite.io.nexus import read_results                                    # doctest: +SKIP
-    >>> [p.label for p in live_peaks_from_entry(read_results("live.h5").entries["LYC_gixrd_2deg"])]  # doctest: +SKIP
+    >>> from xsuite.figures.live import live_peaks_from_entry
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("gixrd"))
+    >>> [p.label for p in live_peaks_from_entry(res.entries["LYC_gixrd_2deg"])][:2]
     ['LiCl.H2O 101/110', 'YCl3.6H2O 10-1']
     """
     from xsuite.figures._common import str_array, value
@@ -152,7 +155,13 @@ def live_series_figure(q: Any = None, intensity: Any = None, peaks: Sequence[Any
 
     Examples
     --------
-    >>> fig = live_series_figure(results="live.h5", entry="LYC_gixrd_2deg")         # doctest: +SKIP
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.figures.live import live_series_figure
+    >>> from xsuite.simulate.examples import example_results
+    >>> fig = live_series_figure(results=example_results("gixrd"), entry="LYC_gixrd_2deg")
+    >>> len(fig.axes)
+    2
+    >>> plt.close(fig)
     """
     n_frames = None
     if results is not None or entry is not None:
