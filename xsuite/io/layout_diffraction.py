@@ -217,6 +217,36 @@ def create_series_entry(tx: Any, entry: str, *, kind: str, title: str, setup: An
     Returns
     -------
     EntryWriter
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.layout_diffraction import create_series_entry
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> from xsuite.io.nexus import ResultsStore, read_results
+    >>> q = np.linspace(1.0, 3.0, 50)
+    >>> with ResultsStore(folder / "results.h5").transaction() as tx:
+    ...     e = create_series_entry(tx, "LYC_xrd", kind="xrd", title="LYC", setup=setup, q=q, correlation=None,
+    ...                             inputs=[], time_label="frame time")
+    ...
+    >>> entry = read_results(folder / "results.h5").entries["LYC_xrd"]
+    >>> entry.kind, sorted(entry.nxdata)[:3]
+    ('xrd', ['patterns'])
+    >>> tmp.cleanup()
     """
     wl = float(setup.wavelength_angstrom)
     ref = float(setup.config.monitor_reference)
@@ -271,6 +301,37 @@ def write_azint1d(e: Any, setup: Any, q: np.ndarray, *, monitor_applied: bool, f
     (``data``: the per-frame normalisation factor, ``nominal``: ``monitor_reference``) and ``data``
     (``I`` frames x bins, ``I_errors``, ``radial_axis``). ``data/*`` and ``monitor/data`` are hard links to
     the series' own appendable ``patterns`` datasets: frames appended in place (SWMR) appear in both.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.layout_diffraction import create_series_entry, stored_monitor_applied
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> from xsuite.io.nexus import ResultsStore, open_for_reading
+    >>> q = np.linspace(1.0, 3.0, 50)
+    >>> with ResultsStore(folder / "results.h5").transaction() as tx:
+    ...     e = create_series_entry(tx, "LYC_xrd", kind="xrd", title="LYC", setup=setup, q=q, correlation=None,
+    ...                             inputs=[], time_label="frame time")
+    ...
+    >>> with open_for_reading(folder / "results.h5") as h5:
+    ...     print(h5["LYC_xrd/azint1d"].attrs["NX_class"], stored_monitor_applied(h5, "LYC_xrd"))
+    ...
+    NXsubentry False
+    >>> tmp.cleanup()
     """
     import pyFAI
 
@@ -571,6 +632,38 @@ def create_gixrd_summary(e: Any, labels: Sequence[tuple[str, str, float]], phase
     -----
     With tracked reflections the entry's default plot is ``growth``: every tracked reflection's area vs time
     with its errors (signal + auxiliary signals, hard links to the ``peak_*`` groups' datasets).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.layout_diffraction import create_gixrd_summary, create_series_entry
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> from xsuite.config.diffraction import GixrdConfig
+    >>> from xsuite.io.nexus import ResultsStore, read_results
+    >>> q = np.linspace(1.0, 3.0, 50)
+    >>> with ResultsStore(folder / "results.h5").transaction() as tx:
+    ...     e = create_series_entry(tx, "LYC_gixrd_2deg", kind="gixrd", title="LYC 2 deg", setup=setup, q=q,
+    ...                             correlation=None, inputs=[], time_label="air-exposure time")
+    ...     create_gixrd_summary(e, [("LiCl.H2O", "101/110", 2.306)], ["LiCl.H2O"], None, GixrdConfig(), None)
+    ...
+    >>> entry = read_results(folder / "results.h5").entries["LYC_gixrd_2deg"]
+    >>> sorted(entry.nxdata), entry.default
+    (['patterns', 'peak_LiCl_H2O_101_110'], 'growth')
+    >>> tmp.cleanup()
     """
     iu = series_intensity_units(e)
     au = area_units(iu)
@@ -916,7 +1009,39 @@ def _peak_table(peaks: Sequence[Any], resizable: bool, area_units_: str = AREA_U
 def create_xrd_summary(e: Any, q: np.ndarray, setup: Any, *, cake_shape: Optional[tuple[int, int]]) -> None:
     """Create the summary groups of a transmission sample (values filled by :func:`xrd_summary_values`):
     ``pattern`` (the sample's mean pattern, 1-D, with q, d, 2θ and 2θ(Cu Kα) axes), ``peaks`` (its fitted
-    reflections), ``frame_peaks`` (every frame's fits, one row per peak), optionally ``cake``."""
+    reflections), ``frame_peaks`` (every frame's fits, one row per peak), optionally ``cake``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.layout_diffraction import create_xrd_summary, create_series_entry
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> from xsuite.io.nexus import ResultsStore, read_results
+    >>> q = np.linspace(1.0, 3.0, 50)
+    >>> with ResultsStore(folder / "results.h5").transaction() as tx:
+    ...     e = create_series_entry(tx, "LYC_xrd", kind="xrd", title="LYC", setup=setup, q=q, correlation=None,
+    ...                             inputs=[], time_label="frame time")
+    ...     create_xrd_summary(e, q, setup, cake_shape=None)
+    ...
+    >>> entry = read_results(folder / "results.h5").entries["LYC_xrd"]
+    >>> "pattern" in entry.nxdata, "peaks" in entry.collections
+    (True, True)
+    >>> tmp.cleanup()
+    """
     wl = float(setup.wavelength_angstrom)
     if "pattern" in e.group:
         return
@@ -962,7 +1087,20 @@ def xrd_peak_rows(peaks: Sequence[Any], key: str) -> dict[str, Any]:
 
 def xrd_summary_values(mean: Any, peaks: Sequence[Any], cake: Any, rejected: Mapping[str, str],
                        warnings: Sequence[str]) -> dict[str, dict]:
-    """New values of a transmission sample's summary groups (see :func:`create_xrd_summary`)."""
+    """New values of a transmission sample's summary groups (see :func:`create_xrd_summary`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.layout_diffraction import xrd_summary_values
+    >>> from types import SimpleNamespace
+    >>> from xsuite.diffraction.peak_search import XrdPeak
+    >>> mean = SimpleNamespace(intensity=np.ones(3), sigma=np.full(3, 0.1))
+    >>> p = XrdPeak(2.0113, 1e-4, 3.124, 28.5, 0.01, 1e-4, 5.0, 0.1, 50.0, 0.5)
+    >>> values = xrd_summary_values(mean, [p], None, {}, ["calibrant not given"])
+    >>> sorted(values), values["pattern"]["intensity"].errors.tolist()
+    (['pattern', 'peaks', 'warnings'], [0.1, 0.1, 0.1])
+    """
     out: dict[str, dict] = {"pattern": {"intensity": Field(mean.intensity, errors=mean.sigma)},
                             "peaks": _peak_table(peaks, resizable=False),
                             "warnings": warning_values(warnings), }
