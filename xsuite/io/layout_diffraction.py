@@ -747,7 +747,40 @@ def _write_growth(e: Any, groups: Sequence[str]) -> None:
 
 def gixrd_summary_values(analysis: Any, rejected: Mapping[str, str], fiber_map: Any = None) -> dict[str, dict]:
     """New values of a GIXRD series' summary groups: ``{group: {field: Field or array}}`` for
-    :meth:`~xsuite.io.nexus.Appender.update_fields`."""
+    :meth:`~xsuite.io.nexus.Appender.update_fields`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.layout_diffraction import gixrd_summary_values
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, GixrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, gixrd=GixrdConfig(incidence_angles_deg=[1.0], interval_s=360.0, map_2d=False))
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC", incidence_angle_deg=1.0))
+    >>> from xsuite.series.frames import discover_series
+    >>> from xsuite.series.session import GixrdSession, pending_tasks, reduce_into
+    >>> from xsuite.series.writer import ResultsFile
+    >>> refs, _ = discover_series([folder], interval_s=360.0)
+    >>> with ResultsFile(folder / "results.h5") as rf:
+    ...     session = GixrdSession(setup, rf)
+    ...     _ = reduce_into({0: session}, pending_tasks(session, refs))
+    ...     values = gixrd_summary_values(session.analysis_inputs().analyse(), {"LYC_0003.tif#0": "truncated"})
+    ...
+    >>> sorted(values)[:4]
+    ['kinetics', 'rejected', 'tracking', 'warnings']
+    >>> tmp.cleanup()
+    """
     s = analysis.summary
     peaks = s.peaks
     out: dict[str, dict] = {}
