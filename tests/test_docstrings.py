@@ -13,7 +13,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "xsuite"
 
 # Public module-level functions and classes without an Examples section (see the module doc).
-BASELINE = 142
+BASELINE = 141
 
 
 def _public_definitions(path: Path) -> list[tuple[str, ast.AST]]:

@@ -507,6 +507,17 @@ def xanes_map_composite(results: Any, entry: Any = None, *, width: Any = "double
         Three axes. Artists with gid ``"data"`` (summed spectrum, stored ``mean_spectrum/mu_norm``), ``"fit"``,
         ``"component:<std>"``, ``"composite"`` (image: RGB of the stored ``amounts``), ``"region:<std>"``
         (offset region spectra, stored ``component_spectra/mu_norm`` rows) and ``"standard:<std>"``.
+
+    Examples
+    --------
+    >>> from xsuite.figures.xanes import xanes_map_composite
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> fig = xanes_map_composite(read_results(example_results("xanes_map")), "xanes_map")
+    >>> len(fig.axes)
+    3
+    >>> plt.close(fig)
     """
     import matplotlib.patches as mpatches
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 __all__ = ["EXAMPLE_KINDS", "example_results"]
 
-EXAMPLE_KINDS = ("gixrd", "xrd", "xanes", "xrf")
+EXAMPLE_KINDS = ("gixrd", "xrd", "xanes", "xanes_map", "xrf")
 
 
 @functools.lru_cache(maxsize=None)
@@ -30,10 +30,11 @@ def example_results(kind: str) -> Path:
 
     Parameters
     ----------
-    kind : {"gixrd", "xrd", "xanes", "xrf"}
+    kind : {"gixrd", "xrd", "xanes", "xanes_map", "xrf"}
         ``gixrd``: LYC and LYC_PMMA at 2° incidence, 6 frames each (entries ``<sample>_gixrd_2deg`` and
         ``<sample>_gixrd_depth``); ``xrd``: the transmission pair and CeO2 of :mod:`xsuite.simulate.xrd`;
-        ``xanes``: the µXANES series LYC (L1–L5) and LYC_PMMA (P1–P5), one scan per position; ``xrf``:
+        ``xanes``: the µXANES series LYC (L1–L5) and LYC_PMMA (P1–P5), one scan per position;
+        ``xanes_map``: a 4 x 5 px Cu K-edge stack of two standards (entry ``xanes_map``); ``xrf``:
         40 x 60 µm maps of LYC (6 µm layer) and LYC_PMMA (no layer).
 
     Returns
@@ -83,6 +84,24 @@ def _xanes(folder: Path, output: Path) -> None:
     demo(folder / "xanes", output)
 
 
+def _xanes_map(folder: Path, output: Path) -> None:
+    import numpy as np
+    import tifffile
+
+    from xsuite.config.xanes import XanesConfig
+    from xsuite.pipelines.xanes import run_xanes_map
+    from xsuite.simulate.xanes import model_norm, simulate_xanes_stack
+
+    e = np.arange(8900.0, 9100.0, 1.0)
+    a, b = model_norm(e, 8980.0, white_line=0.05), model_norm(e, 8988.0, white_line=0.8)
+    np.savetxt(folder / "lib.dat", np.c_[e, a, b], header="energy Cu CuO")
+    f = np.linspace(0, 1, 20).reshape(4, 5)
+    stack = simulate_xanes_stack(e, np.array([a, b]), np.array([f, 1 - f]), counts=1e7, seed=0)
+    tifffile.imwrite(folder / "stack.tif", stack.astype(np.float32))
+    run_xanes_map(folder / "stack.tif", energies=e, libraries=[folder / "lib.dat"], config=XanesConfig(element="Cu"),
+                  output=output)
+
+
 def _xrf(folder: Path, output: Path) -> None:
     import numpy as np
 
@@ -99,4 +118,4 @@ def _xrf(folder: Path, output: Path) -> None:
         run_xrf(output=output, name=name, maps=maps, pixel_size_um=1.0)
 
 
-_BUILDERS = {"gixrd": _gixrd, "xrd": _xrd, "xanes": _xanes, "xrf": _xrf}
+_BUILDERS = {"gixrd": _gixrd, "xrd": _xrd, "xanes": _xanes, "xanes_map": _xanes_map, "xrf": _xrf}
