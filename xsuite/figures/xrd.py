@@ -106,9 +106,11 @@ def named_phases(entries: Sequence[Any]) -> list[str]:
 
     Examples
     --------
-    >>> from xsuite.io.nexus import read_results                                    # doctest: +SKIP
-    >>> named_phases(read_results("powders.h5").of_kind("xrd"))                     # doctest: +SKIP
-    ['Li3YCl6', 'LiCl', 'CeO2']
+    >>> from xsuite.figures.xrd import named_phases
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> named_phases(read_results(example_results("xrd")).of_kind("xrd"))
+    ['Li3YCl6', 'LiCl', 'LiCl.H2O', 'YCl3.6H2O', 'YCl3']
     """
     out: list[str] = []
     for e in entries:

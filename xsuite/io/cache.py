@@ -48,9 +48,14 @@ class JsonStore:
 
     Examples
     --------
-    >>> s = JsonStore(tmp_path)  # doctest: +SKIP
-    >>> s.put("ab12", [1, 2]); s.get("ab12")  # doctest: +SKIP
-    [1, 2]
+    >>> from xsuite.io.cache import JsonStore
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = JsonStore(tmp.name)
+    >>> store.put("ab12", [1, 2])
+    >>> store.get("ab12"), store.get("missing")
+    ([1, 2], None)
+    >>> tmp.cleanup()
     """
 
     def __init__(self, folder: str | Path) -> None:

@@ -1151,8 +1151,20 @@ def frame_cache() -> Iterator[None]:
 
     Examples
     --------
-    >>> with frame_cache():                                   # doctest: +SKIP
-    ...     frames = [read_frame(ref) for ref in refs]
+    >>> import numpy as np
+    >>> from xsuite.io.images import frame_cache, read_frame
+    >>> import tempfile, pathlib, h5py
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> h5 = pathlib.Path(tmp.name) / "stack.h5"
+    >>> with h5py.File(h5, "w") as f:
+    ...     _ = f.create_dataset("/entry/data", data=np.arange(24, dtype=np.int32).reshape(2, 3, 4))
+    ...
+    >>> with frame_cache():
+    ...     sums = [int(read_frame(f"{h5}::/entry/data", i).sum()) for i in range(2)]
+    ...
+    >>> sums
+    [66, 210]
+    >>> tmp.cleanup()
     """
     global _CACHE_DEPTH
     _CACHE_DEPTH += 1
@@ -1480,7 +1492,16 @@ def load_mask(
 
     Examples
     --------
-    >>> m = load_mask("beamstop.mask", shape=(1833, 1556))  # doctest: +SKIP
+    >>> import numpy as np
+    >>> from xsuite.io.images import load_mask
+    >>> import tempfile, pathlib, tifffile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = pathlib.Path(tmp.name) / "mask.tif"
+    >>> tifffile.imwrite(path, np.array([[0, 1, 0], [0, 0, 2]], np.uint8))
+    >>> m = load_mask(path, shape=(2, 3))
+    >>> m.dtype, m.tolist()
+    (dtype('bool'), [[False, True, False], [False, False, True]])
+    >>> tmp.cleanup()
     """
     try:
         arr = read_frame(path, 0, orientation=orientation, geometry_orientation=geometry_orientation)
@@ -2003,9 +2024,18 @@ def discover_frames_checked(
 
     Examples
     --------
-    >>> frames, failures = discover_frames_checked("run_042/", interval_s=360.0)  # doctest: +SKIP
-    >>> for f in failures:                                                        # doctest: +SKIP
-    ...     print(f.path.name, f.reason)
+    >>> import numpy as np
+    >>> from xsuite.io.images import discover_frames_checked
+    >>> import tempfile, pathlib, tifffile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> for i in range(2):
+    ...     tifffile.imwrite(pathlib.Path(tmp.name) / f"LYC_{i:04d}.tif", np.zeros((3, 4), np.int32))
+    ...
+    >>> _ = (pathlib.Path(tmp.name) / "LYC_0002.tif").write_bytes(b"not a tiff")
+    >>> frames, failures = discover_frames_checked(tmp.name, interval_s=360.0)
+    >>> [r.path.name for r in frames], [f.path.name for f in failures]
+    (['LYC_0000.tif', 'LYC_0001.tif'], ['LYC_0002.tif'])
+    >>> tmp.cleanup()
     """
     return _discover(inputs, interval_s, start_time, time_origin, tolerate=True, check_data=check_data)
 
