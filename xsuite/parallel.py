@@ -45,7 +45,16 @@ R = TypeVar("R")
 
 
 class WorkerCrashedError(XsuiteError, RuntimeError):
-    """The worker process running an item died (killed, segfault, out of memory)."""
+    """The worker process running an item died (killed, segfault, out of memory).
+
+    Examples
+    --------
+    >>> from xsuite.parallel import WorkerCrashedError
+    >>> from xsuite.errors import XsuiteError
+    >>> err = WorkerCrashedError("item 3: worker process died (exit code -9)")
+    >>> isinstance(err, RuntimeError), isinstance(err, XsuiteError)
+    (True, True)
+    """
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,15 @@ class Progress:
         Mean throughput so far (``done / elapsed_s``; 0 before the first item).
     eta_s : float or None
         Estimated seconds to finish (``None`` when ``total`` is unknown or nothing is done yet).
+
+    Examples
+    --------
+    >>> from xsuite.parallel import Progress
+    >>> p = Progress(done=5, failed=1, total=10, elapsed_s=2.0, items_per_s=2.5, eta_s=2.0)
+    >>> p.to_dict()["eta_s"]
+    2.0
+    >>> sorted(p.to_dict())
+    ['done', 'elapsed_s', 'eta_s', 'failed', 'items_per_s', 'total']
     """
 
     done: int
@@ -93,6 +111,18 @@ def resolve_workers(workers: int | None) -> int:
     -------
     int
         At least 1.
+
+    Examples
+    --------
+    >>> from xsuite.parallel import resolve_workers
+    >>> resolve_workers(None)
+    1
+    >>> resolve_workers(1)
+    1
+    >>> resolve_workers(3)
+    3
+    >>> resolve_workers(0) >= 1
+    True
     """
     if workers is None:
         return 1

@@ -22,7 +22,24 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class XsuiteModel(BaseModel):
-    """Strict, immutable pydantic model: unknown keys are errors, instances are frozen."""
+    """Strict, immutable pydantic model: unknown keys are errors, instances are frozen.
+
+    Examples
+    --------
+    >>> from xsuite.config.base import XsuiteModel
+    >>> from pydantic import ValidationError
+    >>> class Demo(XsuiteModel):
+    ...     n: int = 1
+    ...
+    >>> Demo(n=2).n
+    2
+    >>> try:
+    ...     Demo(m=3)
+    ... except ValidationError as exc:
+    ...     print(exc.errors()[0]["type"])
+    ...
+    extra_forbidden
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
@@ -50,6 +67,18 @@ def format_validation_error(exc: ValidationError, source: str | None = None, pre
         Where the values came from (a config file name, or ``"command line"``).
     prefix : str
         Dotted key prefix (e.g. ``"diffraction"``) when a section was validated on its own.
+
+    Examples
+    --------
+    >>> from xsuite.config.base import format_validation_error
+    >>> from pydantic import ValidationError
+    >>> from xsuite.config.diffraction import GixrdConfig
+    >>> try:
+    ...     GixrdConfig(incidence_angles_deg=[120])
+    ... except ValidationError as exc:
+    ...     print(format_validation_error(exc, "gixrd.yaml", prefix="diffraction.gixrd"))
+    ...
+    `diffraction.gixrd.incidence_angles_deg`: each incidence angle must be between 0 and 90 deg; got 120.0. Try 2, 4 or 6 (config gixrd.yaml)
     """
     parts = []
     for err in exc.errors():
@@ -107,7 +136,15 @@ _MODEL_REGISTRY: dict[str, type[BaseModel]] = {}
 
 
 def register_model(model: type[M]) -> type[M]:
-    """Remember a top-level model so error messages can list its allowed keys."""
+    """Remember a top-level model so error messages can list its allowed keys.
+
+    Examples
+    --------
+    >>> from xsuite.config.base import register_model
+    >>> from xsuite.config.xrf import XrfElements
+    >>> register_model(XrfElements) is XrfElements
+    True
+    """
     _MODEL_REGISTRY[model.__name__] = model
     return model
 
@@ -122,6 +159,18 @@ def with_overrides(model: M, source: str = "command line", **flags: Any) -> M:
     ------
     ConfigError
         When an override is not a field of the model or fails validation.
+
+    Examples
+    --------
+    >>> from xsuite.config.base import with_overrides
+    >>> from xsuite.config.xrf import XrfElements
+    >>> els = with_overrides(XrfElements(), layer="S", reference=None)
+    >>> els.reference, els.layer
+    ('Y', 'S')
+    >>> with_overrides(XrfElements(), colour="red")
+    Traceback (most recent call last):
+        ...
+    xsuite.errors.ConfigError: unknown setting(s) colour for XrfElements; allowed: reference, layer
     """
     updates = {k: v for k, v in flags.items() if v is not None}
     unknown = sorted(set(updates) - set(type(model).model_fields))

@@ -52,7 +52,15 @@ DepthDefinition = Literal["incident_exit_1e", "incident_1e", "incident_1e_amplit
 
 
 class ReflectionChoice(XsuiteModel):
-    """One reflection the user wants tracked (instead of the automatic choice)."""
+    """One reflection the user wants tracked (instead of the automatic choice).
+
+    Examples
+    --------
+    >>> from xsuite.config.diffraction import ReflectionChoice
+    >>> r = ReflectionChoice(phase="LiCl.H2O", hkl="001")
+    >>> r.phase, r.hkl, r.window_inv_angstrom
+    ('LiCl.H2O', '001', None)
+    """
 
     phase: PhaseEntry = Field(..., description="Phase identifier, e.g. 'LiCl.H2O', or a user CIF path 'my.cif'.")
     hkl: Optional[str] = Field(None, description="Miller indices as text, e.g. '001' or '1 0 -1'.")
@@ -68,7 +76,15 @@ class ReflectionChoice(XsuiteModel):
 
 
 class GixrdConfig(XsuiteModel):
-    """Grazing-incidence series: geometry, sample, tracking and detection rule."""
+    """Grazing-incidence series: geometry, sample, tracking and detection rule.
+
+    Examples
+    --------
+    >>> from xsuite.config.diffraction import GixrdConfig
+    >>> g = GixrdConfig(incidence_angles_deg=[2, 4, 6], interval_s=360)
+    >>> g.incidence_angles_deg, g.interval_s, g.track
+    ([2.0, 4.0, 6.0], 360.0, ['LiCl.H2O', 'YCl3.6H2O'])
+    """
 
     incidence_angles_deg: list[float] = Field(
         default_factory=lambda: [2.0, 4.0, 6.0],
@@ -128,7 +144,15 @@ class GixrdConfig(XsuiteModel):
 
 
 class XrdConfig(XsuiteModel):
-    """Transmission XRD: phases to assign, calibrant and instrument resolution."""
+    """Transmission XRD: phases to assign, calibrant and instrument resolution.
+
+    Examples
+    --------
+    >>> from xsuite.config.diffraction import XrdConfig
+    >>> x = XrdConfig(phases=["Li3YCl6"], instrument_fwhm_inv_angstrom=0.01)
+    >>> x.phases, x.scherrer_k, x.min_significance
+    (['Li3YCl6'], 0.9, 5.0)
+    """
 
     phases: list[PhaseEntry] = Field(
         default_factory=lambda: ["Li3YCl6"],
@@ -151,7 +175,17 @@ class XrdConfig(XsuiteModel):
 
 @register_model
 class DiffractionConfig(XsuiteModel):
-    """Settings shared by the xrd and gixrd pipelines (the ``diffraction:`` section)."""
+    """Settings shared by the xrd and gixrd pipelines (the ``diffraction:`` section).
+
+    Examples
+    --------
+    >>> from xsuite.config.diffraction import DiffractionConfig
+    >>> d = DiffractionConfig(n_points=500, unit="2th_deg")
+    >>> d.n_points, d.unit, d.error_model
+    (500, '2th_deg', 'poisson')
+    >>> d.integration_settings().n_points
+    500
+    """
 
     poni: Optional[ConfigPath] = Field(None, description="pyFAI PONI calibration file (required to run).")
     mask: Optional[ConfigPath] = Field(None, description="Mask image (non-zero = excluded pixel).")

@@ -14,7 +14,15 @@ __all__ = ["XanesConfig", "XanesColumns"]
 class XanesColumns(XsuiteModel):
     """Column names in the scan files (None / empty = detect from the XDI dictionary and common beamline
     names: i0/I0, itrans/I1/It, irefer/I2/Ir/Iref, ifluor/If, ROIn/SCA1_n/Ifchn + ICRn/OCRn or DTFactor,
-    <El>_Ka_mcaN; see ``xsuite.io.spectra.VOCABULARY``)."""
+    <El>_Ka_mcaN; see ``xsuite.io.spectra.VOCABULARY``).
+
+    Examples
+    --------
+    >>> from xsuite.config.xanes import XanesColumns
+    >>> cols = XanesColumns(energy="energy", i0="i0", ifluor=["roi1", "roi2"])
+    >>> cols.fluorescence
+    ['roi1', 'roi2']
+    """
 
     energy: Optional[str] = Field(None, description="Energy column (eV), e.g. 'energy' or 'achieved_energy'.")
     i0: Optional[str] = Field(None, description="Incident-flux monitor column (XDI i0).")
@@ -50,7 +58,17 @@ Mode = Literal["auto", "transmission", "fluorescence", "reference", "mu", "norm"
 
 
 class XanesConfig(XsuiteModel):
-    """XANES pipeline settings (section ``xanes`` of a beamline config)."""
+    """XANES pipeline settings (section ``xanes`` of a beamline config).
+
+    Examples
+    --------
+    >>> from xsuite.config.xanes import XanesConfig
+    >>> cfg = XanesConfig(element="Y", edge="K", standards={"Y0": "Y_foil.dat"})
+    >>> cfg.element, cfg.fit_range_ev, cfg.sum_to_one
+    ('Y', (-20.0, 30.0), True)
+    >>> cfg.standards["Y0"].name
+    'Y_foil.dat'
+    """
 
     element: Optional[str] = Field(None, description="Absorbing element (e.g. Y, Fe, Cu); None = from the scan "
                                    "header (XDI Element.symbol), else the tabulated edge nearest to the data's edge "

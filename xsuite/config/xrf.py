@@ -23,7 +23,16 @@ __all__ = ["XrfConfig", "XrfSample", "XrfElements", "XrfPaths"]
 
 
 class XrfElements(XsuiteModel):
-    """Which channels are the bulk reference (red) and the layer marker (green)."""
+    """Which channels are the bulk reference (red) and the layer marker (green).
+
+    Examples
+    --------
+    >>> from xsuite.config.xrf import XrfElements
+    >>> XrfElements()
+    XrfElements(reference='Y', layer='Cl')
+    >>> XrfElements(reference="Y", layer="Cl").layer
+    'Cl'
+    """
 
     reference: str = Field("Y", description="Element present in the bulk and absent from the layer (composite red).")
     layer: str = Field("Cl", description="Element present in the layer, in the bulk or not (composite green).")
@@ -38,7 +47,15 @@ class XrfElements(XsuiteModel):
 
 
 class XrfPaths(XsuiteModel):
-    """Dataset paths inside beamline HDF5 map files; ``None`` keeps the preset of ``layout``."""
+    """Dataset paths inside beamline HDF5 map files; ``None`` keeps the preset of ``layout``.
+
+    Examples
+    --------
+    >>> from xsuite.config.xrf import XrfPaths
+    >>> p = XrfPaths(element_path="/xrf/{element}", position_units="um")
+    >>> p.element_path.format(element="Cl"), p.stack_path
+    ('/xrf/Cl', None)
+    """
 
     element_path: Optional[str] = Field(None, description="Template with {element}, e.g. /xrf/{element}.")
     stack_path: Optional[str] = Field(None, description="A stack of maps, e.g. /MAPS/XRF_fits.")
@@ -56,7 +73,15 @@ class XrfPaths(XsuiteModel):
 
 
 class XrfSample(XsuiteModel):
-    """One map to analyse: a beamline file (with ``layout``) or one file/dataset per element."""
+    """One map to analyse: a beamline file (with ``layout``) or one file/dataset per element.
+
+    Examples
+    --------
+    >>> from xsuite.config.xrf import XrfSample
+    >>> s = XrfSample(maps={"Y": "y.tif", "Cl": "cl.tif"}, pixel_size_um=2.0)
+    >>> sorted(s.maps), s.pixel_size_um, s.interface
+    (['Cl', 'Y'], 2.0, None)
+    """
 
     file: Optional[ConfigPath] = Field(None, description="Beamline map file read with `layout`.")
     maps: dict[str, str] = Field(default_factory=dict,
@@ -71,7 +96,15 @@ class XrfSample(XsuiteModel):
 
 
 class XrfConfig(XsuiteModel):
-    """Settings of the µXRF pipeline (``xsuite xrf``)."""
+    """Settings of the µXRF pipeline (``xsuite xrf``).
+
+    Examples
+    --------
+    >>> from xsuite.config.xrf import XrfConfig
+    >>> cfg = XrfConfig(samples={"LYC": {"maps": {"Y": "y.tif", "Cl": "cl.tif"}}}, pixel_size_um=2.0)
+    >>> cfg.layout, list(cfg.samples), cfg.elements.layer, cfg.k_mad
+    ('files', ['LYC'], 'Cl', 5.0)
+    """
 
     layout: Literal["files", "xsuite", "maps_v9", "xrfmaps", "larch", "pymca", "raw"] = Field(
         "files", description="How maps are stored: one file per element, a beamline HDF5 layout, or raw "

@@ -101,6 +101,12 @@ def mu_inv_cm(composition: str, density_g_cm3: float, energy_ev: float) -> float
         Density of the material as it is in the sample (packing density for a pellet).
     energy_ev : float
         Photon energy (eV).
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.depth import mu_inv_cm
+    >>> round(mu_inv_cm("Li3YCl6", 2.44, 12700.0), 1)
+    70.6
     """
     import xraydb
 
@@ -116,12 +122,26 @@ def mu_inv_cm(composition: str, density_g_cm3: float, energy_ev: float) -> float
 
 
 def attenuation_length_um(composition: str, density_g_cm3: float, energy_ev: float) -> float:
-    """1/µ in µm (normal-incidence 1/e attenuation length)."""
+    """1/µ in µm (normal-incidence 1/e attenuation length).
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.depth import attenuation_length_um
+    >>> round(attenuation_length_um("Li3YCl6", 2.44, 12700.0), 1)
+    141.7
+    """
     return 1e4 / mu_inv_cm(composition, density_g_cm3, energy_ev)
 
 
 def critical_angle_deg(composition: str, density_g_cm3: float, energy_ev: float) -> float:
-    """Critical angle of total external reflection, sqrt(2δ), from ``xraydb.xray_delta_beta``."""
+    """Critical angle of total external reflection, sqrt(2δ), from ``xraydb.xray_delta_beta``.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.depth import critical_angle_deg
+    >>> round(critical_angle_deg("Li3YCl6", 2.44, 12700.0), 3)
+    0.139
+    """
     import xraydb
 
     _check(density_g_cm3, energy_ev)
@@ -207,7 +227,18 @@ def information_depth_um(
 
 
 def check_depth_definition(definition: str) -> str:
-    """The definition name if known, else a :class:`ConfigError` listing :data:`DEPTH_DEFINITIONS`."""
+    """The definition name if known, else a :class:`ConfigError` listing :data:`DEPTH_DEFINITIONS`.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.depth import check_depth_definition
+    >>> check_depth_definition("incident_1e")
+    'incident_1e'
+    >>> check_depth_definition("deep")
+    Traceback (most recent call last):
+        ...
+    xsuite.errors.ConfigError: `depth_definition` must be one of incident_1e, incident_1e_amplitude, incident_exit_1e, incident_1e_refracted; got 'deep'
+    """
     name = str(definition).strip()
     if name not in DEPTH_DEFINITIONS:
         raise ConfigError(f"`depth_definition` must be one of {', '.join(DEPTH_DEFINITIONS)}; got {definition!r}")
@@ -240,6 +271,12 @@ def crystal_density_g_cm3(composition: str) -> float:
     ------
     ConfigError
         ``composition`` is not a phase of the table (a bare formula has no crystal density).
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.depth import crystal_density_g_cm3
+    >>> round(crystal_density_g_cm3("LYC"), 2)
+    2.44
     """
     try:
         return float(get_phase(str(composition)).density_g_cm3)
@@ -333,6 +370,15 @@ class ProbingDepth:
     density_basis : str
         ``"packing"`` (a sample density given by the user) or ``"crystal"`` (of the phase's structure).
     energy_ev : float
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.depth import ProbingDepth, probing_depth
+    >>> d = probing_depth("Li3YCl6", 12700, 4.0, definition="incident_1e", density_g_cm3=2.0)
+    >>> isinstance(d, ProbingDepth), d.definition, d.density_basis
+    (True, 'incident_1e', 'packing')
+    >>> round(d.depth_um, 1), d.near_critical
+    (12.1, False)
     """
 
     definition: str
@@ -468,6 +514,13 @@ class DepthRow:
     density_g_cm3, energy_ev : float
     definition, label : str
         Which definition ``depth_um`` is (:data:`DEPTH_DEFINITIONS`) and its table/figure text.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.depth import DepthRow, depth_table
+    >>> row = depth_table("Li3YCl6", 2.44, 12700.0, [2.0])[0]
+    >>> isinstance(row, DepthRow), row.definition, round(row.depth_um, 1)
+    (True, 'incident_1e', 4.9)
     """
 
     incidence_angle_deg: float
@@ -526,6 +579,15 @@ def depth_table(
     -------
     list of DepthRow
         ``definition`` and ``label`` say which depth ``depth_um`` is.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.depth import depth_table
+    >>> rows = depth_table("Li3YCl6", 2.44, 12700.0, [2, 4, 6], two_theta_deg=18.7)
+    >>> [round(r.depth_um, 1) for r in rows]
+    [4.4, 7.8, 10.0]
+    >>> [round(r.exit_angle_deg, 1) for r in rows], rows[0].definition
+    ([16.7, 14.7, 12.7], 'incident_exit_1e')
     """
     mu = mu_inv_cm(composition, density_g_cm3, energy_ev)
     ac = critical_angle_deg(composition, density_g_cm3, energy_ev)

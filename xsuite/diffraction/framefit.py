@@ -47,6 +47,19 @@ class FrameSolution:
         ``""`` for good frames, else why the frame failed.
     residual : ndarray or None
         Weighted residuals (n_frames, n_bins) when asked for.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.framefit import FrameSolution, solve_frames
+    >>> x = np.linspace(-1, 1, 50)
+    >>> design = np.stack([np.exp(-x ** 2 / 0.02), np.ones_like(x)], axis=1)
+    >>> y = np.array([3 * design[:, 0] + 10, 5 * design[:, 0] + 10])
+    >>> sol = solve_frames(design, y, np.ones_like(y))
+    >>> isinstance(sol, FrameSolution), sol.coef.shape, sol.reason
+    (True, (2, 2), ('', ''))
+    >>> np.round(sol.err(0), 3).tolist()
+    [0.528, 0.528]
     """
 
     coef: np.ndarray

@@ -100,6 +100,13 @@ class IntegrationSettings:
         Azimuthal bins of 2D cakes.
     n_q_ip, n_q_oop : int
         Bins of the grazing-incidence q_ip/q_oop map.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.integrate import IntegrationSettings
+    >>> s = IntegrationSettings(n_points=500, splitting="bbox")
+    >>> s.method, s.pyfai_error_model, s.polarization_factor
+    (('bbox', 'csr', 'cython'), 'poisson', 0.99)
     """
 
     n_points: Optional[int] = None
@@ -153,6 +160,13 @@ class GrazingGeometry:
     critical_angle_deg : float or None
         Critical angle α_c of the sample; when given, :class:`GrazingIntegrator` applies the refraction
         correction to |q| and q_oop. None (default) = no correction.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.integrate import GrazingGeometry
+    >>> g = GrazingGeometry(incidence_angle_deg=2.0, critical_angle_deg=0.14)
+    >>> g.incidence_angle_deg, g.sample_orientation, g.horizon_margin_deg
+    (2.0, 1, 0.0)
     """
 
     incidence_angle_deg: float
@@ -195,6 +209,16 @@ class Pattern1D:
         Noise correlation of neighbouring bins from pixel splitting: ``correlation[a, k-1]`` =
         corr(bin a, bin a+k) (:func:`xsuite.diffraction.noise.lag_correlation`; K = 0: independent
         bins). The same array for every frame of a series. None = unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.integrate import Pattern1D
+    >>> p = Pattern1D(np.array([1.0, 2.0]), np.array([10.0, 12.0]), np.array([1.0, 1.1]), np.ones(2), 0.974)
+    >>> np.round(p.d_angstrom, 4), np.round(p.two_theta_deg, 3)
+    (array([6.2832, 3.1416]), array([ 8.891, 17.836]))
+    >>> sorted(p.to_dict())[:3]
+    ['intensity', 'monitor', 'q_inv_angstrom']
     """
 
     q_inv_angstrom: np.ndarray
@@ -233,7 +257,16 @@ class Pattern1D:
 
 @dataclass(frozen=True)
 class Cake:
-    """2D (χ, q) regrouping of a frame: ``intensity[chi, q]``."""
+    """2D (χ, q) regrouping of a frame: ``intensity[chi, q]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.integrate import Cake
+    >>> c = Cake(np.linspace(1, 2, 3), np.array([-90.0, 0.0, 90.0]), np.ones((3, 3)), None)
+    >>> c.intensity.shape, sorted(c.to_dict())
+    ((3, 3), ['chi_deg', 'q_inv_angstrom', 'shape'])
+    """
 
     q_inv_angstrom: np.ndarray
     chi_deg: np.ndarray
@@ -247,7 +280,16 @@ class Cake:
 
 @dataclass(frozen=True)
 class FiberMap:
-    """Grazing-incidence reciprocal-space map ``intensity[q_oop, q_ip]`` (1/Å axes); NaN where empty."""
+    """Grazing-incidence reciprocal-space map ``intensity[q_oop, q_ip]`` (1/Å axes); NaN where empty.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.integrate import FiberMap
+    >>> f = FiberMap(np.linspace(-1, 1, 4), np.linspace(0, 2, 3), np.zeros((3, 4)), 2.0)
+    >>> f.intensity.shape, f.incidence_angle_deg
+    ((3, 4), 2.0)
+    """
 
     q_ip_inv_angstrom: np.ndarray
     q_oop_inv_angstrom: np.ndarray
@@ -267,7 +309,21 @@ def _jl(a: np.ndarray) -> list:
 
 # --------------------------------------------------------------------------------------------- helpers
 def geometry_config(geometry: Any) -> dict[str, Any]:
-    """Return a picklable pyFAI config dict from a Geometry/AzimuthalIntegrator or a config dict."""
+    """Return a picklable pyFAI config dict from a Geometry/AzimuthalIntegrator or a config dict.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.integrate import geometry_config
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, detector=Detector(1e-4, 1e-4, max_shape=(64, 64)),
+    ...                          wavelength=1e-10)
+    >>> cfg = geometry_config(ai)
+    >>> cfg["dist"], cfg["wavelength"]
+    (0.1, 1e-10)
+    >>> geometry_config(cfg) == cfg
+    True
+    """
     if isinstance(geometry, Mapping):
         return dict(geometry)
     if hasattr(geometry, "get_config"):
@@ -297,6 +353,14 @@ def pixel_exit_angle_deg(positions_zyx: np.ndarray, grazing: GrazingGeometry) ->
         Pixel positions (z along the beam, y up, x horizontal) as returned by pyFAI's
         ``Geometry.position_array``.
     grazing : GrazingGeometry
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.integrate import exit_angle_deg, GrazingGeometry
+    >>> pos = np.array([[0.1, 0.0, 0.0], [0.1, 0.01, 0.0]])
+    >>> np.round(exit_angle_deg(pos, GrazingGeometry(2.0)), 2)
+    array([-2.  ,  3.71])
     """
     pos = np.asarray(positions_zyx, dtype=float)
     norm = np.linalg.norm(pos, axis=-1)
@@ -323,6 +387,14 @@ def auto_n_points(q_map_inv_angstrom: np.ndarray, mask: Optional[np.ndarray] = N
         True = excluded pixel.
     radial_range_inv_angstrom : (float, float), optional
         Range to cover (default: the unmasked pixels' range).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.integrate import auto_n_points
+    >>> q = np.linspace(0.5, 4.0, 351)[None, :].repeat(3, axis=0)
+    >>> auto_n_points(q), auto_n_points(q, bins_per_pixel=3.0)
+    (350, 1050)
     """
     q = np.asarray(q_map_inv_angstrom, dtype=float)
     step = np.hypot(*np.gradient(q))
@@ -355,6 +427,16 @@ def refraction_corrected_q(q_inv_angstrom: np.ndarray, q_oop_inv_angstrom: np.nd
     -------
     q_corrected, q_oop_corrected : ndarray
         Values inside the sample; unchanged when α_c = 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.integrate import refraction_corrected_q
+    >>> q, qz = refraction_corrected_q(np.array([2.0]), np.array([0.3]), np.array([10.0]), 2.0, 0.14, 0.976)
+    >>> round(float(q[0]), 4), round(float(qz[0]), 4)
+    (1.9999, 0.2993)
+    >>> refraction_corrected_q(np.array([2.0]), np.array([0.3]), np.array([10.0]), 2.0, 0.0, 0.976)[0].tolist()
+    [2.0]
     """
     k = 2.0 * np.pi / wavelength_angstrom
     a = np.deg2rad(incidence_angle_deg)
@@ -388,6 +470,21 @@ class PowderIntegrator:
     -----
     The instance is picklable (the pyFAI objects are dropped and rebuilt on the other side). Calls from
     several threads are serialised by a lock: pyFAI engines are not thread-safe.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.integrate import PowderIntegrator, IntegrationSettings
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, detector=Detector(1e-4, 1e-4, max_shape=(64, 64)),
+    ...                          wavelength=1e-10)
+    >>> integ = PowderIntegrator(ai, IntegrationSettings(n_points=50))
+    >>> p = integ.integrate(np.full((64, 64), 100.0))
+    >>> p.intensity.shape, round(float(np.nanmedian(p.intensity)), 1), integ.shape
+    ((50,), 100.1, (64, 64))
+    >>> round(integ.wavelength_angstrom, 3)
+    1.0
     """
 
     def __init__(self, geometry: Any, settings: IntegrationSettings = IntegrationSettings(),
@@ -622,6 +719,21 @@ class GrazingIntegrator(PowderIntegrator):
         As :class:`PowderIntegrator`.
     grazing : GrazingGeometry
         Incidence angle, tilt, sample orientation, optional refraction correction.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.integrate import GrazingIntegrator, GrazingGeometry, IntegrationSettings
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, detector=Detector(1e-4, 1e-4, max_shape=(64, 64)),
+    ...                          wavelength=1e-10)
+    >>> gi = GrazingIntegrator(ai, GrazingGeometry(1.0), IntegrationSettings(n_points=50, n_q_ip=20, n_q_oop=20))
+    >>> p = gi.integrate(np.full((64, 64), 100.0))
+    >>> int(np.isfinite(p.intensity).sum()), round(float(gi.horizon_mask.mean()), 3)
+    (50, 0.766)
+    >>> gi.fiber_map(np.full((64, 64), 100.0)).intensity.shape
+    (20, 20)
     """
 
     def __init__(self, geometry: Any, grazing: GrazingGeometry,
@@ -811,6 +923,24 @@ def check_horizon(frame: np.ndarray, user_mask: Optional[np.ndarray], positions_
         When less than 2 % of the unmasked pixels lie above the horizon, or the shadowed side is more than
         3x brighter than the open side; the message says what the opposite ``sample_orientation`` would
         keep. Between 1.5x and 3x brighter only a warning is logged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.integrate import check_horizon, GrazingGeometry
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, detector=Detector(1e-4, 1e-4, max_shape=(64, 64)),
+    ...                          wavelength=1e-10)
+    >>> pos = ai.position_array((64, 64))
+    >>> frame = np.ones((64, 64)); frame[40:] = 100.0
+    >>> check_horizon(frame, None, pos, GrazingGeometry(1.0)) is None
+    True
+    >>> shadowed = np.ones((64, 64)); shadowed[:40] = 100.0
+    >>> check_horizon(shadowed, None, pos, GrazingGeometry(1.0), source="f.tif")
+    Traceback (most recent call last):
+        ...
+    xsuite.errors.DataFormatError: f.tif: the sample horizon looks wrong: with sample_orientation 1 23.4% of the unmasked pixels lie above it (open side 0.01x as bright as the shadow); sample_orientation 3 keeps 23.4% (open side 1.00x as bright). Set `sample_orientation` / --sample-orientation
     """
     from dataclasses import replace
 

@@ -107,6 +107,18 @@ def correlation_matrix(lags: Optional[np.ndarray], index: np.ndarray) -> np.ndar
     """Dense correlation matrix of the bins ``index`` (sorted indices into the pattern).
 
     Bins removed in between (NaN, masked) are handled: the correlation of bins a < b is ``lags[a, b-a-1]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.noise import correlation_matrix
+    >>> lags = np.array([[0.5], [0.5], [0.5], [0.0]])
+    >>> correlation_matrix(lags, np.array([0, 1, 2]))
+    array([[1. , 0.5, 0. ],
+           [0.5, 1. , 0.5],
+           [0. , 0.5, 1. ]])
+    >>> correlation_matrix(None, np.array([0, 1])).tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
     """
     m = np.asarray(index).size
     r = np.eye(m)
@@ -140,6 +152,17 @@ def sandwich_covariance(a: np.ndarray, lags: Optional[np.ndarray] = None,
     ------
     numpy.linalg.LinAlgError
         The design is singular.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.noise import sandwich_covariance
+    >>> a = np.ones((10, 1))
+    >>> round(float(sandwich_covariance(a)[0, 0]), 3)
+    0.1
+    >>> lags = np.full((10, 1), 0.5)
+    >>> round(float(sandwich_covariance(a, lags, np.arange(10))[0, 0]), 3)
+    0.19
     """
     a = np.asarray(a, dtype=float)
     gram = a.T @ a
@@ -155,7 +178,17 @@ def sandwich_covariance(a: np.ndarray, lags: Optional[np.ndarray] = None,
 
 def effective_variance_factor(lags: Optional[np.ndarray]) -> float:
     """Median of 1 + 2 Σ_k ρ_k over the bins: how much the variance of a wide average is under-stated by
-    treating the bins as independent (≈ 3.3 at three bins per pixel step with full splitting)."""
+    treating the bins as independent (≈ 3.3 at three bins per pixel step with full splitting).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.noise import effective_variance_factor
+    >>> effective_variance_factor(np.full((100, 2), 0.5))
+    3.0
+    >>> effective_variance_factor(None)
+    1.0
+    """
     if lags is None or lags.size == 0:
         return 1.0
     f = 1.0 + 2.0 * lags.sum(axis=1)

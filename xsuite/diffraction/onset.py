@@ -57,7 +57,14 @@ _TOP_FRACTION = 0.2  # upper tail kept per series length: p-values are resolved 
 
 def false_alarm_probability(significance: float) -> float:
     """One-sided normal tail of ``significance`` σ (3 -> 0.00135): the default per-series false-alarm
-    probability of :func:`detect_growth`."""
+    probability of :func:`detect_growth`.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.onset import false_alarm_probability
+    >>> round(false_alarm_probability(3.0), 5)
+    0.00135
+    """
     return float(0.5 * math.erfc(float(significance) / math.sqrt(2.0)))
 
 
@@ -185,7 +192,16 @@ def _null_tail(n: int) -> tuple[np.ndarray, int]:
 
 def growth_p_value(statistic: float, n_frames: int, n_consecutive: int) -> float:
     """Probability that a series of ``n_frames`` frames without growth has a run statistic (see the
-    module doc) at least ``statistic``."""
+    module doc) at least ``statistic``.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.onset import growth_p_value
+    >>> round(growth_p_value(1.0, 26, 3), 4)
+    0.0798
+    >>> round(growth_p_value(2.0, 26, 3), 6)
+    0.000438
+    """
     n = int(n_consecutive)
     if n_frames - 1 < n or not np.isfinite(statistic):
         return 1.0 if not (np.isfinite(statistic) and statistic > 0) else 0.0
@@ -256,6 +272,16 @@ class GrowthDetection:
         Weighted mean area of the frames before the onset (all frames when not detected; NaN for an
         onset at frame 0) and its error.
     n_consecutive : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.onset import GrowthDetection, detect_growth
+    >>> d = detect_growth(np.where(np.arange(26) >= 12, 3.0 * (np.arange(26) - 11), 0.0), np.ones(26))
+    >>> isinstance(d, GrowthDetection), d.detected, d.onset_index, d.n_consecutive
+    (True, True, 12, 3)
+    >>> round(d.false_alarm_probability, 5)
+    0.00135
     """
 
     detected: bool

@@ -96,6 +96,13 @@ class IndexedReflection:
         Fitted area / its standard error.
     indexed : bool
         Significant and within the tolerance of q_calc.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.orientation import IndexedReflection
+    >>> r = IndexedReflection("111", 2.0113, 2.0115, 1e-4, 2e-4, 1e-4, 0.01, 40.0, True)
+    >>> r.to_dict()["hkl"], r.indexed
+    ('111', True)
     """
 
     hkl: str
@@ -131,6 +138,14 @@ class OrientationCandidate:
     n_indexed : int
     rms_residual, rms_residual_err : float
         Root mean square of the residuals of the indexed reflections (1/Å) and its standard error.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.orientation import OrientationCandidate, IndexedReflection
+    >>> r = IndexedReflection("111", 2.0113, 2.0115, 1e-4, 2e-4, 1e-4, 0.01, 40.0, True)
+    >>> c = OrientationCandidate(3, False, False, "", (r,), 1, 2e-4, 1e-4)
+    >>> c.n_indexed, c.to_dict()["orientation"]
+    (1, 3)
     """
 
     orientation: int
@@ -177,6 +192,18 @@ class OrientationCheck:
         Largest |q_obs − q_calc| accepted as indexed.
     rule : str
         The decision rule applied.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.orientation import (OrientationCheck, IndexedReflection,
+    ...     OrientationCandidate, orientation_flag)
+    >>> r = IndexedReflection("111", 2.0113, 2.0115, 1e-4, 2e-4, 1e-4, 0.01, 40.0, True)
+    >>> cands = tuple(OrientationCandidate(o, False, False, orientation_flag(o), (r,), 1, 2e-4, 1e-4) for o in (1, 2, 3, 4))
+    >>> chk = OrientationCheck("CeO2", 3, 3, 3, cands, False, 1.0, False, 0.01)
+    >>> chk.best, chk.flag, chk.warning
+    (3, '', None)
+    >>> chk.to_collection()["n_indexed"].tolist()
+    [1, 1, 1, 1]
     """
 
     reference: str

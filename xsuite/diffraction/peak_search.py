@@ -35,6 +35,15 @@ class XrdPeak:
     """One fitted reflection of a powder pattern (q, FWHM in 1/Å; area in the pattern's units × 1/Å).
 
     Every value carries its standard error (``*_err``); ``significance`` is area / σ(area).
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.peak_search import XrdPeak
+    >>> p = XrdPeak(2.0113, 1e-4, 3.124, 28.5, 0.01, 1e-4, 5.0, 0.1, 50.0, 0.5)
+    >>> p.center, round(p.d_err, 5), p.success
+    (2.0113, 0.00016, True)
+    >>> sorted(p.to_dict())[:4]
+    ['area', 'area_err', 'd', 'd_err']
     """
 
     q: float
@@ -107,6 +116,16 @@ class PeakSearch:
         Starting FWHM (1/Å); also sets the fit window (± 2.5 FWHM) and the bounds.
     method : {"fast", "lmfit"}
         Vectorised solver (default) or lmfit per candidate (reference).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.peak_search import PeakSearch
+    >>> q = np.linspace(1.0, 3.0, 1500)
+    >>> y = 100 + 2000 * 0.01 / (np.pi * ((q - 2.0) ** 2 + 0.01 ** 2))
+    >>> search = PeakSearch(min_significance=5.0, fwhm_guess=0.02)
+    >>> [round(p.q, 4) for p in search(q, y, np.sqrt(y))]
+    [2.0]
     """
 
     min_significance: float = 5.0

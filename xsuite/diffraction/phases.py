@@ -75,6 +75,15 @@ class Reflection:
         Relative integrated intensity, the strongest reflection of the list = 100.
     multiplicity : int
         Number of planes merged in this reflection.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.phases import Reflection
+    >>> r = Reflection((1, 1, 1), 3.124, 2.0113, 28.55, 100.0, 8)
+    >>> r.hkl_label, r.to_dict()["multiplicity"]
+    ('111', 8)
+    >>> Reflection((), 3.124, 2.0113, 28.55, 100.0, 0).hkl_label
+    '?'
     """
 
     hkl: tuple[int, ...]
@@ -107,7 +116,15 @@ class Reflection:
 
 @dataclass(frozen=True)
 class Site:
-    """One asymmetric-unit site: element, fractional coordinates and occupancy."""
+    """One asymmetric-unit site: element, fractional coordinates and occupancy.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.phases import Site
+    >>> s = Site("Cl", 0.25, 0.0, 0.11)
+    >>> s.element, s.occupancy
+    ('Cl', 1.0)
+    """
 
     element: str
     x: float
@@ -138,6 +155,16 @@ class Phase:
         Literature reference(s) for the structure.
     notes : str
         Caveats (model structures etc.).
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.phases import get_phase
+    >>> licl = get_phase("LiCl.H2O")
+    >>> licl.name, licl.space_group
+    ('LiCl.H2O', 'P4/mmm')
+    >>> strongest = max(licl.reflections(0.974, q_max_inv_angstrom=2.5), key=lambda r: r.intensity)
+    >>> strongest.hkl_label, round(strongest.q_inv_angstrom, 3)
+    ('101', 2.306)
     """
 
     name: str
@@ -365,7 +392,15 @@ for _p in _BUILTIN:
 
 
 def list_phases() -> list[str]:
-    """Names of the built-in phases (ASCII formulas), in table order."""
+    """Names of the built-in phases (ASCII formulas), in table order.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.phases import list_phases
+    >>> names = list_phases()
+    >>> "Li3YCl6" in names, "LiCl.H2O" in names
+    (True, True)
+    """
     return [p.name for p in _BUILTIN]
 
 
@@ -382,6 +417,19 @@ def get_phase(name_or_alias: str | Phase) -> Phase:
     ------
     ConfigError
         Unknown name (the message lists the known ones).
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.phases import get_phase
+    >>> p = get_phase("LYC")
+    >>> p.name, round(p.density_g_cm3, 2)
+    ('Li3YCl6', 2.44)
+    >>> get_phase("LiCl·H2O").name
+    'LiCl.H2O'
+    >>> get_phase("unobtainium")
+    Traceback (most recent call last):
+        ...
+    xsuite.errors.ConfigError: unknown phase 'unobtainium'; expected one of Li3YCl6, LiCl, LiCl.H2O, YCl3.6H2O, YCl3, Y, Y2O3 (or alias LYC), a pyFAI calibrant name, or the path of a user CIF file ending in .cif
     """
     if isinstance(name_or_alias, Phase):
         return name_or_alias
@@ -490,6 +538,34 @@ def phase_from_cif(text: str, name: str, source: str = "user CIF") -> Phase:
         The text is not a CIF pymatgen can turn into a structure, its cell fails
         :func:`check_lattice`, it has no atom sites, or a site has non-finite coordinates or an
         occupancy outside (0, 1].
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.phases import phase_from_cif
+    >>> cif = '''data_NaCl
+    ... _symmetry_space_group_name_H-M 'F m -3 m'
+    ... _cell_length_a 5.64
+    ... _cell_length_b 5.64
+    ... _cell_length_c 5.64
+    ... _cell_angle_alpha 90
+    ... _cell_angle_beta 90
+    ... _cell_angle_gamma 90
+    ... loop_
+    ... _symmetry_equiv_pos_as_xyz
+    ... 'x, y, z'
+    ... loop_
+    ... _atom_site_label
+    ... _atom_site_type_symbol
+    ... _atom_site_fract_x
+    ... _atom_site_fract_y
+    ... _atom_site_fract_z
+    ... _atom_site_occupancy
+    ... Na1 Na 0 0 0 1
+    ... Cl1 Cl 0.5 0.5 0.5 1
+    ... '''
+    >>> p = phase_from_cif(cif, "NaCl", source="nacl.cif")
+    >>> p.name, p.lattice[:3], len(p.sites)
+    ('NaCl', (5.64, 5.64, 5.64), 2)
     """
     from pymatgen.core import Structure
 
@@ -557,13 +633,29 @@ def calibrant_reflections(
     ------
     ConfigError
         Unknown calibrant.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.phases import calibrant_reflections
+    >>> refl = calibrant_reflections("CeO2", 0.974, q_max_inv_angstrom=3.0)
+    >>> [round(r.q_inv_angstrom, 4) for r in refl]
+    [2.011, 2.3221]
+    >>> round(refl[0].d_angstrom, 4), round(refl[0].two_theta_deg, 3)
+    (3.1244, 17.934)
     """
     wl = _check_wavelength(wavelength_angstrom)
     return list(_calibrant_cached(name, round(wl, 9), float(q_max_inv_angstrom)))
 
 
 def is_calibrant(name: str) -> bool:
-    """True when ``name`` is a pyFAI calibrant (case-insensitive)."""
+    """True when ``name`` is a pyFAI calibrant (case-insensitive).
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.phases import is_calibrant
+    >>> is_calibrant("ceo2"), is_calibrant("LiCl.H2O")
+    (True, False)
+    """
     return _calibrant_name(name) is not None
 
 

@@ -46,19 +46,40 @@ SCHERRER_K = 0.9
 # unit helpers
 # ------------------------------------------------------------------------------------------------
 def q_to_two_theta_deg(q_inv_angstrom: float | np.ndarray, wavelength_angstrom: float) -> Any:
-    """2θ (deg) of q (1/Å) at a wavelength."""
+    """2θ (deg) of q (1/Å) at a wavelength.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.transmission import q_to_two_theta_deg
+    >>> round(float(q_to_two_theta_deg(2.0, 0.974)), 3)
+    17.836
+    """
     s = np.asarray(q_inv_angstrom, dtype=float) * wavelength_angstrom / (4 * math.pi)
     return np.degrees(2 * np.arcsin(s))
 
 
 def fwhm_q_to_two_theta_deg(fwhm_q: Any, q_inv_angstrom: Any, wavelength_angstrom: float) -> Any:
-    """Convert a width in q to a width in degrees 2θ at the peak position (Δ2θ = Δq λ / (2π cosθ))."""
+    """Convert a width in q to a width in degrees 2θ at the peak position (Δ2θ = Δq λ / (2π cosθ)).
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.transmission import fwhm_q_to_two_theta_deg
+    >>> round(float(fwhm_q_to_two_theta_deg(0.01, 2.0, 0.974)), 4)
+    0.0899
+    """
     theta = np.radians(q_to_two_theta_deg(q_inv_angstrom, wavelength_angstrom)) / 2
     return np.degrees(np.asarray(fwhm_q, dtype=float) * wavelength_angstrom / (2 * math.pi * np.cos(theta)))
 
 
 def fwhm_two_theta_deg_to_q(fwhm_deg: Any, two_theta_deg: Any, wavelength_angstrom: float) -> Any:
-    """Inverse of :func:`fwhm_q_to_two_theta_deg`."""
+    """Inverse of :func:`fwhm_q_to_two_theta_deg`.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.transmission import fwhm_two_theta_deg_to_q
+    >>> round(float(fwhm_two_theta_deg_to_q(0.0896, 17.836, 0.974)), 4)
+    0.01
+    """
     theta = np.radians(np.asarray(two_theta_deg, dtype=float)) / 2
     return np.radians(np.asarray(fwhm_deg, dtype=float)) * 2 * math.pi * np.cos(theta) / wavelength_angstrom
 
@@ -88,6 +109,18 @@ class CagliotiFit:
         to the error of the predicted instrumental width (a prediction, not a confidence interval).
     eta_std : float
         Standard deviation of the calibrant peaks' eta (uncertainty of the instrument profile shape).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.transmission import CagliotiFit, fit_caglioti
+    >>> tt = np.array([10.0, 20.0, 30.0, 40.0, 50.0])
+    >>> t = np.tan(np.radians(tt / 2))
+    >>> fit = fit_caglioti(tt, np.sqrt(0.01 * t ** 2 - 0.002 * t + 0.001), wavelength_angstrom=0.974, eta=0.3)
+    >>> isinstance(fit, CagliotiFit)
+    True
+    >>> round(float(fit.fwhm_deg(25.0)), 4), round(float(fit.fwhm_q(2.0)), 5)
+    (0.0324, 0.0034)
     """
 
     u: float
@@ -166,6 +199,17 @@ def fit_caglioti(
     ------
     ConfigError
         Fewer than 3 usable peaks (4 if U is free... 3 with ``fix_u``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.transmission import fit_caglioti
+    >>> tt = np.array([10.0, 20.0, 30.0, 40.0, 50.0])
+    >>> t = np.tan(np.radians(tt / 2))
+    >>> fwhm = np.sqrt(0.01 * t ** 2 - 0.002 * t + 0.001)
+    >>> fit = fit_caglioti(tt, fwhm, wavelength_angstrom=0.974)
+    >>> round(fit.u, 4), round(fit.v, 4), round(fit.w, 4), fit.n_points
+    (0.01, -0.002, 0.001, 5)
     """
     import lmfit
 
@@ -220,6 +264,17 @@ def caglioti_from_peak_fits(fits: Sequence[Any], wavelength_angstrom: float, **k
     """Caglioti fit from calibrant :class:`~xsuite.diffraction.peaks.PeakFit` results (q units).
 
     Failed fits are skipped; widths/errors are converted to degrees 2θ at ``wavelength_angstrom``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.transmission import caglioti_from_peak_fits
+    >>> from types import SimpleNamespace
+    >>> q = np.array([1.0, 2.0, 3.0, 4.0])
+    >>> fits = [SimpleNamespace(success=True, center=c, fwhm=0.01 + 0.001 * c, fwhm_err=1e-4, eta=0.3, eta_err=0.01) for c in q]
+    >>> fit = caglioti_from_peak_fits(fits, 0.974, fix_u=0.0)
+    >>> fit.n_points, round(float(fit.fwhm_q(2.5)), 4)
+    (4, 0.0126)
     """
     good = [f for f in fits if getattr(f, "success", False) and np.isfinite(f.fwhm)]
     q = np.array([f.center for f in good])
@@ -243,7 +298,17 @@ def _tch_fwhm(gg: float, gl: float) -> float:
 
 
 def split_pseudo_voigt(fwhm: float, eta: float) -> tuple[float, float]:
-    """(Γ_G, Γ_L) of the Voigt equivalent to a pseudo-Voigt of FWHM ``fwhm`` and Lorentzian fraction η."""
+    """(Γ_G, Γ_L) of the Voigt equivalent to a pseudo-Voigt of FWHM ``fwhm`` and Lorentzian fraction η.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.transmission import split_pseudo_voigt, voigt_fwhm
+    >>> gg, gl = split_pseudo_voigt(0.02, 0.5)
+    >>> round(gg, 5), round(gl, 5)
+    (0.01507, 0.00844)
+    >>> round(voigt_fwhm(gg, gl), 4)
+    0.0201
+    """
     eta = float(np.clip(eta, 0.0, 1.0))
     if fwhm == 0:
         return 0.0, 0.0
@@ -270,7 +335,14 @@ def split_pseudo_voigt(fwhm: float, eta: float) -> tuple[float, float]:
 
 
 def voigt_fwhm(gg: float, gl: float) -> float:
-    """Voigt FWHM from its components (Olivero & Longbothum 1977, 0.02 % accuracy)."""
+    """Voigt FWHM from its components (Olivero & Longbothum 1977, 0.02 % accuracy).
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.transmission import voigt_fwhm
+    >>> round(voigt_fwhm(0.02, 0.0), 4), round(voigt_fwhm(0.0, 0.02), 4), round(voigt_fwhm(0.02, 0.02), 4)
+    (0.02, 0.02, 0.0328)
+    """
     return 0.5346 * gl + math.sqrt(0.2166 * gl * gl + gg * gg)
 
 
@@ -279,6 +351,16 @@ def sample_fwhm(fwhm_obs: float, eta_obs: float, fwhm_inst: float, eta_inst: flo
 
     Lorentzian components subtract linearly, Gaussian ones in quadrature. Negative results (sample
     narrower than the instrument within noise) give 0.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.transmission import sample_fwhm
+    >>> round(sample_fwhm(0.02, 0.0, 0.01, 0.0), 5)
+    0.01732
+    >>> round(sample_fwhm(0.02, 1.0, 0.01, 1.0), 5)
+    0.01
+    >>> sample_fwhm(0.01, 0.0, 0.02, 0.0)
+    0.0
     """
     gg_o, gl_o = split_pseudo_voigt(fwhm_obs, eta_obs)
     gg_i, gl_i = split_pseudo_voigt(fwhm_inst, eta_inst)
@@ -318,6 +400,15 @@ class ScherrerResult:
         Sample broadening > 3σ.
     k_factor : float
         Scherrer constant used.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.transmission import ScherrerResult, scherrer_size
+    >>> r = scherrer_size(2.0, 0.02, 0.0005, 0.3, (0.01, 0.3), wavelength_angstrom=0.974)
+    >>> isinstance(r, ScherrerResult), r.resolved, r.k_factor
+    (True, True, 0.9)
+    >>> round(r.size_nm, 1), round(r.size_err_nm, 1)
+    (34.5, 1.2)
     """
 
     q_inv_angstrom: float
@@ -369,6 +460,15 @@ def scherrer_size(
     Returns
     -------
     ScherrerResult
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.transmission import scherrer_size
+    >>> r = scherrer_size(2.0, 0.02, 0.0005, 0.0, (0.01, 0.0))
+    >>> round(r.fwhm_sample_q, 5), round(r.size_nm, 1), r.resolved
+    (0.01732, 32.6, True)
+    >>> round(scherrer_size(2.0, 0.02, 0.0005, 0.0, None).size_nm, 1)  # no instrument correction: a lower limit
+    28.3
     """
     if isinstance(instrument, CagliotiFit):
         fi = float(instrument.fwhm_q(center_q))
@@ -465,6 +565,17 @@ def fit_reflections(
     -------
     list of PeakFit
         One per position, in order (failed fits carry NaN and a reason).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.diffraction.transmission import fit_reflections
+    >>> from xsuite.diffraction.lineshapes import pseudo_voigt
+    >>> q = np.linspace(1.8, 2.2, 401)
+    >>> y = 50.0 + pseudo_voigt(q, 5.0, 2.0, 0.01, 0.5) + np.random.default_rng(0).normal(0, 1.0, q.size)
+    >>> fit, = fit_reflections(q, y, np.ones_like(y), [2.0], fwhm_guess=0.01)
+    >>> fit.success, round(fit.center, 3), round(fit.fwhm, 3), round(fit.area, 1)
+    (True, 2.0, 0.01, 5.0)
     """
     pos = [float(p) for p in positions_inv_angstrom]
     tol = fwhm_guess if center_tolerance is None else float(center_tolerance)
@@ -488,6 +599,16 @@ class ReflectionComparison:
 
     ``ratio`` = area_B / area_A; ``ratio_normalised`` = ratio divided by the ratio of the summed
     areas of all matched reflections (1 = same relative intensity in both samples).
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.transmission import ReflectionComparison, compare_samples
+    >>> from types import SimpleNamespace
+    >>> fa = SimpleNamespace(success=True, center=2.0, area=100.0, area_err=2.0, fwhm=0.02, fwhm_err=5e-4, eta=0.3, eta_err=0.0)
+    >>> fb = SimpleNamespace(success=True, center=2.0, area=50.0, area_err=1.0, fwhm=0.02, fwhm_err=5e-4, eta=0.3, eta_err=0.0)
+    >>> row = compare_samples(["LYC 301"], [fa], [fb]).rows[0]
+    >>> isinstance(row, ReflectionComparison), row.label, round(row.ratio, 3), round(row.ratio_normalised, 3)
+    (True, 'LYC 301', 0.5, 1.0)
     """
 
     label: str
@@ -517,7 +638,17 @@ class ReflectionComparison:
 
 @dataclass(frozen=True)
 class TransmissionComparison:
-    """Per-reflection comparison of two samples."""
+    """Per-reflection comparison of two samples.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.transmission import TransmissionComparison, compare_samples
+    >>> from types import SimpleNamespace
+    >>> fit = SimpleNamespace(success=True, center=2.0, area=100.0, area_err=2.0, fwhm=0.02, fwhm_err=5e-4, eta=0.3, eta_err=0.0)
+    >>> cmp = compare_samples(["LYC 301"], [fit], [fit], sample_a="LYC", sample_b="LYC_PMMA")
+    >>> isinstance(cmp, TransmissionComparison), cmp.sample_a, cmp.sample_b, len(cmp.rows)
+    (True, 'LYC', 'LYC_PMMA', 1)
+    """
 
     sample_a: str
     sample_b: str
@@ -564,6 +695,21 @@ def compare_samples(
     -------
     TransmissionComparison
         Failed fits give NaN entries for that reflection.
+
+    Examples
+    --------
+    >>> from xsuite.diffraction.transmission import compare_samples
+    >>> from types import SimpleNamespace
+    >>> def fit(area, fwhm):
+    ...     return SimpleNamespace(success=True, center=2.0, area=area, area_err=0.02 * area, fwhm=fwhm, fwhm_err=5e-4,
+    ...                            eta=0.3, eta_err=0.0)
+    ...
+    >>> cmp = compare_samples(["A 100", "A 110"], [fit(100.0, 0.02), fit(50.0, 0.02)], [fit(80.0, 0.03), fit(40.0, 0.03)],
+    ...                       instrument=(0.01, 0.3))
+    >>> [(r.label, round(r.ratio, 3)) for r in cmp.rows]
+    [('A 100', 0.8), ('A 110', 0.8)]
+    >>> round(cmp.rows[0].size_a.size_nm, 1), round(cmp.rows[0].size_b.size_nm, 1)
+    (34.5, 20.8)
     """
     if not (len(labels) == len(fits_a) == len(fits_b)):
         raise ConfigError(f"labels, fits_a, fits_b must have the same length; got "

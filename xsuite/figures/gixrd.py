@@ -67,6 +67,17 @@ def entry_info(entry: Any) -> dict[str, Any]:
     """Sample name, incidence angle (deg) and 1/e depth (µm) of a GIXRD entry.
 
     Taken from the entry's provenance parameters, else parsed from its name (``LYC_gixrd_2deg``).
+
+    Examples
+    --------
+    >>> from xsuite.figures.gixrd import entry_info
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("gixrd"))
+    >>> info = entry_info(res.entries["LYC_gixrd_2deg"])
+    >>> info["sample"], info["incidence_angle_deg"], round(info["depth_um"], 2)
+    ('LYC', 2.0, 4.95)
     """
     p = parameters(entry)
     m = _NAME_RE.match(entry.name)
@@ -90,7 +101,18 @@ def entry_info(entry: Any) -> dict[str, Any]:
 
 
 def gixrd_entries(results: Any) -> list[Any]:
-    """GIXRD entries sorted by sample name and incidence angle."""
+    """GIXRD entries sorted by sample name and incidence angle.
+
+    Examples
+    --------
+    >>> from xsuite.figures.gixrd import gixrd_entries
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("gixrd"))
+    >>> [e.name for e in gixrd_entries(res)]
+    ['LYC_gixrd_2deg', 'LYC_PMMA_gixrd_2deg']
+    """
     res = as_results(results)
     entries = res.of_kind("gixrd")
     samples = sorted({entry_info(e)["sample"] for e in entries})
@@ -123,6 +145,16 @@ def reflection_markers(entry: Any, q_range: tuple[float, float] | None = None,
     The reflections tracked by the pipeline (collection ``tracking``) when the file has them; otherwise
     the ``n_strongest`` reflections of each phase in ``q_range`` from :mod:`xsuite.diffraction.phases`
     (q does not depend on the wavelength).
+
+    Examples
+    --------
+    >>> from xsuite.figures.gixrd import reflection_markers
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("gixrd"))
+    >>> [(ph, hkl, round(q, 3)) for ph, hkl, q in reflection_markers(res.entries["LYC_gixrd_2deg"])][:2]
+    [('LiCl.H2O', '101/110', 2.31), ('YCl3.6H2O', '10-1', 1.02)]
     """
     col = entry.collections.get("tracking")
     if col is not None and "q_ref" in col and "phase" in col:
@@ -231,6 +263,18 @@ def gixrd_waterfall(results: Any, entry: Any = None, *, max_curves: int = 26, of
         One axes (plus a colour bar). Curve ``k`` has gid ``"frame:<i>"`` (``i`` = index of the frame
         after sorting by time); its ``ydata`` is the stored intensity, drawn shifted by ``k * offset``
         through its transform.
+
+    Examples
+    --------
+    >>> from xsuite.figures.gixrd import gixrd_waterfall
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("gixrd"))
+    >>> fig = gixrd_waterfall(res, "LYC_gixrd_2deg")
+    >>> len(fig.axes[0].lines) >= 6, fig.axes[0].get_xlabel()
+    (True, 'q (Å$^{-1}$)')
+    >>> plt.close(fig)
     """
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
@@ -281,7 +325,19 @@ def _title(info: dict[str, Any]) -> str:
 
 
 def heatmap_data(inten: np.ndarray, good: np.ndarray, difference: bool) -> np.ndarray:
-    """What a heatmap draws: the intensities (rejected frames NaN), or their change from the first good frame."""
+    """What a heatmap draws: the intensities (rejected frames NaN), or their change from the first good frame.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.figures.gixrd import heatmap_data
+    >>> inten = np.array([[1.0, 2.0], [3.0, 5.0], [9.0, 9.0]])
+    >>> good = np.array([True, True, False])
+    >>> heatmap_data(inten, good, difference=False).tolist()
+    [[1.0, 2.0], [3.0, 5.0], [nan, nan]]
+    >>> heatmap_data(inten, good, difference=True).tolist()
+    [[0.0, 0.0], [2.0, 3.0], [nan, nan]]
+    """
     data = np.where(good[:, None], inten, np.nan)
     if difference:
         data = data - data[np.flatnonzero(good)[0]]
@@ -325,6 +381,18 @@ def gixrd_heatmap(results: Any, entry: Any = None, *, difference: bool = False, 
         One axes holding a ``QuadMesh`` (gid ``"heatmap"``) whose array is the stored intensity
         (frames sorted by time; rejected frames masked; minus the first good frame when ``difference``),
         x = q (1/Å), y = exposure time (min).
+
+    Examples
+    --------
+    >>> from xsuite.figures.gixrd import gixrd_heatmap
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("gixrd"))
+    >>> fig = gixrd_heatmap(res, "LYC_gixrd_2deg", difference=True)
+    >>> len(fig.axes) >= 1, fig.axes[0].get_ylabel()
+    (True, 'exposure time (min)')
+    >>> plt.close(fig)
     """
     name = "gixrd_heatmap"
     e = get_entry(results, entry, name, ("gixrd",))
@@ -359,6 +427,18 @@ def kinetics_curve(model: str, t_s: np.ndarray, a_inf: float, k_per_s: float, n_
     the cross-model ``rate_per_s`` = 1/(t½ − t0), a different quantity); ``parabolic``: K·√(t − t0)
     with K = ``parabolic_k`` (area/√s); zero before t0 (t0 = 0 when not stored). Other models
     (``none``) give NaN.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.figures.gixrd import kinetics_curve
+    >>> t = np.array([0.0, 600.0, 1200.0, 3600.0])
+    >>> np.round(kinetics_curve("jmak", t, 10.0, 1 / 1200.0, 1.0, 600.0), 3).tolist()
+    [0.0, 0.0, 3.935, 9.179]
+    >>> np.round(kinetics_curve("parabolic", t, 0.0, 0.0, 1.0, 0.0, parabolic_k=0.1), 3).tolist()
+    [0.0, 2.449, 3.464, 6.0]
+    >>> bool(np.isnan(kinetics_curve("none", t, 1.0, 1.0, 1.0, 0.0)).all())
+    True
     """
     t = np.asarray(t_s, dtype=float)
     t0 = float(t0_s) if np.isfinite(t0_s) else 0.0
@@ -556,6 +636,18 @@ def gixrd_kinetics(results: Any, entry: Any = None, *, table: bool = True, width
         ``onset_s_errors``/60 as x error); when not detected, a dashed line (gid ``"ul:<group>"``) at the
         stored ``upper_limit_area`` over the measured times. Axes 1 (``table``): text artists gid
         ``"param:<group>:<k|n|t0|onset|model|reflection>"`` holding :func:`kinetics_parameter_text`.
+
+    Examples
+    --------
+    >>> from xsuite.figures.gixrd import gixrd_kinetics
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("gixrd"))
+    >>> fig = gixrd_kinetics(res, "LYC_gixrd_2deg", table=False)
+    >>> len(fig.axes) >= 1, fig.axes[0].get_xlabel()
+    (True, 'exposure time (min)')
+    >>> plt.close(fig)
     """
     from matplotlib.lines import Line2D
 
@@ -687,10 +779,12 @@ def depth_definition(results: Any, depth_entry: Any) -> str:
 
     Examples
     --------
-    >>> from xsuite.io.nexus import read_results                                    # doctest: +SKIP
-    >>> res = read_results("out.h5")                                                # doctest: +SKIP
-    >>> depth_definition(res, res.entries["LYC_gixrd_depth"])                       # doctest: +SKIP
-    '1/e information depth (incident + exit)'
+    >>> from xsuite.figures.gixrd import depth_definition
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("gixrd"))
+    >>> depth_definition(res, res.entries["LYC_gixrd_depth"])
+    '1/e information depth, incident + exit path (2θ = 20.68°), packing density'
     """
     res = as_results(results)
     sample = parameters(depth_entry).get("sample") or depth_entry.name.removesuffix("_gixrd_depth")
@@ -767,6 +861,18 @@ def gixrd_depth(results: Any, entries: Any = None, *, width: Any = "double") -> 
         (or ``incidence_angle_deg``), y = ``onset_s``/60 and ``rate_per_s``·60 (detected rows); rows not
         detected are a line gid ``"nd:<sample>:<phase>"`` at y = last frame time/60 with up-arrows. The
         definition text has gid ``"depth_definition"``; ``fig.xsuite_depth_definition`` holds it.
+
+    Examples
+    --------
+    >>> from xsuite.figures.gixrd import gixrd_depth
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("gixrd"))
+    >>> fig = gixrd_depth(res)
+    >>> len(fig.axes) >= 2
+    True
+    >>> plt.close(fig)
     """
     name = "gixrd_depth"
     res = as_results(results)
@@ -873,9 +979,13 @@ def map_axes(nx: Any, figure: str = "gixrd_map2d") -> tuple[np.ndarray, np.ndarr
 
     Examples
     --------
-    >>> from xsuite.io.nexus import read_results                                    # doctest: +SKIP
-    >>> nx = read_results("out.h5").entries["LYC_gixrd_2deg"].nxdata["map_2d"]      # doctest: +SKIP
-    >>> q_ip, q_oop, inten = map_axes(nx)                                           # doctest: +SKIP
+    >>> from xsuite.figures.gixrd import map_axes
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("gixrd"))
+    >>> q_ip, q_oop, inten = map_axes(res.entries["LYC_gixrd_2deg"].nxdata["map_2d"])
+    >>> inten.shape == (q_oop.size, q_ip.size)
+    True
     """
     inten = np.asarray(nx.signal, dtype=float)
     names = list(nx.axis_names)
@@ -931,8 +1041,15 @@ def gixrd_map2d(results: Any, entry: Any = None, *, scale: str = "log", rings: b
 
     Examples
     --------
-    >>> fig = gixrd_map2d("out.h5", "LYC_gixrd_2deg", scale="sqrt")                 # doctest: +SKIP
-    >>> fig.savefig("LYC_2deg_map.pdf")                                             # doctest: +SKIP
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.figures.gixrd import gixrd_map2d
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("gixrd"))
+    >>> fig = gixrd_map2d(res, "LYC_gixrd_2deg", scale="sqrt")
+    >>> len(fig.axes)
+    1
+    >>> plt.close(fig)
     """
     from matplotlib import colormaps
     from matplotlib.colors import LogNorm, Normalize, PowerNorm
@@ -1014,6 +1131,18 @@ def gixrd_compare(results: Any, samples: Sequence[str] | None = None, *, differe
         ``n_angles × n_samples`` axes; each holds a ``QuadMesh`` (gid ``"heatmap:<entry>"``) whose array is
         :func:`heatmap_data` of the stored intensity, or the text "no data" when that sample was not
         measured at that angle.
+
+    Examples
+    --------
+    >>> from xsuite.figures.gixrd import gixrd_compare
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("gixrd"))
+    >>> fig = gixrd_compare(res, ["LYC", "LYC_PMMA"])
+    >>> len(fig.axes) >= 2
+    True
+    >>> plt.close(fig)
     """
     name = "gixrd_compare"
     ents = gixrd_entries(results)

@@ -46,6 +46,15 @@ class LivePeak:
         Detection rule met (marked ``*`` in the legend).
     phase : str
         Phase identifier, for the colour (optional).
+
+    Examples
+    --------
+    >>> from xsuite.figures.live import LivePeak
+    >>> from types import SimpleNamespace
+    >>> peak = SimpleNamespace(phase="LiCl.H2O", hkl="101/110", time_s=[0.0, 360.0], area=[0.0, 2.5], area_err=[0.3, 0.3], detected=True)
+    >>> lp = LivePeak.from_summary(peak, " (2°)")
+    >>> lp.label, lp.area.tolist(), lp.detected
+    ('LiCl.H2O 101/110 (2°)', [0.0, 2.5], True)
     """
 
     label: str
@@ -69,8 +78,11 @@ def live_peaks_from_entry(entry: Any) -> list[LivePeak]:
 
     Examples
     --------
-    >>> from xsuite.io.nexus import read_results                                    # doctest: +SKIP
-    >>> [p.label for p in live_peaks_from_entry(read_results("live.h5").entries["LYC_gixrd_2deg"])]  # doctest: +SKIP
+    >>> from xsuite.figures.live import live_peaks_from_entry
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("gixrd"))
+    >>> [p.label for p in live_peaks_from_entry(res.entries["LYC_gixrd_2deg"])][:2]
     ['LiCl.H2O 101/110', 'YCl3.6H2O 10-1']
     """
     trk = entry.collections.get("tracking", {})
@@ -142,7 +154,13 @@ def live_series_figure(q: Any = None, intensity: Any = None, peaks: Sequence[Any
 
     Examples
     --------
-    >>> fig = live_series_figure(results="live.h5", entry="LYC_gixrd_2deg")         # doctest: +SKIP
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.figures.live import live_series_figure
+    >>> from xsuite.simulate.examples import example_results
+    >>> fig = live_series_figure(results=example_results("gixrd"), entry="LYC_gixrd_2deg")
+    >>> len(fig.axes)
+    2
+    >>> plt.close(fig)
     """
     n_frames = None
     if results is not None or entry is not None:

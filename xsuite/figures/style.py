@@ -158,6 +158,17 @@ def style_context() -> Iterator[None]:
 
     Everything created inside (figures, axes, text) takes the house fonts, sizes and palette; matplotlib's
     global settings are restored on exit.
+
+    Examples
+    --------
+    >>> from xsuite.figures.style import style_context
+    >>> import matplotlib as mpl
+    >>> before = mpl.rcParams["font.size"]
+    >>> with style_context():
+    ...     inside = mpl.rcParams["font.size"]
+    ...
+    >>> inside != before, mpl.rcParams["font.size"] == before
+    (True, True)
     """
     import matplotlib as mpl
 
@@ -166,7 +177,20 @@ def style_context() -> Iterator[None]:
 
 
 def apply_style() -> None:
-    """Make the xsuite style the global matplotlib default (for notebooks and user scripts)."""
+    """Make the xsuite style the global matplotlib default (for notebooks and user scripts).
+
+    Examples
+    --------
+    >>> from xsuite.figures.style import apply_style, style_context
+    >>> import matplotlib as mpl
+    >>> with mpl.rc_context():
+    ...     apply_style()
+    ...     with style_context():
+    ...         same = mpl.rcParams["font.size"]
+    ...     print(same == mpl.rcParams["font.size"])
+    ...
+    True
+    """
     import matplotlib as mpl
 
     mpl.rcParams.update(_rc())
@@ -179,6 +203,16 @@ def figure_width_in(width: Width) -> float:
     ------
     ValueError
         If ``width`` is neither a known name nor a positive number.
+
+    Examples
+    --------
+    >>> from xsuite.figures.style import figure_width_in
+    >>> figure_width_in("single"), figure_width_in("double"), figure_width_in(4.0)
+    (3.5, 7.2, 4.0)
+    >>> figure_width_in("wide")
+    Traceback (most recent call last):
+        ...
+    ValueError: `width` must be 'single', 'double' or inches; got 'wide'
     """
     if isinstance(width, str):
         if width == "single":
@@ -224,6 +258,17 @@ def new_figure(
     -------
     fig : matplotlib.figure.Figure
     axes : Axes or ndarray of Axes
+
+    Examples
+    --------
+    >>> from xsuite.figures.style import new_figure, style_context
+    >>> import matplotlib.pyplot as plt
+    >>> with style_context():
+    ...     fig, axes = new_figure(1, 2, width="double", height_in=2.5)
+    ...
+    >>> axes.shape, [round(float(v), 2) for v in fig.get_size_inches()]
+    ((2,), [7.2, 2.5])
+    >>> plt.close(fig)
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -240,7 +285,14 @@ def new_figure(
 
 
 def unit_text(units: str | None) -> str:
-    """Typeset a stored unit string (``"1/angstrom"`` -> ``"Å$^{-1}$"``); unknown units are kept as is."""
+    """Typeset a stored unit string (``"1/angstrom"`` -> ``"Å$^{-1}$"``); unknown units are kept as is.
+
+    Examples
+    --------
+    >>> from xsuite.figures.style import unit_text
+    >>> unit_text("1/angstrom"), unit_text("um"), unit_text("furlong")
+    ('Å$^{-1}$', 'µm', 'furlong')
+    """
     if units is None:
         return ""
     u = str(units).strip()
@@ -257,6 +309,12 @@ def axis_label(quantity: str, units: str | None) -> str:
     units : str or None
         Units as stored (``"1/angstrom"``, ``"s"``, ``"um"``); ``""``/``None`` gives a unitless label with
         ``"(–)"`` so that every axis still states its units explicitly.
+
+    Examples
+    --------
+    >>> from xsuite.figures.style import axis_label
+    >>> axis_label("q", "1/angstrom"), axis_label("time", "s"), axis_label("fraction", "")
+    ('q (Å$^{-1}$)', 'time (s)', 'fraction (–)')
     """
     u = unit_text(units)
     if not u:
@@ -265,7 +323,20 @@ def axis_label(quantity: str, units: str | None) -> str:
 
 
 def label_panels(axes: Sequence[Any], *, start: str = "a") -> None:
-    """Write bold panel letters (a, b, c…) in the top-left corner of each axes."""
+    """Write bold panel letters (a, b, c…) in the top-left corner of each axes.
+
+    Examples
+    --------
+    >>> from xsuite.figures.style import label_panels, new_figure, style_context
+    >>> import matplotlib.pyplot as plt
+    >>> with style_context():
+    ...     fig, axes = new_figure(1, 2)
+    ...     label_panels(axes)
+    ...
+    >>> [t.get_text() for ax in axes for t in ax.texts]
+    ['a', 'b']
+    >>> plt.close(fig)
+    """
     for i, ax in enumerate(axes):
         ax.text(
             -0.02,
@@ -481,12 +552,28 @@ def settle_legends(fig: Any, **legend_kw: Any) -> None:
 
 
 def color_cycle(n: int) -> list[str]:
-    """``n`` colours from the Okabe-Ito palette (repeats after 8)."""
+    """``n`` colours from the Okabe-Ito palette (repeats after 8).
+
+    Examples
+    --------
+    >>> from xsuite.figures.style import color_cycle
+    >>> color_cycle(3)
+    ['#0072B2', '#D55E00', '#009E73']
+    >>> len(set(color_cycle(10)))
+    8
+    """
     return [PALETTE[i % len(PALETTE)] for i in range(n)]
 
 
 def phase_color(phase: str, index: int = 0) -> str:
-    """Fixed colour for a known phase, else a palette colour by index."""
+    """Fixed colour for a known phase, else a palette colour by index.
+
+    Examples
+    --------
+    >>> from xsuite.figures.style import phase_color, color_cycle
+    >>> phase_color("LiCl.H2O") == phase_color("LiCl.H2O"), phase_color("unknown phase", 1) == color_cycle(2)[1]
+    (True, True)
+    """
     return PHASE_COLORS.get(phase, PALETTE[index % len(PALETTE)])
 
 
@@ -520,7 +607,14 @@ def format_value_error(value: float, error: float | None, max_decimals: int = 4)
 
 
 def phase_label(phase: str) -> str:
-    """Typeset an ASCII phase identifier: ``LiCl.H2O`` -> ``LiCl·H$_{2}$O``, ``Li3YCl6`` -> ``Li$_{3}$YCl$_{6}$``."""
+    """Typeset an ASCII phase identifier: ``LiCl.H2O`` -> ``LiCl·H$_{2}$O``, ``Li3YCl6`` -> ``Li$_{3}$YCl$_{6}$``.
+
+    Examples
+    --------
+    >>> from xsuite.figures.style import phase_label
+    >>> phase_label("LiCl.H2O"), phase_label("YCl3.6H2O")
+    ('LiCl·H$_{2}$O', 'YCl$_{3}$·6H$_{2}$O')
+    """
     import re
 
     out = phase.replace(".", "·")
@@ -553,6 +647,20 @@ def add_scale_bar(
     -------
     matplotlib.offsetbox.AnchoredOffsetbox
         The artist (its ``size_data_units`` attribute is set for tests).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.figures.style import add_scale_bar, new_figure, style_context
+    >>> import matplotlib.pyplot as plt
+    >>> with style_context():
+    ...     fig, ax = new_figure()
+    ...     _ = ax.imshow(np.zeros((50, 80)))
+    ...     bar = add_scale_bar(ax, 20.0, pixel_size_um=2.0)
+    ...
+    >>> type(bar).__name__
+    'AnchoredSizeBar'
+    >>> plt.close(fig)
     """
     from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
@@ -577,7 +685,14 @@ def add_scale_bar(
 
 
 def nice_scale_length(extent_um: float) -> float:
-    """A round scale-bar length (1, 2, 5 × 10^k µm) close to a fifth of ``extent_um``."""
+    """A round scale-bar length (1, 2, 5 × 10^k µm) close to a fifth of ``extent_um``.
+
+    Examples
+    --------
+    >>> from xsuite.figures.style import nice_scale_length
+    >>> nice_scale_length(300.0), nice_scale_length(42.0), nice_scale_length(7.0)
+    (50.0, 5.0, 1.0)
+    """
     if not np.isfinite(extent_um) or extent_um <= 0:
         return 1.0
     target = extent_um / 5.0
@@ -600,6 +715,22 @@ def save_figure(fig: Any, stem: str, out_dir: Any, formats: Sequence[str], dpi: 
 
     This is the only function of :mod:`xsuite.figures` that writes files (used by
     :func:`xsuite.figures.make_figures`).
+
+    Examples
+    --------
+    >>> from xsuite.figures.style import save_figure, new_figure, style_context
+    >>> import tempfile, pathlib
+    >>> import matplotlib.pyplot as plt
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with style_context():
+    ...     fig, ax = new_figure()
+    ...     _ = ax.plot([0, 1], [0, 1])
+    ...
+    >>> paths = save_figure(fig, "demo", tmp.name, ["png", "svg"], dpi=100)
+    >>> [pathlib.Path(p).name for p in paths]
+    ['demo.png', 'demo.svg']
+    >>> plt.close(fig)
+    >>> tmp.cleanup()
     """
     from pathlib import Path
 

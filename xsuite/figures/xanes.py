@@ -50,14 +50,32 @@ def _same(stored: str, name: str) -> bool:
 
 
 def standard_names(entry: Any) -> list[str]:
-    """Names of the LCF standards of an entry (collection ``results/standards``)."""
+    """Names of the LCF standards of an entry (collection ``results/standards``).
+
+    Examples
+    --------
+    >>> from xsuite.figures.xanes import standard_names
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("xanes"))
+    >>> standard_names(res.entries["xanes_LYC"])
+    ['Y0', 'Y3']
+    """
     col = entry.collections.get("results", {})
     return str_array(value(col, "standards")) if "standards" in col else []
 
 
 def metal_standard(names: Sequence[str]) -> str | None:
     """Which standard is the metal (Y0) reference: ``Y0``/``Y_foil``/``Y_metal``/``Y`` or a name with
-    ``foil``/``metal``; ``None`` when none matches."""
+    ``foil``/``metal``; ``None`` when none matches.
+
+    Examples
+    --------
+    >>> from xsuite.figures.xanes import metal_standard
+    >>> metal_standard(["Y3_LYC", "Y0_foil"]), metal_standard(["Fe2", "Fe3"])
+    ('Y0_foil', None)
+    """
     for n in names:
         if _METAL_RE.match(n):
             return n
@@ -163,6 +181,18 @@ def xanes_spectra(results: Any, entry: Any = None, *, energy_window_ev: tuple[fl
         One axes. Lines with gid ``"spectrum:<label>"`` (xdata = stored energy, ydata = stored
         ``mu_norm`` row, drawn shifted by ``k·offset``), a tick ``"e0:<label>"`` at the stored E0,
         ``"standard:<name>"`` (dashed) and spans ``"region:<name>"``; the legend sits above the axes.
+
+    Examples
+    --------
+    >>> from xsuite.figures.xanes import xanes_spectra
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("xanes"))
+    >>> fig = xanes_spectra(res, "xanes_LYC")
+    >>> fig.axes[0].get_xlabel()
+    'energy (eV)'
+    >>> plt.close(fig)
     """
     from matplotlib.transforms import Affine2D
 
@@ -268,6 +298,18 @@ def xanes_lcf(results: Any, entry: Any = None, label: str | None = None, *, widt
         Two axes sharing x (energy, eV): top with ``"data"`` (error-bar markers, stored ``mu_norm``),
         ``"fit"`` and ``"component:<std>"`` lines (legend right of the axes); bottom with the ``"residual"``
         line (stored residual) and the ±1σ band of the data (``"sigma_band"``).
+
+    Examples
+    --------
+    >>> from xsuite.figures.xanes import xanes_lcf
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("xanes"))
+    >>> fig = xanes_lcf(res, "xanes_LYC", "L1")
+    >>> len(fig.axes)
+    2
+    >>> plt.close(fig)
     """
     name = "xanes_lcf"
     e = get_entry(results, entry, name, ("xanes",))
@@ -353,6 +395,18 @@ def xanes_fractions(results: Any, entries: Any = None, standard: str | None = No
         One axes per entry; each holds an error-bar container whose data line has gid
         ``"fraction:<entry>"``: x = stored ``distance_um`` (or position number 1..n), y = stored
         ``fraction_<std>``, y errors = stored ``fraction_<std>_errors``.
+
+    Examples
+    --------
+    >>> from xsuite.figures.xanes import xanes_fractions
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("xanes"))
+    >>> fig = xanes_fractions(res)
+    >>> len(fig.axes)
+    2
+    >>> plt.close(fig)
     """
     name = "xanes_fractions"
     res = as_results(results)
@@ -452,6 +506,17 @@ def xanes_map_composite(results: Any, entry: Any = None, *, width: Any = "double
         Three axes. Artists with gid ``"data"`` (summed spectrum, stored ``mean_spectrum/mu_norm``), ``"fit"``,
         ``"component:<std>"``, ``"composite"`` (image: RGB of the stored ``amounts``), ``"region:<std>"``
         (offset region spectra, stored ``component_spectra/mu_norm`` rows) and ``"standard:<std>"``.
+
+    Examples
+    --------
+    >>> from xsuite.figures.xanes import xanes_map_composite
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> fig = xanes_map_composite(read_results(example_results("xanes_map")), "xanes_map")
+    >>> len(fig.axes)
+    3
+    >>> plt.close(fig)
     """
     import matplotlib.patches as mpatches
 

@@ -56,7 +56,19 @@ _X_AXES = {
 
 def pattern_x(nx: Any, x: str, wavelength_angstrom: float | None = None) -> np.ndarray:
     """The x values of a stored ``pattern`` NXdata in the requested unit (stored field, else computed from q;
-    ``"two_theta"`` needs the measurement wavelength then)."""
+    ``"two_theta"`` needs the measurement wavelength then).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.figures.xrd import pattern_x
+    >>> from types import SimpleNamespace
+    >>> nx = SimpleNamespace(fields={}, axes={"q": np.array([1.0, 2.0])}, path="/LYC_xrd/pattern")
+    >>> np.round(pattern_x(nx, "d"), 4).tolist(), np.round(pattern_x(nx, "two_theta_cu"), 3).tolist()
+    ([6.2832, 3.1416], [14.095, 28.41])
+    >>> np.round(pattern_x(nx, "two_theta", wavelength_angstrom=0.974), 3).tolist()
+    [8.891, 17.836]
+    """
     if x in nx.fields:
         return np.asarray(nx.fields[x], dtype=float)
     q = np.asarray(nx.axes.get("q", nx.fields.get("q")), dtype=float)
@@ -74,7 +86,18 @@ def pattern_x(nx: Any, x: str, wavelength_angstrom: float | None = None) -> np.n
 
 
 def stored_phases(entries: Sequence[Any]) -> list[str]:
-    """Phases the pipeline assigned to found reflections (collection ``peaks``), in order of appearance."""
+    """Phases the pipeline assigned to found reflections (collection ``peaks``), in order of appearance.
+
+    Examples
+    --------
+    >>> from xsuite.figures.xrd import stored_phases
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("xrd"))
+    >>> stored_phases([res.entries["LYC_xrd"], res.entries["CeO2_xrd"]])
+    ['Li3YCl6', 'CeO2']
+    """
     out: list[str] = []
     for e in entries:
         col = e.collections.get("peaks")
@@ -91,9 +114,11 @@ def named_phases(entries: Sequence[Any]) -> list[str]:
 
     Examples
     --------
-    >>> from xsuite.io.nexus import read_results                                    # doctest: +SKIP
-    >>> named_phases(read_results("powders.h5").of_kind("xrd"))                     # doctest: +SKIP
-    ['Li3YCl6', 'LiCl', 'CeO2']
+    >>> from xsuite.figures.xrd import named_phases
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> named_phases(read_results(example_results("xrd")).of_kind("xrd"))
+    ['Li3YCl6', 'LiCl', 'LiCl.H2O', 'YCl3.6H2O', 'YCl3']
     """
     out: list[str] = []
     for e in entries:
@@ -222,6 +247,18 @@ def xrd_patterns(results: Any, entries: Any = None, *, x: str = "two_theta_cu",
         ydata = stored intensity (divided by its max when ``normalize``), drawn shifted by ``k·offset``
         through its transform. Axes 1 (when there are ticks): tick rows, one ``LineCollection`` per phase
         (gid ``"ticks:<phase>"``, ``xsuite_source`` "computed" or "assigned").
+
+    Examples
+    --------
+    >>> from xsuite.figures.xrd import xrd_patterns
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("xrd"))
+    >>> fig = xrd_patterns(res, ["LYC_xrd", "LYC_PMMA_xrd"], x="q")
+    >>> [ax.get_xlabel() for ax in fig.axes if ax.get_xlabel()]
+    ['q (Å$^{-1}$)']
+    >>> plt.close(fig)
     """
     from matplotlib.ticker import NullLocator
     from matplotlib.transforms import Affine2D

@@ -43,7 +43,17 @@ logger = logging.getLogger(__name__)
 
 
 def map_extent(nx: Any) -> tuple[float, float, float, float]:
-    """``imshow`` extent (left, right, bottom, top) in µm of an image NXdata with axes ``y_um``, ``x_um``."""
+    """``imshow`` extent (left, right, bottom, top) in µm of an image NXdata with axes ``y_um``, ``x_um``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.figures.xrf import map_extent
+    >>> from types import SimpleNamespace
+    >>> nx = SimpleNamespace(fields={"x_um": np.arange(0.0, 60.0, 2.0), "y_um": np.arange(0.0, 40.0, 2.0)})
+    >>> tuple(float(v) for v in map_extent(nx))
+    (-1.0, 59.0, -1.0, 39.0)
+    """
     x = np.asarray(nx.fields.get("x_um"), dtype=float)
     y = np.asarray(nx.fields.get("y_um"), dtype=float)
     px = float(np.median(np.diff(x))) if x.size > 1 else 1.0
@@ -68,7 +78,18 @@ def _outline(entry: Any) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def roles(entry: Any) -> tuple[str, str] | None:
-    """``(reference, layer)`` elements of an analysed entry, from what it stores; ``None`` for maps only."""
+    """``(reference, layer)`` elements of an analysed entry, from what it stores; ``None`` for maps only.
+
+    Examples
+    --------
+    >>> from xsuite.figures.xrf import roles
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("xrf"))
+    >>> roles(res.entries["LYC_xrf"])
+    ('Y', 'Cl')
+    """
     cs = entry.collections.get("composite_scale", {})
     ref, lay = value(cs, "red_element"), value(cs, "green_element")
     if ref and lay:
@@ -86,7 +107,18 @@ def roles(entry: Any) -> tuple[str, str] | None:
 
 
 def element_maps(entry: Any) -> list[tuple[str, Any]]:
-    """``(element, NXdata)`` of every ``<element>_map`` group with µm axes, the roles first."""
+    """``(element, NXdata)`` of every ``<element>_map`` group with µm axes, the roles first.
+
+    Examples
+    --------
+    >>> from xsuite.figures.xrf import element_maps
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("xrf"))
+    >>> [(el, nx.signal.shape) for el, nx in element_maps(res.entries["LYC_xrf"])]
+    [('Y', (40, 60)), ('Cl', (40, 60))]
+    """
     found = {k[: -len("_map")]: nx for k, nx in entry.nxdata.items()
              if k.endswith("_map") and k != "ratio_map" and "x_um" in nx.fields and "y_um" in nx.fields}
 
@@ -136,6 +168,18 @@ def xrf_maps(results: Any, entry: Any = None, *, width: Any = "double") -> Any:
         One image axes per element (the reference and layer elements first), ``AxesImage`` gids
         ``"map:<element>"`` (array = stored map, origin lower, extent in µm from the stored axes); the
         layer panel carries the outline line (gid ``"outline"``) when a layer was found.
+
+    Examples
+    --------
+    >>> from xsuite.figures.xrf import xrf_maps
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("xrf"))
+    >>> fig = xrf_maps(res, "LYC_xrf")
+    >>> [ax.get_title() for ax in fig.axes if ax.get_title()]
+    ['LYC: Y', 'LYC: Cl']
+    >>> plt.close(fig)
     """
     name = "xrf_maps"
     e = get_entry(results, entry, name, ("xrf",))
@@ -197,6 +241,18 @@ def xrf_composite(results: Any, entry: Any = None, *, width: Any = "single", sca
         ``"spot_label:<name>"`` when the entry has ``xanes_spots``, a scale bar whose ``length_um`` is the
         stored ``composite_scale/scale_bar_um`` (or a round fifth of the map width) and the legend outside
         the image (gid ``"legend"``).
+
+    Examples
+    --------
+    >>> from xsuite.figures.xrf import xrf_composite
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("xrf"))
+    >>> fig = xrf_composite(res, "LYC_xrf", scale_bar_um=10.0)
+    >>> len(fig.axes), fig.axes[0].images[0].get_array().shape
+    (1, (40, 60, 3))
+    >>> plt.close(fig)
     """
     name = "xrf_composite"
     e = get_entry(results, entry, name, ("xrf",))
@@ -244,7 +300,14 @@ def xrf_composite(results: Any, entry: Any = None, *, width: Any = "single", sca
 
 
 def width_height(shape: tuple[int, ...], width: Any) -> float:
-    """Figure height that keeps a map's aspect ratio at the given column width (clipped to 1.5–6 in)."""
+    """Figure height that keeps a map's aspect ratio at the given column width (clipped to 1.5–6 in).
+
+    Examples
+    --------
+    >>> from xsuite.figures.xrf import width_height
+    >>> round(width_height((40, 60), "single"), 2), round(width_height((400, 60), "single"), 2)
+    (2.83, 6.0)
+    """
     w = figure_width_in(width)
     return float(np.clip(w * shape[0] / max(shape[1], 1) + 0.5, 1.5, 6.0))
 
@@ -267,6 +330,18 @@ def xrf_thickness(results: Any, entry: Any = None, *, width: Any = "double") -> 
         ``"profile:<reference>"`` (stored) and fits ``"fit:<layer>"``, ``"fit:<reference>"`` vs
         ``distance_um``. When no layer was detected the upper bound is written on panel (a). Legends
         sit above the panels, not over the data.
+
+    Examples
+    --------
+    >>> from xsuite.figures.xrf import xrf_thickness
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("xrf"))
+    >>> fig = xrf_thickness(res, "LYC_xrf")
+    >>> len(fig.axes)
+    3
+    >>> plt.close(fig)
     """
     name = "xrf_thickness"
     e = get_entry(results, entry, name, ("xrf",))
@@ -343,6 +418,18 @@ def xrf_compare(results: Any, entries: Any = None, *, width: Any = "double") -> 
         One image axes per map; ``AxesImage`` gid ``"composite:<entry>"`` (array = stored ``rgb``), each
         with its scale bar (gid ``"scale_bar:<entry>"``), its XANES spots and, when a layer was found,
         its outline (gid ``"outline:<entry>"``); titles name each map's elements.
+
+    Examples
+    --------
+    >>> from xsuite.figures.xrf import xrf_compare
+    >>> import matplotlib.pyplot as plt
+    >>> from xsuite.io.nexus import read_results
+    >>> from xsuite.simulate.examples import example_results
+    >>> res = read_results(example_results("xrf"))
+    >>> fig = xrf_compare(res)
+    >>> [ax.get_title() for ax in fig.axes if ax.get_title()]
+    ['LYC: Y (red) / Cl (green)', 'LYC_PMMA: Y (red) / Cl (green)']
+    >>> plt.close(fig)
     """
     name = "xrf_compare"
     res = as_results(results)

@@ -21,7 +21,22 @@ __all__ = ["JsonStore", "cache_dir", "install_reflection_store"]
 
 
 def cache_dir() -> Path:
-    """The folder of xsuite's on-disk caches."""
+    """The folder of xsuite's on-disk caches.
+
+    Examples
+    --------
+    >>> from xsuite.io.cache import cache_dir
+    >>> import os
+    >>> old = os.environ.get("XSUITE_CACHE_DIR")
+    >>> os.environ["XSUITE_CACHE_DIR"] = "/tmp/xsuite-cache"
+    >>> str(cache_dir())
+    '/tmp/xsuite-cache'
+    >>> if old is None:
+    ...     del os.environ["XSUITE_CACHE_DIR"]
+    ... else:
+    ...     os.environ["XSUITE_CACHE_DIR"] = old
+    ...
+    """
     if os.environ.get("XSUITE_CACHE_DIR"):
         return Path(os.environ["XSUITE_CACHE_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -33,9 +48,14 @@ class JsonStore:
 
     Examples
     --------
-    >>> s = JsonStore(tmp_path)  # doctest: +SKIP
-    >>> s.put("ab12", [1, 2]); s.get("ab12")  # doctest: +SKIP
-    [1, 2]
+    >>> from xsuite.io.cache import JsonStore
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = JsonStore(tmp.name)
+    >>> store.put("ab12", [1, 2])
+    >>> store.get("ab12"), store.get("missing")
+    ([1, 2], None)
+    >>> tmp.cleanup()
     """
 
     def __init__(self, folder: str | Path) -> None:
@@ -66,7 +86,21 @@ class JsonStore:
 
 def install_reflection_store(folder: Optional[str | Path] = None) -> None:
     """Keep phase reflection lists on disk (``<cache>/reflections``): the first command on a machine
-    computes a phase's table with pymatgen, later ones read it back."""
+    computes a phase's table with pymatgen, later ones read it back.
+
+    Examples
+    --------
+    >>> from xsuite.io.cache import install_reflection_store
+    >>> import tempfile
+    >>> from xsuite.diffraction import phases
+    >>> saved = phases.REFLECTION_STORE
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> install_reflection_store(tmp.name)
+    >>> type(phases.REFLECTION_STORE).__name__, phases.REFLECTION_STORE.folder.name == tmp.name.split("/")[-1]
+    ('JsonStore', True)
+    >>> phases.REFLECTION_STORE = saved
+    >>> tmp.cleanup()
+    """
     from xsuite.diffraction import phases
 
     phases.REFLECTION_STORE = JsonStore(Path(folder) if folder else cache_dir() / "reflections")

@@ -57,6 +57,19 @@ class CifText:
         Suggested phase identifier (see the module notes).
     mtime_ns : int
         Modification time (ns) when read: with ``path``, the key of any cache built from the text.
+
+    Examples
+    --------
+    >>> from xsuite.io.cif import CifText, read_cif
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = pathlib.Path(tmp.name) / "nacl.cif"
+    >>> cell = " ".join(f"_cell_length_{x} 5.64" for x in "abc") + " _cell_angle_alpha 90 _cell_angle_beta 90 _cell_angle_gamma 90"
+    >>> _ = path.write_text("data_NaCl\\n" + cell.replace(" _", "\\n_") + "\\nloop_\\n_atom_site_label\\n_atom_site_fract_x\\n_atom_site_fract_y\\n_atom_site_fract_z\\nNa1 0 0 0\\nCl1 0.5 0.5 0.5\\n")
+    >>> cif = read_cif(path)
+    >>> isinstance(cif, CifText), cif.path.name, cif.text.splitlines()[0]
+    (True, 'nacl.cif', 'data_NaCl')
+    >>> tmp.cleanup()
     """
 
     path: Path
@@ -66,7 +79,14 @@ class CifText:
 
 
 def is_cif_path(entry: object) -> bool:
-    """True when ``entry`` is a string or path naming a ``.cif`` file (case-insensitive suffix)."""
+    """True when ``entry`` is a string or path naming a ``.cif`` file (case-insensitive suffix).
+
+    Examples
+    --------
+    >>> from xsuite.io.cif import is_cif_path
+    >>> is_cif_path("phases/LiCl.CIF"), is_cif_path("LiCl.H2O"), is_cif_path(3)
+    (True, False, False)
+    """
     return isinstance(entry, (str, Path)) and str(entry).strip().lower().endswith(".cif")
 
 
@@ -79,6 +99,14 @@ def cif_phase_name(text: str, path: str | Path) -> str:
         CIF content.
     path : str or Path
         The file it came from (for the stem).
+
+    Examples
+    --------
+    >>> from xsuite.io.cif import cif_phase_name
+    >>> cif_phase_name("data_x\\n_chemical_formula_structural 'Li Cl'\\n", "licl.cif")
+    'LiCl'
+    >>> cif_phase_name("data_x\\n", "my_phase.cif")
+    'my_phase'
     """
     m = _STRUCTURAL.search(text)
     if m:
@@ -254,6 +282,22 @@ def read_cif(path: str | Path) -> CifText:
     DataFormatError
         It cannot be read, holds no unit cell (``_cell_length_a``), its cell fails :func:`check_cell`,
         or it has no atom sites.
+
+    Examples
+    --------
+    >>> from xsuite.io.cif import read_cif
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = pathlib.Path(tmp.name) / "nacl.cif"
+    >>> cell = " ".join(f"_cell_length_{x} 5.64" for x in "abc") + " _cell_angle_alpha 90 _cell_angle_beta 90 _cell_angle_gamma 90"
+    >>> _ = path.write_text("data_NaCl\\n" + cell.replace(" _", "\\n_") + "\\nloop_\\n_atom_site_label\\n_atom_site_fract_x\\n_atom_site_fract_y\\n_atom_site_fract_z\\nNa1 0 0 0\\nCl1 0.5 0.5 0.5\\n")
+    >>> read_cif(path).name
+    'nacl'
+    >>> read_cif(pathlib.Path(tmp.name) / "missing.cif")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    xsuite.errors.InputNotFoundError: phase CIF not found: .../missing.cif
+    >>> tmp.cleanup()
     """
     p = Path(path).expanduser().absolute()
     if not p.is_file():

@@ -183,6 +183,16 @@ class FrameRef:
         ``"metadata"``, ``"interval"`` or ``"mtime"``.
     metadata : dict
         Extra header/sidecar fields (strings and numbers); not part of equality.
+
+    Examples
+    --------
+    >>> from xsuite.io.images import FrameRef
+    >>> from pathlib import Path
+    >>> ref = FrameRef(Path("series.h5"), 3, "series.h5#3", 1080.0, 1773479880.0, dataset="/entry/data/data")
+    >>> ref.source
+    'series.h5::/entry/data/data'
+    >>> ref.to_dict()["time_s"], ref.time_source
+    (1080.0, 'metadata')
     """
 
     path: Path
@@ -288,6 +298,12 @@ def orientation_for_flips(flip_ud: bool = False, flip_lr: bool = False, geometry
 
     ``read_frame(path, orientation=orientation_for_flips(flip_ud=True))`` flips frames vertically for a
     PONI without orientation (3), as the real CeO2 Pilatus image needs.
+
+    Examples
+    --------
+    >>> from xsuite.io.images import orientation_for_flips
+    >>> orientation_for_flips(), orientation_for_flips(flip_ud=True), orientation_for_flips(flip_lr=True)
+    (3, 2, 4)
     """
     go = _check_orientation(geometry_orientation, "geometry_orientation")
     if go > 4:
@@ -300,7 +316,22 @@ def orientation_for_flips(flip_ud: bool = False, flip_lr: bool = False, geometry
 
 
 def poni_orientation(poni_path: str | os.PathLike) -> int:
-    """Detector orientation stated in a PONI file (``Detector_config: {... "orientation": N}``); 3 if absent."""
+    """Detector orientation stated in a PONI file (``Detector_config: {... "orientation": N}``); 3 if absent.
+
+    Examples
+    --------
+    >>> from xsuite.io.images import poni_orientation
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> poni = pathlib.Path(tmp.name) / "geometry.poni"
+    >>> _ = poni.write_text('poni_version: 2.1\\nDetector: Pilatus1M\\nDetector_config: {"orientation": 4}\\nDistance: 0.2\\n')
+    >>> poni_orientation(poni)
+    4
+    >>> _ = poni.write_text("poni_version: 2\\nDetector: Pilatus1M\\nDistance: 0.2\\n")
+    >>> poni_orientation(poni)
+    3
+    >>> tmp.cleanup()
+    """
     p = Path(poni_path)
     if not p.exists():
         raise InputNotFoundError(f"PONI file not found: {p}")
@@ -333,7 +364,16 @@ def _orient(img: np.ndarray, orientation: int | None, geometry_orientation: int 
 # Low-level readers
 # ----------------------------------------------------------------------------------------------------
 def split_source(source: str | os.PathLike | FrameRef) -> tuple[Path, str | None]:
-    """Split ``"file.h5::/entry/data/data"`` into ``(Path("file.h5"), "/entry/data/data")``."""
+    """Split ``"file.h5::/entry/data/data"`` into ``(Path("file.h5"), "/entry/data/data")``.
+
+    Examples
+    --------
+    >>> from xsuite.io.images import split_source
+    >>> split_source("scan.h5::/entry/data/data")
+    (PosixPath('scan.h5'), '/entry/data/data')
+    >>> split_source("frame_0001.tif")
+    (PosixPath('frame_0001.tif'), None)
+    """
     if isinstance(source, FrameRef):
         return source.path, source.dataset
     s = os.fspath(source)
@@ -691,6 +731,16 @@ class LambdaAcquisition:
         Part suffixes in series order (``("_part00000", ...)``, or ``("",)`` without parts).
     ext : str
         File extension (``.nxs``).
+
+    Examples
+    --------
+    >>> from xsuite.io.images import LambdaAcquisition
+    >>> from pathlib import Path
+    >>> acq = LambdaAcquisition(Path("/data"), "scan", (1, 2, 3), ("",), ".nxs")
+    >>> acq.module_file(2, "").name, acq.module_file(1, "_part00001").name
+    ('scan_m2.nxs', 'scan_m1_part00001.nxs')
+    >>> acq.representatives()
+    []
     """
 
     folder: Path
@@ -858,7 +908,16 @@ class _LambdaStack:
 
 
 def lambda_assembly_text(stack: Any) -> str:
-    """One line saying how the modules were placed (stored in the frame metadata, for provenance)."""
+    """One line saying how the modules were placed (stored in the frame metadata, for provenance).
+
+    Examples
+    --------
+    >>> from xsuite.io.images import lambda_assembly_text
+    >>> from types import SimpleNamespace
+    >>> stack = SimpleNamespace(acquisition=SimpleNamespace(modules=(1, 2)), offsets=[(0, 0), (0, 1556)], shape=(516, 3072))
+    >>> print(lambda_assembly_text(stack))
+    Lambda: 2 modules stitched by their stored translations into 516x3072 (m1 at (row 0, col 0), m2 at (row 0, col 1556)), then flipped up-down (Dioptas orientation); gaps = -1
+    """
     places = ", ".join(f"m{m} at (row {r}, col {c})" for m, (r, c) in zip(stack.acquisition.modules, stack.offsets))
     return (f"Lambda: {len(stack.offsets)} modules stitched by their stored translations into "
             f"{stack.shape[0]}x{stack.shape[1]} ({places}), then flipped up-down (Dioptas orientation); "
@@ -1098,8 +1157,20 @@ def frame_cache() -> Iterator[None]:
 
     Examples
     --------
-    >>> with frame_cache():                                   # doctest: +SKIP
-    ...     frames = [read_frame(ref) for ref in refs]
+    >>> import numpy as np
+    >>> from xsuite.io.images import frame_cache, read_frame
+    >>> import tempfile, pathlib, h5py
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> h5 = pathlib.Path(tmp.name) / "stack.h5"
+    >>> with h5py.File(h5, "w") as f:
+    ...     _ = f.create_dataset("/entry/data", data=np.arange(24, dtype=np.int32).reshape(2, 3, 4))
+    ...
+    >>> with frame_cache():
+    ...     sums = [int(read_frame(f"{h5}::/entry/data", i).sum()) for i in range(2)]
+    ...
+    >>> sums
+    [66, 210]
+    >>> tmp.cleanup()
     """
     global _CACHE_DEPTH
     _CACHE_DEPTH += 1
@@ -1153,7 +1224,14 @@ def _cached_stack(path: Path, dataset: str | None) -> _Hdf5Stack:
 
 
 def close_cached_files() -> None:
-    """Close the HDF5 files :func:`read_frame` keeps open between calls."""
+    """Close the HDF5 files :func:`read_frame` keeps open between calls.
+
+    Examples
+    --------
+    >>> from xsuite.io.images import close_cached_files
+    >>> close_cached_files() is None
+    True
+    """
     while _STACK_CACHE:
         _STACK_CACHE.popitem()[1][0].close()
 
@@ -1300,6 +1378,25 @@ def read_frame(
         The file (or an HDF5 dataset / Eiger data file it links to) does not exist.
     DataFormatError
         The file is corrupt, truncated, empty, not an image, or ``index`` is out of range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.images import read_frame, close_cached_files
+    >>> import tempfile, pathlib, tifffile, h5py
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> tif = pathlib.Path(tmp.name) / "frame.tif"
+    >>> tifffile.imwrite(tif, np.arange(12, dtype=np.int32).reshape(3, 4))
+    >>> read_frame(tif).tolist()
+    [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+    >>> h5 = pathlib.Path(tmp.name) / "stack.h5"
+    >>> with h5py.File(h5, "w") as f:
+    ...     _ = f.create_dataset("/entry/data", data=np.arange(24, dtype=np.int32).reshape(2, 3, 4))
+    ...
+    >>> read_frame(f"{h5}::/entry/data", 1)[0].tolist()
+    [12, 13, 14, 15]
+    >>> close_cached_files()
+    >>> tmp.cleanup()
     """
     path, dataset = split_source(source)
     if index is None:
@@ -1326,6 +1423,18 @@ def linked_files(source: str | os.PathLike | FrameRef) -> list[Path]:
     ------
     InputNotFoundError, DataFormatError
         As :func:`read_frame` for a missing or unreadable HDF5 file.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.images import linked_files
+    >>> import tempfile, pathlib, tifffile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> tif = pathlib.Path(tmp.name) / "frame.tif"
+    >>> tifffile.imwrite(tif, np.zeros((3, 4), np.int32))
+    >>> linked_files(tif)
+    []
+    >>> tmp.cleanup()
     """
     path, dataset = split_source(source)
     _require(path)
@@ -1337,7 +1446,25 @@ def linked_files(source: str | os.PathLike | FrameRef) -> list[Path]:
 
 
 def frame_count(source: str | os.PathLike | FrameRef) -> int:
-    """Number of frames in a file (1 for single images)."""
+    """Number of frames in a file (1 for single images).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.images import frame_count, close_cached_files
+    >>> import tempfile, pathlib, tifffile, h5py
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> tif = pathlib.Path(tmp.name) / "frame.tif"
+    >>> tifffile.imwrite(tif, np.zeros((3, 4), np.int32))
+    >>> h5 = pathlib.Path(tmp.name) / "stack.h5"
+    >>> with h5py.File(h5, "w") as f:
+    ...     _ = f.create_dataset("/entry/data", data=np.zeros((5, 3, 4), np.int32))
+    ...
+    >>> frame_count(tif), frame_count(f"{h5}::/entry/data")
+    (1, 5)
+    >>> close_cached_files()
+    >>> tmp.cleanup()
+    """
     path, dataset = split_source(source)
     _require(path)
     if path.stat().st_size == 0:
@@ -1367,6 +1494,21 @@ def iter_frames(
     """Yield ``(index, frame)`` for every frame of a file; HDF5 stacks are opened once.
 
     Parameters are those of :func:`read_frame`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.images import iter_frames, close_cached_files
+    >>> import tempfile, pathlib, h5py
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> h5 = pathlib.Path(tmp.name) / "stack.h5"
+    >>> with h5py.File(h5, "w") as f:
+    ...     _ = f.create_dataset("/entry/data", data=np.arange(3 * 12, dtype=np.int32).reshape(3, 3, 4))
+    ...
+    >>> [(i, int(frame.sum())) for i, frame in iter_frames(f"{h5}::/entry/data")]
+    [(0, 66), (1, 210), (2, 354)]
+    >>> close_cached_files()
+    >>> tmp.cleanup()
     """
     path, dataset = split_source(source)
     _require(path)
@@ -1419,7 +1561,16 @@ def load_mask(
 
     Examples
     --------
-    >>> m = load_mask("beamstop.mask", shape=(1833, 1556))  # doctest: +SKIP
+    >>> import numpy as np
+    >>> from xsuite.io.images import load_mask
+    >>> import tempfile, pathlib, tifffile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = pathlib.Path(tmp.name) / "mask.tif"
+    >>> tifffile.imwrite(path, np.array([[0, 1, 0], [0, 0, 2]], np.uint8))
+    >>> m = load_mask(path, shape=(2, 3))
+    >>> m.dtype, m.tolist()
+    (dtype('bool'), [[False, True, False], [False, False, True]])
+    >>> tmp.cleanup()
     """
     try:
         arr = read_frame(path, 0, orientation=orientation, geometry_orientation=geometry_orientation)
@@ -1469,7 +1620,25 @@ def load_dark(
     orientation: int | None = None,
     geometry_orientation: int | None = 3,
 ) -> np.ndarray:
-    """Load a dark-current image (the mean of all frames in the file), float32, shape-checked."""
+    """Load a dark-current image (the mean of all frames in the file), float32, shape-checked.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.images import load_dark
+    >>> import tempfile, pathlib, tifffile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> dark = pathlib.Path(tmp.name) / "dark.tif"
+    >>> tifffile.imwrite(dark, np.full((3, 4), 2, np.int32))
+    >>> d = load_dark(dark, shape=(3, 4))
+    >>> d.dtype, float(d.mean())
+    (dtype('float32'), 2.0)
+    >>> load_dark(dark, shape=(4, 4))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    xsuite.errors.DataFormatError: dark .../dark.tif has shape (3, 4), expected (4, 4) (the detector of the geometry)
+    >>> tmp.cleanup()
+    """
     arr = _mean_image(path, orientation, geometry_orientation)
     check_shape(arr, shape, path, "dark")
     return arr
@@ -1487,6 +1656,18 @@ def load_flat(
 
     With ``normalize`` (default) it is divided by the median of its positive finite pixels so that
     flat-corrected intensities stay in counts; non-positive pixels become NaN (pyFAI then masks them).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.images import load_flat
+    >>> import tempfile, pathlib, tifffile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> flat = pathlib.Path(tmp.name) / "flat.tif"
+    >>> tifffile.imwrite(flat, np.array([[100, 200], [100, 0]], np.int32))
+    >>> load_flat(flat).tolist()
+    [[1.0, 2.0], [1.0, nan]]
+    >>> tmp.cleanup()
     """
     arr = _mean_image(path, orientation, geometry_orientation)
     check_shape(arr, shape, path, "flat")
@@ -1758,6 +1939,12 @@ def is_frame_file(path: str | os.PathLike) -> bool:
     here; :func:`discover_frames` drops them when their master is also listed. A Lambda module file
     ``<prefix>_m<N>[_part<K>].nxs`` is not one when a lower-numbered module file of the same part exists:
     its frames are read, stitched, through that file.
+
+    Examples
+    --------
+    >>> from xsuite.io.images import is_frame_file
+    >>> is_frame_file("LYC_2deg_0001.tif"), is_frame_file("mask.tif"), is_frame_file("geometry.poni")
+    (True, False, False)
     """
     p = Path(path)
     if not (p.name.lower().endswith(IMAGE_EXTENSIONS) and not _skip(p) and not _CORRECTION_RE.search(p.stem)):
@@ -1786,6 +1973,14 @@ class FrameFailure:
         One line: why (names the file and what is wrong).
     dataset : str or None
         Dataset path for explicit ``file.h5::/dataset`` inputs.
+
+    Examples
+    --------
+    >>> from xsuite.io.images import FrameFailure
+    >>> from pathlib import Path
+    >>> ff = FrameFailure(Path("frame_0003.tif"), "truncated (expected 4 MB, got 1 MB)")
+    >>> ff.key, ff.to_dict()["reason"]
+    ('frame_0003.tif#0', 'truncated (expected 4 MB, got 1 MB)')
     """
 
     path: Path
@@ -1843,6 +2038,20 @@ def discover_frames(
     DataFormatError
         A file cannot be read (truncated TIFF stacks included), or ``interval_s`` is not positive.
         :func:`discover_frames_checked` reports such files and keeps the rest of the series instead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.images import discover_frames
+    >>> import tempfile, pathlib, tifffile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> for i in range(3):
+    ...     tifffile.imwrite(pathlib.Path(tmp.name) / f"LYC_{i:04d}.tif", np.zeros((3, 4), np.int32))
+    ...
+    >>> refs = discover_frames(tmp.name, interval_s=360.0)
+    >>> [(r.path.name, r.time_s, r.time_source) for r in refs]
+    [('LYC_0000.tif', 0.0, 'interval'), ('LYC_0001.tif', 360.0, 'interval'), ('LYC_0002.tif', 720.0, 'interval')]
+    >>> tmp.cleanup()
     """
     refs, _ = _discover(inputs, interval_s, start_time, time_origin, tolerate=False, check_data=False)
     return refs
@@ -1884,9 +2093,18 @@ def discover_frames_checked(
 
     Examples
     --------
-    >>> frames, failures = discover_frames_checked("run_042/", interval_s=360.0)  # doctest: +SKIP
-    >>> for f in failures:                                                        # doctest: +SKIP
-    ...     print(f.path.name, f.reason)
+    >>> import numpy as np
+    >>> from xsuite.io.images import discover_frames_checked
+    >>> import tempfile, pathlib, tifffile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> for i in range(2):
+    ...     tifffile.imwrite(pathlib.Path(tmp.name) / f"LYC_{i:04d}.tif", np.zeros((3, 4), np.int32))
+    ...
+    >>> _ = (pathlib.Path(tmp.name) / "LYC_0002.tif").write_bytes(b"not a tiff")
+    >>> frames, failures = discover_frames_checked(tmp.name, interval_s=360.0)
+    >>> [r.path.name for r in frames], [f.path.name for f in failures]
+    (['LYC_0000.tif', 'LYC_0001.tif'], ['LYC_0002.tif'])
+    >>> tmp.cleanup()
     """
     return _discover(inputs, interval_s, start_time, time_origin, tolerate=True, check_data=check_data)
 
@@ -1979,6 +2197,21 @@ def is_frame_complete(path: str | os.PathLike, settle_s: float = 0.05) -> bool:
     """True when ``path`` exists, is non-empty, keeps the same size over ``settle_s`` and reads cleanly.
 
     For stacks, the last frame is read. Used by the watcher before processing a new file.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.images import is_frame_complete
+    >>> import tempfile, pathlib, tifffile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> tif = pathlib.Path(tmp.name) / "frame.tif"
+    >>> tifffile.imwrite(tif, np.zeros((3, 4), np.int32))
+    >>> is_frame_complete(tif, settle_s=0.0)
+    True
+    >>> _ = (pathlib.Path(tmp.name) / "partial.tif").write_bytes(tif.read_bytes()[:100])
+    >>> is_frame_complete(pathlib.Path(tmp.name) / "partial.tif", settle_s=0.0)
+    False
+    >>> tmp.cleanup()
     """
     p, dataset = split_source(path)
     try:

@@ -48,22 +48,50 @@ _REASON_WIDTH = "S512"
 
 # ------------------------------------------------------------------------------------------------ names
 def gixrd_entry_name(sample: str, incidence_angle_deg: float) -> str:
-    """Results entry of one GIXRD series, e.g. ``LYC_gixrd_2deg``."""
+    """Results entry of one GIXRD series, e.g. ``LYC_gixrd_2deg``.
+
+    Examples
+    --------
+    >>> from xsuite.io.layout_diffraction import gixrd_entry_name
+    >>> gixrd_entry_name("LYC", 2.0), gixrd_entry_name("LYC_PMMA", 4.5)
+    ('LYC_gixrd_2deg', 'LYC_PMMA_gixrd_4_5deg')
+    """
     return safe_name(f"{sample}_gixrd_{incidence_angle_deg:g}deg")
 
 
 def xrd_entry_name(sample: str) -> str:
-    """Results entry of one transmission sample, e.g. ``LYC_xrd``."""
+    """Results entry of one transmission sample, e.g. ``LYC_xrd``.
+
+    Examples
+    --------
+    >>> from xsuite.io.layout_diffraction import xrd_entry_name
+    >>> xrd_entry_name("LYC_PMMA")
+    'LYC_PMMA_xrd'
+    """
     return safe_name(f"{sample}_xrd")
 
 
 def depth_entry_name(sample: str) -> str:
-    """Results entry of a sample's onset-vs-depth table, e.g. ``LYC_gixrd_depth``."""
+    """Results entry of a sample's onset-vs-depth table, e.g. ``LYC_gixrd_depth``.
+
+    Examples
+    --------
+    >>> from xsuite.io.layout_diffraction import depth_entry_name
+    >>> depth_entry_name("LYC")
+    'LYC_gixrd_depth'
+    """
     return safe_name(f"{sample}_gixrd_depth")
 
 
 def peak_group_name(phase: str, hkl: str) -> str:
-    """NXdata group of one tracked reflection, e.g. ``peak_LiCl_H2O_101_110``."""
+    """NXdata group of one tracked reflection, e.g. ``peak_LiCl_H2O_101_110``.
+
+    Examples
+    --------
+    >>> from xsuite.io.layout_diffraction import peak_group_name
+    >>> peak_group_name("LiCl.H2O", "101/110")
+    'peak_LiCl_H2O_101_110'
+    """
     return safe_name(f"peak_{phase}_{hkl}")
 
 
@@ -111,14 +139,45 @@ def area_units(intensity_units_: str) -> str:
 
 
 def series_intensity_units(e: Any) -> str:
-    """Units of the ``patterns`` intensities of a series entry being written (``"counts"`` when unknown)."""
+    """Units of the ``patterns`` intensities of a series entry being written (``"counts"`` when unknown).
+
+    Examples
+    --------
+    >>> from xsuite.io.layout_diffraction import series_intensity_units
+    >>> import tempfile, pathlib
+    >>> from xsuite.io.nexus import Column, ResultsStore
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = ResultsStore(pathlib.Path(tmp.name) / "results.h5")
+    >>> with store.transaction() as tx:
+    ...     e = tx.entry("LYC_xrd", kind="xrd")
+    ...     before = series_intensity_units(e)
+    ...     _ = e.create_series("patterns", Column("intensity", (3,), "counts/(100000 monitor)"), Column("time_s", (), "s"))
+    ...     after = series_intensity_units(e)
+    ...
+    >>> before, after
+    ('counts', 'counts/(100000 monitor)')
+    >>> tmp.cleanup()
+    """
     ds = e.group.get("patterns/intensity")
     return _dec(ds.attrs.get("units", "counts")) if ds is not None else "counts"
 
 
 def stored_monitor_applied(h5: Any, entry: str) -> Optional[bool]:
     """Whether a stored series is monitor-normalised (its ``azint1d/monitor_applied``); None for files written
-    before it was recorded."""
+    before it was recorded.
+
+    Examples
+    --------
+    >>> from xsuite.io.layout_diffraction import stored_monitor_applied
+    >>> import tempfile, pathlib, h5py
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with h5py.File(pathlib.Path(tmp.name) / "results.h5", "w") as h5:
+    ...     _ = h5.create_dataset("LYC_xrd/azint1d/monitor_applied", data=1)
+    ...     print(stored_monitor_applied(h5, "LYC_xrd"), stored_monitor_applied(h5, "other"))
+    ...
+    True None
+    >>> tmp.cleanup()
+    """
     path = f"{entry}/{AZINT1D}/monitor_applied"
     return bool(h5[path][()]) if path in h5 else None
 
@@ -158,6 +217,36 @@ def create_series_entry(tx: Any, entry: str, *, kind: str, title: str, setup: An
     Returns
     -------
     EntryWriter
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.layout_diffraction import create_series_entry
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> from xsuite.io.nexus import ResultsStore, read_results
+    >>> q = np.linspace(1.0, 3.0, 50)
+    >>> with ResultsStore(folder / "results.h5").transaction() as tx:
+    ...     e = create_series_entry(tx, "LYC_xrd", kind="xrd", title="LYC", setup=setup, q=q, correlation=None,
+    ...                             inputs=[], time_label="frame time")
+    ...
+    >>> entry = read_results(folder / "results.h5").entries["LYC_xrd"]
+    >>> entry.kind, sorted(entry.nxdata)[:3]
+    ('xrd', ['patterns'])
+    >>> tmp.cleanup()
     """
     wl = float(setup.wavelength_angstrom)
     ref = float(setup.config.monitor_reference)
@@ -212,6 +301,37 @@ def write_azint1d(e: Any, setup: Any, q: np.ndarray, *, monitor_applied: bool, f
     (``data``: the per-frame normalisation factor, ``nominal``: ``monitor_reference``) and ``data``
     (``I`` frames x bins, ``I_errors``, ``radial_axis``). ``data/*`` and ``monitor/data`` are hard links to
     the series' own appendable ``patterns`` datasets: frames appended in place (SWMR) appear in both.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.layout_diffraction import create_series_entry, stored_monitor_applied
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> from xsuite.io.nexus import ResultsStore, open_for_reading
+    >>> q = np.linspace(1.0, 3.0, 50)
+    >>> with ResultsStore(folder / "results.h5").transaction() as tx:
+    ...     e = create_series_entry(tx, "LYC_xrd", kind="xrd", title="LYC", setup=setup, q=q, correlation=None,
+    ...                             inputs=[], time_label="frame time")
+    ...
+    >>> with open_for_reading(folder / "results.h5") as h5:
+    ...     print(h5["LYC_xrd/azint1d"].attrs["NX_class"], stored_monitor_applied(h5, "LYC_xrd"))
+    ...
+    NXsubentry False
+    >>> tmp.cleanup()
     """
     import pyFAI
 
@@ -370,20 +490,63 @@ def _reduction_note(setup: Any, monitor_applied: bool) -> str:
 
 
 def pattern_row(result: Any) -> dict[str, Any]:
-    """The ``patterns`` columns of one frame."""
+    """The ``patterns`` columns of one frame.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.layout_diffraction import pattern_row
+    >>> from types import SimpleNamespace
+    >>> row = pattern_row(SimpleNamespace(intensity=np.ones(3), sigma=np.full(3, 0.1), time_s=360.0, monitor=1.02))
+    >>> sorted(row), row["time_s"]
+    (['intensity', 'intensity_errors', 'monitor', 'time_s'], 360.0)
+    """
     return {"intensity": result.intensity, "intensity_errors": result.sigma, "time_s": result.time_s,
             "monitor": result.monitor}
 
 
 def read_noise_model(h5: Any, entry: str) -> Optional[np.ndarray]:
-    """The stored bin correlation of an entry (None for files written before it was stored)."""
+    """The stored bin correlation of an entry (None for files written before it was stored).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.layout_diffraction import read_noise_model
+    >>> import tempfile, pathlib, h5py
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with h5py.File(pathlib.Path(tmp.name) / "results.h5", "w") as h5:
+    ...     _ = h5.create_dataset("LYC_xrd/noise_model/lag_correlation", data=np.full((4, 2), 0.5))
+    ...     print(read_noise_model(h5, "LYC_xrd").shape, read_noise_model(h5, "other"))
+    ...
+    (4, 2) None
+    >>> tmp.cleanup()
+    """
     path = f"{entry}/noise_model/lag_correlation"
     return np.asarray(h5[path][()], dtype=float) if path in h5 else None
 
 
 def read_series_frames(h5: Any, entry: str) -> dict[str, Any]:
     """Every stored frame of a series (to resume a run): keys, times, intensities, errors, monitors,
-    earlier rejections and the bin correlation."""
+    earlier rejections and the bin correlation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.layout_diffraction import read_series_frames
+    >>> import tempfile, pathlib, h5py
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with h5py.File(pathlib.Path(tmp.name) / "results.h5", "w") as h5:
+    ...     g = h5.create_group("LYC_gixrd_2deg/patterns")
+    ...     _ = g.create_dataset("frame_key", data=[b"f.h5#0", b"f.h5#1"])
+    ...     _ = g.create_dataset("time_s", data=[0.0, 360.0])
+    ...     _ = g.create_dataset("intensity", data=np.full((2, 3), 4.0))
+    ...     _ = g.create_dataset("q", data=[1.0, 2.0, 3.0])
+    ...     frames = read_series_frames(h5, "LYC_gixrd_2deg")
+    ...
+    >>> frames["keys"], frames["time_s"].tolist(), frames["sigma"][0].tolist(), frames["correlation"]
+    (['f.h5#0', 'f.h5#1'], [0.0, 360.0], [2.0, 2.0, 2.0], None)
+    >>> tmp.cleanup()
+    """
     g = h5[f"{entry}/patterns"]
     inten = np.asarray(g["intensity"][()], dtype=float)
     out = {
@@ -405,12 +568,28 @@ def read_series_frames(h5: Any, entry: str) -> dict[str, Any]:
 
 
 def warning_values(messages: Sequence[str]) -> dict[str, Any]:
-    """``warnings`` group values."""
+    """``warnings`` group values.
+
+    Examples
+    --------
+    >>> from xsuite.io.layout_diffraction import warning_values
+    >>> v = warning_values(["frame 3: monitor missing, not normalised"])
+    >>> [m.decode() if isinstance(m, bytes) else m for m in v["message"]]
+    ['frame 3: monitor missing, not normalised']
+    """
     return {"message": _strings(list(messages), _REASON_WIDTH)}
 
 
 def rejected_values(rejected: Mapping[str, str]) -> dict[str, Any]:
-    """``rejected`` group values (frames skipped, with their one-line reasons)."""
+    """``rejected`` group values (frames skipped, with their one-line reasons).
+
+    Examples
+    --------
+    >>> from xsuite.io.layout_diffraction import rejected_values
+    >>> v = rejected_values({"f#2": "truncated", "f#1": "all pixels masked"})
+    >>> [k.decode() if isinstance(k, bytes) else k for k in v["key"]]
+    ['f#1', 'f#2']
+    """
     items = sorted(rejected.items())
     return {"key": _strings([k for k, _ in items], _KEY_WIDTH), "reason": _strings([r for _, r in items], _REASON_WIDTH)}
 
@@ -453,6 +632,38 @@ def create_gixrd_summary(e: Any, labels: Sequence[tuple[str, str, float]], phase
     -----
     With tracked reflections the entry's default plot is ``growth``: every tracked reflection's area vs time
     with its errors (signal + auxiliary signals, hard links to the ``peak_*`` groups' datasets).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.layout_diffraction import create_gixrd_summary, create_series_entry
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> from xsuite.config.diffraction import GixrdConfig
+    >>> from xsuite.io.nexus import ResultsStore, read_results
+    >>> q = np.linspace(1.0, 3.0, 50)
+    >>> with ResultsStore(folder / "results.h5").transaction() as tx:
+    ...     e = create_series_entry(tx, "LYC_gixrd_2deg", kind="gixrd", title="LYC 2 deg", setup=setup, q=q,
+    ...                             correlation=None, inputs=[], time_label="air-exposure time")
+    ...     create_gixrd_summary(e, [("LiCl.H2O", "101/110", 2.306)], ["LiCl.H2O"], None, GixrdConfig(), None)
+    ...
+    >>> entry = read_results(folder / "results.h5").entries["LYC_gixrd_2deg"]
+    >>> sorted(entry.nxdata), entry.default
+    (['patterns', 'peak_LiCl_H2O_101_110'], 'growth')
+    >>> tmp.cleanup()
     """
     iu = series_intensity_units(e)
     au = area_units(iu)
@@ -536,7 +747,40 @@ def _write_growth(e: Any, groups: Sequence[str]) -> None:
 
 def gixrd_summary_values(analysis: Any, rejected: Mapping[str, str], fiber_map: Any = None) -> dict[str, dict]:
     """New values of a GIXRD series' summary groups: ``{group: {field: Field or array}}`` for
-    :meth:`~xsuite.io.nexus.Appender.update_fields`."""
+    :meth:`~xsuite.io.nexus.Appender.update_fields`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.layout_diffraction import gixrd_summary_values
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, GixrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, gixrd=GixrdConfig(incidence_angles_deg=[1.0], interval_s=360.0, map_2d=False))
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC", incidence_angle_deg=1.0))
+    >>> from xsuite.series.frames import discover_series
+    >>> from xsuite.series.session import GixrdSession, pending_tasks, reduce_into
+    >>> from xsuite.series.writer import ResultsFile
+    >>> refs, _ = discover_series([folder], interval_s=360.0)
+    >>> with ResultsFile(folder / "results.h5") as rf:
+    ...     session = GixrdSession(setup, rf)
+    ...     _ = reduce_into({0: session}, pending_tasks(session, refs))
+    ...     values = gixrd_summary_values(session.analysis_inputs().analyse(), {"LYC_0003.tif#0": "truncated"})
+    ...
+    >>> sorted(values)[:4]
+    ['kinetics', 'rejected', 'tracking', 'warnings']
+    >>> tmp.cleanup()
+    """
     s = analysis.summary
     peaks = s.peaks
     out: dict[str, dict] = {}
@@ -602,7 +846,19 @@ def depth_rows(h5: Any, sample: str) -> list[tuple]:
     """Rows (angle, depth, phase, detected, onset, onset_err, rate, rate_err, depth definition, its label) of a
     sample's depth table,
     from every GIXRD entry of that sample: per angle and phase, the onset of its earliest-detected
-    reflection and the rate of its most significant detected one."""
+    reflection and the rate of its most significant detected one.
+
+    Examples
+    --------
+    >>> from xsuite.io.layout_diffraction import depth_rows
+    >>> import tempfile, pathlib, h5py
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with h5py.File(pathlib.Path(tmp.name) / "results.h5", "w") as h5:
+    ...     print(depth_rows(h5, "LYC"))
+    ...
+    []
+    >>> tmp.cleanup()
+    """
     rows = []
 
     def text(grp: Any, name: str) -> str:
@@ -646,7 +902,17 @@ def depth_rows(h5: Any, sample: str) -> list[tuple]:
 
 
 def depth_table_values(rows: Sequence[tuple]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """(``depth_table`` values, ``{onset_vs_depth_<phase>: values}``) of depth rows."""
+    """(``depth_table`` values, ``{onset_vs_depth_<phase>: values}``) of depth rows.
+
+    Examples
+    --------
+    >>> from xsuite.io.layout_diffraction import depth_table_values
+    >>> rows = [(2.0, 6.1, "LiCl.H2O", True, 1800.0, 120.0, 1e-4, 1e-5, "incident_1e", "1/e incident"),
+    ...         (4.0, 12.5, "LiCl.H2O", True, 3600.0, 300.0, 5e-5, 1e-5, "incident_1e", "1/e incident")]
+    >>> table, plots = depth_table_values(rows)
+    >>> table["depth_um"].tolist(), table["onset_s"].data.tolist(), list(plots)
+    ([6.1, 12.5], [1800.0, 3600.0], ['onset_vs_depth_LiCl_H2O'])
+    """
     cols = list(zip(*rows)) if rows else [()] * 10
     table = {"incidence_angle_deg": np.array(cols[0], float), "depth_um": np.array(cols[1], float),
              "phase": _strings(cols[2]), "detected": np.array(cols[3], np.int8),
@@ -662,7 +928,24 @@ def depth_table_values(rows: Sequence[tuple]) -> tuple[dict[str, Any], dict[str,
 
 
 def write_depth_entry(tx: Any, sample: str, rows: Sequence[tuple]) -> None:
-    """(Re)create a sample's depth entry with one row per (angle, phase) (values updated in place later)."""
+    """(Re)create a sample's depth entry with one row per (angle, phase) (values updated in place later).
+
+    Examples
+    --------
+    >>> from xsuite.io.layout_diffraction import write_depth_entry
+    >>> import tempfile, pathlib
+    >>> from xsuite.io.nexus import ResultsStore, read_results
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = ResultsStore(pathlib.Path(tmp.name) / "results.h5")
+    >>> rows = [(2.0, 6.1, "LiCl.H2O", True, 1800.0, 120.0, 1e-4, 1e-5, "incident_1e", "1/e incident")]
+    >>> with store.transaction() as tx:
+    ...     write_depth_entry(tx, "LYC", rows)
+    ...
+    >>> entry = read_results(store.path).entries["LYC_gixrd_depth"]
+    >>> entry.kind, sorted(entry.nxdata)
+    ('gixrd_depth', ['onset_vs_depth_LiCl_H2O'])
+    >>> tmp.cleanup()
+    """
     name = depth_entry_name(sample)
     if name in tx.h5 and not _same_rows(tx.h5[name], rows):
         tx.delete_entry(name)
@@ -691,7 +974,15 @@ def write_depth_entry(tx: Any, sample: str, rows: Sequence[tuple]) -> None:
 
 
 def cols_of(rows: Sequence[tuple], k: int) -> list[Any]:
-    """Column k of depth rows."""
+    """Column k of depth rows.
+
+    Examples
+    --------
+    >>> from xsuite.io.layout_diffraction import cols_of
+    >>> rows = [(2.0, 6.1, "LiCl.H2O"), (4.0, 12.5, "LiCl.H2O")]
+    >>> cols_of(rows, 1)
+    [6.1, 12.5]
+    """
     return [r[k] for r in rows]
 
 
@@ -706,7 +997,15 @@ def _same_rows(eg: Any, rows: Sequence[tuple]) -> bool:
 
 
 def depth_updates(sample: str, rows: Sequence[tuple]) -> dict[str, dict[str, Any]]:
-    """In-place updates of a depth entry whose rows are unchanged: ``{group path: values}``."""
+    """In-place updates of a depth entry whose rows are unchanged: ``{group path: values}``.
+
+    Examples
+    --------
+    >>> from xsuite.io.layout_diffraction import depth_updates
+    >>> rows = [(2.0, 6.1, "LiCl.H2O", True, 1800.0, 120.0, 1e-4, 1e-5, "incident_1e", "1/e incident")]
+    >>> sorted(depth_updates("LYC", rows))
+    ['LYC_gixrd_depth/depth_table', 'LYC_gixrd_depth/onset_vs_depth_LiCl_H2O']
+    """
     name = depth_entry_name(sample)
     table, plots = depth_table_values(rows)
     fixed = ("phase", "incidence_angle_deg", "definition", "definition_label")
@@ -743,7 +1042,39 @@ def _peak_table(peaks: Sequence[Any], resizable: bool, area_units_: str = AREA_U
 def create_xrd_summary(e: Any, q: np.ndarray, setup: Any, *, cake_shape: Optional[tuple[int, int]]) -> None:
     """Create the summary groups of a transmission sample (values filled by :func:`xrd_summary_values`):
     ``pattern`` (the sample's mean pattern, 1-D, with q, d, 2θ and 2θ(Cu Kα) axes), ``peaks`` (its fitted
-    reflections), ``frame_peaks`` (every frame's fits, one row per peak), optionally ``cake``."""
+    reflections), ``frame_peaks`` (every frame's fits, one row per peak), optionally ``cake``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.layout_diffraction import create_xrd_summary, create_series_entry
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> from xsuite.io.nexus import ResultsStore, read_results
+    >>> q = np.linspace(1.0, 3.0, 50)
+    >>> with ResultsStore(folder / "results.h5").transaction() as tx:
+    ...     e = create_series_entry(tx, "LYC_xrd", kind="xrd", title="LYC", setup=setup, q=q, correlation=None,
+    ...                             inputs=[], time_label="frame time")
+    ...     create_xrd_summary(e, q, setup, cake_shape=None)
+    ...
+    >>> entry = read_results(folder / "results.h5").entries["LYC_xrd"]
+    >>> "pattern" in entry.nxdata, "peaks" in entry.collections
+    (True, True)
+    >>> tmp.cleanup()
+    """
     wl = float(setup.wavelength_angstrom)
     if "pattern" in e.group:
         return
@@ -771,7 +1102,17 @@ def create_xrd_summary(e: Any, q: np.ndarray, setup: Any, *, cake_shape: Optiona
 
 
 def xrd_peak_rows(peaks: Sequence[Any], key: str) -> dict[str, Any]:
-    """``frame_peaks`` rows of one frame's fits."""
+    """``frame_peaks`` rows of one frame's fits.
+
+    Examples
+    --------
+    >>> from xsuite.io.layout_diffraction import xrd_peak_rows
+    >>> from xsuite.diffraction.peak_search import XrdPeak
+    >>> p = XrdPeak(2.0113, 1e-4, 3.124, 28.5, 0.01, 1e-4, 5.0, 0.1, 50.0, 0.5)
+    >>> rows = xrd_peak_rows([p], "CeO2.tif#0")
+    >>> rows["q"][0].tolist(), rows["q"][1].tolist(), sorted(rows)[:3]
+    ([2.0113], [0.0001], ['area', 'd', 'eta'])
+    """
     rows = _peak_table(peaks, resizable=False)
     rows["frame_key"] = _strings([key] * len(peaks), _KEY_WIDTH)
     return {k: (v.data, v.errors) if isinstance(v, Field) else (v, None) for k, v in rows.items()}
@@ -779,7 +1120,20 @@ def xrd_peak_rows(peaks: Sequence[Any], key: str) -> dict[str, Any]:
 
 def xrd_summary_values(mean: Any, peaks: Sequence[Any], cake: Any, rejected: Mapping[str, str],
                        warnings: Sequence[str]) -> dict[str, dict]:
-    """New values of a transmission sample's summary groups (see :func:`create_xrd_summary`)."""
+    """New values of a transmission sample's summary groups (see :func:`create_xrd_summary`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.layout_diffraction import xrd_summary_values
+    >>> from types import SimpleNamespace
+    >>> from xsuite.diffraction.peak_search import XrdPeak
+    >>> mean = SimpleNamespace(intensity=np.ones(3), sigma=np.full(3, 0.1))
+    >>> p = XrdPeak(2.0113, 1e-4, 3.124, 28.5, 0.01, 1e-4, 5.0, 0.1, 50.0, 0.5)
+    >>> values = xrd_summary_values(mean, [p], None, {}, ["calibrant not given"])
+    >>> sorted(values), values["pattern"]["intensity"].errors.tolist()
+    (['pattern', 'peaks', 'warnings'], [0.1, 0.1, 0.1])
+    """
     out: dict[str, dict] = {"pattern": {"intensity": Field(mean.intensity, errors=mean.sigma)},
                             "peaks": _peak_table(peaks, resizable=False),
                             "warnings": warning_values(warnings), }

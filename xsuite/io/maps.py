@@ -76,6 +76,14 @@ class MapData:
     errors : ndarray or None
         Standard errors in the units of ``data`` when the reader knows them (MAPS quantified maps:
         Poisson errors of the fitted counts, scaled like the data); ``None`` = the pipeline decides.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.maps import MapData
+    >>> m = MapData(np.ones((2, 3)), "maps.h5::/xrf/Cl", pixel_size_um=2.0)
+    >>> m.path.name, m.units, m.data.shape
+    ('maps.h5', 'counts', (2, 3))
     """
 
     data: np.ndarray
@@ -100,6 +108,13 @@ class MapLayout:
     Either ``element_path`` (a template with ``{element}``, one dataset per element) or
     ``stack_path`` + ``names_path`` (a stack of maps with a name per channel along ``channel_axis``).
     All other paths are optional.
+
+    Examples
+    --------
+    >>> from xsuite.io.maps import MapLayout
+    >>> lay = MapLayout(element_path="/xrf/{element}", i0_path="/scalers/I0")
+    >>> lay.element_path.format(element="Y"), lay.position_units
+    ('/xrf/Y', 'um')
     """
 
     element_path: str | None = None
@@ -142,7 +157,16 @@ _SPEC_RE = re.compile(r"^(?P<dset>[^\[]*)(\[(?P<chan>[^\]]+)\])?$")
 
 
 def parse_spec(spec: str | Path) -> tuple[Path, str | None, str | None]:
-    """Split ``file.h5::/path[chan]`` into (file, dataset path or None, channel or None)."""
+    """Split ``file.h5::/path[chan]`` into (file, dataset path or None, channel or None).
+
+    Examples
+    --------
+    >>> from xsuite.io.maps import parse_spec
+    >>> parse_spec("maps.h5::/MAPS/XRF_fits[Cl]")
+    (PosixPath('maps.h5'), '/MAPS/XRF_fits', 'Cl')
+    >>> parse_spec("cl_map.tif")
+    (PosixPath('cl_map.tif'), None, None)
+    """
     text = str(spec)
     if "::" in text:
         fname, _, rest = text.partition("::")
@@ -266,6 +290,19 @@ def read_map(spec: str | Path, *, name: str = "map", names_path: str | None = No
         File or dataset missing.
     DataFormatError
         Not a 2-D numeric map, NaNs, an empty map, or an unknown format.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.maps import read_map
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = pathlib.Path(tmp.name) / "cl.npy"
+    >>> np.save(path, np.arange(12.0).reshape(3, 4))
+    >>> m = read_map(path, name="Cl")
+    >>> m.data.shape, float(m.data.max()), m.units
+    ((3, 4), 11.0, 'counts')
+    >>> tmp.cleanup()
     """
     path, dset, chan = parse_spec(spec)
     _require_file(path)
@@ -380,6 +417,20 @@ def read_layout(path: str | Path, elements: list[str], layout: MapLayout | str =
     dict
         ``maps`` ({element: MapData}), ``i0`` (ndarray or None), ``icr``/``ocr`` (or None),
         ``dwell_s`` (ndarray/float or None), ``pixel_size_um`` (float or None), ``x_um``, ``y_um``.
+
+    Examples
+    --------
+    >>> from xsuite.io.maps import read_layout
+    >>> import tempfile, pathlib
+    >>> from xsuite.simulate.xrf import write_dataset
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> _ = write_dataset(pathlib.Path(tmp.name))
+    >>> out = read_layout(pathlib.Path(tmp.name) / "LYC_xrf.h5", ["Y", "Cl"], "xsuite")
+    >>> sorted(out)
+    ['dwell_s', 'i0', 'icr', 'maps', 'ocr', 'pixel_size_um', 'x_um', 'y_um']
+    >>> out["maps"]["Cl"].data.shape == out["maps"]["Y"].data.shape
+    True
+    >>> tmp.cleanup()
     """
     import h5py
 
@@ -458,6 +509,27 @@ def read_maps_v9(path: str | Path, elements: list[str], *, dataset: str = "XRF_f
         Normalising scaler.
     quantify : bool
         Divide by scaler × quantification factor (µg/cm²); else return the stack values (counts).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.maps import read_maps_v9
+    >>> import tempfile, pathlib, h5py
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = pathlib.Path(tmp.name) / "maps_v9.h5"
+    >>> with h5py.File(path, "w") as h5:
+    ...     _ = h5.create_dataset("/MAPS/XRF_fits", data=np.arange(24.0).reshape(2, 3, 4))
+    ...     _ = h5.create_dataset("/MAPS/channel_names", data=[b"Cl", b"Y"])
+    ...     _ = h5.create_dataset("/MAPS/scalers", data=np.full((1, 3, 4), 2.0))
+    ...     _ = h5.create_dataset("/MAPS/scaler_names", data=[b"ds_ic"])
+    ...     _ = h5.create_dataset("/MAPS/XRF_fits_quant", data=np.full((3, 1, 2), 5.0))
+    ...
+    >>> maps = read_maps_v9(path, ["Cl"])
+    >>> maps["Cl"].units, maps["Cl"].data[0].tolist()
+    ('ug/cm2', [0.0, 0.1, 0.2, 0.3])
+    >>> read_maps_v9(path, ["Y"], quantify=False)["Y"].data[0].tolist()
+    [12.0, 13.0, 14.0, 15.0]
+    >>> tmp.cleanup()
     """
     import h5py
 
@@ -516,6 +588,22 @@ def read_dead_time(path: str | Path, *, icr_path: str = "/MAPS_RAW/inputcounts",
     -------
     icr, ocr : ndarray
         ``(ny, nx)`` arrays; the dead-time factor is ``icr / ocr``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.maps import read_dead_time
+    >>> import tempfile, pathlib, h5py
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = pathlib.Path(tmp.name) / "maps_v9.h5"
+    >>> with h5py.File(path, "w") as h5:
+    ...     _ = h5.create_dataset("/MAPS_RAW/inputcounts", data=np.full((2, 3, 4), 120.0))
+    ...     _ = h5.create_dataset("/MAPS_RAW/ouputcounts", data=np.full((2, 3, 4), 100.0))
+    ...
+    >>> icr, ocr = read_dead_time(path)
+    >>> icr.shape, float(icr[0, 0]), float(ocr[0, 0])
+    ((3, 4), 240.0, 200.0)
+    >>> tmp.cleanup()
     """
     import h5py
 
@@ -539,7 +627,19 @@ def read_dead_time(path: str | Path, *, icr_path: str = "/MAPS_RAW/inputcounts",
 
 
 def check_same_shape(maps: Mapping[str, np.ndarray], where: str | Path = "") -> tuple[int, int]:
-    """Raise :class:`DataFormatError` unless all maps share one shape; return it."""
+    """Raise :class:`DataFormatError` unless all maps share one shape; return it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.maps import check_same_shape
+    >>> check_same_shape({"Y": np.ones((3, 4)), "Cl": np.ones((3, 4))})
+    (3, 4)
+    >>> check_same_shape({"Y": np.ones((3, 4)), "Cl": np.ones((4, 3))}, "maps.h5")
+    Traceback (most recent call last):
+        ...
+    xsuite.errors.DataFormatError: maps have different shapes (Y (3, 4), Cl (4, 3)) in maps.h5; expected one scan grid
+    """
     shapes = {k: np.shape(v) for k, v in maps.items()}
     if len(set(shapes.values())) > 1:
         desc = ", ".join(f"{k} {s}" for k, s in shapes.items())
@@ -574,6 +674,14 @@ class SpectrumMap:
         Positions of the columns and rows, µm.
     pixel_size_um : float or None
     incident_energy_ev : float or None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.maps import SpectrumMap
+    >>> sm = SpectrumMap(np.zeros((2, 3, 2048)), "scan.mda", n_detectors=4, calibration_ev=(0.0, 10.0, 0.0))
+    >>> sm.spectra.shape, sm.n_detectors, sm.calibration_ev
+    ((2, 3, 2048), 4, (0.0, 10.0, 0.0))
     """
 
     spectra: np.ndarray = field(repr=False)
@@ -713,6 +821,18 @@ def read_maps_calibration(path: str | Path) -> dict[str, float]:
 
     Returns ``offset_ev``, ``slope_ev``, ``quad_ev`` and, when present, ``fwhm_offset_ev`` and
     ``fwhm_fanoprime``.
+
+    Examples
+    --------
+    >>> from xsuite.io.maps import read_maps_calibration
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = pathlib.Path(tmp.name) / "maps_fit_parameters_override.txt"
+    >>> _ = path.write_text("CAL_OFFSET_[E_OFFSET]: -0.0021\\nCAL_SLOPE_[E_LINEAR]: 0.009619\\nFWHM_FANOPRIME: 0.00011\\n")
+    >>> cal = read_maps_calibration(path)
+    >>> round(cal["offset_ev"], 3), round(cal["slope_ev"], 3), cal["quad_ev"], cal["fwhm_fanoprime"]
+    (-2.1, 9.619, 0.0, 0.00011)
+    >>> tmp.cleanup()
     """
     path = Path(path)
     _require_file(path)
@@ -735,7 +855,21 @@ def read_maps_calibration(path: str | Path) -> dict[str, float]:
 
 
 def maps_v9_channels(path: str | Path, dataset: str = "XRF_fits") -> list[str]:
-    """Element channels of a MAPS v9 file (names that are element symbols, optionally ``_L``/``_M``)."""
+    """Element channels of a MAPS v9 file (names that are element symbols, optionally ``_L``/``_M``).
+
+    Examples
+    --------
+    >>> from xsuite.io.maps import maps_v9_channels
+    >>> import tempfile, pathlib, h5py
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = pathlib.Path(tmp.name) / "maps_v9.h5"
+    >>> with h5py.File(path, "w") as h5:
+    ...     _ = h5.create_dataset("/MAPS/channel_names", data=[b"Cl", b"Pt_L", b"s_e", b"COHERENT_SCT_AMPLITUDE"])
+    ...
+    >>> maps_v9_channels(path)
+    ['Cl', 'Pt_L']
+    >>> tmp.cleanup()
+    """
     import h5py
 
     path = Path(path)

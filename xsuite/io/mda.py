@@ -36,7 +36,16 @@ __all__ = ["MdaColumn", "MdaDimension", "MdaFile", "read_mda"]
 
 @dataclass(frozen=True)
 class MdaColumn:
-    """A positioner or detector of one scan dimension: its number, PV name, description and unit."""
+    """A positioner or detector of one scan dimension: its number, PV name, description and unit.
+
+    Examples
+    --------
+    >>> from xsuite.io.mda import MdaColumn
+    >>> MdaColumn(1, "2idd:scaler1_cts1.C", "ds_ic", "counts").label
+    'ds_ic'
+    >>> MdaColumn(2, "2idd:mca1.R0", "", "").label
+    '2idd:mca1.R0'
+    """
 
     number: int
     name: str
@@ -56,6 +65,15 @@ class MdaDimension:
     ``positioners`` has shape ``outer + (n_pos, npts)``, ``detectors`` ``outer + (n_det, npts)`` for the
     outermost level ... i.e. for a rank-3 file: dim 0 ``(n_det0, ny)``, dim 1 ``(ny, n_det1, nx)``,
     dim 2 ``(ny, nx, n_det2, n_channels)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.mda import MdaDimension, MdaColumn
+    >>> info = [MdaColumn(1, "det:I0", "I0", "cts"), MdaColumn(2, "det:Fe", "", "cts")]
+    >>> dim = MdaDimension(3, [], info, np.zeros((0, 3)), np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
+    >>> dim.shape, dim.detector_index("Fe"), dim.detector("I0").tolist()
+    ((3,), 1, [1.0, 2.0, 3.0])
     """
 
     npts: int
@@ -89,7 +107,16 @@ class MdaDimension:
 
 @dataclass
 class MdaFile:
-    """A parsed MDA file: header, one :class:`MdaDimension` per rank, extra PVs."""
+    """A parsed MDA file: header, one :class:`MdaDimension` per rank, extra PVs.
+
+    Examples
+    --------
+    >>> from xsuite.io.mda import MdaFile
+    >>> mf = MdaFile(path=__import__("pathlib").Path("scan_0001.mda"), version=1.4, scan_number=1, rank=1,
+    ...              dimensions=(3,), dims=[])
+    >>> mf.rank, mf.dimensions, mf.extra_pvs
+    (1, (3,), {})
+    """
 
     path: Path
     version: float
@@ -233,6 +260,22 @@ def read_mda(path: str | Path) -> MdaFile:
         The file does not exist.
     DataFormatError
         Not an MDA file, or truncated.
+
+    Examples
+    --------
+    >>> from xsuite.errors import DataFormatError
+    >>> from xsuite.io.mda import read_mda
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> bad = pathlib.Path(tmp.name) / "scan.mda"
+    >>> _ = bad.write_bytes(b"not an MDA file")
+    >>> try:
+    ...     read_mda(bad)
+    ... except DataFormatError:
+    ...     print("DataFormatError")
+    ...
+    DataFormatError
+    >>> tmp.cleanup()
     """
     path = Path(path)
     if not path.is_file():

@@ -106,6 +106,14 @@ class Field:
     ``resizable=True`` stores an array with an unlimited first dimension (chunked), so a SWMR writer can
     later give it another length and new values with :meth:`Appender.update` (summaries re-fitted while a
     series grows); strings are then fixed-length bytes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.nexus import Field
+    >>> f = Field(np.array([1.0, 2.0]), "counts", "intensity", errors=np.array([0.1, 0.2]))
+    >>> f.units, f.errors.tolist(), f.resizable
+    ('counts', [0.1, 0.2], False)
     """
 
     data: Any
@@ -117,7 +125,15 @@ class Field:
 
 @dataclass(frozen=True)
 class Column:
-    """One appendable column of a series: the per-frame shape, dtype and labels."""
+    """One appendable column of a series: the per-frame shape, dtype and labels.
+
+    Examples
+    --------
+    >>> from xsuite.io.nexus import Column
+    >>> c = Column("intensity", (500,), "counts", errors=True)
+    >>> c.shape, c.dtype, c.errors
+    ((500,), 'f8', True)
+    """
 
     name: str
     shape: tuple[int, ...] = ()
@@ -130,6 +146,8 @@ class Column:
 def safe_name(text: str) -> str:
     """Make a NeXus-safe group/field name (ASCII letters, digits and ``_``; not starting with a digit).
 
+    Examples
+    --------
     >>> safe_name("LYC_PMMA 2.0°")
     'LYC_PMMA_2_0'
     """
@@ -139,13 +157,38 @@ def safe_name(text: str) -> str:
 
 
 def input_file(path: str | Path) -> "InputFile":
-    """The provenance record (absolute path, size, SHA-256) of an input file."""
+    """The provenance record (absolute path, size, SHA-256) of an input file.
+
+    Examples
+    --------
+    >>> from xsuite.io.nexus import input_file
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> p = pathlib.Path(tmp.name) / "frame.tif"
+    >>> _ = p.write_bytes(b"abc")
+    >>> rec = input_file(p)
+    >>> rec.size_bytes, rec.sha256[:12], pathlib.Path(rec.path).name
+    (3, 'ba7816bf8f01', 'frame.tif')
+    >>> tmp.cleanup()
+    """
     p = Path(str(path).split("::", 1)[0]).resolve()
     return InputFile(str(p), p.stat().st_size, file_sha256(p))
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 hex digest of a file, streamed."""
+    """SHA-256 hex digest of a file, streamed.
+
+    Examples
+    --------
+    >>> from xsuite.io.nexus import file_sha256
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> p = pathlib.Path(tmp.name) / "a.txt"
+    >>> _ = p.write_bytes(b"abc")
+    >>> file_sha256(p)[:16]
+    'ba7816bf8f01cfea'
+    >>> tmp.cleanup()
+    """
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(chunk), b""):
@@ -239,7 +282,27 @@ def _write_scalar_tree(group: Any, values: Mapping[str, Any]) -> None:
 # writers
 # ----------------------------------------------------------------------------------------------
 class EntryWriter:
-    """Writes the groups of one NXentry (inside a :class:`Transaction`)."""
+    """Writes the groups of one NXentry (inside a :class:`Transaction`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.nexus import EntryWriter, Field, ResultsStore, read_results
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = ResultsStore(pathlib.Path(tmp.name) / "results.h5")
+    >>> with store.transaction() as tx:
+    ...     e = tx.entry("demo", kind="xrf")
+    ...     path = e.write_nxdata("line", ("y", Field(np.array([1.0, 2.0, 3.0]), "counts")),
+    ...                           [("x", Field(np.array([0.0, 1.0, 2.0]), "um"))], default=True)
+    ...     _ = e.write_collection("summary", {"n_frames": 3, "detected": True, "note": None})
+    ...
+    >>> path, isinstance(e, EntryWriter)
+    ('/demo/line', True)
+    >>> read_results(store.path).entries["demo"].collections["summary"]["note"].value is None
+    True
+    >>> tmp.cleanup()
+    """
 
     def __init__(self, tx: "Transaction", group: Any) -> None:
         self._tx = tx
@@ -548,7 +611,25 @@ def _create_appendable(grp: Any, col: Column) -> None:
 
 
 class Transaction:
-    """Atomic structural edit of a results file (see :meth:`ResultsStore.transaction`)."""
+    """Atomic structural edit of a results file (see :meth:`ResultsStore.transaction`).
+
+    Examples
+    --------
+    >>> from xsuite.io.nexus import Transaction, ResultsStore, read_results
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = ResultsStore(pathlib.Path(tmp.name) / "results.h5")
+    >>> with store.transaction() as tx:
+    ...     _ = tx.entry("keep", kind="xrd")
+    ...     _ = tx.entry("drop", kind="xrd")
+    ...     tx.delete_entry("drop")
+    ...     print(isinstance(tx, Transaction))
+    ...
+    True
+    >>> sorted(read_results(store.path).entries)
+    ['keep']
+    >>> tmp.cleanup()
+    """
 
     def __init__(self, path: Path, h5: Any) -> None:
         self.path = path
@@ -726,7 +807,27 @@ def _add_inputs(files_grp: Any, inputs: Sequence[Any]) -> None:
 
 
 class SeriesAppender:
-    """Appends keyed frames to one series (see :meth:`EntryWriter.create_series`)."""
+    """Appends keyed frames to one series (see :meth:`EntryWriter.create_series`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.nexus import Column, ResultsStore
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = ResultsStore(pathlib.Path(tmp.name) / "results.h5")
+    >>> with store.transaction() as tx:
+    ...     _ = tx.entry("demo", kind="gixrd").create_series("patterns", Column("intensity", (3,), "counts"),
+    ...                                                      Column("time_s", (), "s"))
+    ...
+    >>> with store.appender() as ap:
+    ...     s = ap.series("demo", "patterns")
+    ...     print(s.append("f.h5#0", {"intensity": np.ones(3), "time_s": 0.0}),
+    ...           s.append("f.h5#0", {"intensity": np.ones(3), "time_s": 0.0}), sorted(s.keys()))
+    ...
+    True False ['f.h5#0']
+    >>> tmp.cleanup()
+    """
 
     def __init__(self, appender: "Appender", group: Any) -> None:
         self._appender = appender
@@ -834,7 +935,25 @@ def _h5dataset() -> type:
 
 
 class Appender:
-    """SWMR-mode writer for frame-by-frame appends (see :meth:`ResultsStore.appender`)."""
+    """SWMR-mode writer for frame-by-frame appends (see :meth:`ResultsStore.appender`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.nexus import Field, ResultsStore, read_results
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = ResultsStore(pathlib.Path(tmp.name) / "results.h5")
+    >>> with store.transaction() as tx:
+    ...     _ = tx.entry("demo", kind="gixrd").write_collection("fit", {"rate": Field(np.array([0.0]), "1/s", resizable=True)})
+    ...
+    >>> with store.appender() as ap:
+    ...     ap.update_fields("demo/fit", {"rate": np.array([1e-4, 2e-4])})
+    ...
+    >>> read_results(store.path).entries["demo"].collections["fit"]["rate"].value.tolist()
+    [0.0001, 0.0002]
+    >>> tmp.cleanup()
+    """
 
     def __init__(self, path: Path, h5: Any, flags_fd: int | None = None) -> None:
         self.path = path
@@ -966,10 +1085,17 @@ class ResultsStore:
 
     Examples
     --------
-    >>> store = ResultsStore(tmp_path / "out.h5")  # doctest: +SKIP
-    >>> with store.transaction() as tx:  # doctest: +SKIP
+    >>> import tempfile, pathlib
+    >>> from xsuite.io.nexus import Field, ResultsStore, read_results
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = ResultsStore(pathlib.Path(tmp.name) / "out.h5")
+    >>> with store.transaction() as tx:
     ...     e = tx.entry("demo", kind="xrf")
-    ...     e.write_nxdata("line", signal=("y", Field([1, 2, 3], "counts")), axes=[("x", Field([0, 1, 2], "um"))])
+    ...     _ = e.write_nxdata("line", signal=("y", Field([1, 2, 3], "counts")), axes=[("x", Field([0, 1, 2], "um"))])
+    ...
+    >>> read_results(store.path).entries["demo"].nxdata["line"].signal.tolist()
+    [1, 2, 3]
+    >>> tmp.cleanup()
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -1259,7 +1385,16 @@ def _init_root(h5: Any, path: Path) -> None:
 # ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Value:
-    """A stored scalar/array with its units, label and standard error (``None`` if none)."""
+    """A stored scalar/array with its units, label and standard error (``None`` if none).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.nexus import Value
+    >>> v = Value(np.array([1.5]), "um", "thickness", error=np.array([0.2]))
+    >>> v.units, v.error.tolist()
+    ('um', [0.2])
+    """
 
     value: Any
     units: str = ""
@@ -1269,7 +1404,24 @@ class Value:
 
 @dataclass(frozen=True)
 class NXdataResult:
-    """One NXdata group read back: the signal, its errors, axes and other fields."""
+    """One NXdata group read back: the signal, its errors, axes and other fields.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.nexus import Field, ResultsStore, read_results
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = ResultsStore(pathlib.Path(tmp.name) / "results.h5")
+    >>> with store.transaction() as tx:
+    ...     _ = tx.entry("demo", kind="xrd").write_nxdata("line", ("y", Field(np.array([1.0, 4.0]), "counts")),
+    ...                                                   [("x", Field(np.array([0.0, 1.0]), "um"))])
+    ...
+    >>> nx = read_results(store.path).entries["demo"].nxdata["line"]
+    >>> nx.signal.tolist(), nx.axis(0).tolist(), nx.units["x"], nx.field("y").tolist()
+    ([1.0, 4.0], [0.0, 1.0], 'um', [1.0, 4.0])
+    >>> tmp.cleanup()
+    """
 
     name: str
     path: str
@@ -1297,6 +1449,16 @@ class NXdataResult:
 
 @dataclass(frozen=True)
 class InputFile:
+    """Provenance record of one input file: absolute path, size and SHA-256 (see :func:`input_file`).
+
+    Examples
+    --------
+    >>> from xsuite.io.nexus import InputFile
+    >>> rec = InputFile("/data/frame_0001.tif", 4096, "ab" * 32)
+    >>> rec.size_bytes, len(rec.sha256)
+    (4096, 64)
+    """
+
     path: str
     size_bytes: int
     sha256: str
@@ -1304,6 +1466,23 @@ class InputFile:
 
 @dataclass(frozen=True)
 class Provenance:
+    """How an entry was made: program, version, dates, config text, parameters and input files.
+
+    Examples
+    --------
+    >>> from xsuite.io.nexus import ResultsStore, read_results
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = ResultsStore(pathlib.Path(tmp.name) / "results.h5")
+    >>> with store.transaction() as tx:
+    ...     _ = tx.entry("demo", kind="xrd", config_yaml="name: demo\\n", parameters={"sample": "LYC"})
+    ...
+    >>> prov = read_results(store.path).entries["demo"].provenance
+    >>> prov.program, prov.config_yaml, prov.parameters
+    ('xsuite', 'name: demo\\n', {'sample': 'LYC'})
+    >>> tmp.cleanup()
+    """
+
     program: str
     version: str
     date: str
@@ -1316,6 +1495,23 @@ class Provenance:
 
 @dataclass(frozen=True)
 class EntryResult:
+    """One NXentry read back by :func:`read_results`: its kind, title, NXdata groups, collections and provenance.
+
+    Examples
+    --------
+    >>> from xsuite.io.nexus import ResultsStore, read_results
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = ResultsStore(pathlib.Path(tmp.name) / "results.h5")
+    >>> with store.transaction() as tx:
+    ...     _ = tx.entry("LYC_xrd", kind="xrd", title="LYC transmission")
+    ...
+    >>> entry = read_results(store.path).entries["LYC_xrd"]
+    >>> entry.name, entry.kind, entry.title, entry.nxdata
+    ('LYC_xrd', 'xrd', 'LYC transmission', {})
+    >>> tmp.cleanup()
+    """
+
     name: str
     kind: str
     title: str
@@ -1328,6 +1524,24 @@ class EntryResult:
 
 @dataclass(frozen=True)
 class Results:
+    """Every entry of a results file, as :func:`read_results` returns them.
+
+    Examples
+    --------
+    >>> from xsuite.io.nexus import ResultsStore, read_results
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = ResultsStore(pathlib.Path(tmp.name) / "results.h5")
+    >>> with store.transaction() as tx:
+    ...     _ = tx.entry("LYC_xrd", kind="xrd")
+    ...     _ = tx.entry("LYC_xrf", kind="xrf")
+    ...
+    >>> res = read_results(store.path)
+    >>> sorted(res.entries), [e.name for e in res.of_kind("xrf")]
+    (['LYC_xrd', 'LYC_xrf'], ['LYC_xrf'])
+    >>> tmp.cleanup()
+    """
+
     path: str
     default: str | None
     entries: dict[str, EntryResult]
@@ -1360,7 +1574,23 @@ def writer_active(path: str | Path) -> bool:
 def open_for_reading(path: str | Path) -> Iterator[Any]:
     """Open a results file read-only; in SWMR mode while an xsuite writer holds it (the appender keeps the
     file's "open for write" mark cleared between appends, so a plain open would succeed but might read a
-    state being flushed), or when a writer that stopped left the mark set."""
+    state being flushed), or when a writer that stopped left the mark set.
+
+    Examples
+    --------
+    >>> from xsuite.io.nexus import open_for_reading, ResultsStore
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = ResultsStore(pathlib.Path(tmp.name) / "results.h5")
+    >>> with store.transaction() as tx:
+    ...     _ = tx.entry("demo", kind="xrd")
+    ...
+    >>> with open_for_reading(store.path) as h5:
+    ...     print(sorted(h5.keys()))
+    ...
+    ['demo']
+    >>> tmp.cleanup()
+    """
     import h5py
 
     path = Path(path)
@@ -1482,7 +1712,24 @@ def _read_provenance(grp: Any) -> Provenance | None:
 
 def is_link_view(grp: Any) -> bool:
     """True for an NXdata group whose signal is a hard link to a dataset stored under another name (its NeXus
-    ``@target`` names another path), such as the ``NXazint1d`` view of a series' ``patterns``."""
+    ``@target`` names another path), such as the ``NXazint1d`` view of a series' ``patterns``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.nexus import is_link_view, Field, ResultsStore, open_for_reading
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = ResultsStore(pathlib.Path(tmp.name) / "results.h5")
+    >>> with store.transaction() as tx:
+    ...     _ = tx.entry("demo", kind="xrd").write_nxdata("line", ("y", Field(np.array([1.0, 2.0]))), [None])
+    ...
+    >>> with open_for_reading(store.path) as h5:
+    ...     print(is_link_view(h5["demo/line"]))
+    ...
+    False
+    >>> tmp.cleanup()
+    """
     sig = _attr_str(grp, "signal")
     if not sig or sig not in grp:
         return False
@@ -1532,6 +1779,22 @@ def read_results(path: str | Path) -> Results:
         ``results.entries[name].nxdata[group]`` holds signals, errors and axes;
         ``.collections[group]`` the statistics and fit parameters as :class:`Value`;
         ``.provenance`` the program, config, parameters and input files.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.nexus import read_results, Field, ResultsStore
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = ResultsStore(pathlib.Path(tmp.name) / "results.h5")
+    >>> with store.transaction() as tx:
+    ...     _ = tx.entry("demo", kind="xrf").write_nxdata("line", ("y", Field(np.array([1.0, 2.0]), "counts")),
+    ...                                                   [("x", Field(np.array([0.0, 2.0]), "um"))], default=True)
+    ...
+    >>> res = read_results(store.path)
+    >>> res.default, res.entries["demo"].default, res.entries["demo"].nxdata["line"].axes["x"].tolist()
+    ('demo', 'line', [0.0, 2.0])
+    >>> tmp.cleanup()
     """
     with open_for_reading(path) as h5:
         try:

@@ -96,6 +96,8 @@ _XDI_EDGE_KEYS = ("element.edge", "scan.edge", "scanparameters.edge", "sample.ed
 def column_key(name: str) -> str:
     """Normalise a column name the way larch does (lower case, other characters -> ``_``).
 
+    Examples
+    --------
     >>> column_key("Mono Energy *")
     'mono_energy'
     >>> column_key("LiFe(II)PO4")
@@ -126,6 +128,14 @@ class Scan:
         Column key -> the name as written in the file (``LiFe(II)PO4`` for ``life_ii_po4``).
     units : dict
         Column key -> units from an XDI ``Column.N: name units`` line (empty when not given).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.spectra import Scan
+    >>> s = Scan("x.dat", {"energy": np.array([7100.0, 7110.0, 7120.0]), "i0": np.ones(3)}, labels={"i0": "I0"})
+    >>> s.n_points, s.label("i0"), s.label("energy")
+    (3, 'I0', 'energy')
     """
 
     path: str
@@ -165,6 +175,13 @@ class ColumnMap:
         Ready multiplicative dead-time factors per element (GSECARS ``DTFactor``), instead of ICR/OCR.
     murefer : str, optional
         A column that already holds the reference µ(E).
+
+    Examples
+    --------
+    >>> from xsuite.io.spectra import ColumnMap
+    >>> cm = ColumnMap(energy="energy", i0="I0", rois=("ROI1", "ROI2"))
+    >>> cm.rois, cm.i1
+    (('ROI1', 'ROI2'), None)
     """
 
     energy: str | None = None
@@ -185,6 +202,15 @@ class Channels:
 
     ``notes`` lists what was detected or assumed (ROI set, dead-time source, keV -> eV); the pipeline
     reports them. ``deadtime`` is ``icr/ocr``, ``dtfactor``, ``corrected`` (DTC columns) or ``none``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.spectra import Channels, Scan, extract_channels
+    >>> s = Scan("x.dat", {"energy": np.linspace(7000, 7200, 20), "i0": np.full(20, 1e5), "i1": np.full(20, 4e4)})
+    >>> ch = extract_channels(s, need=("energy", "i0", "i1"))
+    >>> isinstance(ch, Channels), ch.energy_ev.shape, ch.deadtime
+    (True, (20,), 'none')
     """
 
     path: str
@@ -294,6 +320,21 @@ def read_scan(path: str | Path, *, group: str | None = None) -> Scan:
         The file does not exist.
     DataFormatError
         The file cannot be parsed as a scan.
+
+    Examples
+    --------
+    >>> from xsuite.io.spectra import read_scan
+    >>> import tempfile, pathlib
+    >>> from xsuite.simulate.xanes import simulate_edge_scan, write_edge_scan
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> cols, _ = simulate_edge_scan("Fe", "K", seed=0)
+    >>> path = write_edge_scan(pathlib.Path(tmp.name) / "fe.xdi", cols, "xdi", element="Fe")
+    >>> scan = read_scan(path)
+    >>> scan.format, sorted(scan.columns), scan.metadata["element.symbol"]
+    ('xdi', ['energy', 'i0', 'irefer', 'itrans'], 'Fe')
+    >>> scan.n_points == cols["energy"].size
+    True
+    >>> tmp.cleanup()
     """
     p, inner = split_source(path) if "::" in str(path) else (Path(path), "")
     inner = group or inner
@@ -413,6 +454,22 @@ def read_athena_project(path: str | Path) -> dict[str, Scan]:
     ------
     DataFormatError
         Not a readable Athena project.
+
+    Examples
+    --------
+    >>> from xsuite.errors import DataFormatError
+    >>> from xsuite.io.spectra import read_athena_project
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> bad = pathlib.Path(tmp.name) / "project.prj"
+    >>> _ = bad.write_text("not an Athena project")
+    >>> try:
+    ...     read_athena_project(bad)
+    ... except DataFormatError:
+    ...     print("DataFormatError")
+    ...
+    DataFormatError
+    >>> tmp.cleanup()
     """
     from larch.io import read_athena
 
@@ -469,6 +526,8 @@ def scan_edge_hint(scan: Scan) -> tuple[str | None, str | None]:
     """Absorber and edge named in the file's header (XDI ``Element.symbol``/``Element.edge``, the older
     GSE ``Scan.element``/``Scan.edge``, Epics StepScan ``ScanParameters.element``), else ``(None, None)``.
 
+    Examples
+    --------
     >>> scan_edge_hint(Scan("x.xdi", {}, metadata={"element.symbol": "Cu", "element.edge": "k"}))
     ('Cu', 'K')
     """
@@ -618,6 +677,19 @@ def extract_channels(scan: Scan, columns: ColumnMap | None = None, *, subtract_o
     DataFormatError
         Missing column, NaN/inf values, energy not strictly increasing, or too few points — the message
         names the file and the column, and lists the columns found.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.spectra import extract_channels, Scan
+    >>> s = Scan("x.dat", {"energy": np.linspace(7.0, 7.2, 20), "i0": np.full(20, 1e5), "itrans": np.full(20, 4e4)})
+    >>> ch = extract_channels(s, need=("energy", "i0", "i1"))
+    >>> float(ch.energy_ev[0]), ch.column_names["i1"], ch.notes
+    (7000.0, 'itrans', ('energy column `energy` read as keV (values up to 7.200); converted to eV',))
+    >>> extract_channels(s, need=("energy", "i2"))
+    Traceback (most recent call last):
+        ...
+    xsuite.errors.DataFormatError: x.dat: no I2 (reference: irefer/I2/Ir/Iref) column (looked for irefer, i2, ir, iref, ref, i_2, i_r); columns are energy, i0, itrans — name it in the config or name it with --i2
     """
     cm = columns or ColumnMap()
     notes: list[str] = []
@@ -692,7 +764,17 @@ def extract_channels(scan: Scan, columns: ColumnMap | None = None, *, subtract_o
 
 
 def channels_from_mapping(scan: Scan, mapping: Mapping[str, Any] | None, **kw: Any) -> Channels:
-    """:func:`extract_channels` with a plain dict mapping (as in a config)."""
+    """:func:`extract_channels` with a plain dict mapping (as in a config).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.spectra import channels_from_mapping, Scan
+    >>> s = Scan("x.dat", {"e": np.linspace(7000, 7200, 20), "mon": np.full(20, 1e5), "t": np.full(20, 4e4)})
+    >>> ch = channels_from_mapping(s, {"energy": "e", "i0": "mon", "i1": "t"}, need=("energy", "i0", "i1"))
+    >>> ch.column_names["i0"], float(ch.i1[0])
+    ('mon', 40000.0)
+    """
     m = dict(mapping or {})
     cm = ColumnMap(energy=m.get("energy"), i0=m.get("i0"), i1=m.get("i1"), i2=m.get("i2"),
                    rois=tuple(m.get("ifluor") or m.get("rois") or ()), icr=tuple(m.get("icr") or ()),
@@ -715,6 +797,19 @@ class Library:
         header saying so): used as they are, not normalised again.
     reason : str
         Why ``normalized`` was decided (recorded in the results).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.spectra import Library
+    >>> e = np.linspace(7090, 7200, 50)
+    >>> lib = Library("lib.dat", {"Fe2": (e, np.ones(50)), "Fe3": (e, np.zeros(50))}, normalized=True)
+    >>> list(lib.select(["fe3"]).members)
+    ['Fe3']
+    >>> lib.select(["Fe4"])
+    Traceback (most recent call last):
+        ...
+    xsuite.errors.DataFormatError: lib.dat: no standard `Fe4` in the library; it holds Fe2, Fe3
     """
 
     path: str
@@ -798,7 +893,16 @@ def read_library(path: str | Path) -> Library:
 # --------------------------------------------------------------------------------------------- stacks
 @dataclass(frozen=True)
 class Stack:
-    """A XANES image stack: ``data[E, y, x]`` and, when the file holds them, the energies."""
+    """A XANES image stack: ``data[E, y, x]`` and, when the file holds them, the energies.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.io.spectra import Stack
+    >>> st = Stack("stack.tif", np.zeros((73, 4, 5)))
+    >>> st.data.shape, st.energy_ev, st.format
+    ((73, 4, 5), None, 'tiff')
+    """
 
     path: str
     data: NDArray[np.float64]
@@ -912,6 +1016,18 @@ def read_positions(path: str | Path) -> list[dict[str, Any]]:
     ------
     DataFormatError
         Missing ``label`` column or non-numeric coordinates.
+
+    Examples
+    --------
+    >>> from xsuite.io.spectra import read_positions
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = pathlib.Path(tmp.name) / "positions.csv"
+    >>> _ = path.write_text("label,x_um,distance_um\\nL1,10,15\\nL2,20,150\\n")
+    >>> rows = read_positions(path)
+    >>> [(r["label"], r["distance_um"]) for r in rows]
+    [('L1', 15.0), ('L2', 150.0)]
+    >>> tmp.cleanup()
     """
     p = Path(path)
     if not p.exists():

@@ -31,12 +31,30 @@ __all__ = ["FrameResult", "FrameTask", "FrameReducer", "discover_series", "shift
 
 
 def ref_index(ref: Any) -> int:
-    """Frame index of a FrameRef (0 for a bare path)."""
+    """Frame index of a FrameRef (0 for a bare path).
+
+    Examples
+    --------
+    >>> from xsuite.series.frames import ref_index
+    >>> from pathlib import Path
+    >>> from xsuite.io.images import FrameRef
+    >>> ref_index(FrameRef(Path("s.h5"), 4, "s.h5#4", 0.0, 0.0)), ref_index("frame.tif")
+    (4, 0)
+    """
     return 0 if isinstance(ref, (str, Path)) else int(getattr(ref, "index", 0) or 0)
 
 
 def ref_key(ref: Any) -> str:
-    """Stable frame key: the FrameRef's, else ``"<file name>#<index>"``."""
+    """Stable frame key: the FrameRef's, else ``"<file name>#<index>"``.
+
+    Examples
+    --------
+    >>> from xsuite.series.frames import ref_key
+    >>> from pathlib import Path
+    >>> from xsuite.io.images import FrameRef
+    >>> ref_key(FrameRef(Path("s.h5"), 4, "s.h5#4", 0.0, 0.0)), ref_key("/data/frame.tif")
+    ('s.h5#4', 'frame.tif#0')
+    """
     key = getattr(ref, "key", None)
     if key:
         return str(key)
@@ -75,6 +93,17 @@ class FrameResult:
     inputs : tuple of InputFile
         Provenance (path, size, SHA-256) of the files the frame was read from, hashed where it was read
         (on the worker); each file once per reducer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.frames import FrameResult
+    >>> bad = FrameResult.failed("/data/LYC_0003.tif", "truncated")
+    >>> bad.key, bad.ok, bad.error
+    ('LYC_0003.tif#0', False, 'truncated')
+    >>> good = FrameResult("LYC_0000.tif#0", 0.0, "LYC_0000.tif", q_inv_angstrom=np.ones(3), intensity=np.ones(3), sigma=np.ones(3))
+    >>> good.ok, sorted(good.to_dict())[:4]
+    (True, ['error', 'index', 'key', 'monitor'])
     """
 
     key: str
@@ -111,7 +140,15 @@ class FrameResult:
 
 @dataclass(frozen=True)
 class FrameTask:
-    """A frame plus the optional 2D products wanted for it (the last frame's map, a single image's cake)."""
+    """A frame plus the optional 2D products wanted for it (the last frame's map, a single image's cake).
+
+    Examples
+    --------
+    >>> from xsuite.series.frames import FrameTask
+    >>> task = FrameTask("/data/LYC_0000.tif", fiber_map=True)
+    >>> task.key, task.fiber_map, task.cake
+    ('LYC_0000.tif#0', True, False)
+    """
 
     ref: Any
     fiber_map: bool = False
@@ -138,6 +175,34 @@ class FrameReducer:
     The integrator (and its CSR engine) is built on the first frame in each process and reused; pickling
     drops it, so a pool builds one per worker. Results are deterministic per frame (no state carried from
     one frame to the next), so serial, ``--workers`` and Dask runs give identical numbers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.frames import FrameReducer, FrameTask, discover_series
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> refs, _ = discover_series([folder], 360.0)
+    >>> reducer = FrameReducer(setup)
+    >>> result = reducer(FrameTask(refs[0]))
+    >>> result.ok, result.key, result.q_inv_angstrom.shape
+    (True, 'LYC_0000.tif#0', (50,))
+    >>> reducer.read(refs[0]).shape, reducer.integrator is not None
+    ((64, 64), True)
+    >>> tmp.cleanup()
     """
 
     def __init__(self, setup: Any, peak_search: Any = None) -> None:
@@ -285,6 +350,30 @@ def discover_series(inputs: Sequence[Any], interval_s: Optional[float] = None,
         Sorted by acquisition time.
     rejected : list of FrameResult
         One per unreadable file, with its one-line reason.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.frames import discover_series
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> refs, rejected = discover_series([folder], interval_s=360.0)
+    >>> [(r.key, r.time_s) for r in refs], rejected
+    ([('LYC_0000.tif#0', 0.0), ('LYC_0001.tif#0', 360.0), ('LYC_0002.tif#0', 720.0)], [])
+    >>> tmp.cleanup()
     """
     if inputs and not isinstance(inputs[0], (str, Path)):
         return list(inputs), []  # FrameRefs already
@@ -300,7 +389,32 @@ def discover_series(inputs: Sequence[Any], interval_s: Optional[float] = None,
 def shift_interval_times(refs: Sequence[Any], start_time_s: Optional[float]) -> list[Any]:
     """``time_s`` counts from the start of air exposure: with interval timing the first slot is at
     ``start_time_s``, not 0 (frames timed from their metadata are left as they are). Used by the batch
-    pipeline and the watcher alike."""
+    pipeline and the watcher alike.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.frames import shift_interval_times, discover_series
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> refs, _ = discover_series([folder], interval_s=360.0)
+    >>> [r.time_s for r in shift_interval_times(refs, 1800.0)]
+    [1800.0, 2160.0, 2520.0]
+    >>> tmp.cleanup()
+    """
     start = float(start_time_s or 0.0)
     if refs and start and all(getattr(r, "time_source", "") == "interval" for r in refs):
         return [replace(r, time_s=start + float(r.time_s)) for r in refs]

@@ -31,7 +31,34 @@ log = logging.getLogger(__name__)
 # ------------------------------------------------------------------------------------------------ geometry
 def load_geometry(poni: Optional[Path], wavelength_angstrom: Optional[float] = None,
                   orientation: Optional[int] = None) -> dict[str, Any]:
-    """Read a PONI file into a picklable pyFAI config dict (cached on path, mtime and overrides)."""
+    """Read a PONI file into a picklable pyFAI config dict (cached on path, mtime and overrides).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.geometry import load_geometry
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> geom = load_geometry(folder / "tiny.poni")
+    >>> round(geom["dist"], 3), geom["wavelength"]
+    (0.1, 1e-10)
+    >>> load_geometry(folder / "tiny.poni", wavelength_angstrom=0.976)["wavelength"]
+    9.76e-11
+    >>> tmp.cleanup()
+    """
     if poni is None:
         raise ConfigError("no PONI file given: use --poni FILE or `diffraction.poni` in the config")
     poni = Path(poni)
@@ -165,7 +192,14 @@ def _quiet_pyfai() -> Iterator[None]:
 
 # ------------------------------------------------------------------------------------------------ arrays
 def geometry_orientation(geom: dict[str, Any]) -> int:
-    """pyFAI detector orientation (1-4) of a geometry config dict (3 when not stated)."""
+    """pyFAI detector orientation (1-4) of a geometry config dict (3 when not stated).
+
+    Examples
+    --------
+    >>> from xsuite.series.geometry import geometry_orientation
+    >>> geometry_orientation({"detector_config": {"orientation": 4}}), geometry_orientation({})
+    (4, 3)
+    """
     dc = geom.get("detector_config") or {}
     try:
         return int(dc.get("orientation") or 3)
@@ -178,6 +212,15 @@ def file_orientation(cfg: DiffractionConfig, geom_orientation: int) -> Optional[
 
     ``orientation`` in the config wins; otherwise ``flip_ud``/``flip_lr`` say which flips make the
     stored image match the PONI (the real CeO2 Pilatus image of ../shared/realdata needs ``flip_ud``).
+
+    Examples
+    --------
+    >>> from xsuite.series.geometry import file_orientation
+    >>> from xsuite.config.diffraction import DiffractionConfig
+    >>> file_orientation(DiffractionConfig(), 3), file_orientation(DiffractionConfig(flip_ud=True), 3)
+    (None, 2)
+    >>> file_orientation(DiffractionConfig(orientation=2), 3)
+    2
     """
     if cfg.orientation == "auto":
         return None  # decided by the orientation check of the series' first frame
@@ -189,13 +232,65 @@ def file_orientation(cfg: DiffractionConfig, geom_orientation: int) -> Optional[
 
 
 def read_image(source: Any, index: int = 0, orientation: Optional[int] = None, geom_orientation: int = 3) -> np.ndarray:
-    """One 2D image through the I/O layer (the only frame reader), re-oriented for the geometry."""
+    """One 2D image through the I/O layer (the only frame reader), re-oriented for the geometry.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.geometry import read_image
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> read_image(folder / "LYC_0000.tif").shape
+    (64, 64)
+    >>> tmp.cleanup()
+    """
     return np.asarray(read_frame(source, index, orientation=orientation, geometry_orientation=geom_orientation))
 
 
 def load_aux(cfg: DiffractionConfig, shape: Optional[tuple[int, ...]] = None,
              geom_orientation: int = 3) -> tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]:
-    """Mask (bool, True = excluded), dark and flat from the config, oriented like the frames."""
+    """Mask (bool, True = excluded), dark and flat from the config, oriented like the frames.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.geometry import load_aux
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> import tifffile
+    >>> mask = np.zeros((64, 64), np.uint8); mask[:, :4] = 1
+    >>> tifffile.imwrite(folder / "mask.tif", mask)
+    >>> m, dark, flat = load_aux(DiffractionConfig(poni=folder / "tiny.poni", mask=folder / "mask.tif"), (64, 64))
+    >>> m.dtype, int(m.sum()), dark, flat
+    (dtype('bool'), 256, None, None)
+    >>> tmp.cleanup()
+    """
     o = file_orientation(cfg, geom_orientation)
     kw = {"orientation": o, "geometry_orientation": geom_orientation}
     mask = images.load_mask(cfg.mask, shape, **kw) if cfg.mask is not None else None
@@ -206,7 +301,31 @@ def load_aux(cfg: DiffractionConfig, shape: Optional[tuple[int, ...]] = None,
 
 def detector_shape(geometry: dict[str, Any]) -> Optional[tuple[int, int]]:
     """Pixel shape of the PONI's detector; None when the PONI does not fix one (Fit2D-era PONIs, a generic
-    detector given by its pixel size only)."""
+    detector given by its pixel size only).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.geometry import detector_shape, load_geometry
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> detector_shape(load_geometry(folder / "tiny.poni"))
+    (64, 64)
+    >>> tmp.cleanup()
+    """
     from pyFAI.integrator.azimuthal import AzimuthalIntegrator
 
     ai = AzimuthalIntegrator()
@@ -234,6 +353,32 @@ def critical_angle_for(cfg: DiffractionConfig, geometry: dict[str, Any]) -> Opti
     """Critical angle (deg) used by the refraction correction; None when the correction is off.
 
     Computed from ``gixrd.composition`` and ``gixrd.density_g_cm3`` at the geometry's wavelength.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.geometry import critical_angle_for, load_geometry
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> from xsuite.config.diffraction import GixrdConfig
+    >>> gi = GixrdConfig(composition="Li3YCl6", density_g_cm3=2.44, refraction_correction=True)
+    >>> round(critical_angle_for(DiffractionConfig(gixrd=gi), load_geometry(folder / "tiny.poni", wavelength_angstrom=0.976)), 3)
+    0.139
+    >>> critical_angle_for(DiffractionConfig(gixrd=GixrdConfig()), {})
+    >>> tmp.cleanup()
     """
     gi = cfg.gixrd or GixrdConfig()
     if not gi.refraction_correction:
@@ -259,6 +404,16 @@ def validate_phase_names(names: Iterable[str], field: Optional[str] = None) -> N
         An unknown phase name (one line naming it and the known ones).
     InputNotFoundError
         A ``.cif`` entry whose file does not exist.
+
+    Examples
+    --------
+    >>> from xsuite.series.geometry import validate_phase_names
+    >>> validate_phase_names(["LYC", "LiCl.H2O"], "track") is None
+    True
+    >>> validate_phase_names(["LiCl.H20"], "track")
+    Traceback (most recent call last):
+        ...
+    xsuite.errors.ConfigError: unknown phase 'LiCl.H20'; expected one of Li3YCl6, LiCl, LiCl.H2O, YCl3.6H2O, YCl3, Y, Y2O3 (or alias LYC), a pyFAI calibrant name, or the path of a user CIF file ending in .cif (in `track`)
     """
     where = f" (in `{field}`)" if field else ""
     for name in names:
@@ -274,12 +429,29 @@ def validate_phase_names(names: Iterable[str], field: Optional[str] = None) -> N
 
 
 def auto_mask(frame: np.ndarray) -> np.ndarray:
-    """Pixels that cannot hold counts: negative values (Pilatus gaps, -1/-2 flags) and non-finite ones."""
+    """Pixels that cannot hold counts: negative values (Pilatus gaps, -1/-2 flags) and non-finite ones.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.geometry import auto_mask
+    >>> frame = np.array([[5.0, -1.0], [np.nan, 3.0]])
+    >>> auto_mask(frame).tolist()
+    [[False, True], [True, False]]
+    """
     return ~np.isfinite(frame) | (frame < 0)
 
 
 def sample_from_name(path: Path) -> str:
-    """A default sample name from a file name (stem without trailing frame numbers)."""
+    """A default sample name from a file name (stem without trailing frame numbers).
+
+    Examples
+    --------
+    >>> from xsuite.series.geometry import sample_from_name
+    >>> from pathlib import Path
+    >>> sample_from_name(Path("LYC_PMMA_2deg_0001.tif")), sample_from_name(Path("CeO2.tif"))
+    ('LYC_PMMA_2deg_0001', 'CeO2')
+    """
     stem = Path(str(path).split("::")[0]).stem
     for suffix in ("_master",):
         if stem.endswith(suffix):

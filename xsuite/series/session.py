@@ -70,6 +70,40 @@ class SeriesSession:
     reducer : FrameReducer, optional
         The per-frame function (default: one built from the setup). Sessions of one geometry may share it,
         so each worker builds its integrator once for all of them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.session import SeriesSession, XrdSession, pending_tasks, reduce_into
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> from xsuite.diffraction.peak_search import PeakSearch
+    >>> from xsuite.series.frames import FrameReducer, discover_series
+    >>> from xsuite.series.writer import ResultsFile
+    >>> refs, _ = discover_series([folder], interval_s=360.0)
+    >>> with ResultsFile(folder / "results.h5") as rf:
+    ...     session = XrdSession(setup, rf, "LYC", lambda q_max: [], len(refs), FrameReducer(setup, PeakSearch()))
+    ...     print(isinstance(session, SeriesSession), session.entry)
+    ...     _ = reduce_into({0: session}, pending_tasks(session, refs[:2]))
+    ...     session.reject(refs[2].key, "detector gap not masked")
+    ...     print(sorted(session.keys()))
+    ...
+    True LYC_xrd
+    ['LYC_0000.tif#0', 'LYC_0001.tif#0']
+    >>> tmp.cleanup()
     """
 
     kind = "series"
@@ -165,6 +199,37 @@ class GixrdSession(SeriesSession):
         Grazing-incidence setup (``setup.incidence_angle_deg`` set).
     file : ResultsFile
         The run's results file.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.session import GixrdSession, pending_tasks, reduce_into
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, GixrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, gixrd=GixrdConfig(incidence_angles_deg=[1.0], interval_s=360.0, map_2d=False))
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC", incidence_angle_deg=1.0))
+    >>> from xsuite.series.frames import discover_series
+    >>> from xsuite.series.writer import ResultsFile
+    >>> refs, _ = discover_series([folder], interval_s=360.0)
+    >>> with ResultsFile(folder / "results.h5") as rf:
+    ...     session = GixrdSession(setup, rf)
+    ...     n = reduce_into({0: session}, pending_tasks(session, refs))
+    ...     summary = session.finish()
+    ...
+    >>> session.entry, n, type(summary).__name__
+    ('LYC_gixrd_1deg', 3, 'SeriesSummary')
+    >>> tmp.cleanup()
     """
 
     kind = "gixrd"
@@ -264,7 +329,16 @@ class GixrdSession(SeriesSession):
 
 def analysis_options(gixrd: Any, wavelength_angstrom: float, incidence_angle_deg: float, sample: str = "sample") -> Any:
     """:class:`~xsuite.diffraction.series.SeriesAnalysisOptions` of a series: the ``gixrd`` config's phase
-    entries (built-in names, user CIF paths) resolved to phases here, once (CIFs are read here)."""
+    entries (built-in names, user CIF paths) resolved to phases here, once (CIFs are read here).
+
+    Examples
+    --------
+    >>> from xsuite.series.session import analysis_options
+    >>> from xsuite.config.diffraction import GixrdConfig
+    >>> opts = analysis_options(GixrdConfig(), 0.976, 2.0, sample="LYC")
+    >>> sorted(opts.phases), opts.incidence_angle_deg, opts.sample
+    (['Li3YCl6', 'LiCl.H2O', 'YCl3.6H2O'], 2.0, 'LYC')
+    """
     entries = list(gixrd.track) + list(gixrd.matrix_phases) + [r.phase for r in gixrd.reflections or []]
     return SeriesAnalysisOptions(gixrd=gixrd, phases={str(e): resolve_phase(e) for e in entries},
                                  wavelength_angstrom=float(wavelength_angstrom),
@@ -274,7 +348,42 @@ def analysis_options(gixrd: Any, wavelength_angstrom: float, incidence_angle_deg
 # ==================================================================================================== XRD
 @dataclass(frozen=True)
 class XrdSampleSummary:
-    """Headline of one transmission sample (the JSON ``files`` items)."""
+    """Headline of one transmission sample (the JSON ``files`` items).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.session import XrdSampleSummary, XrdSession, pending_tasks, reduce_into
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> from xsuite.diffraction.peak_search import PeakSearch
+    >>> from xsuite.series.frames import FrameReducer, discover_series
+    >>> from xsuite.series.writer import ResultsFile
+    >>> refs, _ = discover_series([folder])
+    >>> with ResultsFile(folder / "results.h5") as rf:
+    ...     session = XrdSession(setup, rf, "LYC", lambda q_max: [], len(refs), FrameReducer(setup, PeakSearch()))
+    ...     _ = reduce_into({0: session}, pending_tasks(session, refs))
+    ...     summary = session.finish()
+    ...
+    >>> isinstance(summary, XrdSampleSummary), summary.name, summary.calibrant
+    (True, 'LYC', False)
+    >>> sorted(summary.to_dict())[:4]
+    ['entry', 'indexing', 'n_frames', 'name']
+    >>> tmp.cleanup()
+    """
 
     name: str
     sources: tuple[str, ...]
@@ -321,6 +430,38 @@ class XrdSession(SeriesSession):
         Shared by every sample of the run (one integrator per worker).
     calibrant : bool
         The sample is the calibrant image (instrumental width; not compared).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.session import XrdSession, pending_tasks, reduce_into
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> from xsuite.diffraction.peak_search import PeakSearch
+    >>> from xsuite.series.frames import FrameReducer, discover_series
+    >>> from xsuite.series.writer import ResultsFile
+    >>> refs, _ = discover_series([folder])
+    >>> with ResultsFile(folder / "results.h5") as rf:
+    ...     session = XrdSession(setup, rf, "LYC", lambda q_max: [], len(refs), FrameReducer(setup, PeakSearch()))
+    ...     n = reduce_into({0: session}, pending_tasks(session, refs))
+    ...     summary = session.finish()
+    ...
+    >>> n, summary.entry, summary.n_frames, summary.peaks
+    (3, 'LYC_xrd', 3, ())
+    >>> tmp.cleanup()
     """
 
     kind = "xrd"
@@ -420,6 +561,33 @@ class Dispatch:
     """Picklable per-item function over several sessions: ``(session key, FrameTask) -> (key, FrameResult)``.
 
     Sessions sharing a reducer object keep sharing it in every worker (one integrator per worker).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.session import Dispatch
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> from xsuite.series.frames import FrameReducer, FrameTask, discover_series
+    >>> refs, _ = discover_series([folder])
+    >>> dispatch = Dispatch({"LYC": FrameReducer(setup)})
+    >>> key, result = dispatch(("LYC", FrameTask(refs[0])))
+    >>> key, result.key, result.ok
+    ('LYC', 'LYC_0000.tif#0', True)
+    >>> tmp.cleanup()
     """
 
     def __init__(self, reducers: Mapping[Hashable, FrameReducer]) -> None:
@@ -447,6 +615,36 @@ def reduce_into(sessions: Mapping[Hashable, SeriesSession], tasks: Sequence[tupl
     -------
     int
         Frames stored.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.session import reduce_into, XrdSession, pending_tasks
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> from xsuite.diffraction.peak_search import PeakSearch
+    >>> from xsuite.series.frames import FrameReducer, discover_series
+    >>> from xsuite.series.writer import ResultsFile
+    >>> refs, _ = discover_series([folder])
+    >>> with ResultsFile(folder / "results.h5") as rf:
+    ...     session = XrdSession(setup, rf, "LYC", lambda q_max: [], len(refs), FrameReducer(setup, PeakSearch()))
+    ...     print(reduce_into({0: session}, pending_tasks(session, refs)), reduce_into({0: session}, pending_tasks(session, refs)))
+    ...
+    3 0
+    >>> tmp.cleanup()
     """
     dispatch = Dispatch({k: s.reducer for k, s in sessions.items()})
     stored = 0
@@ -458,14 +656,56 @@ def reduce_into(sessions: Mapping[Hashable, SeriesSession], tasks: Sequence[tupl
 
 
 def pending_tasks(session: SeriesSession, refs: Sequence[Any], key: Hashable = 0) -> list[tuple[Hashable, FrameTask]]:
-    """Tasks of the frames not stored yet (the last one flagged as the batch's last frame)."""
+    """Tasks of the frames not stored yet (the last one flagged as the batch's last frame).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.session import pending_tasks, XrdSession
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> from xsuite.diffraction.peak_search import PeakSearch
+    >>> from xsuite.series.frames import FrameReducer, discover_series
+    >>> from xsuite.series.writer import ResultsFile
+    >>> refs, _ = discover_series([folder])
+    >>> with ResultsFile(folder / "results.h5") as rf:
+    ...     session = XrdSession(setup, rf, "LYC", lambda q_max: [], len(refs), FrameReducer(setup, PeakSearch()))
+    ...     tasks = pending_tasks(session, refs)
+    ...     print([(key, task.key) for key, task in tasks])
+    ...
+    [(0, 'LYC_0000.tif#0'), (0, 'LYC_0001.tif#0'), (0, 'LYC_0002.tif#0')]
+    >>> tmp.cleanup()
+    """
     done = session.keys()
     todo = [r for r in refs if ref_key(r) not in done]
     return [(key, session.task(r, last=(i == len(todo) - 1))) for i, r in enumerate(todo)]
 
 
 def frame_time_warning(refs: Sequence[Any]) -> Optional[str]:
-    """A warning when frame times are not from the frames' metadata (interval or file times)."""
+    """A warning when frame times are not from the frames' metadata (interval or file times).
+
+    Examples
+    --------
+    >>> from xsuite.series.session import frame_time_warning
+    >>> from types import SimpleNamespace
+    >>> frame_time_warning([SimpleNamespace(time_source="metadata")]) is None
+    True
+    >>> print(frame_time_warning([SimpleNamespace(time_source="mtime")]))
+    frame times taken from file modification times (no time in the frames' metadata and no --interval): check them
+    """
     sources = {getattr(r, "time_source", "metadata") for r in refs}
     if "mtime" in sources:
         return ("frame times taken from file modification times (no time in the frames' metadata and no "

@@ -55,6 +55,14 @@ class FrameSettings:
     frame_shape : tuple of int or None
         Shape every frame must have when neither the PONI's detector nor a mask fixes one; None = decided
         by :func:`resolve_setup` (the most common shape among the first frames).
+
+    Examples
+    --------
+    >>> from xsuite.series.setup import FrameSettings
+    >>> from xsuite.config.diffraction import DiffractionConfig
+    >>> spec = FrameSettings(DiffractionConfig(), sample="LYC", incidence_angle_deg=2.0)
+    >>> spec.with_angle(4.0).incidence_angle_deg, spec.sample
+    (4.0, 'LYC')
     """
 
     config: DiffractionConfig
@@ -92,6 +100,31 @@ class SeriesSetup:
         Oriented like the frames (mask: True = excluded).
     warnings : tuple of str
         What the inputs made us assume (recorded in the results file and the JSON).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.setup import SeriesSetup
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> isinstance(setup, SeriesSetup), setup.sample, setup.incidence_angle_deg, setup.detector_shape
+    (True, 'LYC', None, (64, 64))
+    >>> round(setup.wavelength_angstrom, 3), setup.grazing, setup.warnings
+    (1.0, False, ())
+    >>> tmp.cleanup()
     """
 
     spec: FrameSettings
@@ -265,6 +298,32 @@ def resolve_setup(spec: FrameSettings, refs: Sequence[Any] = ()) -> SeriesSetup:
         The PONI, the mask/dark/flat or a ``.cif`` phase file does not exist.
     DataFormatError
         The PONI, mask, dark or flat cannot be read, or their shapes disagree.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tempfile, pathlib, tifffile
+    >>> from pyFAI.detectors import Detector
+    >>> from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    >>> from xsuite.config.diffraction import DiffractionConfig, XrdConfig
+    >>> from xsuite.series.setup import FrameSettings, resolve_setup
+    >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+    >>> ai = AzimuthalIntegrator(dist=0.1, poni1=0.0032, poni2=0.0032, wavelength=1e-10,
+    ...                          detector=Detector(1e-4, 1e-4, max_shape=(64, 64)))
+    >>> ai.save(str(folder / "tiny.poni"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     tifffile.imwrite(folder / f"LYC_{i:04d}.tif", rng.poisson(100.0, (64, 64)).astype(np.int32))
+    ...
+    >>> cfg = DiffractionConfig(poni=folder / "tiny.poni", n_points=50, xrd=XrdConfig())
+    >>> setup = resolve_setup(FrameSettings(cfg, sample="LYC"))
+    >>> setup.geometry_orientation, setup.file_orientation, round(setup.wavelength_angstrom, 3)
+    (3, None, 1.0)
+    >>> resolve_setup(FrameSettings(DiffractionConfig(), sample="LYC"))
+    Traceback (most recent call last):
+        ...
+    xsuite.errors.ConfigError: no PONI file given: use --poni FILE or `diffraction.poni` in the config
+    >>> tmp.cleanup()
     """
     cfg = spec.config
     angle = spec.incidence_angle_deg

@@ -34,6 +34,19 @@ class ResultsFile:
     ----------
     path : path-like
         The ``.h5`` results file (created at the first series).
+
+    Examples
+    --------
+    >>> from xsuite.series.writer import ResultsFile
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with ResultsFile(pathlib.Path(tmp.name) / "results.h5") as rf:
+    ...     with rf.transaction() as tx:
+    ...         _ = tx.entry("LYC_xrd", kind="xrd")
+    ...     print(rf.has("LYC_xrd"), rf.has("LYC_gixrd_2deg"))
+    ...
+    True False
+    >>> tmp.cleanup()
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -91,6 +104,17 @@ class FrameBuffer:
 
     With ``keep_frames=False`` only their running sums are kept (what a mean pattern needs): memory then
     does not grow with the number of frames.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.writer import FrameBuffer
+    >>> buf = FrameBuffer(keep_frames=False)
+    >>> buf.add("f#0", 0.0, np.array([1.0, 2.0]), np.array([0.1, 0.1]), 1.0)
+    >>> buf.add("f#1", 360.0, np.array([3.0, 4.0]), np.array([0.1, 0.1]), 1.0)
+    >>> mean, err = buf.mean()
+    >>> len(buf), "f#1" in buf, mean.tolist(), np.round(err, 4).tolist()
+    (2, True, [2.0, 3.0], [0.0707, 0.0707])
     """
 
     def __init__(self, keep_frames: bool = True) -> None:
@@ -182,6 +206,31 @@ class SeriesWriter:
         transmission frame's peak fits), before the frame's pattern row (which commits the frame).
     keep_frames : bool, optional
         Keep every frame in memory (the analysis of a GIXRD series needs them); False keeps running sums.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.series.writer import SeriesWriter, ResultsFile
+    >>> import tempfile, pathlib
+    >>> from xsuite.io.nexus import Column
+    >>> from xsuite.series.frames import FrameResult
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> source = pathlib.Path(tmp.name) / "f.tif"
+    >>> _ = source.write_bytes(b"frame")
+    >>> def create(tx, first):
+    ...     e = tx.entry("demo", kind="xrd")
+    ...     _ = e.create_series("patterns", Column("intensity", (3,), errors=True), Column("time_s", (), "s"),
+    ...                         extra=[Column("monitor")])
+    ...
+    >>> with ResultsFile(pathlib.Path(tmp.name) / "results.h5") as rf:
+    ...     writer = SeriesWriter(rf, "demo", create, keep_frames=False)
+    ...     for i in range(2):
+    ...         _ = writer.append(FrameResult(f"f#{i}", 360.0 * i, str(source), i, np.ones(3), np.ones(3), np.full(3, 0.1)))
+    ...     writer.reject("f#2", "truncated")
+    ...     print(sorted(writer.keys()), writer.all_rejected())
+    ...
+    ['f#0', 'f#1'] {'f#2': 'truncated'}
+    >>> tmp.cleanup()
     """
 
     def __init__(self, file: ResultsFile, entry: str, create: Callable[[Any, Any], None],

@@ -99,14 +99,31 @@ PELLET_DENSITY_G_CM3 = 2.2
 
 
 def jmak(t_s: np.ndarray, t0_s: float, k_per_s: float, n: float, scale_inf: float) -> np.ndarray:
-    """JMAK/Avrami growth ``scale_inf * (1 - exp(-(k (t - t0))**n))`` for ``t > t0``, 0 before."""
+    """JMAK/Avrami growth ``scale_inf * (1 - exp(-(k (t - t0))**n))`` for ``t > t0``, 0 before.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.simulate.gixrd import jmak
+    >>> t = np.array([0.0, 1800.0, 3600.0, 9000.0])
+    >>> np.round(jmak(t, 1800.0, 1 / 1800.0, 2.0, 10.0), 3)
+    array([ 0.   ,  0.   ,  6.321, 10.   ])
+    """
     dt = np.clip(np.asarray(t_s, dtype=float) - t0_s, 0.0, None)
     return scale_inf * (1.0 - np.exp(-((k_per_s * dt) ** n)))
 
 
 def gi_geometry(detector: str = "small") -> Geometry:
     """GIXRD geometry: beam 10 rows above the bottom edge of the small detector, near its left edge
-    (pyFAI orientation 3: row 0 is the physical bottom), so the rings above the horizon fill it."""
+    (pyFAI orientation 3: row 0 is the physical bottom), so the rings above the horizon fill it.
+
+    Examples
+    --------
+    >>> from xsuite.simulate.gixrd import gi_geometry
+    >>> g = gi_geometry()
+    >>> g.shape, round(g.wavelength_angstrom, 4)
+    ((197, 247), 0.9763)
+    """
     if detector == "small":
         return make_geometry("small", wavelength_angstrom=WAVELENGTH_ANGSTROM, dist_m=0.100,
                              beam_center_px=(10.0, 25.0), rot1_rad=0.003, rot2_rad=-0.002)
@@ -122,6 +139,15 @@ def exit_angle_rad(geometry: Geometry, incidence_angle_deg: float) -> np.ndarray
     β = -α and the horizon lies α above the direct beam. (pyFAI 2026.9's ``exit_angle_vert`` fiber unit
     puts the horizon α *below* the beam; :func:`xsuite.diffraction.integrate.pixel_exit_angle_deg`, used by
     the pipeline, follows the physical convention, as here.)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.simulate.gixrd import exit_angle_rad, gi_geometry
+    >>> g = gi_geometry()
+    >>> beta = np.degrees(exit_angle_rad(g, 2.0))
+    >>> beta.shape, bool(beta.max() > 0 > beta.min())
+    ((197, 247), True)
     """
     z, y, x = (np.asarray(v, dtype=float) for v in geometry.ai.calc_pos_zyx(corners=False))
     r = np.sqrt(x * x + y * y + z * z)
@@ -130,7 +156,16 @@ def exit_angle_rad(geometry: Geometry, incidence_angle_deg: float) -> np.ndarray
 
 
 def horizon_shadow(geometry: Geometry, incidence_angle_deg: float) -> np.ndarray:
-    """Pixels below the sample horizon (exit angle < 0, :func:`exit_angle_rad`), True = shadowed."""
+    """Pixels below the sample horizon (exit angle < 0, :func:`exit_angle_rad`), True = shadowed.
+
+    Examples
+    --------
+    >>> from xsuite.simulate.gixrd import horizon_shadow, gi_geometry
+    >>> g = gi_geometry()
+    >>> shadow = horizon_shadow(g, 2.0)
+    >>> shadow.dtype, round(float(shadow.mean()), 3)
+    (dtype('bool'), 0.152)
+    """
     return exit_angle_rad(geometry, incidence_angle_deg) < 0.0
 
 
@@ -216,6 +251,14 @@ def simulate_series(
     truth : dict
         Per phase: kinetics, onset, scale and per-reflection areas for every frame; times, monitors,
         the shadowed fraction.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.simulate.gixrd import simulate_series
+    >>> frames, truth = simulate_series("LYC", 2.0, np.array([0.0, 3600.0]), seed=0)
+    >>> frames.shape, truth["incidence_angle_deg"], truth["time_s"]
+    ((2, 197, 247), 2.0, [0.0, 3600.0])
     """
     if sample not in GI_SAMPLES:
         raise ValueError(f"`sample` must be one of {sorted(GI_SAMPLES)}; got {sample!r}")
@@ -409,6 +452,18 @@ def write_dataset(
     -------
     dict
         The ground truth, also written to ``ground_truth.json``.
+
+    Examples
+    --------
+    >>> from xsuite.simulate.gixrd import write_dataset
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> info = write_dataset(pathlib.Path(tmp.name), samples=("LYC",), angles_deg=(2.0,), n_frames=2)
+    >>> sorted(p.name for p in pathlib.Path(tmp.name).iterdir())
+    ['LYC_2deg_data_000001.h5', 'LYC_2deg_master.h5', 'README.md', 'geometry.poni', 'ground_truth.json', 'mask.tif']
+    >>> info["interval_s"], info["composition"]
+    (360.0, 'Li3YCl6')
+    >>> tmp.cleanup()
     """
     if options:
         raise TypeError(f"unknown options for the gixrd simulation: {sorted(options)}")

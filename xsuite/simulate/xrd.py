@@ -63,7 +63,18 @@ PSF_SIGMA_PX = 0.4
 # ----------------------------------------------------------------------------------------------------
 @dataclass
 class Geometry:
-    """A pyFAI integrator plus the cached arrays needed to render frames on it (built once)."""
+    """A pyFAI integrator plus the cached arrays needed to render frames on it (built once).
+
+    Examples
+    --------
+    >>> from xsuite.simulate.xrd import Geometry, transmission_geometry
+    >>> g = transmission_geometry()
+    >>> isinstance(g, Geometry), g.shape, round(g.wavelength_angstrom, 3)
+    (True, (128, 398), 0.974)
+    >>> lo, hi = g.q_range()
+    >>> round(lo, 2), round(hi, 2)
+    (0.0, 4.12)
+    """
 
     ai: Any
     shape: tuple[int, int]
@@ -112,7 +123,15 @@ STRIP_SHAPE = (STRIP_MODULE, 3 * STRIP_MODULE + 2 * SMALL_GAP[1])
 
 
 def strip_gap_mask() -> np.ndarray:
-    """Gap mask of the strip detector: 3 modules of 128 x 128 px side by side, 7-column gaps."""
+    """Gap mask of the strip detector: 3 modules of 128 x 128 px side by side, 7-column gaps.
+
+    Examples
+    --------
+    >>> from xsuite.simulate.xrd import strip_gap_mask
+    >>> m = strip_gap_mask()
+    >>> m.shape, int(m.sum())
+    ((128, 398), 1792)
+    """
     m = np.zeros(STRIP_SHAPE, dtype=bool)
     for k in (1, 2):
         c0 = k * STRIP_MODULE + (k - 1) * SMALL_GAP[1]
@@ -121,7 +140,15 @@ def strip_gap_mask() -> np.ndarray:
 
 
 def small_gap_mask() -> np.ndarray:
-    """Gap mask (True = gap) of the small 2x2-module detector."""
+    """Gap mask (True = gap) of the small 2x2-module detector.
+
+    Examples
+    --------
+    >>> from xsuite.simulate.xrd import small_gap_mask
+    >>> m = small_gap_mask()
+    >>> m.shape, int(m.sum())
+    ((197, 247), 5459)
+    """
     m = np.zeros(SMALL_SHAPE, dtype=bool)
     r0, c0 = SMALL_MODULE
     m[r0:r0 + SMALL_GAP[0], :] = True
@@ -156,6 +183,13 @@ def make_geometry(
         Detector tilts (pyFAI rot1, rot2).
     polarization_factor : float, optional
         Horizontal polarisation of the beam (0.99 at a synchrotron).
+
+    Examples
+    --------
+    >>> from xsuite.simulate.xrd import make_geometry
+    >>> g = make_geometry("small", wavelength_angstrom=0.974, dist_m=0.2, beam_center_px=(98.0, 123.0))
+    >>> g.shape, round(g.ai.dist, 3), g.beam_center_px
+    ((197, 247), 0.2, (98.0, 123.0))
     """
     from pyFAI.detectors import Detector, detector_factory
     from pyFAI.integrator.azimuthal import AzimuthalIntegrator
@@ -188,6 +222,15 @@ class PeakSet:
 
     ``areas[i]`` is the area (counts per pixel x 1/Å) of the reflection at ``q_inv_angstrom[i]``;
     profiles are area-normalised pseudo-Voigts of ``fwhm_inv_angstrom`` and mixing ``eta``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.simulate.xrd import PeakSet, background_1d, pattern_1d
+    >>> ps = PeakSet("CeO2", np.array([2.011, 2.322]), np.array([100.0, 40.0]), 0.02)
+    >>> q = np.linspace(1.5, 2.5, 2001)
+    >>> round(float(np.trapezoid(pattern_1d(q, [ps]) - background_1d(q), q)), 1)
+    106.8
     """
 
     name: str
@@ -198,7 +241,18 @@ class PeakSet:
 
 
 def pseudo_voigt(x: np.ndarray, center: float, fwhm: float, eta: float) -> np.ndarray:
-    """Area-normalised pseudo-Voigt profile (η Lorentzian + (1-η) Gaussian of equal FWHM)."""
+    """Area-normalised pseudo-Voigt profile (η Lorentzian + (1-η) Gaussian of equal FWHM).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.simulate.xrd import pseudo_voigt
+    >>> x = np.linspace(-1, 1, 20001)
+    >>> round(float(np.trapezoid(pseudo_voigt(x, 0.0, 0.02, 0.5), x)), 3)
+    0.997
+    >>> round(float(pseudo_voigt(np.array([0.0]), 0.0, 0.02, 0.0)[0]), 2)
+    46.97
+    """
     hw = fwhm / 2.0
     sigma = fwhm / (2.0 * math.sqrt(2.0 * math.log(2.0)))
     dx = x - center
@@ -210,7 +264,15 @@ def pseudo_voigt(x: np.ndarray, center: float, fwhm: float, eta: float) -> np.nd
 def background_1d(q: np.ndarray, *, air: float = 40.0, air_decay_inv_angstrom: float = 0.9,
                   flat: float = 15.0, humps: tuple[tuple[float, float, float], ...] = ((1.45, 0.45, 25.0),)
                   ) -> np.ndarray:
-    """Air scatter (exponential in q) + flat (fluorescence/inelastic) + amorphous humps (center, sigma, height)."""
+    """Air scatter (exponential in q) + flat (fluorescence/inelastic) + amorphous humps (center, sigma, height).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.simulate.xrd import background_1d
+    >>> np.round(background_1d(np.array([0.5, 2.0, 4.0])), 2)
+    array([40.64, 31.18, 15.47])
+    """
     bg = air * np.exp(-q / air_decay_inv_angstrom) + flat
     for c, s, h in humps:
         bg = bg + h * np.exp(-0.5 * ((q - c) / s) ** 2)
@@ -218,7 +280,17 @@ def background_1d(q: np.ndarray, *, air: float = 40.0, air_decay_inv_angstrom: f
 
 
 def pattern_1d(q: np.ndarray, peaksets: list[PeakSet], background: np.ndarray | None = None) -> np.ndarray:
-    """Sum of pseudo-Voigt reflections (windowed to ±40 FWHM) plus a background, on the grid ``q``."""
+    """Sum of pseudo-Voigt reflections (windowed to ±40 FWHM) plus a background, on the grid ``q``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.simulate.xrd import pattern_1d, PeakSet
+    >>> q = np.linspace(1.5, 2.5, 5)
+    >>> ps = PeakSet("X", np.array([2.0]), np.array([1.0]), 0.02)
+    >>> np.round(pattern_1d(q, [ps], background=np.zeros(5)), 2).tolist()
+    [0.01, 0.03, 39.4, 0.03, 0.01]
+    """
     out = np.zeros_like(q, dtype=np.float64) if background is None else np.array(background, dtype=np.float64)
     for ps in peaksets:
         w = 40.0 * ps.fwhm_inv_angstrom
@@ -232,7 +304,15 @@ def pattern_1d(q: np.ndarray, peaksets: list[PeakSet], background: np.ndarray | 
 
 def beamstop_mask(shape: tuple[int, int], center_px: tuple[float, float], radius_px: float,
                   arm_width_px: float, arm_direction: str = "left") -> np.ndarray:
-    """Beam stop shadow: a disc at the beam centre and an arm to one edge (True = shadowed)."""
+    """Beam stop shadow: a disc at the beam centre and an arm to one edge (True = shadowed).
+
+    Examples
+    --------
+    >>> from xsuite.simulate.xrd import beamstop_mask
+    >>> m = beamstop_mask((20, 30), (10.0, 15.0), 3.0, 2.0, "left")
+    >>> m.shape, bool(m[10, 15]), bool(m[10, 0]), bool(m[0, 0])
+    ((20, 30), True, True, False)
+    """
     rr, cc = np.mgrid[0:shape[0], 0:shape[1]]
     r0, c0 = center_px
     m = (rr - r0) ** 2 + (cc - c0) ** 2 <= radius_px ** 2
@@ -284,6 +364,16 @@ def render_frame(
     -------
     ndarray
         int32 counts with gaps = -1 (float64 expectation with gaps = -1 when ``rng`` is None).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.simulate.xrd import render_frame, transmission_geometry
+    >>> g = transmission_geometry()
+    >>> q = np.linspace(0.1, 5.0, 500)
+    >>> img = render_frame(g, q, np.full(500, 100.0), None)
+    >>> img.shape, img.dtype
+    ((128, 398), dtype('float64'))
     """
     sub = np.interp(geometry.q_subpixels, q_grid, intensity_1d)
     expect = sub.mean(axis=-1) * geometry.correction * monitor_scale
@@ -353,6 +443,13 @@ def simulate_transmission(
         Reflections (q, d, hkl, relative intensity, area, FWHM) and the 1D settings.
     geometry : Geometry
         The geometry used (reuse it for further frames).
+
+    Examples
+    --------
+    >>> from xsuite.simulate.xrd import simulate_transmission
+    >>> img, truth, geo = simulate_transmission("LYC", seed=0)
+    >>> img.shape, truth["sample"], truth["phase"]
+    ((128, 398), 'LYC', 'Li3YCl6')
     """
     if sample not in TRANSMISSION_SAMPLES:
         raise ValueError(f"`sample` must be one of {sorted(TRANSMISSION_SAMPLES)}; got {sample!r}")
@@ -376,7 +473,15 @@ def simulate_transmission(
 
 def transmission_geometry(detector: str = "small", wavelength_angstrom: float = 0.974) -> Geometry:
     """Geometry of the simulated transmission set: for ``"small"``/``"strip"`` the 128 x 398 px strip at
-    90 mm with the beam at its left end (CeO2 111-222 and LYC up to ~4.1 1/Å), else a centred Pilatus 1M."""
+    90 mm with the beam at its left end (CeO2 111-222 and LYC up to ~4.1 1/Å), else a centred Pilatus 1M.
+
+    Examples
+    --------
+    >>> from xsuite.simulate.xrd import transmission_geometry
+    >>> g = transmission_geometry("small", wavelength_angstrom=0.974)
+    >>> g.shape, g.beam_center_px
+    ((128, 398), (64.0, 8.0))
+    """
     if detector in ("small", "strip"):  # sample data: the strip, beam at its left end, q up to ~4.1 1/A
         return make_geometry("strip", wavelength_angstrom=wavelength_angstrom, dist_m=0.090,
                              beam_center_px=(64.0, 8.0), rot1_rad=0.004, rot2_rad=-0.003)
@@ -391,7 +496,15 @@ def _beamstop_for(geometry: Geometry) -> np.ndarray:
 
 
 def geometry_dict(geometry: Geometry) -> dict[str, Any]:
-    """JSON description of a simulated geometry."""
+    """JSON description of a simulated geometry.
+
+    Examples
+    --------
+    >>> from xsuite.simulate.xrd import geometry_dict, transmission_geometry
+    >>> d = geometry_dict(transmission_geometry())
+    >>> sorted(d)[:4]
+    ['beam_center_px', 'detector_shape', 'dist_m', 'orientation']
+    """
     ai = geometry.ai
     return {"detector_shape": list(geometry.shape), "pixel_size_um": ai.detector.pixel1 * 1e6,
             "dist_m": ai.dist, "poni1_m": ai.poni1, "poni2_m": ai.poni2, "rot1_rad": ai.rot1, "rot2_rad": ai.rot2,
@@ -401,7 +514,20 @@ def geometry_dict(geometry: Geometry) -> dict[str, Any]:
 
 
 def write_poni(geometry: Geometry, path: Path) -> None:
-    """Write the geometry as a PONI file with pyFAI."""
+    """Write the geometry as a PONI file with pyFAI.
+
+    Examples
+    --------
+    >>> from xsuite.simulate.xrd import write_poni, transmission_geometry
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = pathlib.Path(tmp.name) / "geometry.poni"
+    >>> write_poni(transmission_geometry(), path)
+    >>> import pyFAI
+    >>> round(pyFAI.load(str(path)).dist, 3)
+    0.09
+    >>> tmp.cleanup()
+    """
     path = Path(path)
     if path.exists():
         path.unlink()
@@ -409,12 +535,35 @@ def write_poni(geometry: Geometry, path: Path) -> None:
 
 
 def write_mask(mask: np.ndarray, path: Path) -> None:
-    """Write a mask (1 = masked) as a zlib-compressed uint8 TIFF."""
+    """Write a mask (1 = masked) as a zlib-compressed uint8 TIFF.
+
+    Examples
+    --------
+    >>> from xsuite.simulate.xrd import write_mask, small_gap_mask
+    >>> import tempfile, pathlib, tifffile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = pathlib.Path(tmp.name) / "mask.tif"
+    >>> write_mask(small_gap_mask(), path)
+    >>> m = tifffile.imread(path)
+    >>> m.dtype, m.shape, int(m.sum()) == int(small_gap_mask().sum())
+    (dtype('uint8'), (197, 247), True)
+    >>> tmp.cleanup()
+    """
     write_tiff(mask.astype(np.uint8), path, description="xsuite simulated mask: 1 = masked")
 
 
 def dumps_truth(obj: Any) -> str:
-    """JSON text of a ground truth: floats rounded, numeric lists kept on one line."""
+    """JSON text of a ground truth: floats rounded, numeric lists kept on one line.
+
+    Examples
+    --------
+    >>> from xsuite.simulate.xrd import dumps_truth
+    >>> print(dumps_truth({"q": [2.0113456789, 2.3221], "sample": "CeO2"}))
+    {
+     "q": [2.011346, 2.3221],
+     "sample": "CeO2"
+    }
+    """
     import re
 
     text = json.dumps(rounded(obj), indent=1)
@@ -423,7 +572,14 @@ def dumps_truth(obj: Any) -> str:
 
 
 def rounded(obj: Any, digits: int = 7) -> Any:
-    """Round every float in a JSON-like structure to ``digits`` significant digits (smaller files)."""
+    """Round every float in a JSON-like structure to ``digits`` significant digits (smaller files).
+
+    Examples
+    --------
+    >>> from xsuite.simulate.xrd import rounded
+    >>> rounded({"a": 1.23456789012, "b": [0.000123456789]}, digits=3)
+    {'a': 1.23, 'b': [0.000123]}
+    """
     if isinstance(obj, float):
         if not math.isfinite(obj):
             return obj
@@ -436,7 +592,20 @@ def rounded(obj: Any, digits: int = 7) -> Any:
 
 
 def write_tiff(img: np.ndarray, path: Path, description: str = "") -> None:
-    """Write an int32 image as a zlib-compressed TIFF (tifffile)."""
+    """Write an int32 image as a zlib-compressed TIFF (tifffile).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.simulate.xrd import write_tiff
+    >>> import tempfile, pathlib, tifffile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = pathlib.Path(tmp.name) / "frame.tif"
+    >>> write_tiff(np.arange(6, dtype=np.int32).reshape(2, 3), path, description="demo")
+    >>> tifffile.imread(path).tolist()
+    [[0, 1, 2], [3, 4, 5]]
+    >>> tmp.cleanup()
+    """
     import tifffile
 
     tifffile.imwrite(str(path), img, compression="zlib", description=description or None)
@@ -465,6 +634,16 @@ def write_dataset(out_dir: Path, *, seed: int = 0, detector: str = "small", wave
     -------
     dict
         The ground truth (also written to ``ground_truth.json``).
+
+    Examples
+    --------
+    >>> from xsuite.simulate.xrd import write_dataset
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> truth = write_dataset(pathlib.Path(tmp.name))
+    >>> sorted(p.name for p in pathlib.Path(tmp.name).iterdir())
+    ['CeO2.json', 'CeO2.tif', 'LYC.json', 'LYC.tif', 'LYC_PMMA.json', 'LYC_PMMA.tif', 'README.md', 'geometry.poni', 'ground_truth.json', 'mask.tif']
+    >>> tmp.cleanup()
     """
     if options:
         raise TypeError(f"unknown options for the xrd simulation: {sorted(options)}")

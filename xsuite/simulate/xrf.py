@@ -106,6 +106,15 @@ def simulate_map(
         ``Y``, ``Cl`` (int64 counts, ``shape``), ``I0`` (float, ``shape``), ``x_um``, ``y_um`` (pixel
         centres), and ``truth`` (dict: thickness_um, tilt_deg, sagitta_um, side, pixel_size_um,
         blur_fwhm_um, layer: bool).
+
+    Examples
+    --------
+    >>> from xsuite.simulate.xrf import simulate_map
+    >>> sim = simulate_map((40, 60), thickness_um=6.0, seed=1)
+    >>> sorted(sim)
+    ['Cl', 'I0', 'Y', 'truth', 'x_um', 'y_um']
+    >>> sim["Y"].shape, sim["truth"]["thickness_um"]
+    ((40, 60), 6.0)
     """
     if side not in SIDES:
         raise ValueError(f"side must be one of {SIDES}; got {side!r}")
@@ -203,6 +212,16 @@ def write_dataset(out_dir: Path, *, seed: int = 0, **options: Any) -> dict:
     -------
     dict
         The ground truth written to ``ground_truth.json``.
+
+    Examples
+    --------
+    >>> from xsuite.simulate.xrf import write_dataset
+    >>> import tempfile, pathlib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> truth = write_dataset(pathlib.Path(tmp.name))
+    >>> sorted(p.name for p in pathlib.Path(tmp.name).iterdir())
+    ['LYC_Cl.tif', 'LYC_I0.txt', 'LYC_PMMA_xrf.h5', 'LYC_Y.npy', 'LYC_xrf.h5', 'ground_truth.json']
+    >>> tmp.cleanup()
     """
     import h5py
     import tifffile

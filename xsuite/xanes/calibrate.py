@@ -55,6 +55,17 @@ class CalibrationResult:
         Statistical standard error of the shift (= of the reference E0): standard deviation of the
         derivative maximum over replicas of the reference with its own counting noise added again
         (parametric bootstrap, :func:`calibrate`). NaN when not computed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xanes.calibrate import CalibrationResult, calibrate
+    >>> e = np.arange(16950.0, 17150.0, 0.5)
+    >>> cal = calibrate(e, np.arctan((e - 17040.0) / 1.5), element="Y", edge="K", n_replicas=0)
+    >>> isinstance(cal, CalibrationResult), cal.element, cal.edge
+    (True, 'Y', 'K')
+    >>> round(cal.energy_shift_ev, 1), round(cal.tabulated_e0_ev, 1)
+    (-2.0, 17038.0)
     """
 
     reference_e0_ev: float
@@ -93,6 +104,17 @@ class MergeResult:
     n_scans : int
     n_deglitched : int
         Points replaced by :func:`deglitch` over all scans.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xanes.calibrate import MergeResult, merge_scans
+    >>> e = np.linspace(7080.0, 7160.0, 81)
+    >>> m = merge_scans([e, e], [np.linspace(0, 1, 81), np.linspace(0, 1, 81) + 0.02])
+    >>> isinstance(m, MergeResult), m.n_scans, m.n_deglitched
+    (True, 2, 0)
+    >>> round(float(m.mu[0]), 3), round(float(m.mu_error[0]), 3)
+    (0.01, 0.01)
     """
 
     energy_ev: NDArray[np.float64]
@@ -119,6 +141,13 @@ class Glitch:
         Index of the repeat in the merge.
     energy_ev, old, new : float
         Where, the measured µ and the value it was replaced with.
+
+    Examples
+    --------
+    >>> from xsuite.xanes.calibrate import Glitch
+    >>> g = Glitch(scan=0, energy_ev=7112.0, old=1.8, new=0.8)
+    >>> g.to_dict()
+    {'scan': 0, 'energy_ev': 7112.0, 'old': 1.8, 'new': 0.8}
     """
 
     scan: int
@@ -224,6 +253,15 @@ def find_edge_energy(
     -------
     (float, float)
         Edge energy (eV) and a robustness error (half the range over smoothing 0.5×–2×).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xanes.calibrate import find_edge_energy
+    >>> e = np.arange(7050.0, 7200.0, 0.5)
+    >>> e0, err = find_edge_energy(e, np.arctan((e - 7112.0) / 2.0), window_ev=(7080.0, 7140.0))
+    >>> round(e0, 1), round(err, 2)
+    (7112.0, 0.0)
     """
     e = np.asarray(energy_ev, float)
     y = np.asarray(mu, float)
@@ -279,6 +317,16 @@ def calibrate(
     -------
     CalibrationResult
         ``energy_shift_ev`` is to be added to the sample's energies.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xanes.calibrate import calibrate
+    >>> e = np.arange(16950.0, 17150.0, 0.5)
+    >>> ref = np.arctan((e - 17040.0) / 1.5)
+    >>> cal = calibrate(e, ref, element="Y", edge="K", n_replicas=0)
+    >>> round(cal.reference_e0_ev, 1), round(cal.tabulated_e0_ev, 1), round(cal.energy_shift_ev, 1)
+    (17040.0, 17038.0, -2.0)
     """
     e_tab = tabulated_edge_ev(element, edge) if tabulated_e0_ev is None else float(tabulated_e0_ev)
     locate_edge(energy_ev, mu_reference, element=element, edge=edge, tabulated_ev=e_tab, search_ev=search_ev)
@@ -321,6 +369,16 @@ def estimate_noise(mu: ArrayLike) -> NDArray[np.float64]:
     Returns
     -------
     ndarray, shape (m,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xanes.calibrate import estimate_noise
+    >>> rng = np.random.default_rng(0)
+    >>> mu = np.linspace(0, 1, 500) + rng.normal(0, 0.01, 500)
+    >>> sigma = estimate_noise(mu)
+    >>> sigma.shape, round(float(sigma[0]), 3)
+    ((500,), 0.01)
     """
     y = np.asarray(mu, float)
     d2 = y[:-2] - 2 * y[1:-1] + y[2:]
@@ -365,6 +423,17 @@ def local_noise(energy_ev: ArrayLike, mu: ArrayLike, *, window: int = 21) -> NDA
     -------
     ndarray, shape (m,)
         σ per point (ends copied from the nearest interior value).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xanes.calibrate import local_noise
+    >>> rng = np.random.default_rng(1)
+    >>> e = np.linspace(7000.0, 7300.0, 301)
+    >>> mu = np.arctan((e - 7112.0) / 3.0) + rng.normal(0, 0.005, e.size)
+    >>> sigma = local_noise(e, mu)
+    >>> sigma.shape, round(float(np.median(sigma)), 3)
+    ((301,), 0.005)
     """
     from scipy.ndimage import median_filter
 
@@ -470,6 +539,17 @@ def merge_scans(
     Returns
     -------
     MergeResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xanes.calibrate import merge_scans
+    >>> e = np.linspace(7080.0, 7160.0, 81)
+    >>> rng = np.random.default_rng(2)
+    >>> mus = [np.arctan((e - 7112.0) / 2.0) + rng.normal(0, 0.01, e.size) for _ in range(4)]
+    >>> m = merge_scans([e] * 4, mus)
+    >>> m.n_scans, m.mu.shape, round(float(np.median(m.mu_error)), 3)
+    (4, (81,), 0.005)
     """
     if len(energies_ev) == 0 or len(energies_ev) != len(mus):
         raise ValueError(f"need the same non-zero number of energy and mu arrays; got {len(energies_ev)} "

@@ -36,7 +36,14 @@ E0_DEFINITION = ("maximum of dmu/dE (numpy.gradient central differences) of the 
 
 
 class NoEdgeError(ValueError):
-    """The expected absorption edge is not in the spectrum (message says where the scan's edge is)."""
+    """The expected absorption edge is not in the spectrum (message says where the scan's edge is).
+
+    Examples
+    --------
+    >>> from xsuite.xanes.edge import NoEdgeError
+    >>> issubclass(NoEdgeError, ValueError)
+    True
+    """
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,17 @@ class EdgeLocation:
         Tabulated energy of that edge (NaN when unknown).
     guessed : bool
         The absorber was not given: element/edge are xraydb's nearest edge to E0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xanes.edge import EdgeLocation, locate_edge
+    >>> e = np.arange(8900.0, 9200.0, 0.5)
+    >>> loc = locate_edge(e, np.arctan((e - 8981.0) / 2.0), element="Cu", edge="K")
+    >>> isinstance(loc, EdgeLocation), loc.element, loc.edge, loc.guessed
+    (True, 'Cu', 'K', False)
+    >>> round(loc.e0_ev, 1)
+    8981.0
     """
 
     e0_ev: float

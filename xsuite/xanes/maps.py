@@ -38,7 +38,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class NormWindows:
-    """Normalisation windows actually used (relative to E0, larch names) and the grid indices."""
+    """Normalisation windows actually used (relative to E0, larch names) and the grid indices.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xanes.maps import NormWindows, map_windows
+    >>> w = map_windows(np.arange(7050.0, 7200.0, 1.0), 7112.0)
+    >>> isinstance(w, NormWindows), w.e0_ev, w.nnorm
+    (True, 7112.0, 1)
+    """
 
     e0_ev: float
     pre1_ev: float
@@ -126,6 +135,20 @@ class ChemicalMap:
         Fit-window energies; ``standards_norm`` (k, f) the standards there.
     windows : NormWindows
     sum_to_one : bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xanes.maps import fit_chemical_map
+    >>> e = np.arange(7080.0, 7200.0, 1.0)
+    >>> a, b = (1 / (1 + np.exp(-(e - c) / 2)) for c in (7115.0, 7125.0))
+    >>> f = np.array([[0.25, 0.75]])
+    >>> stack = 0.2 + 0.5 * (f * a[:, None, None] + (1 - f) * b[:, None, None])
+    >>> cm = fit_chemical_map(e, stack, {"A": (e, a), "B": (e, b)}, e0_ev=7120.0)
+    >>> cm.standards, cm.fractions.shape, cm.n_fitted
+    (('A', 'B'), (2, 1, 2), 2)
+    >>> np.round(cm.fractions[0], 3)
+    array([[0.25, 0.75]])
     """
 
     standards: tuple[str, ...]

@@ -27,12 +27,28 @@ def _ratio_log(num: NDArray, den: NDArray, what: str) -> NDArray[np.float64]:
 
 
 def mu_transmission(i0: ArrayLike, i1: ArrayLike) -> NDArray[np.float64]:
-    """Transmission µ(E)·t = ln(I0 / I1)."""
+    """Transmission µ(E)·t = ln(I0 / I1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xanes.mu import mu_transmission
+    >>> np.round(mu_transmission([1000.0, 1000.0], [500.0, 100.0]), 4)
+    array([0.6931, 2.3026])
+    """
     return _ratio_log(np.asarray(i0), np.asarray(i1), "transmission ln(I0/I1)")
 
 
 def mu_reference(i1: ArrayLike, i2: ArrayLike) -> NDArray[np.float64]:
-    """Reference-foil µ(E)·t = ln(I1 / I2) (foil between the second and third ion chambers)."""
+    """Reference-foil µ(E)·t = ln(I1 / I2) (foil between the second and third ion chambers).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xanes.mu import mu_reference
+    >>> np.round(mu_reference([400.0, 200.0], [100.0, 100.0]), 4)
+    array([1.3863, 0.6931])
+    """
     return _ratio_log(np.asarray(i1), np.asarray(i2), "reference ln(I1/I2)")
 
 
@@ -54,6 +70,15 @@ def deadtime_factor(icr: ArrayLike | None = None, ocr: ArrayLike | None = None, 
     -------
     ndarray
         Factor ≥ 1 per point.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xanes.mu import deadtime_factor
+    >>> np.round(deadtime_factor(icr=[1.0e5, 2.0e5], ocr=[0.9e5, 1.6e5]), 4)
+    array([1.1111, 1.25  ])
+    >>> np.round(deadtime_factor(ocr=[1.0e5], tau_s=1e-6), 4)
+    array([1.1183])
     """
     if icr is not None and ocr is not None:
         icr_a = np.asarray(icr, float)

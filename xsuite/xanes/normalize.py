@@ -53,6 +53,18 @@ class NormalizationResult:
         Fit windows relative to E0 actually used.
     nnorm : int
         Degree of the post-edge polynomial actually used.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xanes.normalize import NormalizationResult, normalize
+    >>> e = np.arange(7000.0, 7400.0, 1.0)
+    >>> mu = 0.1 + 0.8 / (1 + np.exp(-(e - 7112.0) / 2.0))
+    >>> r = normalize(e, mu, e0_ev=7112.0, nnorm=1)
+    >>> isinstance(r, NormalizationResult)
+    True
+    >>> round(r.edge_step, 3), r.e0_ev, round(float(r.norm[-1]), 3)
+    (0.8, 7112.0, 1.0)
     """
 
     energy_ev: NDArray[np.float64]
@@ -97,6 +109,18 @@ class BatchNormalization:
     e0_ev, edge_step : ndarray, shape (n,)
     pre1_ev, pre2_ev, norm1_ev, norm2_ev : float
     nnorm : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xanes.normalize import BatchNormalization, normalize_batch
+    >>> e = np.arange(7000.0, 7400.0, 1.0)
+    >>> mu = np.array([s / (1 + np.exp(-(e - 7112.0) / 2.0)) for s in (0.5, 1.0)])
+    >>> b = normalize_batch(e, mu, e0_ev=7112.0)
+    >>> isinstance(b, BatchNormalization), b.norm.shape
+    (True, (2, 400))
+    >>> np.round(b.edge_step, 3)
+    array([0.5, 1. ])
     """
 
     energy_ev: NDArray[np.float64]
@@ -140,6 +164,15 @@ def half_height_energy(energy_ev: ArrayLike, norm: ArrayLike, e0_ev: float, leve
     -------
     float
         Linearly interpolated crossing energy, NaN if the spectrum never crosses ``level``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xanes.normalize import half_height_energy
+    >>> e = np.arange(7100.0, 7130.0, 0.5)
+    >>> norm = 1 / (1 + np.exp(-(e - 7112.0) / 2.0))
+    >>> round(half_height_energy(e, norm, 7112.0), 3)
+    7112.0
     """
     e = np.asarray(energy_ev, float)
     y = np.asarray(norm, float)
@@ -304,6 +337,15 @@ def find_e0_batch(energy_ev: ArrayLike, mu: ArrayLike, *, smooth_ev: float = 1.0
     -------
     ndarray, shape (n,)
         E0 as the grid energy of the maximum (the larch convention).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xanes.normalize import find_e0_batch
+    >>> e = np.arange(7000.0, 7300.0, 0.5)
+    >>> mu = np.array([1 / (1 + np.exp(-(e - c) / 2.0)) for c in (7110.0, 7115.0)])
+    >>> find_e0_batch(e, mu, smooth_ev=0.5)
+    array([7110., 7115.])
     """
     from scipy.ndimage import gaussian_filter1d
 
@@ -362,6 +404,18 @@ def normalize_batch(
     Returns
     -------
     BatchNormalization
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xanes.normalize import normalize_batch
+    >>> e = np.arange(7000.0, 7400.0, 1.0)
+    >>> mu = np.array([0.2 + s / (1 + np.exp(-(e - 7112.0) / 2.0)) for s in (0.5, 1.0)])
+    >>> b = normalize_batch(e, mu, e0_ev=7112.0, nnorm=1)
+    >>> np.round(b.edge_step, 3), np.round(b.norm[:, -1], 3)
+    (array([0.5, 1. ]), array([1., 1.]))
+    >>> b.norm.shape, (b.pre1_ev, b.pre2_ev, b.norm1_ev, b.norm2_ev)
+    ((2, 400), (-150.0, -30.0, 50.0, 250.0))
     """
     e = np.asarray(energy_ev, float)
     y = np.atleast_2d(np.asarray(mu, float))
@@ -476,6 +530,18 @@ def normalization_modes(result: NormalizationResult, mu_error: ArrayLike, *, npr
     -------
     ndarray, shape (p, m)
         p = (npre + 1) + (nnorm + 1) modes; zeros where a window holds too few points.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xanes.normalize import normalization_modes, normalize
+    >>> e = np.arange(7000.0, 7400.0, 1.0)
+    >>> r = normalize(e, 0.1 + 0.8 / (1 + np.exp(-(e - 7112.0) / 2.0)), e0_ev=7112.0, nnorm=1)
+    >>> modes = normalization_modes(r, 0.01)
+    >>> modes.shape
+    (4, 400)
+    >>> round(float(np.sqrt((modes[:, -1] ** 2).sum())), 4)
+    0.0305
     """
     e = np.asarray(result.energy_ev, float)
     m = e.size

@@ -93,7 +93,19 @@ class XrfMapOptions:
 
 @dataclass(frozen=True)
 class LayerStats:
-    """Headline numbers of one map (µm unless stated); NaN where not applicable."""
+    """Headline numbers of one map (µm unless stated); NaN where not applicable.
+
+    Examples
+    --------
+    >>> from xsuite.xrf.analysis import LayerStats, analyse_xrf_map
+    >>> from xsuite.simulate.xrf import simulate_map
+    >>> sim = simulate_map((60, 80), thickness_um=6.0, seed=1)
+    >>> stats = analyse_xrf_map(sim["Y"], sim["Cl"], pixel_size_um=1.0).stats
+    >>> isinstance(stats, LayerStats), stats.detected, stats.interface_side
+    (True, True, 'left')
+    >>> round(stats.thickness_mean_um)
+    6
+    """
 
     detected: bool
     thickness_mean_um: float
@@ -162,6 +174,18 @@ class XrfMapResult:
 
     Image arrays are in the original map orientation, shape ``(ny, nx)``. ``names`` is
     ``(reference, layer)``; ``reference_map``/``layer_map`` are the maps analysed (units of the input).
+
+    Examples
+    --------
+    >>> from xsuite.xrf.analysis import XrfMapResult, analyse_xrf_map
+    >>> from xsuite.simulate.xrf import simulate_map
+    >>> sim = simulate_map((60, 80), thickness_um=6.0, seed=1)
+    >>> res = analyse_xrf_map(sim["Y"], sim["Cl"], pixel_size_um=1.0)
+    >>> isinstance(res, XrfMapResult), res.names, res.rgb.shape
+    (True, ('Y', 'Cl'), (60, 80, 3))
+    >>> rec = res.headline("LYC")
+    >>> rec["name"], rec["layer_detected"]
+    ('LYC', True)
     """
 
     stats: LayerStats

@@ -52,6 +52,16 @@ def to_canonical(a: np.ndarray, side: str) -> np.ndarray:
         Map ``(ny, nx)`` (extra trailing dimensions are carried along).
     side : {"left", "right", "top", "bottom"}
         Where the interface (Li side) is in ``a``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.segment import to_canonical
+    >>> a = np.arange(6).reshape(2, 3)
+    >>> to_canonical(a, "right").tolist()
+    [[2, 1, 0], [5, 4, 3]]
+    >>> to_canonical(a, "top").shape
+    (3, 2)
     """
     if side == "left":
         return a
@@ -65,7 +75,16 @@ def to_canonical(a: np.ndarray, side: str) -> np.ndarray:
 
 
 def from_canonical(a: np.ndarray, side: str) -> np.ndarray:
-    """Inverse of :func:`to_canonical`."""
+    """Inverse of :func:`to_canonical`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.segment import from_canonical, to_canonical
+    >>> a = np.arange(6).reshape(2, 3)
+    >>> bool(np.array_equal(from_canonical(to_canonical(a, "bottom"), "bottom"), a))
+    True
+    """
     if side == "left":
         return a
     if side == "right":
@@ -82,6 +101,14 @@ def canonical_points_to_map(rows: np.ndarray, cols: np.ndarray, side: str,
     """Map (row, col) coordinates from the canonical frame back to the original map.
 
     ``shape`` is the original map shape ``(ny, nx)``. Returns ``(row, col)`` float arrays.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.segment import canonical_points_to_map
+    >>> r, c = canonical_points_to_map(np.array([0.0]), np.array([1.0]), "right", (4, 5))
+    >>> r.tolist(), c.tolist()
+    ([0.0], [3.0])
     """
     ny, nx = shape
     if side == "left":
@@ -96,7 +123,16 @@ def canonical_points_to_map(rows: np.ndarray, cols: np.ndarray, side: str,
 
 
 def canonical_vectors_to_map(vr: np.ndarray, vc: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
-    """Map direction vectors (d_row, d_col) from the canonical frame back to the original map."""
+    """Map direction vectors (d_row, d_col) from the canonical frame back to the original map.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.segment import canonical_vectors_to_map
+    >>> vr, vc = canonical_vectors_to_map(np.array([0.0]), np.array([1.0]), "right")
+    >>> vr.tolist(), vc.tolist()
+    ([0.0], [-1.0])
+    """
     if side == "left":
         return vr, vc
     if side == "right":
@@ -145,6 +181,17 @@ def normalise_counts(
     ------
     DataFormatError
         Shapes differ, NaNs present, or the monitor is not positive anywhere.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.segment import normalise_counts
+    >>> counts = np.full((2, 2), 100.0)
+    >>> i0 = np.array([[1.0, 2.0], [1.0, 2.0]])
+    >>> normalise_counts(counts, i0=i0, dwell_s=0.5).round(2).tolist()
+    [[300.0, 150.0], [300.0, 150.0]]
+    >>> normalise_counts(counts, icr=np.full((2, 2), 1.2e5), ocr=np.full((2, 2), 1.0e5)).round(1).tolist()
+    [[120.0, 120.0], [120.0, 120.0]]
     """
     c = np.asarray(counts, dtype=np.float64)
     if c.ndim != 2:
@@ -191,7 +238,16 @@ def normalise_counts(
 
 @dataclass(frozen=True)
 class PelletLevels:
-    """Background and bulk levels of one element map (robust medians)."""
+    """Background and bulk levels of one element map (robust medians).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.segment import PelletLevels
+    >>> lev = PelletLevels(background=2.0, bulk=102.0)
+    >>> lev.normalise(np.array([2.0, 52.0, 102.0])).tolist()
+    [0.0, 0.5, 1.0]
+    """
 
     background: float
     bulk: float
@@ -221,6 +277,15 @@ def pellet_levels(smoothed: np.ndarray, name: str = "map") -> PelletLevels:
     ------
     DataFormatError
         When the map is empty (no contrast) so no pellet can be told from the background.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.segment import pellet_levels
+    >>> a = np.full((20, 20), 2.0); a[:, 8:] = 100.0
+    >>> lev = pellet_levels(a)
+    >>> lev.background, lev.bulk
+    (2.0, 100.0)
     """
     vals = _sample(smoothed)
     if not np.any(vals > 0) or float(np.ptp(vals)) <= 0:
@@ -241,6 +306,15 @@ class ElementLevels:
 
     ``layer.bulk`` is the layer element's bulk level when the bulk holds it (``layer_in_bulk``), else
     its level inside the layer; the normalised layer map is 1 at that level.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.segment import ElementLevels, element_levels
+    >>> ref = np.zeros((20, 20)); ref[:, 10:] = 100.0
+    >>> lev = element_levels(ref + 1.0, ref + 1.0)
+    >>> isinstance(lev, ElementLevels), lev.reference.bulk, lev.layer_in_bulk
+    (True, 101.0, True)
     """
 
     reference: PelletLevels
@@ -320,6 +394,16 @@ def pellet_mask(cl_norm_s: np.ndarray, y_norm_s: np.ndarray, level: float = 0.5)
     Returns
     -------
     ndarray of bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.segment import pellet_mask
+    >>> y = np.zeros((8, 8)); y[:, 3:] = 1.0
+    >>> cl = np.zeros((8, 8)); cl[:, 2:] = 1.0
+    >>> m = pellet_mask(cl, y)
+    >>> m.sum(axis=0).tolist()
+    [0, 0, 8, 8, 8, 8, 8, 8]
     """
     m = (cl_norm_s >= level) | (y_norm_s >= level)
     lab, n = ndimage.label(m)
@@ -339,6 +423,14 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
 
     Same result as :func:`scipy.ndimage.binary_fill_holes` (4-connected background) but by one
     labelling pass, several times faster on large maps.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.segment import fill_holes
+    >>> m = np.zeros((5, 5), bool); m[1:4, 1:4] = True; m[2, 2] = False
+    >>> int(fill_holes(m).sum()), int(m.sum())
+    (9, 8)
     """
     lab, n = ndimage.label(~mask)
     if n == 0:
@@ -378,6 +470,15 @@ def detect_interface_side(pellet: np.ndarray, ratio_n: np.ndarray | None = None,
     ------
     DataFormatError
         When the pellet touches every side of the map (no interface visible).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.segment import detect_interface_side
+    >>> pellet = np.zeros((10, 10), bool); pellet[:, 4:] = True
+    >>> side, scores = detect_interface_side(pellet)
+    >>> side, scores["left"]
+    ('left', 1.0)
     """
     scores: dict[str, float] = {}
     excess: dict[str, float] = {}
@@ -429,6 +530,16 @@ def ratio_map(cl: np.ndarray, y: np.ndarray, pellet: np.ndarray,
         Normalised ratio (bulk median = 1), NaN outside the pellet.
     bulk_median : float
         Bulk (stoichiometric) median of the un-normalised Cl/Y ratio over the pellet.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.segment import ratio_map
+    >>> pellet = np.ones((4, 4), bool)
+    >>> y = np.full((4, 4), 100.0); cl = np.full((4, 4), 300.0); cl[:, 0] = 600.0
+    >>> ratio, bulk = ratio_map(cl, y, pellet, y_floor=5.0)
+    >>> round(bulk, 3), ratio[0].tolist()
+    (3.0, [2.0, 1.0, 1.0, 1.0])
     """
     r = np.maximum(y, np.asarray(y_floor, dtype=y.dtype))
     np.divide(cl, r, out=r)
@@ -444,7 +555,19 @@ def ratio_map(cl: np.ndarray, y: np.ndarray, pellet: np.ndarray,
 
 @dataclass(frozen=True)
 class Segmentation:
-    """Result of :func:`segment_layer`."""
+    """Result of :func:`segment_layer`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.segment import Segmentation, segment_layer
+    >>> ratio = np.ones((10, 10)); ratio[:, :3] = 3.0
+    >>> pellet = np.ones((10, 10), bool)
+    >>> interface = np.zeros((10, 10), bool); interface[:, 0] = True
+    >>> seg = segment_layer(ratio, pellet, interface)
+    >>> isinstance(seg, Segmentation), seg.n_objects, round(seg.threshold, 2)
+    (True, 1, 1.3)
+    """
 
     layer: np.ndarray
     threshold: float
@@ -493,6 +616,18 @@ def segment_layer(
     Returns
     -------
     Segmentation
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.segment import segment_layer
+    >>> rng = np.random.default_rng(0)
+    >>> ratio = 1 + rng.normal(0, 0.02, (20, 20)); ratio[:, :4] += 1.0
+    >>> pellet = np.ones((20, 20), bool)
+    >>> interface = np.zeros((20, 20), bool); interface[:, 0] = True
+    >>> seg = segment_layer(ratio, pellet, interface)
+    >>> seg.n_objects, int(seg.layer.sum()), round(seg.threshold, 2)
+    (1, 80, 1.3)
     """
     if bulk_values is None:
         vals = _sample(ratio_n[pellet]) if pellet.any() else np.array([1.0])
@@ -533,6 +668,15 @@ class ElementObjects:
 
     ``area_px``, ``centroid_row``, ``centroid_col`` and ``mean_value`` are arrays over the objects
     (pixel-centre indices, values in the map's units).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.segment import ElementObjects, element_objects
+    >>> a = np.zeros((10, 10)); a[1:4, 1:4] = 5.0
+    >>> obj = element_objects(a)
+    >>> isinstance(obj, ElementObjects), obj.area_px.tolist(), obj.mean_value.tolist()
+    (True, [9], [5.0])
     """
 
     threshold: float

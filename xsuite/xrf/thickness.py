@@ -113,6 +113,17 @@ class InterfaceCurve:
         Smoothed interface column per row.
     slope : ndarray
         d(col)/d(row) of the smoothed curve.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.thickness import InterfaceCurve
+    >>> rows = np.arange(5)
+    >>> curve = InterfaceCurve(rows=rows, col_raw=2.0 + 0.1 * rows, col=2.0 + 0.1 * rows, slope=np.full(5, 0.1))
+    >>> round(curve.tilt_deg, 2), np.round(curve.arc_length_px(), 3).tolist()
+    (5.71, [0.0, 1.005, 2.01, 3.015, 4.02])
+    >>> np.round(curve.normal[1], 4)[:2].tolist()
+    [0.995, 0.995]
     """
 
     rows: np.ndarray
@@ -181,6 +192,16 @@ def interface_curve(cl_norm: np.ndarray, pellet: np.ndarray, *, window_rows: int
     Returns
     -------
     InterfaceCurve
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.thickness import interface_curve
+    >>> yy, xx = np.mgrid[0:40, 0:30]
+    >>> cl = np.clip(xx - 9.5, 0, 1).astype(float)
+    >>> curve = interface_curve(cl, cl > 0.5, window_rows=11)
+    >>> curve.rows.size, np.round(curve.col[:3], 2).tolist(), round(curve.tilt_deg, 2)
+    (40, [10.0, 10.0, 10.0], 0.0)
     """
     from scipy.signal import savgol_filter
 
@@ -239,6 +260,16 @@ def normal_profiles(images: list[np.ndarray], curve: InterfaceCurve, s_px: np.nd
         One ``(n_rows, n_s)`` array per image.
     inside : ndarray of bool
         ``(n_rows,)``: True where the whole normal stays within the map rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.thickness import normal_profiles, InterfaceCurve
+    >>> img = np.tile(np.arange(20.0), (10, 1))
+    >>> curve = InterfaceCurve(rows=np.arange(10), col_raw=np.full(10, 5.0), col=np.full(10, 5.0), slope=np.zeros(10))
+    >>> (prof,), inside = normal_profiles([img], curve, np.array([0.0, 1.0, 2.5]))
+    >>> prof[0].tolist(), bool(inside.all())
+    ([5.0, 6.0, 7.5], True)
     """
     nr, nc = curve.normal
     ny, nx = images[0].shape
@@ -262,6 +293,14 @@ def block_sem(values: np.ndarray, block: int) -> float:
         1-D series (NaNs ignored).
     block : int
         Block length (≥ correlation length).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.thickness import block_sem
+    >>> rng = np.random.default_rng(0)
+    >>> round(block_sem(rng.normal(size=1000), 10), 3)
+    0.033
     """
     v = values[np.isfinite(values)]
     n = v.size
@@ -291,6 +330,15 @@ class SerialSem:
         Number of finite values.
     n_eff : float
         Effective number of independent values, ``n / tau``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.thickness import SerialSem, serial_sem
+    >>> rng = np.random.default_rng(0)
+    >>> r = serial_sem(rng.normal(size=400))
+    >>> isinstance(r, SerialSem), r.n, round(r.sem, 3)
+    (True, 400, 0.05)
     """
 
     sem: float
@@ -388,6 +436,15 @@ def grid_phase_coherence(col_px: np.ndarray) -> float:
 
     1 when every row crosses the interface at the same sub-pixel position, ~0 when the sub-pixel phase
     sweeps all values (tilted or curved interfaces), so pixel-sampling errors average out.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.thickness import grid_phase_coherence
+    >>> round(grid_phase_coherence(np.full(50, 3.25)), 3)
+    1.0
+    >>> round(grid_phase_coherence(np.linspace(0, 5, 500, endpoint=False)), 3)
+    0.0
     """
     c = np.asarray(col_px, dtype=float)
     c = c[np.isfinite(c)]
@@ -400,6 +457,15 @@ def mean_thickness_error(thickness_px: np.ndarray, *, min_tau: float = 1.0) -> t
     """Total standard error (pixels) of the mean local thickness and its statistical part.
 
     ``sqrt(sem_corrected**2 + MEAN_SYSTEMATIC_PX**2)`` with ``sem_corrected`` from :func:`serial_sem`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.thickness import mean_thickness_error
+    >>> rng = np.random.default_rng(0)
+    >>> err, ss = mean_thickness_error(5.0 + rng.normal(0, 0.5, 200))
+    >>> round(err, 3), round(ss.sem, 3)
+    (0.046, 0.038)
     """
     ss = serial_sem(thickness_px, min_tau=min_tau)
     return float(np.hypot(ss.sem_corrected, MEAN_SYSTEMATIC_PX)), ss
@@ -413,6 +479,12 @@ def pixelation_px(phase_coherence: float, beam_sigma_px: float) -> float:
     ``sigma`` pixels (0.15 px for sigma = 0.2 px, 0.009 px for the 2 µm beam at 2 µm pixels). It averages
     out along an interface whose phase sweeps the pixel (``phase_coherence`` ~0) and not along one
     aligned with the grid (~1).
+
+    Examples
+    --------
+    >>> from xsuite.xrf.thickness import pixelation_px
+    >>> round(pixelation_px(1.0, 0.2), 3), round(pixelation_px(0.0, 0.2), 3)
+    (0.145, 0.0)
     """
     r = float(np.clip(phase_coherence, 0.0, 1.0)) if np.isfinite(phase_coherence) else 1.0
     sig = max(float(beam_sigma_px), 0.0) if np.isfinite(beam_sigma_px) else 0.0
@@ -424,12 +496,25 @@ def edge_systematic_px(phase_coherence: float, beam_sigma_px: float) -> float:
 
     Floor: :data:`EDGE_GEOMETRY_PX` (erf model of a blurred, textured layer, local normals of tilted or
     curved interfaces; measured on simulations); pixelation: :func:`pixelation_px`.
+
+    Examples
+    --------
+    >>> from xsuite.xrf.thickness import edge_systematic_px
+    >>> round(edge_systematic_px(1.0, 0.2), 3)
+    0.145
     """
     return float(np.hypot(EDGE_GEOMETRY_PX, pixelation_px(phase_coherence, beam_sigma_px)))
 
 
 def edge_fit_error(fit_err_px: float, phase_coherence: float, beam_sigma_px: float) -> float:
-    """Total standard error (pixels) of the edge-fit thickness: fit error and systematics in quadrature."""
+    """Total standard error (pixels) of the edge-fit thickness: fit error and systematics in quadrature.
+
+    Examples
+    --------
+    >>> from xsuite.xrf.thickness import edge_fit_error
+    >>> round(edge_fit_error(0.1, 1.0, 0.2), 3)
+    0.176
+    """
     sys_px = edge_systematic_px(phase_coherence, beam_sigma_px)
     return float(np.hypot(fit_err_px, sys_px)) if np.isfinite(fit_err_px) else float("nan")
 
@@ -439,6 +524,21 @@ class EdgeFit:
     """Joint error-function fit of the averaged Cl and Y normal profiles (pixel units).
 
     Attributes hold values and standard errors (NaN when the fit could not estimate them).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.thickness import EdgeFit, fit_edges
+    >>> from scipy.special import ndtr
+    >>> s = np.arange(-10, 30, 0.25)
+    >>> ref = ndtr((s - 6.0) / 1.5)
+    >>> lay = ndtr(s / 1.5)
+    >>> err = np.full(s.size, 0.01)
+    >>> fit = fit_edges(s, lay, err, ref, err, thickness0_px=5.0)
+    >>> isinstance(fit, EdgeFit), fit.success
+    (True, True)
+    >>> round(fit.thickness_px, 2), round(fit.sigma_px, 2)
+    (6.0, 1.5)
     """
 
     d0_px: float
@@ -505,6 +605,19 @@ def fit_edges(s_px: np.ndarray, cl: np.ndarray, cl_err: np.ndarray, y: np.ndarra
     Returns
     -------
     EdgeFit
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.thickness import fit_edges
+    >>> from scipy.special import ndtr
+    >>> s = np.arange(-10, 30, 0.25)
+    >>> ref = ndtr((s - 6.0) / 1.5)
+    >>> lay = 2.0 * ndtr(s / 1.5) - 1.0 * ndtr((s - 6.0) / 1.5)
+    >>> err = np.full(s.size, 0.01)
+    >>> fit = fit_edges(s, lay, err, ref, err, thickness0_px=5.0, layer0=1.5)
+    >>> round(fit.thickness_px, 2), abs(round(fit.d0_px, 2)), round(fit.layer_level, 2)
+    (6.0, 0.0, 2.0)
     """
     import lmfit
 
@@ -565,7 +678,17 @@ def fit_edges(s_px: np.ndarray, cl: np.ndarray, cl_err: np.ndarray, y: np.ndarra
 def profile_levels(s_px: np.ndarray, profiles: np.ndarray, *, s_max_px: float, plateau_px: float = 3.0,
                    level_rows: int = 15) -> np.ndarray:
     """Local bulk level of each normal profile: mean over ``[s_max, s_max + plateau]``, median-filtered
-    along the interface over ``level_rows`` points."""
+    along the interface over ``level_rows`` points.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsuite.xrf.thickness import profile_levels
+    >>> s = np.arange(0.0, 20.0, 1.0)
+    >>> profiles = np.tile(np.where(s >= 5, 1.0, 0.0), (4, 1)) * np.array([[1.0], [1.1], [0.9], [1.0]])
+    >>> np.round(profile_levels(s, profiles, s_max_px=10.0, level_rows=3), 3).tolist()
+    [1.0, 1.0, 1.0, 1.0]
+    """
     h = float(s_px[1] - s_px[0])
     kmax = min(max(int(np.searchsorted(s_px, s_max_px)), 2), s_px.size - 1)
     kplat = min(s_px.size, kmax + max(1, int(round(plateau_px / h))))
