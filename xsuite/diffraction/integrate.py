@@ -357,9 +357,9 @@ def pixel_exit_angle_deg(positions_zyx: np.ndarray, grazing: GrazingGeometry) ->
     Examples
     --------
     >>> import numpy as np
-    >>> from xsuite.diffraction.integrate import exit_angle_deg, GrazingGeometry
+    >>> from xsuite.diffraction.integrate import pixel_exit_angle_deg, GrazingGeometry
     >>> pos = np.array([[0.1, 0.0, 0.0], [0.1, 0.01, 0.0]])
-    >>> np.round(exit_angle_deg(pos, GrazingGeometry(2.0)), 2)
+    >>> np.round(pixel_exit_angle_deg(pos, GrazingGeometry(2.0)), 2)
     array([-2.  ,  3.71])
     """
     pos = np.asarray(positions_zyx, dtype=float)

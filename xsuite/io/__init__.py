@@ -98,6 +98,8 @@ and loaded on first use, so importing the package costs nothing until a function
 * ``NXdataResult`` — One NXdata group read back: the signal, its errors, axes and other fields
 * ``Value`` — A stored scalar/array with its units, label and standard error (``None`` if none)
 * ``Provenance`` — Provenance(program: 'str', version: 'str', date: 'str', config_yaml: 'str | None', parameters: 'dict[str, Any]', inputs: 'list[InputFile]', start_time: 'str', end_time: 'str')
+* ``clear_write_flags`` — Clear the "open for writing" flags of an HDF5 file's version-3 superblock (``h5clear -s``)
+* ``writer_active`` — True while an xsuite writer (transaction or appender) holds the lock of results file ``path``
 * ``InputFile`` — InputFile(path: 'str', size_bytes: 'int', sha256: 'str')
 * ``safe_name`` — Make a NeXus-safe group/field name (ASCII letters, digits and ``_``; not starting with a digit)
 * ``file_sha256`` — SHA-256 hex digest of a file, streamed
@@ -135,6 +137,16 @@ and loaded on first use, so importing the package costs nothing until a function
 * ``write_azint1d`` — The series' patterns as an ``NXazint1d`` subentry laid out as pyFAI's ``save_NXazint1d`` writes an entry
 * ``stored_monitor_applied`` — Whether a stored series is monitor-normalised (its ``azint1d/monitor_applied``); None for files written before it was recorded
 
+
+:mod:`xsuite.io.hdf5_input` — Opening HDF5 *input* files safely: bounded opens and confinement of external links
+
+* ``ALLOW_ENV`` — Name of the environment variable that carries ``--allow-external-links`` to worker processes
+* ``external_links_allowed`` — True when links/virtual sources outside an input file's folder may be followed
+* ``set_external_links_allowed`` — Set (or clear) the ``--allow-external-links`` setting for this process and its workers
+* ``being_written`` — True when an HDF5 open error says a writer holds the file (the only case worth a SWMR retry)
+* ``open_input`` — Open an HDF5 input file read-only, check its links, and return the ``h5py.File``
+* ``check_links`` — Refuse external links / virtual sources leaving ``path``'s folder, and missing virtual sources
+
 :mod:`xsuite.io.cache` — A small on-disk store of derived tables (JSON files), e.g. the reflection lists of phases
 
 * ``JsonStore`` — ``get(key)`` / ``put(key, value)`` of JSON values, one file per key, written atomically
@@ -146,7 +158,7 @@ import lazy_loader as _lazy
 
 __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
-    submodules=['images', 'spectra', 'maps', 'mda', 'cif', 'nexus', 'layout_diffraction', 'cache'],
+    submodules=['images', 'spectra', 'maps', 'mda', 'cif', 'nexus', 'layout_diffraction', 'cache', 'hdf5_input'],
     submod_attrs={
         'images': [
             'FrameRef', 'read_frame', 'iter_frames', 'frame_count', 'discover_frames',
@@ -175,7 +187,11 @@ __getattr__, __dir__, __all__ = _lazy.attach(
             'Field', 'Column', 'ResultsStore', 'Transaction', 'EntryWriter', 'Appender', 'SeriesAppender',
             'read_results', 'Results', 'EntryResult', 'NXdataResult', 'Value', 'Provenance', 'InputFile',
             'safe_name', 'file_sha256', 'input_file', 'open_for_reading', 'is_link_view',
-            'ROOT_DEFAULT_ORDER'
+            'ROOT_DEFAULT_ORDER', 'clear_write_flags', 'writer_active'
+        ],
+        'hdf5_input': [
+            'ALLOW_ENV', 'external_links_allowed', 'set_external_links_allowed', 'being_written',
+            'open_input', 'check_links'
         ],
         'layout_diffraction': [
             'gixrd_entry_name', 'xrd_entry_name', 'depth_entry_name', 'peak_group_name',
