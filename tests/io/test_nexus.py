@@ -360,7 +360,7 @@ def test_links_share_one_dataset_through_appends_updates_and_recovery(tmp_path):
     # a file whose flags are still set (a writer killed inside an HDF5 flush): recovery clears them in place
     import struct
 
-    from xsuite.io.nexus import _lookup3
+    from xsuite.io.superblock import _lookup3
     with open(out, "r+b") as fh:
         sb = bytearray(fh.read(48))
         sb[11] = 5

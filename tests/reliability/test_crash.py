@@ -7,7 +7,9 @@ the resume check of the previous kill and the target of the next one (after half
 at random, and after every kill that found all frames stored, the next run starts afresh instead, so that
 kills also land while frames are being appended); the last run completes. After every kill:
 
-* the results file opens with a plain ``h5py.File(path, "r")`` and with ``silx.io.open`` (no h5clear);
+* the results file opens with a plain ``h5py.File(path, "r")`` and with ``silx.io.open`` (no h5clear) --
+  at once, or, when the kill landed inside an HDF5 call that had set the superblock's write mark, as soon
+  as the writer's guard process has cleared it (counted as ``guard_cleared``, with the longest wait);
 * every frame stored so far is byte-for-byte the frame of an uninterrupted reference run (patterns,
   errors, time, monitor, and a transmission frame's peak table rows);
 * no key is stored twice and no frame stored before the kill has gone.
@@ -89,24 +91,40 @@ def write_config(path: Path, technique: str) -> Path:
 
 
 # ------------------------------------------------------------------------------------------ reading back
-def plain_open_ok(path: Path) -> tuple[bool, bool]:
-    """(plain h5py opens it, silx.io.open opens it) -- as a user's script and `silx view` would."""
+GUARD_WAIT_S = 2.0  # how long after a kill the file may take to become plainly readable (the guard's work)
+
+
+def _plain_open(path: Path) -> bool:
     import h5py
-    import silx.io
 
     try:
         with h5py.File(path, "r") as h5:
             list(h5)
-        plain = True
+        return True
     except OSError:
-        plain = False
+        return False
+
+
+def plain_open_ok(path: Path) -> tuple[bool, bool, float]:
+    """(plain h5py opens it, silx.io.open opens it, seconds it took) -- as a user's script and `silx view`
+    would, from the moment the killed writer was reaped. A writer killed inside an HDF5 call leaves the
+    superblock's write mark set; its guard process (xsuite.io.superblock) clears it within milliseconds, so
+    the plain open is retried for up to ``GUARD_WAIT_S``."""
+    import silx.io
+
+    t0 = time.monotonic()
+    plain = plain_at_once = _plain_open(path)
+    while not plain and time.monotonic() - t0 < GUARD_WAIT_S:
+        time.sleep(0.002)
+        plain = _plain_open(path)
+    waited = time.monotonic() - t0 if plain_at_once is False else 0.0
     try:
         with silx.io.open(str(path)) as h5:
             list(h5)
         silx_ok = True
     except Exception:  # noqa: BLE001 - whatever silx raises, the file is unreadable for it
         silx_ok = False
-    return plain, silx_ok
+    return plain, silx_ok, waited
 
 
 def stored(path: Path) -> dict[str, dict[str, list]]:
@@ -201,6 +219,13 @@ class Tally:
         self.completed = 0  # runs that ended before their kill moment
         self.fresh = 0  # kills after which the next run started from an empty folder of results
         self.seconds = 0.0
+        self.guard_cleared = 0  # kills that left the write mark set, cleared by the writer's guard
+        self.guard_max_ms = 0.0
+
+    def note_wait(self, waited: float) -> None:
+        if waited > 0:
+            self.guard_cleared += 1
+        self.guard_max_ms = max(self.guard_max_ms, round(1e3 * waited, 1))
 
     def after_kill(self, out: Path, ref: dict, before: set[str]) -> set[str]:
         self.kills += 1
@@ -208,7 +233,8 @@ class Tally:
             self.no_file += 1
             self.stored_at_kill.append(0)
             return before
-        plain, silx_ok = plain_open_ok(out)
+        plain, silx_ok, waited = plain_open_ok(out)
+        self.note_wait(waited)
         self.unreadable += not plain
         self.silx_unreadable += not silx_ok
         if not plain:
@@ -241,6 +267,7 @@ class Tally:
                 "frames_duplicated": self.duplicated, "final_frames": self.final_frames,
                 "final_missing": self.final_missing, "stored_at_kill": self.stored_at_kill,
                 "runs_completed_before_kill": self.completed, "fresh_restarts": self.fresh,
+                "guard_cleared": self.guard_cleared, "guard_max_ms": self.guard_max_ms,
                 "seconds": round(self.seconds, 1)}
 
 
@@ -323,7 +350,7 @@ def watch_chain(tmp: Path, frames: np.ndarray, rng: random.Random) -> Tally:
         time.sleep(max(0.0, life - (time.monotonic() - t0)))
         if kill(proc):  # checked against the reference once it exists (built from the same frames at the end)
             exists = out.exists()
-            opens = plain_open_ok(out) if exists else (True, True)
+            opens = plain_open_ok(out) if exists else (True, True, 0.0)
             pending.append((exists, opens, stored(out) if exists and opens[0] else {}))
         else:
             assert proc.returncode == 0, log.read_text()[-2000:]  # a restart must never fail
@@ -339,8 +366,9 @@ def watch_chain(tmp: Path, frames: np.ndarray, rng: random.Random) -> Tally:
     timed_reference([sys.executable, "-m", "xsuite", "gixrd", str(folder), "--config", str(cfg), "-o",
                      str(ref_out)], ref_out, log)
     ref = stored(ref_out)
-    for exists, (plain, silx_ok), got in pending:
+    for exists, (plain, silx_ok, waited), got in pending:
         tally.kills += 1
+        tally.note_wait(waited)
         if not exists:
             tally.no_file += 1
             tally.stored_at_kill.append(0)

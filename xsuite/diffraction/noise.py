@@ -113,10 +113,8 @@ def correlation_matrix(lags: Optional[np.ndarray], index: np.ndarray) -> np.ndar
     >>> import numpy as np
     >>> from xsuite.diffraction.noise import correlation_matrix
     >>> lags = np.array([[0.5], [0.5], [0.5], [0.0]])
-    >>> correlation_matrix(lags, np.array([0, 1, 2]))
-    array([[1. , 0.5, 0. ],
-           [0.5, 1. , 0.5],
-           [0. , 0.5, 1. ]])
+    >>> correlation_matrix(lags, np.array([0, 1, 2])).tolist()
+    [[1.0, 0.5, 0.0], [0.5, 1.0, 0.5], [0.0, 0.5, 1.0]]
     >>> correlation_matrix(None, np.array([0, 1])).tolist()
     [[1.0, 0.0], [0.0, 1.0]]
     """

@@ -24,8 +24,10 @@ earlier frame intact. HDF5 marks a file open for (SWMR) writing in its superbloc
 ``h5py.File(path, "r")`` (silx, users' scripts) refuses such a file until ``h5clear`` runs; the appender
 therefore clears that mark again right after opening and after every flush (:func:`clear_write_flags`, what
 ``h5clear -s`` does), so at every append boundary the file on disk is an ordinary, consistent HDF5 file, and
-a writer killed at any point leaves a file anything can open. (A kill inside HDF5's own flush can leave the
-mark set; the next writer clears it, and so does :meth:`ResultsStore.recover`.) Appends are keyed: a key
+a writer killed at any point leaves a file anything can open. A kill inside an HDF5 call, after HDF5 set
+the mark again, is covered by a guard process that clears it as soon as the writer is gone
+(:func:`xsuite.io.superblock.guard_file`); after a power loss the next writer clears it
+(:meth:`ResultsStore.recover`). Appends are keyed: a key
 already present is skipped, so re-running on the same inputs never duplicates results.
 
 Lock and temporary files next to the results file are created exclusively (``O_EXCL``, ``O_NOFOLLOW``,
@@ -48,7 +50,6 @@ import logging
 import os
 import shutil
 import stat
-import struct
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ from typing import Any, Literal, Union
 import numpy as np
 
 from xsuite.errors import ResultsFileError
+from xsuite.io.superblock import clear_write_flags, guard_file
 
 log = logging.getLogger(__name__)
 
@@ -1227,6 +1229,7 @@ class ResultsStore:
             try:
                 # HDF5 marks the file "open for write" at each of these steps: cleared again at once, so the
                 # window in which a kill leaves a file plain readers refuse is the HDF5 call itself
+                guard_file(self.path)  # clears the flags should this process die inside an HDF5 call
                 h5 = h5py.File(self.path, "a", libver=LIBVER, locking=False)
                 clear_write_flags(fd)
                 h5.swmr_mode = True
@@ -1245,84 +1248,6 @@ class ResultsStore:
                     os.close(fd)
                 except Exception as exc:  # pragma: no cover - close errors are rare (disk full)
                     raise ResultsFileError(f"{self.path}: closing after append failed ({exc})") from None
-
-
-# ----------------------------------------------------------------------------------------------
-# superblock write-access flags (what `h5clear -s` clears)
-# ----------------------------------------------------------------------------------------------
-_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-_M32 = 0xFFFFFFFF
-
-
-def _rot(x: int, k: int) -> int:
-    return ((x << k) | (x >> (32 - k))) & _M32
-
-
-def _lookup3(data: bytes, initval: int = 0) -> int:
-    """Bob Jenkins' lookup3 ``hashlittle``: the checksum HDF5 puts on its superblock (H5_checksum_lookup3)."""
-    n = len(data)
-    a = b = c = (0xDEADBEEF + n + initval) & _M32
-    k = 0
-    while n > 12:
-        a = (a + int.from_bytes(data[k:k + 4], "little")) & _M32
-        b = (b + int.from_bytes(data[k + 4:k + 8], "little")) & _M32
-        c = (c + int.from_bytes(data[k + 8:k + 12], "little")) & _M32
-        a = (a - c) & _M32; a ^= _rot(c, 4); c = (c + b) & _M32  # noqa: E702
-        b = (b - a) & _M32; b ^= _rot(a, 6); a = (a + c) & _M32  # noqa: E702
-        c = (c - b) & _M32; c ^= _rot(b, 8); b = (b + a) & _M32  # noqa: E702
-        a = (a - c) & _M32; a ^= _rot(c, 16); c = (c + b) & _M32  # noqa: E702
-        b = (b - a) & _M32; b ^= _rot(a, 19); a = (a + c) & _M32  # noqa: E702
-        c = (c - b) & _M32; c ^= _rot(b, 4); b = (b + a) & _M32  # noqa: E702
-        n -= 12
-        k += 12
-    if n == 0:
-        return c
-    tail = data[k:k + n] + bytes(12 - n)
-    a = (a + int.from_bytes(tail[0:4], "little")) & _M32
-    b = (b + int.from_bytes(tail[4:8], "little")) & _M32
-    c = (c + int.from_bytes(tail[8:12], "little")) & _M32
-    for x, y, r in (("c", "b", 14), ("a", "c", 11), ("b", "a", 25), ("c", "b", 16), ("a", "c", 4),
-                    ("b", "a", 14), ("c", "b", 24)):
-        v = {"a": a, "b": b, "c": c}
-        v[x] = ((v[x] ^ v[y]) - _rot(v[y], r)) & _M32
-        a, b, c = v["a"], v["b"], v["c"]
-    return c
-
-
-def clear_write_flags(target: str | Path | int) -> bool:
-    """Clear the "open for writing" flags of an HDF5 file's version-3 superblock (``h5clear -s``).
-
-    HDF5 sets them when a writer opens the file (and again at each flush) and clears them on close; while
-    set, any non-SWMR open fails with "file is already open for write". Clearing them while a SWMR writer
-    is active is safe: the library never reads them back, and the data on disk is consistent at every
-    flush. Only a superblock whose checksum verifies is rewritten (in place, 1 byte + checksum).
-
-    Parameters
-    ----------
-    target : path or int
-        The file, or a file descriptor open for reading and writing.
-
-    Returns
-    -------
-    bool
-        True when flags were set and are now cleared.
-    """
-    fd = target if isinstance(target, int) else os.open(target, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
-    try:
-        sb = bytearray(os.pread(fd, 48, 0))
-        # signature(8) version(1) sizeof_offsets(1) sizeof_lengths(1) flags(1) 4 addresses, checksum(4)
-        if len(sb) < 12 or bytes(sb[:8]) != _SIGNATURE or sb[8] != 3 or sb[11] == 0:
-            return False
-        end = 12 + 4 * sb[9]
-        if len(sb) < end + 4 or struct.unpack("<I", bytes(sb[end:end + 4]))[0] != _lookup3(bytes(sb[:end])):
-            return False
-        sb[11] = 0
-        sb[end:end + 4] = struct.pack("<I", _lookup3(bytes(sb[:end])))
-        os.pwrite(fd, bytes(sb[:end + 4]), 0)
-        return True
-    finally:
-        if not isinstance(target, int):
-            os.close(fd)
 
 
 def _temp_path(path: Path, kind: str = "tmp") -> Path:
